@@ -1,0 +1,91 @@
+// reduce.wgsl: column sums (bias gradients) and whole-tensor reductions to one value.
+// CPU twins: src/backend/cpu/reduce.rs.
+
+struct Params {
+    n: u32,    // element count
+    rows: u32, // for column_sum
+    cols: u32, // for column_sum
+    pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+
+override WG: u32 = 64u;
+const THREADS: u32 = 256u;
+var<workgroup> partial: array<f32, 256>;
+
+// out[c] = Σ_r x[r, c]; one invocation per column, rows in order (as the CPU twin).
+@compute @workgroup_size(WG)
+fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * WG;
+    if (c >= p.cols) {
+        return;
+    }
+    var acc = 0.0;
+    for (var r = 0u; r < p.rows; r++) {
+        acc += x[r * p.cols + c];
+    }
+    out[c] = acc;
+}
+
+// Tree reduction of `partial` by sum (op 0) or max (op 1); returns the total in invocation 0.
+fn tree(tid: u32, op: u32) {
+    workgroupBarrier();
+    for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
+        if (tid < stride) {
+            if (op == 0u) {
+                partial[tid] = partial[tid] + partial[tid + stride];
+            } else {
+                partial[tid] = max(partial[tid], partial[tid + stride]);
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// out[0] = Σ x, one workgroup.
+@compute @workgroup_size(256)
+fn sum(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let tid = lid.x;
+    var acc = 0.0;
+    for (var i = tid; i < p.n; i += THREADS) {
+        acc += x[i];
+    }
+    partial[tid] = acc;
+    tree(tid, 0u);
+    if (tid == 0u) {
+        out[0] = partial[0];
+    }
+}
+
+// out[0] = Σ x², one workgroup.
+@compute @workgroup_size(256)
+fn sum_squares(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let tid = lid.x;
+    var acc = 0.0;
+    for (var i = tid; i < p.n; i += THREADS) {
+        acc = fma(x[i], x[i], acc);
+    }
+    partial[tid] = acc;
+    tree(tid, 0u);
+    if (tid == 0u) {
+        out[0] = partial[0];
+    }
+}
+
+// out[0] = max |x| (0 when empty), one workgroup.
+@compute @workgroup_size(256)
+fn max_abs(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let tid = lid.x;
+    var acc = 0.0;
+    for (var i = tid; i < p.n; i += THREADS) {
+        acc = max(acc, abs(x[i]));
+    }
+    partial[tid] = acc;
+    tree(tid, 1u);
+    if (tid == 0u) {
+        out[0] = partial[0];
+    }
+}

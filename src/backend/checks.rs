@@ -1,0 +1,80 @@
+//! Shape checks shared by both paths, so each op refuses the same inputs with the same message.
+
+use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::tensor::{as_matrix, numel, same_shape};
+
+/// `x` (R,C) and `bias` (C): returns (R, C).
+pub fn bias_add(x: &[usize], bias: &[usize]) -> Result<(usize, usize)> {
+    let (r, c) = as_matrix("bias_add", x)?;
+    if bias.len() != 1 || bias[0] != c {
+        return Err(shape_error(
+            "bias_add",
+            format!(
+                "bias must be [{c}] for x of shape {}, got {}",
+                ShapeDisplay(x),
+                ShapeDisplay(bias)
+            ),
+        ));
+    }
+    Ok((r, c))
+}
+
+/// `out` (C) and `x` (R,C): returns (R, C).
+pub fn column_sum(out: &[usize], x: &[usize]) -> Result<(usize, usize)> {
+    let (r, c) = as_matrix("column_sum", x)?;
+    if out.len() != 1 || out[0] != c {
+        return Err(shape_error(
+            "column_sum",
+            format!(
+                "out must be [{c}] for x of shape {}, got {}",
+                ShapeDisplay(x),
+                ShapeDisplay(out)
+            ),
+        ));
+    }
+    Ok((r, c))
+}
+
+/// Elementwise op over tensors that must all share one shape: returns the element count.
+pub fn elementwise(op: &'static str, named: &[(&str, &[usize])]) -> Result<usize> {
+    let (first_name, first) = named[0];
+    for (name, shape) in &named[1..] {
+        same_shape(op, first_name, first, name, shape)?;
+    }
+    Ok(numel(first))
+}
+
+/// Row op (softmax, losses): all shapes equal and a matrix; returns (rows, cols).
+pub fn rows(op: &'static str, named: &[(&str, &[usize])]) -> Result<(usize, usize)> {
+    elementwise(op, named)?;
+    as_matrix(op, named[0].1)
+}
+
+/// A one-element output of a reduction or loss.
+pub fn scalar_out(op: &'static str, out: &[usize]) -> Result<()> {
+    if numel(out) != 1 {
+        return Err(shape_error(
+            op,
+            format!("out must hold one element, got shape {}", ShapeDisplay(out)),
+        ));
+    }
+    Ok(())
+}
+
+/// Logits (B,C) and B labels for cross-entropy: returns (B, C).
+pub fn cross_entropy(logits: &[usize], dlogits: &[usize], labels: usize) -> Result<(usize, usize)> {
+    let (b, c) = rows(
+        "cross_entropy_loss",
+        &[("logits", logits), ("dlogits", dlogits)],
+    )?;
+    if labels != b {
+        return Err(shape_error(
+            "cross_entropy_loss",
+            format!(
+                "logits {} has {b} rows but {labels} labels were given",
+                ShapeDisplay(logits)
+            ),
+        ));
+    }
+    Ok((b, c))
+}

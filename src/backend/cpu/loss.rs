@@ -1,0 +1,68 @@
+//! CPU twins of `shaders/loss.wgsl`: mean-reduced losses, forward and backward fused.
+//! Each returns the loss and writes the gradient with respect to the prediction or logits.
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index loops mirror the GPU shaders"
+)]
+
+use super::float::Float;
+
+/// MSE, mean over all N elements: loss = Σ (p − t)² / N, dpred = 2 (p − t) / N.
+pub fn mse_loss<F: Float>(dpred: &mut [F], pred: &[F], target: &[F]) -> F {
+    let inv_n = F::one() / F::c(pred.len() as f64);
+    let mut total = F::zero();
+    for i in 0..pred.len() {
+        let d = pred[i] - target[i];
+        total += d * d;
+        dpred[i] = F::c(2.0) * d * inv_n;
+    }
+    total * inv_n
+}
+
+/// Softmax cross-entropy with integer labels, mean over B rows:
+/// loss = Σ_r (logsumexp(z_r) − z_r[y_r]) / B, dlogits = (softmax(z) − onehot(y)) / B.
+/// logits and dlogits are (B,C); labels are (B), each below C (checked by the caller).
+pub fn cross_entropy_loss<F: Float>(
+    dlogits: &mut [F],
+    logits: &[F],
+    labels: &[u32],
+    rows: usize,
+    cols: usize,
+) -> F {
+    let inv_b = F::one() / F::c(rows as f64);
+    let mut total = F::zero();
+    for r in 0..rows {
+        let z = &logits[r * cols..(r + 1) * cols];
+        let mut max = z[0];
+        for c in 1..cols {
+            max = max.max(z[c]);
+        }
+        let mut sum = F::zero();
+        for c in 0..cols {
+            sum += (z[c] - max).exp();
+        }
+        let log_sum = sum.ln();
+        let y = labels[r] as usize;
+        total += log_sum - (z[y] - max);
+        for c in 0..cols {
+            let p = (z[c] - max).exp() / sum;
+            let onehot = if c == y { F::one() } else { F::zero() };
+            dlogits[r * cols + c] = (p - onehot) * inv_b;
+        }
+    }
+    total * inv_b
+}
+
+/// Binary cross-entropy on logits, mean over all N elements:
+/// loss = Σ max(z,0) − z·y + ln(1 + e^−|z|) / N, dlogits = (sigmoid(z) − y) / N.
+pub fn bce_with_logits_loss<F: Float>(dlogits: &mut [F], logits: &[F], target: &[F]) -> F {
+    let inv_n = F::one() / F::c(logits.len() as f64);
+    let mut total = F::zero();
+    for i in 0..logits.len() {
+        let z = logits[i];
+        let y = target[i];
+        total += z.max(F::zero()) - z * y + (-z.abs()).exp().ln_1p();
+        dlogits[i] = (super::elementwise::sigmoid(z) - y) * inv_n;
+    }
+    total * inv_n
+}

@@ -1,0 +1,45 @@
+//! CPU twins of `shaders/reduce.wgsl`: column sums (bias gradients) and whole-tensor reductions.
+#![allow(
+    clippy::needless_range_loop,
+    reason = "index loops mirror the GPU shaders"
+)]
+
+use super::float::Float;
+
+/// `out[c] = Σ_r x[r, c]`. out is (C), x is (R,C).
+pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize) {
+    for c in 0..cols {
+        let mut acc = F::zero();
+        for r in 0..rows {
+            acc += x[r * cols + c];
+        }
+        out[c] = acc;
+    }
+}
+
+/// `Σ x`.
+pub fn sum<F: Float>(x: &[F]) -> F {
+    let mut acc = F::zero();
+    for i in 0..x.len() {
+        acc += x[i];
+    }
+    acc
+}
+
+/// `Σ x²`.
+pub fn sum_squares<F: Float>(x: &[F]) -> F {
+    let mut acc = F::zero();
+    for i in 0..x.len() {
+        acc += x[i] * x[i];
+    }
+    acc
+}
+
+/// `max |x|`, 0 for an empty slice.
+pub fn max_abs<F: Float>(x: &[F]) -> F {
+    let mut acc = F::zero();
+    for i in 0..x.len() {
+        acc = acc.max(x[i].abs());
+    }
+    acc
+}

@@ -1,0 +1,114 @@
+//! Device buffers for tensors and labels, with size checks against the adapter's limits.
+//! A buffer knows its id (the key of cached bind groups) and reports its drop so those
+//! bind groups can be released.
+
+use crate::error::{Error, Result};
+use crate::tensor::numel;
+use std::sync::{Arc, Mutex};
+
+/// Ids of buffers dropped since the bind-group cache last looked.
+pub(crate) type Graveyard = Arc<Mutex<Vec<u64>>>;
+
+/// A storage buffer plus the id and drop notice the caches need.
+#[derive(Debug)]
+pub struct DeviceBuffer {
+    pub(crate) id: u64,
+    pub(crate) buffer: wgpu::Buffer,
+    /// Bytes the data occupies (the buffer may be larger: empty tensors get 4 bytes).
+    pub(crate) bytes: u64,
+    graveyard: Graveyard,
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.graveyard.lock() {
+            g.push(self.id);
+        }
+    }
+}
+
+/// A tensor in device memory: an f32 storage buffer and its shape.
+#[derive(Debug)]
+pub struct GpuTensor {
+    pub(crate) buf: DeviceBuffer,
+    pub(crate) shape: Vec<usize>,
+}
+
+impl GpuTensor {
+    /// The shape, outermost dimension first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// True when the tensor holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Class labels (u32) in device memory.
+#[derive(Debug)]
+pub struct GpuLabels {
+    pub(crate) buf: DeviceBuffer,
+    pub(crate) len: usize,
+}
+
+impl GpuLabels {
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there is no label.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Creates a storage buffer for `bytes` bytes of data, refusing sizes over the binding limit
+/// and reporting out-of-memory as an error instead of a panic.
+pub(crate) fn create_storage(
+    device: &wgpu::Device,
+    limits: &wgpu::Limits,
+    id: u64,
+    graveyard: &Graveyard,
+    shape: &[usize],
+    bytes: u64,
+) -> Result<DeviceBuffer> {
+    let limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    if bytes > limit {
+        return Err(Error::TooLarge {
+            shape: shape.to_vec(),
+            bytes,
+            limit,
+        });
+    }
+    let size = bytes.max(4);
+    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(format!(
+            "allocating {bytes} bytes for a tensor of shape {shape:?}: {e}"
+        )));
+    }
+    Ok(DeviceBuffer {
+        id,
+        buffer,
+        bytes,
+        graveyard: graveyard.clone(),
+    })
+}

@@ -1,0 +1,113 @@
+//! Launchers for `shaders/elementwise.wgsl`.
+
+use super::kernels::{self, Kernel};
+use super::{GpuBackend, GpuTensor};
+use crate::backend::Activation;
+use crate::error::Result;
+
+/// Mirrors `Params` in elementwise.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    cols: u32,
+    kind: u32,
+    pad0: u32,
+    alpha: f32,
+    pad: [f32; 3],
+}
+
+/// The shader's default `WG` override.
+const WG: u32 = 256;
+
+fn params(n: usize, cols: usize, kind: u32, alpha: f32) -> Params {
+    Params {
+        n: n as u32,
+        cols: cols as u32,
+        kind,
+        pad0: 0,
+        alpha,
+        pad: [0.0; 3],
+    }
+}
+
+impl GpuBackend {
+    pub(super) fn launch_activation_forward(
+        &self,
+        act: Activation,
+        out: &mut GpuTensor,
+        x: &GpuTensor,
+        n: usize,
+    ) -> Result<()> {
+        let p = params(n, 0, act.shader_kind(), act.parameter());
+        let grid = self.grid("activation_forward", n, WG)?;
+        self.dispatch(
+            &kernels::ACTIVATION_FORWARD,
+            bytemuck::bytes_of(&p),
+            &[&out.buf, &x.buf],
+            grid,
+        )
+    }
+
+    pub(super) fn launch_activation_backward(
+        &self,
+        act: Activation,
+        dx: &mut GpuTensor,
+        x: &GpuTensor,
+        dy: &GpuTensor,
+        n: usize,
+    ) -> Result<()> {
+        let p = params(n, 0, act.shader_kind(), act.parameter());
+        let grid = self.grid("activation_backward", n, WG)?;
+        self.dispatch(
+            &kernels::ACTIVATION_BACKWARD,
+            bytemuck::bytes_of(&p),
+            &[&dx.buf, &x.buf, &dy.buf],
+            grid,
+        )
+    }
+
+    pub(super) fn launch_bias_add(
+        &self,
+        x: &mut GpuTensor,
+        bias: &GpuTensor,
+        n: usize,
+        cols: usize,
+    ) -> Result<()> {
+        let p = params(n, cols, 0, 0.0);
+        let grid = self.grid("bias_add", n, WG)?;
+        self.dispatch(
+            &kernels::BIAS_ADD,
+            bytemuck::bytes_of(&p),
+            &[&x.buf, &bias.buf],
+            grid,
+        )
+    }
+
+    /// `scale` and `fill`: one read-write tensor and a scalar.
+    pub(super) fn launch_inplace(
+        &self,
+        kernel: &Kernel,
+        x: &mut GpuTensor,
+        alpha: f32,
+    ) -> Result<()> {
+        let n = x.len();
+        let p = params(n, 0, 0, alpha);
+        let grid = self.grid(kernel.entry, n, WG)?;
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&x.buf], grid)
+    }
+
+    /// `axpy` and `copy`: out (read-write), one input, a scalar.
+    pub(super) fn launch_out_in(
+        &self,
+        kernel: &Kernel,
+        out: &mut GpuTensor,
+        x: &GpuTensor,
+        n: usize,
+        alpha: f32,
+    ) -> Result<()> {
+        let p = params(n, 0, 0, alpha);
+        let grid = self.grid(kernel.entry, n, WG)?;
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], grid)
+    }
+}

@@ -1,0 +1,150 @@
+//! The kernel registry: every WGSL file (loaded with `include_str!`) and every entry point with
+//! the bindings it uses, from which explicit bind group layouts are built.
+
+/// A shader file under `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShaderFile {
+    /// `shaders/matmul.wgsl`.
+    Matmul,
+    /// `shaders/elementwise.wgsl`.
+    Elementwise,
+    /// `shaders/softmax.wgsl`.
+    Softmax,
+    /// `shaders/loss.wgsl`.
+    Loss,
+    /// `shaders/reduce.wgsl`.
+    Reduce,
+}
+
+impl ShaderFile {
+    /// Every shader file, for validation.
+    pub const ALL: [ShaderFile; 5] = [
+        ShaderFile::Matmul,
+        ShaderFile::Elementwise,
+        ShaderFile::Softmax,
+        ShaderFile::Loss,
+        ShaderFile::Reduce,
+    ];
+
+    /// The file's name under `shaders/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ShaderFile::Matmul => "matmul.wgsl",
+            ShaderFile::Elementwise => "elementwise.wgsl",
+            ShaderFile::Softmax => "softmax.wgsl",
+            ShaderFile::Loss => "loss.wgsl",
+            ShaderFile::Reduce => "reduce.wgsl",
+        }
+    }
+
+    /// The WGSL source, compiled into the binary.
+    pub fn source(self) -> &'static str {
+        match self {
+            ShaderFile::Matmul => include_str!("../../../shaders/matmul.wgsl"),
+            ShaderFile::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
+            ShaderFile::Softmax => include_str!("../../../shaders/softmax.wgsl"),
+            ShaderFile::Loss => include_str!("../../../shaders/loss.wgsl"),
+            ShaderFile::Reduce => include_str!("../../../shaders/reduce.wgsl"),
+        }
+    }
+}
+
+/// How an entry point sees one binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `var<uniform>`.
+    Uniform,
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+}
+
+/// One entry point and the bindings of group 0 it uses, in the order the launcher passes buffers
+/// (the uniform first).
+#[derive(Debug)]
+pub struct Kernel {
+    /// The file holding it.
+    pub file: ShaderFile,
+    /// The entry point, named like its CPU twin.
+    pub entry: &'static str,
+    /// `(binding, access)` pairs.
+    pub bindings: &'static [(u32, Access)],
+}
+
+use Access::{Read as R, ReadWrite as W, Uniform as U};
+
+const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
+const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
+const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
+const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
+const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
+
+macro_rules! kernel {
+    ($name:ident, $file:ident, $entry:literal, $bindings:expr) => {
+        #[doc = concat!("`", $entry, "` in the file it belongs to.")]
+        pub const $name: Kernel = Kernel {
+            file: ShaderFile::$file,
+            entry: $entry,
+            bindings: $bindings,
+        };
+    };
+}
+
+kernel!(MATMUL_NT, Matmul, "matmul_nt", OUT_IN_IN);
+kernel!(MATMUL_NN, Matmul, "matmul_nn", OUT_IN_IN);
+kernel!(MATMUL_TN, Matmul, "matmul_tn", OUT_IN_IN);
+kernel!(
+    ACTIVATION_FORWARD,
+    Elementwise,
+    "activation_forward",
+    OUT_IN
+);
+kernel!(
+    ACTIVATION_BACKWARD,
+    Elementwise,
+    "activation_backward",
+    OUT_IN_IN
+);
+kernel!(BIAS_ADD, Elementwise, "bias_add", OUT_IN);
+kernel!(SCALE, Elementwise, "scale", INPLACE);
+kernel!(AXPY, Elementwise, "axpy", OUT_IN);
+kernel!(FILL, Elementwise, "fill", INPLACE);
+kernel!(COPY, Elementwise, "copy", OUT_IN);
+kernel!(SOFTMAX_FORWARD, Softmax, "softmax_forward", OUT_IN);
+kernel!(SOFTMAX_BACKWARD, Softmax, "softmax_backward", OUT_IN_IN);
+kernel!(MSE_LOSS, Loss, "mse_loss", LOSS_TARGET);
+kernel!(CROSS_ENTROPY_LOSS, Loss, "cross_entropy_loss", LOSS_LABELS);
+kernel!(
+    BCE_WITH_LOGITS_LOSS,
+    Loss,
+    "bce_with_logits_loss",
+    LOSS_TARGET
+);
+kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
+kernel!(SUM, Reduce, "sum", OUT_IN);
+kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
+kernel!(MAX_ABS, Reduce, "max_abs", OUT_IN);
+
+/// Every kernel, for tests that check each entry point exists with the bindings listed here.
+pub const ALL_KERNELS: &[&Kernel] = &[
+    &MATMUL_NT,
+    &MATMUL_NN,
+    &MATMUL_TN,
+    &ACTIVATION_FORWARD,
+    &ACTIVATION_BACKWARD,
+    &BIAS_ADD,
+    &SCALE,
+    &AXPY,
+    &FILL,
+    &COPY,
+    &SOFTMAX_FORWARD,
+    &SOFTMAX_BACKWARD,
+    &MSE_LOSS,
+    &CROSS_ENTROPY_LOSS,
+    &BCE_WITH_LOGITS_LOSS,
+    &COLUMN_SUM,
+    &SUM,
+    &SUM_SQUARES,
+    &MAX_ABS,
+];

@@ -1,0 +1,57 @@
+//! Launcher for `shaders/matmul.wgsl`.
+
+use super::{kernels, GpuBackend, GpuTensor};
+use crate::error::{Error, Result};
+use crate::tensor::MatmulForm;
+
+/// Mirrors `Params` in matmul.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    pad: u32,
+}
+
+/// Output tile of one workgroup (TILE_M = TILE_N in the shader).
+const TILE: usize = 64;
+
+impl GpuBackend {
+    pub(super) fn launch_matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        m: usize,
+        n: usize,
+        k: usize,
+    ) -> Result<()> {
+        let kernel = match form {
+            MatmulForm::Nt => &kernels::MATMUL_NT,
+            MatmulForm::Nn => &kernels::MATMUL_NN,
+            MatmulForm::Tn => &kernels::MATMUL_TN,
+        };
+        let (gx, gy) = (n.div_ceil(TILE).max(1), m.div_ceil(TILE).max(1));
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        if gx > max || gy > max {
+            return Err(Error::InvalidArgument {
+                what: form.op_name().into(),
+                detail: format!("a [{m}, {n}] output needs {gx}x{gy} workgroups; the adapter allows {max} per dimension"),
+            });
+        }
+        let p = Params {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            pad: 0,
+        };
+        self.dispatch(
+            kernel,
+            bytemuck::bytes_of(&p),
+            &[&out.buf, &a.buf, &b.buf],
+            (gx as u32, gy as u32, 1),
+        )
+    }
+}

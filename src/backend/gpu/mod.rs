@@ -1,0 +1,597 @@
+//! The GPU path: wgpu + the WGSL kernels in `shaders/`. Ops are recorded into one command
+//! encoder and go out in one `queue.submit` at the next [`Backend::sync`] or read-back.
+//! Pipelines, uniforms, bind groups and staging buffers are created once and reused.
+
+mod buffers;
+pub mod context;
+mod elementwise;
+pub mod kernels;
+mod loss;
+mod matmul;
+mod reduce;
+mod softmax;
+
+pub use buffers::{GpuLabels, GpuTensor};
+pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
+
+use super::{checks, Activation, Backend};
+use crate::error::{Error, Result};
+use crate::tensor::{same_shape, MatmulForm, Tensor};
+use buffers::{create_storage, DeviceBuffer, Graveyard};
+use kernels::{Access, Kernel, ShaderFile};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use wgpu::util::DeviceExt;
+
+/// Cached bind groups above this count are dropped wholesale (they are cheap to rebuild; the cap
+/// only bounds memory when callers keep creating tensors with new shapes or scalars).
+const BIND_GROUP_CACHE_CAP: usize = 4096;
+
+/// Everything reused across ops, behind one lock.
+#[derive(Default)]
+struct State {
+    /// The encoder ops are recorded into until the next submit.
+    encoder: Option<wgpu::CommandEncoder>,
+    /// Ops recorded into `encoder`.
+    recorded: usize,
+    modules: HashMap<ShaderFile, wgpu::ShaderModule>,
+    pipelines: HashMap<&'static str, (wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
+    /// Uniform buffers keyed by their bytes: a shape's params are uploaded once.
+    uniforms: HashMap<Vec<u8>, (u64, wgpu::Buffer)>,
+    bind_groups: HashMap<(&'static str, Vec<u64>), wgpu::BindGroup>,
+    /// Map-readable buffers keyed by size.
+    staging: HashMap<u64, wgpu::Buffer>,
+}
+
+/// Runs ops on one wgpu device. Build it once per process and share it.
+pub struct GpuBackend {
+    ctx: GpuContext,
+    next_id: AtomicU64,
+    submissions: AtomicU64,
+    graveyard: Graveyard,
+    state: Mutex<State>,
+}
+
+impl GpuBackend {
+    /// Opens the adapter `choice` names.
+    pub fn new(choice: &AdapterChoice) -> Result<Self> {
+        Ok(Self::from_context(GpuContext::open(choice)?))
+    }
+
+    /// Wraps an opened context.
+    pub fn from_context(ctx: GpuContext) -> Self {
+        Self {
+            ctx,
+            next_id: AtomicU64::new(1),
+            submissions: AtomicU64::new(0),
+            graveyard: Arc::new(Mutex::new(Vec::new())),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The adapter this backend runs on.
+    pub fn adapter(&self) -> &AdapterReport {
+        &self.ctx.report
+    }
+
+    /// How many `queue.submit` calls this backend has made (for tests and benchmarks).
+    pub fn submissions(&self) -> u64 {
+        self.submissions.load(Ordering::Relaxed)
+    }
+
+    /// Ops recorded and not yet submitted.
+    pub fn pending_ops(&self) -> usize {
+        self.state.lock().map(|s| s.recorded).unwrap_or(0)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Gpu("GPU backend state poisoned by an earlier panic".into()))
+    }
+
+    fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn storage(&self, shape: &[usize], bytes: u64) -> Result<DeviceBuffer> {
+        create_storage(
+            &self.ctx.device,
+            &self.ctx.limits,
+            self.new_id(),
+            &self.graveyard,
+            shape,
+            bytes,
+        )
+    }
+
+    /// Workgroup counts covering `items` invocations at `per_group` each, folded into a 2-D grid
+    /// when one dimension is not enough (the shaders fold `num_workgroups.x` back in).
+    fn grid(&self, op: &'static str, items: usize, per_group: u32) -> Result<(u32, u32, u32)> {
+        let groups = items.div_ceil(per_group as usize).max(1);
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        if groups <= max {
+            return Ok((groups as u32, 1, 1));
+        }
+        let y = groups.div_ceil(max);
+        if y > max {
+            return Err(Error::InvalidArgument {
+                what: op.into(),
+                detail: format!(
+                    "{items} elements need more workgroups than the adapter can dispatch"
+                ),
+            });
+        }
+        Ok((max as u32, y as u32, 1))
+    }
+
+    /// Builds (once) the pipeline and explicit bind group layout of `kernel`.
+    fn pipeline<'s>(
+        &self,
+        state: &'s mut State,
+        kernel: &Kernel,
+    ) -> Result<&'s (wgpu::ComputePipeline, wgpu::BindGroupLayout)> {
+        if !state.pipelines.contains_key(kernel.entry) {
+            let device = &self.ctx.device;
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let module = state.modules.entry(kernel.file).or_insert_with(|| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.file.file_name()),
+                    source: wgpu::ShaderSource::Wgsl(kernel.file.source().into()),
+                })
+            });
+            let entries: Vec<_> = kernel
+                .bindings
+                .iter()
+                .map(|&(binding, access)| wgpu::BindGroupLayoutEntry {
+                    binding,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: match access {
+                            Access::Uniform => wgpu::BufferBindingType::Uniform,
+                            Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                            Access::ReadWrite => {
+                                wgpu::BufferBindingType::Storage { read_only: false }
+                            }
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                })
+                .collect();
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(kernel.entry),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(kernel.entry),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.entry),
+                layout: Some(&pipeline_layout),
+                module,
+                entry_point: Some(kernel.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(Error::Gpu(format!(
+                    "building kernel {} from {}: {e}",
+                    kernel.entry,
+                    kernel.file.file_name()
+                )));
+            }
+            state.pipelines.insert(kernel.entry, (pipeline, layout));
+        }
+        Ok(&state.pipelines[kernel.entry])
+    }
+
+    /// Records one dispatch of `kernel` with a uniform holding `params` and the storage buffers
+    /// in the kernel's binding order.
+    pub(crate) fn dispatch(
+        &self,
+        kernel: &Kernel,
+        params: &[u8],
+        storage: &[&DeviceBuffer],
+        workgroups: (u32, u32, u32),
+    ) -> Result<()> {
+        debug_assert_eq!(
+            storage.len() + 1,
+            kernel.bindings.len(),
+            "{}: binding count",
+            kernel.entry
+        );
+        let mut guard = self.lock()?;
+        let state = &mut *guard;
+        self.collect_garbage(state);
+
+        let uniform_id = {
+            let next = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let device = &self.ctx.device;
+            let (id, _) = state.uniforms.entry(params.to_vec()).or_insert_with(|| {
+                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("params"),
+                    contents: params,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                (next, buffer)
+            });
+            *id
+        };
+
+        let mut key_ids = Vec::with_capacity(storage.len() + 1);
+        key_ids.push(uniform_id);
+        key_ids.extend(storage.iter().map(|b| b.id));
+        let key = (kernel.entry, key_ids);
+
+        self.pipeline(state, kernel)?;
+        if !state.bind_groups.contains_key(&key) {
+            if state.bind_groups.len() >= BIND_GROUP_CACHE_CAP {
+                state.bind_groups.clear();
+            }
+            let uniform = &state.uniforms[params].1;
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: kernel.bindings[0].0,
+                resource: uniform.as_entire_binding(),
+            }];
+            for (b, &(binding, _)) in storage.iter().zip(&kernel.bindings[1..]) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding,
+                    resource: b.buffer.as_entire_binding(),
+                });
+            }
+            let layout = &state.pipelines[kernel.entry].1;
+            let group = self
+                .ctx
+                .device
+                .create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(kernel.entry),
+                    layout,
+                    entries: &entries,
+                });
+            state.bind_groups.insert(key.clone(), group);
+        }
+
+        let encoder = state.encoder.get_or_insert_with(|| {
+            self.ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("downhill ops"),
+                })
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.entry),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&state.pipelines[kernel.entry].0);
+            pass.set_bind_group(0, &state.bind_groups[&key], &[]);
+            pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
+        }
+        state.recorded += 1;
+        Ok(())
+    }
+
+    /// Drops cached bind groups that reference buffers dropped since the last look.
+    fn collect_garbage(&self, state: &mut State) {
+        let dead: Vec<u64> = match self.graveyard.lock() {
+            Ok(mut g) if !g.is_empty() => std::mem::take(&mut *g),
+            _ => return,
+        };
+        state
+            .bind_groups
+            .retain(|(_, ids), _| !ids.iter().any(|id| dead.contains(id)));
+    }
+
+    /// Submits the recorded encoder (plus `extra`, recorded after it) in one `queue.submit`.
+    fn submit(&self, state: &mut State, extra: Option<wgpu::CommandEncoder>) {
+        let mut buffers = Vec::with_capacity(2);
+        if let Some(enc) = state.encoder.take() {
+            buffers.push(enc.finish());
+        }
+        if let Some(enc) = extra {
+            buffers.push(enc.finish());
+        }
+        state.recorded = 0;
+        if !buffers.is_empty() {
+            self.ctx.queue.submit(buffers);
+            self.submissions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn wait(&self) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        self.ctx.take_errors()
+    }
+
+    /// Copies the first `bytes` of `buf` to the host after running everything recorded.
+    /// The copy rides in the same submit as the recorded ops; the map is asynchronous
+    /// (`map_async` answering on a futures-intrusive channel) and awaited here.
+    fn read_bytes(&self, buf: &DeviceBuffer) -> Result<Vec<u8>> {
+        let bytes = buf.bytes;
+        let mut guard = self.lock()?;
+        let state = &mut *guard;
+        if bytes == 0 {
+            self.submit(state, None);
+            drop(guard);
+            self.wait()?;
+            return Ok(Vec::new());
+        }
+        let device = &self.ctx.device;
+        let staging = state
+            .staging
+            .entry(bytes)
+            .or_insert_with(|| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("staging"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .clone();
+        let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("read back"),
+        });
+        copy.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        self.submit(state, Some(copy));
+
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = sender.send(r);
+        });
+        self.wait()?;
+        match pollster::block_on(receiver.receive()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Gpu(format!("mapping a read-back buffer: {e}"))),
+            None => {
+                return Err(Error::Gpu(
+                    "read-back mapping was dropped before it completed".into(),
+                ))
+            }
+        }
+        let data = {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?;
+            view.to_vec()
+        };
+        staging.unmap();
+        // Keep the lock until the staging buffer is unmapped so no other read reuses it mapped.
+        drop(guard);
+        Ok(data)
+    }
+
+    /// Uploads `data` into a new storage buffer.
+    fn upload_bytes(&self, shape: &[usize], data: &[u8]) -> Result<DeviceBuffer> {
+        let buf = self.storage(shape, data.len() as u64)?;
+        if !data.is_empty() {
+            self.ctx.queue.write_buffer(&buf.buffer, 0, data);
+        }
+        Ok(buf)
+    }
+}
+
+impl Backend for GpuBackend {
+    type Tensor = GpuTensor;
+    type Labels = GpuLabels;
+
+    fn describe(&self) -> String {
+        let r = &self.ctx.report;
+        format!("gpu: {} ({}, {})", r.name, r.backend, r.device_type)
+    }
+
+    fn upload(&self, host: &Tensor) -> Result<GpuTensor> {
+        let buf = self.upload_bytes(host.shape(), bytemuck::cast_slice(host.data()))?;
+        Ok(GpuTensor {
+            buf,
+            shape: host.shape().to_vec(),
+        })
+    }
+
+    fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
+        // New wgpu buffers are zero-initialised.
+        let bytes = (crate::tensor::numel(shape) * 4) as u64;
+        Ok(GpuTensor {
+            buf: self.storage(shape, bytes)?,
+            shape: shape.to_vec(),
+        })
+    }
+
+    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<GpuLabels> {
+        super::cpu::check_labels(labels, classes)?;
+        let buf = self.upload_bytes(&[labels.len()], bytemuck::cast_slice(labels))?;
+        Ok(GpuLabels {
+            buf,
+            len: labels.len(),
+        })
+    }
+
+    fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
+        same_shape("write", "destination", &dst.shape, "source", host.shape())?;
+        if !host.is_empty() {
+            // Recorded ops that read `dst` must see the old contents: submit them first.
+            let mut state = self.lock()?;
+            self.submit(&mut state, None);
+            self.ctx
+                .queue
+                .write_buffer(&dst.buf.buffer, 0, bytemuck::cast_slice(host.data()));
+        }
+        Ok(())
+    }
+
+    fn read(&self, t: &GpuTensor) -> Result<Tensor> {
+        let bytes = self.read_bytes(&t.buf)?;
+        Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn sync(&self) -> Result<()> {
+        {
+            let mut state = self.lock()?;
+            self.submit(&mut state, None);
+        }
+        self.wait()
+    }
+
+    fn shape<'a>(&self, t: &'a GpuTensor) -> &'a [usize] {
+        &t.shape
+    }
+
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+    ) -> Result<()> {
+        let (m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
+        self.launch_matmul(form, out, a, b, m, n, k)
+    }
+
+    fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
+        let (rows, cols) = checks::bias_add(&x.shape, &bias.shape)?;
+        self.launch_bias_add(x, bias, rows * cols, cols)
+    }
+
+    fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
+        self.launch_column_sum(out, x, rows, cols)
+    }
+
+    fn activation_forward(
+        &self,
+        act: Activation,
+        out: &mut GpuTensor,
+        x: &GpuTensor,
+    ) -> Result<()> {
+        let n = checks::elementwise(
+            "activation_forward",
+            &[("out", &out.shape), ("x", &x.shape)],
+        )?;
+        self.launch_activation_forward(act, out, x, n)
+    }
+
+    fn activation_backward(
+        &self,
+        act: Activation,
+        dx: &mut GpuTensor,
+        x: &GpuTensor,
+        dy: &GpuTensor,
+    ) -> Result<()> {
+        let n = checks::elementwise(
+            "activation_backward",
+            &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)],
+        )?;
+        self.launch_activation_backward(act, dx, x, dy, n)
+    }
+
+    fn softmax_forward(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let (r, c) = checks::rows("softmax_forward", &[("out", &out.shape), ("x", &x.shape)])?;
+        self.launch_softmax(&kernels::SOFTMAX_FORWARD, out, x, None, r, c)
+    }
+
+    fn softmax_backward(&self, dx: &mut GpuTensor, y: &GpuTensor, dy: &GpuTensor) -> Result<()> {
+        let (r, c) = checks::rows(
+            "softmax_backward",
+            &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)],
+        )?;
+        self.launch_softmax(&kernels::SOFTMAX_BACKWARD, dx, y, Some(dy), r, c)
+    }
+
+    fn mse_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dpred: &mut GpuTensor,
+        pred: &GpuTensor,
+        target: &GpuTensor,
+    ) -> Result<()> {
+        checks::scalar_out("mse_loss", &loss.shape)?;
+        checks::elementwise(
+            "mse_loss",
+            &[
+                ("pred", &pred.shape),
+                ("target", &target.shape),
+                ("dpred", &dpred.shape),
+            ],
+        )?;
+        self.launch_loss_with_target(&kernels::MSE_LOSS, loss, dpred, pred, target)
+    }
+
+    fn cross_entropy_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dlogits: &mut GpuTensor,
+        logits: &GpuTensor,
+        labels: &GpuLabels,
+    ) -> Result<()> {
+        checks::scalar_out("cross_entropy_loss", &loss.shape)?;
+        let (b, c) = checks::cross_entropy(&logits.shape, &dlogits.shape, labels.len)?;
+        self.launch_cross_entropy(loss, dlogits, logits, labels, b, c)
+    }
+
+    fn bce_with_logits_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dlogits: &mut GpuTensor,
+        logits: &GpuTensor,
+        target: &GpuTensor,
+    ) -> Result<()> {
+        checks::scalar_out("bce_with_logits_loss", &loss.shape)?;
+        checks::elementwise(
+            "bce_with_logits_loss",
+            &[
+                ("logits", &logits.shape),
+                ("target", &target.shape),
+                ("dlogits", &dlogits.shape),
+            ],
+        )?;
+        self.launch_loss_with_target(
+            &kernels::BCE_WITH_LOGITS_LOSS,
+            loss,
+            dlogits,
+            logits,
+            target,
+        )
+    }
+
+    fn sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM, out, x)
+    }
+
+    fn sum_squares(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum_squares", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM_SQUARES, out, x)
+    }
+
+    fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("max_abs", &out.shape)?;
+        self.launch_reduce_all(&kernels::MAX_ABS, out, x)
+    }
+
+    fn scale(&self, x: &mut GpuTensor, alpha: f32) -> Result<()> {
+        self.launch_inplace(&kernels::SCALE, x, alpha)
+    }
+
+    fn axpy(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
+        self.launch_out_in(&kernels::AXPY, y, x, n, alpha)
+    }
+
+    fn fill(&self, x: &mut GpuTensor, value: f32) -> Result<()> {
+        self.launch_inplace(&kernels::FILL, x, value)
+    }
+
+    fn copy(&self, dst: &mut GpuTensor, src: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
+        self.launch_out_in(&kernels::COPY, dst, src, n, 0.0)
+    }
+}

@@ -1,0 +1,49 @@
+//! Launchers for `shaders/softmax.wgsl`.
+
+use super::kernels::Kernel;
+use super::{GpuBackend, GpuTensor};
+use crate::error::Result;
+
+/// Mirrors `Params` in softmax.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    pad: [u32; 2],
+}
+
+/// The shader's default `WG` override (rows per workgroup).
+const WG: u32 = 64;
+
+impl GpuBackend {
+    /// Forward (`in1` = None) or backward (`in0` = y, `in1` = dy).
+    pub(super) fn launch_softmax(
+        &self,
+        kernel: &Kernel,
+        out: &mut GpuTensor,
+        in0: &GpuTensor,
+        in1: Option<&GpuTensor>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<()> {
+        if cols == 0 {
+            return Ok(()); // nothing to write; the shader would read in0[base] of an empty row
+        }
+        let p = Params {
+            rows: rows as u32,
+            cols: cols as u32,
+            pad: [0; 2],
+        };
+        let grid = self.grid(kernel.entry, rows, WG)?;
+        match in1 {
+            Some(dy) => self.dispatch(
+                kernel,
+                bytemuck::bytes_of(&p),
+                &[&out.buf, &in0.buf, &dy.buf],
+                grid,
+            ),
+            None => self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &in0.buf], grid),
+        }
+    }
+}

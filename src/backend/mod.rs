@@ -1,0 +1,195 @@
+//! The op list every path implements, with identical names: `cpu` (ndarray, the reference)
+//! and `gpu` (wgpu + WGSL). Layers, losses and training are written once against [`Backend`].
+
+mod checks;
+pub mod cpu;
+pub mod gpu;
+
+use crate::error::Result;
+use crate::tensor::{MatmulForm, Tensor};
+
+/// Elementwise activations. The discriminant is the `kind` the shaders switch on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if positive, else `slope · x` (PyTorch's default slope is 0.01).
+    LeakyRelu {
+        /// Slope for negative inputs.
+        slope: f32,
+    },
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// `0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))`, PyTorch's `gelu(approximate="tanh")`.
+    GeluTanh,
+    /// `0.5 x (1 + erf(x/√2))`, PyTorch's default `gelu`.
+    GeluErf,
+    /// `x · sigmoid(x)`, also called swish.
+    Silu,
+}
+
+impl Activation {
+    /// Every activation, with PyTorch's default LeakyReLU slope; for tests and listings.
+    pub const ALL: [Activation; 7] = [
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.01 },
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::GeluTanh,
+        Activation::GeluErf,
+        Activation::Silu,
+    ];
+
+    /// The number the shaders switch on (`kind` in `elementwise.wgsl`).
+    pub fn shader_kind(self) -> u32 {
+        match self {
+            Activation::Relu => 0,
+            Activation::LeakyRelu { .. } => 1,
+            Activation::Sigmoid => 2,
+            Activation::Tanh => 3,
+            Activation::GeluTanh => 4,
+            Activation::GeluErf => 5,
+            Activation::Silu => 6,
+        }
+    }
+
+    /// The activation's one parameter (LeakyReLU's slope), 0 for the others.
+    pub fn parameter(self) -> f32 {
+        match self {
+            Activation::LeakyRelu { slope } => slope,
+            _ => 0.0,
+        }
+    }
+
+    /// A short lowercase name, as PyTorch's functional API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::GeluTanh => "gelu_tanh",
+            Activation::GeluErf => "gelu_exact",
+            Activation::Silu => "silu",
+        }
+    }
+}
+
+/// Where an op runs, with everything a caller needs to move data in and out.
+///
+/// Conventions (as llm.c): outputs first, then inputs; matrices are row-major `[rows, cols]`;
+/// a vector `[n]` is a single row. Ops on the GPU path are *recorded* and run at the next
+/// [`Backend::sync`] or read-back; ops on the CPU path run at once. Every op checks shapes
+/// and returns [`crate::Error::Shape`] naming the op and the shapes it was given.
+pub trait Backend {
+    /// A tensor living on this path (host memory or a device buffer).
+    type Tensor;
+    /// Class labels (u32) living on this path, for cross-entropy.
+    type Labels;
+
+    /// A one-line description of where ops run, e.g. `cpu (ndarray)` or `gpu: NVIDIA H100 (Vulkan)`.
+    fn describe(&self) -> String;
+
+    /// Copies a host tensor onto this path.
+    fn upload(&self, host: &Tensor) -> Result<Self::Tensor>;
+    /// A zero-filled tensor of `shape` on this path.
+    fn zeros(&self, shape: &[usize]) -> Result<Self::Tensor>;
+    /// Copies `labels` onto this path after checking each is below `classes`.
+    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Self::Labels>;
+    /// Overwrites an existing tensor with host data of the same shape.
+    fn write(&self, dst: &mut Self::Tensor, host: &Tensor) -> Result<()>;
+    /// Runs everything recorded so far and copies `t` back to the host.
+    fn read(&self, t: &Self::Tensor) -> Result<Tensor>;
+    /// Runs everything recorded so far and waits for it.
+    fn sync(&self) -> Result<()>;
+    /// The shape of a tensor on this path.
+    fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
+
+    // ---- matmul ----
+    /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]).
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut Self::Tensor,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+    ) -> Result<()>;
+
+    // ---- bias ----
+    /// `x[r, c] += bias[c]` for every row r. x is (R,C), bias is (C).
+    fn bias_add(&self, x: &mut Self::Tensor, bias: &Self::Tensor) -> Result<()>;
+    /// `out[c] = Σ_r x[r, c]`, the bias gradient. x is (R,C), out is (C).
+    fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+
+    // ---- activations ----
+    /// `out = act(x)` elementwise.
+    fn activation_forward(
+        &self,
+        act: Activation,
+        out: &mut Self::Tensor,
+        x: &Self::Tensor,
+    ) -> Result<()>;
+    /// `dx = act'(x) · dy` elementwise, where x is the activation's *input*.
+    fn activation_backward(
+        &self,
+        act: Activation,
+        dx: &mut Self::Tensor,
+        x: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<()>;
+    /// Row-wise softmax: `out[r, :] = softmax(x[r, :])`.
+    fn softmax_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+    /// Softmax backward from its output y: `dx = y ⊙ (dy − Σ_c dy·y)` per row.
+    fn softmax_backward(
+        &self,
+        dx: &mut Self::Tensor,
+        y: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<()>;
+
+    // ---- losses (mean reduction, forward and backward fused) ----
+    /// Mean squared error over all elements: `loss[0]` and `dpred = ∂loss/∂pred`.
+    fn mse_loss(
+        &self,
+        loss: &mut Self::Tensor,
+        dpred: &mut Self::Tensor,
+        pred: &Self::Tensor,
+        target: &Self::Tensor,
+    ) -> Result<()>;
+    /// Softmax cross-entropy with integer targets, mean over rows: `loss[0]` and `dlogits`.
+    fn cross_entropy_loss(
+        &self,
+        loss: &mut Self::Tensor,
+        dlogits: &mut Self::Tensor,
+        logits: &Self::Tensor,
+        labels: &Self::Labels,
+    ) -> Result<()>;
+    /// Binary cross-entropy on logits, mean over all elements: `loss[0]` and `dlogits`.
+    fn bce_with_logits_loss(
+        &self,
+        loss: &mut Self::Tensor,
+        dlogits: &mut Self::Tensor,
+        logits: &Self::Tensor,
+        target: &Self::Tensor,
+    ) -> Result<()>;
+
+    // ---- reductions (to a one-element `out`) ----
+    /// `out[0] = Σ x`.
+    fn sum(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+    /// `out[0] = Σ x²`, the square of the L2 norm (for global gradient-norm clipping).
+    fn sum_squares(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+    /// `out[0] = max |x|` (0 for an empty tensor), the L∞ norm.
+    fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+
+    // ---- elementwise utilities ----
+    /// `x *= alpha`.
+    fn scale(&self, x: &mut Self::Tensor, alpha: f32) -> Result<()>;
+    /// `y += alpha · x`.
+    fn axpy(&self, y: &mut Self::Tensor, alpha: f32, x: &Self::Tensor) -> Result<()>;
+    /// `x = value` everywhere.
+    fn fill(&self, x: &mut Self::Tensor, value: f32) -> Result<()>;
+    /// `dst = src`.
+    fn copy(&self, dst: &mut Self::Tensor, src: &Self::Tensor) -> Result<()>;
+}

@@ -1,0 +1,143 @@
+//! Choosing where to run: the best GPU, a named one, or the CPU path, with one line saying why
+//! when the CPU path is used instead of a GPU.
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::gpu::{AdapterChoice, GpuBackend};
+use crate::error::{Error, Result};
+use std::str::FromStr;
+
+/// The environment variable that picks a device when the caller does not: `auto`, `cpu`, `gpu`,
+/// an adapter index or part of an adapter name.
+pub const DEVICE_ENV: &str = "DOWNHILL_DEVICE";
+
+/// What the caller asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceRequest {
+    /// The best hardware GPU; the CPU path when there is none (a software rasteriser is slower
+    /// than the ndarray path, so `auto` does not choose one).
+    Auto,
+    /// The CPU path.
+    Cpu,
+    /// The best adapter of any kind, software included; an error if there is none.
+    Gpu,
+    /// The adapter at this index in `downhill devices`.
+    Index(usize),
+    /// The first adapter whose name contains this text (case-insensitive).
+    Name(String),
+}
+
+impl FromStr for DeviceRequest {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim();
+        Ok(match t.to_lowercase().as_str() {
+            "" => {
+                return Err(Error::InvalidArgument {
+                    what: "device".into(),
+                    detail: "empty; expected auto, cpu, gpu, an adapter index or part of a name"
+                        .into(),
+                })
+            }
+            "auto" => DeviceRequest::Auto,
+            "cpu" => DeviceRequest::Cpu,
+            "gpu" => DeviceRequest::Gpu,
+            _ => match t.parse::<usize>() {
+                Ok(i) => DeviceRequest::Index(i),
+                Err(_) => DeviceRequest::Name(t.to_string()),
+            },
+        })
+    }
+}
+
+impl DeviceRequest {
+    /// The request in `DOWNHILL_DEVICE`, or `Auto` when unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(DEVICE_ENV) {
+            Ok(v) => v.parse().map_err(|e| match e {
+                Error::InvalidArgument { detail, .. } => Error::InvalidArgument {
+                    what: DEVICE_ENV.into(),
+                    detail,
+                },
+                other => other,
+            }),
+            Err(_) => Ok(DeviceRequest::Auto),
+        }
+    }
+}
+
+/// An opened path: one of the two backends.
+pub enum Device {
+    /// The ndarray path.
+    Cpu(CpuBackend),
+    /// A wgpu adapter.
+    Gpu(Box<GpuBackend>),
+}
+
+impl Device {
+    /// A one-line description of the device.
+    pub fn describe(&self) -> String {
+        use crate::backend::Backend;
+        match self {
+            Device::Cpu(b) => b.describe(),
+            Device::Gpu(b) => b.describe(),
+        }
+    }
+}
+
+/// The device opened for a request, and why the CPU path was used when a GPU was not.
+pub struct Selection {
+    /// The opened device.
+    pub device: Device,
+    /// Set when `Auto` fell back to the CPU path: one line saying why.
+    pub fallback_reason: Option<String>,
+}
+
+/// Opens the device `request` names. `Auto` never fails: it falls back to the CPU path and
+/// says why. Explicit GPU requests fail with an error naming what was not found.
+pub fn open(request: &DeviceRequest) -> Result<Selection> {
+    let gpu = |choice: AdapterChoice| -> Result<Selection> {
+        let backend = GpuBackend::new(&choice)?;
+        Ok(Selection {
+            device: Device::Gpu(Box::new(backend)),
+            fallback_reason: None,
+        })
+    };
+    match request {
+        DeviceRequest::Cpu => Ok(Selection {
+            device: Device::Cpu(CpuBackend::new()),
+            fallback_reason: None,
+        }),
+        DeviceRequest::Gpu => gpu(AdapterChoice::Best),
+        DeviceRequest::Index(i) => gpu(AdapterChoice::Index(*i)),
+        DeviceRequest::Name(n) => gpu(AdapterChoice::Name(n.clone())),
+        DeviceRequest::Auto => {
+            let cpu = |why: String| Selection {
+                device: Device::Cpu(CpuBackend::new()),
+                fallback_reason: Some(why),
+            };
+            let reports = crate::backend::gpu::list_adapters();
+            let hardware = reports
+                .iter()
+                .any(|r| !r.is_software && r.device_type != "Other");
+            if reports.is_empty() {
+                return Ok(cpu(
+                    "no GPU adapter found on any wgpu backend; using the CPU path".into(),
+                ));
+            }
+            if !hardware {
+                let names: Vec<_> = reports
+                    .iter()
+                    .map(|r| format!("{} ({})", r.name, r.backend))
+                    .collect();
+                return Ok(cpu(format!(
+                    "only software adapters found ({}); the CPU path is faster, so using it (DOWNHILL_DEVICE=gpu forces the adapter)",
+                    names.join(", ")
+                )));
+            }
+            match gpu(AdapterChoice::Best) {
+                Ok(sel) => Ok(sel),
+                Err(e) => Ok(cpu(format!("{e}; using the CPU path"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! downhill: train neural networks by gradient descent on any GPU wgpu reaches, with an ndarray
+//! CPU path that gives the same numbers and serves as the reference and the fallback.
+//!
+//! The op list is [`Backend`]; [`CpuBackend`] and [`GpuBackend`] implement it with the same
+//! names as the WGSL entry points in `shaders/`. [`device::open`] picks where to run.
+
+pub mod backend;
+pub mod device;
+pub mod error;
+pub mod tensor;
+
+pub use backend::cpu::CpuBackend;
+pub use backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
+pub use backend::{Activation, Backend};
+pub use device::{Device, DeviceRequest, Selection};
+pub use error::{Error, Result};
+pub use tensor::{MatmulForm, Tensor};
