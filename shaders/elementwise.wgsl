@@ -62,8 +62,9 @@ fn activate(kind: u32, x: f32, param: f32) -> f32 {
         case 2u: { return sigmoid(x); }
         case 3u: { return tanh_safe(x); }
         case 4u: {
+            // 0.5·x·(1 + tanh u) = x·sigmoid(2u), free of cancellation near u = −∞.
             let inner = SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x);
-            return 0.5 * x * (1.0 + tanh_safe(inner));
+            return x * sigmoid(2.0 * inner);
         }
         case 5u: { return 0.5 * x * (1.0 + erf_approx(x * FRAC_1_SQRT_2)); }
         default: { return x * sigmoid(x); }
@@ -83,9 +84,10 @@ fn activate_derivative(kind: u32, x: f32, param: f32) -> f32 {
             return 1.0 - t * t;
         }
         case 4u: {
-            let t = tanh_safe(SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
-            let left_derivative = 0.5 * (1.0 + t);
-            let right_derivative = 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_KAPPA * x * x);
+            // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 1 − tanh²u = 4s(1 − s).
+            let s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
+            let left_derivative = s;
+            let right_derivative = 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_KAPPA * x * x);
             return left_derivative + right_derivative;
         }
         case 5u: {

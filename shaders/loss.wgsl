@@ -21,7 +21,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> input: array<f32>;
-@group(0) @binding(4) var<storage, read> target: array<f32>;
+@group(0) @binding(4) var<storage, read> targets: array<f32>;
 @group(0) @binding(5) var<storage, read> labels: array<u32>;
 
 const THREADS: u32 = 256u;
@@ -49,7 +49,7 @@ fn mse_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
     let n = p.rows * p.cols;
     var mine = 0.0;
     for (var i = tid; i < n; i += THREADS) {
-        let d = input[i] - target[i];
+        let d = input[i] - targets[i];
         mine += d * d;
         grad[i] = 2.0 * d * p.inv_count;
     }
@@ -90,7 +90,7 @@ fn bce_with_logits_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
     var mine = 0.0;
     for (var i = tid; i < n; i += THREADS) {
         let z = input[i];
-        let y = target[i];
+        let y = targets[i];
         let e = exp(-abs(z));
         // ln(1 + e) for e in [0, 1]: use the (e/u)·ln(u) correction so small e keeps its precision.
         let u = 1.0 + e;

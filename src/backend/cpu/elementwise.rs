@@ -42,8 +42,10 @@ pub fn activate<F: Float>(act: Activation, x: F) -> F {
         Activation::Sigmoid => sigmoid(x),
         Activation::Tanh => x.tanh(),
         Activation::GeluTanh => {
+            // 0.5·x·(1 + tanh u) = x·sigmoid(2u): the same value without the cancellation
+            // of 1 + tanh u near u = −∞.
             let inner = F::c(SQRT_2_OVER_PI) * (x + F::c(GELU_KAPPA) * x * x * x);
-            half * x * (F::one() + inner.tanh())
+            x * sigmoid(F::c(2.0) * inner)
         }
         Activation::GeluErf => half * x * (F::one() + (x * F::c(FRAC_1_SQRT_2)).erf()),
         Activation::Silu => x * sigmoid(x),
@@ -80,10 +82,11 @@ pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
         Activation::GeluTanh => {
             let beta = F::c(SQRT_2_OVER_PI);
             let kappa = F::c(GELU_KAPPA);
-            let t = (beta * (x + kappa * x * x * x)).tanh();
-            let left_derivative = half * (one + t);
+            // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 1 − tanh²u = 4s(1 − s).
+            let s = sigmoid(F::c(2.0) * beta * (x + kappa * x * x * x));
+            let left_derivative = s;
             let right_derivative =
-                half * x * (one - t * t) * beta * (one + F::c(3.0) * kappa * x * x);
+                F::c(2.0) * x * s * (one - s) * beta * (one + F::c(3.0) * kappa * x * x);
             left_derivative + right_derivative
         }
         Activation::GeluErf => {

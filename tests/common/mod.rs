@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests: the GPU under test, seeded random data, and
+//! tensor comparisons that report the worst element.
+#![allow(dead_code, reason = "each test binary uses its own subset")]
+
+pub mod mlp;
+pub mod oracle;
+
+use downhill::backend::gpu::AdapterChoice;
+use downhill::GpuBackend;
+use std::sync::OnceLock;
+
+/// The GPU backend for this test binary, opened once: `DOWNHILL_DEVICE` when set, otherwise the
+/// best adapter of any kind (lavapipe in CI). Returns None (and says so) when there is none,
+/// unless `DOWNHILL_REQUIRE_GPU=1`, in which case the test fails.
+pub fn gpu() -> Option<&'static GpuBackend> {
+    static GPU: OnceLock<Result<GpuBackend, String>> = OnceLock::new();
+    let opened = GPU.get_or_init(|| {
+        let choice = match std::env::var("DOWNHILL_DEVICE")
+            .ok()
+            .and_then(|v| v.parse::<downhill::DeviceRequest>().ok())
+        {
+            Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
+            Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
+            _ => AdapterChoice::Best,
+        };
+        GpuBackend::new(&choice).map_err(|e| e.to_string())
+    });
+    match opened {
+        Ok(b) => Some(b),
+        Err(e) => {
+            if std::env::var("DOWNHILL_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("DOWNHILL_REQUIRE_GPU=1 but no GPU could be opened: {e}");
+            }
+            eprintln!(
+                "SKIPPED (no GPU adapter: {e}); set DOWNHILL_REQUIRE_GPU=1 to make this a failure"
+            );
+            None
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so tests need no extra crate and repeat exactly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * u
+    }
+
+    pub fn vec_f32(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(lo, hi) as f32).collect()
+    }
+
+    pub fn below(&mut self, n: u32) -> u32 {
+        (self.next_u64() % n as u64) as u32
+    }
+}
+
+/// Largest relative error `|got − want| / max(|want|, floor)` and where it happened.
+pub fn worst_relative(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) {
+    let mut worst = (0.0f64, 0usize);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let e = if g.is_nan() {
+            f64::INFINITY
+        } else {
+            (g as f64 - w).abs() / w.abs().max(floor)
+        };
+        if e > worst.0 {
+            worst = (e, i);
+        }
+    }
+    worst
+}
+
+/// Fails unless every `|got − want| ≤ atol + rtol·|want|`, naming the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs {}",
+        got.len(),
+        want.len()
+    );
+    let mut worst: Option<(usize, f32)> = None;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let excess = (g - w).abs() - (atol + rtol * w.abs());
+        if excess > 0.0 || g.is_nan() != w.is_nan() {
+            let score = if excess.is_nan() {
+                f32::INFINITY
+            } else {
+                excess
+            };
+            if worst.is_none_or(|(_, s)| score > s) {
+                worst = Some((i, score));
+            }
+        }
+    }
+    if let Some((i, _)) = worst {
+        panic!(
+            "{what}: worst element {i}: got {} want {} (|diff| {:e} > atol {atol:e} + rtol {rtol:e}·|want|)",
+            got[i],
+            want[i],
+            (got[i] - want[i]).abs()
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The CPU twins' backward passes against central finite differences, all in f64: the twins are
+//! generic over the float type, so the very code the CPU path runs in f32 is checked here.
+//! For a forward f and a random upstream gradient dy, L(x) = Σ dy·f(x) and the backward pass
+//! must equal (L(x+h) − L(x−h)) / 2h for every input element.
+
+mod common;
+
+use common::Rng;
+use downhill::backend::cpu::{elementwise, loss, matmul, reduce, softmax};
+use downhill::Activation;
+
+const H: f64 = 1e-6;
+
+fn randv(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform(lo, hi)).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Finite-difference gradient of the scalar function `l` at `x`.
+fn numeric_grad(x: &[f64], l: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut x = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            let orig = x[i];
+            x[i] = orig + H;
+            let plus = l(&x);
+            x[i] = orig - H;
+            let minus = l(&x);
+            x[i] = orig;
+            (plus - minus) / (2.0 * H)
+        })
+        .collect()
+}
+
+fn assert_grad(what: &str, analytic: &[f64], numeric: &[f64]) {
+    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
+        let tol = 1e-6 + 1e-5 * n.abs();
+        assert!(
+            (a - n).abs() <= tol,
+            "{what}: element {i}: backward {a} vs finite difference {n} (tol {tol:e})"
+        );
+    }
+}
+
+#[test]
+fn activation_backward_matches_finite_differences() {
+    let mut rng = Rng::new(11);
+    for act in Activation::ALL {
+        // Keep away from ReLU/LeakyReLU's kink at 0, where the derivative is not defined.
+        let x: Vec<f64> = randv(&mut rng, 64, -5.0, 5.0)
+            .into_iter()
+            .map(|v| if v.abs() < 1e-3 { 0.5 } else { v })
+            .collect();
+        let dy = randv(&mut rng, 64, -1.0, 1.0);
+        let mut dx = vec![0.0; 64];
+        elementwise::activation_backward(act, &mut dx, &x, &dy);
+        let numeric = numeric_grad(&x, |x| {
+            let mut y = vec![0.0; x.len()];
+            elementwise::activation_forward(act, &mut y, x);
+            dot(&y, &dy)
+        });
+        assert_grad(act.name(), &dx, &numeric);
+    }
+}
+
+#[test]
+fn softmax_backward_matches_finite_differences() {
+    let mut rng = Rng::new(12);
+    let (r, c) = (5, 7);
+    let x = randv(&mut rng, r * c, -3.0, 3.0);
+    let dy = randv(&mut rng, r * c, -1.0, 1.0);
+    let mut y = vec![0.0; r * c];
+    softmax::softmax_forward(&mut y, &x, r, c);
+    let mut dx = vec![0.0; r * c];
+    softmax::softmax_backward(&mut dx, &y, &dy, r, c);
+    let numeric = numeric_grad(&x, |x| {
+        let mut y = vec![0.0; x.len()];
+        softmax::softmax_forward(&mut y, x, r, c);
+        dot(&y, &dy)
+    });
+    assert_grad("softmax", &dx, &numeric);
+}
+
+#[test]
+fn loss_gradients_match_finite_differences() {
+    let mut rng = Rng::new(13);
+    let (b, c) = (6, 5);
+    let z = randv(&mut rng, b * c, -4.0, 4.0);
+    let target = randv(&mut rng, b * c, -1.0, 1.0);
+    let probs = randv(&mut rng, b * c, 0.0, 1.0);
+    let labels: Vec<u32> = (0..b).map(|_| rng.below(c as u32)).collect();
+    let mut g = vec![0.0; b * c];
+
+    loss::mse_loss(&mut g, &z, &target);
+    let numeric = numeric_grad(&z, |z| loss::mse_loss(&mut vec![0.0; z.len()], z, &target));
+    assert_grad("mse", &g, &numeric);
+
+    loss::bce_with_logits_loss(&mut g, &z, &probs);
+    let numeric = numeric_grad(&z, |z| {
+        loss::bce_with_logits_loss(&mut vec![0.0; z.len()], z, &probs)
+    });
+    assert_grad("bce_with_logits", &g, &numeric);
+
+    loss::cross_entropy_loss(&mut g, &z, &labels, b, c);
+    let numeric = numeric_grad(&z, |z| {
+        loss::cross_entropy_loss(&mut vec![0.0; z.len()], z, &labels, b, c)
+    });
+    assert_grad("cross_entropy", &g, &numeric);
+}
+
+#[test]
+fn linear_layer_backward_matches_finite_differences() {
+    // y = x·Wᵀ + b with x (B,I), W (O,I), b (O); L = Σ dy·y.
+    // dX = dY·W (matmul_nn), dW = dYᵀ·X (matmul_tn), db = column_sum(dY).
+    let mut rng = Rng::new(14);
+    let (bsz, i, o) = (4, 7, 3);
+    let x = randv(&mut rng, bsz * i, -1.0, 1.0);
+    let w = randv(&mut rng, o * i, -1.0, 1.0);
+    let bias = randv(&mut rng, o, -1.0, 1.0);
+    let dy = randv(&mut rng, bsz * o, -1.0, 1.0);
+    let forward = |x: &[f64], w: &[f64], bias: &[f64]| {
+        let mut y = vec![0.0; bsz * o];
+        matmul::matmul_nt(&mut y, x, w, bsz, o, i);
+        elementwise::bias_add(&mut y, bias, o);
+        dot(&y, &dy)
+    };
+    let mut dx = vec![0.0; bsz * i];
+    matmul::matmul_nn(&mut dx, &dy, &w, bsz, i, o);
+    assert_grad(
+        "dX = dY·W",
+        &dx,
+        &numeric_grad(&x, |x| forward(x, &w, &bias)),
+    );
+    let mut dw = vec![0.0; o * i];
+    matmul::matmul_tn(&mut dw, &dy, &x, o, i, bsz);
+    assert_grad(
+        "dW = dYᵀ·X",
+        &dw,
+        &numeric_grad(&w, |w| forward(&x, w, &bias)),
+    );
+    let mut db = vec![0.0; o];
+    reduce::column_sum(&mut db, &dy, bsz, o);
+    assert_grad(
+        "db = Σ_rows dY",
+        &db,
+        &numeric_grad(&bias, |b| forward(&x, &w, b)),
+    );
+}

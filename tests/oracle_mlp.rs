@@ -1,0 +1,137 @@
+//! Both paths against PyTorch (tests/fixtures/oracle/mlp.json): the 13→32→16→3 MLP at its
+//! initial weights, for all 7 activations × 3 losses: output, loss and every parameter gradient.
+
+mod common;
+
+use common::mlp::{forward_backward, LossKind, Target};
+use common::oracle::{host, load, tensor};
+use common::{gpu, worst_relative};
+use downhill::{Activation, Backend, CpuBackend, Tensor};
+use serde_json::Value;
+
+/// The required agreement: relative error at most 1e-5 for every element.
+const RTOL: f64 = 1e-5;
+/// Elements below FLOOR × (the tensor's largest magnitude) are measured against that floor
+/// instead of their own size: PyTorch's float32 gradients are themselves off from float64 by
+/// up to 6e-8 absolute (`f64_shadow`), so the relative error of an element near 0 only
+/// measures that rounding, not the engine.
+const FLOOR: f64 = 1e-1;
+
+fn activation(name: &str) -> Activation {
+    match name {
+        "relu" => Activation::Relu,
+        "tanh" => Activation::Tanh,
+        "sigmoid" => Activation::Sigmoid,
+        "gelu_tanh" => Activation::GeluTanh,
+        "gelu_exact" => Activation::GeluErf,
+        "leaky_relu" | "leaky_relu_0.01" => Activation::LeakyRelu { slope: 0.01 },
+        "silu" => Activation::Silu,
+        other => panic!("unknown activation {other}"),
+    }
+}
+
+/// Runs every case on `be`; returns the worst relative error seen for outputs, losses and
+/// gradients, each with where it happened.
+fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
+    let oracle = load("mlp.json");
+    let names: Vec<&str> = oracle["param_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let params: Vec<(Tensor, Tensor)> = names
+        .chunks(2)
+        .map(|pair| {
+            (
+                host(&oracle["initial_params"][pair[0]]),
+                host(&oracle["initial_params"][pair[1]]),
+            )
+        })
+        .collect();
+    let x = host(&oracle["inputs"]);
+    let mut worst: [(f64, String); 3] = Default::default();
+    let mut check = |family: usize, what: String, got: &[f32], want: &[f64]| {
+        let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (err, i) = worst_relative(got, want, FLOOR * largest);
+        assert!(
+            err <= RTOL,
+            "{what}: element {i}: got {} want {} (relative error {err:e} > {RTOL:e})",
+            got[i],
+            want[i]
+        );
+        if err >= worst[family].0 {
+            worst[family] = (err, format!("{what}[{i}]"));
+        }
+    };
+    for case in oracle["cases"].as_array().unwrap() {
+        let act = activation(case["activation"].as_str().unwrap());
+        let loss_name = case["loss"].as_str().unwrap();
+        let targets = &oracle["targets"][loss_name];
+        let values;
+        let labels: Vec<u32>;
+        let (kind, target) = match loss_name {
+            "mse" | "bce_with_logits" => {
+                values = host(targets);
+                let kind = if loss_name == "mse" {
+                    LossKind::Mse
+                } else {
+                    LossKind::BceWithLogits
+                };
+                (kind, Target::Values(&values))
+            }
+            "cross_entropy" => {
+                labels = tensor(targets).1.iter().map(|&v| v as u32).collect();
+                (LossKind::CrossEntropy, Target::Labels(&labels))
+            }
+            other => panic!("unknown loss {other}"),
+        };
+        let tag = format!("{}+{loss_name}", act.name());
+        let r = forward_backward(be, &params, &x, act, kind, target);
+        check(
+            0,
+            format!("{tag} output_at_init"),
+            r.output.data(),
+            &tensor(&case["output_at_init"]).1,
+        );
+        check(
+            1,
+            format!("{tag} loss_at_init"),
+            &[r.loss],
+            &[case["loss_at_init"].as_f64().unwrap()],
+        );
+        for (l, (dw, db)) in r.grads.iter().enumerate() {
+            let grads: &Value = &case["grads_at_init"];
+            check(
+                2,
+                format!("{tag} {}", names[2 * l]),
+                dw.data(),
+                &tensor(&grads[names[2 * l]]).1,
+            );
+            check(
+                2,
+                format!("{tag} {}", names[2 * l + 1]),
+                db.data(),
+                &tensor(&grads[names[2 * l + 1]]).1,
+            );
+        }
+    }
+    worst
+}
+
+#[test]
+fn cpu_path_matches_pytorch_on_all_21_mlp_cases() {
+    report("cpu path", run_all(&CpuBackend::new()));
+}
+
+#[test]
+fn gpu_path_matches_pytorch_on_all_21_mlp_cases() {
+    let Some(g) = gpu() else { return };
+    report(&g.describe(), run_all(g));
+}
+
+fn report(path: &str, worst: [(f64, String); 3]) {
+    for (family, (err, at)) in ["outputs", "losses", "gradients"].iter().zip(worst) {
+        eprintln!("{path}: {family}: worst relative error {err:.3e} at {at}");
+    }
+}

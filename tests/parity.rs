@@ -1,0 +1,353 @@
+//! GPU vs CPU twin for every kernel, on seeded random data at awkward shapes (1, 7, 33, 65,
+//! 129, non-square, batch 1). A failure names the worst element, both values and the tolerance.
+
+mod common;
+
+use common::{assert_close, gpu, Rng};
+use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
+
+fn t(shape: &[usize], data: Vec<f32>) -> Tensor {
+    Tensor::from_vec(shape, data).unwrap()
+}
+
+fn rand(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+    t(shape, rng.vec_f32(shape.iter().product(), lo, hi))
+}
+
+/// Runs `op` on both paths and compares every output.
+fn compare<F>(what: &str, atol: f32, rtol: f32, op: F)
+where
+    F: Fn(&dyn Runner) -> Vec<Tensor>,
+{
+    let Some(g) = gpu() else { return };
+    let want = op(&CpuBackend::new());
+    let got = op(g);
+    assert_eq!(want.len(), got.len());
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(w.shape(), g.shape(), "{what}: output {i} shape");
+        assert_close(
+            &format!("{what} (output {i})"),
+            g.data(),
+            w.data(),
+            atol,
+            rtol,
+        );
+    }
+}
+
+/// Object-safe wrapper so one closure drives both backends.
+trait Runner {
+    fn matmul(&self, form: MatmulForm, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Tensor;
+    fn unary(&self, which: Unary, x: &Tensor) -> Tensor;
+    fn binary(&self, which: Binary, a: &Tensor, b: &Tensor) -> Tensor;
+    fn loss(&self, which: Loss, input: &Tensor, target: &Tensor, labels: &[u32]) -> Vec<Tensor>;
+}
+
+#[derive(Clone, Copy)]
+enum Unary {
+    Act(Activation),
+    Softmax,
+    Sum,
+    SumSquares,
+    MaxAbs,
+    Scale(f32),
+    Fill(f32),
+    Copy,
+}
+
+#[derive(Clone, Copy)]
+enum Binary {
+    ActBackward(Activation),
+    SoftmaxBackward,
+    BiasAdd,
+    ColumnSum,
+    Axpy(f32),
+}
+
+#[derive(Clone, Copy)]
+enum Loss {
+    Mse,
+    CrossEntropy,
+    Bce,
+}
+
+impl<B: Backend> Runner for B {
+    fn matmul(&self, form: MatmulForm, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Tensor {
+        let (a, b) = (self.upload(a).unwrap(), self.upload(b).unwrap());
+        let mut out = self.zeros(out_shape).unwrap();
+        Backend::matmul(self, form, &mut out, &a, &b).unwrap();
+        self.read(&out).unwrap()
+    }
+
+    fn unary(&self, which: Unary, x: &Tensor) -> Tensor {
+        let xd = self.upload(x).unwrap();
+        let scalar = [1usize];
+        let out_shape = match which {
+            Unary::Sum | Unary::SumSquares | Unary::MaxAbs => &scalar[..],
+            _ => x.shape(),
+        };
+        let mut out = self.zeros(out_shape).unwrap();
+        match which {
+            Unary::Act(a) => self.activation_forward(a, &mut out, &xd).unwrap(),
+            Unary::Softmax => self.softmax_forward(&mut out, &xd).unwrap(),
+            Unary::Sum => self.sum(&mut out, &xd).unwrap(),
+            Unary::SumSquares => self.sum_squares(&mut out, &xd).unwrap(),
+            Unary::MaxAbs => self.max_abs(&mut out, &xd).unwrap(),
+            Unary::Scale(a) => {
+                out = xd;
+                self.scale(&mut out, a).unwrap()
+            }
+            Unary::Fill(v) => self.fill(&mut out, v).unwrap(),
+            Unary::Copy => self.copy(&mut out, &xd).unwrap(),
+        }
+        self.read(&out).unwrap()
+    }
+
+    fn binary(&self, which: Binary, a: &Tensor, b: &Tensor) -> Tensor {
+        let (ad, bd) = (self.upload(a).unwrap(), self.upload(b).unwrap());
+        match which {
+            Binary::ActBackward(act) => {
+                let mut dx = self.zeros(a.shape()).unwrap();
+                self.activation_backward(act, &mut dx, &ad, &bd).unwrap();
+                self.read(&dx).unwrap()
+            }
+            Binary::SoftmaxBackward => {
+                let mut dx = self.zeros(a.shape()).unwrap();
+                self.softmax_backward(&mut dx, &ad, &bd).unwrap();
+                self.read(&dx).unwrap()
+            }
+            Binary::BiasAdd => {
+                let mut x = ad;
+                self.bias_add(&mut x, &bd).unwrap();
+                self.read(&x).unwrap()
+            }
+            Binary::ColumnSum => {
+                let mut out = self.zeros(&[a.shape()[1]]).unwrap();
+                self.column_sum(&mut out, &ad).unwrap();
+                self.read(&out).unwrap()
+            }
+            Binary::Axpy(alpha) => {
+                let mut y = ad;
+                self.axpy(&mut y, alpha, &bd).unwrap();
+                self.read(&y).unwrap()
+            }
+        }
+    }
+
+    fn loss(&self, which: Loss, input: &Tensor, target: &Tensor, labels: &[u32]) -> Vec<Tensor> {
+        let x = self.upload(input).unwrap();
+        let mut loss = self.zeros(&[1]).unwrap();
+        let mut grad = self.zeros(input.shape()).unwrap();
+        match which {
+            Loss::Mse => self
+                .mse_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap())
+                .unwrap(),
+            Loss::Bce => self
+                .bce_with_logits_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap())
+                .unwrap(),
+            Loss::CrossEntropy => {
+                let l = self.upload_labels(labels, input.shape()[1]).unwrap();
+                self.cross_entropy_loss(&mut loss, &mut grad, &x, &l)
+                    .unwrap()
+            }
+        }
+        vec![self.read(&loss).unwrap(), self.read(&grad).unwrap()]
+    }
+}
+
+const SHAPES: [[usize; 2]; 8] = [
+    [1, 1],
+    [1, 7],
+    [7, 1],
+    [7, 33],
+    [33, 65],
+    [65, 129],
+    [129, 7],
+    [3, 200],
+];
+
+#[test]
+fn matmul_all_forms_match_at_awkward_sizes() {
+    let mut rng = Rng::new(1);
+    let sizes = [
+        (1, 1, 1),
+        (1, 7, 33),
+        (7, 33, 65),
+        (33, 65, 129),
+        (65, 129, 7),
+        (129, 1, 33),
+        (64, 64, 64),
+        (3, 200, 17),
+        (130, 66, 1),
+    ];
+    for (m, n, k) in sizes {
+        for form in [MatmulForm::Nt, MatmulForm::Nn, MatmulForm::Tn] {
+            let (a_shape, b_shape) = match form {
+                MatmulForm::Nt => ([m, k], [n, k]),
+                MatmulForm::Nn => ([m, k], [k, n]),
+                MatmulForm::Tn => ([k, m], [k, n]),
+            };
+            let a = rand(&mut rng, &a_shape, -1.0, 1.0);
+            let b = rand(&mut rng, &b_shape, -1.0, 1.0);
+            compare(
+                &format!("{} m={m} n={n} k={k}", form.op_name()),
+                1e-5 * k as f32,
+                1e-4,
+                |r| vec![r.matmul(form, &a, &b, &[m, n])],
+            );
+        }
+    }
+}
+
+#[test]
+fn activations_forward_and_backward_match() {
+    let mut rng = Rng::new(2);
+    let extremes = t(
+        &[1, 12],
+        vec![
+            -100.0, -30.0, -12.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 30.0, 100.0,
+        ],
+    );
+    for act in Activation::ALL {
+        for shape in SHAPES {
+            let x = rand(&mut rng, &shape, -6.0, 6.0);
+            let dy = rand(&mut rng, &shape, -1.0, 1.0);
+            compare(
+                &format!("{}_forward {shape:?}", act.name()),
+                1e-6,
+                1e-5,
+                |r| vec![r.unary(Unary::Act(act), &x)],
+            );
+            compare(
+                &format!("{}_backward {shape:?}", act.name()),
+                1e-6,
+                1e-5,
+                |r| vec![r.binary(Binary::ActBackward(act), &x, &dy)],
+            );
+        }
+        let ones = Tensor::full(&[1, 12], 1.0);
+        compare(
+            &format!("{}_forward at extremes", act.name()),
+            1e-6,
+            1e-5,
+            |r| vec![r.unary(Unary::Act(act), &extremes)],
+        );
+        compare(
+            &format!("{}_backward at extremes", act.name()),
+            1e-6,
+            1e-5,
+            |r| vec![r.binary(Binary::ActBackward(act), &extremes, &ones)],
+        );
+    }
+}
+
+#[test]
+fn softmax_forward_and_backward_match() {
+    let mut rng = Rng::new(3);
+    for shape in SHAPES {
+        let x = rand(&mut rng, &shape, -20.0, 20.0);
+        let dy = rand(&mut rng, &shape, -1.0, 1.0);
+        compare(&format!("softmax_forward {shape:?}"), 1e-7, 1e-5, |r| {
+            vec![r.unary(Unary::Softmax, &x)]
+        });
+        let y = CpuBackend::new().unary(Unary::Softmax, &x);
+        compare(&format!("softmax_backward {shape:?}"), 1e-7, 1e-5, |r| {
+            vec![r.binary(Binary::SoftmaxBackward, &y, &dy)]
+        });
+    }
+}
+
+#[test]
+fn losses_match() {
+    let mut rng = Rng::new(4);
+    for shape in SHAPES {
+        let x = rand(&mut rng, &shape, -8.0, 8.0);
+        let target = rand(&mut rng, &shape, -1.0, 1.0);
+        let probs = rand(&mut rng, &shape, 0.0, 1.0);
+        let labels: Vec<u32> = (0..shape[0]).map(|_| rng.below(shape[1] as u32)).collect();
+        compare(&format!("mse_loss {shape:?}"), 1e-7, 1e-5, |r| {
+            r.loss(Loss::Mse, &x, &target, &[])
+        });
+        compare(
+            &format!("bce_with_logits_loss {shape:?}"),
+            1e-7,
+            1e-5,
+            |r| r.loss(Loss::Bce, &x, &probs, &[]),
+        );
+        compare(&format!("cross_entropy_loss {shape:?}"), 1e-7, 1e-5, |r| {
+            r.loss(Loss::CrossEntropy, &x, &target, &labels)
+        });
+    }
+}
+
+#[test]
+fn bias_and_column_sum_match() {
+    let mut rng = Rng::new(5);
+    for shape in SHAPES {
+        let x = rand(&mut rng, &shape, -1.0, 1.0);
+        let bias = rand(&mut rng, &[shape[1]], -1.0, 1.0);
+        compare(&format!("bias_add {shape:?}"), 0.0, 0.0, |r| {
+            vec![r.binary(Binary::BiasAdd, &x, &bias)]
+        });
+        compare(&format!("column_sum {shape:?}"), 1e-6, 1e-6, |r| {
+            vec![r.binary(Binary::ColumnSum, &x, &bias)]
+        });
+    }
+}
+
+#[test]
+fn reductions_match_including_empty_and_long() {
+    let mut rng = Rng::new(6);
+    for n in [0usize, 1, 7, 33, 255, 256, 257, 1000, 65_537] {
+        let x = rand(&mut rng, &[n], -1.0, 1.0);
+        let positive = rand(&mut rng, &[n], 0.0, 1.0);
+        compare(&format!("sum n={n}"), 1e-5, 1e-4, |r| {
+            vec![r.unary(Unary::Sum, &positive)]
+        });
+        compare(&format!("sum_squares n={n}"), 1e-5, 1e-4, |r| {
+            vec![r.unary(Unary::SumSquares, &x)]
+        });
+        compare(&format!("max_abs n={n}"), 0.0, 0.0, |r| {
+            vec![r.unary(Unary::MaxAbs, &x)]
+        });
+    }
+}
+
+#[test]
+fn elementwise_utilities_match() {
+    let mut rng = Rng::new(7);
+    for shape in SHAPES {
+        let x = rand(&mut rng, &shape, -3.0, 3.0);
+        let y = rand(&mut rng, &shape, -3.0, 3.0);
+        compare(&format!("scale {shape:?}"), 0.0, 0.0, |r| {
+            vec![r.unary(Unary::Scale(-0.37), &x)]
+        });
+        compare(&format!("fill {shape:?}"), 0.0, 0.0, |r| {
+            vec![r.unary(Unary::Fill(2.5), &x)]
+        });
+        compare(&format!("copy {shape:?}"), 0.0, 0.0, |r| {
+            vec![r.unary(Unary::Copy, &x)]
+        });
+        compare(&format!("axpy {shape:?}"), 1e-6, 1e-6, |r| {
+            vec![r.binary(Binary::Axpy(0.75), &x, &y)]
+        });
+    }
+}
+
+#[test]
+fn elementwise_ops_cover_grids_larger_than_one_dimension() {
+    // 65535 workgroups of 256 cover 16.7M elements; past that the grid folds into two dimensions.
+    // Kept to a size lavapipe runs in a few seconds: 17M elements (68 MB).
+    let Some(g) = gpu() else { return };
+    let n = 65_535 * 256 + 1000;
+    let mut x = g.zeros(&[n]).unwrap();
+    g.fill(&mut x, 1.5).unwrap();
+    let mut total = g.zeros(&[1]).unwrap();
+    g.max_abs(&mut total, &x).unwrap();
+    let host = g.read(&x).unwrap();
+    assert!(
+        host.data().iter().all(|&v| v == 1.5),
+        "fill left an element unwritten past the first grid row"
+    );
+    assert_eq!(g.read(&total).unwrap().data(), &[1.5]);
+}

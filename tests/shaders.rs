@@ -1,0 +1,85 @@
+//! Every WGSL file parses and validates with naga (no GPU needed), and every kernel in the
+//! registry exists as an entry point using exactly the bindings the launcher binds.
+
+use downhill::backend::gpu::kernels::{Access, ShaderFile, ALL_KERNELS};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+fn validate(file: ShaderFile) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(file.source())
+        .unwrap_or_else(|e| panic!("{}: {}", file.file_name(), e.emit_to_string(file.source())));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", file.file_name(), e.emit_to_string(file.source())));
+    (module, info)
+}
+
+#[test]
+fn every_shader_file_validates() {
+    for file in ShaderFile::ALL {
+        validate(file);
+    }
+}
+
+#[test]
+fn every_shader_file_on_disk_is_registered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for entry in std::fs::read_dir(&dir).expect("shaders/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        if name.ends_with(".wgsl") {
+            assert!(
+                ShaderFile::ALL.iter().any(|f| f.file_name() == name),
+                "shaders/{name} is not in the kernel registry"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_kernel_binds_what_its_entry_point_uses() {
+    for kernel in ALL_KERNELS {
+        let (module, info) = validate(kernel.file);
+        let index = module
+            .entry_points
+            .iter()
+            .position(|e| e.name == kernel.entry)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} has no entry point {}",
+                    kernel.file.file_name(),
+                    kernel.entry
+                )
+            });
+        let uses = info.get_entry_point(index);
+        let mut used = Vec::new();
+        for (handle, var) in module.global_variables.iter() {
+            let Some(binding) = &var.binding else {
+                continue;
+            };
+            if uses[handle].is_empty() {
+                continue;
+            }
+            assert_eq!(binding.group, 0, "{}: only group 0 is bound", kernel.entry);
+            let access = match var.space {
+                naga::AddressSpace::Uniform => Access::Uniform,
+                naga::AddressSpace::Storage { access }
+                    if access.contains(naga::StorageAccess::STORE) =>
+                {
+                    Access::ReadWrite
+                }
+                naga::AddressSpace::Storage { .. } => Access::Read,
+                other => panic!("{}: unexpected address space {other:?}", kernel.entry),
+            };
+            used.push((binding.binding, access));
+        }
+        used.sort_by_key(|&(b, _)| b);
+        assert_eq!(
+            used, kernel.bindings,
+            "{}: bindings used by the shader vs the registry",
+            kernel.entry
+        );
+    }
+}
