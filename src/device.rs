@@ -34,8 +34,7 @@ impl FromStr for DeviceRequest {
             "" => {
                 return Err(Error::InvalidArgument {
                     what: "device".into(),
-                    detail: "empty; expected auto, cpu, gpu, an adapter index or part of a name"
-                        .into(),
+                    detail: "empty; expected auto, cpu, gpu, an adapter index or part of a name".into(),
                 })
             }
             "auto" => DeviceRequest::Auto,
@@ -54,10 +53,7 @@ impl DeviceRequest {
     pub fn from_env() -> Result<Self> {
         match std::env::var(DEVICE_ENV) {
             Ok(v) => v.parse().map_err(|e| match e {
-                Error::InvalidArgument { detail, .. } => Error::InvalidArgument {
-                    what: DEVICE_ENV.into(),
-                    detail,
-                },
+                Error::InvalidArgument { detail, .. } => Error::InvalidArgument { what: DEVICE_ENV.into(), detail },
                 other => other,
             }),
             Err(_) => Ok(DeviceRequest::Auto),
@@ -97,38 +93,22 @@ pub struct Selection {
 pub fn open(request: &DeviceRequest) -> Result<Selection> {
     let gpu = |choice: AdapterChoice| -> Result<Selection> {
         let backend = GpuBackend::new(&choice)?;
-        Ok(Selection {
-            device: Device::Gpu(Box::new(backend)),
-            fallback_reason: None,
-        })
+        Ok(Selection { device: Device::Gpu(Box::new(backend)), fallback_reason: None })
     };
     match request {
-        DeviceRequest::Cpu => Ok(Selection {
-            device: Device::Cpu(CpuBackend::new()),
-            fallback_reason: None,
-        }),
+        DeviceRequest::Cpu => Ok(Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: None }),
         DeviceRequest::Gpu => gpu(AdapterChoice::Best),
         DeviceRequest::Index(i) => gpu(AdapterChoice::Index(*i)),
         DeviceRequest::Name(n) => gpu(AdapterChoice::Name(n.clone())),
         DeviceRequest::Auto => {
-            let cpu = |why: String| Selection {
-                device: Device::Cpu(CpuBackend::new()),
-                fallback_reason: Some(why),
-            };
+            let cpu = |why: String| Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: Some(why) };
             let reports = crate::backend::gpu::list_adapters();
-            let hardware = reports
-                .iter()
-                .any(|r| !r.is_software && r.device_type != "Other");
+            let hardware = reports.iter().any(|r| !r.is_software && r.device_type != "Other");
             if reports.is_empty() {
-                return Ok(cpu(
-                    "no GPU adapter found on any wgpu backend; using the CPU path".into(),
-                ));
+                return Ok(cpu("no GPU adapter found on any wgpu backend; using the CPU path".into()));
             }
             if !hardware {
-                let names: Vec<_> = reports
-                    .iter()
-                    .map(|r| format!("{} ({})", r.name, r.backend))
-                    .collect();
+                let names: Vec<_> = reports.iter().map(|r| format!("{} ({})", r.name, r.backend)).collect();
                 return Ok(cpu(format!(
                     "only software adapters found ({}); the CPU path is faster, so using it (DOWNHILL_DEVICE=gpu forces the adapter)",
                     names.join(", ")

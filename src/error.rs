@@ -56,8 +56,5 @@ impl fmt::Display for ShapeDisplay<'_> {
 
 /// Builds an [`Error::Shape`] for `op` with a formatted detail.
 pub(crate) fn shape_error(op: &'static str, detail: impl Into<String>) -> Error {
-    Error::Shape {
-        op,
-        detail: detail.into(),
-    }
+    Error::Shape { op, detail: detail.into() }
 }

@@ -17,33 +17,20 @@ impl Tensor {
         if n != data.len() {
             return Err(Error::InvalidArgument {
                 what: "Tensor::from_vec".into(),
-                detail: format!(
-                    "shape {} holds {n} elements but {} were given",
-                    ShapeDisplay(shape),
-                    data.len()
-                ),
+                detail: format!("shape {} holds {n} elements but {} were given", ShapeDisplay(shape), data.len()),
             });
         }
-        Ok(Self {
-            shape: shape.to_vec(),
-            data,
-        })
+        Ok(Self { shape: shape.to_vec(), data })
     }
 
     /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
-        Self {
-            shape: shape.to_vec(),
-            data: vec![0.0; numel(shape)],
-        }
+        Self { shape: shape.to_vec(), data: vec![0.0; numel(shape)] }
     }
 
     /// A tensor with every element equal to `value`.
     pub fn full(shape: &[usize], value: f32) -> Self {
-        Self {
-            shape: shape.to_vec(),
-            data: vec![value; numel(shape)],
-        }
+        Self { shape: shape.to_vec(), data: vec![value; numel(shape)] }
     }
 
     /// The shape, outermost dimension first.
@@ -89,32 +76,16 @@ pub fn as_matrix(op: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
         [n] => Ok((1, n)),
         [r, c] => Ok((r, c)),
         [] => Ok((1, 1)),
-        _ => Err(shape_error(
-            op,
-            format!(
-                "expected a matrix or vector, got shape {}",
-                ShapeDisplay(shape)
-            ),
-        )),
+        _ => Err(shape_error(op, format!("expected a matrix or vector, got shape {}", ShapeDisplay(shape)))),
     }
 }
 
 /// Fails unless `a` and `b` have the same number of elements and the same shape.
-pub fn same_shape(
-    op: &'static str,
-    a_name: &str,
-    a: &[usize],
-    b_name: &str,
-    b: &[usize],
-) -> Result<()> {
+pub fn same_shape(op: &'static str, a_name: &str, a: &[usize], b_name: &str, b: &[usize]) -> Result<()> {
     if a != b {
         return Err(shape_error(
             op,
-            format!(
-                "{a_name} has shape {} but {b_name} has shape {}",
-                ShapeDisplay(a),
-                ShapeDisplay(b)
-            ),
+            format!("{a_name} has shape {} but {b_name} has shape {}", ShapeDisplay(a), ShapeDisplay(b)),
         ));
     }
     Ok(())
@@ -147,10 +118,7 @@ impl MatmulForm {
         let two = |name: &str, s: &[usize]| -> Result<(usize, usize)> {
             match *s {
                 [r, c] => Ok((r, c)),
-                _ => Err(shape_error(
-                    op,
-                    format!("{name} must be a matrix, got shape {}", ShapeDisplay(s)),
-                )),
+                _ => Err(shape_error(op, format!("{name} must be a matrix, got shape {}", ShapeDisplay(s)))),
             }
         };
         let (a0, a1) = two("a", a)?;
@@ -169,11 +137,7 @@ impl MatmulForm {
         if ka != kb {
             return Err(shape_error(
                 op,
-                format!(
-                    "inner dimensions differ for {picture}: a is {} and b is {}",
-                    ShapeDisplay(a),
-                    ShapeDisplay(b)
-                ),
+                format!("inner dimensions differ for {picture}: a is {} and b is {}", ShapeDisplay(a), ShapeDisplay(b)),
             ));
         }
         if (o0, o1) != (m, n) {

@@ -38,10 +38,7 @@ fn numeric_grad(x: &[f64], l: impl Fn(&[f64]) -> f64) -> Vec<f64> {
 fn assert_grad(what: &str, analytic: &[f64], numeric: &[f64]) {
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
         let tol = 1e-6 + 1e-5 * n.abs();
-        assert!(
-            (a - n).abs() <= tol,
-            "{what}: element {i}: backward {a} vs finite difference {n} (tol {tol:e})"
-        );
+        assert!((a - n).abs() <= tol, "{what}: element {i}: backward {a} vs finite difference {n} (tol {tol:e})");
     }
 }
 
@@ -50,10 +47,8 @@ fn activation_backward_matches_finite_differences() {
     let mut rng = Rng::new(11);
     for act in Activation::ALL {
         // Keep away from ReLU/LeakyReLU's kink at 0, where the derivative is not defined.
-        let x: Vec<f64> = randv(&mut rng, 64, -5.0, 5.0)
-            .into_iter()
-            .map(|v| if v.abs() < 1e-3 { 0.5 } else { v })
-            .collect();
+        let x: Vec<f64> =
+            randv(&mut rng, 64, -5.0, 5.0).into_iter().map(|v| if v.abs() < 1e-3 { 0.5 } else { v }).collect();
         let dy = randv(&mut rng, 64, -1.0, 1.0);
         let mut dx = vec![0.0; 64];
         elementwise::activation_backward(act, &mut dx, &x, &dy);
@@ -99,15 +94,11 @@ fn loss_gradients_match_finite_differences() {
     assert_grad("mse", &g, &numeric);
 
     loss::bce_with_logits_loss(&mut g, &z, &probs);
-    let numeric = numeric_grad(&z, |z| {
-        loss::bce_with_logits_loss(&mut vec![0.0; z.len()], z, &probs)
-    });
+    let numeric = numeric_grad(&z, |z| loss::bce_with_logits_loss(&mut vec![0.0; z.len()], z, &probs));
     assert_grad("bce_with_logits", &g, &numeric);
 
     loss::cross_entropy_loss(&mut g, &z, &labels, b, c);
-    let numeric = numeric_grad(&z, |z| {
-        loss::cross_entropy_loss(&mut vec![0.0; z.len()], z, &labels, b, c)
-    });
+    let numeric = numeric_grad(&z, |z| loss::cross_entropy_loss(&mut vec![0.0; z.len()], z, &labels, b, c));
     assert_grad("cross_entropy", &g, &numeric);
 }
 
@@ -129,23 +120,11 @@ fn linear_layer_backward_matches_finite_differences() {
     };
     let mut dx = vec![0.0; bsz * i];
     matmul::matmul_nn(&mut dx, &dy, &w, bsz, i, o);
-    assert_grad(
-        "dX = dY·W",
-        &dx,
-        &numeric_grad(&x, |x| forward(x, &w, &bias)),
-    );
+    assert_grad("dX = dY·W", &dx, &numeric_grad(&x, |x| forward(x, &w, &bias)));
     let mut dw = vec![0.0; o * i];
     matmul::matmul_tn(&mut dw, &dy, &x, o, i, bsz);
-    assert_grad(
-        "dW = dYᵀ·X",
-        &dw,
-        &numeric_grad(&w, |w| forward(&x, w, &bias)),
-    );
+    assert_grad("dW = dYᵀ·X", &dw, &numeric_grad(&w, |w| forward(&x, w, &bias)));
     let mut db = vec![0.0; o];
     reduce::column_sum(&mut db, &dy, bsz, o);
-    assert_grad(
-        "db = Σ_rows dY",
-        &db,
-        &numeric_grad(&bias, |b| forward(&x, &w, b)),
-    );
+    assert_grad("db = Σ_rows dY", &db, &numeric_grad(&bias, |b| forward(&x, &w, b)));
 }

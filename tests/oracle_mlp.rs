@@ -34,20 +34,10 @@ fn activation(name: &str) -> Activation {
 /// gradients, each with where it happened.
 fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
     let oracle = load("mlp.json");
-    let names: Vec<&str> = oracle["param_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = oracle["param_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let params: Vec<(Tensor, Tensor)> = names
         .chunks(2)
-        .map(|pair| {
-            (
-                host(&oracle["initial_params"][pair[0]]),
-                host(&oracle["initial_params"][pair[1]]),
-            )
-        })
+        .map(|pair| (host(&oracle["initial_params"][pair[0]]), host(&oracle["initial_params"][pair[1]])))
         .collect();
     let x = host(&oracle["inputs"]);
     let mut worst: [(f64, String); 3] = Default::default();
@@ -73,11 +63,7 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
         let (kind, target) = match loss_name {
             "mse" | "bce_with_logits" => {
                 values = host(targets);
-                let kind = if loss_name == "mse" {
-                    LossKind::Mse
-                } else {
-                    LossKind::BceWithLogits
-                };
+                let kind = if loss_name == "mse" { LossKind::Mse } else { LossKind::BceWithLogits };
                 (kind, Target::Values(&values))
             }
             "cross_entropy" => {
@@ -88,32 +74,12 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
         };
         let tag = format!("{}+{loss_name}", act.name());
         let r = forward_backward(be, &params, &x, act, kind, target);
-        check(
-            0,
-            format!("{tag} output_at_init"),
-            r.output.data(),
-            &tensor(&case["output_at_init"]).1,
-        );
-        check(
-            1,
-            format!("{tag} loss_at_init"),
-            &[r.loss],
-            &[case["loss_at_init"].as_f64().unwrap()],
-        );
+        check(0, format!("{tag} output_at_init"), r.output.data(), &tensor(&case["output_at_init"]).1);
+        check(1, format!("{tag} loss_at_init"), &[r.loss], &[case["loss_at_init"].as_f64().unwrap()]);
         for (l, (dw, db)) in r.grads.iter().enumerate() {
             let grads: &Value = &case["grads_at_init"];
-            check(
-                2,
-                format!("{tag} {}", names[2 * l]),
-                dw.data(),
-                &tensor(&grads[names[2 * l]]).1,
-            );
-            check(
-                2,
-                format!("{tag} {}", names[2 * l + 1]),
-                db.data(),
-                &tensor(&grads[names[2 * l + 1]]).1,
-            );
+            check(2, format!("{tag} {}", names[2 * l]), dw.data(), &tensor(&grads[names[2 * l]]).1);
+            check(2, format!("{tag} {}", names[2 * l + 1]), db.data(), &tensor(&grads[names[2 * l + 1]]).1);
         }
     }
     worst

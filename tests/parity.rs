@@ -25,13 +25,7 @@ where
     assert_eq!(want.len(), got.len());
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {
         assert_eq!(w.shape(), g.shape(), "{what}: output {i} shape");
-        assert_close(
-            &format!("{what} (output {i})"),
-            g.data(),
-            w.data(),
-            atol,
-            rtol,
-        );
+        assert_close(&format!("{what} (output {i})"), g.data(), w.data(), atol, rtol);
     }
 }
 
@@ -139,32 +133,18 @@ impl<B: Backend> Runner for B {
         let mut loss = self.zeros(&[1]).unwrap();
         let mut grad = self.zeros(input.shape()).unwrap();
         match which {
-            Loss::Mse => self
-                .mse_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap())
-                .unwrap(),
-            Loss::Bce => self
-                .bce_with_logits_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap())
-                .unwrap(),
+            Loss::Mse => self.mse_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap(),
+            Loss::Bce => self.bce_with_logits_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap(),
             Loss::CrossEntropy => {
                 let l = self.upload_labels(labels, input.shape()[1]).unwrap();
-                self.cross_entropy_loss(&mut loss, &mut grad, &x, &l)
-                    .unwrap()
+                self.cross_entropy_loss(&mut loss, &mut grad, &x, &l).unwrap()
             }
         }
         vec![self.read(&loss).unwrap(), self.read(&grad).unwrap()]
     }
 }
 
-const SHAPES: [[usize; 2]; 8] = [
-    [1, 1],
-    [1, 7],
-    [7, 1],
-    [7, 33],
-    [33, 65],
-    [65, 129],
-    [129, 7],
-    [3, 200],
-];
+const SHAPES: [[usize; 2]; 8] = [[1, 1], [1, 7], [7, 1], [7, 33], [33, 65], [65, 129], [129, 7], [3, 200]];
 
 #[test]
 fn matmul_all_forms_match_at_awkward_sizes() {
@@ -189,12 +169,9 @@ fn matmul_all_forms_match_at_awkward_sizes() {
             };
             let a = rand(&mut rng, &a_shape, -1.0, 1.0);
             let b = rand(&mut rng, &b_shape, -1.0, 1.0);
-            compare(
-                &format!("{} m={m} n={n} k={k}", form.op_name()),
-                1e-5 * k as f32,
-                1e-4,
-                |r| vec![r.matmul(form, &a, &b, &[m, n])],
-            );
+            compare(&format!("{} m={m} n={n} k={k}", form.op_name()), 1e-5 * k as f32, 1e-4, |r| {
+                vec![r.matmul(form, &a, &b, &[m, n])]
+            });
         }
     }
 }
@@ -202,42 +179,23 @@ fn matmul_all_forms_match_at_awkward_sizes() {
 #[test]
 fn activations_forward_and_backward_match() {
     let mut rng = Rng::new(2);
-    let extremes = t(
-        &[1, 12],
-        vec![
-            -100.0, -30.0, -12.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 30.0, 100.0,
-        ],
-    );
+    let extremes = t(&[1, 12], vec![-100.0, -30.0, -12.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 30.0, 100.0]);
     for act in Activation::ALL {
         for shape in SHAPES {
             let x = rand(&mut rng, &shape, -6.0, 6.0);
             let dy = rand(&mut rng, &shape, -1.0, 1.0);
-            compare(
-                &format!("{}_forward {shape:?}", act.name()),
-                1e-6,
-                1e-5,
-                |r| vec![r.unary(Unary::Act(act), &x)],
-            );
-            compare(
-                &format!("{}_backward {shape:?}", act.name()),
-                1e-6,
-                1e-5,
-                |r| vec![r.binary(Binary::ActBackward(act), &x, &dy)],
-            );
+            compare(&format!("{}_forward {shape:?}", act.name()), 1e-6, 1e-5, |r| vec![r.unary(Unary::Act(act), &x)]);
+            compare(&format!("{}_backward {shape:?}", act.name()), 1e-6, 1e-5, |r| {
+                vec![r.binary(Binary::ActBackward(act), &x, &dy)]
+            });
         }
         let ones = Tensor::full(&[1, 12], 1.0);
-        compare(
-            &format!("{}_forward at extremes", act.name()),
-            1e-6,
-            1e-5,
-            |r| vec![r.unary(Unary::Act(act), &extremes)],
-        );
-        compare(
-            &format!("{}_backward at extremes", act.name()),
-            1e-6,
-            1e-5,
-            |r| vec![r.binary(Binary::ActBackward(act), &extremes, &ones)],
-        );
+        compare(&format!("{}_forward at extremes", act.name()), 1e-6, 1e-5, |r| {
+            vec![r.unary(Unary::Act(act), &extremes)]
+        });
+        compare(&format!("{}_backward at extremes", act.name()), 1e-6, 1e-5, |r| {
+            vec![r.binary(Binary::ActBackward(act), &extremes, &ones)]
+        });
     }
 }
 
@@ -247,9 +205,7 @@ fn softmax_forward_and_backward_match() {
     for shape in SHAPES {
         let x = rand(&mut rng, &shape, -20.0, 20.0);
         let dy = rand(&mut rng, &shape, -1.0, 1.0);
-        compare(&format!("softmax_forward {shape:?}"), 1e-7, 1e-5, |r| {
-            vec![r.unary(Unary::Softmax, &x)]
-        });
+        compare(&format!("softmax_forward {shape:?}"), 1e-7, 1e-5, |r| vec![r.unary(Unary::Softmax, &x)]);
         let y = CpuBackend::new().unary(Unary::Softmax, &x);
         compare(&format!("softmax_backward {shape:?}"), 1e-7, 1e-5, |r| {
             vec![r.binary(Binary::SoftmaxBackward, &y, &dy)]
@@ -265,15 +221,8 @@ fn losses_match() {
         let target = rand(&mut rng, &shape, -1.0, 1.0);
         let probs = rand(&mut rng, &shape, 0.0, 1.0);
         let labels: Vec<u32> = (0..shape[0]).map(|_| rng.below(shape[1] as u32)).collect();
-        compare(&format!("mse_loss {shape:?}"), 1e-7, 1e-5, |r| {
-            r.loss(Loss::Mse, &x, &target, &[])
-        });
-        compare(
-            &format!("bce_with_logits_loss {shape:?}"),
-            1e-7,
-            1e-5,
-            |r| r.loss(Loss::Bce, &x, &probs, &[]),
-        );
+        compare(&format!("mse_loss {shape:?}"), 1e-7, 1e-5, |r| r.loss(Loss::Mse, &x, &target, &[]));
+        compare(&format!("bce_with_logits_loss {shape:?}"), 1e-7, 1e-5, |r| r.loss(Loss::Bce, &x, &probs, &[]));
         compare(&format!("cross_entropy_loss {shape:?}"), 1e-7, 1e-5, |r| {
             r.loss(Loss::CrossEntropy, &x, &target, &labels)
         });
@@ -286,12 +235,8 @@ fn bias_and_column_sum_match() {
     for shape in SHAPES {
         let x = rand(&mut rng, &shape, -1.0, 1.0);
         let bias = rand(&mut rng, &[shape[1]], -1.0, 1.0);
-        compare(&format!("bias_add {shape:?}"), 0.0, 0.0, |r| {
-            vec![r.binary(Binary::BiasAdd, &x, &bias)]
-        });
-        compare(&format!("column_sum {shape:?}"), 1e-6, 1e-6, |r| {
-            vec![r.binary(Binary::ColumnSum, &x, &bias)]
-        });
+        compare(&format!("bias_add {shape:?}"), 0.0, 0.0, |r| vec![r.binary(Binary::BiasAdd, &x, &bias)]);
+        compare(&format!("column_sum {shape:?}"), 1e-6, 1e-6, |r| vec![r.binary(Binary::ColumnSum, &x, &bias)]);
     }
 }
 
@@ -301,15 +246,9 @@ fn reductions_match_including_empty_and_long() {
     for n in [0usize, 1, 7, 33, 255, 256, 257, 1000, 65_537] {
         let x = rand(&mut rng, &[n], -1.0, 1.0);
         let positive = rand(&mut rng, &[n], 0.0, 1.0);
-        compare(&format!("sum n={n}"), 1e-5, 1e-4, |r| {
-            vec![r.unary(Unary::Sum, &positive)]
-        });
-        compare(&format!("sum_squares n={n}"), 1e-5, 1e-4, |r| {
-            vec![r.unary(Unary::SumSquares, &x)]
-        });
-        compare(&format!("max_abs n={n}"), 0.0, 0.0, |r| {
-            vec![r.unary(Unary::MaxAbs, &x)]
-        });
+        compare(&format!("sum n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::Sum, &positive)]);
+        compare(&format!("sum_squares n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::SumSquares, &x)]);
+        compare(&format!("max_abs n={n}"), 0.0, 0.0, |r| vec![r.unary(Unary::MaxAbs, &x)]);
     }
 }
 
@@ -319,18 +258,10 @@ fn elementwise_utilities_match() {
     for shape in SHAPES {
         let x = rand(&mut rng, &shape, -3.0, 3.0);
         let y = rand(&mut rng, &shape, -3.0, 3.0);
-        compare(&format!("scale {shape:?}"), 0.0, 0.0, |r| {
-            vec![r.unary(Unary::Scale(-0.37), &x)]
-        });
-        compare(&format!("fill {shape:?}"), 0.0, 0.0, |r| {
-            vec![r.unary(Unary::Fill(2.5), &x)]
-        });
-        compare(&format!("copy {shape:?}"), 0.0, 0.0, |r| {
-            vec![r.unary(Unary::Copy, &x)]
-        });
-        compare(&format!("axpy {shape:?}"), 1e-6, 1e-6, |r| {
-            vec![r.binary(Binary::Axpy(0.75), &x, &y)]
-        });
+        compare(&format!("scale {shape:?}"), 0.0, 0.0, |r| vec![r.unary(Unary::Scale(-0.37), &x)]);
+        compare(&format!("fill {shape:?}"), 0.0, 0.0, |r| vec![r.unary(Unary::Fill(2.5), &x)]);
+        compare(&format!("copy {shape:?}"), 0.0, 0.0, |r| vec![r.unary(Unary::Copy, &x)]);
+        compare(&format!("axpy {shape:?}"), 1e-6, 1e-6, |r| vec![r.binary(Binary::Axpy(0.75), &x, &y)]);
     }
 }
 
@@ -345,9 +276,6 @@ fn elementwise_ops_cover_grids_larger_than_one_dimension() {
     let mut total = g.zeros(&[1]).unwrap();
     g.max_abs(&mut total, &x).unwrap();
     let host = g.read(&x).unwrap();
-    assert!(
-        host.data().iter().all(|&v| v == 1.5),
-        "fill left an element unwritten past the first grid row"
-    );
+    assert!(host.data().iter().all(|&v| v == 1.5), "fill left an element unwritten past the first grid row");
     assert_eq!(g.read(&total).unwrap().data(), &[1.5]);
 }

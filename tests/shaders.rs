@@ -24,11 +24,7 @@ fn every_shader_file_validates() {
 fn every_shader_file_on_disk_is_registered() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     for entry in std::fs::read_dir(&dir).expect("shaders/") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .to_string();
+        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
         if name.ends_with(".wgsl") {
             assert!(
                 ShaderFile::ALL.iter().any(|f| f.file_name() == name),
@@ -46,13 +42,7 @@ fn every_kernel_binds_what_its_entry_point_uses() {
             .entry_points
             .iter()
             .position(|e| e.name == kernel.entry)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{} has no entry point {}",
-                    kernel.file.file_name(),
-                    kernel.entry
-                )
-            });
+            .unwrap_or_else(|| panic!("{} has no entry point {}", kernel.file.file_name(), kernel.entry));
         let uses = info.get_entry_point(index);
         let mut used = Vec::new();
         for (handle, var) in module.global_variables.iter() {
@@ -65,9 +55,7 @@ fn every_kernel_binds_what_its_entry_point_uses() {
             assert_eq!(binding.group, 0, "{}: only group 0 is bound", kernel.entry);
             let access = match var.space {
                 naga::AddressSpace::Uniform => Access::Uniform,
-                naga::AddressSpace::Storage { access }
-                    if access.contains(naga::StorageAccess::STORE) =>
-                {
+                naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE) => {
                     Access::ReadWrite
                 }
                 naga::AddressSpace::Storage { .. } => Access::Read,
@@ -76,10 +64,6 @@ fn every_kernel_binds_what_its_entry_point_uses() {
             used.push((binding.binding, access));
         }
         used.sort_by_key(|&(b, _)| b);
-        assert_eq!(
-            used, kernel.bindings,
-            "{}: bindings used by the shader vs the registry",
-            kernel.entry
-        );
+        assert_eq!(used, kernel.bindings, "{}: bindings used by the shader vs the registry", kernel.entry);
     }
 }

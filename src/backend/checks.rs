@@ -9,11 +9,7 @@ pub fn bias_add(x: &[usize], bias: &[usize]) -> Result<(usize, usize)> {
     if bias.len() != 1 || bias[0] != c {
         return Err(shape_error(
             "bias_add",
-            format!(
-                "bias must be [{c}] for x of shape {}, got {}",
-                ShapeDisplay(x),
-                ShapeDisplay(bias)
-            ),
+            format!("bias must be [{c}] for x of shape {}, got {}", ShapeDisplay(x), ShapeDisplay(bias)),
         ));
     }
     Ok((r, c))
@@ -25,11 +21,7 @@ pub fn column_sum(out: &[usize], x: &[usize]) -> Result<(usize, usize)> {
     if out.len() != 1 || out[0] != c {
         return Err(shape_error(
             "column_sum",
-            format!(
-                "out must be [{c}] for x of shape {}, got {}",
-                ShapeDisplay(x),
-                ShapeDisplay(out)
-            ),
+            format!("out must be [{c}] for x of shape {}, got {}", ShapeDisplay(x), ShapeDisplay(out)),
         ));
     }
     Ok((r, c))
@@ -53,28 +45,44 @@ pub fn rows(op: &'static str, named: &[(&str, &[usize])]) -> Result<(usize, usiz
 /// A one-element output of a reduction or loss.
 pub fn scalar_out(op: &'static str, out: &[usize]) -> Result<()> {
     if numel(out) != 1 {
-        return Err(shape_error(
-            op,
-            format!("out must hold one element, got shape {}", ShapeDisplay(out)),
-        ));
+        return Err(shape_error(op, format!("out must hold one element, got shape {}", ShapeDisplay(out))));
     }
     Ok(())
 }
 
-/// Logits (B,C) and B labels for cross-entropy: returns (B, C).
-pub fn cross_entropy(logits: &[usize], dlogits: &[usize], labels: usize) -> Result<(usize, usize)> {
-    let (b, c) = rows(
-        "cross_entropy_loss",
-        &[("logits", logits), ("dlogits", dlogits)],
-    )?;
+/// A loss with a target like its input (MSE, BCE): a one-element `loss`, equal non-empty
+/// shapes; returns (rows, cols).
+pub fn loss_with_target(
+    op: &'static str,
+    loss: &[usize],
+    grad: &[usize],
+    input: &[usize],
+    target: &[usize],
+) -> Result<(usize, usize)> {
+    scalar_out(op, loss)?;
+    let (r, c) = rows(op, &[("input", input), ("target", target), ("gradient", grad)])?;
+    non_empty(op, r, c)?;
+    Ok((r, c))
+}
+
+/// Logits (B,C) and B labels for cross-entropy, a one-element `loss`: returns (B, C).
+pub fn cross_entropy(loss: &[usize], logits: &[usize], dlogits: &[usize], labels: usize) -> Result<(usize, usize)> {
+    scalar_out("cross_entropy_loss", loss)?;
+    let (b, c) = rows("cross_entropy_loss", &[("logits", logits), ("dlogits", dlogits)])?;
+    non_empty("cross_entropy_loss", b, c)?;
     if labels != b {
         return Err(shape_error(
             "cross_entropy_loss",
-            format!(
-                "logits {} has {b} rows but {labels} labels were given",
-                ShapeDisplay(logits)
-            ),
+            format!("logits {} has {b} rows but {labels} labels were given", ShapeDisplay(logits)),
         ));
     }
     Ok((b, c))
+}
+
+/// A mean-reduced loss needs at least one element (and one class for cross-entropy).
+pub fn non_empty(op: &'static str, rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Err(shape_error(op, format!("the mean over a [{rows}, {cols}] input is undefined: it is empty")));
+    }
+    Ok(())
 }

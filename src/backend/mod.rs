@@ -109,13 +109,7 @@ pub trait Backend {
 
     // ---- matmul ----
     /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]).
-    fn matmul(
-        &self,
-        form: MatmulForm,
-        out: &mut Self::Tensor,
-        a: &Self::Tensor,
-        b: &Self::Tensor,
-    ) -> Result<()>;
+    fn matmul(&self, form: MatmulForm, out: &mut Self::Tensor, a: &Self::Tensor, b: &Self::Tensor) -> Result<()>;
 
     // ---- bias ----
     /// `x[r, c] += bias[c]` for every row r. x is (R,C), bias is (C).
@@ -125,12 +119,7 @@ pub trait Backend {
 
     // ---- activations ----
     /// `out = act(x)` elementwise.
-    fn activation_forward(
-        &self,
-        act: Activation,
-        out: &mut Self::Tensor,
-        x: &Self::Tensor,
-    ) -> Result<()>;
+    fn activation_forward(&self, act: Activation, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// `dx = act'(x) · dy` elementwise, where x is the activation's *input*.
     fn activation_backward(
         &self,
@@ -142,12 +131,7 @@ pub trait Backend {
     /// Row-wise softmax: `out[r, :] = softmax(x[r, :])`.
     fn softmax_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// Softmax backward from its output y: `dx = y ⊙ (dy − Σ_c dy·y)` per row.
-    fn softmax_backward(
-        &self,
-        dx: &mut Self::Tensor,
-        y: &Self::Tensor,
-        dy: &Self::Tensor,
-    ) -> Result<()>;
+    fn softmax_backward(&self, dx: &mut Self::Tensor, y: &Self::Tensor, dy: &Self::Tensor) -> Result<()>;
 
     // ---- losses (mean reduction, forward and backward fused) ----
     /// Mean squared error over all elements: `loss[0]` and `dpred = ∂loss/∂pred`.

@@ -36,10 +36,8 @@ pub fn forward_backward<B: Backend>(
     target: Target<'_>,
 ) -> MlpResult {
     let batch = x.shape()[0];
-    let layers: Vec<(B::Tensor, B::Tensor)> = params
-        .iter()
-        .map(|(w, b)| (be.upload(w).unwrap(), be.upload(b).unwrap()))
-        .collect();
+    let layers: Vec<(B::Tensor, B::Tensor)> =
+        params.iter().map(|(w, b)| (be.upload(w).unwrap(), be.upload(b).unwrap())).collect();
     let last = layers.len() - 1;
 
     // Forward: keep each layer's input (for dW) and pre-activation z (for act').
@@ -61,16 +59,15 @@ pub fn forward_backward<B: Backend>(
     let mut loss = be.zeros(&[1]).unwrap();
     let mut grad = be.zeros(be.shape(output)).unwrap();
     match (loss_kind, target) {
-        (LossKind::Mse, Target::Values(t)) => be
-            .mse_loss(&mut loss, &mut grad, output, &be.upload(t).unwrap())
-            .unwrap(),
-        (LossKind::BceWithLogits, Target::Values(t)) => be
-            .bce_with_logits_loss(&mut loss, &mut grad, output, &be.upload(t).unwrap())
-            .unwrap(),
+        (LossKind::Mse, Target::Values(t)) => {
+            be.mse_loss(&mut loss, &mut grad, output, &be.upload(t).unwrap()).unwrap()
+        }
+        (LossKind::BceWithLogits, Target::Values(t)) => {
+            be.bce_with_logits_loss(&mut loss, &mut grad, output, &be.upload(t).unwrap()).unwrap()
+        }
         (LossKind::CrossEntropy, Target::Labels(l)) => {
             let labels = be.upload_labels(l, be.shape(output)[1]).unwrap();
-            be.cross_entropy_loss(&mut loss, &mut grad, output, &labels)
-                .unwrap()
+            be.cross_entropy_loss(&mut loss, &mut grad, output, &labels).unwrap()
         }
         (k, _) => panic!("target kind does not fit loss {k:?}"),
     }
@@ -80,8 +77,7 @@ pub fn forward_backward<B: Backend>(
     for l in (0..layers.len()).rev() {
         let (w, b) = &layers[l];
         let mut dw = be.zeros(be.shape(w)).unwrap();
-        be.matmul(MatmulForm::Tn, &mut dw, &grad, &inputs[l])
-            .unwrap();
+        be.matmul(MatmulForm::Tn, &mut dw, &grad, &inputs[l]).unwrap();
         let mut db = be.zeros(be.shape(b)).unwrap();
         be.column_sum(&mut db, &grad).unwrap();
         grads.push((be.read(&dw).unwrap(), be.read(&db).unwrap()));
@@ -89,15 +85,10 @@ pub fn forward_backward<B: Backend>(
             let mut da = be.zeros(be.shape(&inputs[l])).unwrap();
             be.matmul(MatmulForm::Nn, &mut da, &grad, w).unwrap();
             let mut dz = be.zeros(be.shape(&da)).unwrap();
-            be.activation_backward(act, &mut dz, &pre[l - 1], &da)
-                .unwrap();
+            be.activation_backward(act, &mut dz, &pre[l - 1], &da).unwrap();
             grad = dz;
         }
     }
     grads.reverse();
-    MlpResult {
-        output: be.read(output).unwrap(),
-        loss: be.read(&loss).unwrap().data()[0],
-        grads,
-    }
+    MlpResult { output: be.read(output).unwrap(), loss: be.read(&loss).unwrap().data()[0], grads }
 }

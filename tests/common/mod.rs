@@ -15,9 +15,7 @@ use std::sync::OnceLock;
 pub fn gpu() -> Option<&'static GpuBackend> {
     static GPU: OnceLock<Result<GpuBackend, String>> = OnceLock::new();
     let opened = GPU.get_or_init(|| {
-        let choice = match std::env::var("DOWNHILL_DEVICE")
-            .ok()
-            .and_then(|v| v.parse::<downhill::DeviceRequest>().ok())
+        let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok())
         {
             Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
             Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
@@ -31,12 +29,22 @@ pub fn gpu() -> Option<&'static GpuBackend> {
             if std::env::var("DOWNHILL_REQUIRE_GPU").as_deref() == Ok("1") {
                 panic!("DOWNHILL_REQUIRE_GPU=1 but no GPU could be opened: {e}");
             }
-            eprintln!(
-                "SKIPPED (no GPU adapter: {e}); set DOWNHILL_REQUIRE_GPU=1 to make this a failure"
-            );
+            eprintln!("SKIPPED (no GPU adapter: {e}); set DOWNHILL_REQUIRE_GPU=1 to make this a failure");
             None
         }
     }
+}
+
+/// A GPU backend of the test's own (same choice as [`gpu`]), for tests that count submits or
+/// cache entries and must not see other tests' work on the shared one.
+pub fn own_gpu() -> Option<GpuBackend> {
+    gpu()?;
+    let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok()) {
+        Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
+        Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
+        _ => AdapterChoice::Best,
+    };
+    Some(GpuBackend::new(&choice).expect("the shared GPU opened, so a second one must too"))
 }
 
 /// A small seeded generator (SplitMix64), so tests need no extra crate and repeat exactly.
@@ -74,11 +82,7 @@ impl Rng {
 pub fn worst_relative(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) {
     let mut worst = (0.0f64, 0usize);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let e = if g.is_nan() {
-            f64::INFINITY
-        } else {
-            (g as f64 - w).abs() / w.abs().max(floor)
-        };
+        let e = if g.is_nan() { f64::INFINITY } else { (g as f64 - w).abs() / w.abs().max(floor) };
         if e > worst.0 {
             worst = (e, i);
         }
@@ -88,22 +92,12 @@ pub fn worst_relative(got: &[f32], want: &[f64], floor: f64) -> (f64, usize) {
 
 /// Fails unless every `|got − want| ≤ atol + rtol·|want|`, naming the worst element.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: length {} vs {}",
-        got.len(),
-        want.len()
-    );
+    assert_eq!(got.len(), want.len(), "{what}: length {} vs {}", got.len(), want.len());
     let mut worst: Option<(usize, f32)> = None;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let excess = (g - w).abs() - (atol + rtol * w.abs());
         if excess > 0.0 || g.is_nan() != w.is_nan() {
-            let score = if excess.is_nan() {
-                f32::INFINITY
-            } else {
-                excess
-            };
+            let score = if excess.is_nan() { f32::INFINITY } else { excess };
             if worst.is_none_or(|(_, s)| score > s) {
                 worst = Some((i, score));
             }

@@ -1,9 +1,6 @@
 //! CPU twins of `shaders/elementwise.wgsl`: activations, bias add, scale, axpy, fill, copy.
 //! Plain index loops, shaped like the shader, so the two read side by side.
-#![allow(
-    clippy::needless_range_loop,
-    reason = "index loops mirror the GPU shaders"
-)]
+#![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use super::float::Float;
 use crate::backend::Activation;
@@ -85,8 +82,7 @@ pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
             // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 1 − tanh²u = 4s(1 − s).
             let s = sigmoid(F::c(2.0) * beta * (x + kappa * x * x * x));
             let left_derivative = s;
-            let right_derivative =
-                F::c(2.0) * x * s * (one - s) * beta * (one + F::c(3.0) * kappa * x * x);
+            let right_derivative = F::c(2.0) * x * s * (one - s) * beta * (one + F::c(3.0) * kappa * x * x);
             left_derivative + right_derivative
         }
         Activation::GeluErf => {

@@ -5,9 +5,7 @@ use std::fmt::Debug;
 use std::ops::{AddAssign, Neg};
 
 /// The arithmetic the CPU twins need, for f32 and f64.
-pub trait Float:
-    LinalgScalar + PartialOrd + Neg<Output = Self> + AddAssign + Debug + Send + Sync
-{
+pub trait Float: LinalgScalar + PartialOrd + Neg<Output = Self> + AddAssign + Debug + Send + Sync {
     /// Converts a constant.
     fn c(v: f64) -> Self;
     /// e^self.

@@ -1,9 +1,6 @@
 //! CPU twins of `shaders/loss.wgsl`: mean-reduced losses, forward and backward fused.
 //! Each returns the loss and writes the gradient with respect to the prediction or logits.
-#![allow(
-    clippy::needless_range_loop,
-    reason = "index loops mirror the GPU shaders"
-)]
+#![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use super::float::Float;
 
@@ -22,13 +19,7 @@ pub fn mse_loss<F: Float>(dpred: &mut [F], pred: &[F], target: &[F]) -> F {
 /// Softmax cross-entropy with integer labels, mean over B rows:
 /// loss = Σ_r (logsumexp(z_r) − z_r[y_r]) / B, dlogits = (softmax(z) − onehot(y)) / B.
 /// logits and dlogits are (B,C); labels are (B), each below C (checked by the caller).
-pub fn cross_entropy_loss<F: Float>(
-    dlogits: &mut [F],
-    logits: &[F],
-    labels: &[u32],
-    rows: usize,
-    cols: usize,
-) -> F {
+pub fn cross_entropy_loss<F: Float>(dlogits: &mut [F], logits: &[F], labels: &[u32], rows: usize, cols: usize) -> F {
     let inv_b = F::one() / F::c(rows as f64);
     let mut total = F::zero();
     for r in 0..rows {

@@ -25,17 +25,10 @@ impl CpuBackend {
 
 /// Checks that every label is below `classes`, naming the first one that is not.
 pub(crate) fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
-    if let Some((i, &l)) = labels
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l as usize >= classes)
-    {
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
         return Err(Error::InvalidArgument {
             what: "labels".into(),
-            detail: format!(
-                "label {l} at index {i} is outside the {classes} classes (expected 0..{})",
-                classes
-            ),
+            detail: format!("label {l} at index {i} is outside the {classes} classes (expected 0..{})", classes),
         });
     }
     Ok(())
@@ -104,25 +97,13 @@ impl Backend for CpuBackend {
     }
 
     fn activation_forward(&self, act: Activation, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        checks::elementwise(
-            "activation_forward",
-            &[("out", out.shape()), ("x", x.shape())],
-        )?;
+        checks::elementwise("activation_forward", &[("out", out.shape()), ("x", x.shape())])?;
         elementwise::activation_forward(act, out.data_mut(), x.data());
         Ok(())
     }
 
-    fn activation_backward(
-        &self,
-        act: Activation,
-        dx: &mut Tensor,
-        x: &Tensor,
-        dy: &Tensor,
-    ) -> Result<()> {
-        checks::elementwise(
-            "activation_backward",
-            &[("dx", dx.shape()), ("x", x.shape()), ("dy", dy.shape())],
-        )?;
+    fn activation_backward(&self, act: Activation, dx: &mut Tensor, x: &Tensor, dy: &Tensor) -> Result<()> {
+        checks::elementwise("activation_backward", &[("dx", dx.shape()), ("x", x.shape()), ("dy", dy.shape())])?;
         elementwise::activation_backward(act, dx.data_mut(), x.data(), dy.data());
         Ok(())
     }
@@ -134,30 +115,13 @@ impl Backend for CpuBackend {
     }
 
     fn softmax_backward(&self, dx: &mut Tensor, y: &Tensor, dy: &Tensor) -> Result<()> {
-        let (r, c) = checks::rows(
-            "softmax_backward",
-            &[("dx", dx.shape()), ("y", y.shape()), ("dy", dy.shape())],
-        )?;
+        let (r, c) = checks::rows("softmax_backward", &[("dx", dx.shape()), ("y", y.shape()), ("dy", dy.shape())])?;
         softmax::softmax_backward(dx.data_mut(), y.data(), dy.data(), r, c);
         Ok(())
     }
 
-    fn mse_loss(
-        &self,
-        loss: &mut Tensor,
-        dpred: &mut Tensor,
-        pred: &Tensor,
-        target: &Tensor,
-    ) -> Result<()> {
-        checks::scalar_out("mse_loss", loss.shape())?;
-        checks::elementwise(
-            "mse_loss",
-            &[
-                ("pred", pred.shape()),
-                ("target", target.shape()),
-                ("dpred", dpred.shape()),
-            ],
-        )?;
+    fn mse_loss(&self, loss: &mut Tensor, dpred: &mut Tensor, pred: &Tensor, target: &Tensor) -> Result<()> {
+        checks::loss_with_target("mse_loss", loss.shape(), dpred.shape(), pred.shape(), target.shape())?;
         loss.data_mut()[0] = loss::mse_loss(dpred.data_mut(), pred.data(), target.data());
         Ok(())
     }
@@ -169,11 +133,9 @@ impl Backend for CpuBackend {
         logits: &Tensor,
         labels: &Vec<u32>,
     ) -> Result<()> {
-        checks::scalar_out("cross_entropy_loss", loss.shape())?;
-        let (b, c) = checks::cross_entropy(logits.shape(), dlogits.shape(), labels.len())?;
+        let (b, c) = checks::cross_entropy(loss.shape(), logits.shape(), dlogits.shape(), labels.len())?;
         check_labels(labels, c)?;
-        loss.data_mut()[0] =
-            loss::cross_entropy_loss(dlogits.data_mut(), logits.data(), labels, b, c);
+        loss.data_mut()[0] = loss::cross_entropy_loss(dlogits.data_mut(), logits.data(), labels, b, c);
         Ok(())
     }
 
@@ -184,17 +146,14 @@ impl Backend for CpuBackend {
         logits: &Tensor,
         target: &Tensor,
     ) -> Result<()> {
-        checks::scalar_out("bce_with_logits_loss", loss.shape())?;
-        checks::elementwise(
+        checks::loss_with_target(
             "bce_with_logits_loss",
-            &[
-                ("logits", logits.shape()),
-                ("target", target.shape()),
-                ("dlogits", dlogits.shape()),
-            ],
+            loss.shape(),
+            dlogits.shape(),
+            logits.shape(),
+            target.shape(),
         )?;
-        loss.data_mut()[0] =
-            loss::bce_with_logits_loss(dlogits.data_mut(), logits.data(), target.data());
+        loss.data_mut()[0] = loss::bce_with_logits_loss(dlogits.data_mut(), logits.data(), target.data());
         Ok(())
     }
 

@@ -1,8 +1,5 @@
 //! CPU twins of `shaders/reduce.wgsl`: column sums (bias gradients) and whole-tensor reductions.
-#![allow(
-    clippy::needless_range_loop,
-    reason = "index loops mirror the GPU shaders"
-)]
+#![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use super::float::Float;
 

@@ -1,8 +1,5 @@
 //! CPU twins of `shaders/softmax.wgsl`: row softmax forward and backward.
-#![allow(
-    clippy::needless_range_loop,
-    reason = "index loops mirror the GPU shaders"
-)]
+#![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use super::float::Float;
 

@@ -80,35 +80,20 @@ pub(crate) fn create_storage(
     shape: &[usize],
     bytes: u64,
 ) -> Result<DeviceBuffer> {
-    let limit = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
+    let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     if bytes > limit {
-        return Err(Error::TooLarge {
-            shape: shape.to_vec(),
-            bytes,
-            limit,
-        });
+        return Err(Error::TooLarge { shape: shape.to_vec(), bytes, limit });
     }
     let size = bytes.max(4);
     let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let buffer = device.create_buffer(&wgpu::BufferDescriptor {
         label: None,
         size,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu(format!(
-            "allocating {bytes} bytes for a tensor of shape {shape:?}: {e}"
-        )));
+        return Err(Error::Gpu(format!("allocating {bytes} bytes for a tensor of shape {shape:?}: {e}")));
     }
-    Ok(DeviceBuffer {
-        id,
-        buffer,
-        bytes,
-        graveyard: graveyard.clone(),
-    })
+    Ok(DeviceBuffer { id, buffer, bytes, graveyard: graveyard.clone() })
 }

@@ -98,9 +98,7 @@ fn report(index: usize, adapter: &wgpu::Adapter) -> AdapterReport {
         name: info.name.clone(),
         backend: format!("{:?}", info.backend),
         device_type: format!("{:?}", info.device_type),
-        driver: format!("{} {}", info.driver, info.driver_info)
-            .trim()
-            .to_string(),
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
         limits: AdapterLimits::from(&adapter.limits()),
         features: present,
         is_software: info.device_type == wgpu::DeviceType::Cpu,
@@ -109,8 +107,7 @@ fn report(index: usize, adapter: &wgpu::Adapter) -> AdapterReport {
 
 /// An instance on every backend wgpu offers here (`WGPU_BACKEND` narrows it) and its adapters.
 pub(crate) fn enumerate() -> (wgpu::Instance, Vec<wgpu::Adapter>) {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     (instance, adapters)
 }
@@ -118,11 +115,7 @@ pub(crate) fn enumerate() -> (wgpu::Instance, Vec<wgpu::Adapter>) {
 /// Lists every adapter wgpu finds, in enumeration order.
 pub fn list_adapters() -> Vec<AdapterReport> {
     let (_instance, adapters) = enumerate();
-    adapters
-        .iter()
-        .enumerate()
-        .map(|(i, a)| report(i, a))
-        .collect()
+    adapters.iter().enumerate().map(|(i, a)| report(i, a)).collect()
 }
 
 /// Which adapter to open.
@@ -137,11 +130,7 @@ pub enum AdapterChoice {
 }
 
 /// Picks the index of the adapter `choice` names among `reports`.
-pub fn pick(
-    reports: &[AdapterReport],
-    adapters: &[wgpu::Adapter],
-    choice: &AdapterChoice,
-) -> Result<usize> {
+pub fn pick(reports: &[AdapterReport], adapters: &[wgpu::Adapter], choice: &AdapterChoice) -> Result<usize> {
     match choice {
         AdapterChoice::Best => adapters
             .iter()
@@ -149,11 +138,7 @@ pub fn pick(
             .max_by_key(|(i, a)| {
                 let info = a.get_info();
                 // Earlier enumeration wins ties (max_by_key keeps the last max, so invert i).
-                (
-                    type_rank(info.device_type),
-                    backend_rank(info.backend),
-                    usize::MAX - i,
-                )
+                (type_rank(info.device_type), backend_rank(info.backend), usize::MAX - i)
             })
             .map(|(i, _)| i)
             .ok_or_else(|| Error::NoGpu("wgpu found no adapter on any backend".into())),
@@ -169,19 +154,10 @@ pub fn pick(
         }
         AdapterChoice::Name(name) => {
             let wanted = name.to_lowercase();
-            reports
-                .iter()
-                .position(|r| r.name.to_lowercase().contains(&wanted))
-                .ok_or_else(|| {
-                    let names: Vec<_> = reports
-                        .iter()
-                        .map(|r| format!("{} ({})", r.name, r.backend))
-                        .collect();
-                    Error::NoGpu(format!(
-                        "no adapter name contains {name:?}; found: {}",
-                        names.join(", ")
-                    ))
-                })
+            reports.iter().position(|r| r.name.to_lowercase().contains(&wanted)).ok_or_else(|| {
+                let names: Vec<_> = reports.iter().map(|r| format!("{} ({})", r.name, r.backend)).collect();
+                Error::NoGpu(format!("no adapter name contains {name:?}; found: {}", names.join(", ")))
+            })
         }
     }
 }
@@ -204,11 +180,7 @@ impl GpuContext {
     /// Opens the adapter `choice` names, asking for all of its limits and no optional feature.
     pub fn open(choice: &AdapterChoice) -> Result<Self> {
         let (_instance, adapters) = enumerate();
-        let reports: Vec<_> = adapters
-            .iter()
-            .enumerate()
-            .map(|(i, a)| report(i, a))
-            .collect();
+        let reports: Vec<_> = adapters.iter().enumerate().map(|(i, a)| report(i, a)).collect();
         let index = pick(&reports, &adapters, choice)?;
         let adapter = &adapters[index];
         let limits = adapter.limits();
@@ -227,21 +199,12 @@ impl GpuContext {
                 v.push(e.to_string());
             }
         }));
-        Ok(Self {
-            report: reports[index].clone(),
-            limits,
-            device,
-            queue,
-            errors,
-        })
+        Ok(Self { report: reports[index].clone(), limits, device, queue, errors })
     }
 
     /// Returns and clears the errors the device reported since the last call.
     pub(crate) fn take_errors(&self) -> Result<()> {
-        let mut v = self
-            .errors
-            .lock()
-            .map_err(|_| Error::Gpu("error sink poisoned".into()))?;
+        let mut v = self.errors.lock().map_err(|_| Error::Gpu("error sink poisoned".into()))?;
         if v.is_empty() {
             return Ok(());
         }

@@ -21,14 +21,7 @@ struct Params {
 const WG: u32 = 256;
 
 fn params(n: usize, cols: usize, kind: u32, alpha: f32) -> Params {
-    Params {
-        n: n as u32,
-        cols: cols as u32,
-        kind,
-        pad0: 0,
-        alpha,
-        pad: [0.0; 3],
-    }
+    Params { n: n as u32, cols: cols as u32, kind, pad0: 0, alpha, pad: [0.0; 3] }
 }
 
 impl GpuBackend {
@@ -41,12 +34,7 @@ impl GpuBackend {
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
         let grid = self.grid("activation_forward", n, WG)?;
-        self.dispatch(
-            &kernels::ACTIVATION_FORWARD,
-            bytemuck::bytes_of(&p),
-            &[&out.buf, &x.buf],
-            grid,
-        )
+        self.dispatch(&kernels::ACTIVATION_FORWARD, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], grid)
     }
 
     pub(super) fn launch_activation_backward(
@@ -59,38 +47,17 @@ impl GpuBackend {
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
         let grid = self.grid("activation_backward", n, WG)?;
-        self.dispatch(
-            &kernels::ACTIVATION_BACKWARD,
-            bytemuck::bytes_of(&p),
-            &[&dx.buf, &x.buf, &dy.buf],
-            grid,
-        )
+        self.dispatch(&kernels::ACTIVATION_BACKWARD, bytemuck::bytes_of(&p), &[&dx.buf, &x.buf, &dy.buf], grid)
     }
 
-    pub(super) fn launch_bias_add(
-        &self,
-        x: &mut GpuTensor,
-        bias: &GpuTensor,
-        n: usize,
-        cols: usize,
-    ) -> Result<()> {
+    pub(super) fn launch_bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor, n: usize, cols: usize) -> Result<()> {
         let p = params(n, cols, 0, 0.0);
         let grid = self.grid("bias_add", n, WG)?;
-        self.dispatch(
-            &kernels::BIAS_ADD,
-            bytemuck::bytes_of(&p),
-            &[&x.buf, &bias.buf],
-            grid,
-        )
+        self.dispatch(&kernels::BIAS_ADD, bytemuck::bytes_of(&p), &[&x.buf, &bias.buf], grid)
     }
 
     /// `scale` and `fill`: one read-write tensor and a scalar.
-    pub(super) fn launch_inplace(
-        &self,
-        kernel: &Kernel,
-        x: &mut GpuTensor,
-        alpha: f32,
-    ) -> Result<()> {
+    pub(super) fn launch_inplace(&self, kernel: &Kernel, x: &mut GpuTensor, alpha: f32) -> Result<()> {
         let n = x.len();
         let p = params(n, 0, 0, alpha);
         let grid = self.grid(kernel.entry, n, WG)?;

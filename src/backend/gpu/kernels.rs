@@ -18,13 +18,8 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 5] = [
-        ShaderFile::Matmul,
-        ShaderFile::Elementwise,
-        ShaderFile::Softmax,
-        ShaderFile::Loss,
-        ShaderFile::Reduce,
-    ];
+    pub const ALL: [ShaderFile; 5] =
+        [ShaderFile::Matmul, ShaderFile::Elementwise, ShaderFile::Softmax, ShaderFile::Loss, ShaderFile::Reduce];
 
     /// The file's name under `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -83,29 +78,15 @@ const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 macro_rules! kernel {
     ($name:ident, $file:ident, $entry:literal, $bindings:expr) => {
         #[doc = concat!("`", $entry, "` in the file it belongs to.")]
-        pub const $name: Kernel = Kernel {
-            file: ShaderFile::$file,
-            entry: $entry,
-            bindings: $bindings,
-        };
+        pub const $name: Kernel = Kernel { file: ShaderFile::$file, entry: $entry, bindings: $bindings };
     };
 }
 
 kernel!(MATMUL_NT, Matmul, "matmul_nt", OUT_IN_IN);
 kernel!(MATMUL_NN, Matmul, "matmul_nn", OUT_IN_IN);
 kernel!(MATMUL_TN, Matmul, "matmul_tn", OUT_IN_IN);
-kernel!(
-    ACTIVATION_FORWARD,
-    Elementwise,
-    "activation_forward",
-    OUT_IN
-);
-kernel!(
-    ACTIVATION_BACKWARD,
-    Elementwise,
-    "activation_backward",
-    OUT_IN_IN
-);
+kernel!(ACTIVATION_FORWARD, Elementwise, "activation_forward", OUT_IN);
+kernel!(ACTIVATION_BACKWARD, Elementwise, "activation_backward", OUT_IN_IN);
 kernel!(BIAS_ADD, Elementwise, "bias_add", OUT_IN);
 kernel!(SCALE, Elementwise, "scale", INPLACE);
 kernel!(AXPY, Elementwise, "axpy", OUT_IN);
@@ -115,12 +96,7 @@ kernel!(SOFTMAX_FORWARD, Softmax, "softmax_forward", OUT_IN);
 kernel!(SOFTMAX_BACKWARD, Softmax, "softmax_backward", OUT_IN_IN);
 kernel!(MSE_LOSS, Loss, "mse_loss", LOSS_TARGET);
 kernel!(CROSS_ENTROPY_LOSS, Loss, "cross_entropy_loss", LOSS_LABELS);
-kernel!(
-    BCE_WITH_LOGITS_LOSS,
-    Loss,
-    "bce_with_logits_loss",
-    LOSS_TARGET
-);
+kernel!(BCE_WITH_LOGITS_LOSS, Loss, "bce_with_logits_loss", LOSS_TARGET);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);

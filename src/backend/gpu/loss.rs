@@ -2,7 +2,7 @@
 
 use super::kernels::{self, Kernel};
 use super::{GpuBackend, GpuLabels, GpuTensor};
-use crate::error::{shape_error, Result};
+use crate::error::Result;
 use crate::tensor::as_matrix;
 
 /// Mirrors `Params` in loss.wgsl.
@@ -28,25 +28,9 @@ impl GpuBackend {
     ) -> Result<()> {
         let (rows, cols) = as_matrix(kernel.entry, &input.shape)?;
         let n = rows * cols;
-        if n == 0 {
-            return Err(shape_error(
-                kernel.entry,
-                "the mean of an empty tensor is undefined",
-            ));
-        }
-        let p = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            pad0: [0; 2],
-            inv_count: 1.0 / n as f32,
-            pad1: [0.0; 3],
-        };
-        self.dispatch(
-            kernel,
-            bytemuck::bytes_of(&p),
-            &[&loss.buf, &grad.buf, &input.buf, &target.buf],
-            (1, 1, 1),
-        )
+        let p =
+            Params { rows: rows as u32, cols: cols as u32, pad0: [0; 2], inv_count: 1.0 / n as f32, pad1: [0.0; 3] };
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&loss.buf, &grad.buf, &input.buf, &target.buf], (1, 1, 1))
     }
 
     /// Softmax cross-entropy: mean over rows.
@@ -59,25 +43,9 @@ impl GpuBackend {
         rows: usize,
         cols: usize,
     ) -> Result<()> {
-        if rows == 0 || cols == 0 {
-            return Err(shape_error(
-                "cross_entropy_loss",
-                "needs at least one row and one class",
-            ));
-        }
-        let p = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            pad0: [0; 2],
-            inv_count: 1.0 / rows as f32,
-            pad1: [0.0; 3],
-        };
+        let p =
+            Params { rows: rows as u32, cols: cols as u32, pad0: [0; 2], inv_count: 1.0 / rows as f32, pad1: [0.0; 3] };
         let kernel = &kernels::CROSS_ENTROPY_LOSS;
-        self.dispatch(
-            kernel,
-            bytemuck::bytes_of(&p),
-            &[&loss.buf, &grad.buf, &logits.buf, &labels.buf],
-            (1, 1, 1),
-        )
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&loss.buf, &grad.buf, &logits.buf, &labels.buf], (1, 1, 1))
     }
 }

@@ -38,20 +38,12 @@ impl GpuBackend {
         if gx > max || gy > max {
             return Err(Error::InvalidArgument {
                 what: form.op_name().into(),
-                detail: format!("a [{m}, {n}] output needs {gx}x{gy} workgroups; the adapter allows {max} per dimension"),
+                detail: format!(
+                    "a [{m}, {n}] output needs {gx}x{gy} workgroups; the adapter allows {max} per dimension"
+                ),
             });
         }
-        let p = Params {
-            m: m as u32,
-            n: n as u32,
-            k: k as u32,
-            pad: 0,
-        };
-        self.dispatch(
-            kernel,
-            bytemuck::bytes_of(&p),
-            &[&out.buf, &a.buf, &b.buf],
-            (gx as u32, gy as u32, 1),
-        )
+        let p = Params { m: m as u32, n: n as u32, k: k as u32, pad: 0 };
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &a.buf, &b.buf], (gx as u32, gy as u32, 1))
     }
 }

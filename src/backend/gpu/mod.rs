@@ -44,6 +44,19 @@ struct State {
     staging: HashMap<u64, wgpu::Buffer>,
 }
 
+/// Sizes of the GPU backend's caches (see [`GpuBackend::cache_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Compute pipelines built.
+    pub pipelines: usize,
+    /// Bind groups held.
+    pub bind_groups: usize,
+    /// Uniform parameter buffers held.
+    pub uniforms: usize,
+    /// Read-back staging buffers held.
+    pub staging_buffers: usize,
+}
+
 /// Runs ops on one wgpu device. Build it once per process and share it.
 pub struct GpuBackend {
     ctx: GpuContext,
@@ -80,15 +93,27 @@ impl GpuBackend {
         self.submissions.load(Ordering::Relaxed)
     }
 
+    /// How many pipelines, bind groups and uniform buffers are cached: a repeated sequence of
+    /// ops on the same tensors must not grow these (tests check it).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.state
+            .lock()
+            .map(|s| CacheStats {
+                pipelines: s.pipelines.len(),
+                bind_groups: s.bind_groups.len(),
+                uniforms: s.uniforms.len(),
+                staging_buffers: s.staging.len(),
+            })
+            .unwrap_or_default()
+    }
+
     /// Ops recorded and not yet submitted.
     pub fn pending_ops(&self) -> usize {
         self.state.lock().map(|s| s.recorded).unwrap_or(0)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.state
-            .lock()
-            .map_err(|_| Error::Gpu("GPU backend state poisoned by an earlier panic".into()))
+        self.state.lock().map_err(|_| Error::Gpu("GPU backend state poisoned by an earlier panic".into()))
     }
 
     fn new_id(&self) -> u64 {
@@ -96,14 +121,7 @@ impl GpuBackend {
     }
 
     fn storage(&self, shape: &[usize], bytes: u64) -> Result<DeviceBuffer> {
-        create_storage(
-            &self.ctx.device,
-            &self.ctx.limits,
-            self.new_id(),
-            &self.graveyard,
-            shape,
-            bytes,
-        )
+        create_storage(&self.ctx.device, &self.ctx.limits, self.new_id(), &self.graveyard, shape, bytes)
     }
 
     /// Workgroup counts covering `items` invocations at `per_group` each, folded into a 2-D grid
@@ -118,9 +136,7 @@ impl GpuBackend {
         if y > max {
             return Err(Error::InvalidArgument {
                 what: op.into(),
-                detail: format!(
-                    "{items} elements need more workgroups than the adapter can dispatch"
-                ),
+                detail: format!("{items} elements need more workgroups than the adapter can dispatch"),
             });
         }
         Ok((max as u32, y as u32, 1))
@@ -151,9 +167,7 @@ impl GpuBackend {
                         ty: match access {
                             Access::Uniform => wgpu::BufferBindingType::Uniform,
                             Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                            Access::ReadWrite => {
-                                wgpu::BufferBindingType::Storage { read_only: false }
-                            }
+                            Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                         },
                         has_dynamic_offset: false,
                         min_binding_size: None,
@@ -199,12 +213,7 @@ impl GpuBackend {
         storage: &[&DeviceBuffer],
         workgroups: (u32, u32, u32),
     ) -> Result<()> {
-        debug_assert_eq!(
-            storage.len() + 1,
-            kernel.bindings.len(),
-            "{}: binding count",
-            kernel.entry
-        );
+        debug_assert_eq!(storage.len() + 1, kernel.bindings.len(), "{}: binding count", kernel.entry);
         let mut guard = self.lock()?;
         let state = &mut *guard;
         self.collect_garbage(state);
@@ -234,40 +243,26 @@ impl GpuBackend {
                 state.bind_groups.clear();
             }
             let uniform = &state.uniforms[params].1;
-            let mut entries = vec![wgpu::BindGroupEntry {
-                binding: kernel.bindings[0].0,
-                resource: uniform.as_entire_binding(),
-            }];
+            let mut entries =
+                vec![wgpu::BindGroupEntry { binding: kernel.bindings[0].0, resource: uniform.as_entire_binding() }];
             for (b, &(binding, _)) in storage.iter().zip(&kernel.bindings[1..]) {
-                entries.push(wgpu::BindGroupEntry {
-                    binding,
-                    resource: b.buffer.as_entire_binding(),
-                });
+                entries.push(wgpu::BindGroupEntry { binding, resource: b.buffer.as_entire_binding() });
             }
             let layout = &state.pipelines[kernel.entry].1;
-            let group = self
-                .ctx
-                .device
-                .create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(kernel.entry),
-                    layout,
-                    entries: &entries,
-                });
+            let group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.entry),
+                layout,
+                entries: &entries,
+            });
             state.bind_groups.insert(key.clone(), group);
         }
 
         let encoder = state.encoder.get_or_insert_with(|| {
-            self.ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("downhill ops"),
-                })
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("downhill ops") })
         });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.entry),
-                timestamp_writes: None,
-            });
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes: None });
             pass.set_pipeline(&state.pipelines[kernel.entry].0);
             pass.set_bind_group(0, &state.bind_groups[&key], &[]);
             pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
@@ -282,9 +277,7 @@ impl GpuBackend {
             Ok(mut g) if !g.is_empty() => std::mem::take(&mut *g),
             _ => return,
         };
-        state
-            .bind_groups
-            .retain(|(_, ids), _| !ids.iter().any(|id| dead.contains(id)));
+        state.bind_groups.retain(|(_, ids), _| !ids.iter().any(|id| dead.contains(id)));
     }
 
     /// Submits the recorded encoder (plus `extra`, recorded after it) in one `queue.submit`.
@@ -337,9 +330,7 @@ impl GpuBackend {
                 })
             })
             .clone();
-        let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("read back"),
-        });
+        let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read back") });
         copy.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
         self.submit(state, Some(copy));
 
@@ -351,11 +342,7 @@ impl GpuBackend {
         match pollster::block_on(receiver.receive()) {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(Error::Gpu(format!("mapping a read-back buffer: {e}"))),
-            None => {
-                return Err(Error::Gpu(
-                    "read-back mapping was dropped before it completed".into(),
-                ))
-            }
+            None => return Err(Error::Gpu("read-back mapping was dropped before it completed".into())),
         }
         let data = {
             let view = staging
@@ -391,28 +378,19 @@ impl Backend for GpuBackend {
 
     fn upload(&self, host: &Tensor) -> Result<GpuTensor> {
         let buf = self.upload_bytes(host.shape(), bytemuck::cast_slice(host.data()))?;
-        Ok(GpuTensor {
-            buf,
-            shape: host.shape().to_vec(),
-        })
+        Ok(GpuTensor { buf, shape: host.shape().to_vec() })
     }
 
     fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
         // New wgpu buffers are zero-initialised.
         let bytes = (crate::tensor::numel(shape) * 4) as u64;
-        Ok(GpuTensor {
-            buf: self.storage(shape, bytes)?,
-            shape: shape.to_vec(),
-        })
+        Ok(GpuTensor { buf: self.storage(shape, bytes)?, shape: shape.to_vec() })
     }
 
     fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<GpuLabels> {
         super::cpu::check_labels(labels, classes)?;
         let buf = self.upload_bytes(&[labels.len()], bytemuck::cast_slice(labels))?;
-        Ok(GpuLabels {
-            buf,
-            len: labels.len(),
-        })
+        Ok(GpuLabels { buf, len: labels.len() })
     }
 
     fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
@@ -421,9 +399,7 @@ impl Backend for GpuBackend {
             // Recorded ops that read `dst` must see the old contents: submit them first.
             let mut state = self.lock()?;
             self.submit(&mut state, None);
-            self.ctx
-                .queue
-                .write_buffer(&dst.buf.buffer, 0, bytemuck::cast_slice(host.data()));
+            self.ctx.queue.write_buffer(&dst.buf.buffer, 0, bytemuck::cast_slice(host.data()));
         }
         Ok(())
     }
@@ -445,13 +421,7 @@ impl Backend for GpuBackend {
         &t.shape
     }
 
-    fn matmul(
-        &self,
-        form: MatmulForm,
-        out: &mut GpuTensor,
-        a: &GpuTensor,
-        b: &GpuTensor,
-    ) -> Result<()> {
+    fn matmul(&self, form: MatmulForm, out: &mut GpuTensor, a: &GpuTensor, b: &GpuTensor) -> Result<()> {
         let (m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
         self.launch_matmul(form, out, a, b, m, n, k)
     }
@@ -466,30 +436,13 @@ impl Backend for GpuBackend {
         self.launch_column_sum(out, x, rows, cols)
     }
 
-    fn activation_forward(
-        &self,
-        act: Activation,
-        out: &mut GpuTensor,
-        x: &GpuTensor,
-    ) -> Result<()> {
-        let n = checks::elementwise(
-            "activation_forward",
-            &[("out", &out.shape), ("x", &x.shape)],
-        )?;
+    fn activation_forward(&self, act: Activation, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("activation_forward", &[("out", &out.shape), ("x", &x.shape)])?;
         self.launch_activation_forward(act, out, x, n)
     }
 
-    fn activation_backward(
-        &self,
-        act: Activation,
-        dx: &mut GpuTensor,
-        x: &GpuTensor,
-        dy: &GpuTensor,
-    ) -> Result<()> {
-        let n = checks::elementwise(
-            "activation_backward",
-            &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)],
-        )?;
+    fn activation_backward(&self, act: Activation, dx: &mut GpuTensor, x: &GpuTensor, dy: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("activation_backward", &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)])?;
         self.launch_activation_backward(act, dx, x, dy, n)
     }
 
@@ -499,10 +452,7 @@ impl Backend for GpuBackend {
     }
 
     fn softmax_backward(&self, dx: &mut GpuTensor, y: &GpuTensor, dy: &GpuTensor) -> Result<()> {
-        let (r, c) = checks::rows(
-            "softmax_backward",
-            &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)],
-        )?;
+        let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
         self.launch_softmax(&kernels::SOFTMAX_BACKWARD, dx, y, Some(dy), r, c)
     }
 
@@ -513,15 +463,7 @@ impl Backend for GpuBackend {
         pred: &GpuTensor,
         target: &GpuTensor,
     ) -> Result<()> {
-        checks::scalar_out("mse_loss", &loss.shape)?;
-        checks::elementwise(
-            "mse_loss",
-            &[
-                ("pred", &pred.shape),
-                ("target", &target.shape),
-                ("dpred", &dpred.shape),
-            ],
-        )?;
+        checks::loss_with_target("mse_loss", &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
         self.launch_loss_with_target(&kernels::MSE_LOSS, loss, dpred, pred, target)
     }
 
@@ -532,8 +474,7 @@ impl Backend for GpuBackend {
         logits: &GpuTensor,
         labels: &GpuLabels,
     ) -> Result<()> {
-        checks::scalar_out("cross_entropy_loss", &loss.shape)?;
-        let (b, c) = checks::cross_entropy(&logits.shape, &dlogits.shape, labels.len)?;
+        let (b, c) = checks::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len)?;
         self.launch_cross_entropy(loss, dlogits, logits, labels, b, c)
     }
 
@@ -544,22 +485,8 @@ impl Backend for GpuBackend {
         logits: &GpuTensor,
         target: &GpuTensor,
     ) -> Result<()> {
-        checks::scalar_out("bce_with_logits_loss", &loss.shape)?;
-        checks::elementwise(
-            "bce_with_logits_loss",
-            &[
-                ("logits", &logits.shape),
-                ("target", &target.shape),
-                ("dlogits", &dlogits.shape),
-            ],
-        )?;
-        self.launch_loss_with_target(
-            &kernels::BCE_WITH_LOGITS_LOSS,
-            loss,
-            dlogits,
-            logits,
-            target,
-        )
+        checks::loss_with_target("bce_with_logits_loss", &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
+        self.launch_loss_with_target(&kernels::BCE_WITH_LOGITS_LOSS, loss, dlogits, logits, target)
     }
 
     fn sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {

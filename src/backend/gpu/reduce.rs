@@ -18,46 +18,15 @@ struct Params {
 const WG: u32 = 64;
 
 impl GpuBackend {
-    pub(super) fn launch_column_sum(
-        &self,
-        out: &mut GpuTensor,
-        x: &GpuTensor,
-        rows: usize,
-        cols: usize,
-    ) -> Result<()> {
-        let p = Params {
-            n: (rows * cols) as u32,
-            rows: rows as u32,
-            cols: cols as u32,
-            pad: 0,
-        };
+    pub(super) fn launch_column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, rows: usize, cols: usize) -> Result<()> {
+        let p = Params { n: (rows * cols) as u32, rows: rows as u32, cols: cols as u32, pad: 0 };
         let grid = self.grid("column_sum", cols, WG)?;
-        self.dispatch(
-            &kernels::COLUMN_SUM,
-            bytemuck::bytes_of(&p),
-            &[&out.buf, &x.buf],
-            grid,
-        )
+        self.dispatch(&kernels::COLUMN_SUM, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], grid)
     }
 
     /// `sum`, `sum_squares`, `max_abs`: one workgroup reduces everything to `out[0]`.
-    pub(super) fn launch_reduce_all(
-        &self,
-        kernel: &Kernel,
-        out: &mut GpuTensor,
-        x: &GpuTensor,
-    ) -> Result<()> {
-        let p = Params {
-            n: x.len() as u32,
-            rows: 0,
-            cols: 0,
-            pad: 0,
-        };
-        self.dispatch(
-            kernel,
-            bytemuck::bytes_of(&p),
-            &[&out.buf, &x.buf],
-            (1, 1, 1),
-        )
+    pub(super) fn launch_reduce_all(&self, kernel: &Kernel, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let p = Params { n: x.len() as u32, rows: 0, cols: 0, pad: 0 };
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], (1, 1, 1))
     }
 }

@@ -30,19 +30,10 @@ impl GpuBackend {
         if cols == 0 {
             return Ok(()); // nothing to write; the shader would read in0[base] of an empty row
         }
-        let p = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            pad: [0; 2],
-        };
+        let p = Params { rows: rows as u32, cols: cols as u32, pad: [0; 2] };
         let grid = self.grid(kernel.entry, rows, WG)?;
         match in1 {
-            Some(dy) => self.dispatch(
-                kernel,
-                bytemuck::bytes_of(&p),
-                &[&out.buf, &in0.buf, &dy.buf],
-                grid,
-            ),
+            Some(dy) => self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &in0.buf, &dy.buf], grid),
             None => self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &in0.buf], grid),
         }
     }

@@ -40,20 +40,11 @@ pub fn run() -> Result<()> {
             }
         );
     }
-    println!(
-        "[cpu] ndarray on {} threads",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
+    println!("[cpu] ndarray on {} threads", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
 
     let request = DeviceRequest::from_env()?;
     let selection = open(&request)?;
-    let source = if std::env::var(DEVICE_ENV).is_ok() {
-        DEVICE_ENV
-    } else {
-        "auto"
-    };
+    let source = if std::env::var(DEVICE_ENV).is_ok() { DEVICE_ENV } else { "auto" };
     println!("{source} picks: {}", selection.device.describe());
     if let Some(why) = selection.fallback_reason {
         println!("    ({why})");
