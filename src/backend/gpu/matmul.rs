@@ -24,9 +24,7 @@ impl GpuBackend {
         out: &mut GpuTensor,
         a: &GpuTensor,
         b: &GpuTensor,
-        m: usize,
-        n: usize,
-        k: usize,
+        (m, n, k): (usize, usize, usize),
     ) -> Result<()> {
         let kernel = match form {
             MatmulForm::Nt => &kernels::MATMUL_NT,

@@ -422,8 +422,8 @@ impl Backend for GpuBackend {
     }
 
     fn matmul(&self, form: MatmulForm, out: &mut GpuTensor, a: &GpuTensor, b: &GpuTensor) -> Result<()> {
-        let (m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
-        self.launch_matmul(form, out, a, b, m, n, k)
+        let dims = form.dims(&out.shape, &a.shape, &b.shape)?;
+        self.launch_matmul(form, out, a, b, dims)
     }
 
     fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
