@@ -113,14 +113,14 @@ fn time<B: Backend>(be: &B, case: &mut Case<B>, min: Duration) -> f64 {
 fn summary() {
     let cpu = CpuBackend::new();
     let Some(gpu) = open_gpu() else { return };
-    println!("\nmatmul GFLOP/s — gpu: {} | cpu: {}", gpu.describe(), cpu.describe());
+    println!("\nmatmul GFLOP/s — {} vs {}", gpu.describe(), cpu.describe());
     println!("{:<10} {:>16} {:>10} {:>10} {:>9}", "form", "m x n x k", "gpu", "cpu", "gpu/cpu");
     for dims in SIZES.into_iter().filter(|&d| gpu_runs(&gpu, d)) {
         for form in [MatmulForm::Nt, MatmulForm::Nn, MatmulForm::Tn] {
             let g = flops(dims) as f64 / time(&gpu, &mut Case::new(&gpu, form, dims), Duration::from_millis(500)) / 1e9;
             let c = flops(dims) as f64 / time(&cpu, &mut Case::new(&cpu, form, dims), Duration::from_millis(500)) / 1e9;
             let size = format!("{}x{}x{}", dims.0, dims.1, dims.2);
-            println!("{:<10} {:>16} {:>10.1} {:>10.1} {:>9.2}", form.op_name(), size, g, c, g / c);
+            println!("{:<10} {:>16} {:>10.2} {:>10.1} {:>9.3}", form.op_name(), size, g, c, g / c);
         }
     }
 }
