@@ -57,7 +57,7 @@ impl<B: Backend> Case<B> {
     }
 
     fn run(&mut self, be: &B) {
-        be.matmul(self.form, &mut self.out, &self.a, &self.b).unwrap();
+        be.matmul(self.form, &mut self.out, &self.a, &self.b, false).unwrap();
         be.sync().unwrap();
     }
 }

@@ -24,11 +24,11 @@ fn fit<B: Backend>(be: &B) -> Result<()> {
     let (mut dw, mut db) = (be.zeros(&[1, 3])?, be.zeros(&[1])?);
     let lr = 0.1;
     for step in 0..=300 {
-        be.matmul(MatmulForm::Nt, &mut pred, &x, &w)?; // pred = x·wᵀ
+        be.matmul(MatmulForm::Nt, &mut pred, &x, &w, false)?; // pred = x·wᵀ
         be.bias_add(&mut pred, &b)?;
         be.mse_loss(&mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
-        be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x)?; // dw = dpredᵀ·x
-        be.column_sum(&mut db, &dpred)?;
+        be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
+        be.column_sum(&mut db, &dpred, false)?;
         be.axpy(&mut w, -lr, &dw)?; // w -= lr·dw
         be.axpy(&mut b, -lr, &db)?;
         if step % 100 == 0 {

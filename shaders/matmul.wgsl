@@ -5,6 +5,7 @@
 // outside the matrices read 0 and stores outside are skipped, so every size is correct,
 // multiples of the tile or not. Entry points are named like their CPU twins
 // (src/backend/cpu/matmul.rs):
+// With `accumulate` set, the product is added to out instead of replacing it.
 //   matmul_nt: out = a·bᵀ   a (M,K), b (N,K)   forward X·Wᵀ
 //   matmul_nn: out = a·b    a (M,K), b (K,N)   input gradient dY·W
 //   matmul_tn: out = aᵀ·b   a (K,M), b (K,N)   weight gradient dYᵀ·X
@@ -13,7 +14,7 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    pad: u32,
+    accumulate: u32, // 1: out += product (gradient accumulation); 0: out = product
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -108,7 +109,12 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
         for (var j = 0u; j < PER_THREAD; j++) {
             let col = n0 + lid.x * PER_THREAD + j;
             if (row < p.m && col < p.n) {
-                out[row * p.n + col] = acc[i * PER_THREAD + j];
+                let idx = row * p.n + col;
+                if (p.accumulate != 0u) {
+                    out[idx] = out[idx] + acc[i * PER_THREAD + j];
+                } else {
+                    out[idx] = acc[i * PER_THREAD + j];
+                }
             }
         }
     }

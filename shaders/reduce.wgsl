@@ -5,7 +5,7 @@ struct Params {
     n: u32,    // element count
     rows: u32, // for column_sum
     cols: u32, // for column_sum
-    pad: u32,
+    accumulate: u32, // column_sum: 1 adds to out, 0 replaces it
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -16,7 +16,7 @@ override WG: u32 = 64u;
 const THREADS: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
-// out[c] = Σ_r x[r, c]; one invocation per column, rows in order (as the CPU twin).
+// out[c] = Σ_r x[r, c] (+ out[c] when accumulating); one invocation per column, rows in order (as the CPU twin).
 @compute @workgroup_size(WG)
 fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = gid.x + gid.y * nwg.x * WG;
@@ -24,6 +24,9 @@ fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         return;
     }
     var acc = 0.0;
+    if (p.accumulate != 0u) {
+        acc = out[c];
+    }
     for (var r = 0u; r < p.rows; r++) {
         acc += x[r * p.cols + c];
     }

@@ -9,7 +9,7 @@ pub mod device;
 pub mod error;
 pub mod tensor;
 
-pub use backend::cpu::CpuBackend;
+pub use backend::cpu::{CpuBackend, CpuTensor};
 pub use backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
 pub use backend::{Activation, Backend};
 pub use device::{Device, DeviceRequest, Selection};

@@ -19,13 +19,22 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
     };
 
     // matmul: inner dimensions differ; out of the wrong shape; a vector where a matrix goes.
-    expect(be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[4, 5]), &z(&[3, 6])), &["matmul_nt", "[4, 5]", "[3, 6]"]);
-    expect(be.matmul(MatmulForm::Nn, &mut z(&[4, 2]), &z(&[4, 5]), &z(&[5, 3])), &["matmul_nn", "[4, 3]", "[4, 2]"]);
-    expect(be.matmul(MatmulForm::Tn, &mut z(&[5, 3]), &z(&[4, 5]), &z(&[7, 3])), &["matmul_tn", "[4, 5]", "[7, 3]"]);
-    expect(be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[20]), &z(&[3, 5])), &["matmul_nt", "[20]"]);
+    expect(
+        be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[4, 5]), &z(&[3, 6]), false),
+        &["matmul_nt", "[4, 5]", "[3, 6]"],
+    );
+    expect(
+        be.matmul(MatmulForm::Nn, &mut z(&[4, 2]), &z(&[4, 5]), &z(&[5, 3]), false),
+        &["matmul_nn", "[4, 3]", "[4, 2]"],
+    );
+    expect(
+        be.matmul(MatmulForm::Tn, &mut z(&[5, 3]), &z(&[4, 5]), &z(&[7, 3]), false),
+        &["matmul_tn", "[4, 5]", "[7, 3]"],
+    );
+    expect(be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[20]), &z(&[3, 5]), false), &["matmul_nt", "[20]"]);
 
     expect(be.bias_add(&mut z(&[4, 3]), &z(&[4])), &["bias_add", "[3]", "[4]"]);
-    expect(be.column_sum(&mut z(&[4]), &z(&[2, 3])), &["column_sum", "[3]", "[4]"]);
+    expect(be.column_sum(&mut z(&[4]), &z(&[2, 3]), false), &["column_sum", "[3]", "[4]"]);
     expect(be.bias_add(&mut z(&[2, 3, 4]), &z(&[4])), &["bias_add", "[2, 3, 4]"]);
     expect(
         be.activation_forward(Activation::Relu, &mut z(&[2, 3]), &z(&[3, 2])),
@@ -50,6 +59,14 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
     expect(be.copy(&mut z(&[5]), &z(&[1, 5])), &["copy", "[5]", "[1, 5]"]);
     expect(be.write(&mut z(&[5]), &Tensor::zeros(&[6])), &["write", "[5]", "[6]"]);
 
+    // Views: out of range; an output that shares its buffer with an input.
+    let flat = z(&[256]);
+    assert!(be.view(&flat, 192, &[65]).err().expect("past the end").to_string().contains("ends past"));
+    let mut first = be.view(&flat, 0, &[8]).unwrap();
+    let second = be.view(&flat, 64, &[8]).unwrap();
+    expect(be.copy(&mut first, &second), &["copy", "shares its buffer"]);
+    expect(be.activation_forward(Activation::Tanh, &mut first, &second), &["activation_forward", "shares its buffer"]);
+
     let e = be.upload_labels(&[0, 2, 9, 1], 3).err().expect("label 9 of 3 classes must be refused");
     assert!(e.to_string().contains("label 9 at index 2"), "{e}");
 }
@@ -64,6 +81,18 @@ fn gpu_path_refuses_bad_calls_with_clear_errors() {
     let Some(g) = gpu() else { return };
     bad_calls_are_refused(g);
     g.sync().expect("refused calls must record nothing the device rejects");
+}
+
+#[test]
+fn gpu_views_must_respect_the_device_offset_alignment() {
+    let Some(g) = gpu() else { return };
+    let align = g.view_alignment();
+    let flat = g.zeros(&[4 * align]).unwrap();
+    assert!(g.view(&flat, align, &[3]).is_ok());
+    if align > 1 {
+        let e = g.view(&flat, 1, &[3]).expect_err("a misaligned view must be refused");
+        assert!(e.to_string().contains("alignment"), "{e}");
+    }
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn a_sequence_of_ops_goes_out_in_one_submit_and_reuses_everything() {
     g.sync().unwrap();
 
     let step = |z: &mut _, a: &mut _, norm: &mut _| {
-        g.matmul(MatmulForm::Nt, z, &x, &w).unwrap();
+        g.matmul(MatmulForm::Nt, z, &x, &w, false).unwrap();
         g.bias_add(z, &b).unwrap();
         g.activation_forward(Activation::Tanh, a, z).unwrap();
         g.sum_squares(norm, a).unwrap();

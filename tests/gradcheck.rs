@@ -114,17 +114,17 @@ fn linear_layer_backward_matches_finite_differences() {
     let dy = randv(&mut rng, bsz * o, -1.0, 1.0);
     let forward = |x: &[f64], w: &[f64], bias: &[f64]| {
         let mut y = vec![0.0; bsz * o];
-        matmul::matmul_nt(&mut y, x, w, bsz, o, i);
+        matmul::matmul_nt(&mut y, x, w, bsz, o, i, false);
         elementwise::bias_add(&mut y, bias, o);
         dot(&y, &dy)
     };
     let mut dx = vec![0.0; bsz * i];
-    matmul::matmul_nn(&mut dx, &dy, &w, bsz, i, o);
+    matmul::matmul_nn(&mut dx, &dy, &w, bsz, i, o, false);
     assert_grad("dX = dY·W", &dx, &numeric_grad(&x, |x| forward(x, &w, &bias)));
     let mut dw = vec![0.0; o * i];
-    matmul::matmul_tn(&mut dw, &dy, &x, o, i, bsz);
+    matmul::matmul_tn(&mut dw, &dy, &x, o, i, bsz, false);
     assert_grad("dW = dYᵀ·X", &dw, &numeric_grad(&w, |w| forward(&x, w, &bias)));
     let mut db = vec![0.0; o];
-    reduce::column_sum(&mut db, &dy, bsz, o);
+    reduce::column_sum(&mut db, &dy, bsz, o, false);
     assert_grad("db = Σ_rows dY", &db, &numeric_grad(&bias, |b| forward(&x, &w, b)));
 }

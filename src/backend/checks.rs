@@ -86,3 +86,26 @@ pub fn non_empty(op: &'static str, rows: usize, cols: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A view of `shape` at element `offset` inside a tensor of shape `parent`, with the offset a
+/// multiple of `align` elements: returns nothing, or an error naming what does not fit.
+pub fn view(parent: &[usize], offset: usize, shape: &[usize], align: usize) -> Result<()> {
+    let (len, total) = (numel(shape), numel(parent));
+    if offset + len > total {
+        return Err(shape_error(
+            "view",
+            format!(
+                "a {} view at offset {offset} ends past the {total} elements of {}",
+                ShapeDisplay(shape),
+                ShapeDisplay(parent)
+            ),
+        ));
+    }
+    if !offset.is_multiple_of(align) {
+        return Err(shape_error(
+            "view",
+            format!("offset {offset} is not a multiple of the device's view alignment ({align} elements)"),
+        ));
+    }
+    Ok(())
+}

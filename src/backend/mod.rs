@@ -82,7 +82,9 @@ impl Activation {
 /// Conventions (as llm.c): outputs first, then inputs; matrices are row-major `[rows, cols]`;
 /// a vector `[n]` is a single row. Ops on the GPU path are *recorded* and run at the next
 /// [`Backend::sync`] or read-back; ops on the CPU path run at once. Every op checks shapes
-/// and returns [`crate::Error::Shape`] naming the op and the shapes it was given.
+/// and returns [`crate::Error::Shape`] naming the op and the shapes it was given. An op's output
+/// may not share storage with its inputs (views of one flat buffer included): that is an error
+/// on both paths.
 pub trait Backend {
     /// A tensor living on this path (host memory or a device buffer).
     type Tensor;
@@ -107,15 +109,31 @@ pub trait Backend {
     /// The shape of a tensor on this path.
     fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
 
+    /// Elements a view's offset must be a multiple of (1 on the CPU path; on the GPU path the
+    /// device's `min_storage_buffer_offset_alignment` in f32s, 64 at most).
+    fn view_alignment(&self) -> usize;
+    /// A tensor of `shape` sharing `t`'s storage from element `offset` of `t` on: how a model's
+    /// parameters, gradients and optimizer states each live in one flat buffer.
+    fn view(&self, t: &Self::Tensor, offset: usize, shape: &[usize]) -> Result<Self::Tensor>;
+
     // ---- matmul ----
-    /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]).
-    fn matmul(&self, form: MatmulForm, out: &mut Self::Tensor, a: &Self::Tensor, b: &Self::Tensor) -> Result<()>;
+    /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]);
+    /// with `accumulate` the product is added to `out` (gradient accumulation).
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut Self::Tensor,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+        accumulate: bool,
+    ) -> Result<()>;
 
     // ---- bias ----
     /// `x[r, c] += bias[c]` for every row r. x is (R,C), bias is (C).
     fn bias_add(&self, x: &mut Self::Tensor, bias: &Self::Tensor) -> Result<()>;
-    /// `out[c] = Σ_r x[r, c]`, the bias gradient. x is (R,C), out is (C).
-    fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+    /// `out[c] = Σ_r x[r, c]`, the bias gradient (added to `out` with `accumulate`).
+    /// x is (R,C), out is (C).
+    fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
     // ---- activations ----
     /// `out = act(x)` elementwise.

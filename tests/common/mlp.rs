@@ -46,7 +46,7 @@ pub fn forward_backward<B: Backend>(
     for (l, (w, b)) in layers.iter().enumerate() {
         let out_features = be.shape(w)[0];
         let mut z = be.zeros(&[batch, out_features]).unwrap();
-        be.matmul(MatmulForm::Nt, &mut z, &inputs[l], w).unwrap();
+        be.matmul(MatmulForm::Nt, &mut z, &inputs[l], w, false).unwrap();
         be.bias_add(&mut z, b).unwrap();
         if l < last {
             let mut a = be.zeros(&[batch, out_features]).unwrap();
@@ -77,13 +77,13 @@ pub fn forward_backward<B: Backend>(
     for l in (0..layers.len()).rev() {
         let (w, b) = &layers[l];
         let mut dw = be.zeros(be.shape(w)).unwrap();
-        be.matmul(MatmulForm::Tn, &mut dw, &grad, &inputs[l]).unwrap();
+        be.matmul(MatmulForm::Tn, &mut dw, &grad, &inputs[l], false).unwrap();
         let mut db = be.zeros(be.shape(b)).unwrap();
-        be.column_sum(&mut db, &grad).unwrap();
+        be.column_sum(&mut db, &grad, false).unwrap();
         grads.push((be.read(&dw).unwrap(), be.read(&db).unwrap()));
         if l > 0 {
             let mut da = be.zeros(be.shape(&inputs[l])).unwrap();
-            be.matmul(MatmulForm::Nn, &mut da, &grad, w).unwrap();
+            be.matmul(MatmulForm::Nn, &mut da, &grad, w, false).unwrap();
             let mut dz = be.zeros(be.shape(&da)).unwrap();
             be.activation_backward(act, &mut dz, &pre[l - 1], &da).unwrap();
             grad = dz;

@@ -4,6 +4,15 @@ use super::float::Float;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+/// 1 when the product is added to `out` (gradient accumulation), 0 when it replaces it.
+fn beta<F: Float>(accumulate: bool) -> F {
+    if accumulate {
+        F::one()
+    } else {
+        F::zero()
+    }
+}
+
 fn views<'a, F: Float>(
     out: &'a mut [F],
     a: &'a [F],
@@ -19,20 +28,20 @@ fn views<'a, F: Float>(
     (o, a, b)
 }
 
-/// `out = a · bᵀ`. out is (M,N), a is (M,K), b is (N,K). The forward pass `X·Wᵀ`.
-pub fn matmul_nt<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize) {
+/// `out = a · bᵀ` (or `out += …` when `accumulate`). out is (M,N), a is (M,K), b is (N,K). The forward pass `X·Wᵀ`.
+pub fn matmul_nt<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
     let (mut o, a, b) = views(out, a, b, (m, n), (m, k), (n, k));
-    general_mat_mul(F::one(), &a, &b.t(), F::zero(), &mut o);
+    general_mat_mul(F::one(), &a, &b.t(), beta::<F>(accumulate), &mut o);
 }
 
-/// `out = a · b`. out is (M,N), a is (M,K), b is (K,N). The input gradient `dY·W`.
-pub fn matmul_nn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize) {
+/// `out = a · b` (or `out += …` when `accumulate`). out is (M,N), a is (M,K), b is (K,N). The input gradient `dY·W`.
+pub fn matmul_nn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
     let (mut o, a, b) = views(out, a, b, (m, n), (m, k), (k, n));
-    general_mat_mul(F::one(), &a, &b, F::zero(), &mut o);
+    general_mat_mul(F::one(), &a, &b, beta::<F>(accumulate), &mut o);
 }
 
-/// `out = aᵀ · b`. out is (M,N), a is (K,M), b is (K,N). The weight gradient `dYᵀ·X`.
-pub fn matmul_tn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize) {
+/// `out = aᵀ · b` (or `out += …` when `accumulate`). out is (M,N), a is (K,M), b is (K,N). The weight gradient `dYᵀ·X`.
+pub fn matmul_tn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
     let (mut o, a, b) = views(out, a, b, (m, n), (k, m), (k, n));
-    general_mat_mul(F::one(), &a.t(), &b, F::zero(), &mut o);
+    general_mat_mul(F::one(), &a.t(), &b, beta::<F>(accumulate), &mut o);
 }

@@ -7,10 +7,14 @@ pub mod loss;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
+mod storage;
+
+pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
-use crate::tensor::{same_shape, MatmulForm, Tensor};
+use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
+use storage::{access, read_all};
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -34,20 +38,25 @@ pub(crate) fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
     Ok(())
 }
 
+/// Writes a loss value into the one-element `loss` tensor.
+fn store_scalar(op: &'static str, out: &CpuTensor, value: f32) -> Result<()> {
+    access(op, out, [], |o, []| o[0] = value)
+}
+
 impl Backend for CpuBackend {
-    type Tensor = Tensor;
+    type Tensor = CpuTensor;
     type Labels = Vec<u32>;
 
     fn describe(&self) -> String {
         "cpu (ndarray)".into()
     }
 
-    fn upload(&self, host: &Tensor) -> Result<Tensor> {
-        Ok(host.clone())
+    fn upload(&self, host: &Tensor) -> Result<CpuTensor> {
+        Ok(CpuTensor::new(host.shape(), host.data().to_vec()))
     }
 
-    fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
-        Ok(Tensor::zeros(shape))
+    fn zeros(&self, shape: &[usize]) -> Result<CpuTensor> {
+        Ok(CpuTensor::new(shape, vec![0.0; numel(shape)]))
     }
 
     fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Vec<u32>> {
@@ -55,145 +64,157 @@ impl Backend for CpuBackend {
         Ok(labels.to_vec())
     }
 
-    fn write(&self, dst: &mut Tensor, host: &Tensor) -> Result<()> {
-        same_shape("write", "destination", dst.shape(), "source", host.shape())?;
-        dst.data_mut().copy_from_slice(host.data());
+    fn write(&self, dst: &mut CpuTensor, host: &Tensor) -> Result<()> {
+        same_shape("write", "destination", &dst.shape, "source", host.shape())?;
+        let range = dst.range();
+        dst.storage.write()[range].copy_from_slice(host.data());
         Ok(())
     }
 
-    fn read(&self, t: &Tensor) -> Result<Tensor> {
-        Ok(t.clone())
+    fn read(&self, t: &CpuTensor) -> Result<Tensor> {
+        Tensor::from_vec(&t.shape, t.to_vec())
     }
 
     fn sync(&self) -> Result<()> {
         Ok(())
     }
 
-    fn shape<'a>(&self, t: &'a Tensor) -> &'a [usize] {
-        t.shape()
+    fn shape<'a>(&self, t: &'a CpuTensor) -> &'a [usize] {
+        &t.shape
     }
 
-    fn matmul(&self, form: MatmulForm, out: &mut Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
-        let (m, n, k) = form.dims(out.shape(), a.shape(), b.shape())?;
+    fn view_alignment(&self) -> usize {
+        1
+    }
+
+    fn view(&self, t: &CpuTensor, offset: usize, shape: &[usize]) -> Result<CpuTensor> {
+        checks::view(&t.shape, offset, shape, 1)?;
+        Ok(CpuTensor { storage: t.storage.clone(), offset: t.offset + offset, shape: shape.to_vec() })
+    }
+
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut CpuTensor,
+        a: &CpuTensor,
+        b: &CpuTensor,
+        accumulate: bool,
+    ) -> Result<()> {
+        let (m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
         let f = match form {
             MatmulForm::Nt => matmul::matmul_nt::<f32>,
             MatmulForm::Nn => matmul::matmul_nn::<f32>,
             MatmulForm::Tn => matmul::matmul_tn::<f32>,
         };
-        f(out.data_mut(), a.data(), b.data(), m, n, k);
-        Ok(())
+        access(form.op_name(), out, [a, b], |o, [a, b]| f(o, a, b, m, n, k, accumulate))
     }
 
-    fn bias_add(&self, x: &mut Tensor, bias: &Tensor) -> Result<()> {
-        let (_, cols) = checks::bias_add(x.shape(), bias.shape())?;
-        elementwise::bias_add(x.data_mut(), bias.data(), cols);
-        Ok(())
+    fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
+        let (_, cols) = checks::bias_add(&x.shape, &bias.shape)?;
+        access("bias_add", x, [bias], |x, [b]| elementwise::bias_add(x, b, cols))
     }
 
-    fn column_sum(&self, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        let (rows, cols) = checks::column_sum(out.shape(), x.shape())?;
-        reduce::column_sum(out.data_mut(), x.data(), rows, cols);
-        Ok(())
+    fn column_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
+        let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
+        access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
     }
 
-    fn activation_forward(&self, act: Activation, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        checks::elementwise("activation_forward", &[("out", out.shape()), ("x", x.shape())])?;
-        elementwise::activation_forward(act, out.data_mut(), x.data());
-        Ok(())
+    fn activation_forward(&self, act: Activation, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        checks::elementwise("activation_forward", &[("out", &out.shape), ("x", &x.shape)])?;
+        access("activation_forward", out, [x], |o, [x]| elementwise::activation_forward(act, o, x))
     }
 
-    fn activation_backward(&self, act: Activation, dx: &mut Tensor, x: &Tensor, dy: &Tensor) -> Result<()> {
-        checks::elementwise("activation_backward", &[("dx", dx.shape()), ("x", x.shape()), ("dy", dy.shape())])?;
-        elementwise::activation_backward(act, dx.data_mut(), x.data(), dy.data());
-        Ok(())
+    fn activation_backward(&self, act: Activation, dx: &mut CpuTensor, x: &CpuTensor, dy: &CpuTensor) -> Result<()> {
+        checks::elementwise("activation_backward", &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)])?;
+        access("activation_backward", dx, [x, dy], |o, [x, dy]| elementwise::activation_backward(act, o, x, dy))
     }
 
-    fn softmax_forward(&self, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_forward", &[("out", out.shape()), ("x", x.shape())])?;
-        softmax::softmax_forward(out.data_mut(), x.data(), r, c);
-        Ok(())
+    fn softmax_forward(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        let (r, c) = checks::rows("softmax_forward", &[("out", &out.shape), ("x", &x.shape)])?;
+        access("softmax_forward", out, [x], |o, [x]| softmax::softmax_forward(o, x, r, c))
     }
 
-    fn softmax_backward(&self, dx: &mut Tensor, y: &Tensor, dy: &Tensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_backward", &[("dx", dx.shape()), ("y", y.shape()), ("dy", dy.shape())])?;
-        softmax::softmax_backward(dx.data_mut(), y.data(), dy.data(), r, c);
-        Ok(())
+    fn softmax_backward(&self, dx: &mut CpuTensor, y: &CpuTensor, dy: &CpuTensor) -> Result<()> {
+        let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
+        access("softmax_backward", dx, [y, dy], |o, [y, dy]| softmax::softmax_backward(o, y, dy, r, c))
     }
 
-    fn mse_loss(&self, loss: &mut Tensor, dpred: &mut Tensor, pred: &Tensor, target: &Tensor) -> Result<()> {
-        checks::loss_with_target("mse_loss", loss.shape(), dpred.shape(), pred.shape(), target.shape())?;
-        loss.data_mut()[0] = loss::mse_loss(dpred.data_mut(), pred.data(), target.data());
-        Ok(())
+    fn mse_loss(
+        &self,
+        loss: &mut CpuTensor,
+        dpred: &mut CpuTensor,
+        pred: &CpuTensor,
+        target: &CpuTensor,
+    ) -> Result<()> {
+        let op = "mse_loss";
+        checks::loss_with_target(op, &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
+        storage::check_no_alias(op, loss, &[pred, target, dpred])?;
+        let value = access(op, dpred, [pred, target], |g, [p, t]| loss::mse_loss(g, p, t))?;
+        store_scalar(op, loss, value)
     }
 
     fn cross_entropy_loss(
         &self,
-        loss: &mut Tensor,
-        dlogits: &mut Tensor,
-        logits: &Tensor,
+        loss: &mut CpuTensor,
+        dlogits: &mut CpuTensor,
+        logits: &CpuTensor,
         labels: &Vec<u32>,
     ) -> Result<()> {
-        let (b, c) = checks::cross_entropy(loss.shape(), logits.shape(), dlogits.shape(), labels.len())?;
+        let op = "cross_entropy_loss";
+        let (b, c) = checks::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len())?;
         check_labels(labels, c)?;
-        loss.data_mut()[0] = loss::cross_entropy_loss(dlogits.data_mut(), logits.data(), labels, b, c);
-        Ok(())
+        storage::check_no_alias(op, loss, &[logits, dlogits])?;
+        let value = access(op, dlogits, [logits], |g, [z]| loss::cross_entropy_loss(g, z, labels, b, c))?;
+        store_scalar(op, loss, value)
     }
 
     fn bce_with_logits_loss(
         &self,
-        loss: &mut Tensor,
-        dlogits: &mut Tensor,
-        logits: &Tensor,
-        target: &Tensor,
+        loss: &mut CpuTensor,
+        dlogits: &mut CpuTensor,
+        logits: &CpuTensor,
+        target: &CpuTensor,
     ) -> Result<()> {
-        checks::loss_with_target(
-            "bce_with_logits_loss",
-            loss.shape(),
-            dlogits.shape(),
-            logits.shape(),
-            target.shape(),
-        )?;
-        loss.data_mut()[0] = loss::bce_with_logits_loss(dlogits.data_mut(), logits.data(), target.data());
-        Ok(())
+        let op = "bce_with_logits_loss";
+        checks::loss_with_target(op, &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
+        storage::check_no_alias(op, loss, &[logits, target, dlogits])?;
+        let value = access(op, dlogits, [logits, target], |g, [z, t]| loss::bce_with_logits_loss(g, z, t))?;
+        store_scalar(op, loss, value)
     }
 
-    fn sum(&self, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        checks::scalar_out("sum", out.shape())?;
-        out.data_mut()[0] = reduce::sum(x.data());
-        Ok(())
+    fn sum(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        checks::scalar_out("sum", &out.shape)?;
+        storage::check_no_alias("sum", out, &[x])?;
+        store_scalar("sum", out, read_all([x], |[x]| reduce::sum(x)))
     }
 
-    fn sum_squares(&self, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        checks::scalar_out("sum_squares", out.shape())?;
-        out.data_mut()[0] = reduce::sum_squares(x.data());
-        Ok(())
+    fn sum_squares(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        checks::scalar_out("sum_squares", &out.shape)?;
+        storage::check_no_alias("sum_squares", out, &[x])?;
+        store_scalar("sum_squares", out, read_all([x], |[x]| reduce::sum_squares(x)))
     }
 
-    fn max_abs(&self, out: &mut Tensor, x: &Tensor) -> Result<()> {
-        checks::scalar_out("max_abs", out.shape())?;
-        out.data_mut()[0] = reduce::max_abs(x.data());
-        Ok(())
+    fn max_abs(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        checks::scalar_out("max_abs", &out.shape)?;
+        storage::check_no_alias("max_abs", out, &[x])?;
+        store_scalar("max_abs", out, read_all([x], |[x]| reduce::max_abs(x)))
     }
 
-    fn scale(&self, x: &mut Tensor, alpha: f32) -> Result<()> {
-        elementwise::scale(x.data_mut(), alpha);
-        Ok(())
+    fn scale(&self, x: &mut CpuTensor, alpha: f32) -> Result<()> {
+        access("scale", x, [], |x, []| elementwise::scale(x, alpha))
     }
 
-    fn axpy(&self, y: &mut Tensor, alpha: f32, x: &Tensor) -> Result<()> {
-        checks::elementwise("axpy", &[("y", y.shape()), ("x", x.shape())])?;
-        elementwise::axpy(y.data_mut(), alpha, x.data());
-        Ok(())
+    fn axpy(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
+        checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
+        access("axpy", y, [x], |y, [x]| elementwise::axpy(y, alpha, x))
     }
 
-    fn fill(&self, x: &mut Tensor, value: f32) -> Result<()> {
-        elementwise::fill(x.data_mut(), value);
-        Ok(())
+    fn fill(&self, x: &mut CpuTensor, value: f32) -> Result<()> {
+        access("fill", x, [], |x, []| elementwise::fill(x, value))
     }
 
-    fn copy(&self, dst: &mut Tensor, src: &Tensor) -> Result<()> {
-        checks::elementwise("copy", &[("dst", dst.shape()), ("src", src.shape())])?;
-        elementwise::copy(dst.data_mut(), src.data());
-        Ok(())
+    fn copy(&self, dst: &mut CpuTensor, src: &CpuTensor) -> Result<()> {
+        checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
+        access("copy", dst, [src], |d, [s]| elementwise::copy(d, s))
     }
 }

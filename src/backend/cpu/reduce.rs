@@ -3,10 +3,10 @@
 
 use super::float::Float;
 
-/// `out[c] = Σ_r x[r, c]`. out is (C), x is (R,C).
-pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize) {
+/// `out[c] = Σ_r x[r, c]` (or `out[c] += …` when `accumulate`). out is (C), x is (R,C).
+pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize, accumulate: bool) {
     for c in 0..cols {
-        let mut acc = F::zero();
+        let mut acc = if accumulate { out[c] } else { F::zero() };
         for r in 0..rows {
             acc += x[r * cols + c];
         }

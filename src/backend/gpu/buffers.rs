@@ -14,8 +14,6 @@ pub(crate) type Graveyard = Arc<Mutex<Vec<u64>>>;
 pub struct DeviceBuffer {
     pub(crate) id: u64,
     pub(crate) buffer: wgpu::Buffer,
-    /// Bytes the data occupies (the buffer may be larger: empty tensors get 4 bytes).
-    pub(crate) bytes: u64,
     graveyard: Graveyard,
 }
 
@@ -27,14 +25,29 @@ impl Drop for DeviceBuffer {
     }
 }
 
-/// A tensor in device memory: an f32 storage buffer and its shape.
-#[derive(Debug)]
+/// What one binding of a dispatch sees: a byte range of a device buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Binding<'a> {
+    pub(crate) buf: &'a DeviceBuffer,
+    pub(crate) offset: u64,
+    pub(crate) bytes: u64,
+}
+
+/// A tensor in device memory: a view of `shape` starting `offset` bytes into a storage buffer
+/// that other views (the rest of a flat parameter buffer, say) may share.
+#[derive(Clone, Debug)]
 pub struct GpuTensor {
-    pub(crate) buf: DeviceBuffer,
+    pub(crate) buf: Arc<DeviceBuffer>,
+    pub(crate) offset: u64,
     pub(crate) shape: Vec<usize>,
 }
 
 impl GpuTensor {
+    /// The byte range this tensor occupies, for binding and copies.
+    pub(crate) fn binding(&self) -> Binding<'_> {
+        Binding { buf: &self.buf, offset: self.offset, bytes: (self.len() * 4) as u64 }
+    }
+
     /// The shape, outermost dimension first.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -59,6 +72,11 @@ pub struct GpuLabels {
 }
 
 impl GpuLabels {
+    /// The labels' byte range, for binding.
+    pub(crate) fn binding(&self) -> Binding<'_> {
+        Binding { buf: &self.buf, offset: 0, bytes: (self.len * 4) as u64 }
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.len
@@ -95,5 +113,5 @@ pub(crate) fn create_storage(
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(Error::Gpu(format!("allocating {bytes} bytes for a tensor of shape {shape:?}: {e}")));
     }
-    Ok(DeviceBuffer { id, buffer, bytes, graveyard: graveyard.clone() })
+    Ok(DeviceBuffer { id, buffer, graveyard: graveyard.clone() })
 }

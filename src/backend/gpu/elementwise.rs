@@ -34,7 +34,7 @@ impl GpuBackend {
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
         let grid = self.grid("activation_forward", n, WG)?;
-        self.dispatch(&kernels::ACTIVATION_FORWARD, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], grid)
+        self.dispatch(&kernels::ACTIVATION_FORWARD, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 
     pub(super) fn launch_activation_backward(
@@ -47,13 +47,18 @@ impl GpuBackend {
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
         let grid = self.grid("activation_backward", n, WG)?;
-        self.dispatch(&kernels::ACTIVATION_BACKWARD, bytemuck::bytes_of(&p), &[&dx.buf, &x.buf, &dy.buf], grid)
+        self.dispatch(
+            &kernels::ACTIVATION_BACKWARD,
+            bytemuck::bytes_of(&p),
+            &[dx.binding(), x.binding(), dy.binding()],
+            grid,
+        )
     }
 
     pub(super) fn launch_bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor, n: usize, cols: usize) -> Result<()> {
         let p = params(n, cols, 0, 0.0);
         let grid = self.grid("bias_add", n, WG)?;
-        self.dispatch(&kernels::BIAS_ADD, bytemuck::bytes_of(&p), &[&x.buf, &bias.buf], grid)
+        self.dispatch(&kernels::BIAS_ADD, bytemuck::bytes_of(&p), &[x.binding(), bias.binding()], grid)
     }
 
     /// `scale` and `fill`: one read-write tensor and a scalar.
@@ -61,7 +66,7 @@ impl GpuBackend {
         let n = x.len();
         let p = params(n, 0, 0, alpha);
         let grid = self.grid(kernel.entry, n, WG)?;
-        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&x.buf], grid)
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[x.binding()], grid)
     }
 
     /// `axpy` and `copy`: out (read-write), one input, a scalar.
@@ -75,6 +80,6 @@ impl GpuBackend {
     ) -> Result<()> {
         let p = params(n, 0, 0, alpha);
         let grid = self.grid(kernel.entry, n, WG)?;
-        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &x.buf], grid)
+        self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 }

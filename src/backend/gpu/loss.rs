@@ -30,7 +30,12 @@ impl GpuBackend {
         let n = rows * cols;
         let p =
             Params { rows: rows as u32, cols: cols as u32, pad0: [0; 2], inv_count: 1.0 / n as f32, pad1: [0.0; 3] };
-        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&loss.buf, &grad.buf, &input.buf, &target.buf], (1, 1, 1))
+        self.dispatch(
+            kernel,
+            bytemuck::bytes_of(&p),
+            &[loss.binding(), grad.binding(), input.binding(), target.binding()],
+            (1, 1, 1),
+        )
     }
 
     /// Softmax cross-entropy: mean over rows.
@@ -46,6 +51,11 @@ impl GpuBackend {
         let p =
             Params { rows: rows as u32, cols: cols as u32, pad0: [0; 2], inv_count: 1.0 / rows as f32, pad1: [0.0; 3] };
         let kernel = &kernels::CROSS_ENTROPY_LOSS;
-        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&loss.buf, &grad.buf, &logits.buf, &labels.buf], (1, 1, 1))
+        self.dispatch(
+            kernel,
+            bytemuck::bytes_of(&p),
+            &[loss.binding(), grad.binding(), logits.binding(), labels.binding()],
+            (1, 1, 1),
+        )
     }
 }

@@ -11,7 +11,8 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    pad: u32,
+    /// 1: add the product to `out`; 0: replace it.
+    accumulate: u32,
 }
 
 /// Output tile of one workgroup (TILE_M = TILE_N in the shader).
@@ -25,6 +26,7 @@ impl GpuBackend {
         a: &GpuTensor,
         b: &GpuTensor,
         (m, n, k): (usize, usize, usize),
+        accumulate: bool,
     ) -> Result<()> {
         let kernel = match form {
             MatmulForm::Nt => &kernels::MATMUL_NT,
@@ -41,7 +43,12 @@ impl GpuBackend {
                 ),
             });
         }
-        let p = Params { m: m as u32, n: n as u32, k: k as u32, pad: 0 };
-        self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &a.buf, &b.buf], (gx as u32, gy as u32, 1))
+        let p = Params { m: m as u32, n: n as u32, k: k as u32, accumulate: accumulate as u32 };
+        self.dispatch(
+            kernel,
+            bytemuck::bytes_of(&p),
+            &[out.binding(), a.binding(), b.binding()],
+            (gx as u32, gy as u32, 1),
+        )
     }
 }

@@ -17,7 +17,7 @@ pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, Gp
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::tensor::{same_shape, MatmulForm, Tensor};
-use buffers::{create_storage, DeviceBuffer, Graveyard};
+use buffers::{create_storage, Binding, DeviceBuffer, Graveyard};
 use kernels::{Access, Kernel, ShaderFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -210,10 +210,11 @@ impl GpuBackend {
         &self,
         kernel: &Kernel,
         params: &[u8],
-        storage: &[&DeviceBuffer],
+        storage: &[Binding<'_>],
         workgroups: (u32, u32, u32),
     ) -> Result<()> {
         debug_assert_eq!(storage.len() + 1, kernel.bindings.len(), "{}: binding count", kernel.entry);
+        check_no_alias(kernel, storage)?;
         let mut guard = self.lock()?;
         let state = &mut *guard;
         self.collect_garbage(state);
@@ -232,9 +233,11 @@ impl GpuBackend {
             *id
         };
 
-        let mut key_ids = Vec::with_capacity(storage.len() + 1);
+        let mut key_ids = Vec::with_capacity(3 * storage.len() + 1);
         key_ids.push(uniform_id);
-        key_ids.extend(storage.iter().map(|b| b.id));
+        for b in storage {
+            key_ids.extend([b.buf.id, b.offset, b.bytes]);
+        }
         let key = (kernel.entry, key_ids);
 
         self.pipeline(state, kernel)?;
@@ -246,7 +249,14 @@ impl GpuBackend {
             let mut entries =
                 vec![wgpu::BindGroupEntry { binding: kernel.bindings[0].0, resource: uniform.as_entire_binding() }];
             for (b, &(binding, _)) in storage.iter().zip(&kernel.bindings[1..]) {
-                entries.push(wgpu::BindGroupEntry { binding, resource: b.buffer.as_entire_binding() });
+                // An empty view still needs a non-empty binding: bind the buffer's first word.
+                let (offset, bytes) = if b.bytes == 0 { (0, 4) } else { (b.offset, b.bytes) };
+                let resource = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &b.buf.buffer,
+                    offset,
+                    size: std::num::NonZeroU64::new(bytes),
+                });
+                entries.push(wgpu::BindGroupEntry { binding, resource });
             }
             let layout = &state.pipelines[kernel.entry].1;
             let group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -277,7 +287,8 @@ impl GpuBackend {
             Ok(mut g) if !g.is_empty() => std::mem::take(&mut *g),
             _ => return,
         };
-        state.bind_groups.retain(|(_, ids), _| !ids.iter().any(|id| dead.contains(id)));
+        // Keys hold (buffer id, offset, size) triples after the uniform's id.
+        state.bind_groups.retain(|(_, ids), _| !ids[1..].chunks(3).any(|t| dead.contains(&t[0])));
     }
 
     /// Submits the recorded encoder (plus `extra`, recorded after it) in one `queue.submit`.
@@ -307,8 +318,8 @@ impl GpuBackend {
     /// Copies the first `bytes` of `buf` to the host after running everything recorded.
     /// The copy rides in the same submit as the recorded ops; the map is asynchronous
     /// (`map_async` answering on a futures-intrusive channel) and awaited here.
-    fn read_bytes(&self, buf: &DeviceBuffer) -> Result<Vec<u8>> {
-        let bytes = buf.bytes;
+    fn read_bytes(&self, src: Binding<'_>) -> Result<Vec<u8>> {
+        let bytes = src.bytes;
         let mut guard = self.lock()?;
         let state = &mut *guard;
         if bytes == 0 {
@@ -331,7 +342,7 @@ impl GpuBackend {
             })
             .clone();
         let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read back") });
-        copy.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
+        copy.copy_buffer_to_buffer(&src.buf.buffer, src.offset, &staging, 0, bytes);
         self.submit(state, Some(copy));
 
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
@@ -367,6 +378,25 @@ impl GpuBackend {
     }
 }
 
+/// Fails when a binding the kernel writes shares its buffer with another binding: wgpu would
+/// reject the dispatch, and the op would read what it writes.
+fn check_no_alias(kernel: &Kernel, storage: &[Binding<'_>]) -> Result<()> {
+    for (i, (b, &(_, access))) in storage.iter().zip(&kernel.bindings[1..]).enumerate() {
+        if access != Access::ReadWrite {
+            continue;
+        }
+        if let Some(j) = storage.iter().enumerate().position(|(j, o)| j != i && o.buf.id == b.buf.id) {
+            return Err(Error::InvalidArgument {
+                what: kernel.entry.into(),
+                detail: format!(
+                    "the output (binding {i}) shares its buffer with binding {j}; an op cannot read the buffer it writes"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Backend for GpuBackend {
     type Tensor = GpuTensor;
     type Labels = GpuLabels;
@@ -378,13 +408,13 @@ impl Backend for GpuBackend {
 
     fn upload(&self, host: &Tensor) -> Result<GpuTensor> {
         let buf = self.upload_bytes(host.shape(), bytemuck::cast_slice(host.data()))?;
-        Ok(GpuTensor { buf, shape: host.shape().to_vec() })
+        Ok(GpuTensor { buf: Arc::new(buf), offset: 0, shape: host.shape().to_vec() })
     }
 
     fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
         // New wgpu buffers are zero-initialised.
         let bytes = (crate::tensor::numel(shape) * 4) as u64;
-        Ok(GpuTensor { buf: self.storage(shape, bytes)?, shape: shape.to_vec() })
+        Ok(GpuTensor { buf: Arc::new(self.storage(shape, bytes)?), offset: 0, shape: shape.to_vec() })
     }
 
     fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<GpuLabels> {
@@ -399,13 +429,13 @@ impl Backend for GpuBackend {
             // Recorded ops that read `dst` must see the old contents: submit them first.
             let mut state = self.lock()?;
             self.submit(&mut state, None);
-            self.ctx.queue.write_buffer(&dst.buf.buffer, 0, bytemuck::cast_slice(host.data()));
+            self.ctx.queue.write_buffer(&dst.buf.buffer, dst.offset, bytemuck::cast_slice(host.data()));
         }
         Ok(())
     }
 
     fn read(&self, t: &GpuTensor) -> Result<Tensor> {
-        let bytes = self.read_bytes(&t.buf)?;
+        let bytes = self.read_bytes(t.binding())?;
         Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -421,9 +451,26 @@ impl Backend for GpuBackend {
         &t.shape
     }
 
-    fn matmul(&self, form: MatmulForm, out: &mut GpuTensor, a: &GpuTensor, b: &GpuTensor) -> Result<()> {
+    fn view_alignment(&self) -> usize {
+        (self.ctx.limits.min_storage_buffer_offset_alignment as usize / 4).max(1)
+    }
+
+    fn view(&self, t: &GpuTensor, offset: usize, shape: &[usize]) -> Result<GpuTensor> {
+        // The parent's own offset is aligned, so aligning the relative offset suffices.
+        checks::view(&t.shape, offset, shape, self.view_alignment())?;
+        Ok(GpuTensor { buf: t.buf.clone(), offset: t.offset + (offset * 4) as u64, shape: shape.to_vec() })
+    }
+
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        accumulate: bool,
+    ) -> Result<()> {
         let dims = form.dims(&out.shape, &a.shape, &b.shape)?;
-        self.launch_matmul(form, out, a, b, dims)
+        self.launch_matmul(form, out, a, b, dims, accumulate)
     }
 
     fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
@@ -431,9 +478,9 @@ impl Backend for GpuBackend {
         self.launch_bias_add(x, bias, rows * cols, cols)
     }
 
-    fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+    fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
         let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
-        self.launch_column_sum(out, x, rows, cols)
+        self.launch_column_sum(out, x, rows, cols, accumulate)
     }
 
     fn activation_forward(&self, act: Activation, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {

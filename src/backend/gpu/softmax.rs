@@ -33,8 +33,10 @@ impl GpuBackend {
         let p = Params { rows: rows as u32, cols: cols as u32, pad: [0; 2] };
         let grid = self.grid(kernel.entry, rows, WG)?;
         match in1 {
-            Some(dy) => self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &in0.buf, &dy.buf], grid),
-            None => self.dispatch(kernel, bytemuck::bytes_of(&p), &[&out.buf, &in0.buf], grid),
+            Some(dy) => {
+                self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), in0.binding(), dy.binding()], grid)
+            }
+            None => self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), in0.binding()], grid),
         }
     }
 }

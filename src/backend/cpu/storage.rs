@@ -1,0 +1,78 @@
+//! CPU tensors: views (offset + shape) into shared host storage, so a model's parameters can
+//! live in ONE flat buffer on this path too, exactly as on the GPU path.
+
+use crate::error::{Error, Result};
+use crate::tensor::numel;
+use parking_lot::{RwLock, RwLockReadGuard};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A tensor on the CPU path: a view of `shape` starting `offset` elements into shared storage.
+/// Cloning a view (or calling `Backend::view`) shares the storage; `upload` and `zeros` make new.
+#[derive(Clone, Debug)]
+pub struct CpuTensor {
+    pub(crate) storage: Arc<RwLock<Vec<f32>>>,
+    pub(crate) offset: usize,
+    pub(crate) shape: Vec<usize>,
+}
+
+impl CpuTensor {
+    /// New storage holding `data`, viewed whole as `shape`.
+    pub(crate) fn new(shape: &[usize], data: Vec<f32>) -> Self {
+        Self { storage: Arc::new(RwLock::new(data)), offset: 0, shape: shape.to_vec() }
+    }
+
+    /// The shape, outermost dimension first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element range this view covers in its storage.
+    pub(crate) fn range(&self) -> Range<usize> {
+        self.offset..self.offset + numel(&self.shape)
+    }
+
+    /// True when both views share storage.
+    pub(crate) fn same_storage(&self, other: &CpuTensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// A copy of this view's elements.
+    pub(crate) fn to_vec(&self) -> Vec<f32> {
+        self.storage.read_recursive()[self.range()].to_vec()
+    }
+}
+
+/// Fails when `out` shares storage with any input: an op may not read what it writes.
+pub(crate) fn check_no_alias(op: &'static str, out: &CpuTensor, inputs: &[&CpuTensor]) -> Result<()> {
+    if let Some(i) = inputs.iter().position(|t| t.same_storage(out)) {
+        return Err(Error::InvalidArgument {
+            what: op.into(),
+            detail: format!("the output shares its buffer with input {i}; an op cannot read the buffer it writes"),
+        });
+    }
+    Ok(())
+}
+
+/// Runs `f` on the output's elements (mutable) and the inputs' elements, after checking that no
+/// input shares the output's storage.
+pub(crate) fn access<const N: usize, R>(
+    op: &'static str,
+    out: &CpuTensor,
+    inputs: [&CpuTensor; N],
+    f: impl FnOnce(&mut [f32], [&[f32]; N]) -> R,
+) -> Result<R> {
+    check_no_alias(op, out, &inputs)?;
+    let guards: Vec<RwLockReadGuard<'_, Vec<f32>>> = inputs.iter().map(|t| t.storage.read_recursive()).collect();
+    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
+    let mut out_guard = out.storage.write();
+    let range = out.range();
+    Ok(f(&mut out_guard[range], slices))
+}
+
+/// Runs `f` on the inputs' elements only (reductions that return a value).
+pub(crate) fn read_all<const N: usize, R>(inputs: [&CpuTensor; N], f: impl FnOnce([&[f32]; N]) -> R) -> R {
+    let guards: Vec<RwLockReadGuard<'_, Vec<f32>>> = inputs.iter().map(|t| t.storage.read_recursive()).collect();
+    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
+    f(slices)
+}
