@@ -7,6 +7,10 @@
 pub mod backend;
 pub mod device;
 pub mod error;
+pub mod loss;
+pub mod nn;
+pub mod params;
+pub mod rng;
 pub mod tensor;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};

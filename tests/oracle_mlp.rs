@@ -1,13 +1,14 @@
 //! Both paths against PyTorch (tests/fixtures/oracle/mlp.json): the 13→32→16→3 MLP at its
-//! initial weights, for all 7 activations × 3 losses: output, loss and every parameter gradient.
+//! initial weights, for all 7 activations × 3 losses: output, loss and every parameter gradient,
+//! computed by `nn::Model` with its parameters and gradients in flat buffers.
 
 mod common;
 
-use common::mlp::{forward_backward, LossKind, Target};
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
+use downhill::loss::{LossKind, Target};
+use downhill::nn::{Init, Model, ModelSpec};
 use downhill::{Activation, Backend, CpuBackend, Tensor};
-use serde_json::Value;
 
 /// The required agreement: relative error at most 1e-5 for every element.
 const RTOL: f64 = 1e-5;
@@ -35,11 +36,10 @@ fn activation(name: &str) -> Activation {
 fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
     let oracle = load("mlp.json");
     let names: Vec<&str> = oracle["param_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let params: Vec<(Tensor, Tensor)> = names
-        .chunks(2)
-        .map(|pair| (host(&oracle["initial_params"][pair[0]]), host(&oracle["initial_params"][pair[1]])))
-        .collect();
-    let x = host(&oracle["inputs"]);
+    let params: Vec<(String, Tensor)> =
+        names.iter().map(|&n| (n.to_string(), host(&oracle["initial_params"][n]))).collect();
+    let dims: Vec<usize> = oracle["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let x = be.upload(&host(&oracle["inputs"])).unwrap();
     let mut worst: [(f64, String); 3] = Default::default();
     let mut check = |family: usize, what: String, got: &[f32], want: &[f64]| {
         let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -58,28 +58,30 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
         let act = activation(case["activation"].as_str().unwrap());
         let loss_name = case["loss"].as_str().unwrap();
         let targets = &oracle["targets"][loss_name];
-        let values;
-        let labels: Vec<u32>;
-        let (kind, target) = match loss_name {
+        let mut model = Model::new(be, ModelSpec::mlp(&dims, act, 0.0, Init::TorchDefault).unwrap(), 0).unwrap();
+        model.load(be, &params).unwrap();
+        let output = be.read(model.forward(be, &x, true).unwrap()).unwrap();
+        match loss_name {
             "mse" | "bce_with_logits" => {
-                values = host(targets);
-                let kind = if loss_name == "mse" { LossKind::Mse } else { LossKind::BceWithLogits };
-                (kind, Target::Values(&values))
+                let t = be.upload(&host(targets)).unwrap();
+                model.loss(be, loss_name.parse::<LossKind>().unwrap(), &Target::Values(&t)).unwrap();
             }
             "cross_entropy" => {
-                labels = tensor(targets).1.iter().map(|&v| v as u32).collect();
-                (LossKind::CrossEntropy, Target::Labels(&labels))
+                let labels: Vec<u32> = tensor(targets).1.iter().map(|&v| v as u32).collect();
+                let l = be.upload_labels(&labels, dims[3]).unwrap();
+                model.loss(be, LossKind::CrossEntropy, &Target::Labels(&l)).unwrap();
             }
             other => panic!("unknown loss {other}"),
-        };
+        }
+        model.zero_grad(be).unwrap();
+        model.backward(be, &x, false).unwrap();
+        let loss = be.read(model.loss_tensor().unwrap()).unwrap().data()[0];
         let tag = format!("{}+{loss_name}", act.name());
-        let r = forward_backward(be, &params, &x, act, kind, target);
-        check(0, format!("{tag} output_at_init"), r.output.data(), &tensor(&case["output_at_init"]).1);
-        check(1, format!("{tag} loss_at_init"), &[r.loss], &[case["loss_at_init"].as_f64().unwrap()]);
-        for (l, (dw, db)) in r.grads.iter().enumerate() {
-            let grads: &Value = &case["grads_at_init"];
-            check(2, format!("{tag} {}", names[2 * l]), dw.data(), &tensor(&grads[names[2 * l]]).1);
-            check(2, format!("{tag} {}", names[2 * l + 1]), db.data(), &tensor(&grads[names[2 * l + 1]]).1);
+        check(0, format!("{tag} output_at_init"), output.data(), &tensor(&case["output_at_init"]).1);
+        check(1, format!("{tag} loss_at_init"), &[loss], &[case["loss_at_init"].as_f64().unwrap()]);
+        for name in &names {
+            let got = model.grads.read(be, name).unwrap();
+            check(2, format!("{tag} {name}"), got.data(), &tensor(&case["grads_at_init"][*name]).1);
         }
     }
     worst

@@ -322,3 +322,31 @@ fn views_of_one_flat_buffer_and_accumulation_match() {
     assert_close("accumulated dW", out[2].data(), &twice, 1e-6, 1e-6);
     assert!(out[1].data()[21..64].iter().all(|&v| v == 0.0), "padding between views must stay untouched");
 }
+
+fn dropout_run<B: Backend>(be: &B, x: &Tensor, p: f32, key: u32) -> Vec<Tensor> {
+    let xd = be.upload(x).unwrap();
+    let mut out = be.zeros(x.shape()).unwrap();
+    let mut mask = be.zeros(x.shape()).unwrap();
+    be.dropout_forward(&mut out, &mut mask, &xd, p, key).unwrap();
+    let mut dx = be.zeros(x.shape()).unwrap();
+    be.dropout_backward(&mut dx, &xd, &mask).unwrap();
+    vec![be.read(&out).unwrap(), be.read(&mask).unwrap(), be.read(&dx).unwrap()]
+}
+
+#[test]
+fn dropout_masks_are_identical_on_both_paths() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(8);
+    let x = rand(&mut rng, &[129, 65], -1.0, 1.0);
+    for (p, key) in [(0.1f32, 1u32), (0.5, downhill::rng::dropout_key(42, 3)), (0.9, 7)] {
+        let want = dropout_run(&CpuBackend::new(), &x, p, key);
+        let got = dropout_run(g, &x, p, key);
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(w.data(), g.data(), "dropout p={p} key={key}: the paths must agree bit for bit");
+        }
+        let dropped = want[1].data().iter().filter(|&&m| m == 0.0).count() as f64 / x.len() as f64;
+        assert!((dropped - p as f64).abs() < 0.03, "p={p}: dropped fraction {dropped}");
+        let keep_scale = 1.0 / (1.0 - p);
+        assert!(want[1].data().iter().all(|&m| m == 0.0 || m == keep_scale), "mask values are 0 or 1/(1-p)");
+    }
+}

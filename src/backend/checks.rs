@@ -109,3 +109,14 @@ pub fn view(parent: &[usize], offset: usize, shape: &[usize], align: usize) -> R
     }
     Ok(())
 }
+
+/// A dropout probability in [0, 1).
+pub fn dropout_p(p: f32) -> Result<()> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(crate::error::Error::InvalidArgument {
+            what: "dropout".into(),
+            detail: format!("probability must be in [0, 1), got {p}"),
+        });
+    }
+    Ok(())
+}

@@ -151,6 +151,21 @@ pub trait Backend {
     /// Softmax backward from its output y: `dx = y ⊙ (dy − Σ_c dy·y)` per row.
     fn softmax_backward(&self, dx: &mut Self::Tensor, y: &Self::Tensor, dy: &Self::Tensor) -> Result<()>;
 
+    // ---- dropout ----
+    /// Inverted dropout with drop probability `p` in [0, 1): `out = x ⊙ mask`, where the mask
+    /// (0 or 1/(1−p), written to `mask`) comes from a hash of the element index and `key`
+    /// ([`crate::rng::dropout_key`]), identical on both paths.
+    fn dropout_forward(
+        &self,
+        out: &mut Self::Tensor,
+        mask: &mut Self::Tensor,
+        x: &Self::Tensor,
+        p: f32,
+        key: u32,
+    ) -> Result<()>;
+    /// `dx = dy ⊙ mask`.
+    fn dropout_backward(&self, dx: &mut Self::Tensor, dy: &Self::Tensor, mask: &Self::Tensor) -> Result<()>;
+
     // ---- losses (mean reduction, forward and backward fused) ----
     /// Mean squared error over all elements: `loss[0]` and `dpred = ∂loss/∂pred`.
     fn mse_loss(

@@ -2,7 +2,6 @@
 //! tensor comparisons that report the worst element.
 #![allow(dead_code, reason = "each test binary uses its own subset")]
 
-pub mod mlp;
 pub mod oracle;
 
 use downhill::backend::gpu::AdapterChoice;

@@ -1,6 +1,7 @@
 //! The CPU path: ndarray twins of every WGSL kernel. It is the numerical reference and the
 //! fallback when no GPU exists. Ops run at once; `sync` has nothing to wait for.
 
+pub mod dropout;
 pub mod elementwise;
 pub mod float;
 pub mod loss;
@@ -137,6 +138,30 @@ impl Backend for CpuBackend {
     fn softmax_backward(&self, dx: &mut CpuTensor, y: &CpuTensor, dy: &CpuTensor) -> Result<()> {
         let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
         access("softmax_backward", dx, [y, dy], |o, [y, dy]| softmax::softmax_backward(o, y, dy, r, c))
+    }
+
+    fn dropout_forward(
+        &self,
+        out: &mut CpuTensor,
+        mask: &mut CpuTensor,
+        x: &CpuTensor,
+        p: f32,
+        key: u32,
+    ) -> Result<()> {
+        checks::dropout_p(p)?;
+        checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
+        storage::check_no_alias("dropout_forward", mask, &[x, out])?;
+        let (threshold, scale) = (dropout::threshold(p), 1.0 / (1.0 - p));
+        let mut mask_values = vec![0.0; x.range().len()];
+        access("dropout_forward", out, [x], |o, [x]| {
+            dropout::dropout_forward(o, &mut mask_values, x, key, threshold, scale)
+        })?;
+        access("dropout_forward", mask, [], |m, []| m.copy_from_slice(&mask_values))
+    }
+
+    fn dropout_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, mask: &CpuTensor) -> Result<()> {
+        checks::elementwise("dropout_backward", &[("dx", &dx.shape), ("dy", &dy.shape), ("mask", &mask.shape)])?;
+        access("dropout_backward", dx, [dy, mask], |o, [dy, m]| dropout::dropout_backward(o, dy, m))
     }
 
     fn mse_loss(

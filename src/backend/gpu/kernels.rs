@@ -14,12 +14,20 @@ pub enum ShaderFile {
     Loss,
     /// `shaders/reduce.wgsl`.
     Reduce,
+    /// `shaders/dropout.wgsl`.
+    Dropout,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 5] =
-        [ShaderFile::Matmul, ShaderFile::Elementwise, ShaderFile::Softmax, ShaderFile::Loss, ShaderFile::Reduce];
+    pub const ALL: [ShaderFile; 6] = [
+        ShaderFile::Matmul,
+        ShaderFile::Elementwise,
+        ShaderFile::Softmax,
+        ShaderFile::Loss,
+        ShaderFile::Reduce,
+        ShaderFile::Dropout,
+    ];
 
     /// The file's name under `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -29,6 +37,7 @@ impl ShaderFile {
             ShaderFile::Softmax => "softmax.wgsl",
             ShaderFile::Loss => "loss.wgsl",
             ShaderFile::Reduce => "reduce.wgsl",
+            ShaderFile::Dropout => "dropout.wgsl",
         }
     }
 
@@ -40,6 +49,7 @@ impl ShaderFile {
             ShaderFile::Softmax => include_str!("../../../shaders/softmax.wgsl"),
             ShaderFile::Loss => include_str!("../../../shaders/loss.wgsl"),
             ShaderFile::Reduce => include_str!("../../../shaders/reduce.wgsl"),
+            ShaderFile::Dropout => include_str!("../../../shaders/dropout.wgsl"),
         }
     }
 }
@@ -73,6 +83,7 @@ const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
 const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
 const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
+const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 
 macro_rules! kernel {
@@ -97,6 +108,8 @@ kernel!(SOFTMAX_BACKWARD, Softmax, "softmax_backward", OUT_IN_IN);
 kernel!(MSE_LOSS, Loss, "mse_loss", LOSS_TARGET);
 kernel!(CROSS_ENTROPY_LOSS, Loss, "cross_entropy_loss", LOSS_LABELS);
 kernel!(BCE_WITH_LOGITS_LOSS, Loss, "bce_with_logits_loss", LOSS_TARGET);
+kernel!(DROPOUT_FORWARD, Dropout, "dropout_forward", DROPOUT_FWD);
+kernel!(DROPOUT_BACKWARD, Dropout, "dropout_backward", OUT_IN_IN);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
@@ -123,4 +136,6 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &SUM,
     &SUM_SQUARES,
     &MAX_ABS,
+    &DROPOUT_FORWARD,
+    &DROPOUT_BACKWARD,
 ];

@@ -4,6 +4,7 @@
 
 mod buffers;
 pub mod context;
+mod dropout;
 mod elementwise;
 pub mod kernels;
 mod loss;
@@ -501,6 +502,25 @@ impl Backend for GpuBackend {
     fn softmax_backward(&self, dx: &mut GpuTensor, y: &GpuTensor, dy: &GpuTensor) -> Result<()> {
         let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
         self.launch_softmax(&kernels::SOFTMAX_BACKWARD, dx, y, Some(dy), r, c)
+    }
+
+    fn dropout_forward(
+        &self,
+        out: &mut GpuTensor,
+        mask: &mut GpuTensor,
+        x: &GpuTensor,
+        p: f32,
+        key: u32,
+    ) -> Result<()> {
+        checks::dropout_p(p)?;
+        let n = checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
+        self.launch_dropout_forward(out, mask, x, n, p, key)
+    }
+
+    fn dropout_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, mask: &GpuTensor) -> Result<()> {
+        let n =
+            checks::elementwise("dropout_backward", &[("dx", &dx.shape), ("dy", &dy.shape), ("mask", &mask.shape)])?;
+        self.launch_dropout_backward(dx, dy, mask, n)
     }
 
     fn mse_loss(

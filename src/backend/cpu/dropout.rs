@@ -1,0 +1,26 @@
+//! CPU twins of `shaders/dropout.wgsl`: the same hash, so the same mask for the same key.
+#![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
+
+use crate::rng::hash32;
+
+/// ⌊p·2³²⌋ (saturating at u32::MAX), the keep threshold for drop probability p in [0, 1).
+pub fn threshold(p: f32) -> u32 {
+    ((p as f64) * 4_294_967_296.0).floor().min(u32::MAX as f64) as u32
+}
+
+/// `out = x ⊙ mask`, with mask = 1/(1−p) where hash32(hash32(i) ^ key) ≥ threshold, else 0.
+pub fn dropout_forward(out: &mut [f32], mask: &mut [f32], x: &[f32], key: u32, threshold: u32, scale: f32) {
+    for i in 0..out.len() {
+        let keep = hash32(hash32(i as u32) ^ key) >= threshold;
+        let m = if keep { scale } else { 0.0 };
+        mask[i] = m;
+        out[i] = x[i] * m;
+    }
+}
+
+/// `dx = dy ⊙ mask`.
+pub fn dropout_backward(dx: &mut [f32], dy: &[f32], mask: &[f32]) {
+    for i in 0..dx.len() {
+        dx[i] = dy[i] * mask[i];
+    }
+}

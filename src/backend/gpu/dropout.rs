@@ -1,0 +1,55 @@
+//! Launchers for `shaders/dropout.wgsl`.
+
+use super::{kernels, GpuBackend, GpuTensor};
+use crate::backend::cpu::dropout::threshold;
+use crate::error::Result;
+
+/// Mirrors `Params` in dropout.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    threshold: u32,
+    key: u32,
+    pad0: u32,
+    scale: f32,
+    pad1: [f32; 3],
+}
+
+/// The shader's default `WG` override.
+const WG: u32 = 256;
+
+impl GpuBackend {
+    pub(super) fn launch_dropout_forward(
+        &self,
+        out: &mut GpuTensor,
+        mask: &mut GpuTensor,
+        x: &GpuTensor,
+        n: usize,
+        p: f32,
+        key: u32,
+    ) -> Result<()> {
+        let params =
+            Params { n: n as u32, threshold: threshold(p), key, pad0: 0, scale: 1.0 / (1.0 - p), pad1: [0.0; 3] };
+        let grid = self.grid("dropout_forward", n, WG)?;
+        let storage = [out.binding(), x.binding(), mask.binding()];
+        self.dispatch(&kernels::DROPOUT_FORWARD, bytemuck::bytes_of(&params), &storage, grid)
+    }
+
+    pub(super) fn launch_dropout_backward(
+        &self,
+        dx: &mut GpuTensor,
+        dy: &GpuTensor,
+        mask: &GpuTensor,
+        n: usize,
+    ) -> Result<()> {
+        let params = Params { n: n as u32, threshold: 0, key: 0, pad0: 0, scale: 0.0, pad1: [0.0; 3] };
+        let grid = self.grid("dropout_backward", n, WG)?;
+        self.dispatch(
+            &kernels::DROPOUT_BACKWARD,
+            bytemuck::bytes_of(&params),
+            &[dx.binding(), dy.binding(), mask.binding()],
+            grid,
+        )
+    }
+}
