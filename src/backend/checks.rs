@@ -120,3 +120,39 @@ pub fn dropout_p(p: f32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Shapes of an optimizer step: params and grads (n) with n a multiple of ALIGN, state a whole
+/// number of slots of n, a table of whole blocks, one group per chunk, a one-element norm.
+pub fn optimizer_step(
+    params: &[usize],
+    grads: &[usize],
+    state: &[usize],
+    table: &[usize],
+    chunks: usize,
+    norm: &[usize],
+) -> Result<usize> {
+    let op = "optimizer_step";
+    let n = elementwise(op, &[("params", params), ("grads", grads)])?;
+    if !n.is_multiple_of(crate::params::ALIGN) || chunks != n / crate::params::ALIGN {
+        return Err(shape_error(
+            op,
+            format!(
+                "{n} parameters need {} chunk groups of {}, got {chunks}",
+                n.div_ceil(crate::params::ALIGN),
+                crate::params::ALIGN
+            ),
+        ));
+    }
+    let s = numel(state);
+    if n > 0 && !s.is_multiple_of(n) {
+        return Err(shape_error(
+            op,
+            format!("state {} is not a whole number of {n}-element slots", ShapeDisplay(state)),
+        ));
+    }
+    if !numel(table).is_multiple_of(crate::optim::HYPER_LEN) || numel(table) == 0 {
+        return Err(shape_error(op, format!("table {} is not a whole number of group blocks", ShapeDisplay(table))));
+    }
+    scalar_out(op, norm)?;
+    Ok(n)
+}

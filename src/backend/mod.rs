@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod gpu;
 
 use crate::error::Result;
+use crate::optim::OptimKind;
 use crate::tensor::{MatmulForm, Tensor};
 
 /// Elementwise activations. The discriminant is the `kind` the shaders switch on.
@@ -199,6 +200,24 @@ pub trait Backend {
     fn sum_squares(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// `out[0] = max |x|` (0 for an empty tensor), the L∞ norm.
     fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+
+    // ---- optimizer ----
+    /// One fused optimizer update over a whole flat buffer (ONE dispatch on the GPU path):
+    /// `params` and `grads` are (n), `state` is (slots·n), `table` is (groups, HYPER_LEN) of
+    /// [`crate::optim::GroupHyper`] blocks, `chunk_groups` gives the group of every
+    /// [`crate::params::ALIGN`]-element chunk, and `norm` (one element) is the global sum of
+    /// squares or max |g| that clipping reads.
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    fn optimizer_step(
+        &self,
+        kind: OptimKind,
+        params: &mut Self::Tensor,
+        grads: &Self::Tensor,
+        state: &mut Self::Tensor,
+        table: &Self::Tensor,
+        chunk_groups: &Self::Labels,
+        norm: &Self::Tensor,
+    ) -> Result<()>;
 
     // ---- elementwise utilities ----
     /// `x *= alpha`.

@@ -6,6 +6,7 @@ pub mod elementwise;
 pub mod float;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod reduce;
 pub mod softmax;
 mod storage;
@@ -14,6 +15,7 @@ pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
+use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 use storage::{access, read_all};
 
@@ -223,6 +225,38 @@ impl Backend for CpuBackend {
         checks::scalar_out("max_abs", &out.shape)?;
         storage::check_no_alias("max_abs", out, &[x])?;
         store_scalar("max_abs", out, read_all([x], |[x]| reduce::max_abs(x)))
+    }
+
+    fn optimizer_step(
+        &self,
+        kind: OptimKind,
+        params: &mut CpuTensor,
+        grads: &CpuTensor,
+        state: &mut CpuTensor,
+        table: &CpuTensor,
+        chunk_groups: &Vec<u32>,
+        norm: &CpuTensor,
+    ) -> Result<()> {
+        let op = "optimizer_step";
+        checks::optimizer_step(
+            &params.shape,
+            &grads.shape,
+            &state.shape,
+            &table.shape,
+            chunk_groups.len(),
+            &norm.shape,
+        )?;
+        storage::check_no_alias(op, params, &[grads, state, table, norm])?;
+        storage::check_no_alias(op, state, &[grads, table, norm])?;
+        let groups = numel(&table.shape) / crate::optim::HYPER_LEN;
+        check_labels(chunk_groups, groups)?;
+        let norm_value = norm.to_vec()[0];
+        let hyper: Vec<GroupHyper> = bytemuck::pod_collect_to_vec(&table.to_vec());
+        let mut state_guard = state.storage.write();
+        let state_range = state.range();
+        access(op, params, [grads], |p, [g]| {
+            optim::optimizer_step(kind, p, g, &mut state_guard[state_range], &hyper, chunk_groups, norm_value)
+        })
     }
 
     fn scale(&self, x: &mut CpuTensor, alpha: f32) -> Result<()> {

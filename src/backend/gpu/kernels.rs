@@ -16,17 +16,20 @@ pub enum ShaderFile {
     Reduce,
     /// `shaders/dropout.wgsl`.
     Dropout,
+    /// `shaders/optim.wgsl`.
+    Optim,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 6] = [
+    pub const ALL: [ShaderFile; 7] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
         ShaderFile::Loss,
         ShaderFile::Reduce,
         ShaderFile::Dropout,
+        ShaderFile::Optim,
     ];
 
     /// The file's name under `shaders/`.
@@ -38,6 +41,7 @@ impl ShaderFile {
             ShaderFile::Loss => "loss.wgsl",
             ShaderFile::Reduce => "reduce.wgsl",
             ShaderFile::Dropout => "dropout.wgsl",
+            ShaderFile::Optim => "optim.wgsl",
         }
     }
 
@@ -50,6 +54,7 @@ impl ShaderFile {
             ShaderFile::Loss => include_str!("../../../shaders/loss.wgsl"),
             ShaderFile::Reduce => include_str!("../../../shaders/reduce.wgsl"),
             ShaderFile::Dropout => include_str!("../../../shaders/dropout.wgsl"),
+            ShaderFile::Optim => include_str!("../../../shaders/optim.wgsl"),
         }
     }
 }
@@ -84,6 +89,7 @@ const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
 const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
 const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
+const OPTIM: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 
 macro_rules! kernel {
@@ -110,6 +116,14 @@ kernel!(CROSS_ENTROPY_LOSS, Loss, "cross_entropy_loss", LOSS_LABELS);
 kernel!(BCE_WITH_LOGITS_LOSS, Loss, "bce_with_logits_loss", LOSS_TARGET);
 kernel!(DROPOUT_FORWARD, Dropout, "dropout_forward", DROPOUT_FWD);
 kernel!(DROPOUT_BACKWARD, Dropout, "dropout_backward", OUT_IN_IN);
+kernel!(SGD_STEP, Optim, "sgd_step", OPTIM);
+kernel!(ADAGRAD_STEP, Optim, "adagrad_step", OPTIM);
+kernel!(RMSPROP_STEP, Optim, "rmsprop_step", OPTIM);
+kernel!(ADAM_STEP, Optim, "adam_step", OPTIM);
+kernel!(ADAMAX_STEP, Optim, "adamax_step", OPTIM);
+kernel!(NADAM_STEP, Optim, "nadam_step", OPTIM);
+kernel!(RADAM_STEP, Optim, "radam_step", OPTIM);
+kernel!(LION_STEP, Optim, "lion_step", OPTIM);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
@@ -138,4 +152,12 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &MAX_ABS,
     &DROPOUT_FORWARD,
     &DROPOUT_BACKWARD,
+    &SGD_STEP,
+    &ADAGRAD_STEP,
+    &RMSPROP_STEP,
+    &ADAM_STEP,
+    &ADAMAX_STEP,
+    &NADAM_STEP,
+    &RADAM_STEP,
+    &LION_STEP,
 ];

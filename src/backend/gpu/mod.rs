@@ -9,6 +9,7 @@ mod elementwise;
 pub mod kernels;
 mod loss;
 mod matmul;
+mod optim;
 mod reduce;
 mod softmax;
 
@@ -17,6 +18,7 @@ pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, Gp
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
+use crate::optim::OptimKind;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use buffers::{create_storage, Binding, DeviceBuffer, Graveyard};
 use kernels::{Access, Kernel, ShaderFile};
@@ -36,6 +38,8 @@ struct State {
     encoder: Option<wgpu::CommandEncoder>,
     /// Ops recorded into `encoder`.
     recorded: usize,
+    /// Buffers the recorded ops use: a host write to one of them must wait for a submit.
+    used: std::collections::HashSet<u64>,
     modules: HashMap<ShaderFile, wgpu::ShaderModule>,
     pipelines: HashMap<&'static str, (wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
     /// Uniform buffers keyed by their bytes: a shape's params are uploaded once.
@@ -279,6 +283,7 @@ impl GpuBackend {
             pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
         }
         state.recorded += 1;
+        state.used.extend(storage.iter().map(|b| b.buf.id));
         Ok(())
     }
 
@@ -302,6 +307,7 @@ impl GpuBackend {
             buffers.push(enc.finish());
         }
         state.recorded = 0;
+        state.used.clear();
         if !buffers.is_empty() {
             self.ctx.queue.submit(buffers);
             self.submissions.fetch_add(1, Ordering::Relaxed);
@@ -427,9 +433,13 @@ impl Backend for GpuBackend {
     fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
         same_shape("write", "destination", &dst.shape, "source", host.shape())?;
         if !host.is_empty() {
-            // Recorded ops that read `dst` must see the old contents: submit them first.
+            // queue.write_buffer lands before the next submit's commands. If recorded ops use
+            // `dst`, they must see the old contents: submit them first. Otherwise the write can
+            // join the step's single submit.
             let mut state = self.lock()?;
-            self.submit(&mut state, None);
+            if state.used.contains(&dst.buf.id) {
+                self.submit(&mut state, None);
+            }
             self.ctx.queue.write_buffer(&dst.buf.buffer, dst.offset, bytemuck::cast_slice(host.data()));
         }
         Ok(())
@@ -569,6 +579,27 @@ impl Backend for GpuBackend {
     fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         checks::scalar_out("max_abs", &out.shape)?;
         self.launch_reduce_all(&kernels::MAX_ABS, out, x)
+    }
+
+    fn optimizer_step(
+        &self,
+        kind: OptimKind,
+        params: &mut GpuTensor,
+        grads: &GpuTensor,
+        state: &mut GpuTensor,
+        table: &GpuTensor,
+        chunk_groups: &GpuLabels,
+        norm: &GpuTensor,
+    ) -> Result<()> {
+        let n = checks::optimizer_step(
+            &params.shape,
+            &grads.shape,
+            &state.shape,
+            &table.shape,
+            chunk_groups.len,
+            &norm.shape,
+        )?;
+        self.launch_optimizer_step(kind, params, grads, state, table, chunk_groups, norm, n)
     }
 
     fn scale(&self, x: &mut GpuTensor, alpha: f32) -> Result<()> {

@@ -1,0 +1,428 @@
+//! `Optimizer`: state buffers, parameter groups, clipping and the step count around the fused
+//! update kernel. One `step` is, on the GPU path, a small table write plus ONE dispatch (and one
+//! reduction before it when clipping by norm), recorded with the rest of the training step.
+
+use super::config::{OptimKind, OptimizerConfig};
+use super::hyper::{flag, GroupHyper, HYPER_LEN};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::params::{ParamLayout, ALIGN};
+use crate::tensor::Tensor;
+
+/// A parameter group: tensors (by name) that get their own learning rate or weight decay, as
+/// torch.optim's param groups. Tensors in no group use the optimizer's own settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParamGroup {
+    /// Parameter names, e.g. `["fc1.bias", "fc2.bias"]`.
+    pub params: Vec<String>,
+    /// Learning rate for these tensors (the optimizer's when None).
+    pub lr: Option<f64>,
+    /// Weight decay for these tensors (the optimizer's when None), e.g. 0 for biases.
+    pub weight_decay: Option<f64>,
+}
+
+/// Gradient clipping, applied on the device inside the step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Clip {
+    /// No clipping.
+    #[default]
+    None,
+    /// torch.nn.utils.clip_grad_norm_ with norm_type 2: scale all gradients by
+    /// min(max_norm / (‖g‖₂ + 1e-6), 1).
+    L2Norm(f64),
+    /// clip_grad_norm_ with norm_type inf: the same with ‖g‖∞.
+    InfNorm(f64),
+    /// torch.nn.utils.clip_grad_value_: clamp every gradient to [−v, v].
+    Value(f64),
+}
+
+/// Everything needed to continue an optimizer exactly where it stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState {
+    /// Steps taken.
+    pub step: u64,
+    /// NAdam's running product of μ (a float32 scalar, as PyTorch keeps it); 1 otherwise.
+    pub mu_product: f32,
+    /// Current learning rate of each group (default group first).
+    pub lrs: Vec<f64>,
+    /// Current momentum / β1 of each group (OneCycle cycles it).
+    pub momenta: Vec<f64>,
+    /// State tensors named `<param>.<state>`, e.g. `fc1.weight.exp_avg`, PyTorch's state names.
+    pub tensors: Vec<(String, Tensor)>,
+}
+
+/// One group's settings.
+#[derive(Clone, Debug)]
+struct GroupSettings {
+    lr: f64,
+    weight_decay: f64,
+    /// SGD momentum, Adam-family β1 or RMSprop momentum: what OneCycle cycles.
+    momentum: f64,
+}
+
+/// An optimizer bound to one parameter layout on one backend.
+pub struct Optimizer<B: Backend> {
+    config: OptimizerConfig,
+    layout: ParamLayout,
+    groups: Vec<GroupSettings>,
+    chunk_groups: B::Labels,
+    table: B::Tensor,
+    state: B::Tensor,
+    norm: B::Tensor,
+    step: u64,
+    mu_product: f32,
+    clip: Clip,
+}
+
+fn config_momentum(config: &OptimizerConfig) -> f64 {
+    match config {
+        OptimizerConfig::Sgd(c) => c.momentum,
+        OptimizerConfig::Rmsprop(c) => c.momentum,
+        OptimizerConfig::Adam(c) => c.betas.0,
+        OptimizerConfig::Adamax(c) => c.betas.0,
+        OptimizerConfig::Nadam(c) => c.betas.0,
+        OptimizerConfig::Radam(c) => c.betas.0,
+        OptimizerConfig::Lion(c) => c.betas.0,
+        OptimizerConfig::Adagrad(_) => 0.0,
+    }
+}
+
+impl<B: Backend> Optimizer<B> {
+    /// An optimizer for the tensors of `layout`, with `groups` overriding settings for some.
+    pub fn new(be: &B, config: OptimizerConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Self> {
+        validate(&config)?;
+        let mut settings = vec![GroupSettings {
+            lr: config.lr(),
+            weight_decay: config.weight_decay(),
+            momentum: config_momentum(&config),
+        }];
+        let mut chunk_groups = vec![0u32; layout.chunks()];
+        let mut claimed: Vec<Option<usize>> = vec![None; layout.views().len()];
+        for (gi, group) in groups.iter().enumerate() {
+            settings.push(GroupSettings {
+                lr: group.lr.unwrap_or(config.lr()),
+                weight_decay: group.weight_decay.unwrap_or(config.weight_decay()),
+                momentum: config_momentum(&config),
+            });
+            for name in &group.params {
+                let view = layout.get(name)?;
+                let vi = layout.views().iter().position(|v| v.name == *name).expect("found");
+                if let Some(other) = claimed[vi] {
+                    return Err(Error::InvalidArgument {
+                        what: "parameter groups".into(),
+                        detail: format!("{name} is in group {other} and group {gi}; a tensor belongs to one group"),
+                    });
+                }
+                claimed[vi] = Some(gi);
+                let first = view.offset / ALIGN;
+                for c in chunk_groups.iter_mut().skip(first).take(view.len().div_ceil(ALIGN)) {
+                    *c = gi as u32 + 1;
+                }
+            }
+        }
+        let slots = config.state_names().len();
+        let mut state = be.zeros(&[slots * layout.total()])?;
+        if let OptimizerConfig::Adagrad(c) = &config {
+            if c.initial_accumulator_value != 0.0 {
+                be.fill(&mut state, c.initial_accumulator_value as f32)?;
+            }
+        }
+        Ok(Self {
+            chunk_groups: be.upload_labels(&chunk_groups, settings.len())?,
+            table: be.zeros(&[settings.len(), HYPER_LEN])?,
+            norm: be.zeros(&[1])?,
+            state,
+            groups: settings,
+            layout: layout.clone(),
+            config,
+            step: 0,
+            mu_product: 1.0,
+            clip: Clip::None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Steps taken so far.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// Number of groups, the default group (tensors in no [`ParamGroup`]) first.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Each group's current learning rate.
+    pub fn lrs(&self) -> Vec<f64> {
+        self.groups.iter().map(|g| g.lr).collect()
+    }
+
+    /// Sets each group's learning rate (a schedule does this before every step).
+    pub fn set_lrs(&mut self, lrs: &[f64]) -> Result<()> {
+        if lrs.len() != self.groups.len() {
+            return Err(Error::InvalidArgument {
+                what: "set_lrs".into(),
+                detail: format!("{} learning rates for {} groups", lrs.len(), self.groups.len()),
+            });
+        }
+        for (g, &lr) in self.groups.iter_mut().zip(lrs) {
+            g.lr = lr;
+        }
+        Ok(())
+    }
+
+    /// Sets every group's momentum (SGD, RMSprop) or β1 (Adam family), as OneCycleLR does.
+    pub fn set_momentum(&mut self, momentum: f64) {
+        for g in &mut self.groups {
+            g.momentum = momentum;
+        }
+    }
+
+    /// Sets gradient clipping for the following steps.
+    pub fn set_clip(&mut self, clip: Clip) {
+        self.clip = clip;
+    }
+
+    /// One update of the flat `params` from the flat `grads` (both laid out by this optimizer's
+    /// layout). Nothing is read back.
+    pub fn step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor) -> Result<()> {
+        let n = self.layout.total();
+        for (what, t) in [("params", &*params), ("grads", grads)] {
+            if be.shape(t) != [n] {
+                return Err(Error::Shape {
+                    op: "Optimizer::step",
+                    detail: format!("{what} must be the flat [{n}] buffer of the layout, got {:?}", be.shape(t)),
+                });
+            }
+        }
+        self.step += 1;
+        let t = self.step as f64;
+        if let OptimizerConfig::Nadam(c) = &self.config {
+            let mu = self.groups[0].momentum * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
+            self.mu_product *= mu as f32;
+        }
+        let blocks: Vec<f32> =
+            self.groups.iter().flat_map(|g| bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t))).collect();
+        be.write(&mut self.table, &Tensor::from_vec(&[self.groups.len(), HYPER_LEN], blocks)?)?;
+        match self.clip {
+            Clip::L2Norm(_) => be.sum_squares(&mut self.norm, grads)?,
+            Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
+            _ => {}
+        }
+        be.optimizer_step(
+            self.config.kind(),
+            params,
+            grads,
+            &mut self.state,
+            &self.table,
+            &self.chunk_groups,
+            &self.norm,
+        )
+    }
+
+    /// The global gradient norm before clipping, as of the last step that clipped by norm
+    /// (reads one number back from the device).
+    pub fn last_grad_norm(&self, be: &B) -> Result<Option<f64>> {
+        let v = be.read(&self.norm)?.data()[0] as f64;
+        Ok(match self.clip {
+            Clip::L2Norm(_) => Some(v.sqrt()),
+            Clip::InfNorm(_) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32).
+    fn block(&self, g: &GroupSettings, t: f64) -> GroupHyper {
+        let mut h = GroupHyper { lr: g.lr as f32, weight_decay: g.weight_decay as f32, ..Default::default() };
+        h.decay_factor = (1.0 - g.lr * g.weight_decay) as f32;
+        let (mode, value) = match self.clip {
+            Clip::None => (0.0, 0.0),
+            Clip::L2Norm(v) => (1.0, v),
+            Clip::InfNorm(v) => (2.0, v),
+            Clip::Value(v) => (3.0, v),
+        };
+        h.clip_mode = mode;
+        h.clip_value = value as f32;
+        let betas = |h: &mut GroupHyper, b1: f64, b2: f64| {
+            h.beta1 = b1 as f32;
+            h.beta2 = b2 as f32;
+            h.one_minus_beta1 = (1.0 - b1) as f32;
+            h.one_minus_beta2 = (1.0 - b2) as f32;
+        };
+        match &self.config {
+            OptimizerConfig::Sgd(c) => {
+                h.beta1 = g.momentum as f32;
+                h.one_minus_beta1 = (1.0 - c.dampening) as f32;
+                h.flag0 = flag(c.nesterov);
+                h.flag1 = flag(self.step == 1);
+                h.flag2 = flag(g.momentum != 0.0);
+            }
+            OptimizerConfig::Adagrad(c) => {
+                h.eps = c.eps as f32;
+                h.c0 = (g.lr / (1.0 + (t - 1.0) * c.lr_decay)) as f32;
+            }
+            OptimizerConfig::Rmsprop(c) => {
+                h.beta1 = c.alpha as f32;
+                h.one_minus_beta1 = (1.0 - c.alpha) as f32;
+                h.beta2 = g.momentum as f32;
+                h.eps = c.eps as f32;
+                h.flag0 = flag(c.centered);
+                h.flag2 = flag(g.momentum > 0.0);
+            }
+            OptimizerConfig::Adam(c) => {
+                betas(&mut h, g.momentum, c.betas.1);
+                h.eps = c.eps as f32;
+                let bc1 = 1.0 - g.momentum.powf(t);
+                let bc2 = 1.0 - c.betas.1.powf(t);
+                h.c0 = (g.lr / bc1) as f32;
+                h.c1 = bc2.sqrt() as f32;
+                h.flag0 = flag(c.amsgrad);
+                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
+            }
+            OptimizerConfig::Adamax(c) => {
+                betas(&mut h, g.momentum, c.betas.1);
+                h.eps = c.eps as f32;
+                h.c0 = (g.lr / (1.0 - g.momentum.powf(t))) as f32;
+            }
+            OptimizerConfig::Nadam(c) => {
+                betas(&mut h, g.momentum, c.betas.1);
+                h.eps = c.eps as f32;
+                let mu = g.momentum * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
+                let mu_next = g.momentum * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * c.momentum_decay));
+                let mu_product = self.mu_product as f64;
+                h.c0 = (1.0 - c.betas.1.powf(t)) as f32;
+                h.c1 = (-g.lr * (1.0 - mu) / (1.0 - mu_product)) as f32;
+                h.c2 = ((-g.lr * mu_next) / (1.0 - mu_product * mu_next)) as f32;
+                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
+            }
+            OptimizerConfig::Radam(c) => {
+                betas(&mut h, g.momentum, c.betas.1);
+                h.eps = c.eps as f32;
+                let b2 = c.betas.1;
+                let bc1 = 1.0 - g.momentum.powf(t);
+                let bc2 = 1.0 - b2.powf(t);
+                let rho_inf = 2.0 / (1.0 - b2) - 1.0;
+                let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
+                h.c0 = bc1 as f32;
+                h.c1 = bc2.sqrt() as f32;
+                if rho_t > 5.0 {
+                    let rect =
+                        ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt();
+                    h.c2 = rect as f32;
+                    h.flag0 = 1.0;
+                }
+                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
+            }
+            OptimizerConfig::Lion(c) => betas(&mut h, g.momentum, c.betas.1),
+        }
+        h
+    }
+
+    /// The state as host tensors under PyTorch's names, plus the step count and schedules'
+    /// current values (for checkpoints).
+    pub fn state(&self, be: &B) -> Result<OptimizerState> {
+        let flat = be.read(&self.state)?;
+        let n = self.layout.total();
+        let mut tensors = Vec::new();
+        for (slot, state_name) in self.config.state_names().iter().enumerate() {
+            for v in self.layout.views() {
+                let start = slot * n + v.offset;
+                let data = flat.data()[start..start + v.len()].to_vec();
+                tensors.push((format!("{}.{state_name}", v.name), Tensor::from_vec(&v.shape, data)?));
+            }
+        }
+        Ok(OptimizerState {
+            step: self.step,
+            mu_product: self.mu_product,
+            lrs: self.lrs(),
+            momenta: self.groups.iter().map(|g| g.momentum).collect(),
+            tensors,
+        })
+    }
+
+    /// Restores a state taken with [`Optimizer::state`] from an optimizer of the same
+    /// configuration and layout.
+    pub fn load_state(&mut self, be: &B, state: &OptimizerState) -> Result<()> {
+        if state.lrs.len() != self.groups.len() || state.momenta.len() != self.groups.len() {
+            return Err(Error::InvalidArgument {
+                what: "optimizer state".into(),
+                detail: format!("saved for {} groups, this optimizer has {}", state.lrs.len(), self.groups.len()),
+            });
+        }
+        let n = self.layout.total();
+        let names = self.config.state_names();
+        let mut flat = vec![0.0f32; names.len() * n];
+        for (slot, state_name) in names.iter().enumerate() {
+            for v in self.layout.views() {
+                let key = format!("{}.{state_name}", v.name);
+                let t = state.tensors.iter().find(|(k, _)| *k == key).map(|(_, t)| t).ok_or_else(|| {
+                    Error::InvalidArgument { what: "optimizer state".into(), detail: format!("missing {key}") }
+                })?;
+                if t.shape() != v.shape.as_slice() {
+                    return Err(Error::Shape {
+                        op: "Optimizer::load_state",
+                        detail: format!("{key} is {:?} in the state but {:?} in the model", t.shape(), v.shape),
+                    });
+                }
+                flat[slot * n + v.offset..slot * n + v.offset + v.len()].copy_from_slice(t.data());
+            }
+        }
+        be.write(&mut self.state, &Tensor::from_vec(&[names.len() * n], flat)?)?;
+        self.step = state.step;
+        self.mu_product = state.mu_product;
+        for ((g, &lr), &m) in self.groups.iter_mut().zip(&state.lrs).zip(&state.momenta) {
+            g.lr = lr;
+            g.momentum = m;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses hyperparameters PyTorch refuses (negative rates, betas outside [0, 1), …).
+fn validate(config: &OptimizerConfig) -> Result<()> {
+    let bad = |what: &str, v: f64, range: &str| {
+        Err(Error::InvalidArgument {
+            what: format!("{:?}", config.kind()),
+            detail: format!("{what} = {v} must be {range}"),
+        })
+    };
+    let lr = config.lr();
+    if !(lr >= 0.0) {
+        return bad("lr", lr, "≥ 0");
+    }
+    if !(config.weight_decay() >= 0.0) {
+        return bad("weight_decay", config.weight_decay(), "≥ 0");
+    }
+    let betas = match config {
+        OptimizerConfig::Adam(c) => Some(c.betas),
+        OptimizerConfig::Adamax(c) => Some(c.betas),
+        OptimizerConfig::Nadam(c) => Some(c.betas),
+        OptimizerConfig::Radam(c) => Some(c.betas),
+        OptimizerConfig::Lion(c) => Some(c.betas),
+        _ => None,
+    };
+    if let Some((b1, b2)) = betas {
+        for (name, b) in [("betas[0]", b1), ("betas[1]", b2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(name, b, "in [0, 1)");
+            }
+        }
+    }
+    if let OptimizerConfig::Sgd(c) = config {
+        if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
+            return Err(Error::InvalidArgument {
+                what: "Sgd".into(),
+                detail: "Nesterov momentum requires a momentum and zero dampening".into(),
+            });
+        }
+        if !(c.momentum >= 0.0) {
+            return bad("momentum", c.momentum, "≥ 0");
+        }
+    }
+    let _ = OptimKind::Sgd;
+    Ok(())
+}
