@@ -5,7 +5,8 @@
 // Element i belongs to parameter group chunk_groups[i / ALIGN] (every tensor starts on an
 // ALIGN-element boundary, so a chunk never straddles two tensors) and reads that group's block
 // in `table`. State slot s of element i is state[s * n + i]. Clipping is applied to the
-// gradient first, from the global norm in norm[0] computed by an earlier reduction.
+// gradient first, from the global norm in norm[0] computed by an earlier reduction
+// (sum of squares for L2, max |g| for ∞, Σ|g| for L1).
 
 struct Params {
     n: u32,
@@ -31,7 +32,7 @@ struct Group {
     flag0: f32,
     flag1: f32,
     flag2: f32,
-    clip_mode: f32,       // 0 none, 1 L2-norm, 2 ∞-norm, 3 value
+    clip_mode: f32,       // 0 none, 1 L2-norm, 2 ∞-norm, 3 value, 4 L1-norm
     clip_value: f32,
     pad0: f32,
     pad1: f32,
@@ -62,7 +63,7 @@ fn lerp(a: f32, b: f32, w: f32) -> f32 {
 }
 
 fn clipped(g: f32, h: Group) -> f32 {
-    if (h.clip_mode == 1.0 || h.clip_mode == 2.0) {
+    if (h.clip_mode == 1.0 || h.clip_mode == 2.0 || h.clip_mode == 4.0) {
         var total = norm[0];
         if (h.clip_mode == 1.0) {
             total = sqrt(total);

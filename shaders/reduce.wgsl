@@ -78,6 +78,21 @@ fn sum_squares(@builtin(local_invocation_id) lid: vec3<u32>) {
     }
 }
 
+// out[0] = Σ |x|, the L1 norm, one workgroup.
+@compute @workgroup_size(256)
+fn sum_abs(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let tid = lid.x;
+    var acc = 0.0;
+    for (var i = tid; i < p.n; i += THREADS) {
+        acc += abs(x[i]);
+    }
+    partial[tid] = acc;
+    tree(tid, 0u);
+    if (tid == 0u) {
+        out[0] = partial[0];
+    }
+}
+
 // out[0] = max |x| (0 when empty), one workgroup.
 @compute @workgroup_size(256)
 fn max_abs(@builtin(local_invocation_id) lid: vec3<u32>) {

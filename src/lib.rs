@@ -12,6 +12,7 @@ pub mod nn;
 pub mod optim;
 pub mod params;
 pub mod rng;
+pub mod schedule;
 pub mod tensor;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};

@@ -44,6 +44,7 @@ enum Unary {
     Softmax,
     Sum,
     SumSquares,
+    SumAbs,
     MaxAbs,
     Scale(f32),
     Fill(f32),
@@ -82,7 +83,7 @@ impl<B: Backend> Runner for B {
         let xd = self.upload(x).unwrap();
         let scalar = [1usize];
         let out_shape = match which {
-            Unary::Sum | Unary::SumSquares | Unary::MaxAbs => &scalar[..],
+            Unary::Sum | Unary::SumSquares | Unary::SumAbs | Unary::MaxAbs => &scalar[..],
             _ => x.shape(),
         };
         let mut out = self.zeros(out_shape).unwrap();
@@ -91,6 +92,7 @@ impl<B: Backend> Runner for B {
             Unary::Softmax => self.softmax_forward(&mut out, &xd).unwrap(),
             Unary::Sum => self.sum(&mut out, &xd).unwrap(),
             Unary::SumSquares => self.sum_squares(&mut out, &xd).unwrap(),
+            Unary::SumAbs => self.sum_abs(&mut out, &xd).unwrap(),
             Unary::MaxAbs => self.max_abs(&mut out, &xd).unwrap(),
             Unary::Scale(a) => {
                 out = xd;
@@ -253,6 +255,7 @@ fn reductions_match_including_empty_and_long() {
         let positive = rand(&mut rng, &[n], 0.0, 1.0);
         compare(&format!("sum n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::Sum, &positive)]);
         compare(&format!("sum_squares n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::SumSquares, &x)]);
+        compare(&format!("sum_abs n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::SumAbs, &x)]);
         compare(&format!("max_abs n={n}"), 0.0, 0.0, |r| vec![r.unary(Unary::MaxAbs, &x)]);
     }
 }

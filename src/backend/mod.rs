@@ -198,6 +198,8 @@ pub trait Backend {
     fn sum(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// `out[0] = Σ x²`, the square of the L2 norm (for global gradient-norm clipping).
     fn sum_squares(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+    /// `out[0] = Σ |x|`, the L1 norm.
+    fn sum_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// `out[0] = max |x|` (0 for an empty tensor), the L∞ norm.
     fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
 

@@ -38,7 +38,7 @@ pub struct GroupHyper {
     pub flag1: f32,
     /// Optimizer flag 2.
     pub flag2: f32,
-    /// 0 none, 1 global L2-norm clip, 2 global ∞-norm clip, 3 clip by value.
+    /// 0 none, 1 global L2-norm clip, 2 global ∞-norm clip, 3 clip by value, 4 global L1-norm clip.
     pub clip_mode: f32,
     /// max_norm for modes 1–2, the bound for mode 3.
     pub clip_value: f32,

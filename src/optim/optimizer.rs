@@ -32,6 +32,8 @@ pub enum Clip {
     L2Norm(f64),
     /// clip_grad_norm_ with norm_type inf: the same with ‖g‖∞.
     InfNorm(f64),
+    /// clip_grad_norm_ with norm_type 1: the same with ‖g‖₁.
+    L1Norm(f64),
     /// torch.nn.utils.clip_grad_value_: clamp every gradient to [−v, v].
     Value(f64),
 }
@@ -211,6 +213,7 @@ impl<B: Backend> Optimizer<B> {
         match self.clip {
             Clip::L2Norm(_) => be.sum_squares(&mut self.norm, grads)?,
             Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
+            Clip::L1Norm(_) => be.sum_abs(&mut self.norm, grads)?,
             _ => {}
         }
         be.optimizer_step(
@@ -230,7 +233,7 @@ impl<B: Backend> Optimizer<B> {
         let v = be.read(&self.norm)?.data()[0] as f64;
         Ok(match self.clip {
             Clip::L2Norm(_) => Some(v.sqrt()),
-            Clip::InfNorm(_) => Some(v),
+            Clip::InfNorm(_) | Clip::L1Norm(_) => Some(v),
             _ => None,
         })
     }
@@ -244,6 +247,7 @@ impl<B: Backend> Optimizer<B> {
             Clip::L2Norm(v) => (1.0, v),
             Clip::InfNorm(v) => (2.0, v),
             Clip::Value(v) => (3.0, v),
+            Clip::L1Norm(v) => (4.0, v),
         };
         h.clip_mode = mode;
         h.clip_value = value as f32;
@@ -391,10 +395,10 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
         })
     };
     let lr = config.lr();
-    if !(lr >= 0.0) {
+    if lr.is_nan() || lr < 0.0 {
         return bad("lr", lr, "≥ 0");
     }
-    if !(config.weight_decay() >= 0.0) {
+    if config.weight_decay().is_nan() || config.weight_decay() < 0.0 {
         return bad("weight_decay", config.weight_decay(), "≥ 0");
     }
     let betas = match config {
@@ -419,7 +423,7 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
                 detail: "Nesterov momentum requires a momentum and zero dampening".into(),
             });
         }
-        if !(c.momentum >= 0.0) {
+        if c.momentum.is_nan() || c.momentum < 0.0 {
             return bad("momentum", c.momentum, "≥ 0");
         }
     }

@@ -221,6 +221,12 @@ impl Backend for CpuBackend {
         store_scalar("sum_squares", out, read_all([x], |[x]| reduce::sum_squares(x)))
     }
 
+    fn sum_abs(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
+        checks::scalar_out("sum_abs", &out.shape)?;
+        storage::check_no_alias("sum_abs", out, &[x])?;
+        store_scalar("sum_abs", out, read_all([x], |[x]| reduce::sum_abs(x)))
+    }
+
     fn max_abs(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
         checks::scalar_out("max_abs", &out.shape)?;
         storage::check_no_alias("max_abs", out, &[x])?;

@@ -17,10 +17,11 @@ fn lerp(a: f32, b: f32, w: f32) -> f32 {
 }
 
 /// The gradient after clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_). `norm` is
-/// the global sum of squares (mode 1) or max |g| (mode 2) of the unclipped gradients.
+/// the global sum of squares (mode 1), max |g| (mode 2) or Σ|g| (mode 4) of the unclipped
+/// gradients.
 fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
     match h.clip_mode as u32 {
-        1 | 2 => {
+        1 | 2 | 4 => {
             let total = if h.clip_mode == 1.0 { norm.sqrt() } else { norm };
             let coef = (h.clip_value / (total + 1e-6)).min(1.0);
             g * coef
@@ -96,7 +97,7 @@ fn rmsprop(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usiz
     let mut avg = if h.flag0 != 0.0 {
         s[2 * n + i] = lerp(s[2 * n + i], g, h.one_minus_beta1);
         let ga = s[2 * n + i];
-        (s[i] + -1.0 * ga * ga).sqrt()
+        (s[i] + -ga * ga).sqrt()
     } else {
         s[i].sqrt()
     };
@@ -172,7 +173,7 @@ fn radam(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize)
     } else {
         mhat * h.lr
     };
-    *p += -1.0 * update;
+    *p += -update;
 }
 
 /// Lion: c = β1·m + (1−β1)·g; p = p·(1 − lr·wd) − lr·sign(c); m = β2·m + (1−β2)·g.

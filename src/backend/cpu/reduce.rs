@@ -32,6 +32,15 @@ pub fn sum_squares<F: Float>(x: &[F]) -> F {
     acc
 }
 
+/// `Σ |x|`.
+pub fn sum_abs<F: Float>(x: &[F]) -> F {
+    let mut acc = F::zero();
+    for i in 0..x.len() {
+        acc += x[i].abs();
+    }
+    acc
+}
+
 /// `max |x|`, 0 for an empty slice.
 pub fn max_abs<F: Float>(x: &[F]) -> F {
     let mut acc = F::zero();

@@ -127,6 +127,7 @@ kernel!(LION_STEP, Optim, "lion_step", OPTIM);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
+kernel!(SUM_ABS, Reduce, "sum_abs", OUT_IN);
 kernel!(MAX_ABS, Reduce, "max_abs", OUT_IN);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
@@ -149,6 +150,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &COLUMN_SUM,
     &SUM,
     &SUM_SQUARES,
+    &SUM_ABS,
     &MAX_ABS,
     &DROPOUT_FORWARD,
     &DROPOUT_BACKWARD,

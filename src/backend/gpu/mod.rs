@@ -576,6 +576,11 @@ impl Backend for GpuBackend {
         self.launch_reduce_all(&kernels::SUM_SQUARES, out, x)
     }
 
+    fn sum_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum_abs", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM_ABS, out, x)
+    }
+
     fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         checks::scalar_out("max_abs", &out.shape)?;
         self.launch_reduce_all(&kernels::MAX_ABS, out, x)
