@@ -1,4 +1,4 @@
-// elementwise.wgsl: activations forward/backward, bias add, scale, axpy, fill, copy.
+// elementwise.wgsl: activations forward/backward, bias add, scale, axpy, add_sign, fill, copy.
 // CPU twins: src/backend/cpu/elementwise.rs (same names, same formulas).
 // One invocation per element; the grid may be two-dimensional when n needs more than
 // 65535 workgroups, so the flat index folds in num_workgroups.x.
@@ -162,5 +162,14 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = flat_index(gid, nwg);
     if (i < p.n) {
         out[i] = in0[i];
+    }
+}
+
+// out (y) += alpha * sign(in0 (x)), the gradient of an L1 penalty alpha·Σ|x| (sign(0) = 0)
+@compute @workgroup_size(WG)
+fn add_sign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < p.n) {
+        out[i] = out[i] + p.alpha * sign(in0[i]);
     }
 }

@@ -5,6 +5,7 @@
 //! names as the WGSL entry points in `shaders/`. [`device::open`] picks where to run.
 
 pub mod backend;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod loss;
@@ -14,6 +15,7 @@ pub mod params;
 pub mod rng;
 pub mod schedule;
 pub mod tensor;
+pub mod train;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};
 pub use backend::gpu::{GpuBackend, GpuLabels, GpuTensor};

@@ -58,6 +58,7 @@ enum Binary {
     BiasAdd,
     ColumnSum,
     Axpy(f32),
+    AddSign(f32),
 }
 
 #[derive(Clone, Copy)]
@@ -130,6 +131,11 @@ impl<B: Backend> Runner for B {
             Binary::Axpy(alpha) => {
                 let mut y = ad;
                 self.axpy(&mut y, alpha, &bd).unwrap();
+                self.read(&y).unwrap()
+            }
+            Binary::AddSign(alpha) => {
+                let mut y = ad;
+                self.add_sign(&mut y, alpha, &bd).unwrap();
                 self.read(&y).unwrap()
             }
         }
@@ -270,6 +276,7 @@ fn elementwise_utilities_match() {
         compare(&format!("fill {shape:?}"), 0.0, 0.0, |r| vec![r.unary(Unary::Fill(2.5), &x)]);
         compare(&format!("copy {shape:?}"), 0.0, 0.0, |r| vec![r.unary(Unary::Copy, &x)]);
         compare(&format!("axpy {shape:?}"), 1e-6, 1e-6, |r| vec![r.binary(Binary::Axpy(0.75), &x, &y)]);
+        compare(&format!("add_sign {shape:?}"), 0.0, 0.0, |r| vec![r.binary(Binary::AddSign(0.01), &x, &y)]);
     }
 }
 

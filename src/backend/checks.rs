@@ -156,3 +156,11 @@ pub fn optimizer_step(
     scalar_out(op, norm)?;
     Ok(n)
 }
+
+/// Two lengths that must agree (labels written over labels).
+pub fn same_len(op: &'static str, have: usize, given: usize) -> Result<()> {
+    if have != given {
+        return Err(shape_error(op, format!("the destination holds {have} but {given} were given")));
+    }
+    Ok(())
+}

@@ -101,6 +101,8 @@ pub trait Backend {
     fn zeros(&self, shape: &[usize]) -> Result<Self::Tensor>;
     /// Copies `labels` onto this path after checking each is below `classes`.
     fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Self::Labels>;
+    /// Overwrites existing labels with as many new ones, each below `classes`.
+    fn write_labels(&self, dst: &mut Self::Labels, labels: &[u32], classes: usize) -> Result<()>;
     /// Overwrites an existing tensor with host data of the same shape.
     fn write(&self, dst: &mut Self::Tensor, host: &Tensor) -> Result<()>;
     /// Runs everything recorded so far and copies `t` back to the host.
@@ -226,6 +228,8 @@ pub trait Backend {
     fn scale(&self, x: &mut Self::Tensor, alpha: f32) -> Result<()>;
     /// `y += alpha · x`.
     fn axpy(&self, y: &mut Self::Tensor, alpha: f32, x: &Self::Tensor) -> Result<()>;
+    /// `y += alpha · sign(x)` (sign(0) = 0), the gradient of an L1 penalty.
+    fn add_sign(&self, y: &mut Self::Tensor, alpha: f32, x: &Self::Tensor) -> Result<()>;
     /// `x = value` everywhere.
     fn fill(&self, x: &mut Self::Tensor, value: f32) -> Result<()>;
     /// `dst = src`.

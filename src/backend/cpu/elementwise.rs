@@ -132,6 +132,20 @@ pub fn axpy<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
     }
 }
 
+/// `y[i] += alpha · sign(x[i])` with sign(0) = 0: the gradient of an L1 penalty.
+pub fn add_sign<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
+    for i in 0..y.len() {
+        let s = if x[i] > F::zero() {
+            F::one()
+        } else if x[i] < F::zero() {
+            -F::one()
+        } else {
+            F::zero()
+        };
+        y[i] += alpha * s;
+    }
+}
+
 /// `x[i] = value`.
 pub fn fill<F: Float>(x: &mut [F], value: F) {
     for i in 0..x.len() {

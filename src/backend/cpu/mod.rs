@@ -67,6 +67,13 @@ impl Backend for CpuBackend {
         Ok(labels.to_vec())
     }
 
+    fn write_labels(&self, dst: &mut Vec<u32>, labels: &[u32], classes: usize) -> Result<()> {
+        checks::same_len("write_labels", dst.len(), labels.len())?;
+        check_labels(labels, classes)?;
+        dst.copy_from_slice(labels);
+        Ok(())
+    }
+
     fn write(&self, dst: &mut CpuTensor, host: &Tensor) -> Result<()> {
         same_shape("write", "destination", &dst.shape, "source", host.shape())?;
         let range = dst.range();
@@ -272,6 +279,11 @@ impl Backend for CpuBackend {
     fn axpy(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
         checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
         access("axpy", y, [x], |y, [x]| elementwise::axpy(y, alpha, x))
+    }
+
+    fn add_sign(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
+        checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
+        access("add_sign", y, [x], |y, [x]| elementwise::add_sign(y, alpha, x))
     }
 
     fn fill(&self, x: &mut CpuTensor, value: f32) -> Result<()> {

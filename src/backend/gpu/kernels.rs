@@ -107,6 +107,7 @@ kernel!(ACTIVATION_BACKWARD, Elementwise, "activation_backward", OUT_IN_IN);
 kernel!(BIAS_ADD, Elementwise, "bias_add", OUT_IN);
 kernel!(SCALE, Elementwise, "scale", INPLACE);
 kernel!(AXPY, Elementwise, "axpy", OUT_IN);
+kernel!(ADD_SIGN, Elementwise, "add_sign", OUT_IN);
 kernel!(FILL, Elementwise, "fill", INPLACE);
 kernel!(COPY, Elementwise, "copy", OUT_IN);
 kernel!(SOFTMAX_FORWARD, Softmax, "softmax_forward", OUT_IN);
@@ -140,6 +141,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &BIAS_ADD,
     &SCALE,
     &AXPY,
+    &ADD_SIGN,
     &FILL,
     &COPY,
     &SOFTMAX_FORWARD,

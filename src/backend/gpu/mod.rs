@@ -375,6 +375,21 @@ impl GpuBackend {
         Ok(data)
     }
 
+    /// Writes host bytes into a buffer at `offset`. queue.write_buffer lands before the next
+    /// submit's commands: if recorded ops use the buffer they must see the old contents, so they
+    /// are submitted first; otherwise the write joins the step's single submit.
+    fn write_bytes(&self, buf: &DeviceBuffer, offset: u64, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.lock()?;
+        if state.used.contains(&buf.id) {
+            self.submit(&mut state, None);
+        }
+        self.ctx.queue.write_buffer(&buf.buffer, offset, data);
+        Ok(())
+    }
+
     /// Uploads `data` into a new storage buffer.
     fn upload_bytes(&self, shape: &[usize], data: &[u8]) -> Result<DeviceBuffer> {
         let buf = self.storage(shape, data.len() as u64)?;
@@ -430,19 +445,15 @@ impl Backend for GpuBackend {
         Ok(GpuLabels { buf, len: labels.len() })
     }
 
+    fn write_labels(&self, dst: &mut GpuLabels, labels: &[u32], classes: usize) -> Result<()> {
+        checks::same_len("write_labels", dst.len, labels.len())?;
+        super::cpu::check_labels(labels, classes)?;
+        self.write_bytes(&dst.buf, 0, bytemuck::cast_slice(labels))
+    }
+
     fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
         same_shape("write", "destination", &dst.shape, "source", host.shape())?;
-        if !host.is_empty() {
-            // queue.write_buffer lands before the next submit's commands. If recorded ops use
-            // `dst`, they must see the old contents: submit them first. Otherwise the write can
-            // join the step's single submit.
-            let mut state = self.lock()?;
-            if state.used.contains(&dst.buf.id) {
-                self.submit(&mut state, None);
-            }
-            self.ctx.queue.write_buffer(&dst.buf.buffer, dst.offset, bytemuck::cast_slice(host.data()));
-        }
-        Ok(())
+        self.write_bytes(&dst.buf, dst.offset, bytemuck::cast_slice(host.data()))
     }
 
     fn read(&self, t: &GpuTensor) -> Result<Tensor> {
@@ -614,6 +625,11 @@ impl Backend for GpuBackend {
     fn axpy(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
         let n = checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
         self.launch_out_in(&kernels::AXPY, y, x, n, alpha)
+    }
+
+    fn add_sign(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
+        self.launch_out_in(&kernels::ADD_SIGN, y, x, n, alpha)
     }
 
     fn fill(&self, x: &mut GpuTensor, value: f32) -> Result<()> {

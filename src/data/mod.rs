@@ -1,0 +1,95 @@
+//! In-memory data sets: features (rows × features, f32) and targets (class labels or values),
+//! with row gathering for batches. Readers for IDX and CSV files build these.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// What each row is trained towards.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// One class label per row, each below `classes`.
+    Labels {
+        /// The labels.
+        labels: Vec<u32>,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// A row of target values per row (regression, multi-label BCE).
+    Values(Tensor),
+}
+
+/// Rows of features with their targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Features, (rows, features).
+    pub x: Tensor,
+    /// Targets, one per row.
+    pub targets: Targets,
+}
+
+impl Dataset {
+    /// Checks that features are a matrix, targets have one entry per row and labels fit.
+    pub fn new(x: Tensor, targets: Targets) -> Result<Self> {
+        let bad = |detail: String| Err(Error::InvalidArgument { what: "dataset".into(), detail });
+        if x.shape().len() != 2 {
+            return bad(format!("features must be (rows, features), got {:?}", x.shape()));
+        }
+        let rows = x.shape()[0];
+        match &targets {
+            Targets::Labels { labels, classes } => {
+                if labels.len() != rows {
+                    return bad(format!("{rows} rows of features but {} labels", labels.len()));
+                }
+                if let Some((i, l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= *classes) {
+                    return bad(format!("label {l} at row {i} is outside the {classes} classes"));
+                }
+            }
+            Targets::Values(t) => {
+                if t.shape().len() != 2 || t.shape()[0] != rows {
+                    return bad(format!("{rows} rows of features but targets of shape {:?}", t.shape()));
+                }
+            }
+        }
+        Ok(Self { x, targets })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.x.shape()[0]
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of features per row.
+    pub fn features(&self) -> usize {
+        self.x.shape()[1]
+    }
+
+    /// The rows `idx`, in that order, as a new data set (a batch).
+    pub fn gather(&self, idx: &[usize]) -> Result<Dataset> {
+        let x = gather_rows(&self.x, idx)?;
+        let targets = match &self.targets {
+            Targets::Labels { labels, classes } => {
+                Targets::Labels { labels: idx.iter().map(|&i| labels[i]).collect(), classes: *classes }
+            }
+            Targets::Values(t) => Targets::Values(gather_rows(t, idx)?),
+        };
+        Ok(Dataset { x, targets })
+    }
+}
+
+/// Rows `idx` of a (rows, cols) tensor.
+pub fn gather_rows(t: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let (rows, cols) = (t.shape()[0], t.shape()[1]);
+    let mut data = Vec::with_capacity(idx.len() * cols);
+    for &i in idx {
+        if i >= rows {
+            return Err(Error::InvalidArgument { what: "gather".into(), detail: format!("row {i} of {rows}") });
+        }
+        data.extend_from_slice(&t.data()[i * cols..(i + 1) * cols]);
+    }
+    Tensor::from_vec(&[idx.len(), cols], data)
+}
