@@ -103,3 +103,38 @@ fn bad_schedules_are_refused() {
     let seq = Schedule::Sequential { schedules: vec![Schedule::Constant], milestones: vec![3] };
     assert!(seq.validate().unwrap_err().to_string().contains("milestones"));
 }
+
+/// The scheduled lr reaches the fused kernel on both paths: with a constant gradient g and plain
+/// SGD, p_k = p_0 − g·Σ lr_i, for every torch schedule of the oracle.
+fn schedule_drives_the_kernel<B: downhill::Backend>(be: &B) {
+    use downhill::optim::{Optimizer, OptimizerConfig, SgdConfig};
+    use downhill::params::ParamLayout;
+    use downhill::Tensor;
+    let oracle = load("schedulers.json");
+    let base = oracle["base_lr"].as_f64().unwrap();
+    let layout = ParamLayout::new(&[("w", vec![3])]).unwrap();
+    for case in oracle["schedulers"].as_array().unwrap() {
+        let s = schedule(case["name"].as_str().unwrap(), &case["hyperparameters"]);
+        let cfg = OptimizerConfig::Sgd(SgdConfig { lr: base, ..Default::default() });
+        let mut opt = Optimizer::new(be, cfg, &layout, &[]).unwrap();
+        let mut p = be.upload(&Tensor::from_vec(&[layout.total()], vec![1.0; layout.total()]).unwrap()).unwrap();
+        let g = be.upload(&Tensor::from_vec(&[layout.total()], vec![0.5; layout.total()]).unwrap()).unwrap();
+        let mut want = 1.0f32;
+        for k in 0..60u64 {
+            let lr = s.lr(base, k);
+            opt.set_lrs(&[lr]).unwrap();
+            opt.step(be, &mut p, &g).unwrap();
+            want += -(lr as f32) * 0.5;
+        }
+        let got = be.read(&p).unwrap().data()[0];
+        assert_eq!(got, want, "{}: the kernel must apply each step's scheduled lr", case["name"]);
+    }
+}
+
+#[test]
+fn schedules_drive_the_fused_kernel_on_both_paths() {
+    schedule_drives_the_kernel(&downhill::CpuBackend::new());
+    if let Some(g) = common::gpu() {
+        schedule_drives_the_kernel(g);
+    }
+}
