@@ -11,6 +11,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> y: array<f32>;
 
 override WG: u32 = 64u;
 const THREADS: u32 = 256u;
@@ -105,5 +106,22 @@ fn max_abs(@builtin(local_invocation_id) lid: vec3<u32>) {
     tree(tid, 1u);
     if (tid == 0u) {
         out[0] = partial[0];
+    }
+}
+
+// True for ±inf and NaN: exponent bits all ones (robust where x != x may be folded away).
+fn nonfinite(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+
+// The divergence guard, called once per step: out[1] counts the calls, and out[0] (0 while
+// healthy) records that count the first time x[0] (the loss) or y[0] (the gradients' sum of
+// squares) is not finite. The step lives on the device, so the uniform never changes.
+@compute @workgroup_size(1)
+fn first_nonfinite() {
+    let step = out[1] + f32(p.n); // p.n = 1: one call per step
+    out[1] = step;
+    if (out[0] == 0.0 && (nonfinite(x[0]) || nonfinite(y[0]))) {
+        out[0] = step;
     }
 }

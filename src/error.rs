@@ -40,6 +40,22 @@ pub enum Error {
     /// The GPU reported an error (validation, out of memory, device lost).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A data, checkpoint or config file is missing, unreadable or malformed.
+    #[error("{path}: {detail}")]
+    File {
+        /// The file (or folder) concerned.
+        path: String,
+        /// What is wrong: the record or field, what was expected and what was found.
+        detail: String,
+    },
+    /// Training stopped because the loss or the gradients stopped being finite.
+    #[error("{0}")]
+    Diverged(String),
+}
+
+/// Builds an [`Error::File`] for `path`.
+pub(crate) fn file_error(path: impl AsRef<std::path::Path>, detail: impl Into<String>) -> Error {
+    Error::File { path: path.as_ref().display().to_string(), detail: detail.into() }
 }
 
 /// Shorthand used throughout the crate.

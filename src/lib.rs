@@ -14,6 +14,7 @@ pub mod optim;
 pub mod params;
 pub mod rng;
 pub mod schedule;
+pub mod scheduler;
 pub mod tensor;
 pub mod train;
 

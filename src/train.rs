@@ -11,6 +11,7 @@ use crate::nn::Model;
 use crate::optim::{Clip, Optimizer};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
+use crate::scheduler::{choose_mode, start_stream, FeedMode, HostBatch, ResidentSet, RESIDENT_BUDGET_BYTES};
 use crate::tensor::Tensor;
 
 /// How many rows one optimizer step sees.
@@ -42,6 +43,11 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Seed of the shuffles.
     pub seed: u64,
+    /// Where training batches come from (resident on the device or streamed).
+    pub feed: FeedMode,
+    /// Steps between loss read-backs for progress reports and the divergence check (the epoch
+    /// end always reads).
+    pub report_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +61,8 @@ impl Default for TrainConfig {
             l2: 0.0,
             shuffle: true,
             seed: 0,
+            feed: FeedMode::Auto,
+            report_every: 50,
         }
     }
 }
@@ -75,6 +83,34 @@ pub struct Evaluation {
     pub loss: f64,
     /// Fraction of rows whose largest output is the label (classification only).
     pub accuracy: Option<f64>,
+    /// `confusion[true][predicted]` counts (classification only).
+    pub confusion: Option<Vec<Vec<u64>>>,
+}
+
+/// What a step callback sees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepInfo {
+    /// Optimizer steps taken since training began.
+    pub step: u64,
+    /// Steps taken in this epoch.
+    pub epoch_step: u64,
+    /// Steps this epoch will take.
+    pub epoch_steps: u64,
+    /// Rows processed in this epoch.
+    pub rows: usize,
+    /// Mean micro-batch loss of the epoch so far, when this step read it back (every
+    /// `report_every` steps).
+    pub mean_loss: Option<f64>,
+}
+
+/// Where one micro-batch comes from.
+enum Load<'a> {
+    /// Rows of the host data set, gathered and uploaded now.
+    Rows(&'a [usize]),
+    /// Rows `offset..offset + rows` of the uploaded permutation of the resident set.
+    Resident { offset: usize, rows: usize },
+    /// A batch the streaming producer prepared.
+    Staged(HostBatch),
 }
 
 /// Device buffers for one batch size, reused every step.
@@ -99,6 +135,12 @@ pub struct Trainer<B: Backend> {
     rng: Rng,
     buffers: Vec<BatchBuffers<B>>,
     loss_sum: B::Tensor,
+    grad_sumsq: B::Tensor,
+    /// [first non-finite step since `guard_base`, steps counted] on the device.
+    guard: B::Tensor,
+    guard_base: u64,
+    resident: Option<ResidentSet<B>>,
+    last_mode: Option<FeedMode>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -128,7 +170,49 @@ impl<B: Backend> Trainer<B> {
             steps: 0,
             buffers: Vec::new(),
             loss_sum: be.zeros(&[1])?,
+            grad_sumsq: be.zeros(&[1])?,
+            guard: be.zeros(&[2])?,
+            guard_base: 0,
+            resident: None,
+            last_mode: None,
         })
+    }
+
+    /// The feed mode the last epoch used.
+    pub fn last_feed_mode(&self) -> Option<FeedMode> {
+        self.last_mode
+    }
+
+    /// Restores the loop's position: steps taken and the shuffle generator's state (from a
+    /// checkpoint).
+    pub fn restore_position(&mut self, be: &B, steps: u64, rng_state: u64) -> Result<()> {
+        self.steps = steps;
+        self.rng = Rng::new(rng_state);
+        be.fill(&mut self.guard, 0.0)?;
+        self.guard_base = steps;
+        Ok(())
+    }
+
+    /// The shuffle generator's state (for checkpoints).
+    pub fn rng_state(&self) -> u64 {
+        self.rng.state()
+    }
+
+    /// Fails with [`Error::Diverged`] if a step since the last check had a non-finite loss or
+    /// gradient (one read-back).
+    pub fn check_divergence(&self, be: &B) -> Result<()> {
+        let flag = be.read(&self.guard)?.data()[0];
+        if flag != 0.0 {
+            let step = self.guard_base + flag as u64;
+            let lrs = self.optimizer.lrs();
+            return Err(Error::Diverged(format!(
+                "training diverged at step {step}: the loss or the gradients became NaN or infinite. \
+                 Likely cause: a learning rate too high for this model (lr {:?}); lower the learning rate, \
+                 clip gradients (e.g. a max norm of 1), or use a warm-up schedule",
+                lrs
+            )));
+        }
+        Ok(())
     }
 
     /// Optimizer steps taken (the schedule's k).
@@ -162,19 +246,61 @@ impl<B: Backend> Trainer<B> {
         Ok(self.buffers.len() - 1)
     }
 
-    /// Uploads rows `idx` into the reused buffers of that batch size.
-    fn load_batch(&mut self, be: &B, data: &Dataset, idx: &[usize]) -> Result<usize> {
-        let bi = self.buffers_for(be, data, idx.len())?;
-        let buf = &mut self.buffers[bi];
-        be.write(&mut buf.x, &gather_rows(&data.x, idx)?)?;
-        match &data.targets {
-            Targets::Labels { labels, classes } => {
-                let batch: Vec<u32> = idx.iter().map(|&i| labels[i]).collect();
-                be.write_labels(buf.labels.as_mut().expect("label buffers"), &batch, *classes)?;
+    /// Fills the reused input buffers of the batch's size; returns their index and, for a staged
+    /// batch, the staging buffer to hand back to the producer.
+    fn load(&mut self, be: &B, data: &Dataset, load: Load<'_>) -> Result<(usize, Option<HostBatch>)> {
+        match load {
+            Load::Rows(idx) => {
+                let bi = self.buffers_for(be, data, idx.len())?;
+                let buf = &mut self.buffers[bi];
+                be.write(&mut buf.x, &gather_rows(&data.x, idx)?)?;
+                match &data.targets {
+                    Targets::Labels { labels, classes } => {
+                        let batch: Vec<u32> = idx.iter().map(|&i| labels[i]).collect();
+                        be.write_labels(buf.labels.as_mut().expect("label buffers"), &batch, *classes)?;
+                    }
+                    Targets::Values(t) => {
+                        be.write(buf.values.as_mut().expect("value buffers"), &gather_rows(t, idx)?)?
+                    }
+                }
+                Ok((bi, None))
             }
-            Targets::Values(t) => be.write(buf.values.as_mut().expect("value buffers"), &gather_rows(t, idx)?)?,
+            Load::Resident { offset, rows } => {
+                let bi = self.buffers_for(be, data, rows)?;
+                let res = self.resident.as_ref().expect("resident set uploaded");
+                let buf = &mut self.buffers[bi];
+                be.gather_rows(&mut buf.x, &res.x, &res.perm, offset)?;
+                match (&res.labels, &res.values) {
+                    (Some(l), _) => {
+                        be.gather_labels(buf.labels.as_mut().expect("label buffers"), l, &res.perm, offset)?
+                    }
+                    (None, Some(v)) => {
+                        be.gather_rows(buf.values.as_mut().expect("value buffers"), v, &res.perm, offset)?
+                    }
+                    _ => unreachable!("a data set has labels or values"),
+                }
+                Ok((bi, None))
+            }
+            Load::Staged(b) => {
+                let bi = self.buffers_for(be, data, b.rows)?;
+                let buf = &mut self.buffers[bi];
+                let x = Tensor::from_vec(&[b.rows, data.features()], b.x)?;
+                be.write(&mut buf.x, &x)?;
+                let x = x.into_vec();
+                let (labels, values) = match &data.targets {
+                    Targets::Labels { classes, .. } => {
+                        be.write_labels(buf.labels.as_mut().expect("label buffers"), &b.labels, *classes)?;
+                        (b.labels, b.values)
+                    }
+                    Targets::Values(_) => {
+                        let v = Tensor::from_vec(&[b.rows, data.target_width()], b.values)?;
+                        be.write(buf.values.as_mut().expect("value buffers"), &v)?;
+                        (b.labels, v.into_vec())
+                    }
+                };
+                Ok((bi, Some(HostBatch { rows: b.rows, x, labels, values })))
+            }
         }
-        Ok(bi)
     }
 
     /// Forward and loss on loaded buffers `bi`.
@@ -189,18 +315,18 @@ impl<B: Backend> Trainer<B> {
         self.model.loss(be, self.loss, &target)
     }
 
-    /// One optimizer step over `micro` (each a list of row indices): forward, loss, backward for
-    /// each (gradients summed, then averaged), penalties, schedule, then the fused update.
-    pub fn step(&mut self, be: &B, data: &Dataset, micro: &[&[usize]]) -> Result<()> {
-        for (j, idx) in micro.iter().enumerate() {
-            let bi = self.load_batch(be, data, idx)?;
-            self.forward_loss(be, bi, true)?;
-            self.model.backward(be, &self.buffers[bi].x, j > 0)?;
-            be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)?;
-        }
+    /// Forward, loss and backward of micro-batch `j` of a step (gradients summed after the first).
+    fn micro_step(&mut self, be: &B, bi: usize, j: usize) -> Result<()> {
+        self.forward_loss(be, bi, true)?;
+        self.model.backward(be, &self.buffers[bi].x, j > 0)?;
+        be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
+    }
+
+    /// After `micro` micro-batches: average, penalties, divergence guard, schedule, the update.
+    fn finish_step(&mut self, be: &B, micro: usize) -> Result<()> {
         let grads = self.model.grads.flat_mut();
-        if micro.len() > 1 {
-            be.scale(grads, 1.0 / micro.len() as f32)?;
+        if micro > 1 {
+            be.scale(grads, 1.0 / micro as f32)?;
         }
         if self.config.l2 != 0.0 {
             be.axpy(grads, self.config.l2 as f32, self.model.params.flat())?;
@@ -208,6 +334,8 @@ impl<B: Backend> Trainer<B> {
         if self.config.l1 != 0.0 {
             be.add_sign(grads, self.config.l1 as f32, self.model.params.flat())?;
         }
+        be.sum_squares(&mut self.grad_sumsq, self.model.grads.flat())?;
+        be.first_nonfinite(&mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
         let k = self.steps;
         let lrs: Vec<f64> = self.base_lrs.iter().map(|&b| self.config.schedule.lr(b, k)).collect();
         self.optimizer.set_lrs(&lrs)?;
@@ -220,55 +348,189 @@ impl<B: Backend> Trainer<B> {
         Ok(())
     }
 
-    /// One epoch over `order` (row indices): consecutive micro-batches of the batch size,
-    /// `accumulation` of them per optimizer step. Reads one number back at the end.
-    pub fn run_epoch(&mut self, be: &B, data: &Dataset, order: &[usize]) -> Result<EpochStats> {
-        let rows = match self.config.batch_size {
-            BatchSize::Full => order.len().max(1),
-            BatchSize::Rows(r) => r,
-        };
-        be.fill(&mut self.loss_sum, 0.0)?;
-        let batches: Vec<&[usize]> = order.chunks(rows).collect();
-        let mut steps = 0;
-        for group in batches.chunks(self.config.accumulation) {
-            self.step(be, data, group)?;
-            steps += 1;
+    /// One optimizer step over `micro` (each a list of row indices of `data`, uploaded from the
+    /// host): forward, loss, backward for each (gradients averaged), penalties, schedule, update.
+    pub fn step(&mut self, be: &B, data: &Dataset, micro: &[&[usize]]) -> Result<()> {
+        for (j, idx) in micro.iter().enumerate() {
+            let (bi, _) = self.load(be, data, Load::Rows(idx))?;
+            self.micro_step(be, bi, j)?;
         }
-        let total = be.read(&self.loss_sum)?.data()[0] as f64;
-        Ok(EpochStats { mean_batch_loss: total / batches.len().max(1) as f64, steps })
+        self.finish_step(be, micro.len())
     }
 
-    /// Loss (and accuracy for labels) over every row, in chunks of at most 4096 rows.
+    /// One epoch over `order` (row indices): consecutive micro-batches of the batch size,
+    /// `accumulation` of them per optimizer step.
+    pub fn run_epoch(&mut self, be: &B, data: &Dataset, order: &[usize]) -> Result<EpochStats> {
+        self.run_epoch_with(be, data, order, &mut |_| Ok(()))
+    }
+
+    /// [`Trainer::run_epoch`] with a callback after every optimizer step. The loss is read
+    /// back (and divergence checked) every `report_every` steps and at the end.
+    pub fn run_epoch_with(
+        &mut self,
+        be: &B,
+        data: &Dataset,
+        order: &[usize],
+        on_step: &mut dyn FnMut(&StepInfo) -> Result<()>,
+    ) -> Result<EpochStats> {
+        if order.is_empty() {
+            return Err(Error::InvalidArgument { what: "run_epoch".into(), detail: "no rows to train on".into() });
+        }
+        if let Some(&bad) = order.iter().find(|&&i| i >= data.len()) {
+            return Err(Error::InvalidArgument {
+                what: "run_epoch".into(),
+                detail: format!("row {bad} is past the {} rows of the data", data.len()),
+            });
+        }
+        let rows = match self.config.batch_size {
+            BatchSize::Full => order.len(),
+            BatchSize::Rows(r) => r,
+        };
+        let mode = match self.config.feed {
+            FeedMode::Auto => choose_mode(data, be.max_binding_bytes(), RESIDENT_BUDGET_BYTES),
+            m => m,
+        };
+        self.last_mode = Some(mode);
+        be.fill(&mut self.loss_sum, 0.0)?;
+        let batches: Vec<&[usize]> = order.chunks(rows).collect();
+        let acc = self.config.accumulation;
+        let epoch_steps = batches.len().div_ceil(acc) as u64;
+        let mut progress = Progress { epoch_steps, epoch_step: 0, rows: 0, micro_done: 0 };
+        match mode {
+            FeedMode::Resident | FeedMode::Auto => {
+                if !self.resident.as_ref().is_some_and(|r| r.holds(data)) {
+                    self.resident = Some(ResidentSet::upload(be, data)?);
+                }
+                let perm: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+                let mut res = self.resident.take().expect("uploaded above");
+                let written = if perm.len() == data.len() {
+                    be.write_labels(&mut res.perm, &perm, data.len().max(1))
+                } else {
+                    be.upload_labels(&perm, data.len().max(1)).map(|p| res.perm = p)
+                };
+                self.resident = Some(res);
+                written?;
+                let mut offset = 0;
+                for group in batches.chunks(acc) {
+                    for (j, b) in group.iter().enumerate() {
+                        let (bi, _) = self.load(be, data, Load::Resident { offset, rows: b.len() })?;
+                        self.micro_step(be, bi, j)?;
+                        offset += b.len();
+                    }
+                    self.after_step(be, group, &mut progress, on_step)?;
+                }
+            }
+            FeedMode::Streaming => {
+                std::thread::scope(|scope| -> Result<()> {
+                    let stream = start_stream(scope, data, batches.clone());
+                    for group in batches.chunks(acc) {
+                        for j in 0..group.len() {
+                            let staged = stream.full.recv().map_err(|_| Error::InvalidArgument {
+                                what: "streaming".into(),
+                                detail: "the batch producer stopped early".into(),
+                            })?;
+                            let (bi, back) = self.load(be, data, Load::Staged(staged))?;
+                            if let Some(b) = back {
+                                let _ = stream.free.send(b);
+                            }
+                            self.micro_step(be, bi, j)?;
+                        }
+                        self.after_step(be, group, &mut progress, on_step)?;
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        let total = be.read(&self.loss_sum)?.data()[0] as f64;
+        self.check_divergence(be)?;
+        Ok(EpochStats { mean_batch_loss: total / batches.len() as f64, steps: epoch_steps })
+    }
+
+    fn after_step(
+        &mut self,
+        be: &B,
+        group: &[&[usize]],
+        p: &mut Progress,
+        on_step: &mut dyn FnMut(&StepInfo) -> Result<()>,
+    ) -> Result<()> {
+        self.finish_step(be, group.len())?;
+        p.epoch_step += 1;
+        p.micro_done += group.len();
+        p.rows += group.iter().map(|b| b.len()).sum::<usize>();
+        let report = self.config.report_every > 0 && p.epoch_step % self.config.report_every == 0;
+        let mean_loss = if report {
+            self.check_divergence(be)?;
+            Some(be.read(&self.loss_sum)?.data()[0] as f64 / p.micro_done as f64)
+        } else {
+            None
+        };
+        on_step(&StepInfo {
+            step: self.steps,
+            epoch_step: p.epoch_step,
+            epoch_steps: p.epoch_steps,
+            rows: p.rows,
+            mean_loss,
+        })
+    }
+
+    /// Loss (and accuracy and confusion matrix for labels) over every row, in chunks of at most
+    /// 4096 rows.
     pub fn evaluate(&mut self, be: &B, data: &Dataset) -> Result<Evaluation> {
         let n = data.len();
         if n == 0 {
             return Err(Error::InvalidArgument { what: "evaluate".into(), detail: "the data set is empty".into() });
         }
-        let (mut loss, mut correct) = (0.0f64, 0usize);
+        let classes = data.classes();
+        let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
+        let mut loss = 0.0f64;
         let all: Vec<usize> = (0..n).collect();
         for chunk in all.chunks(4096) {
-            let bi = self.load_batch(be, data, chunk)?;
+            let (bi, _) = self.load(be, data, Load::Rows(chunk))?;
             self.forward_loss(be, bi, false)?;
             loss += be.read(self.model.loss_tensor()?)?.data()[0] as f64 * chunk.len() as f64;
-            if let Targets::Labels { labels, .. } = &data.targets {
+            if let (Targets::Labels { labels, .. }, Some(m)) = (&data.targets, confusion.as_mut()) {
                 let out = be.read(self.model.output()?)?;
-                correct += count_correct(&out, chunk.iter().map(|&i| labels[i]));
+                for (row, &i) in out.data().chunks(out.shape()[1]).zip(chunk) {
+                    m[labels[i] as usize][argmax(row)] += 1;
+                }
             }
         }
-        let accuracy = matches!(data.targets, Targets::Labels { .. }).then(|| correct as f64 / n as f64);
-        Ok(Evaluation { loss: loss / n as f64, accuracy })
+        if !loss.is_finite() {
+            return Err(Error::Diverged(format!("the evaluation loss is {loss}: the model's outputs are not finite")));
+        }
+        let accuracy = confusion.as_ref().map(|m| (0..m.len()).map(|c| m[c][c]).sum::<u64>() as f64 / n as f64);
+        Ok(Evaluation { loss: loss / n as f64, accuracy, confusion })
     }
+
+    /// The model's outputs for every row of `x` (rows, features), in chunks of 4096.
+    pub fn predict(&mut self, be: &B, x: &Tensor) -> Result<Tensor> {
+        let (n, f) = (x.shape()[0], x.shape()[1]);
+        let mut out = Vec::new();
+        let all: Vec<usize> = (0..n).collect();
+        for chunk in all.chunks(4096) {
+            let xb = be.upload(&gather_rows(x, chunk)?)?;
+            out.extend_from_slice(be.read(self.model.forward(be, &xb, false)?)?.data());
+        }
+        let _ = f;
+        Tensor::from_vec(&[n, self.model.spec().outputs()], out)
+    }
+}
+
+/// Counters of the epoch in progress.
+struct Progress {
+    epoch_steps: u64,
+    epoch_step: u64,
+    rows: usize,
+    micro_done: usize,
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b })
 }
 
 /// Rows whose arg-max output (first maximum on ties) equals the label.
 pub fn count_correct(out: &Tensor, labels: impl Iterator<Item = u32>) -> usize {
     let cols = out.shape()[1];
-    out.data()
-        .chunks(cols)
-        .zip(labels)
-        .filter(|(row, label)| {
-            let best = row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
-            best == *label as usize
-        })
-        .count()
+    out.data().chunks(cols).zip(labels).filter(|(row, label)| argmax(row) == *label as usize).count()
 }

@@ -164,3 +164,21 @@ pub fn same_len(op: &'static str, have: usize, given: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A gather of `rows` rows starting at `offset` of an index list of `idx_len`, from a source of
+/// `src_rows` rows.
+pub fn gather(op: &'static str, rows: usize, offset: usize, idx_len: usize) -> Result<()> {
+    if offset + rows > idx_len {
+        return Err(shape_error(op, format!("rows {offset}..{} of an index list of {idx_len}", offset + rows)));
+    }
+    Ok(())
+}
+
+/// The divergence guard's shapes: a two-element flag, one-element loss and sum of squares.
+pub fn guard(flag: &[usize], loss: &[usize], sumsq: &[usize]) -> Result<()> {
+    if numel(flag) != 2 {
+        return Err(shape_error("first_nonfinite", format!("flag must hold 2 elements, got {}", ShapeDisplay(flag))));
+    }
+    scalar_out("first_nonfinite", loss)?;
+    scalar_out("first_nonfinite", sumsq)
+}

@@ -112,6 +112,8 @@ pub trait Backend {
     /// The shape of a tensor on this path.
     fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
 
+    /// The largest tensor one op can take, in bytes (the GPU's storage binding limit).
+    fn max_binding_bytes(&self) -> u64;
     /// Elements a view's offset must be a multiple of (1 on the CPU path; on the GPU path the
     /// device's `min_storage_buffer_offset_alignment` in f32s, 64 at most).
     fn view_alignment(&self) -> usize;
@@ -204,6 +206,24 @@ pub trait Backend {
     fn sum_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// `out[0] = max |x|` (0 for an empty tensor), the L∞ norm.
     fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
+
+    // ---- batches from a resident data set ----
+    /// `out[r, :] = x[idx[offset + r], :]` for every row r of out: a batch gathered on the device.
+    fn gather_rows(&self, out: &mut Self::Tensor, x: &Self::Tensor, idx: &Self::Labels, offset: usize) -> Result<()>;
+    /// `out[r] = labels[idx[offset + r]]`: the batch's labels.
+    fn gather_labels(
+        &self,
+        out: &mut Self::Labels,
+        labels: &Self::Labels,
+        idx: &Self::Labels,
+        offset: usize,
+    ) -> Result<()>;
+
+    // ---- divergence guard ----
+    /// Counts a step in `flag[1]` and, the first time `loss[0]` or `grad_sumsq[0]` is NaN or
+    /// infinite, records that count in `flag[0]` (0 while healthy). `flag` is (2); nothing is
+    /// read back until the caller reads it.
+    fn first_nonfinite(&self, flag: &mut Self::Tensor, loss: &Self::Tensor, grad_sumsq: &Self::Tensor) -> Result<()>;
 
     // ---- optimizer ----
     /// One fused optimizer update over a whole flat buffer (ONE dispatch on the GPU path):

@@ -1,7 +1,14 @@
 //! In-memory data sets: features (rows × features, f32) and targets (class labels or values),
-//! with row gathering for batches. Readers for IDX and CSV files build these.
+//! with row gathering for batches; IDX and CSV readers, the built-in MNIST subset,
+//! normalisation and seeded train/validation splits.
+
+pub mod csv;
+pub mod idx;
+pub mod mnist;
+pub mod normalize;
 
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::tensor::Tensor;
 
 /// What each row is trained towards.
@@ -78,6 +85,39 @@ impl Dataset {
             Targets::Values(t) => Targets::Values(gather_rows(t, idx)?),
         };
         Ok(Dataset { x, targets })
+    }
+}
+
+impl Dataset {
+    /// Number of classes for labels, None for value targets.
+    pub fn classes(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Labels { classes, .. } => Some(*classes),
+            Targets::Values(_) => None,
+        }
+    }
+
+    /// Width of the targets: classes for labels, columns for values.
+    pub fn target_width(&self) -> usize {
+        match &self.targets {
+            Targets::Labels { classes, .. } => *classes,
+            Targets::Values(t) => t.shape()[1],
+        }
+    }
+
+    /// Splits off a seeded random `fraction` of rows as a validation set: (train, validation).
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(Error::InvalidArgument {
+                what: "validation split".into(),
+                detail: format!("fraction must be in [0, 1), got {fraction}"),
+            });
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        Rng::new(seed).shuffle(&mut order);
+        let n_val = (self.len() as f64 * fraction).round() as usize;
+        let (val, train) = order.split_at(n_val);
+        Ok((self.gather(train)?, self.gather(val)?))
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod dropout;
 pub mod elementwise;
 pub mod float;
+pub mod gather;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
@@ -95,6 +96,10 @@ impl Backend for CpuBackend {
 
     fn view_alignment(&self) -> usize {
         1
+    }
+
+    fn max_binding_bytes(&self) -> u64 {
+        u64::MAX
     }
 
     fn view(&self, t: &CpuTensor, offset: usize, shape: &[usize]) -> Result<CpuTensor> {
@@ -238,6 +243,44 @@ impl Backend for CpuBackend {
         checks::scalar_out("max_abs", &out.shape)?;
         storage::check_no_alias("max_abs", out, &[x])?;
         store_scalar("max_abs", out, read_all([x], |[x]| reduce::max_abs(x)))
+    }
+
+    fn gather_rows(&self, out: &mut CpuTensor, x: &CpuTensor, idx: &Vec<u32>, offset: usize) -> Result<()> {
+        let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
+        let (src_rows, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
+        checks::gather("gather_rows", rows, offset, idx.len())?;
+        if cols != src_cols {
+            return Err(crate::error::shape_error(
+                "gather_rows",
+                format!("out {:?} and x {:?} rows differ in width", out.shape, x.shape),
+            ));
+        }
+        if let Some(&bad) = idx[offset..offset + rows].iter().find(|&&i| i as usize >= src_rows) {
+            return Err(crate::error::shape_error(
+                "gather_rows",
+                format!("index {bad} is past the {src_rows} rows of x"),
+            ));
+        }
+        access("gather_rows", out, [x], |o, [x]| gather::gather_rows(o, x, idx, offset, cols))
+    }
+
+    fn gather_labels(&self, out: &mut Vec<u32>, labels: &Vec<u32>, idx: &Vec<u32>, offset: usize) -> Result<()> {
+        checks::gather("gather_labels", out.len(), offset, idx.len())?;
+        if let Some(&bad) = idx[offset..offset + out.len()].iter().find(|&&i| i as usize >= labels.len()) {
+            return Err(crate::error::shape_error(
+                "gather_labels",
+                format!("index {bad} is past the {} labels", labels.len()),
+            ));
+        }
+        gather::gather_labels(out, labels, idx, offset);
+        Ok(())
+    }
+
+    fn first_nonfinite(&self, flag: &mut CpuTensor, loss: &CpuTensor, grad_sumsq: &CpuTensor) -> Result<()> {
+        checks::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
+        storage::check_no_alias("first_nonfinite", flag, &[loss, grad_sumsq])?;
+        let (l, g) = (loss.to_vec()[0], grad_sumsq.to_vec()[0]);
+        access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
     }
 
     fn optimizer_step(

@@ -49,3 +49,13 @@ pub fn max_abs<F: Float>(x: &[F]) -> F {
     }
     acc
 }
+
+/// The divergence guard's twin: `flag[1]` counts the calls; `flag[0]` (0 while healthy)
+/// records that count the first time `loss` or `grad_sumsq` is not finite.
+pub fn first_nonfinite(flag: &mut [f32], loss: f32, grad_sumsq: f32) {
+    let step = flag[1] + 1.0;
+    flag[1] = step;
+    if flag[0] == 0.0 && (!loss.is_finite() || !grad_sumsq.is_finite()) {
+        flag[0] = step;
+    }
+}

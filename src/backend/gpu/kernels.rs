@@ -18,11 +18,13 @@ pub enum ShaderFile {
     Dropout,
     /// `shaders/optim.wgsl`.
     Optim,
+    /// `shaders/gather.wgsl`.
+    Gather,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 7] = [
+    pub const ALL: [ShaderFile; 8] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -30,6 +32,7 @@ impl ShaderFile {
         ShaderFile::Reduce,
         ShaderFile::Dropout,
         ShaderFile::Optim,
+        ShaderFile::Gather,
     ];
 
     /// The file's name under `shaders/`.
@@ -42,6 +45,7 @@ impl ShaderFile {
             ShaderFile::Reduce => "reduce.wgsl",
             ShaderFile::Dropout => "dropout.wgsl",
             ShaderFile::Optim => "optim.wgsl",
+            ShaderFile::Gather => "gather.wgsl",
         }
     }
 
@@ -55,6 +59,7 @@ impl ShaderFile {
             ShaderFile::Reduce => include_str!("../../../shaders/reduce.wgsl"),
             ShaderFile::Dropout => include_str!("../../../shaders/dropout.wgsl"),
             ShaderFile::Optim => include_str!("../../../shaders/optim.wgsl"),
+            ShaderFile::Gather => include_str!("../../../shaders/gather.wgsl"),
         }
     }
 }
@@ -90,6 +95,7 @@ const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
 const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
 const OPTIM: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
+const GATHER_LABELS_BINDINGS: &[(u32, Access)] = &[(0, U), (3, R), (4, W), (5, R)];
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 
 macro_rules! kernel {
@@ -125,6 +131,9 @@ kernel!(ADAMAX_STEP, Optim, "adamax_step", OPTIM);
 kernel!(NADAM_STEP, Optim, "nadam_step", OPTIM);
 kernel!(RADAM_STEP, Optim, "radam_step", OPTIM);
 kernel!(LION_STEP, Optim, "lion_step", OPTIM);
+kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
+kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
+kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
@@ -164,4 +173,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &NADAM_STEP,
     &RADAM_STEP,
     &LION_STEP,
+    &GATHER_ROWS,
+    &GATHER_LABELS,
+    &FIRST_NONFINITE,
 ];

@@ -6,6 +6,7 @@ mod buffers;
 pub mod context;
 mod dropout;
 mod elementwise;
+mod gather;
 pub mod kernels;
 mod loss;
 mod matmul;
@@ -224,6 +225,11 @@ impl GpuBackend {
         let state = &mut *guard;
         self.collect_garbage(state);
 
+        if state.uniforms.len() >= BIND_GROUP_CACHE_CAP {
+            // Bind groups hold the uniforms they use: drop both together.
+            state.uniforms.clear();
+            state.bind_groups.clear();
+        }
         let uniform_id = {
             let next = self.next_id.fetch_add(1, Ordering::Relaxed);
             let device = &self.ctx.device;
@@ -473,6 +479,10 @@ impl Backend for GpuBackend {
         &t.shape
     }
 
+    fn max_binding_bytes(&self) -> u64 {
+        self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size)
+    }
+
     fn view_alignment(&self) -> usize {
         (self.ctx.limits.min_storage_buffer_offset_alignment as usize / 4).max(1)
     }
@@ -595,6 +605,29 @@ impl Backend for GpuBackend {
     fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         checks::scalar_out("max_abs", &out.shape)?;
         self.launch_reduce_all(&kernels::MAX_ABS, out, x)
+    }
+
+    fn gather_rows(&self, out: &mut GpuTensor, x: &GpuTensor, idx: &GpuLabels, offset: usize) -> Result<()> {
+        let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
+        let (_, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
+        checks::gather("gather_rows", rows, offset, idx.len)?;
+        if cols != src_cols {
+            return Err(crate::error::shape_error(
+                "gather_rows",
+                format!("out {:?} and x {:?} rows differ in width", out.shape, x.shape),
+            ));
+        }
+        self.launch_gather_rows(out, x, idx, rows, cols, offset)
+    }
+
+    fn gather_labels(&self, out: &mut GpuLabels, labels: &GpuLabels, idx: &GpuLabels, offset: usize) -> Result<()> {
+        checks::gather("gather_labels", out.len, offset, idx.len)?;
+        self.launch_gather_labels(out, labels, idx, offset)
+    }
+
+    fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
+        checks::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
+        self.launch_first_nonfinite(flag, loss, grad_sumsq)
     }
 
     fn optimizer_step(

@@ -1,0 +1,59 @@
+//! Launchers for `shaders/gather.wgsl` and the divergence guard in `shaders/reduce.wgsl`.
+
+use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::error::Result;
+
+/// Mirrors `Params` in gather.wgsl (and reduce.wgsl's, whose first field is the step).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    a: u32,
+    b: u32,
+    c: u32,
+    pad: u32,
+}
+
+/// The shader's default `WG` override.
+const WG: u32 = 256;
+
+impl GpuBackend {
+    /// Indices are not range-checked on the device: WGSL clamps out-of-range reads, and the
+    /// trainer only uploads permutations of the rows it holds.
+    pub(super) fn launch_gather_rows(
+        &self,
+        out: &mut GpuTensor,
+        x: &GpuTensor,
+        idx: &GpuLabels,
+        rows: usize,
+        cols: usize,
+        offset: usize,
+    ) -> Result<()> {
+        let p = Params { a: rows as u32, b: cols as u32, c: offset as u32, pad: 0 };
+        let grid = self.grid("gather_rows", rows * cols, WG)?;
+        self.dispatch(&kernels::GATHER_ROWS, bytemuck::bytes_of(&p), &[out.binding(), x.binding(), idx.binding()], grid)
+    }
+
+    pub(super) fn launch_gather_labels(
+        &self,
+        out: &mut GpuLabels,
+        labels: &GpuLabels,
+        idx: &GpuLabels,
+        offset: usize,
+    ) -> Result<()> {
+        let p = Params { a: out.len as u32, b: 1, c: offset as u32, pad: 0 };
+        let grid = self.grid("gather_labels", out.len, WG)?;
+        let storage = [idx.binding(), out.binding(), labels.binding()];
+        self.dispatch(&kernels::GATHER_LABELS, bytemuck::bytes_of(&p), &storage, grid)
+    }
+
+    pub(super) fn launch_first_nonfinite(
+        &self,
+        flag: &mut GpuTensor,
+        loss: &GpuTensor,
+        grad_sumsq: &GpuTensor,
+    ) -> Result<()> {
+        let p = Params { a: 1, b: 0, c: 0, pad: 0 };
+        let storage = [flag.binding(), loss.binding(), grad_sumsq.binding()];
+        self.dispatch(&kernels::FIRST_NONFINITE, bytemuck::bytes_of(&p), &storage, (1, 1, 1))
+    }
+}

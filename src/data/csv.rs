@@ -1,0 +1,134 @@
+//! CSV files (optionally gzipped): numeric features plus one label column, chosen by name or
+//! index; classification (integer labels) or regression (numeric targets).
+
+use super::idx::maybe_gunzip;
+use super::{Dataset, Targets};
+use crate::error::{file_error, Result};
+use crate::tensor::Tensor;
+use std::path::Path;
+
+/// Which column holds the label or target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabelColumn {
+    /// The last column (the default).
+    Last,
+    /// The column at this 0-based index.
+    Index(usize),
+    /// The column with this header name.
+    Name(String),
+}
+
+/// What the label column means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Non-negative integer class labels.
+    Classification,
+    /// Numeric targets (one column).
+    Regression,
+}
+
+/// How to read a CSV file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Whether the first line is a header; None detects it (a non-numeric first line is one).
+    pub header: Option<bool>,
+    /// The label column.
+    pub label: LabelColumn,
+    /// Classification or regression.
+    pub task: Task,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self { header: None, label: LabelColumn::Last, task: Task::Classification }
+    }
+}
+
+/// Reads features and labels from `path`. Errors name the line and column of the bad cell.
+pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    let bytes = maybe_gunzip(path, bytes)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(&bytes[..]);
+    let mut records = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| match e.kind() {
+            csv::ErrorKind::UnequalLengths { expected_len, len, pos } => file_error(
+                path,
+                format!(
+                    "line {}: ragged row with {len} fields, expected {expected_len} like the first line",
+                    pos.as_ref().map_or(i as u64 + 1, |p| p.line())
+                ),
+            ),
+            _ => file_error(path, format!("line {}: {e}", i + 1)),
+        })?;
+        records.push(rec);
+    }
+    if records.is_empty() {
+        return Err(file_error(path, "no rows"));
+    }
+    let first_numeric = records[0].iter().all(|c| c.trim().parse::<f64>().is_ok());
+    let header = opts.header.unwrap_or(!first_numeric);
+    let names: Option<Vec<String>> = header.then(|| records[0].iter().map(|c| c.trim().to_string()).collect());
+    let body = if header { &records[1..] } else { &records[..] };
+    let cols = records[0].len();
+    let label = match &opts.label {
+        LabelColumn::Last => cols - 1,
+        LabelColumn::Index(i) if *i < cols => *i,
+        LabelColumn::Index(i) => {
+            return Err(file_error(path, format!("label column index {i} is out of range: rows have {cols} columns")))
+        }
+        LabelColumn::Name(n) => match names.as_ref().and_then(|h| h.iter().position(|c| c == n)) {
+            Some(i) => i,
+            None => {
+                let have = names.as_ref().map_or("no header line".to_string(), |h| format!("columns {h:?}"));
+                return Err(file_error(path, format!("no label column named {n:?} ({have})")));
+            }
+        },
+    };
+    if cols < 2 {
+        return Err(file_error(path, format!("rows need at least one feature and a label, found {cols} column(s)")));
+    }
+    let line0 = if header { 2 } else { 1 };
+    let mut x = Vec::with_capacity(body.len() * (cols - 1));
+    let mut y = Vec::with_capacity(body.len());
+    for (r, rec) in body.iter().enumerate() {
+        for (c, cell) in rec.iter().enumerate() {
+            let v: f64 = cell.trim().parse().map_err(|_| {
+                let col =
+                    names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
+                file_error(path, format!("line {}, {col}: {cell:?} is not a number", line0 + r))
+            })?;
+            if !v.is_finite() {
+                return Err(file_error(path, format!("line {}, column {}: {cell:?} is not finite", line0 + r, c + 1)));
+            }
+            if c == label {
+                y.push(v);
+            } else {
+                x.push(v as f32);
+            }
+        }
+    }
+    let features = Tensor::from_vec(&[body.len(), cols - 1], x)?;
+    let targets = match opts.task {
+        Task::Regression => Targets::Values(Tensor::from_vec(&[y.len(), 1], y.iter().map(|&v| v as f32).collect())?),
+        Task::Classification => {
+            let mut labels = Vec::with_capacity(y.len());
+            for (r, &v) in y.iter().enumerate() {
+                if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+                    return Err(file_error(
+                        path,
+                        format!(
+                            "line {}, label column {}: {v} is not a class label (a non-negative integer)",
+                            line0 + r,
+                            label + 1
+                        ),
+                    ));
+                }
+                labels.push(v as u32);
+            }
+            let classes = labels.iter().copied().max().map_or(1, |m| m as usize + 1);
+            Targets::Labels { labels, classes }
+        }
+    };
+    Dataset::new(features, targets)
+}

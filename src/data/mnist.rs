@@ -1,0 +1,93 @@
+//! MNIST-format folders (the four standard IDX file names, gzipped or raw: MNIST,
+//! Fashion-MNIST, …) and the built-in real MNIST subset compiled into the binary.
+
+use super::idx::{images, labels, maybe_gunzip, parse_idx, read_idx_file};
+use super::{Dataset, Targets};
+use crate::error::{file_error, Result};
+use std::path::{Path, PathBuf};
+
+/// A train and a test set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainTest {
+    /// Training rows.
+    pub train: Dataset,
+    /// Held-out rows.
+    pub test: Dataset,
+    /// Where the data came from, for logs.
+    pub source: String,
+}
+
+/// The standard file stems, without `.gz`.
+const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+/// The first 5,000 training and 1,000 test images of MNIST (data/mnist-mini, CC BY-SA 3.0,
+/// Yann LeCun and Corinna Cortes; see data/mnist-mini/SOURCES.md).
+const BUILTIN: [&[u8]; 4] = [
+    include_bytes!("../../data/mnist-mini/train-images-idx3-ubyte.gz"),
+    include_bytes!("../../data/mnist-mini/train-labels-idx1-ubyte.gz"),
+    include_bytes!("../../data/mnist-mini/t10k-images-idx3-ubyte.gz"),
+    include_bytes!("../../data/mnist-mini/t10k-labels-idx1-ubyte.gz"),
+];
+
+fn assemble(paths: [PathBuf; 4], decoded: [super::idx::Idx; 4], source: String) -> Result<TrainTest> {
+    let [ti, tl, ei, el] = decoded;
+    let make = |ip: &Path, lp: &Path, i, l| -> Result<Dataset> {
+        let x = images(ip, i)?;
+        let y = labels(lp, l)?;
+        if x.shape()[0] != y.len() {
+            return Err(file_error(
+                lp,
+                format!("{} labels but {} has {} images; the counts must match", y.len(), ip.display(), x.shape()[0]),
+            ));
+        }
+        let classes = y.iter().copied().max().map_or(1, |m| m as usize + 1).max(10);
+        Dataset::new(x, Targets::Labels { labels: y, classes })
+    };
+    let train = make(&paths[0], &paths[1], ti, tl)?;
+    let test = make(&paths[2], &paths[3], ei, el)?;
+    if train.features() != test.features() {
+        return Err(file_error(
+            &paths[2],
+            format!("test images have {} pixels but training images have {}", test.features(), train.features()),
+        ));
+    }
+    Ok(TrainTest { train, test, source })
+}
+
+/// The built-in MNIST subset (5,000 train / 1,000 test, real images).
+pub fn builtin() -> Result<TrainTest> {
+    let paths = FILES.map(|f| PathBuf::from(format!("<built-in mnist-mini>/{f}.gz")));
+    let mut decoded = Vec::new();
+    for (bytes, path) in BUILTIN.iter().zip(&paths) {
+        decoded.push(parse_idx(path, &maybe_gunzip(path, bytes.to_vec())?)?);
+    }
+    let decoded: [super::idx::Idx; 4] = decoded.try_into().expect("four files");
+    assemble(paths, decoded, "built-in MNIST subset (5,000 train / 1,000 test)".into())
+}
+
+/// Reads the four standard files from `dir`, each as `<name>.gz` or `<name>`.
+pub fn load_dir(dir: &Path) -> Result<TrainTest> {
+    if !dir.is_dir() {
+        return Err(file_error(dir, "no such folder (expected a folder holding the four MNIST IDX files)"));
+    }
+    let mut paths = Vec::new();
+    for stem in FILES {
+        let gz = dir.join(format!("{stem}.gz"));
+        let raw = dir.join(stem);
+        paths.push(if gz.is_file() {
+            gz
+        } else if raw.is_file() {
+            raw
+        } else {
+            return Err(file_error(&gz, format!("missing: expected {stem}.gz or {stem} in this folder")));
+        });
+    }
+    let paths: [PathBuf; 4] = paths.try_into().expect("four files");
+    let mut decoded = Vec::new();
+    for p in &paths {
+        decoded.push(read_idx_file(p)?);
+    }
+    let decoded = decoded.try_into().expect("four files");
+    assemble(paths, decoded, format!("{}", dir.display()))
+}

@@ -1,0 +1,103 @@
+//! Feature normalisation fitted on training rows and applied to any rows: per-feature
+//! standardisation, one scalar mean/std, or min-max scaling.
+
+use super::Dataset;
+use crate::error::{Error, Result};
+use std::str::FromStr;
+
+/// How features are rescaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Leave features as read.
+    None,
+    /// `(x − mean_j) / std_j` per feature j (std 0 → 1), as scikit-learn's StandardScaler.
+    Standardize,
+    /// `(x − mean) / std` with one mean and std over every feature (as torchvision's MNIST
+    /// transform with 0.1307/0.3081).
+    Scalar,
+    /// `(x − min_j) / (max_j − min_j)` per feature (range 0 → 1).
+    MinMax,
+}
+
+impl FromStr for Normalization {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Normalization::None),
+            "standardize" => Ok(Normalization::Standardize),
+            "scalar" => Ok(Normalization::Scalar),
+            "min-max" | "minmax" => Ok(Normalization::MinMax),
+            other => Err(Error::InvalidArgument {
+                what: "normalization".into(),
+                detail: format!("unknown {other:?}; expected none, standardize, scalar or min-max"),
+            }),
+        }
+    }
+}
+
+/// A fitted normalisation: `x' = (x − shift_j) · factor_j`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalizer {
+    /// The kind that was fitted.
+    pub kind: Normalization,
+    /// Per-feature shift.
+    pub shift: Vec<f32>,
+    /// Per-feature factor.
+    pub factor: Vec<f32>,
+}
+
+impl Normalizer {
+    /// Fits `kind` on the rows of `data` (statistics in f64).
+    pub fn fit(kind: Normalization, data: &Dataset) -> Self {
+        let (n, f) = (data.len(), data.features());
+        let x = data.x.data();
+        let col = |j: usize| (0..n).map(move |r| x[r * f + j] as f64);
+        let (shift, factor): (Vec<f64>, Vec<f64>) = match kind {
+            Normalization::None => (vec![0.0; f], vec![1.0; f]),
+            Normalization::Standardize => (0..f)
+                .map(|j| {
+                    let mean = col(j).sum::<f64>() / n.max(1) as f64;
+                    let var = col(j).map(|v| (v - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+                    let std = var.sqrt();
+                    (mean, if std > 0.0 { 1.0 / std } else { 1.0 })
+                })
+                .unzip(),
+            Normalization::Scalar => {
+                let all = || x.iter().map(|&v| v as f64);
+                let mean = all().sum::<f64>() / x.len().max(1) as f64;
+                let std = (all().map(|v| (v - mean).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt();
+                (vec![mean; f], vec![if std > 0.0 { 1.0 / std } else { 1.0 }; f])
+            }
+            Normalization::MinMax => (0..f)
+                .map(|j| {
+                    let (lo, hi) = col(j).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+                    let range = hi - lo;
+                    (if lo.is_finite() { lo } else { 0.0 }, if range > 0.0 { 1.0 / range } else { 1.0 })
+                })
+                .unzip(),
+        };
+        Self {
+            kind,
+            shift: shift.iter().map(|&v| v as f32).collect(),
+            factor: factor.iter().map(|&v| v as f32).collect(),
+        }
+    }
+
+    /// Applies the fitted transform to every row of `data` in place.
+    pub fn apply(&self, data: &mut Dataset) -> Result<()> {
+        let f = data.features();
+        if f != self.shift.len() {
+            return Err(Error::InvalidArgument {
+                what: "normalization".into(),
+                detail: format!("fitted on {} features, applied to {f}", self.shift.len()),
+            });
+        }
+        for row in data.x.data_mut().chunks_mut(f) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (*v - self.shift[j]) * self.factor[j];
+            }
+        }
+        Ok(())
+    }
+}
