@@ -51,6 +51,9 @@ pub enum Error {
     /// Training stopped because the loss or the gradients stopped being finite.
     #[error("{0}")]
     Diverged(String),
+    /// A caller's callback asked the run to stop.
+    #[error("stopped by the caller at step {0}")]
+    Interrupted(u64),
 }
 
 /// Builds an [`Error::File`] for `path`.

@@ -5,14 +5,19 @@
 //! names as the WGSL entry points in `shaders/`. [`device::open`] picks where to run.
 
 pub mod backend;
+pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod infer;
 pub mod loss;
 pub mod nn;
 pub mod optim;
 pub mod params;
+pub mod report;
 pub mod rng;
+pub mod run;
 pub mod schedule;
 pub mod scheduler;
 pub mod tensor;

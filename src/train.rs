@@ -76,6 +76,17 @@ pub struct EpochStats {
     pub steps: u64,
 }
 
+/// What a run of steps measured: the summed micro-batch losses and their count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanStats {
+    /// Sum of the micro-batch losses.
+    pub loss_sum: f64,
+    /// Micro-batches run.
+    pub micro_batches: usize,
+    /// Optimizer steps taken.
+    pub steps: u64,
+}
+
 /// A full-set evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
@@ -373,12 +384,36 @@ impl<B: Backend> Trainer<B> {
         order: &[usize],
         on_step: &mut dyn FnMut(&StepInfo) -> Result<()>,
     ) -> Result<EpochStats> {
+        let steps = self.steps_in_epoch(order.len());
+        let span = self.run_steps(be, data, order, 0..steps, on_step)?;
+        Ok(EpochStats { mean_batch_loss: span.loss_sum / span.micro_batches.max(1) as f64, steps })
+    }
+
+    /// Optimizer steps an epoch of `rows` rows takes.
+    pub fn steps_in_epoch(&self, rows: usize) -> u64 {
+        let batch = match self.config.batch_size {
+            BatchSize::Full => rows.max(1),
+            BatchSize::Rows(r) => r,
+        };
+        rows.div_ceil(batch).div_ceil(self.config.accumulation) as u64
+    }
+
+    /// Runs steps `steps` (0-based within the epoch) of the epoch whose row order is `order`:
+    /// how an epoch is split around mid-epoch checkpoints, and resumed from one.
+    pub fn run_steps(
+        &mut self,
+        be: &B,
+        data: &Dataset,
+        order: &[usize],
+        steps: std::ops::Range<u64>,
+        on_step: &mut dyn FnMut(&StepInfo) -> Result<()>,
+    ) -> Result<SpanStats> {
         if order.is_empty() {
-            return Err(Error::InvalidArgument { what: "run_epoch".into(), detail: "no rows to train on".into() });
+            return Err(Error::InvalidArgument { what: "training".into(), detail: "no rows to train on".into() });
         }
         if let Some(&bad) = order.iter().find(|&&i| i >= data.len()) {
             return Err(Error::InvalidArgument {
-                what: "run_epoch".into(),
+                what: "training".into(),
                 detail: format!("row {bad} is past the {} rows of the data", data.len()),
             });
         }
@@ -392,10 +427,14 @@ impl<B: Backend> Trainer<B> {
         };
         self.last_mode = Some(mode);
         be.fill(&mut self.loss_sum, 0.0)?;
-        let batches: Vec<&[usize]> = order.chunks(rows).collect();
         let acc = self.config.accumulation;
-        let epoch_steps = batches.len().div_ceil(acc) as u64;
-        let mut progress = Progress { epoch_steps, epoch_step: 0, rows: 0, micro_done: 0 };
+        let all: Vec<&[usize]> = order.chunks(rows).collect();
+        let epoch_steps = all.len().div_ceil(acc) as u64;
+        let (first, last) = (steps.start.min(epoch_steps) as usize, steps.end.min(epoch_steps) as usize);
+        let groups: Vec<&[&[usize]]> = all.chunks(acc).skip(first).take(last - first).collect();
+        let micro: Vec<&[usize]> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+        let done_rows: usize = all.chunks(acc).take(first).flatten().map(|b| b.len()).sum();
+        let mut progress = Progress { epoch_steps, epoch_step: first as u64, rows: done_rows, micro_done: 0 };
         match mode {
             FeedMode::Resident | FeedMode::Auto => {
                 if !self.resident.as_ref().is_some_and(|r| r.holds(data)) {
@@ -404,14 +443,14 @@ impl<B: Backend> Trainer<B> {
                 let perm: Vec<u32> = order.iter().map(|&i| i as u32).collect();
                 let mut res = self.resident.take().expect("uploaded above");
                 let written = if perm.len() == data.len() {
-                    be.write_labels(&mut res.perm, &perm, data.len().max(1))
+                    be.write_labels(&mut res.perm, &perm, data.len())
                 } else {
-                    be.upload_labels(&perm, data.len().max(1)).map(|p| res.perm = p)
+                    be.upload_labels(&perm, data.len()).map(|p| res.perm = p)
                 };
                 self.resident = Some(res);
                 written?;
-                let mut offset = 0;
-                for group in batches.chunks(acc) {
+                let mut offset = done_rows;
+                for group in &groups {
                     for (j, b) in group.iter().enumerate() {
                         let (bi, _) = self.load(be, data, Load::Resident { offset, rows: b.len() })?;
                         self.micro_step(be, bi, j)?;
@@ -422,8 +461,8 @@ impl<B: Backend> Trainer<B> {
             }
             FeedMode::Streaming => {
                 std::thread::scope(|scope| -> Result<()> {
-                    let stream = start_stream(scope, data, batches.clone());
-                    for group in batches.chunks(acc) {
+                    let stream = start_stream(scope, data, micro.clone());
+                    for group in &groups {
                         for j in 0..group.len() {
                             let staged = stream.full.recv().map_err(|_| Error::InvalidArgument {
                                 what: "streaming".into(),
@@ -441,9 +480,9 @@ impl<B: Backend> Trainer<B> {
                 })?;
             }
         }
-        let total = be.read(&self.loss_sum)?.data()[0] as f64;
+        let loss_sum = be.read(&self.loss_sum)?.data()[0] as f64;
         self.check_divergence(be)?;
-        Ok(EpochStats { mean_batch_loss: total / batches.len() as f64, steps: epoch_steps })
+        Ok(SpanStats { loss_sum, micro_batches: micro.len(), steps: groups.len() as u64 })
     }
 
     fn after_step(
@@ -457,7 +496,7 @@ impl<B: Backend> Trainer<B> {
         p.epoch_step += 1;
         p.micro_done += group.len();
         p.rows += group.iter().map(|b| b.len()).sum::<usize>();
-        let report = self.config.report_every > 0 && p.epoch_step % self.config.report_every == 0;
+        let report = self.config.report_every > 0 && p.epoch_step.is_multiple_of(self.config.report_every);
         let mean_loss = if report {
             self.check_divergence(be)?;
             Some(be.read(&self.loss_sum)?.data()[0] as f64 / p.micro_done as f64)

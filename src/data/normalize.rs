@@ -86,14 +86,19 @@ impl Normalizer {
 
     /// Applies the fitted transform to every row of `data` in place.
     pub fn apply(&self, data: &mut Dataset) -> Result<()> {
-        let f = data.features();
+        self.apply_rows(&mut data.x)
+    }
+
+    /// Applies the fitted transform to every row of a (rows, features) tensor in place.
+    pub fn apply_rows(&self, x: &mut crate::tensor::Tensor) -> Result<()> {
+        let f = x.shape().get(1).copied().unwrap_or(0);
         if f != self.shift.len() {
             return Err(Error::InvalidArgument {
                 what: "normalization".into(),
                 detail: format!("fitted on {} features, applied to {f}", self.shift.len()),
             });
         }
-        for row in data.x.data_mut().chunks_mut(f) {
+        for row in x.data_mut().chunks_mut(f.max(1)) {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = (*v - self.shift[j]) * self.factor[j];
             }

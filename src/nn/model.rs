@@ -69,6 +69,11 @@ impl<B: Backend> Model<B> {
         self.dropout_calls
     }
 
+    /// Continues the dropout mask sequence from `calls` (restoring a checkpoint).
+    pub fn set_dropout_calls(&mut self, calls: u64) {
+        self.dropout_calls = calls;
+    }
+
     fn workspace_index(&mut self, be: &B, batch: usize) -> Result<usize> {
         if let Some(i) = self.workspaces.iter().position(|w| w.batch == batch) {
             return Ok(i);

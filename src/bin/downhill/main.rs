@@ -1,6 +1,9 @@
 //! The `downhill` command: a thin layer over the library.
 
 mod devices;
+mod eval;
+mod predict;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -15,6 +18,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train an MLP (on the built-in MNIST subset unless --data says otherwise).
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a checkpoint on a test set.
+    Eval(eval::EvalArgs),
+    /// Predict with a checkpoint: IDX or CSV in, CSV of predictions and probabilities out.
+    Predict(predict::PredictArgs),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
 }
@@ -22,6 +31,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Devices => devices::run(),
     };
     match result {

@@ -1,0 +1,313 @@
+//! `downhill train`: flags and/or a TOML config, a progress bar, and a summary (or `--json`).
+
+use clap::Args;
+use downhill::checkpoint::EpochRecord;
+use downhill::config::RunConfig;
+use downhill::data::normalize::Normalization;
+use downhill::run::{train, Control, Observer, RunStart};
+use downhill::scheduler::FeedMode;
+use downhill::train::StepInfo;
+use downhill::{DeviceRequest, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Flags of `downhill train`; each overrides the config file, which overrides the defaults.
+#[derive(Args, Debug, Default)]
+pub struct TrainArgs {
+    /// TOML file with any of the settings below (keys as the flags, with underscores).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// MNIST-format folder (the four IDX files) or a CSV file; default: the built-in subset.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Hidden layer sizes, e.g. 256,128.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// relu, leaky_relu, sigmoid, tanh, gelu_tanh, gelu_exact, silu.
+    #[arg(long)]
+    activation: Option<String>,
+    /// Dropout probability after hidden layers.
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// torch, xavier-uniform, xavier-normal, kaiming-uniform, kaiming-normal, zeros.
+    #[arg(long)]
+    init: Option<String>,
+    /// cross_entropy, mse, bce_with_logits.
+    #[arg(long)]
+    loss: Option<String>,
+    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Momentum (SGD, RMSprop).
+    #[arg(long)]
+    momentum: Option<f64>,
+    /// Nesterov momentum (SGD).
+    #[arg(long)]
+    nesterov: bool,
+    /// Weight decay.
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// β1 of the Adam family.
+    #[arg(long)]
+    beta1: Option<f64>,
+    /// β2 of the Adam family.
+    #[arg(long)]
+    beta2: Option<f64>,
+    /// constant, step, exponential, cosine, warmup-cosine, onecycle.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Epochs per decay for the step schedule.
+    #[arg(long)]
+    step_size: Option<u64>,
+    /// Decay factor for step and exponential schedules.
+    #[arg(long)]
+    gamma: Option<f64>,
+    /// Warm-up epochs for warmup-cosine.
+    #[arg(long)]
+    warmup_epochs: Option<u64>,
+    /// Clip gradients to this global L2 norm.
+    #[arg(long)]
+    clip_norm: Option<f64>,
+    /// Clip each gradient to ±this value.
+    #[arg(long)]
+    clip_value: Option<f64>,
+    /// Micro-batches per optimizer step.
+    #[arg(long)]
+    accumulation: Option<usize>,
+    /// Rows per micro-batch (0: full batch).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed of everything random.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// none, standardize, scalar, min-max.
+    #[arg(long)]
+    normalization: Option<String>,
+    /// Fraction of training rows held out for validation.
+    #[arg(long)]
+    validation: Option<f64>,
+    /// Early stopping patience in epochs.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// val_loss, val_accuracy, train_loss, test_loss.
+    #[arg(long)]
+    early_stop_metric: Option<String>,
+    /// auto, resident, streaming.
+    #[arg(long)]
+    feed: Option<String>,
+    /// Checkpoint every N steps as well as at epoch ends.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// L1 penalty.
+    #[arg(long)]
+    l1: Option<f64>,
+    /// L2 penalty.
+    #[arg(long)]
+    l2: Option<f64>,
+    /// auto, cpu, gpu, an adapter index or part of its name (default: DOWNHILL_DEVICE or auto).
+    #[arg(long)]
+    device: Option<String>,
+    /// Output folder for the checkpoint, metrics and plot.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Continue from this checkpoint.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+    /// Print one JSON object with the results at the end (implies --quiet).
+    #[arg(long)]
+    json: bool,
+}
+
+macro_rules! set {
+    ($cfg:ident, $args:ident, $($field:ident),*) => {
+        $(if let Some(v) = $args.$field.clone() { $cfg.$field = v; })*
+    };
+}
+
+/// Defaults ← config file ← flags.
+fn config(args: &TrainArgs) -> Result<RunConfig> {
+    let mut cfg = match &args.config {
+        Some(p) => RunConfig::from_file(p)?,
+        None => RunConfig::default(),
+    };
+    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer, lr, momentum, weight_decay, beta1, beta2);
+    set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
+    set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
+    if args.data.is_some() {
+        cfg.data = args.data.clone();
+    }
+    if args.nesterov {
+        cfg.nesterov = true;
+    }
+    if args.clip_norm.is_some() {
+        cfg.clip_norm = args.clip_norm;
+    }
+    if args.clip_value.is_some() {
+        cfg.clip_value = args.clip_value;
+    }
+    if args.patience.is_some() {
+        cfg.patience = args.patience;
+    }
+    if let Some(n) = &args.normalization {
+        cfg.normalization = n.parse::<Normalization>()?;
+    }
+    if let Some(f) = &args.feed {
+        cfg.feed = f.parse::<FeedMode>()?;
+    }
+    Ok(cfg)
+}
+
+/// The progress bar and epoch lines.
+struct Progress {
+    bar: Option<ProgressBar>,
+    epochs: usize,
+    steps_per_epoch: u64,
+    epoch_started: Instant,
+    last: Option<EpochRecord>,
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, s: &RunStart) {
+        self.epochs = s.epochs;
+        self.steps_per_epoch = s.steps_per_epoch;
+        if self.bar.is_none() {
+            return;
+        }
+        eprintln!("device: {}", s.device);
+        if let Some(why) = &s.fallback_reason {
+            eprintln!("        ({why})");
+        }
+        eprintln!(
+            "data:   {} — {} train / {} validation / {} test rows; {} parameters",
+            s.data, s.rows.0, s.rows.1, s.rows.2, s.parameters
+        );
+        let total = s.steps_per_epoch * (s.epochs + 1 - s.first_epoch.min(s.epochs + 1)) as u64;
+        let bar = ProgressBar::new(total.max(1));
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:28}] {pos}/{len} steps, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        self.bar = Some(bar);
+    }
+
+    fn on_step(&mut self, epoch: usize, info: &StepInfo) -> Control {
+        if let Some(bar) = &self.bar {
+            if info.epoch_step == 1 {
+                self.epoch_started = Instant::now();
+            }
+            bar.inc(1);
+            let rate = info.rows as f64 / self.epoch_started.elapsed().as_secs_f64().max(1e-9);
+            let loss = info.mean_loss.map_or(String::new(), |l| format!(" loss {l:.4}"));
+            let acc = self
+                .last
+                .as_ref()
+                .and_then(|r| r.test_accuracy)
+                .map_or(String::new(), |a| format!(" (last test acc {a:.4})"));
+            if info.mean_loss.is_some() || info.epoch_step == 1 {
+                bar.set_message(format!("epoch {epoch}/{}{loss}{acc} {rate:.0} samples/s", self.epochs));
+            }
+        }
+        Control::Continue
+    }
+
+    fn on_epoch(&mut self, r: &EpochRecord) {
+        if let Some(bar) = &self.bar {
+            let acc = r.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
+            let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
+            bar.println(format!(
+                "epoch {:>3}: train loss {:.4}{val}, test loss {:.4}{acc} — {:.0} samples/s",
+                r.epoch, r.train_loss, r.test_loss, r.samples_per_s
+            ));
+        }
+        self.last = Some(r.clone());
+    }
+}
+
+/// Runs `downhill train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let cfg = config(&args)?;
+    let device = match &args.device {
+        Some(d) => d.parse::<DeviceRequest>()?,
+        None => DeviceRequest::from_env()?,
+    };
+    let quiet = args.quiet || args.json;
+    let mut progress = Progress {
+        bar: (!quiet).then(ProgressBar::hidden),
+        epochs: cfg.epochs,
+        steps_per_epoch: 0,
+        epoch_started: Instant::now(),
+        last: None,
+    };
+    let summary = train(&cfg, &device, &args.out, args.resume.as_deref(), &mut progress)?;
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    std::fs::write(args.out.join("config.toml"), cfg.to_toml()).map_err(|e| downhill::Error::File {
+        path: args.out.join("config.toml").display().to_string(),
+        detail: e.to_string(),
+    })?;
+    if args.json {
+        let json = serde_json::json!({
+            "device": summary.device,
+            "epochs": summary.epochs,
+            "train_loss": summary.train_loss,
+            "test_loss": summary.test_loss,
+            "test_accuracy": summary.test_accuracy,
+            "samples_per_s": summary.samples_per_s,
+            "wall_s": summary.wall_s,
+            "checkpoint": summary.checkpoint,
+            "plot": summary.plot,
+            "metrics": summary.metrics,
+            "stopped_early": summary.stopped_early,
+            "confusion": summary.confusion,
+        });
+        println!("{json}");
+        return Ok(());
+    }
+    if !args.quiet {
+        print_summary(&summary.confusion);
+        let acc = summary.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
+        let early = if summary.stopped_early { " (stopped early)" } else { "" };
+        println!(
+            "done{early}: {} epochs in {:.1} s on {}: test loss {:.4}{acc}, {:.0} samples/s",
+            summary.epochs, summary.wall_s, summary.device, summary.test_loss, summary.samples_per_s
+        );
+        println!("checkpoint: {}", show(&summary.checkpoint));
+        println!("plot:       {}", show(&summary.plot));
+        println!("metrics:    {} (and metrics.jsonl)", show(&summary.metrics));
+    }
+    Ok(())
+}
+
+fn show(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Prints a confusion matrix (rows: true class, columns: predicted).
+pub fn print_summary(confusion: &Option<Vec<Vec<u64>>>) {
+    let Some(m) = confusion else { return };
+    println!("confusion matrix on the test set (rows: true class, columns: predicted):");
+    print!("      ");
+    for c in 0..m.len() {
+        print!("{c:>6}");
+    }
+    println!();
+    for (t, row) in m.iter().enumerate() {
+        print!("{t:>5} ");
+        for v in row {
+            print!("{v:>6}");
+        }
+        println!();
+    }
+}

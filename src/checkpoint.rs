@@ -1,0 +1,219 @@
+//! Checkpoints: one safetensors file with the parameters under nn.Sequential names (`0.weight`,
+//! `0.bias`, `2.weight`, … so `torch.nn.Sequential(...).load_state_dict` takes them), the
+//! optimizer state under `optimizer.<param>.<state>`, and everything else needed to resume
+//! exactly (configuration, schedule position, RNG states, epoch, step, data position, metrics
+//! history) as JSON in the header's metadata. Written atomically: temporary file, fsync, rename.
+
+use crate::config::RunConfig;
+use crate::data::normalize::Normalizer;
+use crate::error::{file_error, Error, Result};
+use crate::nn::{Layer, ModelSpec};
+use crate::optim::OptimizerState;
+use crate::tensor::Tensor;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The format tag in every checkpoint's metadata.
+pub const FORMAT: &str = "downhill-checkpoint-1";
+
+/// One epoch's metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean micro-batch loss during the epoch.
+    pub train_loss: f64,
+    /// Validation loss (when a validation split exists).
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy (classification).
+    pub test_accuracy: Option<f64>,
+    /// Learning rate at the epoch's last step (first group).
+    pub lr: f64,
+    /// Training rows per second over the epoch.
+    pub samples_per_s: f64,
+    /// Seconds the epoch took (training only).
+    pub seconds: f64,
+}
+
+/// Everything but the tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The run's configuration.
+    pub config: RunConfig,
+    /// Input features of the model.
+    pub inputs: usize,
+    /// Outputs of the model.
+    pub outputs: usize,
+    /// Classes of the labels (classification).
+    pub classes: Option<usize>,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Steps done in the epoch in progress (0 at an epoch boundary).
+    pub epoch_step: u64,
+    /// Optimizer steps overall.
+    pub steps: u64,
+    /// The shuffle RNG state at the start of the epoch in progress.
+    pub epoch_rng_state: u64,
+    /// The shuffle RNG state now.
+    pub rng_state: u64,
+    /// Dropout masks drawn so far.
+    pub dropout_calls: u64,
+    /// Loss sum and micro-batches of the epoch in progress.
+    pub partial_loss: (f64, usize),
+    /// Optimizer scalars (its tensors are in the file).
+    pub optimizer_step: u64,
+    /// NAdam's μ product.
+    pub mu_product: f32,
+    /// Learning rate of each group.
+    pub lrs: Vec<f64>,
+    /// Momentum / β1 of each group.
+    pub momenta: Vec<f64>,
+    /// The fitted input normalisation.
+    pub normalizer: Normalizer,
+    /// Metrics of every completed epoch.
+    pub history: Vec<EpochRecord>,
+    /// Early stopping: best metric so far and epochs since it improved.
+    pub early_stop: Option<(f64, usize)>,
+    /// (file name, model name) of every parameter, e.g. ("0.weight", "fc1.weight").
+    pub names: Vec<(String, String)>,
+}
+
+/// A checkpoint in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Scalars and configuration.
+    pub meta: CheckpointMeta,
+    /// Parameters by model name (`fc1.weight`, …).
+    pub params: Vec<(String, Tensor)>,
+    /// Optimizer state tensors by `<param>.<state>`.
+    pub optimizer: Vec<(String, Tensor)>,
+}
+
+/// (nn.Sequential name, model name) for every parameter of `spec`.
+pub fn sequential_names(spec: &ModelSpec) -> Vec<(String, String)> {
+    let mut names = Vec::new();
+    let mut k = 0;
+    for (i, layer) in spec.layers.iter().enumerate() {
+        if let Layer::Linear { .. } = layer {
+            k += 1;
+            names.push((format!("{i}.weight"), format!("fc{k}.weight")));
+            names.push((format!("{i}.bias"), format!("fc{k}.bias")));
+        }
+    }
+    names
+}
+
+/// A safetensors view of a host tensor.
+fn view(t: &Tensor) -> Result<TensorView<'_>> {
+    TensorView::new(Dtype::F32, t.shape().to_vec(), bytemuck::cast_slice(t.data()))
+        .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })
+}
+
+impl Checkpoint {
+    /// The optimizer state as the optimizer restores it.
+    pub fn optimizer_state(&self) -> OptimizerState {
+        OptimizerState {
+            step: self.meta.optimizer_step,
+            mu_product: self.meta.mu_product,
+            lrs: self.meta.lrs.clone(),
+            momenta: self.meta.momenta.clone(),
+            tensors: self.optimizer.clone(),
+        }
+    }
+
+    /// Serialises to safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut views: Vec<(String, TensorView<'_>)> = Vec::new();
+        let to_file: HashMap<&str, &str> = self.meta.names.iter().map(|(f, m)| (m.as_str(), f.as_str())).collect();
+        for (name, t) in &self.params {
+            let file_name = to_file.get(name.as_str()).copied().unwrap_or(name.as_str());
+            views.push((file_name.to_string(), view(t)?));
+        }
+        for (name, t) in &self.optimizer {
+            views.push((format!("optimizer.{name}"), view(t)?));
+        }
+        let meta_json = serde_json::to_string(&self.meta)
+            .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })?;
+        let info = HashMap::from([("format".to_string(), "pt".to_string()), ("downhill".to_string(), meta_json)]);
+        safetensors::tensor::serialize(views, Some(info))
+            .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })
+    }
+
+    /// Parses safetensors bytes; `path` names errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let bad = |detail: String| file_error(path, detail);
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file (truncated or corrupt): {e}")))?;
+        let meta_json =
+            header.metadata().as_ref().and_then(|m| m.get("downhill")).ok_or_else(|| {
+                bad("a safetensors file, but not a downhill checkpoint (no `downhill` metadata)".into())
+            })?;
+        let meta: CheckpointMeta =
+            serde_json::from_str(meta_json).map_err(|e| bad(format!("checkpoint metadata is malformed: {e}")))?;
+        if meta.format != FORMAT {
+            return Err(bad(format!("checkpoint format {:?}, this downhill reads {FORMAT:?}", meta.format)));
+        }
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
+        let tensor = |name: &str| -> Result<Tensor> {
+            let v = st.tensor(name).map_err(|_| bad(format!("tensor {name} is missing")))?;
+            if v.dtype() != Dtype::F32 {
+                return Err(bad(format!("tensor {name} is {:?}, expected F32", v.dtype())));
+            }
+            Tensor::from_vec(v.shape(), bytemuck::pod_collect_to_vec(v.data()))
+        };
+        let mut params = Vec::new();
+        for (file_name, model_name) in &meta.names {
+            params.push((model_name.clone(), tensor(file_name)?));
+        }
+        let mut optimizer = Vec::new();
+        let mut names: Vec<&str> = st.names().into_iter().filter(|n| n.starts_with("optimizer.")).collect();
+        names.sort();
+        for name in names {
+            optimizer.push((name["optimizer.".len()..].to_string(), tensor(name)?));
+        }
+        Ok(Self { meta, params, optimizer })
+    }
+
+    /// Writes atomically: a temporary file beside `path`, fsync, rename over `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        write_atomically(path, &bytes)
+    }
+
+    /// Reads a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read checkpoint: {e}")))?;
+        Self::from_bytes(path, &bytes)
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a
+/// half-written one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        file_error(path, format!("cannot write: {e}"))
+    })
+}
