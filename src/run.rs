@@ -232,8 +232,10 @@ pub fn schedule(cfg: &RunConfig, steps_per_epoch: u64) -> Result<Schedule> {
     })
 }
 
-/// Trains as `cfg` says on the device `device` names, writing into `out`; with `resume`,
-/// continues from that checkpoint (its configuration, with `cfg.epochs` as the new end).
+/// Trains as `cfg` says on the device `device` names, writing into `out`. With `resume`,
+/// continues from that checkpoint: `cfg` should be the checkpoint's own configuration (see
+/// [`Checkpoint::load`]), changed only where the caller means it (more epochs, other data of
+/// the same shape); a model that does not fit the checkpoint is refused.
 pub fn train(
     cfg: &RunConfig,
     device: &DeviceRequest,
@@ -273,10 +275,7 @@ fn train_on<B: Backend>(
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let ckpt = resume.map(Checkpoint::load).transpose()?;
-    let cfg = match &ckpt {
-        Some(c) => RunConfig { epochs: cfg_in.epochs.max(c.meta.epoch), ..c.meta.config.clone() },
-        None => cfg_in.clone(),
-    };
+    let cfg = cfg_in.clone();
     cfg.validate()?;
     std::fs::create_dir_all(out).map_err(|e| file_error(out, format!("cannot create the output folder: {e}")))?;
 

@@ -134,11 +134,12 @@ macro_rules! set {
     };
 }
 
-/// Defaults ← config file ← flags.
+/// Defaults (or the resumed checkpoint's configuration) ← config file ← flags.
 fn config(args: &TrainArgs) -> Result<RunConfig> {
-    let mut cfg = match &args.config {
-        Some(p) => RunConfig::from_file(p)?,
-        None => RunConfig::default(),
+    let mut cfg = match (&args.config, &args.resume) {
+        (Some(p), _) => RunConfig::from_file(p)?,
+        (None, Some(ckpt)) => downhill::checkpoint::Checkpoint::load(ckpt)?.meta.config,
+        (None, None) => RunConfig::default(),
     };
     set!(cfg, args, hidden, activation, dropout, init, loss, optimizer, lr, momentum, weight_decay, beta1, beta2);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
@@ -225,10 +226,12 @@ impl Observer for Progress {
         if let Some(bar) = &self.bar {
             let acc = r.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
             let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
-            bar.println(format!(
+            let line = format!(
                 "epoch {:>3}: train loss {:.4}{val}, test loss {:.4}{acc} — {:.0} samples/s",
                 r.epoch, r.train_loss, r.test_loss, r.samples_per_s
-            ));
+            );
+            // println would be swallowed when stderr is not a terminal; suspend the bar instead.
+            bar.suspend(|| eprintln!("{line}"));
         }
         self.last = Some(r.clone());
     }
