@@ -92,12 +92,14 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
         .draw()
         .map_err(|e| fail(e.to_string()))?;
 
+    let lowest = history.iter().flat_map(|r| [r.val_accuracy, r.test_accuracy]).flatten().fold(1.0f64, f64::min);
+    let floor = ((lowest - 0.05) * 20.0).floor().max(0.0) / 20.0;
     let mut acc = ChartBuilder::on(&right)
         .caption("accuracy", ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(35)
         .y_label_area_size(55)
-        .build_cartesian_2d(x_range, 0.0..1.0)
+        .build_cartesian_2d(x_range, floor..1.0)
         .map_err(|e| fail(e.to_string()))?;
     acc.configure_mesh().x_desc("epoch").draw().map_err(|e| fail(e.to_string()))?;
     for (name, color, points) in

@@ -215,3 +215,58 @@ fn bad_input_fails_clearly_and_overwrites_nothing() {
     );
     assert_eq!(std::fs::read(&ckpt).unwrap(), before, "failed commands must not touch the checkpoint");
 }
+
+#[test]
+fn a_diverging_command_names_the_step_and_the_last_good_checkpoint() {
+    let out = tmp("diverge");
+    let (ok, _, stderr) = downhill(&[
+        "train",
+        "--data",
+        digits().to_str().unwrap(),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e6",
+        "--dropout",
+        "0",
+        "--normalization",
+        "none",
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(!ok, "lr 1e6 must diverge");
+    assert!(
+        stderr.contains("diverged at step")
+            && stderr.contains("learning rate")
+            && stderr.contains("Last good checkpoint"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+mod common;
+
+#[test]
+fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
+    let Some(_) = common::gpu() else { return };
+    let gpu = DeviceRequest::Gpu;
+    let mut accuracies = Vec::new();
+    for feed in [downhill::scheduler::FeedMode::Resident, downhill::scheduler::FeedMode::Streaming] {
+        let cfg = RunConfig { epochs: 2, hidden: vec![16], feed, checkpoint_every: 0, ..small_config() };
+        let s = train(&cfg, &gpu, &tmp(&format!("gpu-{feed:?}")), None, &mut Quiet).unwrap();
+        assert!(s.device.starts_with("gpu"), "{}", s.device);
+        accuracies.push((s.test_accuracy.unwrap(), params(&s.checkpoint)));
+    }
+    let cpu_cfg = RunConfig { epochs: 2, hidden: vec![16], checkpoint_every: 0, ..small_config() };
+    let cpu = train(&cpu_cfg, &DeviceRequest::Cpu, &tmp("gpu-cpu"), None, &mut Quiet).unwrap();
+    assert_eq!(accuracies[0].1, accuracies[1].1, "both feeds give the same weights on the GPU path");
+    assert!(
+        (accuracies[0].0 - cpu.test_accuracy.unwrap()).abs() < 0.02,
+        "GPU {} vs CPU {:?}",
+        accuracies[0].0,
+        cpu.test_accuracy
+    );
+}
