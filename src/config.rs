@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct RunConfig {
     /// An MNIST-format folder or a CSV file (label last); None for the built-in MNIST subset.
     pub data: Option<PathBuf>,
+    /// For CSV data: the label column, by header name or 0-based index (default: the last).
+    pub label: Option<String>,
     /// Hidden layer sizes of the MLP.
     pub hidden: Vec<usize>,
     /// relu, leaky_relu, sigmoid, tanh, gelu_tanh, gelu_exact, silu.
@@ -81,6 +83,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         Self {
             data: None,
+            label: None,
             hidden: vec![256, 128],
             activation: "relu".into(),
             dropout: 0.2,
@@ -119,6 +122,7 @@ impl Default for RunConfig {
 /// Every key a config file may use.
 pub const KEYS: &[&str] = &[
     "data",
+    "label",
     "hidden",
     "activation",
     "dropout",

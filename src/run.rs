@@ -6,7 +6,7 @@
 use crate::backend::Backend;
 use crate::checkpoint::{sequential_names, Checkpoint, CheckpointMeta, EpochRecord, FORMAT};
 use crate::config::RunConfig;
-use crate::data::csv::{read_csv, CsvOptions, Task};
+use crate::data::csv::{read_csv, CsvOptions, LabelColumn, Task};
 use crate::data::mnist::{builtin, load_dir, TrainTest};
 use crate::data::normalize::Normalizer;
 use crate::data::{Dataset, Targets};
@@ -105,7 +105,7 @@ pub struct RunSummary {
 }
 
 /// Reads the data a config names: the built-in subset, an MNIST-format folder, or a CSV file
-/// (label last; 20% held out as the test set, seeded).
+/// (label column from `label`, the last by default; 20% held out as the test set, seeded).
 pub fn load_data(cfg: &RunConfig) -> Result<TrainTest> {
     match &cfg.data {
         None => builtin(),
@@ -119,7 +119,11 @@ pub fn load_data(cfg: &RunConfig) -> Result<TrainTest> {
                 return Err(file_error(p, "expected an MNIST-format folder or a .csv / .csv.gz file"));
             }
             let task = if cfg.loss == "cross_entropy" { Task::Classification } else { Task::Regression };
-            let all = read_csv(p, &CsvOptions { task, ..Default::default() })?;
+            let label = match &cfg.label {
+                None => LabelColumn::Last,
+                Some(l) => l.parse::<usize>().map_or_else(|_| LabelColumn::Name(l.clone()), LabelColumn::Index),
+            };
+            let all = read_csv(p, &CsvOptions { task, label, header: None })?;
             let (train, test) = all.split(0.2, cfg.seed ^ 0x5EED)?;
             Ok(TrainTest { train, test, source: name.to_string() })
         }

@@ -270,3 +270,42 @@ fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
         cpu.test_accuracy
     );
 }
+
+#[test]
+fn csv_regression_trains_with_a_named_label_column() {
+    let out = tmp("regression");
+    let mut csv = String::from("y,a,b\n");
+    let mut rng = downhill::rng::Rng::new(3);
+    for _ in 0..200 {
+        let (a, b) = (rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0));
+        csv.push_str(&format!("{},{a},{b}\n", 2.0 * a - b));
+    }
+    let file = out.join("line.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (ok, stdout, stderr) = downhill(&[
+        "train",
+        "--data",
+        file.to_str().unwrap(),
+        "--label",
+        "y",
+        "--loss",
+        "mse",
+        "--hidden",
+        "16",
+        "--dropout",
+        "0",
+        "--epochs",
+        "100",
+        "--lr",
+        "0.01",
+        "--normalization",
+        "none",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(json["test_accuracy"].is_null());
+    assert!(json["test_loss"].as_f64().unwrap() < 0.05, "y = 2a − b is learnable: {json}");
+}

@@ -21,6 +21,9 @@ pub struct TrainArgs {
     /// MNIST-format folder (the four IDX files) or a CSV file; default: the built-in subset.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// CSV label column: a header name or a 0-based index (default: the last column).
+    #[arg(long)]
+    label: Option<String>,
     /// Hidden layer sizes, e.g. 256,128.
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
@@ -146,6 +149,9 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
     if args.data.is_some() {
         cfg.data = args.data.clone();
+    }
+    if args.label.is_some() {
+        cfg.label = args.label.clone();
     }
     if args.nesterov {
         cfg.nesterov = true;
