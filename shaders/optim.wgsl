@@ -94,6 +94,17 @@ fn decay(h: Group, i: u32, g: f32) -> f32 {
     return coupled(h, params[i], g);
 }
 
+// The Adam-family moments, in state slots 0 and 1: m = lerp(m, g, 1 − β1) and
+// v = β2·v + (1 − β2)·g·g. Returns (m, v).
+fn adam_moments(h: Group, i: u32, g: f32) -> vec2<f32> {
+    let n = p.n;
+    let m = lerp(state[i], g, h.one_minus_beta1);
+    state[i] = m;
+    let v = state[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+    state[n + i] = v;
+    return vec2<f32>(m, v);
+}
+
 struct Start {
     ok: bool,
     i: u32,
@@ -192,10 +203,9 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let i = s.i;
     let n = p.n;
     let g = decay(h, i, s.g);
-    let m = lerp(state[i], g, h.one_minus_beta1);
-    state[i] = m;
-    let v = state[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
-    state[n + i] = v;
+    let mv = adam_moments(h, i, g);
+    let m = mv.x;
+    let v = mv.y;
     var vv = v;
     if (h.flag0 != 0.0) {
         vv = max(state[2u * n + i], v);
@@ -229,12 +239,10 @@ fn nadam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (!s.ok) { return; }
     let h = s.h;
     let i = s.i;
-    let n = p.n;
     let g = decay(h, i, s.g);
-    let m = lerp(state[i], g, h.one_minus_beta1);
-    state[i] = m;
-    let v = state[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
-    state[n + i] = v;
+    let mv = adam_moments(h, i, g);
+    let m = mv.x;
+    let v = mv.y;
     let denom = sqrt(v / h.c0) + h.eps;
     var w = params[i] + h.c1 * (g / denom);
     w = w + h.c2 * (m / denom);
@@ -249,12 +257,10 @@ fn radam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (!s.ok) { return; }
     let h = s.h;
     let i = s.i;
-    let n = p.n;
     let g = decay(h, i, s.g);
-    let m = lerp(state[i], g, h.one_minus_beta1);
-    state[i] = m;
-    let v = state[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
-    state[n + i] = v;
+    let mv = adam_moments(h, i, g);
+    let m = mv.x;
+    let v = mv.y;
     let mhat = m / h.c0;
     var update: f32;
     if (h.flag0 != 0.0) {

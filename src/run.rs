@@ -130,16 +130,6 @@ pub fn load_data(cfg: &RunConfig) -> Result<TrainTest> {
     }
 }
 
-fn parse_activation(name: &str) -> Result<Activation> {
-    Activation::ALL.iter().copied().find(|a| a.name() == name).ok_or_else(|| Error::InvalidArgument {
-        what: "activation".into(),
-        detail: format!(
-            "unknown {name:?}; expected one of {}",
-            Activation::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
-        ),
-    })
-}
-
 fn parse_init(name: &str, act: Activation) -> Result<Init> {
     let gain = match act {
         Activation::Relu | Activation::LeakyRelu { .. } => 2f64.sqrt(),
@@ -338,7 +328,7 @@ fn train_on<B: Backend>(
             ));
         }
     }
-    let act = parse_activation(&cfg.activation)?;
+    let act: Activation = cfg.activation.parse()?;
     let mut sizes = vec![train.features()];
     sizes.extend(&cfg.hidden);
     sizes.push(outputs);

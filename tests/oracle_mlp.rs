@@ -18,19 +18,6 @@ const RTOL: f64 = 1e-5;
 /// measures that rounding, not the engine.
 const FLOOR: f64 = 1e-1;
 
-fn activation(name: &str) -> Activation {
-    match name {
-        "relu" => Activation::Relu,
-        "tanh" => Activation::Tanh,
-        "sigmoid" => Activation::Sigmoid,
-        "gelu_tanh" => Activation::GeluTanh,
-        "gelu_exact" => Activation::GeluErf,
-        "leaky_relu" | "leaky_relu_0.01" => Activation::LeakyRelu { slope: 0.01 },
-        "silu" => Activation::Silu,
-        other => panic!("unknown activation {other}"),
-    }
-}
-
 /// Runs every case on `be`; returns the worst relative error seen for outputs, losses and
 /// gradients, each with where it happened.
 fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
@@ -55,7 +42,7 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
         }
     };
     for case in oracle["cases"].as_array().unwrap() {
-        let act = activation(case["activation"].as_str().unwrap());
+        let act: Activation = case["activation"].as_str().unwrap().parse().unwrap();
         let loss_name = case["loss"].as_str().unwrap();
         let targets = &oracle["targets"][loss_name];
         let mut model = Model::new(be, ModelSpec::mlp(&dims, act, 0.0, Init::TorchDefault).unwrap(), 0).unwrap();

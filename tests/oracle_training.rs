@@ -15,19 +15,6 @@ use downhill::train::{BatchSize, TrainConfig, Trainer};
 use downhill::{Activation, Backend, CpuBackend, Tensor};
 use serde_json::Value;
 
-fn activation(name: &str) -> Activation {
-    match name {
-        "relu" => Activation::Relu,
-        "tanh" => Activation::Tanh,
-        "sigmoid" => Activation::Sigmoid,
-        "gelu_tanh" => Activation::GeluTanh,
-        "gelu_exact" => Activation::GeluErf,
-        "leaky_relu" | "leaky_relu_0.01" => Activation::LeakyRelu { slope: 0.01 },
-        "silu" => Activation::Silu,
-        other => panic!("unknown activation {other}"),
-    }
-}
-
 fn dims(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
 }
@@ -60,7 +47,7 @@ fn mlp_runs<B: Backend>(be: &B, tol_loss: f64, tol_params: f64) -> (f64, f64, us
     let initial = params(&oracle["initial_params"]);
     let (mut worst_loss, mut worst_param) = (0.0f64, 0.0f64);
     for case in oracle["cases"].as_array().unwrap() {
-        let act = activation(case["activation"].as_str().unwrap());
+        let act: Activation = case["activation"].as_str().unwrap().parse().unwrap();
         let loss_name = case["loss"].as_str().unwrap();
         let loss: LossKind = loss_name.parse().unwrap();
         let targets = match loss {
@@ -174,7 +161,9 @@ fn whole_run<B: Backend>(be: &B, file: &str, tol: f64) -> (f64, Option<f64>) {
         (part(range(&o["train_rows"])), part(range(&o["test_rows"])))
     };
     let loss: LossKind = o["loss"].as_str().unwrap().parse().unwrap();
-    let spec = ModelSpec::mlp(&d, activation(o["activation"].as_str().unwrap()), 0.0, Init::TorchDefault).unwrap();
+    let spec =
+        ModelSpec::mlp(&d, o["activation"].as_str().unwrap().parse::<Activation>().unwrap(), 0.0, Init::TorchDefault)
+            .unwrap();
     let mut model = Model::new(be, spec.clone(), 0).unwrap();
     model.load(be, &params(&o["initial_params"])).unwrap();
     let opt = Optimizer::new(be, sgd(&o["hyperparameters"]), &spec.layout().unwrap(), &[]).unwrap();

@@ -78,6 +78,26 @@ impl Activation {
     }
 }
 
+impl std::str::FromStr for Activation {
+    type Err = crate::Error;
+    /// Parses the names of [`Activation::name`]; `leaky_relu` takes PyTorch's default slope
+    /// (0.01) and `leaky_relu_<slope>` another one.
+    fn from_str(s: &str) -> Result<Self> {
+        if let Some(slope) = s.strip_prefix("leaky_relu_") {
+            if let Ok(slope) = slope.parse::<f32>() {
+                return Ok(Activation::LeakyRelu { slope });
+            }
+        }
+        Activation::ALL.iter().copied().find(|a| a.name() == s).ok_or_else(|| crate::Error::InvalidArgument {
+            what: "activation".into(),
+            detail: format!(
+                "unknown {s:?}; expected one of {}",
+                Activation::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+}
+
 /// Where an op runs, with everything a caller needs to move data in and out.
 ///
 /// Conventions (as llm.c): outputs first, then inputs; matrices are row-major `[rows, cols]`;

@@ -110,6 +110,13 @@ fn rmsprop(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usiz
     }
 }
 
+/// The Adam-family moments, in state slots 0 and 1: m = lerp(m, g, 1 − β1),
+/// v = β2·v + (1 − β2)·g·g.
+fn adam_moments(h: &GroupHyper, s: &mut [f32], i: usize, n: usize, g: f32) {
+    s[i] = lerp(s[i], g, h.one_minus_beta1);
+    s[n + i] = s[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+}
+
 /// Adam / AdamW / AMSGrad. c0 = lr/bc1, c1 = √bc2, flag0 amsgrad, flag1 decoupled decay.
 /// State: exp_avg, exp_avg_sq, max_exp_avg_sq.
 fn adam(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
@@ -119,8 +126,7 @@ fn adam(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) 
     } else {
         coupled(h, *p, g)
     };
-    s[i] = lerp(s[i], g, h.one_minus_beta1);
-    s[n + i] = s[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+    adam_moments(h, s, i, n, g);
     let v = if h.flag0 != 0.0 {
         s[2 * n + i] = s[2 * n + i].max(s[n + i]);
         s[2 * n + i]
@@ -148,8 +154,7 @@ fn nadam(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize)
     } else {
         coupled(h, *p, g)
     };
-    s[i] = lerp(s[i], g, h.one_minus_beta1);
-    s[n + i] = s[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+    adam_moments(h, s, i, n, g);
     let denom = (s[n + i] / h.c0).sqrt() + h.eps;
     *p += h.c1 * (g / denom);
     *p += h.c2 * (s[i] / denom);
@@ -164,8 +169,7 @@ fn radam(h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize)
     } else {
         coupled(h, *p, g)
     };
-    s[i] = lerp(s[i], g, h.one_minus_beta1);
-    s[n + i] = s[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+    adam_moments(h, s, i, n, g);
     let mhat = s[i] / h.c0;
     let update = if h.flag0 != 0.0 {
         let adaptive = h.c1 / (s[n + i].sqrt() + h.eps);
