@@ -69,6 +69,8 @@ pub struct Optimizer<B: Backend> {
     groups: Vec<GroupSettings>,
     chunk_groups: B::Labels,
     table: B::Tensor,
+    /// Host copy of the table, refilled each step (no allocation per step).
+    table_host: Tensor,
     state: B::Tensor,
     norm: B::Tensor,
     step: u64,
@@ -132,6 +134,7 @@ impl<B: Backend> Optimizer<B> {
         Ok(Self {
             chunk_groups: be.upload_labels(&chunk_groups, settings.len())?,
             table: be.zeros(&[settings.len(), HYPER_LEN])?,
+            table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm: be.zeros(&[1])?,
             state,
             groups: settings,
@@ -207,9 +210,11 @@ impl<B: Backend> Optimizer<B> {
             let mu = self.groups[0].momentum * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
             self.mu_product *= mu as f32;
         }
-        let blocks: Vec<f32> =
-            self.groups.iter().flat_map(|g| bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t))).collect();
-        be.write(&mut self.table, &Tensor::from_vec(&[self.groups.len(), HYPER_LEN], blocks)?)?;
+        for (gi, g) in self.groups.iter().enumerate() {
+            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t));
+            self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
+        }
+        be.write(&mut self.table, &self.table_host)?;
         match self.clip {
             Clip::L2Norm(_) => be.sum_squares(&mut self.norm, grads)?,
             Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
