@@ -309,3 +309,30 @@ fn csv_regression_trains_with_a_named_label_column() {
     assert!(json["test_accuracy"].is_null());
     assert!(json["test_loss"].as_f64().unwrap() < 0.05, "y = 2a − b is learnable: {json}");
 }
+
+#[test]
+fn the_built_in_set_trains_and_predicts_from_idx_images() {
+    let out = tmp("builtin");
+    let o = out.to_str().unwrap();
+    let (ok, stdout, stderr) = downhill(&["train", "--epochs", "2", "--hidden", "16", "--json", "--out", o]);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(json["test_accuracy"].as_f64().unwrap() > 0.75, "two short epochs already learn: {json}");
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-mini/t10k-images-idx3-ubyte.gz");
+    let csv = out.join("pred.csv");
+    let ckpt = out.join("checkpoint.safetensors");
+    let (ok, _, stderr) = downhill(&[
+        "predict",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--input",
+        images.to_str().unwrap(),
+        "--output",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 1001, "a header and one row per test image");
+    let first: Vec<f64> = text.lines().nth(1).unwrap().split(',').skip(2).map(|v| v.parse().unwrap()).collect();
+    assert!((first.iter().sum::<f64>() - 1.0).abs() < 1e-4, "probabilities sum to 1: {first:?}");
+}
