@@ -1,0 +1,259 @@
+//! The op list on the GPU path: each op checks shapes (shared with the CPU path in
+//! `backend/checks.rs`), then records its kernel through a launcher.
+
+use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::{checks, Activation, Backend};
+use crate::error::Result;
+use crate::optim::OptimKind;
+use crate::tensor::{same_shape, MatmulForm, Tensor};
+use std::sync::Arc;
+
+impl Backend for GpuBackend {
+    type Tensor = GpuTensor;
+    type Labels = GpuLabels;
+
+    fn describe(&self) -> String {
+        let r = &self.ctx.report;
+        format!("gpu: {} ({}, {})", r.name, r.backend, r.device_type)
+    }
+
+    fn upload(&self, host: &Tensor) -> Result<GpuTensor> {
+        let buf = self.upload_bytes(host.shape(), bytemuck::cast_slice(host.data()))?;
+        Ok(GpuTensor { buf: Arc::new(buf), offset: 0, shape: host.shape().to_vec() })
+    }
+
+    fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
+        // New wgpu buffers are zero-initialised.
+        let bytes = (crate::tensor::numel(shape) * 4) as u64;
+        Ok(GpuTensor { buf: Arc::new(self.storage(shape, bytes)?), offset: 0, shape: shape.to_vec() })
+    }
+
+    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<GpuLabels> {
+        crate::backend::cpu::check_labels(labels, classes)?;
+        let buf = self.upload_bytes(&[labels.len()], bytemuck::cast_slice(labels))?;
+        Ok(GpuLabels { buf, len: labels.len() })
+    }
+
+    fn write_labels(&self, dst: &mut GpuLabels, labels: &[u32], classes: usize) -> Result<()> {
+        checks::same_len("write_labels", dst.len, labels.len())?;
+        crate::backend::cpu::check_labels(labels, classes)?;
+        self.write_bytes(&dst.buf, 0, bytemuck::cast_slice(labels))
+    }
+
+    fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
+        same_shape("write", "destination", &dst.shape, "source", host.shape())?;
+        self.write_bytes(&dst.buf, dst.offset, bytemuck::cast_slice(host.data()))
+    }
+
+    fn read(&self, t: &GpuTensor) -> Result<Tensor> {
+        let bytes = self.read_bytes(t.binding())?;
+        Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn sync(&self) -> Result<()> {
+        {
+            let mut state = self.lock()?;
+            self.submit(&mut state, None);
+        }
+        self.wait()
+    }
+
+    fn shape<'a>(&self, t: &'a GpuTensor) -> &'a [usize] {
+        &t.shape
+    }
+
+    fn max_binding_bytes(&self) -> u64 {
+        self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size)
+    }
+
+    fn view_alignment(&self) -> usize {
+        (self.ctx.limits.min_storage_buffer_offset_alignment as usize / 4).max(1)
+    }
+
+    fn view(&self, t: &GpuTensor, offset: usize, shape: &[usize]) -> Result<GpuTensor> {
+        // The parent's own offset is aligned, so aligning the relative offset suffices.
+        checks::view(&t.shape, offset, shape, self.view_alignment())?;
+        Ok(GpuTensor { buf: t.buf.clone(), offset: t.offset + (offset * 4) as u64, shape: shape.to_vec() })
+    }
+
+    fn matmul(
+        &self,
+        form: MatmulForm,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        accumulate: bool,
+    ) -> Result<()> {
+        let dims = form.dims(&out.shape, &a.shape, &b.shape)?;
+        self.launch_matmul(form, out, a, b, dims, accumulate)
+    }
+
+    fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
+        let (rows, cols) = checks::bias_add(&x.shape, &bias.shape)?;
+        self.launch_bias_add(x, bias, rows * cols, cols)
+    }
+
+    fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
+        let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
+        self.launch_column_sum(out, x, rows, cols, accumulate)
+    }
+
+    fn activation_forward(&self, act: Activation, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("activation_forward", &[("out", &out.shape), ("x", &x.shape)])?;
+        self.launch_activation_forward(act, out, x, n)
+    }
+
+    fn activation_backward(&self, act: Activation, dx: &mut GpuTensor, x: &GpuTensor, dy: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("activation_backward", &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)])?;
+        self.launch_activation_backward(act, dx, x, dy, n)
+    }
+
+    fn softmax_forward(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        let (r, c) = checks::rows("softmax_forward", &[("out", &out.shape), ("x", &x.shape)])?;
+        self.launch_softmax(&kernels::SOFTMAX_FORWARD, out, x, None, r, c)
+    }
+
+    fn softmax_backward(&self, dx: &mut GpuTensor, y: &GpuTensor, dy: &GpuTensor) -> Result<()> {
+        let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
+        self.launch_softmax(&kernels::SOFTMAX_BACKWARD, dx, y, Some(dy), r, c)
+    }
+
+    fn dropout_forward(
+        &self,
+        out: &mut GpuTensor,
+        mask: &mut GpuTensor,
+        x: &GpuTensor,
+        p: f32,
+        key: u32,
+    ) -> Result<()> {
+        checks::dropout_p(p)?;
+        let n = checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
+        self.launch_dropout_forward(out, mask, x, n, p, key)
+    }
+
+    fn dropout_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, mask: &GpuTensor) -> Result<()> {
+        let n =
+            checks::elementwise("dropout_backward", &[("dx", &dx.shape), ("dy", &dy.shape), ("mask", &mask.shape)])?;
+        self.launch_dropout_backward(dx, dy, mask, n)
+    }
+
+    fn mse_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dpred: &mut GpuTensor,
+        pred: &GpuTensor,
+        target: &GpuTensor,
+    ) -> Result<()> {
+        checks::loss_with_target("mse_loss", &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
+        self.launch_loss_with_target(&kernels::MSE_LOSS, loss, dpred, pred, target)
+    }
+
+    fn cross_entropy_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dlogits: &mut GpuTensor,
+        logits: &GpuTensor,
+        labels: &GpuLabels,
+    ) -> Result<()> {
+        let (b, c) = checks::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len)?;
+        self.launch_cross_entropy(loss, dlogits, logits, labels, b, c)
+    }
+
+    fn bce_with_logits_loss(
+        &self,
+        loss: &mut GpuTensor,
+        dlogits: &mut GpuTensor,
+        logits: &GpuTensor,
+        target: &GpuTensor,
+    ) -> Result<()> {
+        checks::loss_with_target("bce_with_logits_loss", &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
+        self.launch_loss_with_target(&kernels::BCE_WITH_LOGITS_LOSS, loss, dlogits, logits, target)
+    }
+
+    fn sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM, out, x)
+    }
+
+    fn sum_squares(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum_squares", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM_SQUARES, out, x)
+    }
+
+    fn sum_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("sum_abs", &out.shape)?;
+        self.launch_reduce_all(&kernels::SUM_ABS, out, x)
+    }
+
+    fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+        checks::scalar_out("max_abs", &out.shape)?;
+        self.launch_reduce_all(&kernels::MAX_ABS, out, x)
+    }
+
+    fn gather_rows(&self, out: &mut GpuTensor, x: &GpuTensor, idx: &GpuLabels, offset: usize) -> Result<()> {
+        let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
+        let (_, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
+        checks::gather("gather_rows", rows, offset, idx.len)?;
+        if cols != src_cols {
+            return Err(crate::error::shape_error(
+                "gather_rows",
+                format!("out {:?} and x {:?} rows differ in width", out.shape, x.shape),
+            ));
+        }
+        self.launch_gather_rows(out, x, idx, rows, cols, offset)
+    }
+
+    fn gather_labels(&self, out: &mut GpuLabels, labels: &GpuLabels, idx: &GpuLabels, offset: usize) -> Result<()> {
+        checks::gather("gather_labels", out.len, offset, idx.len)?;
+        self.launch_gather_labels(out, labels, idx, offset)
+    }
+
+    fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
+        checks::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
+        self.launch_first_nonfinite(flag, loss, grad_sumsq)
+    }
+
+    fn optimizer_step(
+        &self,
+        kind: OptimKind,
+        params: &mut GpuTensor,
+        grads: &GpuTensor,
+        state: &mut GpuTensor,
+        table: &GpuTensor,
+        chunk_groups: &GpuLabels,
+        norm: &GpuTensor,
+    ) -> Result<()> {
+        let n = checks::optimizer_step(
+            &params.shape,
+            &grads.shape,
+            &state.shape,
+            &table.shape,
+            chunk_groups.len,
+            &norm.shape,
+        )?;
+        self.launch_optimizer_step(kind, params, grads, state, table, chunk_groups, norm, n)
+    }
+
+    fn scale(&self, x: &mut GpuTensor, alpha: f32) -> Result<()> {
+        self.launch_inplace(&kernels::SCALE, x, alpha)
+    }
+
+    fn axpy(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
+        self.launch_out_in(&kernels::AXPY, y, x, n, alpha)
+    }
+
+    fn add_sign(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
+        self.launch_out_in(&kernels::ADD_SIGN, y, x, n, alpha)
+    }
+
+    fn fill(&self, x: &mut GpuTensor, value: f32) -> Result<()> {
+        self.launch_inplace(&kernels::FILL, x, value)
+    }
+
+    fn copy(&self, dst: &mut GpuTensor, src: &GpuTensor) -> Result<()> {
+        let n = checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
+        self.launch_out_in(&kernels::COPY, dst, src, n, 0.0)
+    }
+}
