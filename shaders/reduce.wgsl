@@ -49,6 +49,32 @@ fn tree(tid: u32, op: u32) {
     }
 }
 
+// First pass of a large reduction: workgroup w reduces x[w·chunk .. (w+1)·chunk) into out[w]
+// by p.accumulate's op (0 Σx, 1 Σx², 2 Σ|x|, 3 max|x|), with p.rows = chunk. A second pass
+// (`sum`, or `max_abs` for op 3) reduces the partials. CPU twin: reduce_partial.
+@compute @workgroup_size(256)
+fn reduce_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let tid = lid.x;
+    let op = p.accumulate;
+    let start = wid.x * p.rows;
+    let end = min(start + p.rows, p.n);
+    var acc = 0.0;
+    for (var i = start + tid; i < end; i += THREADS) {
+        let v = x[i];
+        switch op {
+            case 0u: { acc += v; }
+            case 1u: { acc = fma(v, v, acc); }
+            case 2u: { acc += abs(v); }
+            default: { acc = max(acc, abs(v)); }
+        }
+    }
+    partial[tid] = acc;
+    tree(tid, select(0u, 1u, op == 3u));
+    if (tid == 0u) {
+        out[wid.x] = partial[0];
+    }
+}
+
 // out[0] = Σ x, one workgroup.
 @compute @workgroup_size(256)
 fn sum(@builtin(local_invocation_id) lid: vec3<u32>) {

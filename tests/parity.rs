@@ -256,7 +256,8 @@ fn bias_and_column_sum_match() {
 #[test]
 fn reductions_match_including_empty_and_long() {
     let mut rng = Rng::new(6);
-    for n in [0usize, 1, 7, 33, 255, 256, 257, 1000, 65_537] {
+    // Above 65,536 elements the GPU path reduces in two passes (reduce_partial, then sum/max_abs).
+    for n in [0usize, 1, 7, 33, 255, 256, 257, 1000, 65_536, 65_537, 300_001] {
         let x = rand(&mut rng, &[n], -1.0, 1.0);
         let positive = rand(&mut rng, &[n], 0.0, 1.0);
         compare(&format!("sum n={n}"), 1e-5, 1e-4, |r| vec![r.unary(Unary::Sum, &positive)]);
@@ -358,5 +359,24 @@ fn dropout_masks_are_identical_on_both_paths() {
         assert!((dropped - p as f64).abs() < 0.03, "p={p}: dropped fraction {dropped}");
         let keep_scale = 1.0 / (1.0 - p);
         assert!(want[1].data().iter().all(|&m| m == 0.0 || m == keep_scale), "mask values are 0 or 1/(1-p)");
+    }
+}
+
+#[test]
+fn reduce_partial_twin_composes_to_the_whole_reduction() {
+    use downhill::backend::cpu::reduce;
+    let mut rng = Rng::new(9);
+    let x: Vec<f32> = rng.vec_f32(100_003, -1.0, 1.0);
+    for op in 0..4u32 {
+        let chunk = 4096;
+        let mut partials = vec![0.0f32; x.len().div_ceil(chunk)];
+        reduce::reduce_partial(&mut partials, &x, op, chunk);
+        let (two_pass, direct) = match op {
+            0 => (reduce::sum(&partials), reduce::sum(&x)),
+            1 => (reduce::sum(&partials), reduce::sum_squares(&x)),
+            2 => (reduce::sum(&partials), reduce::sum_abs(&x)),
+            _ => (reduce::max_abs(&partials), reduce::max_abs(&x)),
+        };
+        assert_close(&format!("reduce_partial op {op}"), &[two_pass], &[direct], 1e-3, 1e-5);
     }
 }

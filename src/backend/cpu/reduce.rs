@@ -14,6 +14,20 @@ pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize, ac
     }
 }
 
+/// First pass of a large reduction: `out[w]` reduces `x[w·chunk .. (w+1)·chunk)` by `op`
+/// (0 Σx, 1 Σx², 2 Σ|x|, 3 max|x|). The GPU path uses it above one workgroup's worth of data.
+pub fn reduce_partial<F: Float>(out: &mut [F], x: &[F], op: u32, chunk: usize) {
+    for w in 0..out.len() {
+        let part = &x[(w * chunk).min(x.len())..((w + 1) * chunk).min(x.len())];
+        out[w] = match op {
+            0 => sum(part),
+            1 => sum_squares(part),
+            2 => sum_abs(part),
+            _ => max_abs(part),
+        };
+    }
+}
+
 /// `Σ x`.
 pub fn sum<F: Float>(x: &[F]) -> F {
     let mut acc = F::zero();

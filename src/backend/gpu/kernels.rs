@@ -136,6 +136,7 @@ kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
 kernel!(COLUMN_SUM, Reduce, "column_sum", OUT_IN);
 kernel!(SUM, Reduce, "sum", OUT_IN);
+kernel!(REDUCE_PARTIAL, Reduce, "reduce_partial", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
 kernel!(SUM_ABS, Reduce, "sum_abs", OUT_IN);
 kernel!(MAX_ABS, Reduce, "max_abs", OUT_IN);
@@ -160,6 +161,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &BCE_WITH_LOGITS_LOSS,
     &COLUMN_SUM,
     &SUM,
+    &REDUCE_PARTIAL,
     &SUM_SQUARES,
     &SUM_ABS,
     &MAX_ABS,

@@ -46,6 +46,8 @@ struct State {
     bind_groups: HashMap<(&'static str, Vec<u64>), wgpu::BindGroup>,
     /// Map-readable buffers keyed by size.
     staging: HashMap<u64, wgpu::Buffer>,
+    /// Scratch tensors (two-pass reduction partials) keyed by length.
+    scratch: HashMap<usize, GpuTensor>,
 }
 
 /// Sizes of the GPU backend's caches (see [`GpuBackend::cache_stats`]).
@@ -122,6 +124,17 @@ impl GpuBackend {
 
     fn new_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A scratch tensor of `len` elements, created once per length and reused. Ops recorded in
+    /// order may share it: each dispatch sees the previous one's writes.
+    pub(crate) fn scratch(&self, len: usize) -> Result<GpuTensor> {
+        if let Some(t) = self.lock()?.scratch.get(&len) {
+            return Ok(t.clone());
+        }
+        let t = GpuTensor { buf: Arc::new(self.storage(&[len], (len * 4) as u64)?), offset: 0, shape: vec![len] };
+        self.lock()?.scratch.insert(len, t.clone());
+        Ok(t)
     }
 
     fn storage(&self, shape: &[usize], bytes: u64) -> Result<DeviceBuffer> {
