@@ -543,14 +543,13 @@ impl<B: Backend> Trainer<B> {
 
     /// The model's outputs for every row of `x` (rows, features), in chunks of 4096.
     pub fn predict(&mut self, be: &B, x: &Tensor) -> Result<Tensor> {
-        let (n, f) = (x.shape()[0], x.shape()[1]);
+        let n = x.shape()[0];
         let mut out = Vec::new();
         let all: Vec<usize> = (0..n).collect();
         for chunk in all.chunks(4096) {
             let xb = be.upload(&gather_rows(x, chunk)?)?;
             out.extend_from_slice(be.read(self.model.forward(be, &xb, false)?)?.data());
         }
-        let _ = f;
         Tensor::from_vec(&[n, self.model.spec().outputs()], out)
     }
 }

@@ -2,7 +2,7 @@
 //! update kernel. One `step` is, on the GPU path, a small table write plus ONE dispatch (and one
 //! reduction before it when clipping by norm), recorded with the rest of the training step.
 
-use super::config::{OptimKind, OptimizerConfig};
+use super::config::OptimizerConfig;
 use super::hyper::{flag, GroupHyper, HYPER_LEN};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -432,6 +432,5 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
             return bad("momentum", c.momentum, "≥ 0");
         }
     }
-    let _ = OptimKind::Sgd;
     Ok(())
 }

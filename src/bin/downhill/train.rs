@@ -60,6 +60,9 @@ pub struct TrainArgs {
     /// β2 of the Adam family.
     #[arg(long)]
     beta2: Option<f64>,
+    /// ε of the adaptive optimizers.
+    #[arg(long)]
+    eps: Option<f64>,
     /// constant, step, exponential, cosine, warmup-cosine, onecycle.
     #[arg(long)]
     schedule: Option<String>,
@@ -144,7 +147,7 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
         (None, Some(ckpt)) => downhill::checkpoint::Checkpoint::load(ckpt)?.meta.config,
         (None, None) => RunConfig::default(),
     };
-    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer, lr, momentum, weight_decay, beta1, beta2);
+    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer, lr, momentum, weight_decay, beta1, beta2, eps);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
     if args.data.is_some() {
