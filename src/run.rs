@@ -352,15 +352,7 @@ fn train_on<B: Backend>(
         report_every: 25,
         ..Default::default()
     };
-    let probe = Trainer::new(
-        be,
-        Model::new(be, spec.clone(), 0)?,
-        Optimizer::new(be, optimizer_config(&cfg)?, &spec.layout()?, &[])?,
-        loss,
-        tc.clone(),
-    )?;
-    let steps_per_epoch = probe.steps_in_epoch(train.len());
-    drop(probe);
+    let steps_per_epoch = tc.steps_in_epoch(train.len());
     tc.schedule = schedule(&cfg, steps_per_epoch)?;
     let mut trainer = Trainer::new(be, model, optimizer, loss, tc)?;
 

@@ -50,6 +50,21 @@ pub struct TrainConfig {
     pub report_every: u64,
 }
 
+impl TrainConfig {
+    /// Rows per micro-batch for an epoch of `rows` rows.
+    pub fn batch_rows(&self, rows: usize) -> usize {
+        match self.batch_size {
+            BatchSize::Full => rows.max(1),
+            BatchSize::Rows(r) => r,
+        }
+    }
+
+    /// Optimizer steps an epoch of `rows` rows takes.
+    pub fn steps_in_epoch(&self, rows: usize) -> u64 {
+        rows.div_ceil(self.batch_rows(rows)).div_ceil(self.accumulation.max(1)) as u64
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -391,11 +406,7 @@ impl<B: Backend> Trainer<B> {
 
     /// Optimizer steps an epoch of `rows` rows takes.
     pub fn steps_in_epoch(&self, rows: usize) -> u64 {
-        let batch = match self.config.batch_size {
-            BatchSize::Full => rows.max(1),
-            BatchSize::Rows(r) => r,
-        };
-        rows.div_ceil(batch).div_ceil(self.config.accumulation) as u64
+        self.config.steps_in_epoch(rows)
     }
 
     /// Runs steps `steps` (0-based within the epoch) of the epoch whose row order is `order`:
@@ -417,10 +428,7 @@ impl<B: Backend> Trainer<B> {
                 detail: format!("row {bad} is past the {} rows of the data", data.len()),
             });
         }
-        let rows = match self.config.batch_size {
-            BatchSize::Full => order.len(),
-            BatchSize::Rows(r) => r,
-        };
+        let rows = self.config.batch_rows(order.len());
         let mode = match self.config.feed {
             FeedMode::Auto => choose_mode(data, be.max_binding_bytes(), RESIDENT_BUDGET_BYTES),
             m => m,
@@ -429,7 +437,7 @@ impl<B: Backend> Trainer<B> {
         be.fill(&mut self.loss_sum, 0.0)?;
         let acc = self.config.accumulation;
         let all: Vec<&[usize]> = order.chunks(rows).collect();
-        let epoch_steps = all.len().div_ceil(acc) as u64;
+        let epoch_steps = self.config.steps_in_epoch(order.len());
         let (first, last) = (steps.start.min(epoch_steps) as usize, steps.end.min(epoch_steps) as usize);
         let groups: Vec<&[&[usize]]> = all.chunks(acc).skip(first).take(last - first).collect();
         let micro: Vec<&[usize]> = groups.iter().flat_map(|g| g.iter().copied()).collect();
@@ -565,10 +573,4 @@ struct Progress {
 /// Index of the largest value (the first on ties).
 pub fn argmax(row: &[f32]) -> usize {
     row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b })
-}
-
-/// Rows whose arg-max output (first maximum on ties) equals the label.
-pub fn count_correct(out: &Tensor, labels: impl Iterator<Item = u32>) -> usize {
-    let cols = out.shape()[1];
-    out.data().chunks(cols).zip(labels).filter(|(row, label)| argmax(row) == *label as usize).count()
 }
