@@ -7,7 +7,7 @@
 //! software rasterisers included.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use downhill::backend::gpu::AdapterChoice;
+use downhill::device::open_gpu_from_env;
 use downhill::{Backend, CpuBackend, GpuBackend, MatmulForm, Tensor};
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,7 @@ use std::time::{Duration, Instant};
 const SIZES: [(usize, usize, usize); 4] = [(128, 128, 128), (512, 512, 512), (1024, 1024, 1024), (256, 128, 784)];
 
 fn open_gpu() -> Option<GpuBackend> {
-    let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok()) {
-        Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
-        Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
-        _ => AdapterChoice::Best,
-    };
-    match GpuBackend::new(&choice) {
+    match open_gpu_from_env() {
         Ok(g) => Some(g),
         Err(e) => {
             eprintln!("no GPU for the benchmark ({e}); CPU only");

@@ -6,8 +6,8 @@
 //! waits for the device inside the timed region. `DOWNHILL_DEVICE` picks the adapter.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use downhill::backend::gpu::AdapterChoice;
 use downhill::data::{Dataset, Targets};
+use downhill::device::open_gpu_from_env;
 use downhill::loss::LossKind;
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::optim::{AdamConfig, Optimizer, OptimizerConfig};
@@ -17,12 +17,7 @@ use downhill::{Activation, Backend, CpuBackend, GpuBackend, Tensor};
 use std::time::{Duration, Instant};
 
 fn open_gpu() -> Option<GpuBackend> {
-    let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok()) {
-        Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
-        Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
-        _ => AdapterChoice::Best,
-    };
-    GpuBackend::new(&choice).map_err(|e| eprintln!("no GPU for the benchmark ({e}); CPU only")).ok()
+    open_gpu_from_env().map_err(|e| eprintln!("no GPU for the benchmark ({e}); CPU only")).ok()
 }
 
 fn data(rows: usize) -> Dataset {

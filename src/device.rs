@@ -61,6 +61,25 @@ impl DeviceRequest {
     }
 }
 
+impl DeviceRequest {
+    /// The adapter a GPU opened for this request must be: the index or name asked for, the best
+    /// of any kind otherwise.
+    pub fn adapter_choice(&self) -> AdapterChoice {
+        match self {
+            DeviceRequest::Index(i) => AdapterChoice::Index(*i),
+            DeviceRequest::Name(n) => AdapterChoice::Name(n.clone()),
+            _ => AdapterChoice::Best,
+        }
+    }
+}
+
+/// Opens a GPU for work that needs one (GPU tests, benchmarks): the adapter `DOWNHILL_DEVICE`
+/// names by index or name, otherwise the best of any kind, software rasterisers included.
+pub fn open_gpu_from_env() -> Result<GpuBackend> {
+    let choice = DeviceRequest::from_env().map(|r| r.adapter_choice()).unwrap_or(AdapterChoice::Best);
+    GpuBackend::new(&choice)
+}
+
 /// An opened path: one of the two backends.
 pub enum Device {
     /// The ndarray path.
@@ -97,9 +116,7 @@ pub fn open(request: &DeviceRequest) -> Result<Selection> {
     };
     match request {
         DeviceRequest::Cpu => Ok(Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: None }),
-        DeviceRequest::Gpu => gpu(AdapterChoice::Best),
-        DeviceRequest::Index(i) => gpu(AdapterChoice::Index(*i)),
-        DeviceRequest::Name(n) => gpu(AdapterChoice::Name(n.clone())),
+        DeviceRequest::Gpu | DeviceRequest::Index(_) | DeviceRequest::Name(_) => gpu(request.adapter_choice()),
         DeviceRequest::Auto => {
             let cpu = |why: String| Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: Some(why) };
             let reports = crate::backend::gpu::list_adapters();

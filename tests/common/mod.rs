@@ -4,7 +4,7 @@
 
 pub mod oracle;
 
-use downhill::backend::gpu::AdapterChoice;
+use downhill::device::open_gpu_from_env;
 use downhill::GpuBackend;
 use std::sync::OnceLock;
 
@@ -13,15 +13,7 @@ use std::sync::OnceLock;
 /// unless `DOWNHILL_REQUIRE_GPU=1`, in which case the test fails.
 pub fn gpu() -> Option<&'static GpuBackend> {
     static GPU: OnceLock<Result<GpuBackend, String>> = OnceLock::new();
-    let opened = GPU.get_or_init(|| {
-        let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok())
-        {
-            Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
-            Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
-            _ => AdapterChoice::Best,
-        };
-        GpuBackend::new(&choice).map_err(|e| e.to_string())
-    });
+    let opened = GPU.get_or_init(|| open_gpu_from_env().map_err(|e| e.to_string()));
     match opened {
         Ok(b) => Some(b),
         Err(e) => {
@@ -38,12 +30,7 @@ pub fn gpu() -> Option<&'static GpuBackend> {
 /// cache entries and must not see other tests' work on the shared one.
 pub fn own_gpu() -> Option<GpuBackend> {
     gpu()?;
-    let choice = match std::env::var("DOWNHILL_DEVICE").ok().and_then(|v| v.parse::<downhill::DeviceRequest>().ok()) {
-        Some(downhill::DeviceRequest::Index(i)) => AdapterChoice::Index(i),
-        Some(downhill::DeviceRequest::Name(n)) => AdapterChoice::Name(n),
-        _ => AdapterChoice::Best,
-    };
-    Some(GpuBackend::new(&choice).expect("the shared GPU opened, so a second one must too"))
+    Some(open_gpu_from_env().expect("the shared GPU opened, so a second one must too"))
 }
 
 /// A small seeded generator (SplitMix64), so tests need no extra crate and repeat exactly.
