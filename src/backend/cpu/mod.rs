@@ -18,7 +18,7 @@ use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
-use storage::{access, read_all};
+use storage::{access, access2, read_all};
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -164,13 +164,8 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         checks::dropout_p(p)?;
         checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        storage::check_no_alias("dropout_forward", mask, &[x, out])?;
         let (threshold, scale) = (dropout::threshold(p), 1.0 / (1.0 - p));
-        let mut mask_values = vec![0.0; x.range().len()];
-        access("dropout_forward", out, [x], |o, [x]| {
-            dropout::dropout_forward(o, &mut mask_values, x, key, threshold, scale)
-        })?;
-        access("dropout_forward", mask, [], |m, []| m.copy_from_slice(&mask_values))
+        access2("dropout_forward", out, mask, [x], |o, m, [x]| dropout::dropout_forward(o, m, x, key, threshold, scale))
     }
 
     fn dropout_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, mask: &CpuTensor) -> Result<()> {
@@ -302,17 +297,16 @@ impl Backend for CpuBackend {
             chunk_groups.len(),
             &norm.shape,
         )?;
-        storage::check_no_alias(op, params, &[grads, state, table, norm])?;
-        storage::check_no_alias(op, state, &[grads, table, norm])?;
         let groups = numel(&table.shape) / crate::optim::HYPER_LEN;
         check_labels(chunk_groups, groups)?;
-        let norm_value = norm.to_vec()[0];
-        let hyper: Vec<GroupHyper> = bytemuck::pod_collect_to_vec(&table.to_vec());
-        let mut state_guard = state.storage.write();
-        let state_range = state.range();
-        access(op, params, [grads], |p, [g]| {
-            optim::optimizer_step(kind, p, g, &mut state_guard[state_range], &hyper, chunk_groups, norm_value)
-        })
+        access2(op, params, state, [grads, table, norm], |p, st, [g, t, nrm]| {
+            let hyper: &[GroupHyper] = bytemuck::try_cast_slice(t).map_err(|e| Error::InvalidArgument {
+                what: op.into(),
+                detail: format!("the table is not a whole number of group blocks: {e}"),
+            })?;
+            optim::optimizer_step(kind, p, g, st, hyper, chunk_groups, nrm[0]);
+            Ok(())
+        })?
     }
 
     fn scale(&self, x: &mut CpuTensor, alpha: f32) -> Result<()> {

@@ -63,16 +63,35 @@ pub(crate) fn access<const N: usize, R>(
     f: impl FnOnce(&mut [f32], [&[f32]; N]) -> R,
 ) -> Result<R> {
     check_no_alias(op, out, &inputs)?;
-    let guards: Vec<RwLockReadGuard<'_, Vec<f32>>> = inputs.iter().map(|t| t.storage.read_recursive()).collect();
+    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
     let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
     let mut out_guard = out.storage.write();
     let range = out.range();
     Ok(f(&mut out_guard[range], slices))
 }
 
+/// [`access`] for ops with two outputs (dropout's result and mask, the optimizer's parameters
+/// and state): neither output may share storage with the other or with an input.
+pub(crate) fn access2<const N: usize, R>(
+    op: &'static str,
+    out_a: &CpuTensor,
+    out_b: &CpuTensor,
+    inputs: [&CpuTensor; N],
+    f: impl FnOnce(&mut [f32], &mut [f32], [&[f32]; N]) -> R,
+) -> Result<R> {
+    check_no_alias(op, out_a, &inputs)?;
+    check_no_alias(op, out_b, &inputs)?;
+    check_no_alias(op, out_a, &[out_b])?;
+    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
+    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
+    let (mut a, mut b) = (out_a.storage.write(), out_b.storage.write());
+    let (ra, rb) = (out_a.range(), out_b.range());
+    Ok(f(&mut a[ra], &mut b[rb], slices))
+}
+
 /// Runs `f` on the inputs' elements only (reductions that return a value).
 pub(crate) fn read_all<const N: usize, R>(inputs: [&CpuTensor; N], f: impl FnOnce([&[f32]; N]) -> R) -> R {
-    let guards: Vec<RwLockReadGuard<'_, Vec<f32>>> = inputs.iter().map(|t| t.storage.read_recursive()).collect();
+    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
     let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
     f(slices)
 }
