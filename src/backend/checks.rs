@@ -165,8 +165,8 @@ pub fn same_len(op: &'static str, have: usize, given: usize) -> Result<()> {
     Ok(())
 }
 
-/// A gather of `rows` rows starting at `offset` of an index list of `idx_len`, from a source of
-/// `src_rows` rows.
+/// A gather of `rows` rows through indices `offset..offset + rows` of an index list of
+/// `idx_len`.
 pub fn gather(op: &'static str, rows: usize, offset: usize, idx_len: usize) -> Result<()> {
     if offset + rows > idx_len {
         return Err(shape_error(op, format!("rows {offset}..{} of an index list of {idx_len}", offset + rows)));

@@ -1,9 +1,9 @@
-//! Launchers for `shaders/gather.wgsl` and the divergence guard in `shaders/reduce.wgsl`.
+//! Launchers for `shaders/gather.wgsl`.
 
 use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
 
-/// Mirrors `Params` in gather.wgsl (and reduce.wgsl's, whose first field is the step).
+/// Mirrors `Params` in gather.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -44,16 +44,5 @@ impl GpuBackend {
         let grid = self.grid("gather_labels", out.len, WG)?;
         let storage = [idx.binding(), out.binding(), labels.binding()];
         self.dispatch(&kernels::GATHER_LABELS, bytemuck::bytes_of(&p), &storage, grid)
-    }
-
-    pub(super) fn launch_first_nonfinite(
-        &self,
-        flag: &mut GpuTensor,
-        loss: &GpuTensor,
-        grad_sumsq: &GpuTensor,
-    ) -> Result<()> {
-        let p = Params { a: 1, b: 0, c: 0, pad: 0 };
-        let storage = [flag.binding(), loss.binding(), grad_sumsq.binding()];
-        self.dispatch(&kernels::FIRST_NONFINITE, bytemuck::bytes_of(&p), &storage, (1, 1, 1))
     }
 }

@@ -67,4 +67,17 @@ impl GpuBackend {
         let p = Params { n: groups as u32, rows: 0, cols: 0, accumulate: 0 };
         self.dispatch(second, bytemuck::bytes_of(&p), &[out.binding(), partials.binding()], (1, 1, 1))
     }
+
+    /// The divergence guard (`first_nonfinite`): one invocation counts the step and notes the
+    /// first non-finite loss or gradient sum of squares.
+    pub(super) fn launch_first_nonfinite(
+        &self,
+        flag: &mut GpuTensor,
+        loss: &GpuTensor,
+        grad_sumsq: &GpuTensor,
+    ) -> Result<()> {
+        let p = Params { n: 1, rows: 0, cols: 0, accumulate: 0 }; // n: steps per call
+        let storage = [flag.binding(), loss.binding(), grad_sumsq.binding()];
+        self.dispatch(&kernels::FIRST_NONFINITE, bytemuck::bytes_of(&p), &storage, (1, 1, 1))
+    }
 }
