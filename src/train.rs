@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
 use crate::nn::Model;
 use crate::optim::{Clip, Optimizer};
+use crate::params::ALIGN;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use crate::scheduler::{choose_mode, start_stream, FeedMode, HostBatch, ResidentSet, RESIDENT_BUDGET_BYTES};
@@ -157,9 +158,14 @@ pub struct Trainer<B: Backend> {
     pub loss: LossKind,
     config: TrainConfig,
     base_lrs: Vec<f64>,
+    /// This step's learning rates (reused: no allocation per step).
+    lrs: Vec<f64>,
     steps: u64,
     rng: Rng,
     buffers: Vec<BatchBuffers<B>>,
+    /// The numbers the host reads back, in one buffer so one read gets them all: the guard at
+    /// element 0 and the loss sum at element ALIGN (views `guard` and `loss_sum`).
+    monitor: B::Tensor,
     loss_sum: B::Tensor,
     grad_sumsq: B::Tensor,
     /// [first non-finite step since `guard_base`, steps counted] on the device.
@@ -186,8 +192,10 @@ impl<B: Backend> Trainer<B> {
             });
         }
         optimizer.set_clip(config.clip);
+        let monitor = be.zeros(&[2 * ALIGN])?;
         Ok(Self {
             base_lrs: optimizer.lrs(),
+            lrs: optimizer.lrs(),
             rng: Rng::new(config.seed),
             model,
             optimizer,
@@ -195,9 +203,10 @@ impl<B: Backend> Trainer<B> {
             config,
             steps: 0,
             buffers: Vec::new(),
-            loss_sum: be.zeros(&[1])?,
+            loss_sum: be.view(&monitor, ALIGN, &[1])?,
+            guard: be.view(&monitor, 0, &[2])?,
+            monitor,
             grad_sumsq: be.zeros(&[1])?,
-            guard: be.zeros(&[2])?,
             guard_base: 0,
             resident: None,
             last_mode: None,
@@ -227,7 +236,13 @@ impl<B: Backend> Trainer<B> {
     /// Fails with [`Error::Diverged`] if a step since the last check had a non-finite loss or
     /// gradient (one read-back).
     pub fn check_divergence(&self, be: &B) -> Result<()> {
-        let flag = be.read(&self.guard)?.data()[0];
+        self.read_monitor(be).map(|_| ())
+    }
+
+    /// One read-back of the monitor: fails on divergence, else returns the loss sum so far.
+    fn read_monitor(&self, be: &B) -> Result<f64> {
+        let m = be.read(&self.monitor)?;
+        let (flag, loss_sum) = (m.data()[0], m.data()[ALIGN] as f64);
         if flag != 0.0 {
             let step = self.guard_base + flag as u64;
             let lrs = self.optimizer.lrs();
@@ -238,7 +253,7 @@ impl<B: Backend> Trainer<B> {
                 lrs
             )));
         }
-        Ok(())
+        Ok(loss_sum)
     }
 
     /// Optimizer steps taken (the schedule's k).
@@ -363,8 +378,10 @@ impl<B: Backend> Trainer<B> {
         be.sum_squares(&mut self.grad_sumsq, self.model.grads.flat())?;
         be.first_nonfinite(&mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
         let k = self.steps;
-        let lrs: Vec<f64> = self.base_lrs.iter().map(|&b| self.config.schedule.lr(b, k)).collect();
-        self.optimizer.set_lrs(&lrs)?;
+        for (lr, &base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+            *lr = self.config.schedule.lr(base, k);
+        }
+        self.optimizer.set_lrs(&self.lrs)?;
         if let Some(m) = self.config.schedule.momentum(k) {
             self.optimizer.set_momentum(m);
         }
@@ -488,8 +505,7 @@ impl<B: Backend> Trainer<B> {
                 })?;
             }
         }
-        let loss_sum = be.read(&self.loss_sum)?.data()[0] as f64;
-        self.check_divergence(be)?;
+        let loss_sum = self.read_monitor(be)?;
         Ok(SpanStats { loss_sum, micro_batches: micro.len(), steps: groups.len() as u64 })
     }
 
@@ -505,12 +521,7 @@ impl<B: Backend> Trainer<B> {
         p.micro_done += group.len();
         p.rows += group.iter().map(|b| b.len()).sum::<usize>();
         let report = self.config.report_every > 0 && p.epoch_step.is_multiple_of(self.config.report_every);
-        let mean_loss = if report {
-            self.check_divergence(be)?;
-            Some(be.read(&self.loss_sum)?.data()[0] as f64 / p.micro_done as f64)
-        } else {
-            None
-        };
+        let mean_loss = if report { Some(self.read_monitor(be)? / p.micro_done as f64) } else { None };
         on_step(&StepInfo {
             step: self.steps,
             epoch_step: p.epoch_step,
