@@ -86,27 +86,19 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
     Ok(CheckpointEvaluation { device, data: sets.source, rows: test.len(), evaluation })
 }
 
-/// Reads rows to predict on: IDX images (gz or raw) or a CSV of features (a label column, if
-/// the file has one more column than the model has inputs, is ignored).
+/// Reads rows to predict on: IDX images (gz or raw) or a CSV of features (a last column beyond
+/// the model's inputs, a label, is ignored).
 pub fn read_inputs(path: &Path, inputs: usize) -> Result<Tensor> {
     let name = path.to_string_lossy();
     let x = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
-        let d: Dataset = crate::data::csv::read_csv(
-            path,
-            &crate::data::csv::CsvOptions { task: crate::data::csv::Task::Regression, ..Default::default() },
-        )?;
-        if d.features() + 1 == inputs {
-            // No label column: the "label" read was a feature; put it back.
-            let (n, f) = (d.len(), d.features());
-            let crate::data::Targets::Values(last) = &d.targets else { unreachable!("regression targets") };
-            let mut data = Vec::with_capacity(n * inputs);
-            for r in 0..n {
-                data.extend_from_slice(&d.x.data()[r * f..(r + 1) * f]);
-                data.push(last.data()[r]);
-            }
-            Tensor::from_vec(&[n, inputs], data)?
+        let m = crate::data::csv::read_matrix(path, None)?.values;
+        let (rows, cols) = (m.shape()[0], m.shape()[1]);
+        if cols == inputs + 1 {
+            // A label column last: drop it.
+            let data = m.data().chunks(cols).flat_map(|r| r[..inputs].iter().copied()).collect();
+            Tensor::from_vec(&[rows, inputs], data)?
         } else {
-            d.x
+            m
         }
     } else {
         images(path, read_idx_file(path)?)?

@@ -44,8 +44,21 @@ impl Default for CsvOptions {
     }
 }
 
-/// Reads features and labels from `path`. Errors name the line and column of the bad cell.
-pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+/// The numbers of a CSV file: every column of every data row, with the header's names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvMatrix {
+    /// Header names, when the file has a header line.
+    pub names: Option<Vec<String>>,
+    /// (rows, columns), every cell parsed.
+    pub values: Tensor,
+    /// The file line of the first data row (1-based).
+    pub first_line: usize,
+}
+
+/// Reads every cell of `path` (optionally gzipped) as a number. `header`: whether the first
+/// line is a header; None detects it (a non-numeric first line is one). Errors name the line
+/// and column of the bad cell, or the ragged row.
+pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
     let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     let bytes = maybe_gunzip(path, bytes)?;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(&bytes[..]);
@@ -67,10 +80,35 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
         return Err(file_error(path, "no rows"));
     }
     let first_numeric = records[0].iter().all(|c| c.trim().parse::<f64>().is_ok());
-    let header = opts.header.unwrap_or(!first_numeric);
+    let header = header.unwrap_or(!first_numeric);
     let names: Option<Vec<String>> = header.then(|| records[0].iter().map(|c| c.trim().to_string()).collect());
     let body = if header { &records[1..] } else { &records[..] };
     let cols = records[0].len();
+    let first_line = if header { 2 } else { 1 };
+    let mut values = Vec::with_capacity(body.len() * cols);
+    for (r, rec) in body.iter().enumerate() {
+        for (c, cell) in rec.iter().enumerate() {
+            let v: f64 = cell.trim().parse().map_err(|_| {
+                let col =
+                    names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
+                file_error(path, format!("line {}, {col}: {cell:?} is not a number", first_line + r))
+            })?;
+            if !v.is_finite() {
+                return Err(file_error(
+                    path,
+                    format!("line {}, column {}: {cell:?} is not finite", first_line + r, c + 1),
+                ));
+            }
+            values.push(v as f32);
+        }
+    }
+    Ok(CsvMatrix { names, values: Tensor::from_vec(&[body.len(), cols], values)?, first_line })
+}
+
+/// Reads features and labels from `path`. Errors name the line and column of the bad cell.
+pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    let CsvMatrix { names, values, first_line } = read_matrix(path, opts.header)?;
+    let (rows, cols) = (values.shape()[0], values.shape()[1]);
     let label = match &opts.label {
         LabelColumn::Last => cols - 1,
         LabelColumn::Index(i) if *i < cols => *i,
@@ -88,38 +126,24 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     if cols < 2 {
         return Err(file_error(path, format!("rows need at least one feature and a label, found {cols} column(s)")));
     }
-    let line0 = if header { 2 } else { 1 };
-    let mut x = Vec::with_capacity(body.len() * (cols - 1));
-    let mut y = Vec::with_capacity(body.len());
-    for (r, rec) in body.iter().enumerate() {
-        for (c, cell) in rec.iter().enumerate() {
-            let v: f64 = cell.trim().parse().map_err(|_| {
-                let col =
-                    names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
-                file_error(path, format!("line {}, {col}: {cell:?} is not a number", line0 + r))
-            })?;
-            if !v.is_finite() {
-                return Err(file_error(path, format!("line {}, column {}: {cell:?} is not finite", line0 + r, c + 1)));
-            }
-            if c == label {
-                y.push(v);
-            } else {
-                x.push(v as f32);
-            }
-        }
+    let mut x = Vec::with_capacity(rows * (cols - 1));
+    let mut y = Vec::with_capacity(rows);
+    for row in values.data().chunks(cols) {
+        x.extend(row.iter().enumerate().filter(|&(c, _)| c != label).map(|(_, &v)| v));
+        y.push(row[label]);
     }
-    let features = Tensor::from_vec(&[body.len(), cols - 1], x)?;
+    let features = Tensor::from_vec(&[rows, cols - 1], x)?;
     let targets = match opts.task {
-        Task::Regression => Targets::Values(Tensor::from_vec(&[y.len(), 1], y.iter().map(|&v| v as f32).collect())?),
+        Task::Regression => Targets::Values(Tensor::from_vec(&[rows, 1], y)?),
         Task::Classification => {
-            let mut labels = Vec::with_capacity(y.len());
+            let mut labels = Vec::with_capacity(rows);
             for (r, &v) in y.iter().enumerate() {
-                if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+                if v < 0.0 || v.fract() != 0.0 || v as f64 > u32::MAX as f64 {
                     return Err(file_error(
                         path,
                         format!(
                             "line {}, label column {}: {v} is not a class label (a non-negative integer)",
-                            line0 + r,
+                            first_line + r,
                             label + 1
                         ),
                     ));
