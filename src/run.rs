@@ -245,6 +245,29 @@ pub fn train(
     }
 }
 
+/// The early-stopping metric of an epoch (lower is better; accuracy is negated).
+fn early_stop_value(cfg: &RunConfig, record: &EpochRecord) -> Result<f64> {
+    let value = match cfg.early_stop_metric.as_str() {
+        "val_loss" => record.val_loss,
+        "val_accuracy" => record.val_accuracy.map(|a| -a),
+        "train_loss" => Some(record.train_loss),
+        "test_loss" => Some(record.test_loss),
+        other => {
+            return Err(Error::InvalidArgument {
+                what: "early_stop_metric".into(),
+                detail: format!("unknown {other:?}; expected val_loss, val_accuracy, train_loss or test_loss"),
+            })
+        }
+    };
+    value.ok_or_else(|| Error::InvalidArgument {
+        what: "early_stop_metric".into(),
+        detail: format!(
+            "{} needs a validation split (set validation, e.g. 0.1) and, for accuracy, class labels",
+            cfg.early_stop_metric
+        ),
+    })
+}
+
 /// Checks labels against the model's classes, naming the first outside.
 fn check_classes(data: &Dataset, classes: usize, what: &str) -> Result<()> {
     if let Targets::Labels { labels, .. } = &data.targets {
@@ -428,11 +451,27 @@ fn train_on<B: Backend>(
         Checkpoint { meta, params, optimizer: state.tensors }.save(&ckpt_path)
     };
 
+    if cfg.patience.is_some() {
+        // Refuse an unknown metric, or one without its data, before training rather than after.
+        let probe = EpochRecord {
+            epoch: 0,
+            train_loss: 0.0,
+            val_loss: val.as_ref().map(|_| 0.0),
+            val_accuracy: val.as_ref().and(classes).map(|_| 0.0),
+            test_loss: 0.0,
+            test_accuracy: None,
+            lr: 0.0,
+            samples_per_s: 0.0,
+            seconds: 0.0,
+        };
+        early_stop_value(&cfg, &probe)?;
+    }
     let mut stopped_early = false;
+    let mut last_test = None;
     let mut rows_trained = 0usize;
     let mut train_seconds = 0.0f64;
     let mut last_train_loss = history.last().map_or(f64::NAN, |r: &EpochRecord| r.train_loss);
-    'epochs: for epoch in first_epoch..=cfg.epochs {
+    for epoch in first_epoch..=cfg.epochs {
         let epoch_started = Instant::now();
         if epoch_step == 0 {
             epoch_rng = trainer.rng_state();
@@ -488,48 +527,37 @@ fn train_on<B: Backend>(
         epoch_step = 0;
 
         // Early stopping on the chosen metric (lower is better; accuracy is negated).
+        let mut stop = false;
         if let Some(patience) = cfg.patience {
-            let metric = match cfg.early_stop_metric.as_str() {
-                "val_loss" => record.val_loss,
-                "val_accuracy" => record.val_accuracy.map(|a| -a),
-                "train_loss" => Some(record.train_loss),
-                "test_loss" => Some(record.test_loss),
-                other => {
-                    return Err(Error::InvalidArgument {
-                        what: "early_stop_metric".into(),
-                        detail: format!("unknown {other:?}; expected val_loss, val_accuracy, train_loss or test_loss"),
-                    })
-                }
-            }
-            .ok_or_else(|| Error::InvalidArgument {
-                what: "early_stop_metric".into(),
-                detail: format!("{} needs a validation split (set validation, e.g. 0.1)", cfg.early_stop_metric),
-            })?;
-            early = Some(match early {
-                Some((best, _)) if metric < best => (metric, 0),
-                Some((best, bad)) => (best, bad + 1),
-                None => (metric, 0),
-            });
-            save(&trainer, epoch, 0, trainer.rng_state(), (0.0, 0), &history, early)?;
-            last_good = Some(ckpt_path.clone());
-            observer.on_checkpoint(&ckpt_path);
-            write_metrics(out, &history)?;
-            if early.is_some_and(|(_, bad)| bad >= patience) {
-                stopped_early = true;
-                break 'epochs;
-            }
-            continue;
+            let metric = early_stop_value(&cfg, &record)?;
+            let (best, bad) = match early {
+                Some((best, bad)) if metric >= best => (best, bad + 1),
+                _ => (metric, 0),
+            };
+            early = Some((best, bad));
+            stop = bad >= patience;
         }
         save(&trainer, epoch, 0, trainer.rng_state(), (0.0, 0), &history, early)?;
         last_good = Some(ckpt_path.clone());
         observer.on_checkpoint(&ckpt_path);
         write_metrics(out, &history)?;
+        last_test = Some(test_eval);
+        if stop {
+            stopped_early = true;
+            break;
+        }
     }
 
-    let final_eval = trainer.evaluate(be, &test)?;
+    // The last epoch's test evaluation is the final one; evaluate only if no epoch ran now.
+    let final_eval = match last_test {
+        Some(e) => e,
+        None => {
+            write_metrics(out, &history)?;
+            trainer.evaluate(be, &test)?
+        }
+    };
     let plot = out.join("curves.png");
     plot_curves(&plot, &history)?;
-    write_metrics(out, &history)?;
     Ok(RunSummary {
         device: be.describe(),
         epochs: history.len(),

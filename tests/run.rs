@@ -107,6 +107,12 @@ fn early_stopping_stops_after_patience_epochs_without_improvement() {
         RunConfig { epochs: 10, lr: 1e-12, validation: 0.2, patience: Some(2), checkpoint_every: 0, ..small_config() };
     let s = train(&cfg, &DeviceRequest::Cpu, &out, None, &mut Quiet).unwrap();
     assert!(s.stopped_early && s.epochs == 3, "stopped early after {} epochs", s.epochs);
+    // A validation metric without a validation split is refused before any training.
+    let bad = RunConfig { validation: 0.0, ..cfg };
+    let dir = tmp("early-bad");
+    let e = train(&bad, &DeviceRequest::Cpu, &dir, None, &mut Quiet).unwrap_err();
+    assert!(e.to_string().contains("needs a validation split"), "{e}");
+    assert!(!dir.join("checkpoint.safetensors").exists(), "refused before the first epoch's checkpoint");
 }
 
 fn downhill(args: &[&str]) -> (bool, String, String) {
