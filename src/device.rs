@@ -62,6 +62,14 @@ impl DeviceRequest {
 }
 
 impl DeviceRequest {
+    /// The request a `--device` flag makes, or `DOWNHILL_DEVICE` (or `auto`) without one.
+    pub fn from_flag_or_env(flag: Option<&str>) -> Result<Self> {
+        match flag {
+            Some(d) => d.parse(),
+            None => Self::from_env(),
+        }
+    }
+
     /// The adapter a GPU opened for this request must be: the index or name asked for, the best
     /// of any kind otherwise.
     pub fn adapter_choice(&self) -> AdapterChoice {

@@ -24,10 +24,7 @@ pub struct EvalArgs {
 
 /// Runs `downhill eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let device = match &args.device {
-        Some(d) => d.parse::<DeviceRequest>()?,
-        None => DeviceRequest::from_env()?,
-    };
+    let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
     let r = evaluate_checkpoint(&args.checkpoint, args.data.as_deref(), &device)?;
     if args.json {
         let json = serde_json::json!({

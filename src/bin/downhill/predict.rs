@@ -27,10 +27,7 @@ pub struct PredictArgs {
 
 /// Runs `downhill predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
-    let device = match &args.device {
-        Some(d) => d.parse::<DeviceRequest>()?,
-        None => DeviceRequest::from_env()?,
-    };
+    let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
     let (outputs, probs) = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
     let cols = outputs.shape()[1];
     let mut csv = String::new();

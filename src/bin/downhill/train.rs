@@ -249,10 +249,7 @@ impl Observer for Progress {
 /// Runs `downhill train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = config(&args)?;
-    let device = match &args.device {
-        Some(d) => d.parse::<DeviceRequest>()?,
-        None => DeviceRequest::from_env()?,
-    };
+    let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
     let quiet = args.quiet || args.json;
     let mut progress = Progress {
         bar: (!quiet).then(ProgressBar::hidden),
