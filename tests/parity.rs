@@ -380,3 +380,49 @@ fn reduce_partial_twin_composes_to_the_whole_reduction() {
         assert_close(&format!("reduce_partial op {op}"), &[two_pass], &[direct], 1e-3, 1e-5);
     }
 }
+
+/// gather_rows / gather_labels by a permutation, and the divergence guard over a sequence of
+/// finite and non-finite steps.
+fn gather_and_guard<B: Backend>(be: &B) -> (Vec<Tensor>, Vec<u32>) {
+    let mut rng = Rng::new(10);
+    let x = be.upload(&rand(&mut rng, &[37, 9], -1.0, 1.0)).unwrap();
+    let perm: Vec<u32> = (0..37).map(|i| (i * 11 + 5) % 37).collect();
+    let idx = be.upload_labels(&perm, 37).unwrap();
+    let labels = be.upload_labels(&(0..37).map(|i| i % 7).collect::<Vec<_>>(), 7).unwrap();
+    let mut rows = be.zeros(&[13, 9]).unwrap();
+    be.gather_rows(&mut rows, &x, &idx, 20).unwrap();
+    let mut got_labels = be.upload_labels(&[0; 13], 7).unwrap();
+    be.gather_labels(&mut got_labels, &labels, &idx, 20).unwrap();
+
+    let mut guard = be.zeros(&[2]).unwrap();
+    let mut loss = be.zeros(&[1]).unwrap();
+    let mut sumsq = be.zeros(&[1]).unwrap();
+    for (l, g) in [(0.5, 1.0), (0.4, 2.0), (0.3, f32::INFINITY), (f32::NAN, 1.0), (0.2, 1.0)] {
+        be.write(&mut loss, &Tensor::full(&[1], l)).unwrap();
+        be.write(&mut sumsq, &Tensor::full(&[1], g)).unwrap();
+        be.first_nonfinite(&mut guard, &loss, &sumsq).unwrap();
+    }
+    // Labels come back through a one-hot trick: cross-entropy's gradient marks the label column.
+    let mut dl = be.zeros(&[13, 7]).unwrap();
+    let mut l = be.zeros(&[1]).unwrap();
+    be.cross_entropy_loss(&mut l, &mut dl, &be.zeros(&[13, 7]).unwrap(), &got_labels).unwrap();
+    let grads = be.read(&dl).unwrap();
+    let read_labels = grads.data().chunks(7).map(|r| r.iter().position(|&v| v < 0.0).unwrap() as u32).collect();
+    (vec![be.read(&rows).unwrap(), be.read(&guard).unwrap()], read_labels)
+}
+
+#[test]
+fn gather_and_divergence_guard_match() {
+    let (cpu, cpu_labels) = gather_and_guard(&CpuBackend::new());
+    assert_eq!(cpu[1].data(), &[3.0, 5.0], "the first non-finite step is the third of five");
+    let want: Vec<u32> = (20..33).map(|r| ((r * 11 + 5) % 37) % 7).collect();
+    assert_eq!(cpu_labels, want, "gather_labels follows the permutation");
+    let x = rand(&mut Rng::new(10), &[37, 9], -1.0, 1.0);
+    let src = ((20 * 11 + 5) % 37) as usize;
+    assert_eq!(&cpu[0].data()[..9], &x.data()[src * 9..src * 9 + 9], "gather_rows follows the permutation");
+    let Some(g) = gpu() else { return };
+    let (gpu_out, gpu_labels) = gather_and_guard(g);
+    assert_eq!(gpu_out[0].data(), cpu[0].data(), "gather_rows");
+    assert_eq!(gpu_out[1].data(), cpu[1].data(), "first_nonfinite");
+    assert_eq!(gpu_labels, cpu_labels, "gather_labels");
+}
