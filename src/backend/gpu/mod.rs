@@ -30,6 +30,15 @@ use wgpu::util::DeviceExt;
 /// only bounds memory when callers keep creating tensors with new shapes or scalars).
 const BIND_GROUP_CACHE_CAP: usize = 4096;
 
+/// Most storage bindings a kernel has (the optimizer's six, with room to spare).
+const MAX_STORAGE: usize = 7;
+/// Length of a bind-group key: the uniform's id, then (buffer id, offset, size) per binding.
+const KEY_LEN: usize = 1 + 3 * MAX_STORAGE;
+/// Fills the unused part of a key (no buffer gets this id).
+const NO_BUFFER: u64 = u64::MAX;
+/// A cached bind group's key: the entry point and what it binds.
+type BindKey = (&'static str, [u64; KEY_LEN]);
+
 /// Everything reused across ops, behind one lock.
 #[derive(Default)]
 struct State {
@@ -43,7 +52,7 @@ struct State {
     pipelines: HashMap<&'static str, (wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
     /// Uniform buffers keyed by their bytes: a shape's params are uploaded once.
     uniforms: HashMap<Vec<u8>, (u64, wgpu::Buffer)>,
-    bind_groups: HashMap<(&'static str, Vec<u64>), wgpu::BindGroup>,
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
     /// Map-readable buffers keyed by size.
     staging: HashMap<u64, wgpu::Buffer>,
     /// Scratch tensors (two-pass reduction partials) keyed by length.
@@ -231,6 +240,7 @@ impl GpuBackend {
         workgroups: (u32, u32, u32),
     ) -> Result<()> {
         debug_assert_eq!(storage.len() + 1, kernel.bindings.len(), "{}: binding count", kernel.entry);
+        debug_assert!(storage.len() <= MAX_STORAGE, "{}: more storage bindings than a key holds", kernel.entry);
         check_no_alias(kernel, storage)?;
         let mut guard = self.lock()?;
         let state = &mut *guard;
@@ -241,26 +251,29 @@ impl GpuBackend {
             state.uniforms.clear();
             state.bind_groups.clear();
         }
-        let uniform_id = {
-            let next = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let device = &self.ctx.device;
-            let (id, _) = state.uniforms.entry(params.to_vec()).or_insert_with(|| {
-                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        // Looked up by slice: a cached uniform costs no allocation.
+        let uniform_id = match state.uniforms.get(params) {
+            Some((id, _)) => *id,
+            None => {
+                let id = self.new_id();
+                let buffer = self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("params"),
                     contents: params,
                     usage: wgpu::BufferUsages::UNIFORM,
                 });
-                (next, buffer)
-            });
-            *id
+                state.uniforms.insert(params.to_vec(), (id, buffer));
+                id
+            }
         };
 
-        let mut key_ids = Vec::with_capacity(3 * storage.len() + 1);
-        key_ids.push(uniform_id);
-        for b in storage {
-            key_ids.extend([b.buf.id, b.offset, b.bytes]);
+        // A fixed-size key (uniform id, then buffer id, offset, size per binding, the rest
+        // NO_BUFFER): building it allocates nothing.
+        let mut ids = [NO_BUFFER; KEY_LEN];
+        ids[0] = uniform_id;
+        for (k, b) in storage.iter().enumerate() {
+            ids[1 + 3 * k..4 + 3 * k].copy_from_slice(&[b.buf.id, b.offset, b.bytes]);
         }
-        let key = (kernel.entry, key_ids);
+        let key = (kernel.entry, ids);
 
         self.pipeline(state, kernel)?;
         if !state.bind_groups.contains_key(&key) {
@@ -286,7 +299,7 @@ impl GpuBackend {
                 layout,
                 entries: &entries,
             });
-            state.bind_groups.insert(key.clone(), group);
+            state.bind_groups.insert(key, group);
         }
 
         let encoder = state.encoder.get_or_insert_with(|| {
