@@ -16,7 +16,7 @@ use downhill::{Activation, Backend, Device, Result};
 
 fn run<B: Backend>(be: &B) -> Result<()> {
     // 1. Data: 5,000 training and 1,000 test images, scaled with statistics of the training set.
-    let mut data = builtin()?;
+    let mut data = builtin(None)?;
     let norm = Normalizer::fit(Normalization::Scalar, &data.train);
     norm.apply(&mut data.train)?;
     norm.apply(&mut data.test)?;

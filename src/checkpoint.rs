@@ -6,6 +6,7 @@
 
 use crate::config::RunConfig;
 use crate::data::normalize::Normalizer;
+pub use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
 use crate::nn::{Layer, ModelSpec};
 use crate::optim::OptimizerState;
@@ -16,8 +17,21 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-/// The format tag in every checkpoint's metadata.
-pub const FORMAT: &str = "downhill-checkpoint-1";
+/// The format tag in every checkpoint's metadata. Version 2 added the input schema, the
+/// early-stopping best epoch and optional optimizer hyperparameters.
+pub const FORMAT: &str = "downhill-checkpoint-2";
+
+/// Early stopping's state: the best value of its metric (lower is better), the epoch that
+/// reached it, and the epochs since.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopState {
+    /// Best metric so far (accuracy negated).
+    pub best: f64,
+    /// The epoch (1-based) that reached it; `best.safetensors` holds its weights.
+    pub best_epoch: usize,
+    /// Epochs since it improved.
+    pub bad_epochs: usize,
+}
 
 /// One epoch's metrics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +65,8 @@ pub struct CheckpointMeta {
     pub config: RunConfig,
     /// Input features of the model.
     pub inputs: usize,
+    /// How training rows were read (predict reads new rows the same way).
+    pub schema: InputSchema,
     /// Outputs of the model.
     pub outputs: usize,
     /// Classes of the labels (classification).
@@ -81,8 +97,8 @@ pub struct CheckpointMeta {
     pub normalizer: Normalizer,
     /// Metrics of every completed epoch.
     pub history: Vec<EpochRecord>,
-    /// Early stopping: best metric so far and epochs since it improved.
-    pub early_stop: Option<(f64, usize)>,
+    /// Early stopping's state (with `patience`).
+    pub early_stop: Option<EarlyStopState>,
     /// (file name, model name) of every parameter, e.g. ("0.weight", "fc1.weight").
     pub names: Vec<(String, String)>,
 }
@@ -157,6 +173,16 @@ impl Checkpoint {
             header.metadata().as_ref().and_then(|m| m.get("downhill")).ok_or_else(|| {
                 bad("a safetensors file, but not a downhill checkpoint (no `downhill` metadata)".into())
             })?;
+        let format = serde_json::from_str::<serde_json::Value>(meta_json)
+            .ok()
+            .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string));
+        if let Some(format) = format.filter(|f| f != FORMAT && f.starts_with("downhill-checkpoint-")) {
+            return Err(bad(format!(
+                "checkpoint format {format:?}, this downhill reads {FORMAT:?}: it was made by {} version of \
+                 downhill; retrain, or use the version that wrote it",
+                if format.as_str() < FORMAT { "an older" } else { "a newer" }
+            )));
+        }
         let meta: CheckpointMeta =
             serde_json::from_str(meta_json).map_err(|e| bad(format!("checkpoint metadata is malformed: {e}")))?;
         if meta.format != FORMAT {
@@ -181,6 +207,24 @@ impl Checkpoint {
             optimizer.push((name["optimizer.".len()..].to_string(), tensor(name)?));
         }
         Ok(Self { meta, params, optimizer })
+    }
+
+    /// Fails when a parameter holds NaN or an infinity, naming the first such tensor and element:
+    /// such a checkpoint can neither be resumed nor predict anything.
+    pub fn check_finite(&self, path: &Path) -> Result<()> {
+        for (name, t) in &self.params {
+            if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
+                return Err(file_error(
+                    path,
+                    format!(
+                        "parameter {name} holds {} at element {i}: the run that wrote this checkpoint had \
+                         diverged, so it cannot be used",
+                        t.data()[i]
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Writes atomically: a temporary file beside `path`, fsync, rename over `path`.

@@ -27,20 +27,21 @@ pub struct RunConfig {
     pub loss: String,
     /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion.
     pub optimizer: String,
-    /// Learning rate.
-    pub lr: f64,
-    /// SGD/RMSprop momentum.
-    pub momentum: f64,
+    /// Learning rate (None: the optimizer's PyTorch default, e.g. 1e-3 for Adam).
+    pub lr: Option<f64>,
+    /// SGD/RMSprop momentum (None: PyTorch's default, 0).
+    pub momentum: Option<f64>,
     /// Nesterov momentum for SGD.
     pub nesterov: bool,
-    /// Weight decay (decoupled for adamw and lion, coupled L2 otherwise).
-    pub weight_decay: f64,
-    /// Adam-family β1.
-    pub beta1: f64,
-    /// Adam-family β2.
-    pub beta2: f64,
-    /// ε of the adaptive optimizers.
-    pub eps: f64,
+    /// Weight decay, decoupled for adamw and lion, coupled L2 otherwise (None: the optimizer's
+    /// PyTorch default: 0.01 for AdamW, 0 for the rest).
+    pub weight_decay: Option<f64>,
+    /// β1 of the Adam family and Lion (None: the optimizer's default).
+    pub beta1: Option<f64>,
+    /// β2 of the Adam family and Lion (None: the optimizer's default).
+    pub beta2: Option<f64>,
+    /// ε of the adaptive optimizers (None: the optimizer's default).
+    pub eps: Option<f64>,
     /// constant, step, exponential, cosine, warmup-cosine, onecycle.
     pub schedule: String,
     /// StepLR's step size, in epochs.
@@ -63,12 +64,18 @@ pub struct RunConfig {
     pub seed: u64,
     /// none, standardize, scalar, min-max (fitted on the training rows).
     pub normalization: Normalization,
+    /// Number of classes (None: from the data's label set, which must then be dense: every
+    /// class from 0 to the largest label present).
+    pub classes: Option<usize>,
     /// Fraction of training rows held out for validation (0 = none).
     pub validation: f64,
     /// Stop after this many epochs without improvement of `early_stop_metric`.
     pub patience: Option<usize>,
-    /// val_loss, val_accuracy, train_loss.
+    /// val_loss, val_accuracy, train_loss, test_loss.
     pub early_stop_metric: String,
+    /// With `patience`: end the run with the best epoch's weights (as Keras'
+    /// `restore_best_weights`), which `best.safetensors` also holds.
+    pub restore_best_weights: bool,
     /// auto, resident, streaming.
     pub feed: FeedMode,
     /// Also checkpoint every this many steps (0 = only at epoch ends).
@@ -90,13 +97,13 @@ impl Default for RunConfig {
             init: "torch".into(),
             loss: "cross_entropy".into(),
             optimizer: "adam".into(),
-            lr: 2e-3,
-            momentum: 0.9,
+            lr: None,
+            momentum: None,
             nesterov: false,
-            weight_decay: 0.0,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
+            weight_decay: None,
+            beta1: None,
+            beta2: None,
+            eps: None,
             schedule: "cosine".into(),
             step_size: 5,
             gamma: 0.5,
@@ -108,9 +115,11 @@ impl Default for RunConfig {
             epochs: 15,
             seed: 0,
             normalization: Normalization::Scalar,
+            classes: None,
             validation: 0.0,
             patience: None,
             early_stop_metric: "val_loss".into(),
+            restore_best_weights: true,
             feed: FeedMode::Auto,
             checkpoint_every: 0,
             l1: 0.0,
@@ -147,22 +156,92 @@ pub const KEYS: &[&str] = &[
     "epochs",
     "seed",
     "normalization",
+    "classes",
     "validation",
     "patience",
     "early_stop_metric",
+    "restore_best_weights",
     "feed",
     "checkpoint_every",
     "l1",
     "l2",
 ];
 
-/// The valid key closest to `key` (by edit distance), if any is close.
+/// Names other tools use for downhill's keys (Keras, Lightning, Hugging Face, PyTorch scripts).
+const ALIASES: &[(&str, &str)] = &[
+    ("learning_rate", "lr"),
+    ("lr_schedule", "schedule"),
+    ("lr_scheduler", "schedule"),
+    ("scheduler", "schedule"),
+    ("optim", "optimizer"),
+    ("batch", "batch_size"),
+    ("num_epochs", "epochs"),
+    ("max_epochs", "epochs"),
+    ("hidden_sizes", "hidden"),
+    ("hidden_layers", "hidden"),
+    ("layers", "hidden"),
+    ("dropout_rate", "dropout"),
+    ("validation_split", "validation"),
+    ("val_split", "validation"),
+    ("max_grad_norm", "clip_norm"),
+    ("gradient_clip_val", "clip_norm"),
+    ("grad_clip", "clip_norm"),
+    ("clipnorm", "clip_norm"),
+    ("clipvalue", "clip_value"),
+    ("early_stopping_patience", "patience"),
+    ("monitor", "early_stop_metric"),
+    ("num_classes", "classes"),
+    ("gradient_accumulation_steps", "accumulation"),
+    ("accumulate_grad_batches", "accumulation"),
+    ("random_seed", "seed"),
+    ("epsilon", "eps"),
+    ("decay", "weight_decay"),
+];
+
+/// The valid key `key` most likely means: a known alias (`learning_rate` → `lr`), the same key
+/// with dashes (`weight-decay`), or the nearest by edit distance.
 pub fn nearest_key(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase().replace('-', "_");
+    if let Some(k) = KEYS.iter().find(|k| **k == lower) {
+        return Some(k);
+    }
+    if let Some((_, k)) = ALIASES.iter().find(|(a, _)| *a == lower) {
+        return Some(k);
+    }
     KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
-        .filter(|&(d, k)| d <= 3 || k.contains(key) || key.contains(k))
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|&(d, k)| d <= 3 || k.contains(lower.as_str()) || lower.contains(k))
         .min_by_key(|&(d, _)| d)
         .map(|(_, k)| k)
+}
+
+/// An [`Error::InvalidArgument`] naming the setting, the value and the allowed range.
+fn out_of_range(setting: &str, value: impl std::fmt::Display, allowed: &str) -> Error {
+    Error::InvalidArgument { what: setting.into(), detail: format!("{value} is out of range: {allowed}") }
+}
+
+/// Checks `value` for `setting`: finite and inside `[lo, hi]` / `(lo, hi)` as `lo_open` /
+/// `hi_open` say; `allowed` is the range as the error states it.
+fn check_range(setting: &str, value: f64, lo: f64, lo_open: bool, hi: f64, hi_open: bool, allowed: &str) -> Result<()> {
+    let above = if lo_open { value > lo } else { value >= lo };
+    let below = if hi_open { value < hi } else { value <= hi };
+    if value.is_finite() && above && below {
+        Ok(())
+    } else {
+        Err(out_of_range(setting, value, allowed))
+    }
+}
+
+/// Which of the optional optimizer hyperparameters each optimizer takes.
+fn optimizer_takes(optimizer: &str) -> Option<&'static [&'static str]> {
+    Some(match optimizer {
+        "sgd" => &["lr", "momentum", "weight_decay", "nesterov"],
+        "adam" | "adamw" | "adamax" | "nadam" | "radam" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
+        "rmsprop" => &["lr", "momentum", "eps", "weight_decay"],
+        "adagrad" => &["lr", "eps", "weight_decay"],
+        "lion" => &["lr", "beta1", "beta2", "weight_decay"],
+        _ => return None,
+    })
 }
 
 impl RunConfig {
@@ -190,23 +269,116 @@ impl RunConfig {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Checks ranges that would otherwise fail later with less context.
+    /// Checks every numeric setting against its meaning (PyTorch's own checks are the floor),
+    /// and that each optimizer hyperparameter given applies to the chosen optimizer. Errors name
+    /// the setting, the value and the allowed range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str, detail: String| Err(Error::InvalidArgument { what: what.into(), detail });
         if self.epochs == 0 {
-            return bad("epochs", "must be at least 1".into());
+            return Err(out_of_range("epochs", 0, "at least 1"));
         }
         if self.accumulation == 0 {
-            return bad("accumulation", "must be at least 1".into());
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", format!("must be a positive number, got {}", self.lr));
-        }
-        if !(0.0..1.0).contains(&self.validation) {
-            return bad("validation", format!("must be in [0, 1), got {}", self.validation));
+            return Err(out_of_range("accumulation", 0, "at least 1"));
         }
         if self.hidden.contains(&0) {
-            return bad("hidden", format!("layer sizes must be positive, got {:?}", self.hidden));
+            return Err(out_of_range("hidden", format!("{:?}", self.hidden), "every layer size at least 1"));
+        }
+        if self.classes.is_some_and(|c| c < 2) {
+            return Err(out_of_range("classes", self.classes.unwrap_or(0), "at least 2"));
+        }
+        check_range("dropout", self.dropout as f64, 0.0, false, 1.0, true, "0 ≤ dropout < 1")?;
+        check_range("validation", self.validation, 0.0, false, 1.0, true, "0 ≤ validation < 1")?;
+        check_range("l1", self.l1, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
+        check_range("l2", self.l2, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
+        if let Some(n) = self.clip_norm {
+            check_range("clip_norm", n, 0.0, true, f64::MAX, false, "a finite number > 0")?;
+        }
+        if let Some(v) = self.clip_value {
+            check_range("clip_value", v, 0.0, true, f64::MAX, false, "a finite number > 0")?;
+        }
+        if self.clip_norm.is_some() && self.clip_value.is_some() {
+            return Err(Error::InvalidArgument {
+                what: "clip_norm, clip_value".into(),
+                detail: "give one of them: clipping by norm and by value together is ambiguous".into(),
+            });
+        }
+        if self.schedule == "step" && self.step_size == 0 {
+            return Err(out_of_range("step_size", 0, "at least 1 epoch"));
+        }
+        if matches!(self.schedule.as_str(), "step" | "exponential") {
+            check_range("gamma", self.gamma, 0.0, true, f64::MAX, false, "a finite number > 0")?;
+        }
+        if self.schedule == "warmup-cosine" && self.warmup_epochs as usize > self.epochs {
+            return Err(out_of_range(
+                "warmup_epochs",
+                self.warmup_epochs,
+                &format!("at most the {} epochs", self.epochs),
+            ));
+        }
+        self.validate_optimizer()
+    }
+
+    /// The optimizer hyperparameters: in range, and each one given used by the optimizer.
+    fn validate_optimizer(&self) -> Result<()> {
+        let Some(takes) = optimizer_takes(&self.optimizer) else {
+            return Err(Error::InvalidArgument {
+                what: "optimizer".into(),
+                detail: format!(
+                    "unknown {:?}; expected sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam or lion",
+                    self.optimizer
+                ),
+            });
+        };
+        let given = [
+            ("lr", self.lr),
+            ("momentum", self.momentum),
+            ("weight_decay", self.weight_decay),
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("eps", self.eps),
+            ("nesterov", self.nesterov.then_some(1.0)),
+        ];
+        for (name, value) in given {
+            if value.is_some() && !takes.contains(&name) {
+                return Err(Error::InvalidArgument {
+                    what: name.into(),
+                    detail: format!(
+                        "does not apply to {} (it takes {}); remove it or choose an optimizer that uses it",
+                        self.optimizer,
+                        takes.join(", ")
+                    ),
+                });
+            }
+        }
+        if let Some(lr) = self.lr {
+            check_range("lr", lr, 0.0, true, f64::MAX, false, "a finite number > 0")?;
+        }
+        if let Some(m) = self.momentum {
+            check_range("momentum", m, 0.0, false, 1.0, true, "0 ≤ momentum < 1")?;
+        }
+        if let Some(wd) = self.weight_decay {
+            check_range("weight_decay", wd, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
+        }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if let Some(b) = b {
+                check_range(name, b, 0.0, false, 1.0, true, &format!("0 ≤ {name} < 1"))?;
+            }
+        }
+        if let Some(eps) = self.eps {
+            check_range(
+                "eps",
+                eps,
+                0.0,
+                true,
+                f64::MAX,
+                false,
+                "a finite number > 0 (at 0, a parameter whose gradient is 0 divides 0 by 0)",
+            )?;
+        }
+        if self.nesterov && self.momentum.unwrap_or(0.0) <= 0.0 {
+            return Err(Error::InvalidArgument {
+                what: "nesterov".into(),
+                detail: "needs momentum > 0 (as torch.optim.SGD)".into(),
+            });
         }
         Ok(())
     }

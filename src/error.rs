@@ -54,6 +54,15 @@ pub enum Error {
     /// A caller's callback asked the run to stop.
     #[error("stopped by the caller at step {0}")]
     Interrupted(u64),
+    /// A caller's callback asked the run to stop after checkpointing (as Ctrl-C does); the run
+    /// continues from `checkpoint` with `resume`.
+    #[error("stopped at step {step}; checkpoint written to {}", checkpoint.display())]
+    Paused {
+        /// Optimizer steps done.
+        step: u64,
+        /// The checkpoint of that position.
+        checkpoint: std::path::PathBuf,
+    },
 }
 
 /// Builds an [`Error::File`] for `path`.

@@ -4,11 +4,14 @@
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::config::RunConfig;
+use crate::data::csv::{is_csv_path, read_matrix, CsvMatrix};
 use crate::data::idx::{images, read_idx_file};
-use crate::data::Dataset;
+use crate::data::labels::StatedClasses;
+use crate::data::{Dataset, InputSchema};
 use crate::device::{open, Device, DeviceRequest};
-use crate::error::{file_error, Error, Result};
+use crate::error::{file_error, Result};
 use crate::loss::LossKind;
+use crate::memory::{check_fits, mlp_bytes};
 use crate::nn::{Init, Model, ModelSpec};
 use crate::optim::{Optimizer, OptimizerConfig, SgdConfig};
 use crate::run::load_data;
@@ -16,6 +19,19 @@ use crate::tensor::Tensor;
 use crate::train::{Evaluation, TrainConfig, Trainer};
 use crate::Activation;
 use std::path::Path;
+
+/// Loads a checkpoint to run: its weights must be finite, and the model it describes must fit
+/// in memory (a tampered size in its metadata is an error, not an aborting allocation).
+pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let ckpt = Checkpoint::load(path)?;
+    ckpt.check_finite(path)?;
+    let m = &ckpt.meta;
+    let mut sizes = vec![m.inputs];
+    sizes.extend(&m.config.hidden);
+    sizes.push(m.outputs);
+    check_fits(&format!("the checkpoint's MLP of layer sizes {sizes:?}"), mlp_bytes(&sizes, 4096, 3.0), 0.0)?;
+    Ok(ckpt)
+}
 
 /// A model loaded from a checkpoint, ready to run forward passes.
 fn trainer_from<B: Backend>(be: &B, path: &Path, ckpt: &Checkpoint) -> Result<Trainer<B>> {
@@ -52,27 +68,28 @@ pub struct CheckpointEvaluation {
 
 /// Evaluates the checkpoint on the test set of `data` (or of the data it was trained on).
 pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequest) -> Result<CheckpointEvaluation> {
-    let ckpt = Checkpoint::load(path)?;
+    let ckpt = load_checkpoint(path)?;
     let cfg =
         RunConfig { data: data.map(Path::to_path_buf).or(ckpt.meta.config.data.clone()), ..ckpt.meta.config.clone() };
-    let sets = load_data(&cfg)?;
+    if let (None, Some(d)) = (data, &cfg.data) {
+        if !d.exists() {
+            return Err(file_error(
+                d,
+                format!(
+                    "the data {} was trained on is not there any more; pass --data with where it is now",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let stated = ckpt.meta.classes.map(|count| StatedClasses { count, source: "of the checkpoint".into() });
+    let sets = load_data(&cfg, stated.as_ref())?;
     let mut test = sets.test;
     if test.features() != ckpt.meta.inputs {
         return Err(file_error(
             path,
             format!("the model takes {} inputs but {} has {} features", ckpt.meta.inputs, sets.source, test.features()),
         ));
-    }
-    if let (Some(classes), Some(have)) = (ckpt.meta.classes, test.classes()) {
-        if have > classes {
-            return Err(Error::InvalidArgument {
-                what: "test labels".into(),
-                detail: format!("labels go up to {} but the model has {classes} classes", have - 1),
-            });
-        }
-        if let crate::data::Targets::Labels { classes: c, .. } = &mut test.targets {
-            *c = classes;
-        }
     }
     ckpt.meta.normalizer.apply(&mut test)?;
     let selection = open(device)?;
@@ -86,22 +103,20 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
     Ok(CheckpointEvaluation { device, data: sets.source, rows: test.len(), evaluation })
 }
 
-/// Reads rows to predict on: IDX images (gz or raw) or a CSV of features (a last column beyond
-/// the model's inputs, a label, is ignored).
-pub fn read_inputs(path: &Path, inputs: usize) -> Result<Tensor> {
-    let name = path.to_string_lossy();
-    let x = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
-        let m = crate::data::csv::read_matrix(path, None)?.values;
-        let (rows, cols) = (m.shape()[0], m.shape()[1]);
-        if cols == inputs + 1 {
-            // A label column last: drop it.
-            let data = m.data().chunks(cols).flat_map(|r| r[..inputs].iter().copied()).collect();
-            Tensor::from_vec(&[rows, inputs], data)?
-        } else {
-            m
-        }
+/// Reads rows to predict on as the model's training data was read (`schema`): IDX images
+/// (gz or raw; u8 pixels ÷ 255), or CSV rows laid out like the training file, either with its
+/// label column (dropped, wherever it was) or without it. A header must name the training
+/// file's columns. Anything else is refused, saying what was expected.
+pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
+    let x = if is_csv_path(path) {
+        let CsvMatrix { names, values, .. } = read_matrix(path, None)?;
+        csv_features(path, names, values, schema)?
     } else {
         images(path, read_idx_file(path)?)?
+    };
+    let inputs = match schema {
+        InputSchema::Idx { pixels } => *pixels,
+        InputSchema::Csv { columns, .. } => columns - 1,
     };
     if x.shape()[1] != inputs {
         return Err(file_error(path, format!("rows have {} values but the model takes {inputs} inputs", x.shape()[1])));
@@ -109,11 +124,53 @@ pub fn read_inputs(path: &Path, inputs: usize) -> Result<Tensor> {
     Ok(x)
 }
 
+/// The feature columns of a CSV read for prediction, by the training file's layout.
+fn csv_features(path: &Path, names: Option<Vec<String>>, m: Tensor, schema: &InputSchema) -> Result<Tensor> {
+    let (rows, cols) = (m.shape()[0], m.shape()[1]);
+    let InputSchema::Csv { columns, label_index, header } = schema else {
+        return Ok(m);
+    };
+    let label_name = header.as_ref().map(|h| h[*label_index].clone());
+    let features: Vec<&String> =
+        header.iter().flatten().enumerate().filter(|(i, _)| i != label_index).map(|(_, n)| n).collect();
+    let drop = if cols == *columns {
+        Some(*label_index)
+    } else if cols + 1 == *columns {
+        None
+    } else {
+        let label = label_name.map_or(format!("column {}", label_index + 1), |n| format!("{n:?}"));
+        return Err(file_error(
+            path,
+            format!(
+                "rows have {cols} columns; the model was trained on {columns} columns with the label in {label}, so \
+                 it reads {columns} columns (the label is dropped) or {} (features only)",
+                columns - 1
+            ),
+        ));
+    };
+    if let (Some(have), Some(trained)) = (&names, header) {
+        let expected: Vec<&String> = if drop.is_some() { trained.iter().collect() } else { features.clone() };
+        if have.iter().collect::<Vec<_>>() != expected {
+            return Err(file_error(
+                path,
+                format!("header {have:?} does not match the training file's columns {expected:?}"),
+            ));
+        }
+    }
+    let Some(label) = drop else { return Ok(m) };
+    let data = m
+        .data()
+        .chunks(cols)
+        .flat_map(|r| r.iter().enumerate().filter(|&(c, _)| c != label).map(|(_, &v)| v))
+        .collect();
+    Tensor::from_vec(&[rows, cols - 1], data)
+}
+
 /// Outputs for every row of `input`, normalised as in training, plus softmax probabilities for
 /// classification models.
 pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> Result<(Tensor, Option<Tensor>)> {
-    let ckpt = Checkpoint::load(path)?;
-    let mut x = read_inputs(input, ckpt.meta.inputs)?;
+    let ckpt = load_checkpoint(path)?;
+    let mut x = read_inputs(input, &ckpt.meta.schema)?;
     ckpt.meta.normalizer.apply_rows(&mut x)?;
     let selection = open(device)?;
     let outputs = match &selection.device {

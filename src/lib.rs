@@ -12,6 +12,7 @@ pub mod device;
 pub mod error;
 pub mod infer;
 pub mod loss;
+pub mod memory;
 pub mod nn;
 pub mod optim;
 pub mod params;

@@ -45,78 +45,119 @@ fn register_font() {
     });
 }
 
-/// Draws loss (left) and accuracy (right) per epoch into a PNG at `path`.
-pub fn plot_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    register_font();
-    let fail = |e: String| file_error(path, format!("cannot draw the plot: {e}"));
-    let root = BitMapBackend::new(path, (1200, 450)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let (left, right) = root.split_horizontally(600);
-    let epochs = history.len().max(1) as f64;
-    let x_range = 0.5..epochs + 0.5;
+/// Writes `confusion.csv` under `dir` (rows: true class, columns: predicted) and returns its
+/// path; the file holds the whole matrix whatever the class count.
+pub fn write_confusion(dir: &Path, m: &[Vec<u64>]) -> Result<std::path::PathBuf> {
+    let mut csv = String::from("true\\predicted");
+    for c in 0..m.len() {
+        csv.push_str(&format!(",{c}"));
+    }
+    csv.push('\n');
+    for (t, row) in m.iter().enumerate() {
+        csv.push_str(&t.to_string());
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    let path = dir.join("confusion.csv");
+    write_atomically(&path, csv.as_bytes())?;
+    Ok(path)
+}
 
-    let mut losses: Vec<f64> =
-        history.iter().flat_map(|r| [Some(r.train_loss), r.val_loss, Some(r.test_loss)]).flatten().collect();
-    losses.retain(|v| v.is_finite());
-    let (lo, hi) = losses.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() { (0.0f64.min(lo), hi * 1.05 + 1e-9) } else { (0.0, 1.0) };
-    let mut chart = ChartBuilder::on(&left)
-        .caption("loss", ("sans-serif", 22))
+/// One curve of a panel: its name, colour and (epoch, value) points.
+type Curve = (&'static str, RGBColor, Vec<(f64, f64)>);
+
+/// Draws one panel: every curve as a line with a dot per epoch (so a single epoch shows),
+/// integer epoch ticks, labelled axes, the legend where `legend` puts it.
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    epochs: usize,
+    y: std::ops::Range<f64>,
+    curves: Vec<Curve>,
+    legend: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
         .margin(12)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(x_range.clone(), lo..hi)
-        .map_err(|e| fail(e.to_string()))?;
-    chart.configure_mesh().x_desc("epoch").draw().map_err(|e| fail(e.to_string()))?;
-    let series = |pick: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
-        history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).collect()
+        .x_label_area_size(40)
+        .y_label_area_size(65)
+        .build_cartesian_2d(0.5..epochs as f64 + 0.5, y)
+        .map_err(|e| e.to_string())?;
+    let integer = |x: &f64| {
+        if (x - x.round()).abs() < 1e-6 {
+            format!("{}", x.round() as i64)
+        } else {
+            String::new()
+        }
     };
-    for (name, color, points) in [
-        ("train", BLUE, series(&|r| Some(r.train_loss))),
-        ("validation", GREEN, series(&|r| r.val_loss)),
-        ("test", RED, series(&|r| Some(r.test_loss))),
-    ] {
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .x_labels(epochs.clamp(2, 12) + 1)
+        .x_label_formatter(&integer)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (name, color, points) in curves {
         if points.is_empty() {
             continue;
         }
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| fail(e.to_string()))?
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(|e| e.to_string())?;
     }
     chart
         .configure_series_labels()
+        .position(legend)
         .border_style(BLACK)
-        .background_style(WHITE)
+        .background_style(WHITE.mix(0.85))
         .draw()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| e.to_string())
+}
 
-    let lowest = history.iter().flat_map(|r| [r.val_accuracy, r.test_accuracy]).flatten().fold(1.0f64, f64::min);
-    let floor = ((lowest - 0.05) * 20.0).floor().max(0.0) / 20.0;
-    let mut acc = ChartBuilder::on(&right)
-        .caption("accuracy", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(x_range, floor..1.0)
-        .map_err(|e| fail(e.to_string()))?;
-    acc.configure_mesh().x_desc("epoch").draw().map_err(|e| fail(e.to_string()))?;
-    for (name, color, points) in
-        [("validation", GREEN, series(&|r| r.val_accuracy)), ("test", RED, series(&|r| r.test_accuracy))]
-    {
-        if points.is_empty() {
-            continue;
-        }
-        acc.draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| fail(e.to_string()))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+/// Draws the loss per epoch, and for classification the accuracy beside it, into a PNG at
+/// `path`. Written at the start of a run (empty axes) and after every epoch.
+pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -> Result<()> {
+    register_font();
+    let fail = |e: String| file_error(path, format!("cannot draw the plot: {e}"));
+    let width = if classification { 1200 } else { 600 };
+    let root = BitMapBackend::new(path, (width, 450)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+    let epochs = history.len().max(1);
+    let series = |pick: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+        history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).filter(|p| p.1.is_finite()).collect()
+    };
+    let epochs = history.last().map_or(epochs, |r| r.epoch.max(epochs));
+
+    let losses: Vec<Curve> = vec![
+        ("train", BLUE, series(&|r| Some(r.train_loss))),
+        ("validation", GREEN, series(&|r| r.val_loss)),
+        ("test", RED, series(&|r| Some(r.test_loss))),
+    ];
+    let (lo, hi) = losses
+        .iter()
+        .flat_map(|c| c.2.iter().map(|p| p.1))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    // Head room above the highest point keeps the legend (upper right) off the curves' ends.
+    let loss_range = if lo.is_finite() { 0.0f64.min(lo)..hi * 1.3 + 1e-9 } else { 0.0..1.0 };
+    let (left, right) =
+        if classification { root.split_horizontally(600) } else { (root.clone(), root.margin(0, 0, 0, 0)) };
+    draw_panel(&left, "loss", "mean loss", epochs, loss_range, losses, SeriesLabelPosition::UpperRight)
+        .map_err(fail)?;
+
+    if classification {
+        let accs: Vec<Curve> =
+            vec![("validation", GREEN, series(&|r| r.val_accuracy)), ("test", RED, series(&|r| r.test_accuracy))];
+        let lowest = accs.iter().flat_map(|c| c.2.iter().map(|p| p.1)).fold(1.0f64, f64::min);
+        let floor = ((lowest - 0.05) * 20.0).floor().max(0.0) / 20.0;
+        draw_panel(&right, "accuracy", "accuracy", epochs, floor..1.0, accs, SeriesLabelPosition::LowerRight)
+            .map_err(fail)?;
     }
-    acc.configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
     root.present().map_err(|e| fail(e.to_string()))
 }

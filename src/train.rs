@@ -247,13 +247,16 @@ impl<B: Backend> Trainer<B> {
             let step = self.guard_base + flag as u64;
             let lrs = self.optimizer.lrs();
             return Err(Error::Diverged(format!(
-                "training diverged at step {step}: the loss or the gradients became NaN or infinite. \
-                 Likely cause: a learning rate too high for this model (lr {:?}); lower the learning rate, \
-                 clip gradients (e.g. a max norm of 1), or use a warm-up schedule",
-                lrs
+                "training diverged at step {step}: the loss or the gradients became NaN or infinite (lr {lrs:?})"
             )));
         }
         Ok(loss_sum)
+    }
+
+    /// The loss sum of the steps run since the current span began (one read-back): what an
+    /// interrupted span had accumulated. Fails on divergence, as every monitor read does.
+    pub fn span_loss(&self, be: &B) -> Result<f64> {
+        self.read_monitor(be)
     }
 
     /// Optimizer steps taken (the schedule's k).

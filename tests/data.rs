@@ -63,7 +63,7 @@ fn err(r: downhill::Result<impl std::fmt::Debug>) -> String {
 
 #[test]
 fn builtin_subset_is_real_mnist() {
-    let d = builtin().unwrap();
+    let d = builtin(None).unwrap();
     assert_eq!((d.train.len(), d.test.len(), d.train.features()), (5000, 1000, 784));
     let Targets::Labels { labels, classes } = &d.train.targets else { panic!("labels") };
     assert_eq!(*classes, 10);
@@ -76,7 +76,7 @@ fn builtin_subset_is_real_mnist() {
 #[test]
 fn idx_folders_read_gzipped_and_raw() {
     for gzipped in [true, false] {
-        let d = load_dir(&mnist_dir(&format!("ok-{gzipped}"), 12, 5, gzipped)).unwrap();
+        let d = load_dir(&mnist_dir(&format!("ok-{gzipped}"), 12, 5, gzipped), None).unwrap();
         assert_eq!((d.train.len(), d.test.len(), d.train.features()), (12, 5, 16));
         assert_eq!(d.train.x.data()[17], 17.0 / 255.0);
     }
@@ -84,17 +84,17 @@ fn idx_folders_read_gzipped_and_raw() {
 
 #[test]
 fn bad_idx_input_is_refused_with_the_file_named() {
-    assert!(err(load_dir(Path::new("/no/such/folder"))).contains("no such folder"));
+    assert!(err(load_dir(Path::new("/no/such/folder"), None)).contains("no such folder"));
 
     let d = mnist_dir("missing", 4, 2, true);
     std::fs::remove_file(d.join("t10k-labels-idx1-ubyte.gz")).unwrap();
-    assert!(err(load_dir(&d)).contains("t10k-labels-idx1-ubyte"));
+    assert!(err(load_dir(&d, None)).contains("t10k-labels-idx1-ubyte"));
 
     let d = mnist_dir("truncated-gz", 4, 2, true);
     let f = d.join("train-images-idx3-ubyte.gz");
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
-    let e = err(load_dir(&d));
+    let e = err(load_dir(&d, None));
     assert!(e.contains("train-images-idx3-ubyte.gz") && e.contains("gzip"), "{e}");
 
     let d = mnist_dir("magic", 4, 2, false);
@@ -102,24 +102,24 @@ fn bad_idx_input_is_refused_with_the_file_named() {
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[0] = 0x12;
     std::fs::write(&f, bytes).unwrap();
-    assert!(err(load_dir(&d)).contains("wrong IDX magic"));
+    assert!(err(load_dir(&d, None)).contains("wrong IDX magic"));
 
     let d = mnist_dir("dims", 4, 2, false);
     let f = d.join("train-labels-idx1-ubyte");
     let mut bytes = std::fs::read(&f).unwrap();
     bytes[3] = 9;
     std::fs::write(&f, bytes).unwrap();
-    assert!(err(load_dir(&d)).contains("dimension count 9"));
+    assert!(err(load_dir(&d, None)).contains("dimension count 9"));
 
     let d = mnist_dir("short-body", 4, 2, false);
     let f = d.join("t10k-images-idx3-ubyte");
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() - 3]).unwrap();
-    assert!(err(load_dir(&d)).contains("truncated"));
+    assert!(err(load_dir(&d, None)).contains("truncated"));
 
     let d = mnist_dir("counts", 4, 2, false);
     std::fs::write(d.join("train-labels-idx1-ubyte"), idx_labels(3)).unwrap();
-    let e = err(load_dir(&d));
+    let e = err(load_dir(&d, None));
     assert!(e.contains("3 labels") && e.contains("4 images"), "{e}");
 }
 

@@ -4,7 +4,7 @@
 
 use downhill::checkpoint::Checkpoint;
 use downhill::config::RunConfig;
-use downhill::run::{train, Control, Observer, Quiet};
+use downhill::run::{train, Control, Observer, Quiet, RunOptions};
 use downhill::train::StepInfo;
 use downhill::DeviceRequest;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ fn small_config() -> RunConfig {
         batch_size: 32,
         dropout: 0.1,
         optimizer: "adamw".into(),
-        weight_decay: 0.01,
+        weight_decay: Some(0.01),
         schedule: "warmup-cosine".into(),
         checkpoint_every: 10,
         normalization: downhill::data::normalize::Normalization::Standardize,
@@ -57,18 +57,25 @@ fn params(path: &Path) -> Vec<(String, Vec<f32>)> {
 fn an_interrupted_and_resumed_run_ends_with_the_same_weights_on_the_cpu_path() {
     let cfg = small_config();
     let straight = tmp("straight");
-    let full = train(&cfg, &DeviceRequest::Cpu, &straight, None, &mut Quiet).unwrap();
+    let full = train(&cfg, &DeviceRequest::Cpu, &straight, &RunOptions::default(), &mut Quiet).unwrap();
     assert_eq!(full.epochs, 2);
 
     // Stop in the middle of the second epoch (45 steps per epoch; checkpoints every 10 steps).
     let broken = tmp("broken");
-    let err = train(&cfg, &DeviceRequest::Cpu, &broken, None, &mut StopAt(57)).unwrap_err();
+    let err = train(&cfg, &DeviceRequest::Cpu, &broken, &RunOptions::default(), &mut StopAt(57)).unwrap_err();
     assert!(matches!(err, downhill::Error::Interrupted(57)), "{err}");
     let ckpt = broken.join("checkpoint.safetensors");
     let meta = Checkpoint::load(&ckpt).unwrap().meta;
     assert_eq!((meta.epoch, meta.epoch_step, meta.steps), (1, 10, 55), "the last checkpoint before the stop");
 
-    let resumed = train(&cfg, &DeviceRequest::Cpu, &broken, Some(&ckpt), &mut Quiet).unwrap();
+    let resumed = train(
+        &cfg,
+        &DeviceRequest::Cpu,
+        &broken,
+        &RunOptions { resume: Some(ckpt.clone()), ..Default::default() },
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(
         params(&resumed.checkpoint),
         params(&full.checkpoint),
@@ -84,7 +91,7 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_weights_on_the_cpu_path() {
 fn checkpoints_hold_sequential_names_optimizer_state_and_metadata() {
     let out = tmp("contents");
     let cfg = RunConfig { epochs: 1, checkpoint_every: 0, ..small_config() };
-    let summary = train(&cfg, &DeviceRequest::Cpu, &out, None, &mut Quiet).unwrap();
+    let summary = train(&cfg, &DeviceRequest::Cpu, &out, &RunOptions::default(), &mut Quiet).unwrap();
     let bytes = std::fs::read(&summary.checkpoint).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<&str> = st.names().into_iter().filter(|n| !n.starts_with("optimizer.")).collect();
@@ -103,14 +110,20 @@ fn checkpoints_hold_sequential_names_optimizer_state_and_metadata() {
 fn early_stopping_stops_after_patience_epochs_without_improvement() {
     let out = tmp("early");
     // lr 0 never improves the validation loss, so patience 2 stops after epoch 3.
-    let cfg =
-        RunConfig { epochs: 10, lr: 1e-12, validation: 0.2, patience: Some(2), checkpoint_every: 0, ..small_config() };
-    let s = train(&cfg, &DeviceRequest::Cpu, &out, None, &mut Quiet).unwrap();
+    let cfg = RunConfig {
+        epochs: 10,
+        lr: Some(1e-12),
+        validation: 0.2,
+        patience: Some(2),
+        checkpoint_every: 0,
+        ..small_config()
+    };
+    let s = train(&cfg, &DeviceRequest::Cpu, &out, &RunOptions::default(), &mut Quiet).unwrap();
     assert!(s.stopped_early && s.epochs == 3, "stopped early after {} epochs", s.epochs);
     // A validation metric without a validation split is refused before any training.
     let bad = RunConfig { validation: 0.0, ..cfg };
     let dir = tmp("early-bad");
-    let e = train(&bad, &DeviceRequest::Cpu, &dir, None, &mut Quiet).unwrap_err();
+    let e = train(&bad, &DeviceRequest::Cpu, &dir, &RunOptions::default(), &mut Quiet).unwrap_err();
     assert!(e.to_string().contains("needs a validation split"), "{e}");
     assert!(!dir.join("checkpoint.safetensors").exists(), "refused before the first epoch's checkpoint");
 }
@@ -125,8 +138,20 @@ fn the_command_trains_evaluates_and_predicts() {
     let out = tmp("cli");
     let o = out.to_str().unwrap();
     let data = digits();
-    let (ok, stdout, stderr) =
-        downhill(&["train", "--data", data.to_str().unwrap(), "--epochs", "8", "--hidden", "32", "--json", "--out", o]);
+    let (ok, stdout, stderr) = downhill(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "8",
+        "--hidden",
+        "32",
+        "--lr",
+        "2e-3",
+        "--json",
+        "--out",
+        o,
+    ]);
     assert!(ok, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     for key in ["device", "epochs", "train_loss", "test_loss", "test_accuracy", "samples_per_s", "wall_s", "checkpoint"]
@@ -208,7 +233,10 @@ fn bad_input_fails_clearly_and_overwrites_nothing() {
     std::fs::write(mnist.join("t10k-images-idx3-ubyte"), img(2)).unwrap();
     std::fs::write(mnist.join("t10k-labels-idx1-ubyte"), lab(2, 1)).unwrap();
     fail(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--data", mnist.to_str().unwrap()], "784");
-    fail(&["train", "--resume", ckpt.to_str().unwrap(), "--data", mnist.to_str().unwrap(), "--out", o], "784");
+    fail(
+        &["train", "--resume", ckpt.to_str().unwrap(), "--epochs", "2", "--data", mnist.to_str().unwrap(), "--out", o],
+        "784",
+    );
 
     // A label outside the model's 10 classes.
     let labels12 = out.join("labels12.csv");
@@ -262,12 +290,12 @@ fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
     let mut accuracies = Vec::new();
     for feed in [downhill::scheduler::FeedMode::Resident, downhill::scheduler::FeedMode::Streaming] {
         let cfg = RunConfig { epochs: 2, hidden: vec![16], feed, checkpoint_every: 0, ..small_config() };
-        let s = train(&cfg, &gpu, &tmp(&format!("gpu-{feed:?}")), None, &mut Quiet).unwrap();
+        let s = train(&cfg, &gpu, &tmp(&format!("gpu-{feed:?}")), &RunOptions::default(), &mut Quiet).unwrap();
         assert!(s.device.starts_with("gpu"), "{}", s.device);
         accuracies.push((s.test_accuracy.unwrap(), params(&s.checkpoint)));
     }
     let cpu_cfg = RunConfig { epochs: 2, hidden: vec![16], checkpoint_every: 0, ..small_config() };
-    let cpu = train(&cpu_cfg, &DeviceRequest::Cpu, &tmp("gpu-cpu"), None, &mut Quiet).unwrap();
+    let cpu = train(&cpu_cfg, &DeviceRequest::Cpu, &tmp("gpu-cpu"), &RunOptions::default(), &mut Quiet).unwrap();
     assert_eq!(accuracies[0].1, accuracies[1].1, "both feeds give the same weights on the GPU path");
     assert!(
         (accuracies[0].0 - cpu.test_accuracy.unwrap()).abs() < 0.02,

@@ -1,8 +1,10 @@
-//! CSV files (optionally gzipped): numeric features plus one label column, chosen by name or
-//! index; classification (integer labels) or regression (numeric targets).
+//! CSV files (optionally gzipped; comma, semicolon or tab separated, detected from the first
+//! line): numeric features plus one label column, chosen by name or index; classification
+//! (integer labels, class count as `labels::class_count` decides) or regression.
 
 use super::idx::maybe_gunzip;
-use super::{Dataset, Targets};
+use super::labels::{class_count, LabelSource, StatedClasses};
+use super::{Dataset, InputSchema, Targets};
 use crate::error::{file_error, Result};
 use crate::tensor::Tensor;
 use std::path::Path;
@@ -36,11 +38,43 @@ pub struct CsvOptions {
     pub label: LabelColumn,
     /// Classification or regression.
     pub task: Task,
+    /// A class count stated outside the data (else the label set's own, which must be dense).
+    pub classes: Option<StatedClasses>,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { header: None, label: LabelColumn::Last, task: Task::Classification }
+        Self { header: None, label: LabelColumn::Last, task: Task::Classification, classes: None }
+    }
+}
+
+/// True for a path downhill reads as CSV: `.csv` or `.csv.gz`, in any letter case.
+pub fn is_csv_path(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
+}
+
+/// The field separator of a CSV file, from its first line: tab or semicolon when the line has
+/// them (and at least as many as commas), else comma.
+fn detect_delimiter(bytes: &[u8]) -> u8 {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let count = |c: u8| first.iter().filter(|&&b| b == c).count();
+    let (tabs, semis, commas) = (count(b'\t'), count(b';'), count(b','));
+    if tabs > 0 && tabs >= semis && tabs >= commas {
+        b'\t'
+    } else if semis > 0 && semis >= commas {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// How a delimiter is named in errors.
+fn delimiter_name(d: u8) -> &'static str {
+    match d {
+        b'\t' => "tab",
+        b';' => "semicolon",
+        _ => "comma",
     }
 }
 
@@ -61,7 +95,9 @@ pub struct CsvMatrix {
 pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
     let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     let bytes = maybe_gunzip(path, bytes)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(&bytes[..]);
+    let delimiter = detect_delimiter(&bytes);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(false).delimiter(delimiter).from_reader(&bytes[..]);
     let mut records = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| match e.kind() {
@@ -88,15 +124,36 @@ pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
     let mut values = Vec::with_capacity(body.len() * cols);
     for (r, rec) in body.iter().enumerate() {
         for (c, cell) in rec.iter().enumerate() {
+            let col =
+                || names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
             let v: f64 = cell.trim().parse().map_err(|_| {
-                let col =
-                    names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
-                file_error(path, format!("line {}, {col}: {cell:?} is not a number", first_line + r))
+                let decimal_comma = if delimiter != b',' && cell.contains(',') {
+                    " (decimal commas are not read: use a point)"
+                } else {
+                    ""
+                };
+                file_error(
+                    path,
+                    format!(
+                        "line {}, {}: {cell:?} is not a number{decimal_comma} (fields separated by {})",
+                        first_line + r,
+                        col(),
+                        delimiter_name(delimiter)
+                    ),
+                )
             })?;
             if !v.is_finite() {
+                return Err(file_error(path, format!("line {}, {}: {cell:?} is not finite", first_line + r, col())));
+            }
+            if v.abs() > f32::MAX as f64 {
                 return Err(file_error(
                     path,
-                    format!("line {}, column {}: {cell:?} is not finite", first_line + r, c + 1),
+                    format!(
+                        "line {}, {}: {cell:?} overflows 32-bit floats (largest magnitude {:e})",
+                        first_line + r,
+                        col(),
+                        f32::MAX
+                    ),
                 ));
             }
             values.push(v as f32);
@@ -107,6 +164,12 @@ pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
 
 /// Reads features and labels from `path`. Errors name the line and column of the bad cell.
 pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    read_csv_with_schema(path, opts).map(|(d, _)| d)
+}
+
+/// [`read_csv`], also saying how the file was laid out (the column count, the label column,
+/// the header) so new rows can be read the same way.
+pub fn read_csv_with_schema(path: &Path, opts: &CsvOptions) -> Result<(Dataset, InputSchema)> {
     let CsvMatrix { names, values, first_line } = read_matrix(path, opts.header)?;
     let (rows, cols) = (values.shape()[0], values.shape()[1]);
     let label = match &opts.label {
@@ -150,9 +213,11 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
                 }
                 labels.push(v as u32);
             }
-            let classes = labels.iter().copied().max().map_or(1, |m| m as usize + 1);
+            let locate = |i: usize| format!("{}: line {}, label column {}", path.display(), first_line + i, label + 1);
+            let classes = class_count(&[LabelSource { labels: &labels, locate: &locate }], opts.classes.as_ref())?;
             Targets::Labels { labels, classes }
         }
     };
-    Dataset::new(features, targets)
+    let schema = InputSchema::Csv { columns: cols, label_index: label, header: names };
+    Ok((Dataset::new(features, targets)?, schema))
 }

@@ -2,8 +2,10 @@
 //! Fashion-MNIST, …) and the built-in real MNIST subset compiled into the binary.
 
 use super::idx::{images, labels, maybe_gunzip, parse_idx, read_idx_file};
-use super::{Dataset, Targets};
+use super::labels::{class_count, LabelSource, StatedClasses};
+use super::{Dataset, InputSchema, Targets};
 use crate::error::{file_error, Result};
+use crate::tensor::Tensor;
 use std::path::{Path, PathBuf};
 
 /// A train and a test set.
@@ -15,6 +17,8 @@ pub struct TrainTest {
     pub test: Dataset,
     /// Where the data came from, for logs.
     pub source: String,
+    /// How the rows were read.
+    pub schema: InputSchema,
 }
 
 /// The standard file stems, without `.gz`.
@@ -30,9 +34,14 @@ const BUILTIN: [&[u8]; 4] = [
     include_bytes!("../../data/mnist-mini/t10k-labels-idx1-ubyte.gz"),
 ];
 
-fn assemble(paths: [PathBuf; 4], decoded: [super::idx::Idx; 4], source: String) -> Result<TrainTest> {
+fn assemble(
+    paths: [PathBuf; 4],
+    decoded: [super::idx::Idx; 4],
+    source: String,
+    classes: Option<&StatedClasses>,
+) -> Result<TrainTest> {
     let [ti, tl, ei, el] = decoded;
-    let make = |ip: &Path, lp: &Path, i, l| -> Result<Dataset> {
+    let read = |ip: &Path, lp: &Path, i, l| -> Result<(Tensor, Vec<u32>)> {
         let x = images(ip, i)?;
         let y = labels(lp, l)?;
         if x.shape()[0] != y.len() {
@@ -41,33 +50,46 @@ fn assemble(paths: [PathBuf; 4], decoded: [super::idx::Idx; 4], source: String) 
                 format!("{} labels but {} has {} images; the counts must match", y.len(), ip.display(), x.shape()[0]),
             ));
         }
-        let classes = y.iter().copied().max().map_or(1, |m| m as usize + 1).max(10);
-        Dataset::new(x, Targets::Labels { labels: y, classes })
+        Ok((x, y))
     };
-    let train = make(&paths[0], &paths[1], ti, tl)?;
-    let test = make(&paths[2], &paths[3], ei, el)?;
+    let (train_x, train_y) = read(&paths[0], &paths[1], ti, tl)?;
+    let (test_x, test_y) = read(&paths[2], &paths[3], ei, el)?;
+    let locate_train = |i: usize| format!("{}: item {i}", paths[1].display());
+    let locate_test = |i: usize| format!("{}: item {i}", paths[3].display());
+    let classes = class_count(
+        &[
+            LabelSource { labels: &train_y, locate: &locate_train },
+            LabelSource { labels: &test_y, locate: &locate_test },
+        ],
+        classes,
+    )?;
+    let train = Dataset::new(train_x, Targets::Labels { labels: train_y, classes })?;
+    let test = Dataset::new(test_x, Targets::Labels { labels: test_y, classes })?;
     if train.features() != test.features() {
         return Err(file_error(
             &paths[2],
             format!("test images have {} pixels but training images have {}", test.features(), train.features()),
         ));
     }
-    Ok(TrainTest { train, test, source })
+    let schema = InputSchema::Idx { pixels: train.features() };
+    Ok(TrainTest { train, test, source, schema })
 }
 
-/// The built-in MNIST subset (5,000 train / 1,000 test, real images).
-pub fn builtin() -> Result<TrainTest> {
+/// The built-in MNIST subset (5,000 train / 1,000 test, real images). `classes`: a class count
+/// stated outside the data (else the label set's own, which must be dense).
+pub fn builtin(classes: Option<&StatedClasses>) -> Result<TrainTest> {
     let paths = FILES.map(|f| PathBuf::from(format!("<built-in mnist-mini>/{f}.gz")));
     let mut decoded = Vec::new();
     for (bytes, path) in BUILTIN.iter().zip(&paths) {
         decoded.push(parse_idx(path, &maybe_gunzip(path, bytes.to_vec())?)?);
     }
     let decoded: [super::idx::Idx; 4] = decoded.try_into().expect("four files");
-    assemble(paths, decoded, "built-in MNIST subset (5,000 train / 1,000 test)".into())
+    assemble(paths, decoded, "built-in MNIST subset (5,000 train / 1,000 test)".into(), classes)
 }
 
-/// Reads the four standard files from `dir`, each as `<name>.gz` or `<name>`.
-pub fn load_dir(dir: &Path) -> Result<TrainTest> {
+/// Reads the four standard files from `dir`, each as `<name>.gz` or `<name>`. `classes`: as
+/// for [`builtin`].
+pub fn load_dir(dir: &Path, classes: Option<&StatedClasses>) -> Result<TrainTest> {
     if !dir.is_dir() {
         return Err(file_error(dir, "no such folder (expected a folder holding the four MNIST IDX files)"));
     }
@@ -89,5 +111,5 @@ pub fn load_dir(dir: &Path) -> Result<TrainTest> {
         decoded.push(read_idx_file(p)?);
     }
     let decoded = decoded.try_into().expect("four files");
-    assemble(paths, decoded, format!("{}", dir.display()))
+    assemble(paths, decoded, format!("{}", dir.display()), classes)
 }

@@ -4,12 +4,32 @@
 
 pub mod csv;
 pub mod idx;
+pub mod labels;
 pub mod mnist;
 pub mod normalize;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+
+/// How a data set's rows were read, so a model trained on them reads new rows the same way.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InputSchema {
+    /// IDX images: values per image (u8 pixels are divided by 255 before normalisation).
+    Idx {
+        /// Values per image.
+        pixels: usize,
+    },
+    /// A CSV file: the column count, which column was the label and the header's names.
+    Csv {
+        /// Columns per row, the label included.
+        columns: usize,
+        /// 0-based index of the label column.
+        label_index: usize,
+        /// Header names, when the file had a header line.
+        header: Option<Vec<String>>,
+    },
+}
 
 /// What each row is trained towards.
 #[derive(Clone, Debug, PartialEq)]

@@ -37,6 +37,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let acc = r.evaluation.accuracy.map_or(String::new(), |a| format!(", accuracy {a:.4}"));
     println!("{} rows of {} on {}: loss {:.4}{acc}", r.rows, r.data, r.device, r.evaluation.loss);
-    super::train::print_summary(&r.evaluation.confusion);
+    super::train::print_confusion(&r.evaluation.confusion, None);
     Ok(())
 }

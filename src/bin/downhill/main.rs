@@ -2,6 +2,7 @@
 
 mod devices;
 mod eval;
+mod interrupt;
 mod predict;
 mod train;
 
@@ -28,7 +29,23 @@ enum Command {
     Devices,
 }
 
+/// Sets up the process before anything else runs: a closed stdout (`downhill predict | head`)
+/// ends the command quietly as it does any Unix tool (SIGPIPE, exit 141) instead of a panic;
+/// and graphics drivers that want `XDG_RUNTIME_DIR` (Mesa prints an error line on every
+/// instance without it) get a harmless value when it is unset.
+fn prepare_process() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of SIGPIPE, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+}
+
 fn main() -> ExitCode {
+    prepare_process();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),

@@ -6,7 +6,8 @@ use downhill::checkpoint::write_atomically;
 use downhill::infer::predict_checkpoint;
 use downhill::train::argmax;
 use downhill::{DeviceRequest, Result};
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// Flags of `downhill predict`.
 #[derive(Args, Debug)]
@@ -17,17 +18,50 @@ pub struct PredictArgs {
     /// An IDX image file (gz or raw) or a CSV of features.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the CSV (default: standard output).
+    /// Where to write the CSV (default: standard output). An existing file is replaced only
+    /// when it holds predictions (or with --overwrite).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Replace --output whatever it holds.
+    #[arg(long)]
+    overwrite: bool,
     /// auto, cpu, gpu, an adapter index or part of its name.
     #[arg(long)]
     device: Option<String>,
 }
 
+/// Refuses to replace `path` unless it is absent or a predictions CSV this command wrote
+/// (first line `row,prediction,…` or `row,y0,…`): a checkpoint or a user's file is never lost
+/// to a mistyped `--output`.
+fn check_output(path: &Path, input: &Path, checkpoint: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(downhill::Error::File {
+            path: path.display().to_string(),
+            detail: format!("{why}; pass --overwrite to replace it anyway, or choose another --output"),
+        })
+    };
+    let same = |a: &Path| matches!((a.canonicalize(), path.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if same(input) || same(checkpoint) {
+        return refuse("is the input or the checkpoint of this command");
+    }
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    if head[..n].starts_with(b"row,prediction") || head[..n].starts_with(b"row,y0") {
+        Ok(())
+    } else {
+        refuse("exists and is not a predictions file written by downhill")
+    }
+}
+
 /// Runs `downhill predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
     let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
+    if let (Some(out), false) = (&args.output, args.overwrite) {
+        check_output(out, &args.input, &args.checkpoint)?;
+    }
     let (outputs, probs) = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
     let cols = outputs.shape()[1];
     let mut csv = String::new();

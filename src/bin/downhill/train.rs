@@ -1,14 +1,16 @@
 //! `downhill train`: flags and/or a TOML config, a progress bar, and a summary (or `--json`).
 
+use crate::interrupt;
 use clap::Args;
 use downhill::checkpoint::EpochRecord;
 use downhill::config::RunConfig;
 use downhill::data::normalize::Normalization;
-use downhill::run::{train, Control, Observer, RunStart};
+use downhill::run::{train, Control, Observer, RunOptions, RunStart};
 use downhill::scheduler::FeedMode;
 use downhill::train::StepInfo;
 use downhill::{DeviceRequest, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -96,6 +98,9 @@ pub struct TrainArgs {
     /// none, standardize, scalar, min-max.
     #[arg(long)]
     normalization: Option<String>,
+    /// Number of classes (default: the data's label set, which must be dense).
+    #[arg(long)]
+    classes: Option<usize>,
     /// Fraction of training rows held out for validation.
     #[arg(long)]
     validation: Option<f64>,
@@ -105,6 +110,9 @@ pub struct TrainArgs {
     /// val_loss, val_accuracy, train_loss, test_loss.
     #[arg(long)]
     early_stop_metric: Option<String>,
+    /// With --patience, keep the last epoch's weights instead of restoring the best epoch's.
+    #[arg(long)]
+    no_restore_best_weights: bool,
     /// auto, resident, streaming.
     #[arg(long)]
     feed: Option<String>,
@@ -120,13 +128,19 @@ pub struct TrainArgs {
     /// auto, cpu, gpu, an adapter index or part of its name (default: DOWNHILL_DEVICE or auto).
     #[arg(long)]
     device: Option<String>,
-    /// Output folder for the checkpoint, metrics and plot.
-    #[arg(long, default_value = "runs/latest")]
-    out: PathBuf,
+    /// Output folder for the checkpoint, metrics and plot (default: the next free runs/run-N).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace a run already in --out (without it, such a folder is refused).
+    #[arg(long)]
+    overwrite: bool,
     /// Continue from this checkpoint.
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// No progress output.
+    /// When resuming with another --optimizer: keep the weights, start its state fresh.
+    #[arg(long)]
+    reset_optimizer: bool,
+    /// No progress bar or epoch lines (the summary and the paths are still printed).
     #[arg(long)]
     quiet: bool,
     /// Print one JSON object with the results at the end (implies --quiet).
@@ -134,9 +148,17 @@ pub struct TrainArgs {
     json: bool,
 }
 
+/// Flags given replace the config's value.
 macro_rules! set {
     ($cfg:ident, $args:ident, $($field:ident),*) => {
         $(if let Some(v) = $args.$field.clone() { $cfg.$field = v; })*
+    };
+}
+
+/// Flags given replace the config's optional value.
+macro_rules! set_some {
+    ($cfg:ident, $args:ident, $($field:ident),*) => {
+        $(if $args.$field.is_some() { $cfg.$field = $args.$field.clone(); })*
     };
 }
 
@@ -147,26 +169,16 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
         (None, Some(ckpt)) => downhill::checkpoint::Checkpoint::load(ckpt)?.meta.config,
         (None, None) => RunConfig::default(),
     };
-    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer, lr, momentum, weight_decay, beta1, beta2, eps);
+    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
-    if args.data.is_some() {
-        cfg.data = args.data.clone();
-    }
-    if args.label.is_some() {
-        cfg.label = args.label.clone();
-    }
+    set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value, patience);
+    set_some!(cfg, args, classes);
     if args.nesterov {
         cfg.nesterov = true;
     }
-    if args.clip_norm.is_some() {
-        cfg.clip_norm = args.clip_norm;
-    }
-    if args.clip_value.is_some() {
-        cfg.clip_value = args.clip_value;
-    }
-    if args.patience.is_some() {
-        cfg.patience = args.patience;
+    if args.no_restore_best_weights {
+        cfg.restore_best_weights = false;
     }
     if let Some(n) = &args.normalization {
         cfg.normalization = n.parse::<Normalization>()?;
@@ -177,19 +189,47 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     Ok(cfg)
 }
 
+/// The output folder: `--out`, or the next free `runs/run-N` (as Lightning's `version_N`), or
+/// with `--resume` and no `--out`, the checkpoint's own folder.
+fn out_folder(args: &TrainArgs) -> PathBuf {
+    if let Some(out) = &args.out {
+        return out.clone();
+    }
+    if let Some(parent) = args.resume.as_deref().and_then(Path::parent) {
+        return if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+    }
+    (1..).map(|n| PathBuf::from(format!("runs/run-{n}"))).find(|p| !p.exists()).unwrap_or_default()
+}
+
+/// Steps over which the progress bar measures throughput.
+const RATE_WINDOW: usize = 20;
+
 /// The progress bar and epoch lines.
 struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     steps_per_epoch: u64,
-    epoch_started: Instant,
+    /// (time, rows done in the epoch) of the last completed steps, oldest first.
+    window: VecDeque<(Instant, usize)>,
     last: Option<EpochRecord>,
+}
+
+impl Progress {
+    /// Rows per second over the completed steps in the window (None until two are in it).
+    fn rate(&self) -> Option<f64> {
+        let (&(t0, r0), &(t1, r1)) = (self.window.front()?, self.window.back()?);
+        let dt = t1.duration_since(t0).as_secs_f64();
+        (r1 > r0 && dt > 0.0).then(|| (r1 - r0) as f64 / dt)
+    }
 }
 
 impl Observer for Progress {
     fn on_start(&mut self, s: &RunStart) {
         self.epochs = s.epochs;
         self.steps_per_epoch = s.steps_per_epoch;
+        for note in &s.notes {
+            eprintln!("note:   {note}");
+        }
         if self.bar.is_none() {
             return;
         }
@@ -212,21 +252,28 @@ impl Observer for Progress {
     }
 
     fn on_step(&mut self, epoch: usize, info: &StepInfo) -> Control {
+        if info.epoch_step == 1 {
+            self.window.clear();
+        }
+        self.window.push_back((Instant::now(), info.rows));
+        if self.window.len() > RATE_WINDOW {
+            self.window.pop_front();
+        }
         if let Some(bar) = &self.bar {
-            if info.epoch_step == 1 {
-                self.epoch_started = Instant::now();
-            }
             bar.inc(1);
-            let rate = info.rows as f64 / self.epoch_started.elapsed().as_secs_f64().max(1e-9);
-            let loss = info.mean_loss.map_or(String::new(), |l| format!(" loss {l:.4}"));
-            let acc = self
-                .last
-                .as_ref()
-                .and_then(|r| r.test_accuracy)
-                .map_or(String::new(), |a| format!(" (last test acc {a:.4})"));
             if info.mean_loss.is_some() || info.epoch_step == 1 {
-                bar.set_message(format!("epoch {epoch}/{}{loss}{acc} {rate:.0} samples/s", self.epochs));
+                let loss = info.mean_loss.map_or(String::new(), |l| format!(" loss {l:.4}"));
+                let acc = self
+                    .last
+                    .as_ref()
+                    .and_then(|r| r.test_accuracy)
+                    .map_or(String::new(), |a| format!(" (last test acc {a:.4})"));
+                let rate = self.rate().map_or(String::new(), |r| format!(" {r:.0} samples/s"));
+                bar.set_message(format!("epoch {epoch}/{}{loss}{acc}{rate}", self.epochs));
             }
+        }
+        if interrupt::requested() {
+            return Control::Checkpoint;
         }
         Control::Continue
     }
@@ -250,22 +297,29 @@ impl Observer for Progress {
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = config(&args)?;
     let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
-    let quiet = args.quiet || args.json;
+    let out = out_folder(&args);
+    let opts =
+        RunOptions { resume: args.resume.clone(), overwrite: args.overwrite, reset_optimizer: args.reset_optimizer };
     let mut progress = Progress {
-        bar: (!quiet).then(ProgressBar::hidden),
+        bar: (!(args.quiet || args.json)).then(ProgressBar::hidden),
         epochs: cfg.epochs,
         steps_per_epoch: 0,
-        epoch_started: Instant::now(),
+        window: VecDeque::new(),
         last: None,
     };
-    let summary = train(&cfg, &device, &args.out, args.resume.as_deref(), &mut progress)?;
+    interrupt::install();
+    let result = train(&cfg, &device, &out, &opts, &mut progress);
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    std::fs::write(args.out.join("config.toml"), cfg.to_toml()).map_err(|e| downhill::Error::File {
-        path: args.out.join("config.toml").display().to_string(),
-        detail: e.to_string(),
-    })?;
+    let summary = match result {
+        Err(downhill::Error::Paused { step, checkpoint }) => {
+            eprintln!("interrupted after step {step}; checkpoint written to {}", checkpoint.display());
+            eprintln!("continue with: downhill train --resume {}", checkpoint.display());
+            std::process::exit(130);
+        }
+        other => other?,
+    };
     if args.json {
         let json = serde_json::json!({
             "device": summary.device,
@@ -276,26 +330,44 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "samples_per_s": summary.samples_per_s,
             "wall_s": summary.wall_s,
             "checkpoint": summary.checkpoint,
+            "best_epoch": summary.best.as_ref().map(|b| b.epoch),
+            "best_checkpoint": summary.best.as_ref().map(|b| &b.checkpoint),
+            "restored_best_weights": summary.best.as_ref().is_some_and(|b| b.restored),
             "plot": summary.plot,
             "metrics": summary.metrics,
+            "confusion_csv": summary.confusion_csv,
             "stopped_early": summary.stopped_early,
-            "confusion": summary.confusion,
+            "confusion": summary.confusion.as_ref().filter(|m| m.len() <= MAX_PRINTED_CLASSES),
         });
         println!("{json}");
         return Ok(());
     }
-    if !args.quiet {
-        print_summary(&summary.confusion);
-        let acc = summary.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
-        let early = if summary.stopped_early { " (stopped early)" } else { "" };
+    print_confusion(&summary.confusion, summary.confusion_csv.as_deref());
+    let acc = summary.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
+    let early = if summary.stopped_early { " (stopped early)" } else { "" };
+    println!(
+        "done{early}: {} epochs in {:.1} s on {}: test loss {:.4}{acc}, {:.0} samples/s",
+        summary.epochs, summary.wall_s, summary.device, summary.test_loss, summary.samples_per_s
+    );
+    if let Some(b) = &summary.best {
+        let what = if b.restored {
+            "the final weights and test figures above are its".to_string()
+        } else if b.epoch == summary.history.last().map_or(0, |r| r.epoch) {
+            "the last epoch".to_string()
+        } else {
+            "not restored (--no-restore-best-weights)".to_string()
+        };
         println!(
-            "done{early}: {} epochs in {:.1} s on {}: test loss {:.4}{acc}, {:.0} samples/s",
-            summary.epochs, summary.wall_s, summary.device, summary.test_loss, summary.samples_per_s
+            "best:       {} (epoch {}, {} {:.4}; {what})",
+            show(&b.checkpoint),
+            b.epoch,
+            cfg.early_stop_metric,
+            b.metric
         );
-        println!("checkpoint: {}", show(&summary.checkpoint));
-        println!("plot:       {}", show(&summary.plot));
-        println!("metrics:    {} (and metrics.jsonl)", show(&summary.metrics));
     }
+    println!("checkpoint: {}", show(&summary.checkpoint));
+    println!("plot:       {}", show(&summary.plot));
+    println!("metrics:    {} (and metrics.jsonl)", show(&summary.metrics));
     Ok(())
 }
 
@@ -303,9 +375,18 @@ fn show(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Prints a confusion matrix (rows: true class, columns: predicted).
-pub fn print_summary(confusion: &Option<Vec<Vec<u64>>>) {
+/// The most classes whose confusion matrix is printed; larger ones are only written to a file.
+pub const MAX_PRINTED_CLASSES: usize = 20;
+
+/// Prints a confusion matrix (rows: true class, columns: predicted) when it is small enough
+/// to read, else where its file is.
+pub fn print_confusion(confusion: &Option<Vec<Vec<u64>>>, file: Option<&Path>) {
     let Some(m) = confusion else { return };
+    if m.len() > MAX_PRINTED_CLASSES {
+        let at = file.map_or(String::new(), |f| format!(": see {}", f.display()));
+        println!("confusion matrix: {} classes, too many to print{at}", m.len());
+        return;
+    }
     println!("confusion matrix on the test set (rows: true class, columns: predicted):");
     print!("      ");
     for c in 0..m.len() {

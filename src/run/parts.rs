@@ -1,0 +1,429 @@
+//! The named steps of a run, each small: the data (split, normalised, class count settled),
+//! the model and trainer (memory checked first), the position to start from (fresh or a
+//! resumed checkpoint), saving a checkpoint, and what a divergence most likely means.
+
+use super::setup::{load_data, optimizer_config, parse_init, schedule};
+use super::RunOptions;
+use crate::backend::Backend;
+use crate::checkpoint::{sequential_names, Checkpoint, CheckpointMeta, EarlyStopState, EpochRecord, FORMAT};
+use crate::config::RunConfig;
+use crate::data::labels::StatedClasses;
+use crate::data::mnist::TrainTest;
+use crate::data::normalize::Normalizer;
+use crate::data::{Dataset, InputSchema, Targets};
+use crate::error::{file_error, Error, Result};
+use crate::loss::LossKind;
+use crate::memory::{check_fits, mlp_bytes};
+use crate::nn::{Model, ModelSpec};
+use crate::optim::{Clip, Optimizer};
+use crate::train::{BatchSize, TrainConfig, Trainer};
+use crate::Activation;
+use std::path::{Path, PathBuf};
+
+/// The run's config with its data path made absolute, so `eval` from another folder finds the
+/// data the checkpoint names.
+pub fn absolute_data_path(cfg: &RunConfig) -> RunConfig {
+    let mut cfg = cfg.clone();
+    if let Some(d) = &cfg.data {
+        cfg.data = Some(d.canonicalize().or_else(|_| std::path::absolute(d)).unwrap_or_else(|_| d.clone()));
+    }
+    cfg
+}
+
+/// Loads the checkpoint to resume from and refuses what cannot be continued: non-finite
+/// weights, or a run that has already done every epoch `cfg` asks for.
+pub fn load_for_resume(path: &Path, cfg: &RunConfig) -> Result<Checkpoint> {
+    let ckpt = Checkpoint::load(path)?;
+    ckpt.check_finite(path)?;
+    let m = &ckpt.meta;
+    if m.epoch >= cfg.epochs && m.epoch_step == 0 {
+        return Err(file_error(
+            path,
+            format!(
+                "this run already finished: it completed {} of {} epochs; to train further, pass --epochs with \
+                 more than {}",
+                m.epoch, cfg.epochs, m.epoch
+            ),
+        ));
+    }
+    Ok(ckpt)
+}
+
+/// The data of a run: split, normalised with statistics of the training rows (or the resumed
+/// checkpoint's), with the class count settled.
+pub struct Prepared {
+    /// Training rows.
+    pub train: Dataset,
+    /// Validation rows (with `validation`).
+    pub val: Option<Dataset>,
+    /// Test rows.
+    pub test: Dataset,
+    /// Where the data came from.
+    pub source: String,
+    /// How the rows were read.
+    pub schema: InputSchema,
+    /// The fitted normalisation.
+    pub normalizer: Normalizer,
+    /// Classes (classification).
+    pub classes: Option<usize>,
+    /// Model outputs.
+    pub outputs: usize,
+    /// The loss.
+    pub loss: LossKind,
+}
+
+impl Prepared {
+    /// Reads, checks, splits and normalises the data `cfg` names.
+    pub fn load(cfg: &RunConfig, ckpt: Option<&Checkpoint>) -> Result<Self> {
+        let loss: LossKind = cfg.loss.parse()?;
+        let stated = match (cfg.classes, ckpt.and_then(|c| c.meta.classes)) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::InvalidArgument {
+                    what: "classes".into(),
+                    detail: format!("{a} given, but the checkpoint being resumed has {b} classes"),
+                })
+            }
+            (Some(n), _) => Some(StatedClasses { count: n, source: "set by `classes`".into() }),
+            (None, Some(n)) => Some(StatedClasses { count: n, source: "of the checkpoint being resumed".into() }),
+            (None, None) => None,
+        };
+        let TrainTest { train: all_train, mut test, source, schema } = load_data(cfg, stated.as_ref())?;
+        let total = all_train.len();
+        let (mut train, mut val) = if cfg.validation > 0.0 {
+            let (t, v) = all_train.split(cfg.validation, cfg.seed ^ 0x5A11)?;
+            (t, Some(v))
+        } else {
+            (all_train, None)
+        };
+        if train.is_empty() {
+            let why = if total == 0 {
+                "the training data has no rows".to_string()
+            } else {
+                format!("validation {} of its {total} rows leaves none to train on", cfg.validation)
+            };
+            return Err(Error::InvalidArgument { what: "training rows".into(), detail: format!("{source}: {why}") });
+        }
+        if val.as_ref().is_some_and(Dataset::is_empty) {
+            return Err(Error::InvalidArgument {
+                what: "validation rows".into(),
+                detail: format!(
+                    "validation {} of {total} rows rounds to no row; use a larger fraction",
+                    cfg.validation
+                ),
+            });
+        }
+        if test.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "test rows".into(),
+                detail: format!("{source}: the test set has no rows"),
+            });
+        }
+        let normalizer = match ckpt {
+            Some(c) => c.meta.normalizer.clone(),
+            None => Normalizer::fit(cfg.normalization, &train),
+        };
+        normalizer.apply(&mut train)?;
+        normalizer.apply(&mut test)?;
+        if let Some(v) = val.as_mut() {
+            normalizer.apply(v)?;
+        }
+        let classes = match (&train.targets, loss) {
+            (Targets::Labels { classes, .. }, LossKind::CrossEntropy) => Some(*classes),
+            (Targets::Labels { .. }, _) => {
+                return Err(Error::InvalidArgument {
+                    what: "loss".into(),
+                    detail: format!("{} needs value targets; class labels need cross_entropy", cfg.loss),
+                })
+            }
+            (Targets::Values(_), LossKind::CrossEntropy) => {
+                return Err(Error::InvalidArgument {
+                    what: "loss".into(),
+                    detail: "cross_entropy needs class labels; use mse for numeric targets".into(),
+                })
+            }
+            _ => None,
+        };
+        let outputs = classes.unwrap_or(train.target_width());
+        if let Some(c) = ckpt {
+            if c.meta.inputs != train.features() || c.meta.outputs != outputs {
+                return Err(Error::InvalidArgument {
+                    what: "resume".into(),
+                    detail: format!(
+                        "the checkpoint's model takes {} inputs and gives {} outputs; this data has {} features and \
+                         needs {outputs}",
+                        c.meta.inputs,
+                        c.meta.outputs,
+                        train.features()
+                    ),
+                });
+            }
+        }
+        Ok(Self { train, val, test, source, schema, normalizer, classes, outputs, loss })
+    }
+
+    /// Layer sizes of the MLP `cfg` describes over this data.
+    pub fn sizes(&self, cfg: &RunConfig) -> Vec<usize> {
+        let mut sizes = vec![self.train.features()];
+        sizes.extend(&cfg.hidden);
+        sizes.push(self.outputs);
+        sizes
+    }
+
+    /// Host bytes the data sets hold.
+    fn bytes(&self) -> f64 {
+        let rows = self.train.len() + self.test.len() + self.val.as_ref().map_or(0, |v| v.len());
+        4.0 * rows as f64 * self.train.features() as f64
+    }
+}
+
+/// The model, optimizer and trainer `cfg` describes, after checking that they fit in memory;
+/// also the model spec and the optimizer steps per epoch.
+pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Result<(Trainer<B>, ModelSpec, u64)> {
+    let batch_size = if cfg.batch_size == 0 { BatchSize::Full } else { BatchSize::Rows(cfg.batch_size) };
+    let mut tc = TrainConfig {
+        batch_size,
+        accumulation: cfg.accumulation,
+        clip: match (cfg.clip_norm, cfg.clip_value) {
+            (Some(n), _) => Clip::L2Norm(n),
+            (None, Some(v)) => Clip::Value(v),
+            _ => Clip::None,
+        },
+        l1: cfg.l1,
+        l2: cfg.l2,
+        shuffle: true,
+        seed: cfg.seed,
+        feed: cfg.feed,
+        report_every: 25,
+        ..Default::default()
+    };
+    let sizes = data.sizes(cfg);
+    // Parameters, gradients, up to three optimizer states, two host copies; the data once more
+    // on the device (the resident feed).
+    let rows = tc.batch_rows(data.train.len()).max(data.test.len().min(4096));
+    check_fits(&format!("an MLP of layer sizes {sizes:?}"), mlp_bytes(&sizes, rows, 7.0), data.bytes())?;
+    let act: Activation = cfg.activation.parse()?;
+    let spec = ModelSpec::mlp(&sizes, act, cfg.dropout, parse_init(&cfg.init, act)?)?;
+    let model = Model::new(be, spec.clone(), cfg.seed)?;
+    let optimizer_cfg = optimizer_config(cfg)?;
+    let optimizer = Optimizer::new(be, optimizer_cfg, &spec.layout()?, &[])?;
+    let steps_per_epoch = tc.steps_in_epoch(data.train.len());
+    tc.schedule = schedule(cfg, steps_per_epoch, optimizer_cfg.lr())?;
+    Ok((Trainer::new(be, model, optimizer, data.loss, tc)?, spec, steps_per_epoch))
+}
+
+/// Where a run stands: the next epoch, the step inside it, the shuffle state at its start, the
+/// loss accumulated in it, early stopping, and the metrics of every completed epoch.
+pub struct Position {
+    /// Epoch to run next (1-based).
+    pub epoch: usize,
+    /// Steps of it already done.
+    pub epoch_step: u64,
+    /// The shuffle RNG state at its start.
+    pub epoch_rng: u64,
+    /// Loss sum and micro-batches of it so far.
+    pub partial: (f64, usize),
+    /// Early stopping's state.
+    pub early: Option<EarlyStopState>,
+    /// Completed epochs.
+    pub history: Vec<EpochRecord>,
+}
+
+impl Position {
+    /// The start of a fresh run.
+    pub fn start<B: Backend>(trainer: &Trainer<B>) -> Self {
+        Self {
+            epoch: 1,
+            epoch_step: 0,
+            epoch_rng: trainer.rng_state(),
+            partial: (0.0, 0),
+            early: None,
+            history: vec![],
+        }
+    }
+}
+
+/// Puts the checkpoint's weights, optimizer state and position into `trainer`. A different
+/// optimizer than the checkpoint's is refused unless `reset_optimizer`, which starts its state
+/// fresh and says so in `notes`.
+pub fn restore<B: Backend>(
+    be: &B,
+    trainer: &mut Trainer<B>,
+    c: &Checkpoint,
+    path: &Path,
+    cfg: &RunConfig,
+    opts: &RunOptions,
+    notes: &mut Vec<String>,
+) -> Result<Position> {
+    let m = &c.meta;
+    if c.params.len() != m.names.len() {
+        return Err(file_error(path, "parameter count differs from its metadata"));
+    }
+    trainer.model.load(be, &c.params).map_err(|e| file_error(path, format!("does not fit this model: {e}")))?;
+    let (was, now) = (&m.config.optimizer, &cfg.optimizer);
+    if was != now {
+        if !opts.reset_optimizer {
+            return Err(file_error(
+                path,
+                format!(
+                    "was trained with the {was} optimizer, this run asks for {now}: their states differ; pass \
+                     --reset-optimizer to keep the weights and start {now}'s state fresh, or keep --optimizer {was}"
+                ),
+            ));
+        }
+        notes.push(format!("optimizer state reset: the checkpoint used {was}; {now} starts fresh (weights kept)"));
+    } else {
+        trainer.optimizer.load_state(be, &c.optimizer_state()).map_err(|e| file_error(path, e.to_string()))?;
+    }
+    trainer.model.set_dropout_calls(m.dropout_calls);
+    trainer.restore_position(be, m.steps, m.rng_state)?;
+    Ok(Position {
+        epoch: m.epoch + 1,
+        epoch_step: m.epoch_step,
+        epoch_rng: m.epoch_rng_state,
+        partial: m.partial_loss,
+        early: m.early_stop,
+        history: m.history.clone(),
+    })
+}
+
+/// Writes the run's checkpoint.
+pub struct Saver<'a> {
+    /// The run's config.
+    pub cfg: &'a RunConfig,
+    /// Its data (schema, normaliser, classes).
+    pub data: &'a Prepared,
+    /// Its model.
+    pub spec: &'a ModelSpec,
+    /// `checkpoint.safetensors` in the output folder.
+    pub path: PathBuf,
+}
+
+impl Saver<'_> {
+    /// Writes the checkpoint of `pos` after `epoch` completed epochs (the shuffle state now is
+    /// `rng`) and returns it. Non-finite weights are never written: that is a divergence.
+    pub fn save<B: Backend>(
+        &self,
+        be: &B,
+        trainer: &Trainer<B>,
+        epoch: usize,
+        pos: &Position,
+        rng: u64,
+    ) -> Result<Checkpoint> {
+        let state = trainer.optimizer.state(be)?;
+        let meta = CheckpointMeta {
+            format: FORMAT.into(),
+            config: self.cfg.clone(),
+            inputs: self.data.train.features(),
+            schema: self.data.schema.clone(),
+            outputs: self.data.outputs,
+            classes: self.data.classes,
+            epoch,
+            epoch_step: pos.epoch_step,
+            steps: trainer.steps(),
+            epoch_rng_state: pos.epoch_rng,
+            rng_state: rng,
+            dropout_calls: trainer.model.dropout_calls(),
+            partial_loss: pos.partial,
+            optimizer_step: state.step,
+            mu_product: state.mu_product,
+            lrs: state.lrs.clone(),
+            momenta: state.momenta.clone(),
+            normalizer: self.data.normalizer.clone(),
+            history: pos.history.clone(),
+            early_stop: pos.early,
+            names: sequential_names(self.spec),
+        };
+        let params = trainer.model.params.read_all(be)?;
+        let ckpt = Checkpoint { meta, params, optimizer: state.tensors };
+        if let Err(Error::File { detail, .. }) = ckpt.check_finite(&self.path) {
+            return Err(Error::Diverged(format!(
+                "training diverged by step {}: {} (not written; the loss and gradients were still finite, so \
+                 the update itself overflowed: {})",
+                trainer.steps(),
+                detail.split(':').next().unwrap_or(&detail),
+                likely_cause(self.cfg, self.data)
+            )));
+        }
+        ckpt.save(&self.path)?;
+        Ok(ckpt)
+    }
+}
+
+/// The cause of a divergence that the settings and data make most likely, with its remedy.
+fn likely_cause(cfg: &RunConfig, data: &Prepared) -> String {
+    let max_abs = data.train.x.data().iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max_abs > 1e4 {
+        return format!(
+            "the input features reach {max_abs:e} after normalisation ({:?}); rescale them (normalization = \
+             \"standardize\") or remove the outlying rows",
+            cfg.normalization
+        );
+    }
+    if cfg.eps.is_some_and(|e| e < 1e-12) {
+        return format!(
+            "eps {:e} is too small: a parameter whose gradient is near 0 divides by almost nothing; use the \
+             default",
+            cfg.eps.unwrap_or(0.0)
+        );
+    }
+    "a learning rate too high for this model; lower it, clip gradients (e.g. clip_norm = 1) or warm up \
+     (schedule = \"warmup-cosine\")"
+        .into()
+}
+
+/// A divergence message with its likely cause and the last checkpoint that holds finite
+/// weights.
+pub fn explain_divergence(msg: &str, cfg: &RunConfig, data: &Prepared, last_good: Option<&Path>) -> String {
+    format!(
+        "{msg}. Likely cause: {}. Last good checkpoint: {}",
+        likely_cause(cfg, data),
+        last_good.map_or("none yet".to_string(), |p| p.display().to_string())
+    )
+}
+
+/// Micro-batches in the first `k` steps of an epoch of `rows` rows.
+pub fn micro_batches_counter(tc: &TrainConfig, rows: usize) -> impl Fn(u64) -> usize {
+    let total = rows.div_ceil(tc.batch_rows(rows));
+    let acc = tc.accumulation.max(1);
+    move |k| (k as usize * acc).min(total)
+}
+
+/// The early-stopping metric of an epoch (lower is better; accuracy is negated).
+pub fn early_stop_value(cfg: &RunConfig, record: &EpochRecord) -> Result<f64> {
+    let value = match cfg.early_stop_metric.as_str() {
+        "val_loss" => record.val_loss,
+        "val_accuracy" => record.val_accuracy.map(|a| -a),
+        "train_loss" => Some(record.train_loss),
+        "test_loss" => Some(record.test_loss),
+        other => {
+            return Err(Error::InvalidArgument {
+                what: "early_stop_metric".into(),
+                detail: format!("unknown {other:?}; expected val_loss, val_accuracy, train_loss or test_loss"),
+            })
+        }
+    };
+    value.ok_or_else(|| Error::InvalidArgument {
+        what: "early_stop_metric".into(),
+        detail: format!(
+            "{} needs a validation split (set validation, e.g. 0.1) and, for accuracy, class labels",
+            cfg.early_stop_metric
+        ),
+    })
+}
+
+/// Refuses an unknown early-stopping metric, or one without its data, before training rather
+/// than after the first epoch.
+pub fn check_early_stop_metric(cfg: &RunConfig, data: &Prepared) -> Result<()> {
+    let probe = EpochRecord {
+        epoch: 0,
+        train_loss: 0.0,
+        val_loss: data.val.as_ref().map(|_| 0.0),
+        val_accuracy: data.val.as_ref().and(data.classes).map(|_| 0.0),
+        test_loss: 0.0,
+        test_accuracy: None,
+        lr: 0.0,
+        samples_per_s: 0.0,
+        seconds: 0.0,
+    };
+    early_stop_value(cfg, &probe).map(|_| ())
+}

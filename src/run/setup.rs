@@ -1,0 +1,205 @@
+//! How a run's configuration becomes its parts: the data it names, the initialiser, the
+//! optimizer (PyTorch's defaults under the config's overrides) and the schedule.
+
+use crate::config::RunConfig;
+use crate::data::csv::{is_csv_path, read_csv_with_schema, CsvOptions, LabelColumn, Task};
+use crate::data::labels::StatedClasses;
+use crate::data::mnist::{builtin, load_dir, TrainTest};
+use crate::error::{file_error, Error, Result};
+use crate::nn::Init;
+use crate::optim::{
+    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, NadamConfig, OptimizerConfig, RadamConfig, RmspropConfig,
+    SgdConfig,
+};
+use crate::schedule::Schedule;
+use crate::Activation;
+use std::path::Path;
+
+/// Reads the data a config names: the built-in subset, an MNIST-format folder, or a CSV file
+/// (label column from `label`, the last by default; 20% held out as the test set, seeded).
+/// `classes`: the class count stated by the config or a checkpoint (else the data's own).
+pub fn load_data(cfg: &RunConfig, classes: Option<&StatedClasses>) -> Result<TrainTest> {
+    let idx_label = |p: &Path| -> Result<()> {
+        match &cfg.label {
+            Some(l) => Err(file_error(
+                p,
+                format!(
+                    "`label = {l:?}` applies to CSV files only; MNIST-format data keeps its labels in their own file"
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    match &cfg.data {
+        None => {
+            idx_label(Path::new("<built-in mnist-mini>"))?;
+            builtin(classes)
+        }
+        Some(p) if p.is_dir() => {
+            idx_label(p)?;
+            load_dir(p, classes)
+        }
+        Some(p) => {
+            if !is_csv_path(p) {
+                if !p.exists() {
+                    return Err(file_error(p, "no such file or folder"));
+                }
+                return Err(file_error(p, "expected an MNIST-format folder or a .csv / .csv.gz file"));
+            }
+            let task = if cfg.loss == "cross_entropy" { Task::Classification } else { Task::Regression };
+            let label = match &cfg.label {
+                None => LabelColumn::Last,
+                Some(l) => l.parse::<usize>().map_or_else(|_| LabelColumn::Name(l.clone()), LabelColumn::Index),
+            };
+            let opts = CsvOptions { task, label, header: None, classes: classes.cloned() };
+            let (all, schema) = read_csv_with_schema(p, &opts)?;
+            let (train, test) = all.split(0.2, cfg.seed ^ 0x5EED)?;
+            Ok(TrainTest { train, test, source: p.display().to_string(), schema })
+        }
+    }
+}
+
+pub(crate) fn parse_init(name: &str, act: Activation) -> Result<Init> {
+    let gain = match act {
+        Activation::Relu | Activation::LeakyRelu { .. } => 2f64.sqrt(),
+        Activation::Tanh => 5.0 / 3.0,
+        _ => 1.0,
+    };
+    Ok(match name {
+        "torch" => Init::TorchDefault,
+        "xavier-uniform" => Init::XavierUniform { gain },
+        "xavier-normal" => Init::XavierNormal { gain },
+        "kaiming-uniform" => Init::KaimingUniform { gain },
+        "kaiming-normal" => Init::KaimingNormal { gain },
+        "zeros" => Init::Zeros,
+        other => {
+            return Err(Error::InvalidArgument {
+                what: "init".into(),
+                detail: format!("unknown {other:?}; expected torch, xavier-uniform, xavier-normal, kaiming-uniform, kaiming-normal or zeros"),
+            })
+        }
+    })
+}
+
+/// The optimizer a config names: PyTorch's defaults (`torch.optim.<Name>`'s signature; Lion's
+/// paper), overridden by every hyperparameter the config gives.
+pub fn optimizer_config(cfg: &RunConfig) -> Result<OptimizerConfig> {
+    let betas = |(b1, b2): (f64, f64)| (cfg.beta1.unwrap_or(b1), cfg.beta2.unwrap_or(b2));
+    let lr = |d: f64| cfg.lr.unwrap_or(d);
+    let wd = |d: f64| cfg.weight_decay.unwrap_or(d);
+    let eps = |d: f64| cfg.eps.unwrap_or(d);
+    let momentum = |d: f64| cfg.momentum.unwrap_or(d);
+    Ok(match cfg.optimizer.as_str() {
+        "sgd" => {
+            let d = SgdConfig::default();
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: lr(d.lr),
+                momentum: momentum(d.momentum),
+                weight_decay: wd(d.weight_decay),
+                nesterov: cfg.nesterov,
+                ..d
+            })
+        }
+        "adam" | "adamw" => {
+            let d = if cfg.optimizer == "adamw" { AdamConfig::adamw() } else { AdamConfig::default() };
+            OptimizerConfig::Adam(AdamConfig {
+                lr: lr(d.lr),
+                betas: betas(d.betas),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+                ..d
+            })
+        }
+        "rmsprop" => {
+            let d = RmspropConfig::default();
+            OptimizerConfig::Rmsprop(RmspropConfig {
+                lr: lr(d.lr),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+                momentum: momentum(d.momentum),
+                ..d
+            })
+        }
+        "adagrad" => {
+            let d = AdagradConfig::default();
+            OptimizerConfig::Adagrad(AdagradConfig {
+                lr: lr(d.lr),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+                ..d
+            })
+        }
+        "adamax" => {
+            let d = AdamaxConfig::default();
+            OptimizerConfig::Adamax(AdamaxConfig {
+                lr: lr(d.lr),
+                betas: betas(d.betas),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+            })
+        }
+        "nadam" => {
+            let d = NadamConfig::default();
+            OptimizerConfig::Nadam(NadamConfig {
+                lr: lr(d.lr),
+                betas: betas(d.betas),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+                ..d
+            })
+        }
+        "radam" => {
+            let d = RadamConfig::default();
+            OptimizerConfig::Radam(RadamConfig {
+                lr: lr(d.lr),
+                betas: betas(d.betas),
+                eps: eps(d.eps),
+                weight_decay: wd(d.weight_decay),
+                ..d
+            })
+        }
+        "lion" => {
+            let d = LionConfig::default();
+            OptimizerConfig::Lion(LionConfig { lr: lr(d.lr), betas: betas(d.betas), weight_decay: wd(d.weight_decay) })
+        }
+        other => {
+            return Err(Error::InvalidArgument {
+                what: "optimizer".into(),
+                detail: format!(
+                    "unknown {other:?}; expected sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam or lion"
+                ),
+            })
+        }
+    })
+}
+
+/// The schedule a config names, over `steps_per_epoch · epochs` steps; `base_lr` is the
+/// optimizer's learning rate (OneCycle's peak).
+pub fn schedule(cfg: &RunConfig, steps_per_epoch: u64, base_lr: f64) -> Result<Schedule> {
+    let total = steps_per_epoch * cfg.epochs as u64;
+    Ok(match cfg.schedule.as_str() {
+        "constant" => Schedule::Constant,
+        "step" => Schedule::Step { step_size: (cfg.step_size * steps_per_epoch).max(1), gamma: cfg.gamma },
+        "exponential" => Schedule::Exponential { gamma: cfg.gamma.powf(1.0 / steps_per_epoch.max(1) as f64) },
+        "cosine" => Schedule::CosineAnnealing { t_max: total.max(1), eta_min: 0.0 },
+        "warmup-cosine" => {
+            let warm = (cfg.warmup_epochs * steps_per_epoch).clamp(1, total.saturating_sub(1).max(1));
+            Schedule::Sequential {
+                schedules: vec![
+                    Schedule::Linear { start_factor: 0.01, end_factor: 1.0, total_iters: warm },
+                    Schedule::CosineAnnealing { t_max: (total - warm).max(1), eta_min: 0.0 },
+                ],
+                milestones: vec![warm],
+            }
+        }
+        "onecycle" => Schedule::one_cycle(base_lr, total.max(2)),
+        other => {
+            return Err(Error::InvalidArgument {
+                what: "schedule".into(),
+                detail: format!(
+                    "unknown {other:?}; expected constant, step, exponential, cosine, warmup-cosine or onecycle"
+                ),
+            })
+        }
+    })
+}
