@@ -161,3 +161,36 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
     }
     root.present().map_err(|e| fail(e.to_string()))
 }
+
+/// Throughput over a sliding window of completed steps: rows per second between the oldest
+/// and the newest step in the window. None until two steps are in it, so the first step of an
+/// epoch never shows a rate measured over microseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Throughput {
+    window: std::collections::VecDeque<(std::time::Instant, usize)>,
+}
+
+impl Throughput {
+    /// Steps the window holds.
+    pub const WINDOW: usize = 20;
+
+    /// Forgets every step (a new epoch starts).
+    pub fn clear(&mut self) {
+        self.window.clear();
+    }
+
+    /// A step completed at `at`, with `rows` rows done so far in the epoch.
+    pub fn push(&mut self, at: std::time::Instant, rows: usize) {
+        self.window.push_back((at, rows));
+        if self.window.len() > Self::WINDOW {
+            self.window.pop_front();
+        }
+    }
+
+    /// Rows per second over the window.
+    pub fn rate(&self) -> Option<f64> {
+        let (&(t0, r0), &(t1, r1)) = (self.window.front()?, self.window.back()?);
+        let dt = t1.duration_since(t0).as_secs_f64();
+        (r1 > r0 && dt > 0.0).then(|| (r1 - r0) as f64 / dt)
+    }
+}

@@ -5,12 +5,12 @@ use clap::Args;
 use downhill::checkpoint::EpochRecord;
 use downhill::config::RunConfig;
 use downhill::data::normalize::Normalization;
+use downhill::report::Throughput;
 use downhill::run::{train, Control, Observer, RunOptions, RunStart};
 use downhill::scheduler::FeedMode;
 use downhill::train::StepInfo;
 use downhill::{DeviceRequest, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -201,26 +201,14 @@ fn out_folder(args: &TrainArgs) -> PathBuf {
     (1..).map(|n| PathBuf::from(format!("runs/run-{n}"))).find(|p| !p.exists()).unwrap_or_default()
 }
 
-/// Steps over which the progress bar measures throughput.
-const RATE_WINDOW: usize = 20;
-
 /// The progress bar and epoch lines.
 struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     steps_per_epoch: u64,
-    /// (time, rows done in the epoch) of the last completed steps, oldest first.
-    window: VecDeque<(Instant, usize)>,
+    /// Throughput over the last completed steps.
+    rate: Throughput,
     last: Option<EpochRecord>,
-}
-
-impl Progress {
-    /// Rows per second over the completed steps in the window (None until two are in it).
-    fn rate(&self) -> Option<f64> {
-        let (&(t0, r0), &(t1, r1)) = (self.window.front()?, self.window.back()?);
-        let dt = t1.duration_since(t0).as_secs_f64();
-        (r1 > r0 && dt > 0.0).then(|| (r1 - r0) as f64 / dt)
-    }
 }
 
 impl Observer for Progress {
@@ -253,12 +241,9 @@ impl Observer for Progress {
 
     fn on_step(&mut self, epoch: usize, info: &StepInfo) -> Control {
         if info.epoch_step == 1 {
-            self.window.clear();
+            self.rate.clear();
         }
-        self.window.push_back((Instant::now(), info.rows));
-        if self.window.len() > RATE_WINDOW {
-            self.window.pop_front();
-        }
+        self.rate.push(Instant::now(), info.rows);
         if let Some(bar) = &self.bar {
             bar.inc(1);
             if info.mean_loss.is_some() || info.epoch_step == 1 {
@@ -268,7 +253,7 @@ impl Observer for Progress {
                     .as_ref()
                     .and_then(|r| r.test_accuracy)
                     .map_or(String::new(), |a| format!(" (last test acc {a:.4})"));
-                let rate = self.rate().map_or(String::new(), |r| format!(" {r:.0} samples/s"));
+                let rate = self.rate.rate().map_or(String::new(), |r| format!(" {r:.0} samples/s"));
                 bar.set_message(format!("epoch {epoch}/{}{loss}{acc}{rate}", self.epochs));
             }
         }
@@ -304,7 +289,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         bar: (!(args.quiet || args.json)).then(ProgressBar::hidden),
         epochs: cfg.epochs,
         steps_per_epoch: 0,
-        window: VecDeque::new(),
+        rate: Throughput::default(),
         last: None,
     };
     interrupt::install();
