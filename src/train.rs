@@ -247,7 +247,7 @@ impl<B: Backend> Trainer<B> {
             let step = self.guard_base + flag as u64;
             let lrs = self.optimizer.lrs();
             return Err(Error::Diverged(format!(
-                "training diverged at step {step}: the loss or the gradients became NaN or infinite (lr {lrs:?})"
+                "training diverged at step {step}: the loss or the gradients became NaN or infinite at learning rate {lrs:?}"
             )));
         }
         Ok(loss_sum)
