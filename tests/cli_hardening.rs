@@ -2,20 +2,20 @@
 //! settings, huge sizes, zero rows, predict's input schema, output folders, resume, closed
 //! pipes, driver noise. Each test names the issue item it keeps fixed.
 
+mod common;
+
+use common::{digits_csv, tmp_dir};
 use downhill::checkpoint::Checkpoint;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("downhill-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tmp_dir(&format!("cli-{name}"))
 }
 
 fn digits() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits.csv.gz")
+    digits_csv()
 }
 
 fn bin() -> Command {

@@ -3,6 +3,9 @@
 //! optimizer's defaults are PyTorch's (item 12), and throughput is measured over a window of
 //! steps (item 13).
 
+mod common;
+
+use common::{digits_csv, tmp_dir};
 use downhill::checkpoint::Checkpoint;
 use downhill::config::RunConfig;
 use downhill::data::normalize::Normalization;
@@ -15,14 +18,11 @@ use downhill::{DeviceRequest, Error};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("downhill-runh-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tmp_dir(&format!("runh-{name}"))
 }
 
 fn digits() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits.csv.gz")
+    digits_csv()
 }
 
 /// A run that overfits: a wide layer, no dropout, half the rows held out, a high rate.
