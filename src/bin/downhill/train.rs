@@ -44,16 +44,16 @@ pub struct TrainArgs {
     /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion.
     #[arg(long)]
     optimizer: Option<String>,
-    /// Learning rate.
+    /// Learning rate (default: the optimizer's PyTorch default, 1e-3 for Adam).
     #[arg(long)]
     lr: Option<f64>,
-    /// Momentum (SGD, RMSprop).
+    /// Momentum (SGD, RMSprop; default 0 as PyTorch).
     #[arg(long)]
     momentum: Option<f64>,
     /// Nesterov momentum (SGD).
     #[arg(long)]
     nesterov: bool,
-    /// Weight decay.
+    /// Weight decay (default: 0.01 for adamw, 0 for the others, as PyTorch).
     #[arg(long)]
     weight_decay: Option<f64>,
     /// β1 of the Adam family.
