@@ -134,6 +134,16 @@ fn view(t: &Tensor) -> Result<TensorView<'_>> {
         .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })
 }
 
+impl CheckpointMeta {
+    /// The MLP's layer sizes: inputs, the hidden sizes of its configuration, outputs.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.inputs];
+        sizes.extend(&self.config.hidden);
+        sizes.push(self.outputs);
+        sizes
+    }
+}
+
 impl Checkpoint {
     /// The optimizer state as the optimizer restores it.
     pub fn optimizer_state(&self) -> OptimizerState {
@@ -173,21 +183,26 @@ impl Checkpoint {
             header.metadata().as_ref().and_then(|m| m.get("downhill")).ok_or_else(|| {
                 bad("a safetensors file, but not a downhill checkpoint (no `downhill` metadata)".into())
             })?;
+        // The format is read before the rest, so an older or newer layout gets that message
+        // rather than a field-by-field parse error.
         let format = serde_json::from_str::<serde_json::Value>(meta_json)
             .ok()
-            .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string));
-        if let Some(format) = format.filter(|f| f != FORMAT && f.starts_with("downhill-checkpoint-")) {
-            return Err(bad(format!(
-                "checkpoint format {format:?}, this downhill reads {FORMAT:?}: it was made by {} version of \
-                 downhill; retrain, or use the version that wrote it",
-                if format.as_str() < FORMAT { "an older" } else { "a newer" }
-            )));
+            .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        if format != FORMAT {
+            let version = |f: &str| f.strip_prefix("downhill-checkpoint-").and_then(|v| v.parse::<u32>().ok());
+            let detail = match (version(&format), version(FORMAT)) {
+                (Some(theirs), Some(ours)) => format!(
+                    "checkpoint format {format:?}, this downhill reads {FORMAT:?}: it was made by {} version of \
+                     downhill; retrain, or use the version that wrote it",
+                    if theirs < ours { "an older" } else { "a newer" }
+                ),
+                _ => format!("checkpoint format {format:?}, this downhill reads {FORMAT:?}"),
+            };
+            return Err(bad(detail));
         }
         let meta: CheckpointMeta =
             serde_json::from_str(meta_json).map_err(|e| bad(format!("checkpoint metadata is malformed: {e}")))?;
-        if meta.format != FORMAT {
-            return Err(bad(format!("checkpoint format {:?}, this downhill reads {FORMAT:?}", meta.format)));
-        }
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
         let tensor = |name: &str| -> Result<Tensor> {
             let v = st.tensor(name).map_err(|_| bad(format!("tensor {name} is missing")))?;

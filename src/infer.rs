@@ -25,10 +25,7 @@ use std::path::Path;
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     let ckpt = Checkpoint::load(path)?;
     ckpt.check_finite(path)?;
-    let m = &ckpt.meta;
-    let mut sizes = vec![m.inputs];
-    sizes.extend(&m.config.hidden);
-    sizes.push(m.outputs);
+    let sizes = ckpt.meta.layer_sizes();
     check_fits(&format!("the checkpoint's MLP of layer sizes {sizes:?}"), mlp_bytes(&sizes, 4096, 3.0), 0.0)?;
     Ok(ckpt)
 }
@@ -40,10 +37,7 @@ fn trainer_from<B: Backend>(be: &B, path: &Path, ckpt: &Checkpoint) -> Result<Tr
         Activation::ALL.iter().copied().find(|a| a.name() == m.config.activation).ok_or_else(|| {
             file_error(path, format!("unknown activation {:?} in the checkpoint", m.config.activation))
         })?;
-    let mut sizes = vec![m.inputs];
-    sizes.extend(&m.config.hidden);
-    sizes.push(m.outputs);
-    let spec = ModelSpec::mlp(&sizes, act, m.config.dropout, Init::Zeros)?;
+    let spec = ModelSpec::mlp(&m.layer_sizes(), act, m.config.dropout, Init::Zeros)?;
     let mut model = Model::new(be, spec.clone(), 0)?;
     model
         .load(be, &ckpt.params)

@@ -162,3 +162,18 @@ fn item13_throughput_needs_two_completed_steps() {
     t.clear();
     assert_eq!(t.rate(), None);
 }
+
+#[test]
+fn item2_checkpoints_of_another_format_say_which_version_made_them() {
+    let out = tmp("format");
+    let cfg = RunConfig { data: Some(digits()), hidden: vec![8], epochs: 1, ..Default::default() };
+    let s = train(&cfg, &DeviceRequest::Cpu, &out, &RunOptions::default(), &mut Quiet).unwrap();
+    let mut c = Checkpoint::load(&s.checkpoint).unwrap();
+    for (format, says) in [("downhill-checkpoint-1", "an older"), ("downhill-checkpoint-10", "a newer")] {
+        c.meta.format = format.into();
+        let path = out.join(format!("{format}.safetensors"));
+        c.save(&path).unwrap();
+        let e = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains(format), "{format}: {e}");
+    }
+}
