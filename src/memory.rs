@@ -32,13 +32,13 @@ pub fn mlp_bytes(sizes: &[usize], batch_rows: usize, copies: f64) -> f64 {
     4.0 * (copies * mlp_parameters(sizes) + 4.0 * batch_rows as f64 * widths)
 }
 
-/// Fails when `bytes` (plus `data_bytes` already held) exceed the memory available; `what`
-/// names the model in the error.
+/// Fails when `bytes` plus `data_bytes` (a further copy of the data: the resident feed's)
+/// exceed the memory available; `what` names the model in the error. Where the available
+/// memory cannot be read, only what no address space holds is refused.
 pub fn check_fits(what: &str, bytes: f64, data_bytes: f64) -> Result<()> {
     const MIB: f64 = 1024.0 * 1024.0;
     const GIB: f64 = 1024.0 * MIB;
     let show = |b: f64| if b >= GIB { format!("{:.1} GiB", b / GIB) } else { format!("{:.0} MiB", b / MIB) };
-    // A single buffer the platform cannot even address is refused everywhere.
     let need = bytes + data_bytes;
     let limit = available_bytes().map_or(isize::MAX as f64, |a| a as f64);
     if need > limit {

@@ -129,11 +129,10 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
     let width = if classification { 1200 } else { 600 };
     let root = BitMapBackend::new(path, (width, 450)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let epochs = history.len().max(1);
+    let epochs = history.last().map_or(1, |r| r.epoch.max(1));
     let series = |pick: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
         history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).filter(|p| p.1.is_finite()).collect()
     };
-    let epochs = history.last().map_or(epochs, |r| r.epoch.max(epochs));
 
     let losses: Vec<Curve> = vec![
         ("train", BLUE, series(&|r| Some(r.train_loss))),
@@ -146,12 +145,16 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     // Head room above the highest point keeps the legend (upper right) off the curves' ends.
     let loss_range = if lo.is_finite() { 0.0f64.min(lo)..hi * 1.3 + 1e-9 } else { 0.0..1.0 };
-    let (left, right) =
-        if classification { root.split_horizontally(600) } else { (root.clone(), root.margin(0, 0, 0, 0)) };
+    let (left, right) = if classification {
+        let (l, r) = root.split_horizontally(600);
+        (l, Some(r))
+    } else {
+        (root.clone(), None)
+    };
     draw_panel(&left, "loss", "mean loss", epochs, loss_range, losses, SeriesLabelPosition::UpperRight)
         .map_err(fail)?;
 
-    if classification {
+    if let Some(right) = right {
         let accs: Vec<Curve> =
             vec![("validation", GREEN, series(&|r| r.val_accuracy)), ("test", RED, series(&|r| r.test_accuracy))];
         let lowest = accs.iter().flat_map(|c| c.2.iter().map(|p| p.1)).fold(1.0f64, f64::min);

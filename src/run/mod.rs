@@ -11,7 +11,7 @@ pub use output::{claim, process_alive, OutputLock, LOCK_FILE, RUN_FILES};
 pub use setup::{load_data, optimizer_config, schedule};
 
 use crate::backend::Backend;
-use crate::checkpoint::{Checkpoint, EarlyStopState, EpochRecord};
+use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};
 use crate::config::RunConfig;
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{Error, Result};
@@ -189,7 +189,7 @@ fn train_on<B: Backend>(
     if cfg.patience.is_some() {
         parts::check_early_stop_metric(&cfg, &data)?;
     }
-    crate::checkpoint::write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
 
     let saver = Saver { cfg: &cfg, data: &data, spec: &spec, path: out.join("checkpoint.safetensors") };
     let best_path = out.join("best.safetensors");
@@ -291,7 +291,7 @@ fn train_on<B: Backend>(
         last_good = Some(saver.path.clone());
         observer.on_checkpoint(&saver.path);
         if improved {
-            written.save(&best_path)?;
+            write_atomically(&best_path, &written)?;
         }
         write_metrics(out, &pos.history)?;
         plot_curves(&plot, &pos.history, data.classes.is_some())?;
@@ -315,7 +315,7 @@ fn train_on<B: Backend>(
                 trainer.model.load(be, &best.params)?;
                 final_eval = trainer.evaluate(be, &data.test)?;
             }
-            let metric = if cfg.early_stop_metric.ends_with("accuracy") { -e.best } else { e.best };
+            let metric = parts::reported_metric(&cfg, e.best);
             Some(BestEpoch { epoch: e.best_epoch, metric, checkpoint: best_path, restored })
         }
         _ => None,

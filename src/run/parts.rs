@@ -5,7 +5,9 @@
 use super::setup::{load_data, optimizer_config, parse_init, schedule};
 use super::RunOptions;
 use crate::backend::Backend;
-use crate::checkpoint::{sequential_names, Checkpoint, CheckpointMeta, EarlyStopState, EpochRecord, FORMAT};
+use crate::checkpoint::{
+    sequential_names, write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, EpochRecord, FORMAT,
+};
 use crate::config::RunConfig;
 use crate::data::labels::StatedClasses;
 use crate::data::mnist::TrainTest;
@@ -300,7 +302,8 @@ pub struct Saver<'a> {
 
 impl Saver<'_> {
     /// Writes the checkpoint of `pos` after `epoch` completed epochs (the shuffle state now is
-    /// `rng`) and returns it. Non-finite weights are never written: that is a divergence.
+    /// `rng`) and returns the bytes written (so `best.safetensors` is the same file without a
+    /// second serialisation). Non-finite weights are never written: that is a divergence.
     pub fn save<B: Backend>(
         &self,
         be: &B,
@@ -308,7 +311,7 @@ impl Saver<'_> {
         epoch: usize,
         pos: &Position,
         rng: u64,
-    ) -> Result<Checkpoint> {
+    ) -> Result<Vec<u8>> {
         let state = trainer.optimizer.state(be)?;
         let meta = CheckpointMeta {
             format: FORMAT.into(),
@@ -344,8 +347,9 @@ impl Saver<'_> {
                 likely_cause(self.cfg, self.data)
             )));
         }
-        ckpt.save(&self.path)?;
-        Ok(ckpt)
+        let bytes = ckpt.to_bytes()?;
+        write_atomically(&self.path, &bytes)?;
+        Ok(bytes)
     }
 }
 
@@ -388,7 +392,17 @@ pub fn micro_batches_counter(tc: &TrainConfig, rows: usize) -> impl Fn(u64) -> u
     move |k| (k as usize * acc).min(total)
 }
 
-/// The early-stopping metric of an epoch (lower is better; accuracy is negated).
+/// An early-stopping value as the metric itself (accuracy back to positive), for reports.
+pub fn reported_metric(cfg: &RunConfig, value: f64) -> f64 {
+    if cfg.early_stop_metric == "val_accuracy" {
+        -value
+    } else {
+        value
+    }
+}
+
+/// The early-stopping metric of an epoch (lower is better; accuracy is negated, see
+/// [`reported_metric`]).
 pub fn early_stop_value(cfg: &RunConfig, record: &EpochRecord) -> Result<f64> {
     let value = match cfg.early_stop_metric.as_str() {
         "val_loss" => record.val_loss,
