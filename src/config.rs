@@ -282,8 +282,16 @@ impl RunConfig {
         if self.hidden.contains(&0) {
             return Err(out_of_range("hidden", format!("{:?}", self.hidden), "every layer size at least 1"));
         }
-        if self.classes.is_some_and(|c| c < 2) {
-            return Err(out_of_range("classes", self.classes.unwrap_or(0), "at least 2"));
+        if let Some(c) = self.classes {
+            if c < 2 {
+                return Err(out_of_range("classes", c, "at least 2"));
+            }
+            if self.loss != "cross_entropy" {
+                return Err(Error::InvalidArgument {
+                    what: "classes".into(),
+                    detail: format!("applies to class labels (loss cross_entropy), not to loss {}", self.loss),
+                });
+            }
         }
         check_range("dropout", self.dropout as f64, 0.0, false, 1.0, true, "0 ≤ dropout < 1")?;
         check_range("validation", self.validation, 0.0, false, 1.0, true, "0 ≤ validation < 1")?;

@@ -179,12 +179,26 @@ fn item5_nonsense_settings_name_the_setting_the_value_and_the_range() {
         (&["--lr", "0"], "lr"),
         (&["--beta2", "1"], "beta2"),
         (&["--optimizer", "adam", "--momentum", "0.9"], "does not apply to adam"),
+        (&["--beta1=-0.1"], "beta1"),
+        (&["--classes", "1"], "classes"),
+        (&["--epochs", "3", "--schedule", "warmup-cosine", "--warmup-epochs", "4"], "warmup_epochs"),
     ];
     for (flags, setting) in cases {
         let mut args = vec!["train", "--data", s(&d), "--out", s(&out)];
         args.extend_from_slice(flags);
         let e = fails(&args, &[setting]);
         assert!(e.contains("out of range") || e.contains("does not apply"), "{e}");
+    }
+    // Settings that contradict each other or the task.
+    let conflicts: &[(&[&str], &[&str])] = &[
+        (&["--clip-norm", "1", "--clip-value", "1"], &["clip_norm, clip_value", "give one of them"]),
+        (&["--optimizer", "sgd", "--nesterov"], &["nesterov", "needs momentum > 0"]),
+        (&["--loss", "mse", "--classes", "10"], &["classes", "not to loss mse"]),
+    ];
+    for (flags, needles) in conflicts {
+        let mut args = vec!["train", "--data", s(&d), "--out", s(&out)];
+        args.extend_from_slice(flags);
+        fails(&args, needles);
     }
     assert!(!out.join("checkpoint.safetensors").exists());
 }

@@ -172,8 +172,8 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, hidden, activation, dropout, init, loss, optimizer);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
-    set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value, patience);
-    set_some!(cfg, args, classes);
+    set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
+    set_some!(cfg, args, patience, classes);
     if args.nesterov {
         cfg.nesterov = true;
     }
