@@ -2,10 +2,12 @@
 //! interruption, checkpoint contents, and every bad input the issue lists (clear error, non-zero
 //! exit, no panic, nothing overwritten).
 
+mod common;
+
+use common::{checkpoint_params, ControlAt};
 use downhill::checkpoint::Checkpoint;
 use downhill::config::RunConfig;
-use downhill::run::{train, Control, Observer, Quiet, RunOptions};
-use downhill::train::StepInfo;
+use downhill::run::{train, Control, Quiet, RunOptions};
 use downhill::DeviceRequest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,22 +39,6 @@ fn small_config() -> RunConfig {
     }
 }
 
-/// Stops the run after `at` steps, as a crash would.
-struct StopAt(u64);
-impl Observer for StopAt {
-    fn on_step(&mut self, _epoch: usize, info: &StepInfo) -> Control {
-        if info.step >= self.0 {
-            Control::Stop
-        } else {
-            Control::Continue
-        }
-    }
-}
-
-fn params(path: &Path) -> Vec<(String, Vec<f32>)> {
-    Checkpoint::load(path).unwrap().params.into_iter().map(|(n, t)| (n, t.into_vec())).collect()
-}
-
 #[test]
 fn an_interrupted_and_resumed_run_ends_with_the_same_weights_on_the_cpu_path() {
     let cfg = small_config();
@@ -62,7 +48,14 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_weights_on_the_cpu_path() {
 
     // Stop in the middle of the second epoch (45 steps per epoch; checkpoints every 10 steps).
     let broken = tmp("broken");
-    let err = train(&cfg, &DeviceRequest::Cpu, &broken, &RunOptions::default(), &mut StopAt(57)).unwrap_err();
+    let err = train(
+        &cfg,
+        &DeviceRequest::Cpu,
+        &broken,
+        &RunOptions::default(),
+        &mut ControlAt { at: 57, then: Control::Stop },
+    )
+    .unwrap_err();
     assert!(matches!(err, downhill::Error::Interrupted(57)), "{err}");
     let ckpt = broken.join("checkpoint.safetensors");
     let meta = Checkpoint::load(&ckpt).unwrap().meta;
@@ -77,8 +70,8 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_weights_on_the_cpu_path() {
     )
     .unwrap();
     assert_eq!(
-        params(&resumed.checkpoint),
-        params(&full.checkpoint),
+        checkpoint_params(&resumed.checkpoint),
+        checkpoint_params(&full.checkpoint),
         "resume must end bit for bit where the straight run ends"
     );
     let curve = |h: &[downhill::checkpoint::EpochRecord]| -> Vec<(f64, f64, Option<f64>)> {
@@ -281,8 +274,6 @@ fn a_diverging_command_names_the_step_and_the_last_good_checkpoint() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-mod common;
-
 #[test]
 fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
     let Some(_) = common::gpu() else { return };
@@ -292,7 +283,7 @@ fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
         let cfg = RunConfig { epochs: 2, hidden: vec![16], feed, checkpoint_every: 0, ..small_config() };
         let s = train(&cfg, &gpu, &tmp(&format!("gpu-{feed:?}")), &RunOptions::default(), &mut Quiet).unwrap();
         assert!(s.device.starts_with("gpu"), "{}", s.device);
-        accuracies.push((s.test_accuracy.unwrap(), params(&s.checkpoint)));
+        accuracies.push((s.test_accuracy.unwrap(), checkpoint_params(&s.checkpoint)));
     }
     let cpu_cfg = RunConfig { epochs: 2, hidden: vec![16], checkpoint_every: 0, ..small_config() };
     let cpu = train(&cpu_cfg, &DeviceRequest::Cpu, &tmp("gpu-cpu"), &RunOptions::default(), &mut Quiet).unwrap();

@@ -5,17 +5,16 @@
 
 mod common;
 
-use common::{digits_csv, tmp_dir};
+use common::{checkpoint_params, digits_csv, tmp_dir, ControlAt};
 use downhill::checkpoint::Checkpoint;
 use downhill::config::RunConfig;
 use downhill::data::normalize::Normalization;
 use downhill::infer::evaluate_checkpoint;
 use downhill::optim::{AdamConfig, OptimizerConfig};
 use downhill::report::Throughput;
-use downhill::run::{optimizer_config, train, Control, Observer, Quiet, RunOptions};
-use downhill::train::StepInfo;
+use downhill::run::{optimizer_config, train, Control, Quiet, RunOptions};
 use downhill::{DeviceRequest, Error};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     tmp_dir(&format!("runh-{name}"))
@@ -84,22 +83,6 @@ fn item4_patience_zero_never_stops_after_an_improving_epoch() {
     assert!(s.epochs > 1, "epoch 1 always improves, so patience 0 does not stop there");
 }
 
-/// Asks for a checkpoint (as Ctrl-C does) after `at` steps.
-struct PauseAt(u64);
-impl Observer for PauseAt {
-    fn on_step(&mut self, _epoch: usize, info: &StepInfo) -> Control {
-        if info.step >= self.0 {
-            Control::Checkpoint
-        } else {
-            Control::Continue
-        }
-    }
-}
-
-fn params(path: &Path) -> Vec<(String, Vec<f32>)> {
-    Checkpoint::load(path).unwrap().params.into_iter().map(|(n, t)| (n, t.into_vec())).collect()
-}
-
 #[test]
 fn item10_a_checkpoint_on_request_resumes_bit_for_bit() {
     let cfg = RunConfig {
@@ -114,14 +97,21 @@ fn item10_a_checkpoint_on_request_resumes_bit_for_bit() {
     let straight = train(&cfg, &DeviceRequest::Cpu, &tmp("straight"), &RunOptions::default(), &mut Quiet).unwrap();
     // Step 57 is mid-way through epoch 2 (45 steps per epoch), between no other checkpoints.
     let out = tmp("paused");
-    let e = train(&cfg, &DeviceRequest::Cpu, &out, &RunOptions::default(), &mut PauseAt(57)).unwrap_err();
+    let e = train(
+        &cfg,
+        &DeviceRequest::Cpu,
+        &out,
+        &RunOptions::default(),
+        &mut ControlAt { at: 57, then: Control::Checkpoint },
+    )
+    .unwrap_err();
     let Error::Paused { step, checkpoint } = e else { panic!("expected a pause, got {e}") };
     assert_eq!(step, 57);
     let meta = Checkpoint::load(&checkpoint).unwrap().meta;
     assert_eq!((meta.epoch, meta.epoch_step, meta.steps), (1, 12, 57));
     let opts = RunOptions { resume: Some(checkpoint), ..Default::default() };
     let resumed = train(&cfg, &DeviceRequest::Cpu, &out, &opts, &mut Quiet).unwrap();
-    assert_eq!(params(&resumed.checkpoint), params(&straight.checkpoint));
+    assert_eq!(checkpoint_params(&resumed.checkpoint), checkpoint_params(&straight.checkpoint));
     for (r, t) in resumed.history.iter().zip(&straight.history) {
         assert_eq!((r.epoch, r.test_loss, r.test_accuracy, r.lr), (t.epoch, t.test_loss, t.test_accuracy, t.lr));
         // The epoch's loss sum is kept in f32 on the device per span; a pause splits the span,

@@ -111,3 +111,25 @@ pub fn tmp_dir(name: &str) -> std::path::PathBuf {
 pub fn digits_csv() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits.csv.gz")
 }
+
+/// An observer that answers `then` from step `at` on: `Control::Stop` stops as a crash would,
+/// `Control::Checkpoint` as Ctrl-C does.
+pub struct ControlAt {
+    pub at: u64,
+    pub then: downhill::run::Control,
+}
+
+impl downhill::run::Observer for ControlAt {
+    fn on_step(&mut self, _epoch: usize, info: &downhill::train::StepInfo) -> downhill::run::Control {
+        if info.step >= self.at {
+            self.then
+        } else {
+            downhill::run::Control::Continue
+        }
+    }
+}
+
+/// Every parameter of a checkpoint file, by model name.
+pub fn checkpoint_params(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    downhill::checkpoint::Checkpoint::load(path).unwrap().params.into_iter().map(|(n, t)| (n, t.into_vec())).collect()
+}
