@@ -20,7 +20,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<f32>;
 
-override WG: u32 = 256u;
 
 // lowbias32 (Chris Wellons); src/rng.rs has the same function.
 fn hash32(x: u32) -> u32 {
@@ -31,10 +30,6 @@ fn hash32(x: u32) -> u32 {
     h *= 0x846ca68bu;
     h ^= h >> 16u;
     return h;
-}
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
 }
 
 // out = x ⊙ mask, mask = keep ? 1/(1−p) : 0 (written for the backward pass)

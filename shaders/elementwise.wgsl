@@ -19,16 +19,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
 
-override WG: u32 = 256u;
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const FRAC_1_SQRT_2: f32 = 0.7071067811865476;
 const FRAC_1_SQRT_2PI: f32 = 0.3989422804014327;
 const GELU_KAPPA: f32 = 0.044715;
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
 
 // Overflow-free logistic function.
 fn sigmoid(x: f32) -> f32 {

@@ -15,11 +15,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out_labels: array<u32>;
 @group(0) @binding(5) var<storage, read> labels: array<u32>;
 
-override WG: u32 = 256u;
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
 
 // out[r, c] = x[idx[offset + r], c]
 @compute @workgroup_size(WG)

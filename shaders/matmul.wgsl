@@ -5,6 +5,8 @@
 // outside the matrices read 0 and stores outside are skipped, so every size is correct,
 // multiples of the tile or not. Entry points are named like their CPU twins
 // (src/backend/cpu/matmul.rs):
+// A batch of products runs in one dispatch: workgroup z picks the batch, and each operand
+// starts stride_* elements after the previous one (convolution groups).
 // With `accumulate` set, the product is added to out instead of replacing it.
 //   matmul_nt: out = a·bᵀ   a (M,K), b (N,K)   forward X·Wᵀ
 //   matmul_nn: out = a·b    a (M,K), b (K,N)   input gradient dY·W
@@ -15,6 +17,11 @@ struct Params {
     n: u32,
     k: u32,
     accumulate: u32, // 1: out += product (gradient accumulation); 0: out = product
+    // Batched products (workgroup z = batch index): element strides between batches.
+    stride_out: u32,
+    stride_a: u32,
+    stride_b: u32,
+    pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -36,31 +43,34 @@ var<workgroup> tile_a: array<f32, 1024>;
 var<workgroup> tile_b: array<f32, 1024>;
 
 // A(row, col) of the logical (M,K) operand, 0 outside.
-fn load_a(row: u32, col: u32, trans_a: bool) -> f32 {
+fn load_a(base: u32, row: u32, col: u32, trans_a: bool) -> f32 {
     if (row >= p.m || col >= p.k) {
         return 0.0;
     }
     if (trans_a) {
-        return a[col * p.m + row]; // stored (K,M)
+        return a[base + col * p.m + row]; // stored (K,M)
     }
-    return a[row * p.k + col]; // stored (M,K)
+    return a[base + row * p.k + col]; // stored (M,K)
 }
 
 // B(row, col) of the logical (K,N) operand, 0 outside.
-fn load_b(row: u32, col: u32, trans_b: bool) -> f32 {
+fn load_b(base: u32, row: u32, col: u32, trans_b: bool) -> f32 {
     if (row >= p.k || col >= p.n) {
         return 0.0;
     }
     if (trans_b) {
-        return b[col * p.k + row]; // stored (N,K)
+        return b[base + col * p.k + row]; // stored (N,K)
     }
-    return b[row * p.n + col]; // stored (K,N)
+    return b[base + row * p.n + col]; // stored (K,N)
 }
 
 fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
     let tid = lid.y * 16u + lid.x;
     let m0 = wid.y * TILE_M;
     let n0 = wid.x * TILE_N;
+    let base_a = wid.z * p.stride_a;
+    let base_b = wid.z * p.stride_b;
+    let base_out = wid.z * p.stride_out;
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
         // 1024 elements per tile, 4 per thread; consecutive threads walk the stored
@@ -76,7 +86,7 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
                 kk = e % TILE_K;
                 i = e / TILE_K;
             }
-            tile_a[kk * TILE_M + i] = load_a(m0 + i, k0 + kk, trans_a);
+            tile_a[kk * TILE_M + i] = load_a(base_a, m0 + i, k0 + kk, trans_a);
             var j: u32;
             var kb: u32;
             if (trans_b) {
@@ -86,7 +96,7 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
                 j = e % TILE_N;
                 kb = e / TILE_N;
             }
-            tile_b[kb * TILE_N + j] = load_b(k0 + kb, n0 + j, trans_b);
+            tile_b[kb * TILE_N + j] = load_b(base_b, k0 + kb, n0 + j, trans_b);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
@@ -109,7 +119,7 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
         for (var j = 0u; j < PER_THREAD; j++) {
             let col = n0 + lid.x * PER_THREAD + j;
             if (row < p.m && col < p.n) {
-                let idx = row * p.n + col;
+                let idx = base_out + row * p.n + col;
                 if (p.accumulate != 0u) {
                     out[idx] = out[idx] + acc[i * PER_THREAD + j];
                 } else {

@@ -47,12 +47,7 @@ struct Group {
 @group(0) @binding(5) var<storage, read> chunk_groups: array<u32>;
 @group(0) @binding(6) var<storage, read> norm: array<f32>;
 
-override WG: u32 = 256u;
 const ALIGN: u32 = 64u; // src/params.rs ALIGN
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
 
 // ATen's lerp.
 fn lerp(a: f32, b: f32, w: f32) -> f32 {

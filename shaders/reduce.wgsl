@@ -13,14 +13,13 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> y: array<f32>;
 
-override WG: u32 = 64u;
 const THREADS: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
 // out[c] = Σ_r x[r, c] (+ out[c] when accumulating); one invocation per column, rows in order (as the CPU twin).
 @compute @workgroup_size(WG)
 fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let c = gid.x + gid.y * nwg.x * WG;
+    let c = flat_index(gid, nwg);
     if (c >= p.cols) {
         return;
     }

@@ -13,16 +13,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
 @group(0) @binding(3) var<storage, read> in1: array<f32>;
 
-override WG: u32 = 64u;
-
-fn row_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
 
 // out[r, :] = softmax(in0[r, :]), max-subtracted
 @compute @workgroup_size(WG)
 fn softmax_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = row_index(gid, nwg);
+    let r = flat_index(gid, nwg);
     if (r >= p.rows) {
         return;
     }
@@ -45,7 +40,7 @@ fn softmax_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // out (dx) = y ⊙ (dy − Σ dy·y) per row, with in0 = y (the forward output) and in1 = dy
 @compute @workgroup_size(WG)
 fn softmax_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = row_index(gid, nwg);
+    let r = flat_index(gid, nwg);
     if (r >= p.rows) {
         return;
     }

@@ -14,6 +14,7 @@ pub mod infer;
 pub mod loss;
 pub mod memory;
 pub mod nn;
+pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod report;

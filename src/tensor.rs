@@ -112,18 +112,29 @@ impl MatmulForm {
         }
     }
 
-    /// Checks the three shapes and returns `(m, n, k)`.
-    pub fn dims(self, out: &[usize], a: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
+    /// Checks the three shapes and returns `(batch, m, n, k)`. Operands are matrices, or all
+    /// three are `[batch, rows, cols]` stacks of as many matrices (one product per batch entry).
+    pub fn dims(self, out: &[usize], a: &[usize], b: &[usize]) -> Result<(usize, usize, usize, usize)> {
         let op = self.op_name();
-        let two = |name: &str, s: &[usize]| -> Result<(usize, usize)> {
-            match *s {
-                [r, c] => Ok((r, c)),
-                _ => Err(shape_error(op, format!("{name} must be a matrix, got shape {}", ShapeDisplay(s)))),
+        let batch = match (out.len(), a.len(), b.len()) {
+            (2, 2, 2) => 1,
+            (3, 3, 3) if out[0] == a[0] && a[0] == b[0] => out[0],
+            _ => {
+                return Err(shape_error(
+                    op,
+                    format!(
+                        "operands must all be matrices or all [batch, rows, cols] with one batch size, got out {}, a {} and b {}",
+                        ShapeDisplay(out),
+                        ShapeDisplay(a),
+                        ShapeDisplay(b)
+                    ),
+                ))
             }
         };
-        let (a0, a1) = two("a", a)?;
-        let (b0, b1) = two("b", b)?;
-        let (o0, o1) = two("out", out)?;
+        let last2 = |s: &[usize]| (s[s.len() - 2], s[s.len() - 1]);
+        let (a0, a1) = last2(a);
+        let (b0, b1) = last2(b);
+        let (o0, o1) = last2(out);
         let (m, ka, kb, n) = match self {
             MatmulForm::Nt => (a0, a1, b1, b0),
             MatmulForm::Nn => (a0, a1, b0, b1),
@@ -151,6 +162,6 @@ impl MatmulForm {
                 ),
             ));
         }
-        Ok((m, n, ka))
+        Ok((batch, m, n, ka))
     }
 }

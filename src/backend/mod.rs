@@ -6,6 +6,8 @@ pub mod cpu;
 pub mod gpu;
 
 use crate::error::Result;
+use crate::ops::norm::BatchNormMode;
+use crate::ops::Window2d;
 use crate::optim::OptimKind;
 use crate::tensor::{MatmulForm, Tensor};
 
@@ -274,4 +276,111 @@ pub trait Backend {
     fn fill(&self, x: &mut Self::Tensor, value: f32) -> Result<()>;
     /// `dst = src`.
     fn copy(&self, dst: &mut Self::Tensor, src: &Self::Tensor) -> Result<()>;
+    // ---- convolution (src/ops/conv; the matmuls are batched over groups) ----
+    /// `cols` [G, N·OH·OW, C/G·kh·kw] = the patches of `x` [N, C, H, W] under window `g`.
+    fn im2col(&self, cols: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;
+    /// `dx` [N, C, H, W] = the adjoint of [`Backend::im2col`] applied to `cols` (overwrites dx).
+    fn col2im(&self, dx: &mut Self::Tensor, cols: &Self::Tensor, g: &Window2d) -> Result<()>;
+    /// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` [O].
+    fn conv_output(
+        &self,
+        out: &mut Self::Tensor,
+        product: &Self::Tensor,
+        bias: Option<&Self::Tensor>,
+        g: &Window2d,
+    ) -> Result<()>;
+    /// `gy` [G, N·OH·OW, O/G] = the output gradient [N, O, OH, OW] in the product's layout.
+    fn conv_grad_output(&self, gy: &mut Self::Tensor, go: &Self::Tensor, g: &Window2d) -> Result<()>;
+    /// `out[c] = Σ x[n, c, …]` over every dim but 1 (added to `out` with `accumulate`).
+    fn channel_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
+
+    // ---- pooling (src/ops/pool) ----
+    /// Max pooling: `out` and the chosen `indices` (h·W + w, as f32), both [N, C, OH, OW].
+    fn max_pool_forward(
+        &self,
+        out: &mut Self::Tensor,
+        indices: &mut Self::Tensor,
+        x: &Self::Tensor,
+        g: &Window2d,
+    ) -> Result<()>;
+    /// Max pooling backward: `dx` sums `dy` over the windows that chose each element.
+    fn max_pool_backward(
+        &self,
+        dx: &mut Self::Tensor,
+        dy: &Self::Tensor,
+        indices: &Self::Tensor,
+        g: &Window2d,
+    ) -> Result<()>;
+    /// Average pooling; `g.flags` bit 0 is `count_include_pad`.
+    fn avg_pool_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;
+    /// Average pooling backward.
+    fn avg_pool_backward(&self, dx: &mut Self::Tensor, dy: &Self::Tensor, g: &Window2d) -> Result<()>;
+
+    // ---- normalisation (src/ops/norm) ----
+    /// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the
+    /// running stats [C] move.
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    fn batch_norm_forward(
+        &self,
+        y: &mut Self::Tensor,
+        saved: &mut Self::Tensor,
+        running_mean: &mut Self::Tensor,
+        running_var: &mut Self::Tensor,
+        x: &Self::Tensor,
+        weight: &Self::Tensor,
+        bias: &Self::Tensor,
+        mode: &BatchNormMode,
+    ) -> Result<()>;
+    /// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    fn batch_norm_backward(
+        &self,
+        dx: &mut Self::Tensor,
+        sums: &mut Self::Tensor,
+        x: &Self::Tensor,
+        weight: &Self::Tensor,
+        saved: &Self::Tensor,
+        dy: &Self::Tensor,
+        mode: &BatchNormMode,
+    ) -> Result<()>;
+    /// Layer norm over the last dims of x (the weight's shape): `y` and `saved` [2, rows].
+    fn layer_norm_forward(
+        &self,
+        y: &mut Self::Tensor,
+        saved: &mut Self::Tensor,
+        x: &Self::Tensor,
+        weight: &Self::Tensor,
+        bias: &Self::Tensor,
+        eps: f32,
+    ) -> Result<()>;
+    /// Layer norm input gradient.
+    fn layer_norm_backward(
+        &self,
+        dx: &mut Self::Tensor,
+        x: &Self::Tensor,
+        weight: &Self::Tensor,
+        saved: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<()>;
+    /// Layer norm parameter gradients: `sums` [2, stride] = (Σ dy·x̂, Σ dy) per normalised element.
+    fn layer_norm_param_grad(
+        &self,
+        sums: &mut Self::Tensor,
+        x: &Self::Tensor,
+        saved: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<()>;
+
+    // ---- embedding (src/ops/embedding) ----
+    /// `out[r, :] = weight[idx[r], :]` for the indices (as f32) in `idx`.
+    fn embedding_forward(&self, out: &mut Self::Tensor, idx: &Self::Tensor, weight: &Self::Tensor) -> Result<()>;
+    /// `dweight[v, :] (+)= Σ_{r: idx[r] = v} dy[r, :]`; the `padding_idx` row gets nothing.
+    fn embedding_backward(
+        &self,
+        dweight: &mut Self::Tensor,
+        idx: &Self::Tensor,
+        dy: &Self::Tensor,
+        padding_idx: Option<usize>,
+        accumulate: bool,
+    ) -> Result<()>;
 }

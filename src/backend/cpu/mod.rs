@@ -16,9 +16,10 @@ pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
+use crate::ops::{self, norm::BatchNormMode, Window2d};
 use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
-use storage::{access, access2, read_all};
+pub(crate) use storage::{access, access2, access_many, read_all};
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -115,13 +116,18 @@ impl Backend for CpuBackend {
         b: &CpuTensor,
         accumulate: bool,
     ) -> Result<()> {
-        let (m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
+        let (batch, m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
         let f = match form {
             MatmulForm::Nt => matmul::matmul_nt::<f32>,
             MatmulForm::Nn => matmul::matmul_nn::<f32>,
             MatmulForm::Tn => matmul::matmul_tn::<f32>,
         };
-        access(form.op_name(), out, [a, b], |o, [a, b]| f(o, a, b, m, n, k, accumulate))
+        access(form.op_name(), out, [a, b], |o, [a, b]| {
+            for i in 0..batch {
+                let o = &mut o[i * m * n..][..m * n];
+                f(o, &a[i * m * k..][..m * k], &b[i * n * k..][..n * k], m, n, k, accumulate)
+            }
+        })
     }
 
     fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
@@ -330,5 +336,127 @@ impl Backend for CpuBackend {
     fn copy(&self, dst: &mut CpuTensor, src: &CpuTensor) -> Result<()> {
         checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
         access("copy", dst, [src], |d, [s]| elementwise::copy(d, s))
+    }
+    fn im2col(&self, cols: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::conv::cpu::run::im2col(cols, x, g)
+    }
+
+    fn col2im(&self, dx: &mut CpuTensor, cols: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::conv::cpu::run::col2im(dx, cols, g)
+    }
+
+    fn conv_output(
+        &self,
+        out: &mut CpuTensor,
+        product: &CpuTensor,
+        bias: Option<&CpuTensor>,
+        g: &Window2d,
+    ) -> Result<()> {
+        ops::conv::cpu::run::conv_output(out, product, bias, g)
+    }
+
+    fn conv_grad_output(&self, gy: &mut CpuTensor, go: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::conv::cpu::run::conv_grad_output(gy, go, g)
+    }
+
+    fn channel_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
+        ops::conv::cpu::run::channel_sum(out, x, accumulate)
+    }
+
+    fn max_pool_forward(
+        &self,
+        out: &mut CpuTensor,
+        indices: &mut CpuTensor,
+        x: &CpuTensor,
+        g: &Window2d,
+    ) -> Result<()> {
+        ops::pool::cpu::run::max_pool_forward(out, indices, x, g)
+    }
+
+    fn max_pool_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, indices: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::pool::cpu::run::max_pool_backward(dx, dy, indices, g)
+    }
+
+    fn avg_pool_forward(&self, out: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::pool::cpu::run::avg_pool_forward(out, x, g)
+    }
+
+    fn avg_pool_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, g: &Window2d) -> Result<()> {
+        ops::pool::cpu::run::avg_pool_backward(dx, dy, g)
+    }
+
+    fn batch_norm_forward(
+        &self,
+        y: &mut CpuTensor,
+        saved: &mut CpuTensor,
+        running_mean: &mut CpuTensor,
+        running_var: &mut CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        bias: &CpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        ops::norm::cpu::run::batch_norm_forward(y, saved, running_mean, running_var, x, weight, bias, mode)
+    }
+
+    fn batch_norm_backward(
+        &self,
+        dx: &mut CpuTensor,
+        sums: &mut CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        saved: &CpuTensor,
+        dy: &CpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        ops::norm::cpu::run::batch_norm_backward(dx, sums, x, weight, saved, dy, mode)
+    }
+
+    fn layer_norm_forward(
+        &self,
+        y: &mut CpuTensor,
+        saved: &mut CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        bias: &CpuTensor,
+        eps: f32,
+    ) -> Result<()> {
+        ops::norm::cpu::run::layer_norm_forward(y, saved, x, weight, bias, eps)
+    }
+
+    fn layer_norm_backward(
+        &self,
+        dx: &mut CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        saved: &CpuTensor,
+        dy: &CpuTensor,
+    ) -> Result<()> {
+        ops::norm::cpu::run::layer_norm_backward(dx, x, weight, saved, dy)
+    }
+
+    fn layer_norm_param_grad(
+        &self,
+        sums: &mut CpuTensor,
+        x: &CpuTensor,
+        saved: &CpuTensor,
+        dy: &CpuTensor,
+    ) -> Result<()> {
+        ops::norm::cpu::run::layer_norm_param_grad(sums, x, saved, dy)
+    }
+
+    fn embedding_forward(&self, out: &mut CpuTensor, idx: &CpuTensor, weight: &CpuTensor) -> Result<()> {
+        ops::embedding::cpu::run::embedding_forward(out, idx, weight)
+    }
+
+    fn embedding_backward(
+        &self,
+        dweight: &mut CpuTensor,
+        idx: &CpuTensor,
+        dy: &CpuTensor,
+        padding_idx: Option<usize>,
+        accumulate: bool,
+    ) -> Result<()> {
+        ops::embedding::cpu::run::embedding_backward(dweight, idx, dy, padding_idx, accumulate)
     }
 }

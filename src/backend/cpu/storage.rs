@@ -95,3 +95,26 @@ pub(crate) fn read_all<const N: usize, R>(inputs: [&CpuTensor; N], f: impl FnOnc
     let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
     f(slices)
 }
+
+/// [`access`] for ops with `M` outputs: no output may share storage with another or with an input.
+pub(crate) fn access_many<const M: usize, const N: usize, R>(
+    op: &'static str,
+    outs: [&CpuTensor; M],
+    inputs: [&CpuTensor; N],
+    f: impl FnOnce([&mut [f32]; M], [&[f32]; N]) -> R,
+) -> Result<R> {
+    for (i, o) in outs.iter().enumerate() {
+        check_no_alias(op, o, &inputs)?;
+        check_no_alias(op, o, &outs[i + 1..])?;
+    }
+    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
+    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
+    let mut out_guards = outs.map(|o| o.storage.write());
+    let mut k = 0;
+    let out_slices = out_guards.each_mut().map(|g| {
+        let r = outs[k].range();
+        k += 1;
+        &mut g[r]
+    });
+    Ok(f(out_slices, slices))
+}

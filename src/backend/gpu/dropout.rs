@@ -16,9 +16,6 @@ struct Params {
     pad1: [f32; 3],
 }
 
-/// The shader's default `WG` override.
-const WG: u32 = 256;
-
 impl GpuBackend {
     pub(super) fn launch_dropout_forward(
         &self,
@@ -31,7 +28,7 @@ impl GpuBackend {
     ) -> Result<()> {
         let params =
             Params { n: n as u32, threshold: threshold(p), key, pad0: 0, scale: 1.0 / (1.0 - p), pad1: [0.0; 3] };
-        let grid = self.grid("dropout_forward", n, WG)?;
+        let grid = self.items_grid(&kernels::DROPOUT_FORWARD, n)?;
         let storage = [out.binding(), x.binding(), mask.binding()];
         self.dispatch(&kernels::DROPOUT_FORWARD, bytemuck::bytes_of(&params), &storage, grid)
     }
@@ -44,7 +41,7 @@ impl GpuBackend {
         n: usize,
     ) -> Result<()> {
         let params = Params { n: n as u32, threshold: 0, key: 0, pad0: 0, scale: 0.0, pad1: [0.0; 3] };
-        let grid = self.grid("dropout_backward", n, WG)?;
+        let grid = self.items_grid(&kernels::DROPOUT_BACKWARD, n)?;
         self.dispatch(
             &kernels::DROPOUT_BACKWARD,
             bytemuck::bytes_of(&params),

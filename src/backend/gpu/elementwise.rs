@@ -17,9 +17,6 @@ struct Params {
     pad: [f32; 3],
 }
 
-/// The shader's default `WG` override.
-const WG: u32 = 256;
-
 fn params(n: usize, cols: usize, kind: u32, alpha: f32) -> Params {
     Params { n: n as u32, cols: cols as u32, kind, pad0: 0, alpha, pad: [0.0; 3] }
 }
@@ -33,7 +30,7 @@ impl GpuBackend {
         n: usize,
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
-        let grid = self.grid("activation_forward", n, WG)?;
+        let grid = self.items_grid(&kernels::ACTIVATION_FORWARD, n)?;
         self.dispatch(&kernels::ACTIVATION_FORWARD, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 
@@ -46,7 +43,7 @@ impl GpuBackend {
         n: usize,
     ) -> Result<()> {
         let p = params(n, 0, act.shader_kind(), act.parameter());
-        let grid = self.grid("activation_backward", n, WG)?;
+        let grid = self.items_grid(&kernels::ACTIVATION_BACKWARD, n)?;
         self.dispatch(
             &kernels::ACTIVATION_BACKWARD,
             bytemuck::bytes_of(&p),
@@ -57,7 +54,7 @@ impl GpuBackend {
 
     pub(super) fn launch_bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor, n: usize, cols: usize) -> Result<()> {
         let p = params(n, cols, 0, 0.0);
-        let grid = self.grid("bias_add", n, WG)?;
+        let grid = self.items_grid(&kernels::BIAS_ADD, n)?;
         self.dispatch(&kernels::BIAS_ADD, bytemuck::bytes_of(&p), &[x.binding(), bias.binding()], grid)
     }
 
@@ -65,7 +62,7 @@ impl GpuBackend {
     pub(super) fn launch_inplace(&self, kernel: &Kernel, x: &mut GpuTensor, alpha: f32) -> Result<()> {
         let n = x.len();
         let p = params(n, 0, 0, alpha);
-        let grid = self.grid(kernel.entry, n, WG)?;
+        let grid = self.items_grid(kernel, n)?;
         self.dispatch(kernel, bytemuck::bytes_of(&p), &[x.binding()], grid)
     }
 
@@ -79,7 +76,7 @@ impl GpuBackend {
         alpha: f32,
     ) -> Result<()> {
         let p = params(n, 0, 0, alpha);
-        let grid = self.grid(kernel.entry, n, WG)?;
+        let grid = self.items_grid(kernel, n)?;
         self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 }

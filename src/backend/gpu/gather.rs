@@ -13,9 +13,6 @@ struct Params {
     pad: u32,
 }
 
-/// The shader's default `WG` override.
-const WG: u32 = 256;
-
 impl GpuBackend {
     /// Indices are not range-checked on the device: WGSL clamps out-of-range reads, and the
     /// trainer only uploads permutations of the rows it holds.
@@ -29,7 +26,7 @@ impl GpuBackend {
         offset: usize,
     ) -> Result<()> {
         let p = Params { a: rows as u32, b: cols as u32, c: offset as u32, pad: 0 };
-        let grid = self.grid("gather_rows", rows * cols, WG)?;
+        let grid = self.items_grid(&kernels::GATHER_ROWS, rows * cols)?;
         self.dispatch(&kernels::GATHER_ROWS, bytemuck::bytes_of(&p), &[out.binding(), x.binding(), idx.binding()], grid)
     }
 
@@ -41,7 +38,7 @@ impl GpuBackend {
         offset: usize,
     ) -> Result<()> {
         let p = Params { a: out.len as u32, b: 1, c: offset as u32, pad: 0 };
-        let grid = self.grid("gather_labels", out.len, WG)?;
+        let grid = self.items_grid(&kernels::GATHER_LABELS, out.len)?;
         let storage = [idx.binding(), out.binding(), labels.binding()];
         self.dispatch(&kernels::GATHER_LABELS, bytemuck::bytes_of(&p), &storage, grid)
     }

@@ -20,11 +20,19 @@ pub enum ShaderFile {
     Optim,
     /// `shaders/gather.wgsl`.
     Gather,
+    /// `shaders/conv.wgsl` (see `src/ops/conv`).
+    Conv,
+    /// `shaders/pool.wgsl` (see `src/ops/pool`).
+    Pool,
+    /// `shaders/norm.wgsl` (see `src/ops/norm`).
+    Norm,
+    /// `shaders/embedding.wgsl` (see `src/ops/embedding`).
+    Embedding,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 8] = [
+    pub const ALL: [ShaderFile; 12] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -33,6 +41,10 @@ impl ShaderFile {
         ShaderFile::Dropout,
         ShaderFile::Optim,
         ShaderFile::Gather,
+        ShaderFile::Conv,
+        ShaderFile::Pool,
+        ShaderFile::Norm,
+        ShaderFile::Embedding,
     ];
 
     /// The file's name under `shaders/`.
@@ -46,20 +58,46 @@ impl ShaderFile {
             ShaderFile::Dropout => "dropout.wgsl",
             ShaderFile::Optim => "optim.wgsl",
             ShaderFile::Gather => "gather.wgsl",
+            ShaderFile::Conv => "conv.wgsl",
+            ShaderFile::Pool => "pool.wgsl",
+            ShaderFile::Norm => "norm.wgsl",
+            ShaderFile::Embedding => "embedding.wgsl",
         }
     }
 
-    /// The WGSL source, compiled into the binary.
+    /// The WGSL source compiled into the binary: `shaders/prelude.wgsl` followed by the file.
     pub fn source(self) -> &'static str {
+        macro_rules! with_prelude {
+            ($file:literal) => {
+                concat!(
+                    include_str!("../../../shaders/prelude.wgsl"),
+                    include_str!(concat!("../../../shaders/", $file))
+                )
+            };
+        }
         match self {
-            ShaderFile::Matmul => include_str!("../../../shaders/matmul.wgsl"),
-            ShaderFile::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
-            ShaderFile::Softmax => include_str!("../../../shaders/softmax.wgsl"),
-            ShaderFile::Loss => include_str!("../../../shaders/loss.wgsl"),
-            ShaderFile::Reduce => include_str!("../../../shaders/reduce.wgsl"),
-            ShaderFile::Dropout => include_str!("../../../shaders/dropout.wgsl"),
-            ShaderFile::Optim => include_str!("../../../shaders/optim.wgsl"),
-            ShaderFile::Gather => include_str!("../../../shaders/gather.wgsl"),
+            ShaderFile::Matmul => with_prelude!("matmul.wgsl"),
+            ShaderFile::Elementwise => with_prelude!("elementwise.wgsl"),
+            ShaderFile::Softmax => with_prelude!("softmax.wgsl"),
+            ShaderFile::Loss => with_prelude!("loss.wgsl"),
+            ShaderFile::Reduce => with_prelude!("reduce.wgsl"),
+            ShaderFile::Dropout => with_prelude!("dropout.wgsl"),
+            ShaderFile::Optim => with_prelude!("optim.wgsl"),
+            ShaderFile::Gather => with_prelude!("gather.wgsl"),
+            ShaderFile::Conv => with_prelude!("conv.wgsl"),
+            ShaderFile::Pool => with_prelude!("pool.wgsl"),
+            ShaderFile::Norm => with_prelude!("norm.wgsl"),
+            ShaderFile::Embedding => with_prelude!("embedding.wgsl"),
+        }
+    }
+
+    /// The prelude's `WG` override for this file's one-invocation-per-item kernels: the one
+    /// place the number lives. Rust sets it at pipeline creation and sizes grids with it.
+    /// Kernels with a fixed `@workgroup_size` (tiled matmul, tree reductions) ignore it.
+    pub fn workgroup(self) -> u32 {
+        match self {
+            ShaderFile::Reduce | ShaderFile::Softmax => 64,
+            _ => 256,
         }
     }
 }
@@ -97,6 +135,13 @@ const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
 const OPTIM: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
 const GATHER_LABELS_BINDINGS: &[(u32, Access)] = &[(0, U), (3, R), (4, W), (5, R)];
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
+
+const POOL_MAX_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
+const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R), (6, R), (7, R)];
+const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
+const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
+const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
+const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
 
 macro_rules! kernel {
     ($name:ident, $file:ident, $entry:literal, $bindings:expr) => {
@@ -140,6 +185,22 @@ kernel!(REDUCE_PARTIAL, Reduce, "reduce_partial", OUT_IN);
 kernel!(SUM_SQUARES, Reduce, "sum_squares", OUT_IN);
 kernel!(SUM_ABS, Reduce, "sum_abs", OUT_IN);
 kernel!(MAX_ABS, Reduce, "max_abs", OUT_IN);
+kernel!(IM2COL, Conv, "im2col", OUT_IN);
+kernel!(COL2IM, Conv, "col2im", OUT_IN);
+kernel!(CONV_OUTPUT, Conv, "conv_output", OUT_IN_IN);
+kernel!(CONV_GRAD_OUTPUT, Conv, "conv_grad_output", OUT_IN);
+kernel!(CHANNEL_SUM, Conv, "channel_sum", OUT_IN);
+kernel!(MAX_POOL_FORWARD, Pool, "max_pool_forward", POOL_MAX_FWD);
+kernel!(MAX_POOL_BACKWARD, Pool, "max_pool_backward", OUT_IN_IN);
+kernel!(AVG_POOL_FORWARD, Pool, "avg_pool_forward", OUT_IN);
+kernel!(AVG_POOL_BACKWARD, Pool, "avg_pool_backward", OUT_IN);
+kernel!(BATCH_NORM_FORWARD, Norm, "batch_norm_forward", BN_FWD);
+kernel!(BATCH_NORM_BACKWARD, Norm, "batch_norm_backward", BN_BWD);
+kernel!(LAYER_NORM_FORWARD, Norm, "layer_norm_forward", LN_FWD);
+kernel!(LAYER_NORM_BACKWARD, Norm, "layer_norm_backward", LN_BWD);
+kernel!(LAYER_NORM_PARAM_GRAD, Norm, "layer_norm_param_grad", LN_PARAM_GRAD);
+kernel!(EMBEDDING_FORWARD, Embedding, "embedding_forward", OUT_IN_IN);
+kernel!(EMBEDDING_BACKWARD, Embedding, "embedding_backward", OUT_IN_IN);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
@@ -178,4 +239,20 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,
+    &IM2COL,
+    &COL2IM,
+    &CONV_OUTPUT,
+    &CONV_GRAD_OUTPUT,
+    &CHANNEL_SUM,
+    &MAX_POOL_FORWARD,
+    &MAX_POOL_BACKWARD,
+    &AVG_POOL_FORWARD,
+    &AVG_POOL_BACKWARD,
+    &BATCH_NORM_FORWARD,
+    &BATCH_NORM_BACKWARD,
+    &LAYER_NORM_FORWARD,
+    &LAYER_NORM_BACKWARD,
+    &LAYER_NORM_PARAM_GRAD,
+    &EMBEDDING_FORWARD,
+    &EMBEDDING_BACKWARD,
 ];

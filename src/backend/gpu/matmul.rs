@@ -13,6 +13,11 @@ struct Params {
     k: u32,
     /// 1: add the product to `out`; 0: replace it.
     accumulate: u32,
+    /// Element strides between the batch entries of out, a and b.
+    stride_out: u32,
+    stride_a: u32,
+    stride_b: u32,
+    pad0: u32,
 }
 
 /// Output tile of one workgroup (TILE_M = TILE_N in the shader).
@@ -25,7 +30,7 @@ impl GpuBackend {
         out: &mut GpuTensor,
         a: &GpuTensor,
         b: &GpuTensor,
-        (m, n, k): (usize, usize, usize),
+        (batch, m, n, k): (usize, usize, usize, usize),
         accumulate: bool,
     ) -> Result<()> {
         let kernel = match form {
@@ -35,7 +40,7 @@ impl GpuBackend {
         };
         let (gx, gy) = (n.div_ceil(TILE).max(1), m.div_ceil(TILE).max(1));
         let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
-        if gx > max || gy > max {
+        if gx > max || gy > max || batch > max {
             return Err(Error::InvalidArgument {
                 what: form.op_name().into(),
                 detail: format!(
@@ -43,12 +48,21 @@ impl GpuBackend {
                 ),
             });
         }
-        let p = Params { m: m as u32, n: n as u32, k: k as u32, accumulate: accumulate as u32 };
+        let p = Params {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            accumulate: accumulate as u32,
+            stride_out: (m * n) as u32,
+            stride_a: (m * k) as u32,
+            stride_b: (n * k) as u32,
+            pad0: 0,
+        };
         self.dispatch(
             kernel,
             bytemuck::bytes_of(&p),
             &[out.binding(), a.binding(), b.binding()],
-            (gx as u32, gy as u32, 1),
+            (gx as u32, gy as u32, batch as u32),
         )
     }
 }

@@ -32,6 +32,7 @@ const BIND_GROUP_CACHE_CAP: usize = 4096;
 
 /// Most storage bindings a kernel has (the optimizer's six, with room to spare).
 const MAX_STORAGE: usize = 7;
+
 /// Length of a bind-group key: the uniform's id, then (buffer id, offset, size) per binding.
 const KEY_LEN: usize = 1 + 3 * MAX_STORAGE;
 /// Fills the unused part of a key (no buffer gets this id).
@@ -152,7 +153,7 @@ impl GpuBackend {
 
     /// Workgroup counts covering `items` invocations at `per_group` each, folded into a 2-D grid
     /// when one dimension is not enough (the shaders fold `num_workgroups.x` back in).
-    fn grid(&self, op: &'static str, items: usize, per_group: u32) -> Result<(u32, u32, u32)> {
+    pub(crate) fn grid(&self, op: &'static str, items: usize, per_group: u32) -> Result<(u32, u32, u32)> {
         let groups = items.div_ceil(per_group as usize).max(1);
         let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
         if groups <= max {
@@ -166,6 +167,12 @@ impl GpuBackend {
             });
         }
         Ok((max as u32, y as u32, 1))
+    }
+
+    /// The grid for `kernel` running one invocation per item, `items` items, at its file's
+    /// `WG` ([`ShaderFile::workgroup`]).
+    pub(crate) fn items_grid(&self, kernel: &Kernel, items: usize) -> Result<(u32, u32, u32)> {
+        self.grid(kernel.entry, items, kernel.file.workgroup())
     }
 
     /// Builds (once) the pipeline and explicit bind group layout of `kernel`.
@@ -215,7 +222,10 @@ impl GpuBackend {
                 layout: Some(&pipeline_layout),
                 module,
                 entry_point: Some(kernel.entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[("WG", f64::from(kernel.file.workgroup()))],
+                    ..Default::default()
+                },
                 cache: None,
             });
             if let Some(e) = pollster::block_on(scope.pop()) {

@@ -4,6 +4,7 @@
 use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
 use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
+use crate::ops::{norm::BatchNormMode, Window2d};
 use crate::optim::OptimKind;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use std::sync::Arc;
@@ -255,5 +256,127 @@ impl Backend for GpuBackend {
     fn copy(&self, dst: &mut GpuTensor, src: &GpuTensor) -> Result<()> {
         let n = checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
         self.launch_out_in(&kernels::COPY, dst, src, n, 0.0)
+    }
+    fn im2col(&self, cols: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.im2col_gpu(cols, x, g)
+    }
+
+    fn col2im(&self, dx: &mut GpuTensor, cols: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.col2im_gpu(dx, cols, g)
+    }
+
+    fn conv_output(
+        &self,
+        out: &mut GpuTensor,
+        product: &GpuTensor,
+        bias: Option<&GpuTensor>,
+        g: &Window2d,
+    ) -> Result<()> {
+        self.conv_output_gpu(out, product, bias, g)
+    }
+
+    fn conv_grad_output(&self, gy: &mut GpuTensor, go: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.conv_grad_output_gpu(gy, go, g)
+    }
+
+    fn channel_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
+        self.channel_sum_gpu(out, x, accumulate)
+    }
+
+    fn max_pool_forward(
+        &self,
+        out: &mut GpuTensor,
+        indices: &mut GpuTensor,
+        x: &GpuTensor,
+        g: &Window2d,
+    ) -> Result<()> {
+        self.max_pool_forward_gpu(out, indices, x, g)
+    }
+
+    fn max_pool_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, indices: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.max_pool_backward_gpu(dx, dy, indices, g)
+    }
+
+    fn avg_pool_forward(&self, out: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.avg_pool_forward_gpu(out, x, g)
+    }
+
+    fn avg_pool_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, g: &Window2d) -> Result<()> {
+        self.avg_pool_backward_gpu(dx, dy, g)
+    }
+
+    fn batch_norm_forward(
+        &self,
+        y: &mut GpuTensor,
+        saved: &mut GpuTensor,
+        running_mean: &mut GpuTensor,
+        running_var: &mut GpuTensor,
+        x: &GpuTensor,
+        weight: &GpuTensor,
+        bias: &GpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        self.batch_norm_forward_gpu(y, saved, running_mean, running_var, x, weight, bias, mode)
+    }
+
+    fn batch_norm_backward(
+        &self,
+        dx: &mut GpuTensor,
+        sums: &mut GpuTensor,
+        x: &GpuTensor,
+        weight: &GpuTensor,
+        saved: &GpuTensor,
+        dy: &GpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        self.batch_norm_backward_gpu(dx, sums, x, weight, saved, dy, mode)
+    }
+
+    fn layer_norm_forward(
+        &self,
+        y: &mut GpuTensor,
+        saved: &mut GpuTensor,
+        x: &GpuTensor,
+        weight: &GpuTensor,
+        bias: &GpuTensor,
+        eps: f32,
+    ) -> Result<()> {
+        self.layer_norm_forward_gpu(y, saved, x, weight, bias, eps)
+    }
+
+    fn layer_norm_backward(
+        &self,
+        dx: &mut GpuTensor,
+        x: &GpuTensor,
+        weight: &GpuTensor,
+        saved: &GpuTensor,
+        dy: &GpuTensor,
+    ) -> Result<()> {
+        self.layer_norm_backward_gpu(dx, x, weight, saved, dy)
+    }
+
+    fn layer_norm_param_grad(
+        &self,
+        sums: &mut GpuTensor,
+        x: &GpuTensor,
+        saved: &GpuTensor,
+        dy: &GpuTensor,
+    ) -> Result<()> {
+        self.layer_norm_param_grad_gpu(sums, x, saved, dy)
+    }
+
+    fn embedding_forward(&self, out: &mut GpuTensor, idx: &GpuTensor, weight: &GpuTensor) -> Result<()> {
+        self.embedding_forward_gpu(out, idx, weight)
+    }
+
+    fn embedding_backward(
+        &self,
+        dweight: &mut GpuTensor,
+        idx: &GpuTensor,
+        dy: &GpuTensor,
+        padding_idx: Option<usize>,
+        accumulate: bool,
+    ) -> Result<()> {
+        self.embedding_backward_gpu(dweight, idx, dy, padding_idx, accumulate)
     }
 }

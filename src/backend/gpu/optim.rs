@@ -12,9 +12,6 @@ struct Params {
     pad: [u32; 3],
 }
 
-/// The shader's default `WG` override.
-const WG: u32 = 256;
-
 impl GpuBackend {
     #[allow(clippy::too_many_arguments, reason = "one argument per kernel binding")]
     pub(super) fn launch_optimizer_step(
@@ -39,7 +36,7 @@ impl GpuBackend {
             OptimKind::Lion => &kernels::LION_STEP,
         };
         let p = Params { n: n as u32, pad: [0; 3] };
-        let grid = self.grid(kernel.entry, n, WG)?;
+        let grid = self.items_grid(kernel, n)?;
         let storage = [
             params.binding(),
             grads.binding(),

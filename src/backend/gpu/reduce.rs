@@ -15,9 +15,6 @@ struct Params {
     accumulate: u32,
 }
 
-/// The shader's default `WG` override for column_sum (columns per workgroup).
-const WG: u32 = 64;
-
 /// Largest reduction done in one workgroup (256 invocations × 256 elements each).
 const ONE_PASS_MAX: usize = 65_536;
 
@@ -34,7 +31,7 @@ impl GpuBackend {
         accumulate: bool,
     ) -> Result<()> {
         let p = Params { n: (rows * cols) as u32, rows: rows as u32, cols: cols as u32, accumulate: accumulate as u32 };
-        let grid = self.grid("column_sum", cols, WG)?;
+        let grid = self.items_grid(&kernels::COLUMN_SUM, cols)?;
         self.dispatch(&kernels::COLUMN_SUM, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 

@@ -13,9 +13,6 @@ struct Params {
     pad: [u32; 2],
 }
 
-/// The shader's default `WG` override (rows per workgroup).
-const WG: u32 = 64;
-
 impl GpuBackend {
     /// Forward (`in1` = None) or backward (`in0` = y, `in1` = dy).
     pub(super) fn launch_softmax(
@@ -31,7 +28,7 @@ impl GpuBackend {
             return Ok(()); // nothing to write; the shader would read in0[base] of an empty row
         }
         let p = Params { rows: rows as u32, cols: cols as u32, pad: [0; 2] };
-        let grid = self.grid(kernel.entry, rows, WG)?;
+        let grid = self.items_grid(kernel, rows)?;
         match in1 {
             Some(dy) => {
                 self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), in0.binding(), dy.binding()], grid)

@@ -1,0 +1,157 @@
+//! CPU twins of `shaders/conv.wgsl`, loop for loop.
+
+use crate::backend::cpu::float::Float;
+use crate::ops::Window2d;
+
+/// `cols[g, n·P + i·OW + j, (c·kh + a)·kw + b] = x[n, g·C/G + c, i·sh − ph + a·dh, j·sw − pw + b·dw]`,
+/// 0 where that falls in the padding.
+pub fn im2col<F: Float>(cols: &mut [F], x: &[F], g: &Window2d) {
+    let [n, c, h, w] = g.input_shape();
+    let cg = c / g.groups as usize;
+    let (kh, kw) = (g.kh as usize, g.kw as usize);
+    let (oh, ow) = (g.oh as usize, g.ow as usize);
+    let mut t = 0;
+    for grp in 0..g.groups as usize {
+        for s in 0..n {
+            for i in 0..oh {
+                for j in 0..ow {
+                    for ch in 0..cg {
+                        let plane = &x[(s * c + grp * cg + ch) * h * w..][..h * w];
+                        for a in 0..kh {
+                            let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
+                            for b in 0..kw {
+                                let wi = (j * g.sw as usize + b * g.dw as usize) as isize - g.pw as isize;
+                                cols[t] = if hi >= 0 && (hi as usize) < h && wi >= 0 && (wi as usize) < w {
+                                    plane[hi as usize * w + wi as usize]
+                                } else {
+                                    F::zero()
+                                };
+                                t += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`] in gather form: each element of `dx` sums the entries of `cols`
+/// that read it (kernel row outer, kernel column inner).
+pub fn col2im<F: Float>(dx: &mut [F], cols: &[F], g: &Window2d) {
+    let [n, c, h, w] = g.input_shape();
+    let cg = c / g.groups as usize;
+    let k = super::patch_len(g);
+    let np = n * g.out_plane();
+    for s in 0..n {
+        for ch in 0..c {
+            let (grp, cl) = (ch / cg, ch % cg);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut acc = F::zero();
+                    for a in 0..g.kh as usize {
+                        let Some(i) = source(y, a, g.ph, g.dh, g.sh, g.oh) else { continue };
+                        for b in 0..g.kw as usize {
+                            let Some(j) = source(x, b, g.pw, g.dw, g.sw, g.ow) else { continue };
+                            let row = s * g.out_plane() + i * g.ow as usize + j;
+                            acc += cols[(grp * np + row) * k + (cl * g.kh as usize + a) * g.kw as usize + b];
+                        }
+                    }
+                    dx[((s * c + ch) * h + y) * w + x] = acc;
+                }
+            }
+        }
+    }
+}
+
+/// The output position whose window reads input position `pos` at kernel offset `a`, if any:
+/// `i` with `i·stride − pad + a·dil = pos`.
+pub(crate) fn source(pos: usize, a: usize, pad: u32, dil: u32, stride: u32, out: u32) -> Option<usize> {
+    let num = pos as isize + pad as isize - (a * dil as usize) as isize;
+    if num < 0 || num % stride as isize != 0 {
+        return None;
+    }
+    let i = (num / stride as isize) as usize;
+    (i < out as usize).then_some(i)
+}
+
+/// `out[n, o, p] = product[o / (O/G), n·P + p, o mod (O/G)] (+ bias[o])`.
+pub fn conv_output<F: Float>(out: &mut [F], product: &[F], bias: Option<&[F]>, g: &Window2d) {
+    let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
+    let og = o / g.groups as usize;
+    let np = n * p;
+    for s in 0..n {
+        for ch in 0..o {
+            let (grp, ol) = (ch / og, ch % og);
+            let b = bias.map_or(F::zero(), |b| b[ch]);
+            for q in 0..p {
+                out[(s * o + ch) * p + q] = product[(grp * np + s * p + q) * og + ol] + b;
+            }
+        }
+    }
+}
+
+/// The inverse layout of [`conv_output`]: `gy[g, n·P + p, ol] = go[n, g·O/G + ol, p]`.
+pub fn conv_grad_output<F: Float>(gy: &mut [F], go: &[F], g: &Window2d) {
+    let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
+    let og = o / g.groups as usize;
+    let np = n * p;
+    for (t, v) in gy.iter_mut().enumerate() {
+        let ol = t % og;
+        let row = (t / og) % np;
+        let grp = t / (og * np);
+        let (s, q) = (row / p, row % p);
+        *v = go[(s * o + grp * og + ol) * p + q];
+    }
+}
+
+/// `out[c] (+)= Σ_{n, s} x[n, c, s]`: the bias gradient of a convolution. Samples in order, each
+/// sample's plane summed first (as the shader).
+pub fn channel_sum<F: Float>(out: &mut [F], x: &[F], n: usize, c: usize, s: usize, accumulate: bool) {
+    for ch in 0..c {
+        let mut acc = if accumulate { out[ch] } else { F::zero() };
+        for sample in 0..n {
+            let mut part = F::zero();
+            for v in &x[(sample * c + ch) * s..][..s] {
+                part += *v;
+            }
+            acc += part;
+        }
+        out[ch] = acc;
+    }
+}
+
+/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
+pub(crate) mod run {
+    use crate::backend::cpu::{access, CpuTensor};
+    use crate::error::Result;
+    use crate::ops::Window2d;
+
+    pub fn im2col(cols: &CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
+        super::super::check_cols("im2col", &cols.shape, &x.shape, g)?;
+        access("im2col", cols, [x], |c, [x]| super::im2col(c, x, g))
+    }
+
+    pub fn col2im(dx: &CpuTensor, cols: &CpuTensor, g: &Window2d) -> Result<()> {
+        super::super::check_cols("col2im", &cols.shape, &dx.shape, g)?;
+        access("col2im", dx, [cols], |d, [c]| super::col2im(d, c, g))
+    }
+
+    pub fn conv_output(out: &CpuTensor, product: &CpuTensor, bias: Option<&CpuTensor>, g: &Window2d) -> Result<()> {
+        super::super::check_product("conv_output", &out.shape, &product.shape, bias.map(|b| b.shape.as_slice()), g)?;
+        match bias {
+            Some(b) => access("conv_output", out, [product, b], |o, [p, b]| super::conv_output(o, p, Some(b), g)),
+            None => access("conv_output", out, [product], |o, [p]| super::conv_output(o, p, None, g)),
+        }
+    }
+
+    pub fn conv_grad_output(gy: &CpuTensor, go: &CpuTensor, g: &Window2d) -> Result<()> {
+        super::super::check_product("conv_grad_output", &go.shape, &gy.shape, None, g)?;
+        access("conv_grad_output", gy, [go], |o, [go]| super::conv_grad_output(o, go, g))
+    }
+
+    pub fn channel_sum(out: &CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
+        let (n, c, s) = super::super::check_channel_sum(&out.shape, &x.shape)?;
+        access("channel_sum", out, [x], |o, [x]| super::channel_sum(o, x, n, c, s, accumulate))
+    }
+}

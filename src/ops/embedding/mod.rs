@@ -1,0 +1,60 @@
+//! Embedding lookup: `out[r, :] = weight[idx[r], :]`, and its weight gradient, where repeated
+//! indices accumulate and the `padding_idx` row gets none (PyTorch's rules). Indices travel as
+//! f32 (exact below 2²⁴), so an embedding reads the same input tensors as every other layer.
+//! The backward pass is in gather form (each weight element sums its rows), with no atomics.
+
+pub mod cpu;
+mod gpu;
+
+use super::expect_shape;
+use crate::error::{shape_error, Result};
+
+/// The uniform of embedding.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EmbeddingParams {
+    /// Looked-up rows R (the number of indices).
+    pub rows: u32,
+    /// Embedding width D.
+    pub dim: u32,
+    /// Vocabulary size V (rows of the weight).
+    pub vocab: u32,
+    /// The row that gets no gradient, or `u32::MAX` for none.
+    pub padding_idx: u32,
+    /// 1: add to the weight gradient (accumulation); 0: replace it.
+    pub accumulate: u32,
+    /// Padding to 32 bytes.
+    pub pad: [u32; 3],
+}
+
+/// Checks an index tensor against the weight [V, D] and `dense` (the output or its gradient,
+/// shaped like the indices plus a last dim D); returns the params (no padding_idx, no accumulation).
+pub fn check(op: &'static str, idx: &[usize], weight: &[usize], dense: &[usize]) -> Result<EmbeddingParams> {
+    let [vocab, dim] = *weight else {
+        return Err(shape_error(op, format!("weight must be [vocab, dim], got {weight:?}")));
+    };
+    let rows: usize = idx.iter().product();
+    let mut want = idx.to_vec();
+    want.push(dim);
+    expect_shape(op, "output", dense, &want)?;
+    Ok(EmbeddingParams {
+        rows: rows as u32,
+        dim: dim as u32,
+        vocab: vocab as u32,
+        padding_idx: u32::MAX,
+        accumulate: 0,
+        pad: [0; 3],
+    })
+}
+
+/// Fails unless every index is a whole number in 0..vocab (checked on the host where the data is).
+pub fn check_indices(op: &'static str, idx: &[f32], vocab: usize) -> Result<()> {
+    if let Some((i, v)) = idx.iter().enumerate().find(|(_, &v)| !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < vocab))
+    {
+        return Err(crate::error::Error::InvalidArgument {
+            what: op.into(),
+            detail: format!("index {v} at position {i} is not a whole number in 0..{vocab}"),
+        });
+    }
+    Ok(())
+}

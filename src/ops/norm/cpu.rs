@@ -1,0 +1,215 @@
+//! CPU twins of `shaders/norm.wgsl`. Sums run in f64, the per-element formulas in F.
+
+use super::NormParams;
+use crate::backend::cpu::float::Float;
+
+/// The flat indices of channel `ch`'s elements in x [N, C, S], sample-major.
+fn channel(p: &NormParams, ch: usize) -> impl Iterator<Item = usize> {
+    let (c, s) = (p.c as usize, p.s as usize);
+    (0..p.n as usize).flat_map(move |sample| (0..s).map(move |e| (sample * c + ch) * s + e))
+}
+
+/// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_forward<F: Float>(
+    y: &mut [F],
+    saved: &mut [F],
+    running_mean: &mut [F],
+    running_var: &mut [F],
+    x: &[F],
+    weight: &[F],
+    bias: &[F],
+    p: &NormParams,
+) {
+    let c = p.c as usize;
+    let count = (p.n * p.s) as usize;
+    for ch in 0..c {
+        let (mean, invstd) = if p.train != 0 {
+            let mean = channel(p, ch).map(|i| x[i].to_f64()).sum::<f64>() / count as f64;
+            let var = channel(p, ch).map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>() / count as f64;
+            let m = f64::from(p.momentum);
+            running_mean[ch] = F::c((1.0 - m) * running_mean[ch].to_f64() + m * mean);
+            let unbiased = var * count as f64 / (count as f64 - 1.0);
+            running_var[ch] = F::c((1.0 - m) * running_var[ch].to_f64() + m * unbiased);
+            (F::c(mean), F::one() / (F::c(var) + F::c(f64::from(p.eps))).sqrt())
+        } else {
+            (running_mean[ch], F::one() / (running_var[ch] + F::c(f64::from(p.eps))).sqrt())
+        };
+        for i in channel(p, ch) {
+            y[i] = (x[i] - mean) * invstd * weight[ch] + bias[ch];
+        }
+        saved[ch] = mean;
+        saved[c + ch] = invstd;
+    }
+}
+
+/// Batch-norm backward: `dx` and `sums` = (Σ dy·x̂ at 0.., Σ dy at `stride`..) per channel.
+pub fn batch_norm_backward<F: Float>(
+    dx: &mut [F],
+    sums: &mut [F],
+    x: &[F],
+    weight: &[F],
+    saved: &[F],
+    dy: &[F],
+    p: &NormParams,
+) {
+    let c = p.c as usize;
+    let count = (p.n * p.s) as usize;
+    for ch in 0..c {
+        let (mean, invstd) = (saved[ch], saved[c + ch]);
+        let sum_dy = channel(p, ch).map(|i| dy[i].to_f64()).sum::<f64>();
+        let sum_dy_xhat = channel(p, ch).map(|i| (dy[i] * (x[i] - mean) * invstd).to_f64()).sum::<f64>();
+        let (sum_dy_f, sum_dy_xhat_f) = (F::c(sum_dy), F::c(sum_dy_xhat));
+        for i in channel(p, ch) {
+            dx[i] = if p.train != 0 {
+                let xhat = (x[i] - mean) * invstd;
+                weight[ch] * invstd / F::c(count as f64)
+                    * (F::c(count as f64) * dy[i] - sum_dy_f - xhat * sum_dy_xhat_f)
+            } else {
+                dy[i] * weight[ch] * invstd
+            };
+        }
+        sums[ch] = sum_dy_xhat_f;
+        sums[p.stride as usize + ch] = sum_dy_f;
+    }
+}
+
+/// Layer-norm forward over rows of M: `y` and `saved` [2, R] = (mean, 1/σ).
+pub fn layer_norm_forward<F: Float>(y: &mut [F], saved: &mut [F], x: &[F], weight: &[F], bias: &[F], p: &NormParams) {
+    let (rows, m) = (p.n as usize, p.c as usize);
+    for r in 0..rows {
+        let row = &x[r * m..][..m];
+        let mean = row.iter().map(|v| v.to_f64()).sum::<f64>() / m as f64;
+        let var = row.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / m as f64;
+        let (mean, invstd) = (F::c(mean), F::one() / (F::c(var) + F::c(f64::from(p.eps))).sqrt());
+        for j in 0..m {
+            y[r * m + j] = (row[j] - mean) * invstd * weight[j] + bias[j];
+        }
+        saved[r] = mean;
+        saved[rows + r] = invstd;
+    }
+}
+
+/// Layer-norm input gradient: `dx = 1/σ·(g − mean(g) − x̂·mean(g·x̂))` with `g = dy·weight`.
+pub fn layer_norm_backward<F: Float>(dx: &mut [F], x: &[F], weight: &[F], saved: &[F], dy: &[F], p: &NormParams) {
+    let (rows, m) = (p.n as usize, p.c as usize);
+    for r in 0..rows {
+        let (mean, invstd) = (saved[r], saved[rows + r]);
+        let xhat = |j: usize| (x[r * m + j] - mean) * invstd;
+        let g = |j: usize| dy[r * m + j] * weight[j];
+        let mean_g = F::c((0..m).map(|j| g(j).to_f64()).sum::<f64>() / m as f64);
+        let mean_gx = F::c((0..m).map(|j| (g(j) * xhat(j)).to_f64()).sum::<f64>() / m as f64);
+        for j in 0..m {
+            dx[r * m + j] = invstd * (g(j) - mean_g - xhat(j) * mean_gx);
+        }
+    }
+}
+
+/// Layer-norm parameter gradients: `sums` = (Σ_rows dy·x̂ at 0.., Σ_rows dy at `stride`..) per column.
+pub fn layer_norm_param_grad<F: Float>(sums: &mut [F], x: &[F], saved: &[F], dy: &[F], p: &NormParams) {
+    let (rows, m) = (p.n as usize, p.c as usize);
+    for j in 0..m {
+        let (mut acc_w, mut acc_b) = (F::zero(), F::zero());
+        for r in 0..rows {
+            let xhat = (x[r * m + j] - saved[r]) * saved[rows + r];
+            acc_w += dy[r * m + j] * xhat;
+            acc_b += dy[r * m + j];
+        }
+        sums[j] = acc_w;
+        sums[p.stride as usize + j] = acc_b;
+    }
+}
+
+/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
+pub(crate) mod run {
+    use crate::backend::cpu::{access, access2, access_many, CpuTensor};
+    use crate::error::Result;
+    use crate::ops::expect_shape;
+    use crate::ops::norm::{self, BatchNormMode};
+
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    pub fn batch_norm_forward(
+        y: &CpuTensor,
+        saved: &CpuTensor,
+        running_mean: &CpuTensor,
+        running_var: &CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        bias: &CpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        let p = norm::batch_norm_params("batch_norm_forward", &y.shape, &saved.shape, &x.shape, mode)?;
+        let c = p.c as usize;
+        norm::check_channels(
+            "batch_norm_forward",
+            c,
+            &[
+                ("running_mean", &running_mean.shape),
+                ("running_var", &running_var.shape),
+                ("weight", &weight.shape),
+                ("bias", &bias.shape),
+            ],
+        )?;
+        access_many(
+            "batch_norm_forward",
+            [y, saved, running_mean, running_var],
+            [x, weight, bias],
+            |[y, s, rm, rv], [x, w, b]| super::batch_norm_forward(y, s, rm, rv, x, w, b, &p),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    pub fn batch_norm_backward(
+        dx: &CpuTensor,
+        sums: &CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        saved: &CpuTensor,
+        dy: &CpuTensor,
+        mode: &BatchNormMode,
+    ) -> Result<()> {
+        let p = norm::batch_norm_params("batch_norm_backward", &dx.shape, &saved.shape, &x.shape, mode)?;
+        expect_shape("batch_norm_backward", "dy", &dy.shape, &x.shape)?;
+        expect_shape("batch_norm_backward", "sums", &sums.shape, &[2, p.stride as usize])?;
+        norm::check_channels("batch_norm_backward", p.c as usize, &[("weight", &weight.shape)])?;
+        access2("batch_norm_backward", dx, sums, [x, weight, saved, dy], |d, s, [x, w, sv, dy]| {
+            super::batch_norm_backward(d, s, x, w, sv, dy, &p)
+        })
+    }
+
+    pub fn layer_norm_forward(
+        y: &CpuTensor,
+        saved: &CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        bias: &CpuTensor,
+        eps: f32,
+    ) -> Result<()> {
+        let p = norm::layer_norm_params("layer_norm_forward", &y.shape, &saved.shape, &x.shape, &weight.shape, eps)?;
+        expect_shape("layer_norm_forward", "bias", &bias.shape, &weight.shape)?;
+        access2("layer_norm_forward", y, saved, [x, weight, bias], |y, s, [x, w, b]| {
+            super::layer_norm_forward(y, s, x, w, b, &p)
+        })
+    }
+
+    pub fn layer_norm_backward(
+        dx: &CpuTensor,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        saved: &CpuTensor,
+        dy: &CpuTensor,
+    ) -> Result<()> {
+        let p = norm::layer_norm_params("layer_norm_backward", &dx.shape, &saved.shape, &x.shape, &weight.shape, 0.0)?;
+        expect_shape("layer_norm_backward", "dy", &dy.shape, &x.shape)?;
+        access("layer_norm_backward", dx, [x, weight, saved, dy], |d, [x, w, s, dy]| {
+            super::layer_norm_backward(d, x, w, s, dy, &p)
+        })
+    }
+
+    pub fn layer_norm_param_grad(sums: &CpuTensor, x: &CpuTensor, saved: &CpuTensor, dy: &CpuTensor) -> Result<()> {
+        let p = norm::layer_norm_grad_params(&sums.shape, &saved.shape, &x.shape, &dy.shape)?;
+        access("layer_norm_param_grad", sums, [x, saved, dy], |s, [x, sv, dy]| {
+            super::layer_norm_param_grad(s, x, sv, dy, &p)
+        })
+    }
+}

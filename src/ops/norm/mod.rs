@@ -1,0 +1,170 @@
+//! Batch and layer normalisation, forward and backward, as PyTorch defines them (formulas in
+//! tests/fixtures/oracle/README.md, "CNN layers"):
+//!
+//! - `batch_norm_*`: x is [N, C, S] (S = H·W for BatchNorm2d, L or 1 for BatchNorm1d); statistics per
+//!   channel over N·S values. Training uses the batch's biased variance and moves the running stats
+//!   (unbiased variance); eval uses the running stats. `saved` [2, C] keeps (mean, 1/σ) for the
+//!   backward pass, which writes dx and the per-channel sums Σ dy·x̂ and Σ dy (the weight and bias
+//!   gradients) into `sums` [2, stride].
+//! - `layer_norm_*`: x is [R, M], normalised over each row of M; `saved` [2, R].
+//!
+//! One workgroup per channel (row) reduces on the GPU; the CPU twins sum in f64.
+
+pub mod cpu;
+mod gpu;
+
+use super::expect_shape;
+use crate::error::{shape_error, Result, ShapeDisplay};
+
+/// The uniform of norm.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NormParams {
+    /// Samples N (batch norm) or rows R (layer norm).
+    pub n: u32,
+    /// Channels C (batch norm) or normalised elements M (layer norm).
+    pub c: u32,
+    /// Elements per channel per sample (batch norm; 1 for layer norm).
+    pub s: u32,
+    /// 1 in training mode (batch statistics, running stats move), 0 in eval mode.
+    pub train: u32,
+    /// Running-stat momentum (PyTorch's: new = (1 − m)·old + m·batch).
+    pub momentum: f32,
+    /// Added to the variance inside the square root.
+    pub eps: f32,
+    /// Row stride of `sums` (the second row starts here; a multiple of 64 so views are aligned).
+    pub stride: u32,
+    /// Padding to 32 bytes.
+    pub pad: u32,
+}
+
+/// Elements of a `sums` row for `c` channels: rounded up to [`crate::params::ALIGN`], so the
+/// second row is a view any adapter can bind.
+pub fn sums_stride(c: usize) -> usize {
+    c.div_ceil(crate::params::ALIGN) * crate::params::ALIGN
+}
+
+/// Splits a batch-norm input [N, C, …] into (N, C, S); fails on fewer than 2 dims, and in
+/// training mode on one value per channel (PyTorch's error).
+pub fn batch_norm_dims(x: &[usize], train: bool) -> Result<(usize, usize, usize)> {
+    if x.len() < 2 {
+        return Err(shape_error("batch_norm", format!("expects [N, C] or [N, C, …], got {}", ShapeDisplay(x))));
+    }
+    let (n, c, s) = (x[0], x[1], x[2..].iter().product::<usize>());
+    if train && n * s <= 1 {
+        return Err(shape_error(
+            "batch_norm",
+            format!(
+                "expected more than 1 value per channel when training, got input size {} (use a batch larger than 1)",
+                ShapeDisplay(x)
+            ),
+        ));
+    }
+    Ok((n, c, s))
+}
+
+/// Checks the per-channel operands of batch norm: each of `named` is [C].
+pub fn check_channels(op: &'static str, c: usize, named: &[(&str, &[usize])]) -> Result<()> {
+    for (name, shape) in named {
+        expect_shape(op, name, shape, &[c])?;
+    }
+    Ok(())
+}
+
+/// Splits a layer-norm input into (rows, M) for a weight of shape `normalized` (the last dims of x).
+pub fn layer_norm_dims(x: &[usize], normalized: &[usize]) -> Result<(usize, usize)> {
+    if normalized.is_empty() || x.len() < normalized.len() || x[x.len() - normalized.len()..] != *normalized {
+        return Err(shape_error(
+            "layer_norm",
+            format!(
+                "the input's last dims must be the normalized shape {}, got an input of {}",
+                ShapeDisplay(normalized),
+                ShapeDisplay(x)
+            ),
+        ));
+    }
+    let m: usize = normalized.iter().product();
+    Ok((x.iter().product::<usize>() / m.max(1), m))
+}
+
+/// Batch norm's mode: training (batch statistics; the running stats move by `momentum`) or eval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormMode {
+    /// Training mode.
+    pub train: bool,
+    /// Running-stat momentum (PyTorch's default 0.1).
+    pub momentum: f32,
+    /// Added to the variance (PyTorch's default 1e-5).
+    pub eps: f32,
+}
+
+/// Checks batch norm's tensors (y or dx like x, `saved` [2, C]) and builds its uniform.
+pub fn batch_norm_params(
+    op: &'static str,
+    y: &[usize],
+    saved: &[usize],
+    x: &[usize],
+    mode: &BatchNormMode,
+) -> Result<NormParams> {
+    let (n, c, s) = batch_norm_dims(x, mode.train)?;
+    expect_shape(op, "output", y, x)?;
+    expect_shape(op, "saved", saved, &[2, c])?;
+    Ok(NormParams {
+        n: n as u32,
+        c: c as u32,
+        s: s as u32,
+        train: mode.train as u32,
+        momentum: mode.momentum,
+        eps: mode.eps,
+        stride: sums_stride(c) as u32,
+        pad: 0,
+    })
+}
+
+/// Checks layer norm's tensors (y or dx like x, `saved` [2, rows]) and builds its uniform.
+pub fn layer_norm_params(
+    op: &'static str,
+    y: &[usize],
+    saved: &[usize],
+    x: &[usize],
+    normalized: &[usize],
+    eps: f32,
+) -> Result<NormParams> {
+    let (rows, m) = layer_norm_dims(x, normalized)?;
+    expect_shape(op, "output", y, x)?;
+    expect_shape(op, "saved", saved, &[2, rows])?;
+    Ok(NormParams {
+        n: rows as u32,
+        c: m as u32,
+        s: 1,
+        train: 0,
+        momentum: 0.0,
+        eps,
+        stride: sums_stride(m) as u32,
+        pad: 0,
+    })
+}
+
+/// Checks `layer_norm_param_grad`'s tensors: `sums` [2, stride(M)], `saved` [2, rows], dy like x.
+pub fn layer_norm_grad_params(sums: &[usize], saved: &[usize], x: &[usize], dy: &[usize]) -> Result<NormParams> {
+    let op = "layer_norm_param_grad";
+    expect_shape(op, "dy", dy, x)?;
+    let [two, rows] = *saved else {
+        return Err(shape_error(op, format!("saved must be [2, rows], got {}", ShapeDisplay(saved))));
+    };
+    if two != 2 || rows == 0 || x.iter().product::<usize>() % rows != 0 {
+        return Err(shape_error(op, format!("saved {} does not match x {}", ShapeDisplay(saved), ShapeDisplay(x))));
+    }
+    let m = x.iter().product::<usize>() / rows;
+    expect_shape(op, "sums", sums, &[2, sums_stride(m)])?;
+    Ok(NormParams {
+        n: rows as u32,
+        c: m as u32,
+        s: 1,
+        train: 0,
+        momentum: 0.0,
+        eps: 0.0,
+        stride: sums_stride(m) as u32,
+        pad: 0,
+    })
+}
