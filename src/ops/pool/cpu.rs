@@ -24,7 +24,7 @@ pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: 
                 }
                 let idx = hi * w + wi;
                 let v = x[idx as usize];
-                if best_idx < 0 || v > best || v != v {
+                if best_idx < 0 || v > best || v.to_f64().is_nan() {
                     best = v;
                     best_idx = idx;
                 }
