@@ -1,6 +1,6 @@
-//! Checkpoints: one safetensors file with the parameters under nn.Sequential names (`0.weight`,
-//! `0.bias`, `2.weight`, … so `torch.nn.Sequential(...).load_state_dict` takes them), the
-//! optimizer state under `optimizer.<param>.<state>`, and everything else needed to resume
+//! Checkpoints: one safetensors file with the parameters and buffers under the state_dict names
+//! of the equivalent `nn.Sequential` (`0.weight`, `1.running_mean`, `1.num_batches_tracked` as
+//! I64, … so `load_state_dict` takes them), the optimizer state under `optimizer.<param>.<state>`, and everything else needed to resume
 //! exactly (configuration, schedule position, RNG states, epoch, step, data position, metrics
 //! history) as JSON in the header's metadata. Written atomically: temporary file, fsync, rename.
 
@@ -8,7 +8,6 @@ use crate::config::RunConfig;
 use crate::data::normalize::Normalizer;
 pub use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
-use crate::nn::{Layer, ModelSpec};
 use crate::optim::OptimizerState;
 use crate::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -18,8 +17,13 @@ use std::io::Write;
 use std::path::Path;
 
 /// The format tag in every checkpoint's metadata. Version 2 added the input schema, the
-/// early-stopping best epoch and optional optimizer hyperparameters.
-pub const FORMAT: &str = "downhill-checkpoint-2";
+/// early-stopping best epoch and optional optimizer hyperparameters; version 3 the model spec,
+/// the input shape, buffers, and model names equal to the state_dict names.
+pub const FORMAT: &str = "downhill-checkpoint-3";
+
+/// Older formats this version still reads (format 2: MLPs, whose optimizer state was named by
+/// `fc1.weight`-style model names; they are renamed on load).
+const READABLE: &[&str] = &["downhill-checkpoint-2"];
 
 /// Early stopping's state: the best value of its metric (lower is better), the epoch that
 /// reached it, and the epochs since.
@@ -65,6 +69,9 @@ pub struct CheckpointMeta {
     pub config: RunConfig,
     /// Input features of the model.
     pub inputs: usize,
+    /// Per-sample input shape the model was built for (empty in format 2: `[inputs]`).
+    #[serde(default)]
+    pub input_shape: Vec<usize>,
     /// How training rows were read (predict reads new rows the same way).
     pub schema: InputSchema,
     /// Outputs of the model.
@@ -99,7 +106,8 @@ pub struct CheckpointMeta {
     pub history: Vec<EpochRecord>,
     /// Early stopping's state (with `patience`).
     pub early_stop: Option<EarlyStopState>,
-    /// (file name, model name) of every parameter, e.g. ("0.weight", "fc1.weight").
+    /// (file name, model name) of every parameter: equal since format 3; format 2 had
+    /// ("0.weight", "fc1.weight").
     pub names: Vec<(String, String)>,
 }
 
@@ -108,24 +116,12 @@ pub struct CheckpointMeta {
 pub struct Checkpoint {
     /// Scalars and configuration.
     pub meta: CheckpointMeta,
-    /// Parameters by model name (`fc1.weight`, …).
+    /// Parameters by state_dict name (`0.weight`, …).
     pub params: Vec<(String, Tensor)>,
+    /// Buffers by state_dict name (`1.running_mean`, `1.num_batches_tracked`, …).
+    pub buffers: Vec<(String, Tensor)>,
     /// Optimizer state tensors by `<param>.<state>`.
     pub optimizer: Vec<(String, Tensor)>,
-}
-
-/// (nn.Sequential name, model name) for every parameter of `spec`.
-pub fn sequential_names(spec: &ModelSpec) -> Vec<(String, String)> {
-    let mut names = Vec::new();
-    let mut k = 0;
-    for (i, layer) in spec.layers.iter().enumerate() {
-        if let Layer::Linear { .. } = layer {
-            k += 1;
-            names.push((format!("{i}.weight"), format!("fc{k}.weight")));
-            names.push((format!("{i}.bias"), format!("fc{k}.bias")));
-        }
-    }
-    names
 }
 
 /// A safetensors view of a host tensor.
@@ -142,6 +138,20 @@ impl CheckpointMeta {
         sizes.push(self.outputs);
         sizes
     }
+
+    /// The per-sample input shape (format 2 checkpoints: flat `[inputs]`).
+    pub fn sample_shape(&self) -> Vec<usize> {
+        if self.input_shape.is_empty() {
+            vec![self.inputs]
+        } else {
+            self.input_shape.clone()
+        }
+    }
+}
+
+/// A safetensors view of a `num_batches_tracked` counter: an I64 scalar, as PyTorch keeps it.
+fn counter_bytes(t: &Tensor) -> Vec<u8> {
+    (t.data().first().copied().unwrap_or(0.0) as i64).to_le_bytes().to_vec()
 }
 
 impl Checkpoint {
@@ -163,6 +173,20 @@ impl Checkpoint {
         for (name, t) in &self.params {
             let file_name = to_file.get(name.as_str()).copied().unwrap_or(name.as_str());
             views.push((file_name.to_string(), view(t)?));
+        }
+        let counters: Vec<(String, Vec<u8>)> = self
+            .buffers
+            .iter()
+            .filter(|(n, _)| n.ends_with(".num_batches_tracked"))
+            .map(|(n, t)| (n.clone(), counter_bytes(t)))
+            .collect();
+        for (name, bytes) in &counters {
+            let v = TensorView::new(Dtype::I64, vec![], bytes)
+                .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })?;
+            views.push((name.clone(), v));
+        }
+        for (name, t) in self.buffers.iter().filter(|(n, _)| !n.ends_with(".num_batches_tracked")) {
+            views.push((name.clone(), view(t)?));
         }
         for (name, t) in &self.optimizer {
             views.push((format!("optimizer.{name}"), view(t)?));
@@ -189,7 +213,7 @@ impl Checkpoint {
             .ok()
             .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string))
             .unwrap_or_default();
-        if format != FORMAT {
+        if format != FORMAT && !READABLE.contains(&format.as_str()) {
             let version = |f: &str| f.strip_prefix("downhill-checkpoint-").and_then(|v| v.parse::<u32>().ok());
             let detail = match (version(&format), version(FORMAT)) {
                 (Some(theirs), Some(ours)) => format!(
@@ -206,28 +230,55 @@ impl Checkpoint {
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
         let tensor = |name: &str| -> Result<Tensor> {
             let v = st.tensor(name).map_err(|_| bad(format!("tensor {name} is missing")))?;
-            if v.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor {name} is {:?}, expected F32", v.dtype())));
+            match v.dtype() {
+                Dtype::F32 => Tensor::from_vec(v.shape(), bytemuck::pod_collect_to_vec(v.data())),
+                // num_batches_tracked: a count, kept as f32 in the model (exact below 2^24).
+                Dtype::I64 if v.shape().is_empty() && v.data().len() == 8 => {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(v.data());
+                    Tensor::from_vec(&[], vec![i64::from_le_bytes(b) as f32])
+                }
+                other => Err(bad(format!("tensor {name} is {other:?}, expected F32"))),
             }
-            Tensor::from_vec(v.shape(), bytemuck::pod_collect_to_vec(v.data()))
         };
+        // Parameters are stored under their state_dict names, which are the model's names since
+        // format 3; format 2's optimizer state used `fc1.weight`-style names, renamed here.
         let mut params = Vec::new();
-        for (file_name, model_name) in &meta.names {
-            params.push((model_name.clone(), tensor(file_name)?));
+        for (file_name, _) in &meta.names {
+            params.push((file_name.clone(), tensor(file_name)?));
         }
+        let rename = |state: &str| -> String {
+            meta.names
+                .iter()
+                .find_map(|(file, model)| state.strip_prefix(&format!("{model}.")).map(|rest| format!("{file}.{rest}")))
+                .unwrap_or_else(|| state.to_string())
+        };
         let mut optimizer = Vec::new();
         let mut names: Vec<&str> = st.names().into_iter().filter(|n| n.starts_with("optimizer.")).collect();
         names.sort();
         for name in names {
-            optimizer.push((name["optimizer.".len()..].to_string(), tensor(name)?));
+            optimizer.push((rename(&name["optimizer.".len()..]), tensor(name)?));
         }
-        Ok(Self { meta, params, optimizer })
+        let mut buffers = Vec::new();
+        let mut others: Vec<&str> = st
+            .names()
+            .into_iter()
+            .filter(|n| !n.starts_with("optimizer.") && !meta.names.iter().any(|(f, _)| f == n))
+            .collect();
+        others.sort();
+        for name in others {
+            buffers.push((name.to_string(), tensor(name)?));
+        }
+        let mut meta = meta;
+        meta.names = meta.names.iter().map(|(f, _)| (f.clone(), f.clone())).collect();
+        meta.format = FORMAT.to_string();
+        Ok(Self { meta, params, buffers, optimizer })
     }
 
     /// Fails when a parameter holds NaN or an infinity, naming the first such tensor and element:
     /// such a checkpoint can neither be resumed nor predict anything.
     pub fn check_finite(&self, path: &Path) -> Result<()> {
-        for (name, t) in &self.params {
+        for (name, t) in self.params.iter().chain(&self.buffers) {
             if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
                 return Err(file_error(
                     path,

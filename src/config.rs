@@ -15,6 +15,13 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// For CSV data: the label column, by header name or 0-based index (default: the last).
     pub label: Option<String>,
+    /// The model: `mlp` (the MLP of `hidden`, `activation` and `dropout`), a preset (`lenet5`,
+    /// `cnn`) or a spec such as `conv2d(32, 3, padding=1) relu maxpool2d(2) flatten linear(10)`.
+    /// In TOML also a `[[layers]]` table, one entry per layer: `type = "conv2d"` plus its arguments.
+    pub model: String,
+    /// Per-sample input shape, e.g. `[1, 8, 8]` (None: `[1, H, W]` for square IDX images under a
+    /// model other than `mlp`, otherwise the flat feature count).
+    pub input_shape: Option<Vec<usize>>,
     /// Hidden layer sizes of the MLP.
     pub hidden: Vec<usize>,
     /// relu, leaky_relu, sigmoid, tanh, gelu_tanh, gelu_exact, silu.
@@ -91,6 +98,8 @@ impl Default for RunConfig {
         Self {
             data: None,
             label: None,
+            model: "mlp".into(),
+            input_shape: None,
             hidden: vec![256, 128],
             activation: "relu".into(),
             dropout: 0.2,
@@ -132,6 +141,8 @@ impl Default for RunConfig {
 pub const KEYS: &[&str] = &[
     "data",
     "label",
+    "model",
+    "input_shape",
     "hidden",
     "activation",
     "dropout",
@@ -179,7 +190,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("max_epochs", "epochs"),
     ("hidden_sizes", "hidden"),
     ("hidden_layers", "hidden"),
-    ("layers", "hidden"),
+    ("architecture", "model"),
     ("dropout_rate", "dropout"),
     ("validation_split", "validation"),
     ("val_split", "validation"),
@@ -215,6 +226,41 @@ pub fn nearest_key(key: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
+/// The spec text of a TOML `[[layers]]` array: each table's `type` with its other keys as named
+/// arguments, e.g. `{type = "conv2d", out_channels = 32, kernel_size = 3}` → `conv2d(out_channels=32, kernel_size=3)`.
+fn layers_table_to_spec(layers: &toml::Value) -> std::result::Result<String, String> {
+    let toml::Value::Array(items) = layers else {
+        return Err("`layers` must be an array of tables ([[layers]] with a `type` each)".into());
+    };
+    let value = |v: &toml::Value| -> std::result::Result<String, String> {
+        Ok(match v {
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => format!("{f:?}"),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Array(a) => {
+                let parts: Vec<String> = a.iter().map(|x| x.to_string()).collect();
+                format!("({})", parts.join(", "))
+            }
+            other => return Err(format!("unsupported layer argument {other}")),
+        })
+    };
+    let mut parts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let toml::Value::Table(t) = item else { return Err(format!("layers[{i}] is not a table")) };
+        let Some(toml::Value::String(kind)) = t.get("type") else {
+            return Err(format!("layers[{i}] needs `type = \"<layer>\"`"));
+        };
+        let args: Vec<String> = t
+            .iter()
+            .filter(|(k, _)| *k != "type")
+            .map(|(k, v)| Ok(format!("{k}={}", value(v)?)))
+            .collect::<std::result::Result<_, String>>()?;
+        parts.push(if args.is_empty() { kind.clone() } else { format!("{kind}({})", args.join(", ")) });
+    }
+    Ok(parts.join(" "))
+}
+
 /// An [`Error::InvalidArgument`] naming the setting, the value and the allowed range.
 fn out_of_range(setting: &str, value: impl std::fmt::Display, allowed: &str) -> Error {
     Error::InvalidArgument { what: setting.into(), detail: format!("{value} is out of range: {allowed}") }
@@ -247,8 +293,17 @@ fn optimizer_takes(optimizer: &str) -> Option<&'static [&'static str]> {
 impl RunConfig {
     /// Parses TOML text; `path` names errors. Unknown keys suggest the nearest valid one.
     pub fn from_toml(path: &Path, text: &str) -> Result<Self> {
-        let table: toml::Table =
+        let mut table: toml::Table =
             text.parse().map_err(|e: toml::de::Error| file_error(path, format!("invalid TOML: {e}")))?;
+        if let Some(layers) = table.remove("layers") {
+            if table.contains_key("model") {
+                return Err(file_error(path, "give the model once: `model = \"...\"` or `[[layers]]`, not both"));
+            }
+            table.insert(
+                "model".into(),
+                toml::Value::String(layers_table_to_spec(&layers).map_err(|e| file_error(path, e))?),
+            );
+        }
         for key in table.keys() {
             if !KEYS.contains(&key.as_str()) {
                 let hint = nearest_key(key).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
@@ -278,6 +333,14 @@ impl RunConfig {
         }
         if self.accumulation == 0 {
             return Err(out_of_range("accumulation", 0, "at least 1"));
+        }
+        if self.model.trim().is_empty() {
+            return Err(out_of_range("model", "\"\"", "mlp, a preset (lenet5, cnn) or a layer spec"));
+        }
+        if let Some(shape) = &self.input_shape {
+            if shape.is_empty() || shape.contains(&0) {
+                return Err(out_of_range("input_shape", format!("{shape:?}"), "one or more sizes, each at least 1"));
+            }
         }
         if self.hidden.contains(&0) {
             return Err(out_of_range("hidden", format!("{:?}", self.hidden), "every layer size at least 1"));

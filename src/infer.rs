@@ -11,13 +11,12 @@ use crate::data::{Dataset, InputSchema};
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{file_error, Result};
 use crate::loss::LossKind;
-use crate::memory::{check_fits, mlp_bytes};
-use crate::nn::{Init, Model, ModelSpec};
+use crate::memory::check_fits;
+use crate::nn::{Model, ModelSpec};
 use crate::optim::{Optimizer, OptimizerConfig, SgdConfig};
-use crate::run::load_data;
+use crate::run::{load_data, model_spec};
 use crate::tensor::Tensor;
 use crate::train::{Evaluation, TrainConfig, Trainer};
-use crate::Activation;
 use std::path::Path;
 
 /// Loads a checkpoint to run: its weights must be finite, and the model it describes must fit
@@ -25,22 +24,27 @@ use std::path::Path;
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     let ckpt = Checkpoint::load(path)?;
     ckpt.check_finite(path)?;
-    let sizes = ckpt.meta.layer_sizes();
-    check_fits(&format!("the checkpoint's MLP of layer sizes {sizes:?}"), mlp_bytes(&sizes, 4096, 3.0), 0.0)?;
+    let spec = checkpoint_spec(path, &ckpt)?;
+    check_fits(&format!("the checkpoint's model `{}`", spec.text()), spec.memory_bytes(4096, 3.0), 0.0)?;
     Ok(ckpt)
+}
+
+/// The model a checkpoint describes (its config's model over its recorded input shape).
+pub fn checkpoint_spec(path: &Path, ckpt: &Checkpoint) -> Result<ModelSpec> {
+    let m = &ckpt.meta;
+    let cfg = RunConfig { input_shape: Some(m.sample_shape()), init: "zeros".into(), ..m.config.clone() };
+    model_spec(&cfg, m.inputs, &m.schema, m.outputs)
+        .map_err(|e| file_error(path, format!("describes a model this version cannot build: {e}")))
 }
 
 /// A model loaded from a checkpoint, ready to run forward passes.
 fn trainer_from<B: Backend>(be: &B, path: &Path, ckpt: &Checkpoint) -> Result<Trainer<B>> {
     let m = &ckpt.meta;
-    let act =
-        Activation::ALL.iter().copied().find(|a| a.name() == m.config.activation).ok_or_else(|| {
-            file_error(path, format!("unknown activation {:?} in the checkpoint", m.config.activation))
-        })?;
-    let spec = ModelSpec::mlp(&m.layer_sizes(), act, m.config.dropout, Init::Zeros)?;
+    let spec = checkpoint_spec(path, ckpt)?;
     let mut model = Model::new(be, spec.clone(), 0)?;
     model
         .load(be, &ckpt.params)
+        .and_then(|()| model.load_buffers(be, &ckpt.buffers))
         .map_err(|e| file_error(path, format!("parameters do not fit the model it describes: {e}")))?;
     let loss: LossKind = m.config.loss.parse()?;
     let opt = Optimizer::new(be, OptimizerConfig::Sgd(SgdConfig::default()), &spec.layout()?, &[])?;

@@ -129,6 +129,16 @@ impl<B: Backend> FlatStore<B> {
         &mut self.flat
     }
 
+    /// Every view in layout order.
+    pub fn views(&self) -> &[B::Tensor] {
+        &self.views
+    }
+
+    /// Every view in layout order, mutable.
+    pub fn views_mut(&mut self) -> &mut [B::Tensor] {
+        &mut self.views
+    }
+
     /// The view of tensor `i` in layout order.
     pub fn view(&self, i: usize) -> &B::Tensor {
         &self.views[i]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::oracle::{host, load, tensor};
+use common::oracle::{host, load, sequential_name, tensor};
 use common::{gpu, worst_relative};
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
@@ -24,7 +24,7 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
     let oracle = load("mlp.json");
     let names: Vec<&str> = oracle["param_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let params: Vec<(String, Tensor)> =
-        names.iter().map(|&n| (n.to_string(), host(&oracle["initial_params"][n]))).collect();
+        names.iter().map(|&n| (sequential_name(n), host(&oracle["initial_params"][n]))).collect();
     let dims: Vec<usize> = oracle["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
     let x = be.upload(&host(&oracle["inputs"])).unwrap();
     let mut worst: [(f64, String); 3] = Default::default();
@@ -67,7 +67,7 @@ fn run_all<B: Backend>(be: &B) -> [(f64, String); 3] {
         check(0, format!("{tag} output_at_init"), output.data(), &tensor(&case["output_at_init"]).1);
         check(1, format!("{tag} loss_at_init"), &[loss], &[case["loss_at_init"].as_f64().unwrap()]);
         for name in &names {
-            let got = model.grads.read(be, name).unwrap();
+            let got = model.grads.read(be, &sequential_name(name)).unwrap();
             check(2, format!("{tag} {name}"), got.data(), &tensor(&case["grads_at_init"][*name]).1);
         }
     }

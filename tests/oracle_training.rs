@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::oracle::{host, load, optimizer_config, tensor};
+use common::oracle::{fixture_name, host, load, optimizer_config, sequential_name, tensor};
 use common::{gpu, worst_relative};
 use downhill::data::{Dataset, Targets};
 use downhill::loss::LossKind;
@@ -20,8 +20,9 @@ fn dims(v: &Value) -> Vec<usize> {
     v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
 }
 
+/// The fixture's parameters under downhill's (nn.Sequential) names.
 fn params(v: &Value) -> Vec<(String, Tensor)> {
-    v.as_object().unwrap().iter().map(|(k, t)| (k.clone(), host(t))).collect()
+    v.as_object().unwrap().iter().map(|(k, t)| (sequential_name(k), host(t))).collect()
 }
 
 fn rel(got: f64, want: f64) -> f64 {
@@ -76,6 +77,7 @@ fn mlp_runs<B: Backend>(be: &B, tol_loss: f64, tol_params: f64) -> (f64, f64, us
             assert!(e <= tol_loss, "{tag}: loss after {steps} steps {after} vs {w_after} ({e:e})");
             worst_loss = worst_loss.max(e);
             for (name, got) in trainer.model.params.read_all(be).unwrap() {
+                let name = fixture_name(&name);
                 let w = tensor(&want[after_key("params")][&name]).1;
                 let largest = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 // Adam's step is close to lr·sign(m): where a gradient passes near zero during

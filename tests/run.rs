@@ -92,7 +92,7 @@ fn checkpoints_hold_sequential_names_optimizer_state_and_metadata() {
     // nn.Sequential(Linear, ReLU, Dropout, Linear): indices 0 and 3.
     assert_eq!(names, ["0.bias", "0.weight", "3.bias", "3.weight"]);
     assert_eq!(st.tensor("0.weight").unwrap().shape(), &[24, 64]);
-    assert!(st.names().contains(&"optimizer.fc1.weight.exp_avg_sq"));
+    assert!(st.names().contains(&"optimizer.0.weight.exp_avg_sq"));
     for f in ["metrics.csv", "metrics.jsonl", "curves.png"] {
         assert!(out.join(f).is_file(), "{f} is written");
     }

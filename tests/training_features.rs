@@ -131,7 +131,7 @@ fn resume_matches_uninterrupted<B: Backend>(be: &B) {
     }
     let saved_params = first.model.params.read_all(be).unwrap();
     let saved_state = first.optimizer.state(be).unwrap();
-    assert!(saved_state.tensors.iter().any(|(k, _)| k == "fc1.weight.max_exp_avg_sq"));
+    assert!(saved_state.tensors.iter().any(|(k, _)| k == "0.weight.max_exp_avg_sq"));
     drop(first);
     let mut second = trainer(be, 0.0, cfg, config);
     second.model.load(be, &saved_params).unwrap();

@@ -114,6 +114,11 @@ pub trait Backend {
     /// Class labels (u32) living on this path, for cross-entropy.
     type Labels;
 
+    /// The passes of a layer on this path (the bridge from `dyn Layer` to its generic code).
+    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self>
+    where
+        Self: Sized;
+
     /// A one-line description of where ops run, e.g. `cpu (ndarray)` or `gpu: NVIDIA H100 (Vulkan)`.
     fn describe(&self) -> String;
 

@@ -37,7 +37,12 @@ pub enum Init {
 impl Init {
     /// Fills a weight of `fan_out` rows and `fan_in` columns, drawing from `rng`.
     pub fn weight(self, rng: &mut Rng, fan_in: usize, fan_out: usize) -> Vec<f32> {
-        let n = fan_in * fan_out;
+        self.fill(rng, fan_in * fan_out, fan_in, fan_out)
+    }
+
+    /// Fills `n` weights of a layer with these fans (as torch.nn.init computes them: a conv's
+    /// fan_in is in_channels/groups·kh·kw and its fan_out out_channels·kh·kw).
+    pub fn fill(self, rng: &mut Rng, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
         let (fi, fo) = (fan_in.max(1) as f64, fan_out.max(1) as f64);
         let uniform = |rng: &mut Rng, bound: f64| (0..n).map(|_| rng.uniform(-bound, bound) as f32).collect();
         let normal = |rng: &mut Rng, std: f64| (0..n).map(|_| (rng.normal() * std) as f32).collect();

@@ -1,33 +1,39 @@
-//! `Model`: forward, loss, backward and zero-grad of a layer stack on one backend. Parameters and
-//! gradients are views into two flat buffers; activations live in per-batch-size workspaces that
-//! are allocated once and reused.
+//! `Model`: forward, loss, backward and zero-grad of a model tree on one backend. Parameters
+//! and gradients are views into two flat buffers; buffers (BatchNorm's running stats) are
+//! tensors of their own; activations live in step plans traced once per input shape.
 
-use super::spec::{Layer, ModelSpec};
+use super::plan::{act, missing, Plan, StepKind};
+use super::spec::{Leaf, ModelSpec};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
+use crate::nn::layer::{Backward, Forward};
 use crate::params::FlatStore;
 use crate::rng::dropout_key;
-use crate::tensor::{MatmulForm, Tensor};
+use crate::tensor::Tensor;
+use std::ops::Range;
 
-/// Buffers for one batch size: each layer's output and the gradient with respect to it.
-struct Workspace<B: Backend> {
-    batch: usize,
-    outs: Vec<B::Tensor>,
-    grads: Vec<B::Tensor>,
-    masks: Vec<Option<B::Tensor>>,
-    loss: B::Tensor,
+/// A leaf with where its parameters and buffers sit.
+struct Placed {
+    leaf: Leaf,
+    params: Range<usize>,
+    buffers: Range<usize>,
 }
 
-/// A model on a backend: the spec, flat parameters and gradients, and workspaces.
+/// A model on a backend: the spec, flat parameters and gradients, buffers and step plans.
 pub struct Model<B: Backend> {
     spec: ModelSpec,
+    placed: Vec<Placed>,
     /// Parameters, one flat buffer with a view per tensor.
     pub params: FlatStore<B>,
     /// Gradients, laid out like `params`.
     pub grads: FlatStore<B>,
-    workspaces: Vec<Workspace<B>>,
+    buffers: Vec<B::Tensor>,
+    buffer_names: Vec<String>,
+    batches_tracked: u64,
+    plans: Vec<Plan<B>>,
     current: Option<usize>,
+    last_train: bool,
     dropout_seed: u64,
     dropout_calls: u64,
 }
@@ -38,12 +44,31 @@ impl<B: Backend> Model<B> {
         spec.validate()?;
         let layout = spec.layout()?;
         let initial = spec.initial_params(seed)?;
+        let (mut p, mut b) = (0, 0);
+        let placed = spec
+            .leaves()
+            .into_iter()
+            .map(|leaf| {
+                let (np, nb) = (leaf.layer.params().len(), leaf.layer.buffers().len());
+                let placed = Placed { leaf, params: p..p + np, buffers: b..b + nb };
+                p += np;
+                b += nb;
+                placed
+            })
+            .collect();
+        let specs = spec.buffer_specs();
+        let buffers = specs.iter().map(|(_, shape, v)| be.upload(&Tensor::full(shape, *v))).collect::<Result<_>>()?;
         let mut model = Self {
             params: FlatStore::zeros(be, &layout)?,
             grads: FlatStore::zeros(be, &layout)?,
+            placed,
+            buffers,
+            buffer_names: specs.into_iter().map(|(n, _, _)| n).collect(),
+            batches_tracked: 0,
             spec,
-            workspaces: Vec::new(),
+            plans: Vec::new(),
             current: None,
+            last_train: false,
             dropout_seed: seed ^ 0xD50F_0D50_F0D5_0F0D,
             dropout_calls: 0,
         };
@@ -64,6 +89,36 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
+    /// Buffers by name: the float ones, then each `num_batches_tracked` (a scalar count).
+    pub fn read_buffers(&self, be: &B) -> Result<Vec<(String, Tensor)>> {
+        let mut out: Vec<(String, Tensor)> = self
+            .buffer_names
+            .iter()
+            .zip(&self.buffers)
+            .map(|(n, t)| Ok((n.clone(), be.read(t)?)))
+            .collect::<Result<_>>()?;
+        for name in self.spec.batch_counters() {
+            out.push((name, Tensor::from_vec(&[], vec![self.batches_tracked as f32])?));
+        }
+        Ok(out)
+    }
+
+    /// Overwrites buffers by name (every float buffer must be given; counters are optional).
+    pub fn load_buffers(&mut self, be: &B, buffers: &[(String, Tensor)]) -> Result<()> {
+        for (name, t) in buffers {
+            if name.ends_with(".num_batches_tracked") && self.spec.batch_counters().contains(name) {
+                self.batches_tracked = t.data().first().copied().unwrap_or(0.0) as u64;
+                continue;
+            }
+            let i = self.buffer_names.iter().position(|n| n == name).ok_or_else(|| Error::InvalidArgument {
+                what: "buffer name".into(),
+                detail: format!("no {name:?}; the model has {:?}", self.buffer_names),
+            })?;
+            be.write(&mut self.buffers[i], t)?;
+        }
+        Ok(())
+    }
+
     /// How many dropout masks have been drawn (part of a checkpoint's RNG state).
     pub fn dropout_calls(&self) -> u64 {
         self.dropout_calls
@@ -74,65 +129,96 @@ impl<B: Backend> Model<B> {
         self.dropout_calls = calls;
     }
 
-    fn workspace_index(&mut self, be: &B, batch: usize) -> Result<usize> {
-        if let Some(i) = self.workspaces.iter().position(|w| w.batch == batch) {
-            return Ok(i);
-        }
-        let widths = self.spec.widths();
-        let mut outs = Vec::new();
-        let mut grads = Vec::new();
-        let mut masks = Vec::new();
-        for (layer, &w) in self.spec.layers.iter().zip(&widths) {
-            outs.push(be.zeros(&[batch, w])?);
-            grads.push(be.zeros(&[batch, w])?);
-            masks.push(if matches!(layer, Layer::Dropout(_)) { Some(be.zeros(&[batch, w])?) } else { None });
-        }
-        self.workspaces.push(Workspace { batch, outs, grads, masks, loss: be.zeros(&[1])? });
-        Ok(self.workspaces.len() - 1)
+    /// Elements held by the step plans traced so far (activations, gradients, scratch).
+    pub fn plan_elements(&self, be: &B) -> usize {
+        self.plans.iter().map(|p| p.elements(be)).sum()
     }
 
-    /// Runs the layers on `x` (batch, inputs); returns the output (batch, outputs). Dropout is
-    /// active only when `train` is set.
-    pub fn forward(&mut self, be: &B, x: &B::Tensor, train: bool) -> Result<&B::Tensor> {
+    /// The plan for `shape`, traced on first use.
+    fn plan_index(&mut self, be: &B, shape: &[usize]) -> Result<usize> {
+        if let Some(i) = self.plans.iter().position(|p| p.input_shape == shape) {
+            return Ok(i);
+        }
+        let leaves: Vec<Leaf> = self.placed.iter().map(|p| p.leaf.clone()).collect();
+        self.plans.push(Plan::trace(be, &self.spec.nodes, &leaves, shape)?);
+        Ok(self.plans.len() - 1)
+    }
+
+    /// `x` as the model takes it: rows of features [batch, inputs] viewed as [batch, …input].
+    fn shaped_input(&self, be: &B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
         let shape = be.shape(x);
+        if shape[1..] == self.spec.input[..] {
+            return Ok(None);
+        }
         if shape.len() != 2 || shape[1] != self.spec.inputs() {
             return Err(Error::Shape {
                 op: "Model::forward",
-                detail: format!("input must be [batch, {}], got {shape:?}", self.spec.inputs()),
+                detail: format!(
+                    "input must be [batch, {}] or [batch, {:?}], got {shape:?}",
+                    self.spec.inputs(),
+                    self.spec.input
+                ),
             });
         }
-        let batch = shape[0];
-        let wi = self.workspace_index(be, batch)?;
-        self.current = Some(wi);
-        let ws = &mut self.workspaces[wi];
-        let mut k = 0; // Linear layers seen
-        for (i, layer) in self.spec.layers.iter().enumerate() {
-            let (before, rest) = ws.outs.split_at_mut(i);
-            let input = if i == 0 { x } else { &before[i - 1] };
-            let out = &mut rest[0];
-            match *layer {
-                Layer::Linear { .. } => {
-                    be.matmul(MatmulForm::Nt, out, input, self.params.view(2 * k), false)?;
-                    be.bias_add(out, self.params.view(2 * k + 1))?;
-                    k += 1;
-                }
-                Layer::Act(act) => be.activation_forward(act, out, input)?,
-                Layer::Dropout(p) => {
-                    if train && p > 0.0 {
-                        let key = dropout_key(self.dropout_seed, self.dropout_calls);
+        let mut full = vec![shape[0]];
+        full.extend_from_slice(&self.spec.input);
+        be.view(x, 0, &full).map(Some)
+    }
+
+    /// Runs the model on `x` ([batch, inputs] or [batch, …input shape]); returns the output
+    /// [batch, outputs]. Dropout and batch statistics are active only when `train` is set.
+    pub fn forward(&mut self, be: &B, x: &B::Tensor, train: bool) -> Result<&B::Tensor> {
+        let shaped = self.shaped_input(be, x)?;
+        let x = shaped.as_ref().unwrap_or(x);
+        let pi = self.plan_index(be, be.shape(x))?;
+        self.current = Some(pi);
+        self.last_train = train;
+        let plan = &mut self.plans[pi];
+        let params = self.params.views();
+        for step in &mut plan.steps {
+            match step.kind {
+                StepKind::Leaf(li) => {
+                    let placed = &self.placed[li];
+                    let layer = &*placed.leaf.layer;
+                    let key = if layer.uses_rng(train) {
                         self.dropout_calls += 1;
-                        let mask = ws.masks[i].as_mut().expect("dropout layers have a mask");
-                        be.dropout_forward(out, mask, input, p, key)?;
+                        dropout_key(self.dropout_seed, self.dropout_calls - 1)
                     } else {
-                        be.copy(out, input)?;
-                        if let Some(mask) = ws.masks[i].as_mut() {
-                            be.fill(mask, 1.0)?; // backward after an eval-mode forward passes gradients through
-                        }
-                    }
+                        0
+                    };
+                    let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
+                    let result = act::<B>(&plan.acts, x, step.input).and_then(|x| {
+                        let io = Forward {
+                            x,
+                            y: &mut y,
+                            params: &params[placed.params.clone()],
+                            buffers: &mut self.buffers[placed.buffers.clone()],
+                            scratch: &mut step.scratch,
+                            train,
+                            key,
+                        };
+                        B::layer(layer).run_forward(be, io)
+                    });
+                    plan.acts[step.output] = Some(y);
+                    result?;
+                }
+                StepKind::Fork { .. } => {}
+                StepKind::Join { skip } => {
+                    let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
+                    let result = (|| {
+                        be.copy(&mut y, act::<B>(&plan.acts, x, step.input)?)?;
+                        be.axpy(&mut y, 1.0, act::<B>(&plan.acts, x, skip)?)
+                    })();
+                    plan.acts[step.output] = Some(y);
+                    result?;
                 }
             }
         }
-        Ok(ws.outs.last().expect("validated: at least one layer"))
+        if train && !self.spec.batch_counters().is_empty() {
+            self.batches_tracked += 1;
+        }
+        let plan = &self.plans[pi];
+        plan.acts[plan.output].as_ref().ok_or_else(|| missing("output", plan.output))
     }
 
     fn current(&self, op: &'static str) -> Result<usize> {
@@ -141,55 +227,82 @@ impl<B: Backend> Model<B> {
 
     /// The output of the last forward pass.
     pub fn output(&self) -> Result<&B::Tensor> {
-        let wi = self.current("Model::output")?;
-        Ok(self.workspaces[wi].outs.last().expect("validated"))
+        let plan = &self.plans[self.current("Model::output")?];
+        plan.acts[plan.output].as_ref().ok_or_else(|| missing("output", plan.output))
     }
 
     /// Computes the loss of the last forward pass against `target` (kept on the device, see
     /// [`Model::loss_tensor`]) and the gradient with respect to the output.
     pub fn loss(&mut self, be: &B, kind: LossKind, target: &Target<'_, B>) -> Result<()> {
-        let wi = self.current("Model::loss")?;
-        let ws = &mut self.workspaces[wi];
-        let last = ws.outs.len() - 1;
-        kind.apply(be, &mut ws.loss, &mut ws.grads[last], &ws.outs[last], target)
+        let pi = self.current("Model::loss")?;
+        let plan = &mut self.plans[pi];
+        let out = plan.output;
+        let (Some(pred), Some(grad)) = (plan.acts[out].as_ref(), plan.grads[out].as_mut()) else {
+            return Err(missing("output", out));
+        };
+        kind.apply(be, &mut plan.loss, grad, pred, target)
     }
 
     /// The one-element loss tensor of the last [`Model::loss`] call (read it only when needed).
     pub fn loss_tensor(&self) -> Result<&B::Tensor> {
-        Ok(&self.workspaces[self.current("Model::loss_tensor")?].loss)
+        Ok(&self.plans[self.current("Model::loss_tensor")?].loss)
     }
 
     /// Back-propagates the output gradient of the last [`Model::loss`] to every parameter's
-    /// gradient; with `accumulate`, adds to the gradients instead of replacing them.
+    /// gradient; with `accumulate`, adds to the gradients instead of replacing them. `x` is the
+    /// input of the last forward pass.
     pub fn backward(&mut self, be: &B, x: &B::Tensor, accumulate: bool) -> Result<()> {
-        let wi = self.current("Model::backward")?;
-        let ws = &mut self.workspaces[wi];
-        let mut k = self.spec.layers.iter().filter(|l| matches!(l, Layer::Linear { .. })).count();
-        for i in (0..self.spec.layers.len()).rev() {
-            let input = if i == 0 { x } else { &ws.outs[i - 1] };
-            let (before, rest) = ws.grads.split_at_mut(i);
-            let grad_out = &rest[0];
-            match self.spec.layers[i] {
-                Layer::Linear { .. } => {
-                    k -= 1;
-                    be.matmul(MatmulForm::Tn, self.grads.view_mut(2 * k), grad_out, input, accumulate)?;
-                    be.column_sum(self.grads.view_mut(2 * k + 1), grad_out, accumulate)?;
-                    if i > 0 {
-                        be.matmul(MatmulForm::Nn, &mut before[i - 1], grad_out, self.params.view(2 * k), false)?;
-                    }
+        let shaped = self.shaped_input(be, x)?;
+        let x = shaped.as_ref().unwrap_or(x);
+        let pi = self.current("Model::backward")?;
+        let train = self.last_train;
+        let plan = &mut self.plans[pi];
+        let params = self.params.views();
+        let grads = self.grads.views_mut();
+        for step in plan.steps.iter_mut().rev() {
+            let mut dx = match step.dx {
+                Some(d) => Some(plan.grads[d].take().ok_or_else(|| missing("gradient", d))?),
+                None => None,
+            };
+            let result = match step.kind {
+                StepKind::Leaf(li) => {
+                    let placed = &self.placed[li];
+                    (|| {
+                        let dy = plan.grads[step.output].as_ref().ok_or_else(|| missing("gradient", step.output))?;
+                        let io = Backward {
+                            x: act::<B>(&plan.acts, x, step.input)?,
+                            y: act::<B>(&plan.acts, x, step.output)?,
+                            dy,
+                            dx: dx.as_mut(),
+                            params: &params[placed.params.clone()],
+                            grads: &mut grads[placed.params.clone()],
+                            buffers: &self.buffers[placed.buffers.clone()],
+                            scratch: &mut step.scratch,
+                            train,
+                            accumulate,
+                        };
+                        B::layer(&*placed.leaf.layer).run_backward(be, io)
+                    })()
                 }
-                Layer::Act(act) => {
-                    if i > 0 {
-                        be.activation_backward(act, &mut before[i - 1], input, grad_out)?;
-                    }
-                }
-                Layer::Dropout(_) => {
-                    if i > 0 {
-                        let mask = ws.masks[i].as_ref().expect("dropout layers have a mask");
-                        be.dropout_backward(&mut before[i - 1], grad_out, mask)?;
-                    }
-                }
+                StepKind::Join { .. } => match dx.as_mut() {
+                    Some(d) => plan.grads[step.output]
+                        .as_ref()
+                        .ok_or_else(|| missing("gradient", step.output))
+                        .and_then(|g| be.copy(d, g)),
+                    None => Ok(()),
+                },
+                StepKind::Fork { temp, join } => match (dx.as_mut(), temp) {
+                    (Some(d), Some(t)) => (|| {
+                        be.copy(d, plan.grads[t].as_ref().ok_or_else(|| missing("gradient", t))?)?;
+                        be.axpy(d, 1.0, plan.grads[join].as_ref().ok_or_else(|| missing("gradient", join))?)
+                    })(),
+                    _ => Ok(()),
+                },
+            };
+            if let (Some(d), Some(t)) = (step.dx, dx) {
+                plan.grads[d] = Some(t);
             }
+            result?;
         }
         Ok(())
     }

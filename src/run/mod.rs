@@ -8,7 +8,7 @@ mod parts;
 mod setup;
 
 pub use output::{claim, process_alive, OutputLock, LOCK_FILE, RUN_FILES};
-pub use setup::{load_data, optimizer_config, schedule};
+pub use setup::{load_data, model_spec, optimizer_config, schedule};
 
 use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};

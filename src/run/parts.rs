@@ -2,12 +2,10 @@
 //! the model and trainer (memory checked first), the position to start from (fresh or a
 //! resumed checkpoint), saving a checkpoint, and what a divergence most likely means.
 
-use super::setup::{load_data, optimizer_config, parse_init, schedule};
+use super::setup::{load_data, model_spec, optimizer_config, schedule};
 use super::RunOptions;
 use crate::backend::Backend;
-use crate::checkpoint::{
-    sequential_names, write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, EpochRecord, FORMAT,
-};
+use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, EpochRecord, FORMAT};
 use crate::config::RunConfig;
 use crate::data::labels::StatedClasses;
 use crate::data::mnist::TrainTest;
@@ -15,11 +13,10 @@ use crate::data::normalize::Normalizer;
 use crate::data::{Dataset, InputSchema, Targets};
 use crate::error::{file_error, Error, Result};
 use crate::loss::LossKind;
-use crate::memory::{check_fits, mlp_bytes};
+use crate::memory::check_fits;
 use crate::nn::{Model, ModelSpec};
 use crate::optim::{Clip, Optimizer};
 use crate::train::{BatchSize, TrainConfig, Trainer};
-use crate::Activation;
 use std::path::{Path, PathBuf};
 
 /// The run's config with its data path made absolute, so `eval` from another folder finds the
@@ -163,14 +160,6 @@ impl Prepared {
         Ok(Self { train, val, test, source, schema, normalizer, classes, outputs, loss })
     }
 
-    /// Layer sizes of the MLP `cfg` describes over this data.
-    pub fn sizes(&self, cfg: &RunConfig) -> Vec<usize> {
-        let mut sizes = vec![self.train.features()];
-        sizes.extend(&cfg.hidden);
-        sizes.push(self.outputs);
-        sizes
-    }
-
     /// Host bytes the data sets hold.
     fn bytes(&self) -> f64 {
         let rows = self.train.len() + self.test.len() + self.val.as_ref().map_or(0, |v| v.len());
@@ -198,13 +187,11 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
         report_every: 25,
         ..Default::default()
     };
-    let sizes = data.sizes(cfg);
+    let spec = model_spec(cfg, data.train.features(), &data.schema, data.outputs)?;
     // Parameters, gradients, up to three optimizer states, two host copies; the data once more
     // on the device (the resident feed).
     let rows = tc.batch_rows(data.train.len()).max(data.test.len().min(4096));
-    check_fits(&format!("an MLP of layer sizes {sizes:?}"), mlp_bytes(&sizes, rows, 7.0), data.bytes())?;
-    let act: Activation = cfg.activation.parse()?;
-    let spec = ModelSpec::mlp(&sizes, act, cfg.dropout, parse_init(&cfg.init, act)?)?;
+    check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(rows, 7.0), data.bytes())?;
     let model = Model::new(be, spec.clone(), cfg.seed)?;
     let optimizer_cfg = optimizer_config(cfg)?;
     let optimizer = Optimizer::new(be, optimizer_cfg, &spec.layout()?, &[])?;
@@ -261,6 +248,10 @@ pub fn restore<B: Backend>(
         return Err(file_error(path, "parameter count differs from its metadata"));
     }
     trainer.model.load(be, &c.params).map_err(|e| file_error(path, format!("does not fit this model: {e}")))?;
+    trainer
+        .model
+        .load_buffers(be, &c.buffers)
+        .map_err(|e| file_error(path, format!("does not fit this model: {e}")))?;
     let (was, now) = (&m.config.optimizer, &cfg.optimizer);
     if was != now {
         if !opts.reset_optimizer {
@@ -317,6 +308,7 @@ impl Saver<'_> {
             format: FORMAT.into(),
             config: self.cfg.clone(),
             inputs: self.data.train.features(),
+            input_shape: self.spec.input.clone(),
             schema: self.data.schema.clone(),
             outputs: self.data.outputs,
             classes: self.data.classes,
@@ -334,10 +326,11 @@ impl Saver<'_> {
             normalizer: self.data.normalizer.clone(),
             history: pos.history.clone(),
             early_stop: pos.early,
-            names: sequential_names(self.spec),
+            names: self.spec.param_shapes().into_iter().map(|(n, _)| (n.clone(), n)).collect(),
         };
         let params = trainer.model.params.read_all(be)?;
-        let ckpt = Checkpoint { meta, params, optimizer: state.tensors };
+        let buffers = trainer.model.read_buffers(be)?;
+        let ckpt = Checkpoint { meta, params, buffers, optimizer: state.tensors };
         if let Err(Error::File { detail, .. }) = ckpt.check_finite(&self.path) {
             return Err(Error::Diverged(format!(
                 "training diverged by step {}: {} (not written; the loss and gradients were still finite, so \

@@ -5,8 +5,9 @@ use crate::config::RunConfig;
 use crate::data::csv::{is_csv_path, read_csv_with_schema, CsvOptions, LabelColumn, Task};
 use crate::data::labels::StatedClasses;
 use crate::data::mnist::{builtin, load_dir, TrainTest};
+use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
-use crate::nn::Init;
+use crate::nn::{Init, ModelSpec};
 use crate::optim::{
     AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, NadamConfig, OptimizerConfig, RadamConfig, RmspropConfig,
     SgdConfig,
@@ -14,6 +15,56 @@ use crate::optim::{
 use crate::schedule::Schedule;
 use crate::Activation;
 use std::path::Path;
+
+/// The model a config describes for rows of `features` values (read as `schema` says) and
+/// `outputs` outputs: the `mlp` of `hidden`/`activation`/`dropout`, a preset, or a spec.
+pub fn model_spec(cfg: &RunConfig, features: usize, schema: &InputSchema, outputs: usize) -> Result<ModelSpec> {
+    let act: Activation = cfg.activation.parse()?;
+    let init = parse_init(&cfg.init, act)?;
+    let input = sample_shape(cfg, features, schema)?;
+    if cfg.model.trim() == "mlp" {
+        let mut sizes = vec![features];
+        sizes.extend(&cfg.hidden);
+        sizes.push(outputs);
+        return ModelSpec::mlp(&sizes, act, cfg.dropout, init);
+    }
+    let spec = ModelSpec::parse(&cfg.model, &input, outputs, init)?;
+    if spec.outputs() != outputs {
+        return Err(Error::InvalidArgument {
+            what: "model".into(),
+            detail: format!(
+                "it gives {} outputs per sample but the data needs {outputs} (one per class, or per target); end \
+                 the model with linear({outputs})",
+                spec.outputs()
+            ),
+        });
+    }
+    Ok(spec)
+}
+
+/// The shape one row is given to the model as: `input_shape` when set, `[1, H, W]` for square
+/// IDX images under a model other than `mlp`, else the flat feature count.
+fn sample_shape(cfg: &RunConfig, features: usize, schema: &InputSchema) -> Result<Vec<usize>> {
+    if let Some(shape) = &cfg.input_shape {
+        if shape.iter().product::<usize>() != features {
+            return Err(Error::InvalidArgument {
+                what: "input_shape".into(),
+                detail: format!(
+                    "{shape:?} holds {} values but each row has {features}",
+                    shape.iter().product::<usize>()
+                ),
+            });
+        }
+        return Ok(shape.clone());
+    }
+    if let (InputSchema::Idx { pixels }, false) = (schema, cfg.model.trim() == "mlp") {
+        let side = (*pixels as f64).sqrt().round() as usize;
+        if side * side == *pixels {
+            return Ok(vec![1, side, side]);
+        }
+    }
+    Ok(vec![features])
+}
 
 /// Reads the data a config names: the built-in subset, an MNIST-format folder, or a CSV file
 /// (label column from `label`, the last by default; 20% held out as the test set, seeded).

@@ -90,3 +90,17 @@ pub fn optimizer_config(optimizer: &str, h: &Value) -> OptimizerConfig {
         other => panic!("unknown optimizer {other}"),
     }
 }
+
+/// The MLP fixtures name Linear layer k `fc{k}`; downhill names parameters by their
+/// nn.Sequential path, and those MLPs are Linear, activation, Linear, …: `fc2.weight` is `2.weight`.
+pub fn sequential_name(fixture: &str) -> String {
+    let (layer, rest) = fixture.split_once('.').expect("a dotted name");
+    let k: usize = layer.strip_prefix("fc").and_then(|k| k.parse().ok()).expect("an fc<k> name");
+    format!("{}.{rest}", 2 * (k - 1))
+}
+
+/// The inverse of [`sequential_name`].
+pub fn fixture_name(model: &str) -> String {
+    let (index, rest) = model.split_once('.').expect("a dotted name");
+    format!("fc{}.{rest}", index.parse::<usize>().expect("an index") / 2 + 1)
+}

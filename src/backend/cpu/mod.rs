@@ -52,6 +52,10 @@ impl Backend for CpuBackend {
     type Tensor = CpuTensor;
     type Labels = Vec<u32>;
 
+    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
+        layer.on_cpu()
+    }
+
     fn describe(&self) -> String {
         "cpu (ndarray)".into()
     }

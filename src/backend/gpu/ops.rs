@@ -13,6 +13,10 @@ impl Backend for GpuBackend {
     type Tensor = GpuTensor;
     type Labels = GpuLabels;
 
+    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
+        layer.on_gpu()
+    }
+
     fn describe(&self) -> String {
         let r = &self.ctx.report;
         format!("gpu: {} ({}, {})", r.name, r.backend, r.device_type)

@@ -26,7 +26,15 @@ pub struct TrainArgs {
     /// CSV label column: a header name or a 0-based index (default: the last column).
     #[arg(long)]
     label: Option<String>,
-    /// Hidden layer sizes, e.g. 256,128.
+    /// The model: mlp (default; --hidden, --activation, --dropout shape it), a preset (lenet5,
+    /// cnn) or a layer spec, e.g. "conv2d(32, 3, padding=1) relu maxpool2d(2) flatten linear(10)".
+    #[arg(long)]
+    model: Option<String>,
+    /// Per-sample input shape, e.g. 1,8,8 (default: 1,H,W for square IDX images under a model
+    /// other than mlp, else the flat feature count).
+    #[arg(long, value_delimiter = ',')]
+    input_shape: Option<Vec<usize>>,
+    /// Hidden layer sizes of the mlp, e.g. 256,128.
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
     /// relu, leaky_relu, sigmoid, tanh, gelu_tanh, gelu_exact, silu.
@@ -169,7 +177,8 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
         (None, Some(ckpt)) => downhill::checkpoint::Checkpoint::load(ckpt)?.meta.config,
         (None, None) => RunConfig::default(),
     };
-    set!(cfg, args, hidden, activation, dropout, init, loss, optimizer);
+    set!(cfg, args, model, hidden, activation, dropout, init, loss, optimizer);
+    set_some!(cfg, args, input_shape);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);

@@ -1,0 +1,62 @@
+//! Elementwise activations as layers: `relu`, `leaky_relu(negative_slope=0.01)`, `sigmoid`,
+//! `tanh`, `gelu` (exact erf form), `gelu_tanh`, `silu`, on tensors of any rank.
+
+use crate::backend::{Activation, Backend};
+use crate::error::Result;
+use crate::nn::args::Bound;
+use crate::nn::layer::{Backward, Forward, Layer};
+
+/// An activation layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Act(pub Activation);
+
+/// `leaky_relu`'s argument names.
+pub const LEAKY_ARGS: &[&str] = &["negative_slope"];
+
+/// Builds an activation without arguments.
+pub fn build_fixed(act: Activation) -> impl Fn(Bound, &[usize]) -> Result<Box<dyn Layer>> {
+    move |_args, _input| Ok(Box::new(Act(act)))
+}
+
+/// Builds `leaky_relu(negative_slope)`.
+pub fn build_leaky(args: Bound, _input: &[usize]) -> Result<Box<dyn Layer>> {
+    let slope = args.float("negative_slope", f64::MIN..f64::MAX, 0.01)? as f32;
+    Ok(Box::new(Act(Activation::LeakyRelu { slope })))
+}
+
+impl Layer for Act {
+    fn spec(&self) -> String {
+        match self.0 {
+            Activation::LeakyRelu { slope } if slope != 0.01 => format!("leaky_relu({slope})"),
+            Activation::GeluErf => "gelu".into(),
+            a => a.name().into(),
+        }
+    }
+
+    fn torch(&self) -> String {
+        match self.0 {
+            Activation::Relu => "nn.ReLU()".into(),
+            Activation::LeakyRelu { slope } => format!("nn.LeakyReLU({slope})"),
+            Activation::Sigmoid => "nn.Sigmoid()".into(),
+            Activation::Tanh => "nn.Tanh()".into(),
+            Activation::GeluTanh => "nn.GELU(approximate='tanh')".into(),
+            Activation::GeluErf => "nn.GELU()".into(),
+            Activation::Silu => "nn.SiLU()".into(),
+        }
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
+        be.activation_forward(self.0, io.y, io.x)
+    }
+
+    fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
+        match io.dx {
+            Some(dx) => be.activation_backward(self.0, dx, io.x, io.dy),
+            None => Ok(()),
+        }
+    }
+}

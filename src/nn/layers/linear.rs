@@ -1,0 +1,123 @@
+//! `linear(out_features, bias=true)`: `y = x·Wᵀ + b` on the last dimension, as torch.nn.Linear
+//! (in_features inferred from the input, as nn.LazyLinear).
+
+use crate::backend::Backend;
+use crate::error::{shape_error, Result};
+use crate::nn::args::Bound;
+use crate::nn::init::Init;
+use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
+use crate::rng::Rng;
+use crate::tensor::MatmulForm;
+
+/// A fully connected layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    /// Input features (the input's last dimension).
+    pub inputs: usize,
+    /// Output features.
+    pub outputs: usize,
+    /// Whether a bias is added.
+    pub bias: bool,
+}
+
+/// Argument names in order.
+pub const ARGS: &[&str] = &["out_features", "bias"];
+
+/// Builds the layer for `input` from its spec arguments.
+pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
+    let outputs = args.size("out_features", 1, None)?;
+    let inputs = *input.last().unwrap_or(&0);
+    Ok(Box::new(Linear { inputs, outputs, bias: args.flag("bias", true)? }))
+}
+
+impl Linear {
+    /// The input and output viewed as matrices [rows, features].
+    fn rows(&self, shape: &[usize]) -> usize {
+        shape[..shape.len() - 1].iter().product()
+    }
+}
+
+impl Layer for Linear {
+    fn spec(&self) -> String {
+        if self.bias {
+            format!("linear({})", self.outputs)
+        } else {
+            format!("linear({}, bias=false)", self.outputs)
+        }
+    }
+
+    fn torch(&self) -> String {
+        format!("nn.Linear({}, {}{})", self.inputs, self.outputs, if self.bias { "" } else { ", bias=False" })
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.len() < 2 || input.last() != Some(&self.inputs) || self.inputs == 0 {
+            return Err(shape_error("linear", format!("expects [batch, …, {}], got {input:?}", self.inputs)));
+        }
+        let mut out = input.to_vec();
+        *out.last_mut().expect("checked") = self.outputs;
+        Ok(out)
+    }
+
+    fn params(&self) -> Vec<TensorSpec> {
+        let mut p = vec![TensorSpec::new("weight", &[self.outputs, self.inputs])];
+        if self.bias {
+            p.push(TensorSpec::new("bias", &[self.outputs]));
+        }
+        p
+    }
+
+    fn init_params(&self, init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
+        let mut p = vec![init.weight(rng, self.inputs, self.outputs)];
+        if self.bias {
+            p.push(init.bias(rng, self.inputs, self.outputs));
+        }
+        p
+    }
+
+    fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
+        let shape = be.shape(io.x).to_vec();
+        if shape.len() == 2 {
+            be.matmul(MatmulForm::Nt, io.y, io.x, &io.params[0], false)?;
+            if self.bias {
+                be.bias_add(io.y, &io.params[1])?;
+            }
+            return Ok(());
+        }
+        let rows = self.rows(&shape);
+        let x = be.view(io.x, 0, &[rows, self.inputs])?;
+        let mut y = be.view(io.y, 0, &[rows, self.outputs])?;
+        be.matmul(MatmulForm::Nt, &mut y, &x, &io.params[0], false)?;
+        if self.bias {
+            be.bias_add(&mut y, &io.params[1])?;
+        }
+        Ok(())
+    }
+
+    fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
+        let shape = be.shape(io.x).to_vec();
+        // N-d inputs are viewed as matrices [rows, features]; 2-D ones are used as they are.
+        let views;
+        let (x, dy) = if shape.len() == 2 {
+            (io.x, io.dy)
+        } else {
+            let rows = self.rows(&shape);
+            views = (be.view(io.x, 0, &[rows, self.inputs])?, be.view(io.dy, 0, &[rows, self.outputs])?);
+            (&views.0, &views.1)
+        };
+        let (w_grad, rest) = io.grads.split_at_mut(1);
+        be.matmul(MatmulForm::Tn, &mut w_grad[0], dy, x, io.accumulate)?;
+        if self.bias {
+            be.column_sum(&mut rest[0], dy, io.accumulate)?;
+        }
+        if let Some(dx) = io.dx {
+            if shape.len() == 2 {
+                be.matmul(MatmulForm::Nn, dx, dy, &io.params[0], false)?;
+            } else {
+                let mut dx = be.view(dx, 0, &[self.rows(&shape), self.inputs])?;
+                be.matmul(MatmulForm::Nn, &mut dx, dy, &io.params[0], false)?;
+            }
+        }
+        Ok(())
+    }
+}

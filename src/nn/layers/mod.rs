@@ -1,0 +1,58 @@
+//! The leaf layers, one file each (pooling's three share one), and the registry that maps
+//! spec names to their builders. Adding a layer: its file, its ops, one line in [`REGISTRY`].
+
+pub mod activation;
+pub mod batchnorm;
+pub mod conv2d;
+pub mod dropout;
+pub mod embedding;
+pub mod flatten;
+pub mod layernorm;
+pub mod linear;
+pub mod pool;
+
+use super::args::Bound;
+use super::layer::Layer;
+use crate::backend::Activation;
+use crate::error::Result;
+
+/// Builds a layer from its bound arguments and its input shape (batch first).
+pub type Builder = fn(Bound, &[usize]) -> Result<Box<dyn Layer>>;
+
+/// One spec name: the layer's argument names (PyTorch's order, inferred sizes left out) and builder.
+pub struct LayerKind {
+    /// The name in the spec language.
+    pub name: &'static str,
+    /// Argument names in positional order.
+    pub args: &'static [&'static str],
+    /// The builder.
+    pub build: Builder,
+}
+
+macro_rules! act {
+    ($a:expr) => {
+        |args, input| activation::build_fixed($a)(args, input)
+    };
+}
+
+/// Every layer the spec language knows.
+pub const REGISTRY: &[LayerKind] = &[
+    LayerKind { name: "linear", args: linear::ARGS, build: linear::build },
+    LayerKind { name: "conv2d", args: conv2d::ARGS, build: conv2d::build },
+    LayerKind { name: "maxpool2d", args: pool::MAX_ARGS, build: pool::build_max },
+    LayerKind { name: "avgpool2d", args: pool::AVG_ARGS, build: pool::build_avg },
+    LayerKind { name: "adaptiveavgpool2d", args: pool::ADAPTIVE_ARGS, build: pool::build_adaptive },
+    LayerKind { name: "batchnorm2d", args: batchnorm::ARGS, build: batchnorm::build_2d },
+    LayerKind { name: "batchnorm1d", args: batchnorm::ARGS, build: batchnorm::build_1d },
+    LayerKind { name: "layernorm", args: layernorm::ARGS, build: layernorm::build },
+    LayerKind { name: "flatten", args: flatten::ARGS, build: flatten::build },
+    LayerKind { name: "embedding", args: embedding::ARGS, build: embedding::build },
+    LayerKind { name: "dropout", args: dropout::ARGS, build: dropout::build },
+    LayerKind { name: "relu", args: &[], build: act!(Activation::Relu) },
+    LayerKind { name: "leaky_relu", args: activation::LEAKY_ARGS, build: activation::build_leaky },
+    LayerKind { name: "sigmoid", args: &[], build: act!(Activation::Sigmoid) },
+    LayerKind { name: "tanh", args: &[], build: act!(Activation::Tanh) },
+    LayerKind { name: "gelu", args: &[], build: act!(Activation::GeluErf) },
+    LayerKind { name: "gelu_tanh", args: &[], build: act!(Activation::GeluTanh) },
+    LayerKind { name: "silu", args: &[], build: act!(Activation::Silu) },
+];
