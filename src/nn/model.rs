@@ -32,6 +32,7 @@ pub struct Model<B: Backend> {
     buffer_names: Vec<String>,
     batches_tracked: u64,
     plans: Vec<Plan<B>>,
+    input_grad: bool,
     current: Option<usize>,
     last_train: bool,
     dropout_seed: u64,
@@ -67,6 +68,7 @@ impl<B: Backend> Model<B> {
             batches_tracked: 0,
             spec,
             plans: Vec::new(),
+            input_grad: false,
             current: None,
             last_train: false,
             dropout_seed: seed ^ 0xD50F_0D50_F0D5_0F0D,
@@ -140,7 +142,7 @@ impl<B: Backend> Model<B> {
             return Ok(i);
         }
         let leaves: Vec<Leaf> = self.placed.iter().map(|p| p.leaf.clone()).collect();
-        self.plans.push(Plan::trace(be, &self.spec.nodes, &leaves, shape)?);
+        self.plans.push(Plan::trace(be, &self.spec.nodes, &leaves, shape, self.input_grad)?);
         Ok(self.plans.len() - 1)
     }
 
@@ -305,6 +307,35 @@ impl<B: Backend> Model<B> {
             result?;
         }
         Ok(())
+    }
+
+    /// Also computes the gradient with respect to the model's input from now on (for tests and
+    /// saliency; training does not need it). Plans traced before are dropped.
+    pub fn keep_input_grad(&mut self) {
+        if !self.input_grad {
+            self.input_grad = true;
+            self.plans.clear();
+            self.current = None;
+        }
+    }
+
+    /// The gradient with respect to the input of the last backward pass (after
+    /// [`Model::keep_input_grad`]), shaped like the input as the model takes it.
+    pub fn input_grad(&self) -> Result<&B::Tensor> {
+        let plan = &self.plans[self.current("Model::input_grad")?];
+        plan.grads[0].as_ref().ok_or_else(|| Error::InvalidArgument {
+            what: "Model::input_grad".into(),
+            detail: "call keep_input_grad before the forward pass".into(),
+        })
+    }
+
+    /// The gradient with respect to the output of the last forward pass, to set it directly
+    /// instead of through [`Model::loss`] (a custom loss, or a test's upstream gradient).
+    pub fn output_grad_mut(&mut self) -> Result<&mut B::Tensor> {
+        let pi = self.current("Model::output_grad_mut")?;
+        let plan = &mut self.plans[pi];
+        let out = plan.output;
+        plan.grads[out].as_mut().ok_or_else(|| missing("gradient", out))
     }
 
     /// Sets every gradient to zero (one fill over the flat buffer).

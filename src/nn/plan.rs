@@ -138,17 +138,24 @@ impl<B: Backend> Tracer<'_, B> {
 }
 
 impl<B: Backend> Plan<B> {
-    /// Traces `nodes` (whose leaves, in order, are `leaves`) for an input of `input_shape`.
-    pub(crate) fn trace(be: &B, nodes: &[Node], leaves: &[Leaf], input_shape: &[usize]) -> Result<Self> {
+    /// Traces `nodes` (whose leaves, in order, are `leaves`) for an input of `input_shape`;
+    /// with `input_grad` the gradient with respect to the input is computed too (buffer 0).
+    pub(crate) fn trace(
+        be: &B,
+        nodes: &[Node],
+        leaves: &[Leaf],
+        input_shape: &[usize],
+        input_grad: bool,
+    ) -> Result<Self> {
         let mut t = Tracer {
             be,
             leaves,
             next_leaf: 0,
             shapes: vec![Some(input_shape.to_vec())],
-            grad_shapes: vec![None],
+            grad_shapes: vec![input_grad.then(|| input_shape.to_vec())],
             steps: Vec::new(),
         };
-        let output = t.lower(nodes, 0, None)?;
+        let output = t.lower(nodes, 0, input_grad.then_some(0))?;
         if output == 0 {
             return Err(Error::InvalidArgument { what: "model".into(), detail: "the model has no layer".into() });
         }
@@ -163,7 +170,7 @@ impl<B: Backend> Plan<B> {
                 .collect()
         };
         let acts = alloc(&t.shapes, true)?;
-        let grads = alloc(&t.grad_shapes, true)?;
+        let grads = alloc(&t.grad_shapes, false)?;
         Ok(Self { input_shape: input_shape.to_vec(), acts, grads, steps: t.steps, output, loss: be.zeros(&[1])? })
     }
 

@@ -213,9 +213,8 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    /// Checks what a training step needs of the whole model: an output [batch, outputs], and
-    /// layers without an input gradient (Embedding) only first.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks what a training step needs: an output [batch, outputs] for the losses.
+    pub fn check_trainable(&self) -> Result<()> {
         let out = self.output_shape(BUILD_BATCH)?;
         if out.len() != 2 {
             return Err(model_err(format!(
@@ -223,6 +222,12 @@ impl ModelSpec {
                 show(&out)
             )));
         }
+        Ok(())
+    }
+
+    /// Checks the tree: shapes chain, and layers without an input gradient (Embedding) come first.
+    pub fn validate(&self) -> Result<()> {
+        self.output_shape(BUILD_BATCH)?;
         for (i, leaf) in self.leaves().iter().enumerate() {
             if i > 0 && !leaf.layer.has_input_grad() {
                 return Err(model_err(format!(

@@ -29,6 +29,7 @@ pub fn model_spec(cfg: &RunConfig, features: usize, schema: &InputSchema, output
         return ModelSpec::mlp(&sizes, act, cfg.dropout, init);
     }
     let spec = ModelSpec::parse(&cfg.model, &input, outputs, init)?;
+    spec.check_trainable()?;
     if spec.outputs() != outputs {
         return Err(Error::InvalidArgument {
             what: "model".into(),
