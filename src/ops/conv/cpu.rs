@@ -37,24 +37,31 @@ pub fn im2col<F: Float>(cols: &mut [F], x: &[F], g: &Window2d) {
 }
 
 /// The adjoint of [`im2col`] in gather form: each element of `dx` sums the entries of `cols`
-/// that read it (kernel row outer, kernel column inner).
+/// that read it (kernel row outer, kernel column inner), as the shader does.
 pub fn col2im<F: Float>(dx: &mut [F], cols: &[F], g: &Window2d) {
     let [n, c, h, w] = g.input_shape();
     let cg = c / g.groups as usize;
     let k = super::patch_len(g);
     let np = n * g.out_plane();
+    let (kh, kw, ow) = (g.kh as usize, g.kw as usize, g.ow as usize);
+    // For every input row (column): the (kernel offset, output position) pairs that read it.
+    let sources = |len: usize, kern: usize, pad: u32, dil: u32, stride: u32, out: u32| -> Vec<Vec<(usize, usize)>> {
+        (0..len)
+            .map(|pos| (0..kern).filter_map(|a| source(pos, a, pad, dil, stride, out).map(|i| (a, i))).collect())
+            .collect()
+    };
+    let rows = sources(h, kh, g.ph, g.dh, g.sh, g.oh);
+    let columns = sources(w, kw, g.pw, g.dw, g.sw, g.ow);
     for s in 0..n {
         for ch in 0..c {
             let (grp, cl) = (ch / cg, ch % cg);
-            for y in 0..h {
-                for x in 0..w {
+            let base = grp * np + s * g.out_plane();
+            for (y, row_src) in rows.iter().enumerate() {
+                for (x, col_src) in columns.iter().enumerate() {
                     let mut acc = F::zero();
-                    for a in 0..g.kh as usize {
-                        let Some(i) = source(y, a, g.ph, g.dh, g.sh, g.oh) else { continue };
-                        for b in 0..g.kw as usize {
-                            let Some(j) = source(x, b, g.pw, g.dw, g.sw, g.ow) else { continue };
-                            let row = s * g.out_plane() + i * g.ow as usize + j;
-                            acc += cols[(grp * np + row) * k + (cl * g.kh as usize + a) * g.kw as usize + b];
+                    for &(a, i) in row_src {
+                        for &(b, j) in col_src {
+                            acc += cols[(base + i * ow + j) * k + (cl * kh + a) * kw + b];
                         }
                     }
                     dx[((s * c + ch) * h + y) * w + x] = acc;
@@ -96,12 +103,15 @@ pub fn conv_grad_output<F: Float>(gy: &mut [F], go: &[F], g: &Window2d) {
     let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
     let og = o / g.groups as usize;
     let np = n * p;
-    for (t, v) in gy.iter_mut().enumerate() {
-        let ol = t % og;
-        let row = (t / og) % np;
-        let grp = t / (og * np);
-        let (s, q) = (row / p, row % p);
-        *v = go[(s * o + grp * og + ol) * p + q];
+    for s in 0..n {
+        for ch in 0..o {
+            let (grp, ol) = (ch / og, ch % og);
+            let src = &go[(s * o + ch) * p..][..p];
+            let dst = (grp * np + s * p) * og + ol;
+            for (q, v) in src.iter().enumerate() {
+                gy[dst + q * og] = *v;
+            }
+        }
     }
 }
 

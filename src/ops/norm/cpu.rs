@@ -3,10 +3,15 @@
 use super::NormParams;
 use crate::backend::cpu::float::Float;
 
-/// The flat indices of channel `ch`'s elements in x [N, C, S], sample-major.
-fn channel(p: &NormParams, ch: usize) -> impl Iterator<Item = usize> {
+/// The flat index ranges of channel `ch`'s elements in x [N, C, S], one per sample.
+fn channel(p: &NormParams, ch: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let (c, s) = (p.c as usize, p.s as usize);
-    (0..p.n as usize).flat_map(move |sample| (0..s).map(move |e| (sample * c + ch) * s + e))
+    (0..p.n as usize).map(move |sample| (sample * c + ch) * s..(sample * c + ch + 1) * s)
+}
+
+/// Σ f(i) over channel `ch`'s elements, in f64, sample by sample.
+fn channel_sum<F: Float>(p: &NormParams, ch: usize, f: impl Fn(usize) -> F) -> f64 {
+    channel(p, ch).map(|r| r.map(|i| f(i).to_f64()).sum::<f64>()).sum()
 }
 
 /// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
@@ -25,8 +30,9 @@ pub fn batch_norm_forward<F: Float>(
     let count = (p.n * p.s) as usize;
     for ch in 0..c {
         let (mean, invstd) = if p.train != 0 {
-            let mean = channel(p, ch).map(|i| x[i].to_f64()).sum::<f64>() / count as f64;
-            let var = channel(p, ch).map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>() / count as f64;
+            let mean = channel_sum(p, ch, |i| x[i]) / count as f64;
+            let var = channel(p, ch).map(|r| r.map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>()).sum::<f64>()
+                / count as f64;
             let m = f64::from(p.momentum);
             running_mean[ch] = F::c((1.0 - m) * running_mean[ch].to_f64() + m * mean);
             let unbiased = var * count as f64 / (count as f64 - 1.0);
@@ -35,8 +41,9 @@ pub fn batch_norm_forward<F: Float>(
         } else {
             (running_mean[ch], F::one() / (running_var[ch] + F::c(f64::from(p.eps))).sqrt())
         };
-        for i in channel(p, ch) {
-            y[i] = (x[i] - mean) * invstd * weight[ch] + bias[ch];
+        let (scale, shift) = (invstd * weight[ch], bias[ch]);
+        for i in channel(p, ch).flatten() {
+            y[i] = (x[i] - mean) * scale + shift;
         }
         saved[ch] = mean;
         saved[c + ch] = invstd;
@@ -57,10 +64,10 @@ pub fn batch_norm_backward<F: Float>(
     let count = (p.n * p.s) as usize;
     for ch in 0..c {
         let (mean, invstd) = (saved[ch], saved[c + ch]);
-        let sum_dy = channel(p, ch).map(|i| dy[i].to_f64()).sum::<f64>();
-        let sum_dy_xhat = channel(p, ch).map(|i| (dy[i] * (x[i] - mean) * invstd).to_f64()).sum::<f64>();
+        let sum_dy = channel_sum(p, ch, |i| dy[i]);
+        let sum_dy_xhat = channel_sum(p, ch, |i| dy[i] * (x[i] - mean) * invstd);
         let (sum_dy_f, sum_dy_xhat_f) = (F::c(sum_dy), F::c(sum_dy_xhat));
-        for i in channel(p, ch) {
+        for i in channel(p, ch).flatten() {
             dx[i] = if p.train != 0 {
                 let xhat = (x[i] - mean) * invstd;
                 weight[ch] * invstd / F::c(count as f64)

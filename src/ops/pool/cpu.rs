@@ -4,55 +4,68 @@ use crate::backend::cpu::float::Float;
 use crate::ops::conv::cpu::source;
 use crate::ops::Window2d;
 
-/// Max pooling: `out` gets each window's first maximum and `indices` its `h·W + w`.
-pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
-    let (h, w, p) = (g.h as isize, g.w as isize, g.out_plane());
-    for (t, o) in out.iter_mut().enumerate() {
-        let plane = t / p;
-        let (i, j) = ((t % p) / g.ow as usize, (t % p) % g.ow as usize);
-        let x = &x[plane * g.in_plane()..][..g.in_plane()];
-        let (mut best, mut best_idx) = (F::c(f64::NEG_INFINITY), -1isize);
-        for a in 0..g.kh as usize {
-            let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
-            if hi < 0 || hi >= h {
-                continue;
-            }
-            for b in 0..g.kw as usize {
-                let wi = (j * g.sw as usize + b * g.dw as usize) as isize - g.pw as isize;
-                if wi < 0 || wi >= w {
-                    continue;
-                }
-                let idx = hi * w + wi;
-                let v = x[idx as usize];
-                if best_idx < 0 || v > best || v.to_f64().is_nan() {
-                    best = v;
-                    best_idx = idx;
-                }
-            }
+/// The kernel offsets `a` whose position `i·stride − pad + a·dil` falls inside `0..len`, as
+/// (a, position) pairs, for output position `i`.
+pub(crate) fn taps(i: usize, k: u32, stride: u32, pad: u32, dil: u32, len: u32, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    for a in 0..k as usize {
+        let pos = (i * stride as usize + a * dil as usize) as isize - pad as isize;
+        if pos >= 0 && pos < len as isize {
+            out.push((a, pos as usize));
         }
-        *o = best;
-        indices[t] = F::c(best_idx as f64);
     }
 }
 
-/// Max pooling backward: `dx[h, w]` sums `dy` over the windows whose index chose `h·W + w`.
-pub fn max_pool_backward<F: Float>(dx: &mut [F], dy: &[F], indices: &[F], g: &Window2d) {
-    let w = g.w as usize;
-    for (t, d) in dx.iter_mut().enumerate() {
-        let plane = t / g.in_plane();
-        let (y, x) = ((t % g.in_plane()) / w, t % w);
-        let mut acc = F::zero();
-        for a in 0..g.kh as usize {
-            let Some(i) = source(y, a, g.ph, g.dh, g.sh, g.oh) else { continue };
-            for b in 0..g.kw as usize {
-                let Some(j) = source(x, b, g.pw, g.dw, g.sw, g.ow) else { continue };
-                let o = plane * g.out_plane() + i * g.ow as usize + j;
-                if indices[o].to_f64() as usize == y * w + x {
-                    acc += dy[o];
+/// Max pooling: `out` gets each window's first maximum (row by row; a NaN wins) and
+/// `indices` its `h·W + w`.
+pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
+    let (w, p) = (g.w as usize, g.out_plane());
+    let mut tap = Vec::new();
+    let rows: Vec<Vec<(usize, usize)>> = (0..g.oh as usize)
+        .map(|i| {
+            taps(i, g.kh, g.sh, g.ph, g.dh, g.h, &mut tap);
+            tap.clone()
+        })
+        .collect();
+    let cols: Vec<Vec<(usize, usize)>> = (0..g.ow as usize)
+        .map(|j| {
+            taps(j, g.kw, g.sw, g.pw, g.dw, g.w, &mut tap);
+            tap.clone()
+        })
+        .collect();
+    for (plane, (out, indices)) in out.chunks_mut(p).zip(indices.chunks_mut(p)).enumerate() {
+        let x = &x[plane * g.in_plane()..][..g.in_plane()];
+        for (i, row_taps) in rows.iter().enumerate() {
+            for (j, col_taps) in cols.iter().enumerate() {
+                let (mut best, mut best_idx) = (F::c(f64::NEG_INFINITY), usize::MAX);
+                for &(_, hi) in row_taps {
+                    for &(_, wi) in col_taps {
+                        let v = x[hi * w + wi];
+                        if best_idx == usize::MAX || v > best || v.to_f64().is_nan() {
+                            best = v;
+                            best_idx = hi * w + wi;
+                        }
+                    }
                 }
+                let t = i * g.ow as usize + j;
+                out[t] = best;
+                indices[t] = F::c(best_idx as f64);
             }
         }
-        *d = acc;
+    }
+}
+
+/// Max pooling backward: each output's gradient goes to the element its index chose, outputs
+/// in order (PyTorch's scatter order; the shader gathers per element instead, which sums an
+/// element's windows in another order only where windows overlap).
+pub fn max_pool_backward<F: Float>(dx: &mut [F], dy: &[F], indices: &[F], g: &Window2d) {
+    let (plane_in, plane_out) = (g.in_plane(), g.out_plane());
+    dx.fill(F::zero());
+    for (plane, (dy, idx)) in dy.chunks(plane_out).zip(indices.chunks(plane_out)).enumerate() {
+        let dx = &mut dx[plane * plane_in..][..plane_in];
+        for (d, i) in dy.iter().zip(idx) {
+            dx[i.to_f64() as usize] += *d;
+        }
     }
 }
 
