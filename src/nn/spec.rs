@@ -365,3 +365,27 @@ impl ModelSpec {
         4.0 * (copies * params + acts)
     }
 }
+
+impl ModelSpec {
+    /// Fails when a training batch of `batch` rows gives a BatchNorm one value per channel
+    /// (PyTorch's "Expected more than 1 value per channel when training"), naming the layer.
+    pub fn check_train_batch(&self, batch: usize) -> Result<()> {
+        let mut shape = vec![batch];
+        shape.extend_from_slice(&self.input);
+        for leaf in self.leaves() {
+            if leaf.layer.tracks_batches() {
+                crate::ops::norm::batch_norm_dims(&shape, true).map_err(|_| {
+                    model_err(format!(
+                        "`{}` (module {}) would see one value per channel in a training batch of {batch} row(s) \
+                         (input {shape:?}); batch statistics need at least 2: change batch_size so no batch has \
+                         a single row",
+                        leaf.layer.spec(),
+                        leaf.path
+                    ))
+                })?;
+            }
+            shape = leaf.layer.output_shape(&shape)?;
+        }
+        Ok(())
+    }
+}

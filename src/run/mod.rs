@@ -148,10 +148,17 @@ pub fn train(
     cfg.validate()?;
     let selection = open(device)?;
     let reason = selection.fallback_reason.clone();
-    match &selection.device {
+    let new_folder = !out.exists();
+    let result = match &selection.device {
         Device::Cpu(be) => train_on(be, reason, cfg, out, opts, observer),
         Device::Gpu(be) => train_on(be.as_ref(), reason, cfg, out, opts, observer),
+    };
+    if result.is_err() && new_folder {
+        // A run refused before it wrote anything leaves no empty folder behind (remove_dir
+        // removes only an empty one).
+        let _ = std::fs::remove_dir(out);
     }
+    result
 }
 
 fn train_on<B: Backend>(

@@ -190,7 +190,12 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
     let spec = model_spec(cfg, data.train.features(), &data.schema, data.outputs)?;
     // Parameters, gradients, up to three optimizer states, two host copies; the data once more
     // on the device (the resident feed).
-    let rows = tc.batch_rows(data.train.len()).max(data.test.len().min(4096));
+    let full = tc.batch_rows(data.train.len());
+    spec.check_train_batch(full)?;
+    if full > 0 && data.train.len() % full != 0 {
+        spec.check_train_batch(data.train.len() % full)?; // the epoch's last, smaller batch
+    }
+    let rows = full.max(data.test.len().min(4096));
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(rows, 7.0), data.bytes())?;
     let model = Model::new(be, spec.clone(), cfg.seed)?;
     let optimizer_cfg = optimizer_config(cfg)?;
