@@ -30,11 +30,12 @@ def read_checkpoint(path):
     header = json.loads(blob[8 : 8 + n])
     meta = json.loads(header.pop("__metadata__")["downhill"])
     tensors = {}
+    dtypes = {"F32": "<f4", "I64": "<i8"}  # I64: BatchNorm's num_batches_tracked
     for name, info in header.items():
-        if info["dtype"] != "F32":
-            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, expected F32")
+        if info["dtype"] not in dtypes:
+            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, expected F32 or I64")
         start, end = info["data_offsets"]
-        data = np.frombuffer(blob[8 + n + start : 8 + n + end], dtype="<f4")
+        data = np.frombuffer(blob[8 + n + start : 8 + n + end], dtype=dtypes[info["dtype"]])
         tensors[name] = data.reshape(info["shape"])
     return tensors, meta
 
@@ -140,7 +141,10 @@ def linear_layers(tensors, meta):
 
 
 def forward(tensors, meta, x):
-    """The MLP's outputs for preprocessed rows x (dropout is off in evaluation)."""
+    """The MLP's outputs for preprocessed rows x (dropout is off in evaluation). Other models
+    (CNNs) run through PyTorch: see torch_model."""
+    if meta["config"].get("model", "mlp") != "mlp":
+        raise ValueError("the NumPy forward pass covers MLP checkpoints; run this model with --torch")
     act = _activation(meta["config"]["activation"])
     layers = linear_layers(tensors, meta)
     h = x
@@ -163,6 +167,14 @@ def torch_model(path):
     from torch import nn
 
     tensors, meta = read_checkpoint(path)
+    state = {n: torch.from_numpy(t.copy()) for n, t in tensors.items() if not n.startswith("optimizer.")}
+    if meta.get("torch_code"):
+        # Format 3 records the module's own Python (`model = nn.Sequential(...)`).
+        scope = {}
+        exec(meta["torch_code"], scope)
+        model = scope["model"]
+        model.load_state_dict(state)
+        return model.eval(), meta
     cfg = meta["config"]
     acts = {
         "relu": nn.ReLU,
@@ -187,7 +199,6 @@ def torch_model(path):
             if cfg["dropout"] > 0:
                 modules.append(nn.Dropout(cfg["dropout"]))
     model = nn.Sequential(*modules)
-    state = {n: torch.from_numpy(t.copy()) for n, t in tensors.items() if not n.startswith("optimizer.")}
     model.load_state_dict(state)
     return model.eval(), meta
 
@@ -218,8 +229,9 @@ def main(argv):
         import torch
 
         model, _ = torch_model(checkpoint)
+        shape = [len(x)] + list(meta.get("input_shape") or [x.shape[1]])
         with torch.no_grad():
-            outputs = model(torch.from_numpy(x)).numpy()
+            outputs = model(torch.from_numpy(x).reshape(shape)).numpy()
     else:
         outputs = forward(tensors, meta, x)
     sys.stdout.write(predictions_csv(outputs, meta.get("classes")))

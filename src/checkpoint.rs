@@ -72,6 +72,10 @@ pub struct CheckpointMeta {
     /// Per-sample input shape the model was built for (empty in format 2: `[inputs]`).
     #[serde(default)]
     pub input_shape: Vec<usize>,
+    /// Python that builds the equivalent PyTorch module (`model = nn.Sequential(...)`), whose
+    /// `load_state_dict` takes this file's tensors (empty in format 2).
+    #[serde(default)]
+    pub torch_code: String,
     /// How training rows were read (predict reads new rows the same way).
     pub schema: InputSchema,
     /// Outputs of the model.

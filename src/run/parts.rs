@@ -314,6 +314,7 @@ impl Saver<'_> {
             config: self.cfg.clone(),
             inputs: self.data.train.features(),
             input_shape: self.spec.input.clone(),
+            torch_code: self.spec.torch_code(),
             schema: self.data.schema.clone(),
             outputs: self.data.outputs,
             classes: self.data.classes,
