@@ -6,7 +6,7 @@
 struct Params {
     n: u32,
     threshold: u32, // ⌊p · 2³²⌋
-    key: u32,       // from the seed and the call counter, computed on the host
+    slot: u32,      // where this call's key is in `in1` (keys from the seed and call counter, host-computed)
     pad0: u32,
     scale: f32,     // 1 / (1 − p)
     pad1: f32,
@@ -32,12 +32,13 @@ fn hash32(x: u32) -> u32 {
     return h;
 }
 
-// out = x ⊙ mask, mask = keep ? 1/(1−p) : 0 (written for the backward pass)
+// out = x ⊙ mask, mask = keep ? 1/(1−p) : 0 (written for the backward pass). The key is read
+// from a storage buffer (in1, u32 bits), so the uniform stays the same from step to step.
 @compute @workgroup_size(WG)
 fn dropout_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i < p.n) {
-        let keep = hash32(hash32(i) ^ p.key) >= p.threshold;
+        let keep = hash32(hash32(i) ^ bitcast<u32>(in1[p.slot])) >= p.threshold;
         let m = select(0.0, p.scale, keep);
         mask[i] = m;
         out[i] = in0[i] * m;

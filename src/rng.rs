@@ -82,3 +82,9 @@ pub fn dropout_key(seed: u64, counter: u64) -> u32 {
     let hi = (seed >> 32) as u32;
     hash32(lo ^ hash32(hi ^ hash32(counter as u32 ^ hash32((counter >> 32) as u32))))
 }
+
+/// A dropout key as the f32 whose bits it is: how keys travel in a tensor to
+/// `Backend::dropout_forward` (both paths read the bits back unchanged).
+pub fn key_bits(key: u32) -> f32 {
+    f32::from_bits(key)
+}

@@ -77,3 +77,47 @@ fn write_replaces_contents_after_recorded_ops_read_the_old_ones() {
     assert_eq!(g.read(&dst).unwrap().data(), &[1.0; 4]);
     assert_eq!(g.read(&src).unwrap().data(), &[7.0; 4]);
 }
+
+#[test]
+fn repeated_cnn_training_steps_build_and_allocate_nothing() {
+    use downhill::data::{Dataset, Targets};
+    use downhill::loss::LossKind;
+    use downhill::nn::{Init, Model, ModelSpec};
+    use downhill::optim::{Optimizer, OptimizerConfig, SgdConfig};
+    use downhill::train::{BatchSize, TrainConfig, Trainer};
+    let Some(g) = own_gpu() else { return };
+    let mut rng = Rng::new(5);
+    let spec = ModelSpec::parse(
+        "conv2d(4, 3, padding=1) batchnorm2d relu residual(conv2d(4, 3, padding=1) relu) maxpool2d(2) \
+         avgpool2d(2, stride=1) flatten dropout(0.2) linear(10)",
+        &[1, 8, 8],
+        10,
+        Init::TorchDefault,
+    )
+    .unwrap();
+    let model = Model::new(&g, spec.clone(), 0).unwrap();
+    let opt = Optimizer::new(
+        &g,
+        OptimizerConfig::Sgd(SgdConfig { lr: 0.01, ..Default::default() }),
+        &spec.layout().unwrap(),
+        &[],
+    )
+    .unwrap();
+    // 20 rows at batch 8: two full batches and a last one of 4, which gets its own plan.
+    let config = TrainConfig { batch_size: BatchSize::Rows(8), shuffle: false, ..Default::default() };
+    let mut trainer = Trainer::new(&g, model, opt, LossKind::CrossEntropy, config).unwrap();
+    let labels = (0..20).map(|_| rng.below(10)).collect();
+    let data = Dataset::new(
+        Tensor::from_vec(&[20, 64], rng.vec_f32(20 * 64, -1.0, 1.0)).unwrap(),
+        Targets::Labels { labels, classes: 10 },
+    )
+    .unwrap();
+    let order: Vec<usize> = (0..20).collect();
+    trainer.run_epoch(&g, &data, &order).unwrap(); // traces both plans, builds every pipeline
+    let (cached, buffers) = (g.cache_stats(), g.storage_buffers_created());
+    for _ in 0..3 {
+        trainer.run_epoch(&g, &data, &order).unwrap();
+    }
+    assert_eq!(g.cache_stats(), cached, "repeated CNN steps build no pipeline, bind group, uniform or staging buffer");
+    assert_eq!(g.storage_buffers_created(), buffers, "repeated CNN steps allocate no device buffer");
+}

@@ -338,7 +338,9 @@ fn dropout_run<B: Backend>(be: &B, x: &Tensor, p: f32, key: u32) -> Vec<Tensor> 
     let xd = be.upload(x).unwrap();
     let mut out = be.zeros(x.shape()).unwrap();
     let mut mask = be.zeros(x.shape()).unwrap();
-    be.dropout_forward(&mut out, &mut mask, &xd, p, key).unwrap();
+    // The key sits in slot 1 of three, so the slot is honoured too.
+    let keys = Tensor::from_vec(&[3], vec![0.0, downhill::rng::key_bits(key), 1.0]).unwrap();
+    be.dropout_forward(&mut out, &mut mask, &xd, p, &be.upload(&keys).unwrap(), 1).unwrap();
     let mut dx = be.zeros(x.shape()).unwrap();
     be.dropout_backward(&mut dx, &xd, &mask).unwrap();
     vec![be.read(&out).unwrap(), be.read(&mask).unwrap(), be.read(&dx).unwrap()]

@@ -182,3 +182,11 @@ pub fn guard(flag: &[usize], loss: &[usize], sumsq: &[usize]) -> Result<()> {
     scalar_out("first_nonfinite", loss)?;
     scalar_out("first_nonfinite", sumsq)
 }
+
+/// A dropout key slot inside the keys tensor.
+pub fn key_slot(keys: usize, slot: usize) -> Result<()> {
+    if slot >= keys {
+        return Err(shape_error("dropout_forward", format!("key slot {slot} is outside the {keys} keys")));
+    }
+    Ok(())
+}

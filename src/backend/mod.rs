@@ -185,15 +185,18 @@ pub trait Backend {
 
     // ---- dropout ----
     /// Inverted dropout with drop probability `p` in [0, 1): `out = x ⊙ mask`, where the mask
-    /// (0 or 1/(1−p), written to `mask`) comes from a hash of the element index and `key`
-    /// ([`crate::rng::dropout_key`]), identical on both paths.
+    /// (0 or 1/(1−p), written to `mask`) comes from a hash of the element index and a key
+    /// ([`crate::rng::dropout_key`]), identical on both paths. The key is element `slot` of
+    /// `keys`, u32 bits stored as f32 ([`crate::rng::key_bits`]): kept in a buffer, it changes
+    /// every step without making a new uniform.
     fn dropout_forward(
         &self,
         out: &mut Self::Tensor,
         mask: &mut Self::Tensor,
         x: &Self::Tensor,
         p: f32,
-        key: u32,
+        keys: &Self::Tensor,
+        slot: usize,
     ) -> Result<()>;
     /// `dx = dy ⊙ mask`.
     fn dropout_backward(&self, dx: &mut Self::Tensor, dy: &Self::Tensor, mask: &Self::Tensor) -> Result<()>;

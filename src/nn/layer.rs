@@ -42,8 +42,11 @@ pub struct Forward<'a, B: Backend> {
     pub scratch: &'a mut [B::Tensor],
     /// Training mode (dropout active, batch statistics).
     pub train: bool,
-    /// This call's random key, when [`Layer::uses_rng`] said so (dropout masks).
-    pub key: u32,
+    /// This forward pass's random keys ([`crate::rng::key_bits`]), one per layer that
+    /// [`Layer::uses_rng`] in it.
+    pub keys: &'a B::Tensor,
+    /// Which of `keys` is this layer's (when it uses one).
+    pub slot: usize,
 }
 
 /// What a layer's backward pass reads and writes.

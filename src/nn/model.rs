@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
 use crate::nn::layer::{Backward, Forward};
 use crate::params::FlatStore;
-use crate::rng::dropout_key;
+use crate::rng::{dropout_key, key_bits};
 use crate::tensor::Tensor;
 use std::ops::Range;
 
@@ -37,6 +37,10 @@ pub struct Model<B: Backend> {
     last_train: bool,
     dropout_seed: u64,
     dropout_calls: u64,
+    /// The keys of one forward pass's dropout layers, written before each training forward.
+    keys: B::Tensor,
+    /// The host copy of `keys`, reused.
+    host_keys: Tensor,
 }
 
 impl<B: Backend> Model<B> {
@@ -58,6 +62,7 @@ impl<B: Backend> Model<B> {
             })
             .collect();
         let specs = spec.buffer_specs();
+        let random_layers = placed_random_layers(&spec).max(1);
         let buffers = specs.iter().map(|(_, shape, v)| be.upload(&Tensor::full(shape, *v))).collect::<Result<_>>()?;
         let mut model = Self {
             params: FlatStore::zeros(be, &layout)?,
@@ -73,6 +78,8 @@ impl<B: Backend> Model<B> {
             last_train: false,
             dropout_seed: seed ^ 0xD50F_0D50_F0D5_0F0D,
             dropout_calls: 0,
+            keys: be.zeros(&[random_layers])?,
+            host_keys: Tensor::zeros(&[random_layers]),
         };
         model.load(be, &initial)?;
         Ok(model)
@@ -175,19 +182,31 @@ impl<B: Backend> Model<B> {
         let pi = self.plan_index(be, be.shape(x))?;
         self.current = Some(pi);
         self.last_train = train;
+        // This pass's dropout keys, in layer order, continuing the call counter.
+        let mut slots = 0;
+        for placed in &self.placed {
+            if placed.leaf.layer.uses_rng(train) {
+                let key = dropout_key(self.dropout_seed, self.dropout_calls);
+                self.host_keys.data_mut()[slots] = key_bits(key);
+                self.dropout_calls += 1;
+                slots += 1;
+            }
+        }
+        if slots > 0 {
+            be.write(&mut self.keys, &self.host_keys)?;
+        }
         let plan = &mut self.plans[pi];
         let params = self.params.views();
+        let mut slot = 0;
         for step in &mut plan.steps {
             match step.kind {
                 StepKind::Leaf(li) => {
                     let placed = &self.placed[li];
                     let layer = &*placed.leaf.layer;
-                    let key = if layer.uses_rng(train) {
-                        self.dropout_calls += 1;
-                        dropout_key(self.dropout_seed, self.dropout_calls - 1)
-                    } else {
-                        0
-                    };
+                    let this_slot = slot;
+                    if layer.uses_rng(train) {
+                        slot += 1;
+                    }
                     let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
                     let result = act::<B>(&plan.acts, x, step.input).and_then(|x| {
                         let io = Forward {
@@ -197,7 +216,8 @@ impl<B: Backend> Model<B> {
                             buffers: &mut self.buffers[placed.buffers.clone()],
                             scratch: &mut step.scratch,
                             train,
-                            key,
+                            keys: &self.keys,
+                            slot: this_slot,
                         };
                         B::layer(layer).run_forward(be, io)
                     });
@@ -342,4 +362,9 @@ impl<B: Backend> Model<B> {
     pub fn zero_grad(&mut self, be: &B) -> Result<()> {
         be.fill(self.grads.flat_mut(), 0.0)
     }
+}
+
+/// Leaves that may draw random numbers in training (dropout): the key slots a forward pass needs.
+fn placed_random_layers(spec: &ModelSpec) -> usize {
+    spec.leaves().iter().filter(|l| l.layer.uses_rng(true)).count()
 }

@@ -170,12 +170,16 @@ impl Backend for CpuBackend {
         mask: &mut CpuTensor,
         x: &CpuTensor,
         p: f32,
-        key: u32,
+        keys: &CpuTensor,
+        slot: usize,
     ) -> Result<()> {
         checks::dropout_p(p)?;
         checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
+        checks::key_slot(numel(&keys.shape), slot)?;
         let (threshold, scale) = (dropout::threshold(p), 1.0 / (1.0 - p));
-        access2("dropout_forward", out, mask, [x], |o, m, [x]| dropout::dropout_forward(o, m, x, key, threshold, scale))
+        access2("dropout_forward", out, mask, [x, keys], |o, m, [x, keys]| {
+            dropout::dropout_forward(o, m, x, keys[slot].to_bits(), threshold, scale)
+        })
     }
 
     fn dropout_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, mask: &CpuTensor) -> Result<()> {

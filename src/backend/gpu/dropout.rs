@@ -10,7 +10,7 @@ use crate::error::Result;
 struct Params {
     n: u32,
     threshold: u32,
-    key: u32,
+    slot: u32,
     pad0: u32,
     scale: f32,
     pad1: [f32; 3],
@@ -24,12 +24,19 @@ impl GpuBackend {
         x: &GpuTensor,
         n: usize,
         p: f32,
-        key: u32,
+        keys: &GpuTensor,
+        slot: usize,
     ) -> Result<()> {
-        let params =
-            Params { n: n as u32, threshold: threshold(p), key, pad0: 0, scale: 1.0 / (1.0 - p), pad1: [0.0; 3] };
+        let params = Params {
+            n: n as u32,
+            threshold: threshold(p),
+            slot: slot as u32,
+            pad0: 0,
+            scale: 1.0 / (1.0 - p),
+            pad1: [0.0; 3],
+        };
         let grid = self.items_grid(&kernels::DROPOUT_FORWARD, n)?;
-        let storage = [out.binding(), x.binding(), mask.binding()];
+        let storage = [out.binding(), x.binding(), keys.binding(), mask.binding()];
         self.dispatch(&kernels::DROPOUT_FORWARD, bytemuck::bytes_of(&params), &storage, grid)
     }
 
@@ -40,7 +47,7 @@ impl GpuBackend {
         mask: &GpuTensor,
         n: usize,
     ) -> Result<()> {
-        let params = Params { n: n as u32, threshold: 0, key: 0, pad0: 0, scale: 0.0, pad1: [0.0; 3] };
+        let params = Params { n: n as u32, threshold: 0, slot: 0, pad0: 0, scale: 0.0, pad1: [0.0; 3] };
         let grid = self.items_grid(&kernels::DROPOUT_BACKWARD, n)?;
         self.dispatch(
             &kernels::DROPOUT_BACKWARD,

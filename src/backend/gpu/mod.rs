@@ -78,6 +78,7 @@ pub struct GpuBackend {
     ctx: GpuContext,
     next_id: AtomicU64,
     submissions: AtomicU64,
+    storage_created: AtomicU64,
     graveyard: Graveyard,
     state: Mutex<State>,
 }
@@ -94,6 +95,7 @@ impl GpuBackend {
             ctx,
             next_id: AtomicU64::new(1),
             submissions: AtomicU64::new(0),
+            storage_created: AtomicU64::new(0),
             graveyard: Arc::new(Mutex::new(Vec::new())),
             state: Mutex::new(State::default()),
         }
@@ -107,6 +109,12 @@ impl GpuBackend {
     /// How many `queue.submit` calls this backend has made (for tests and benchmarks).
     pub fn submissions(&self) -> u64 {
         self.submissions.load(Ordering::Relaxed)
+    }
+
+    /// How many storage buffers this backend has created (tensors, scratch): a repeated
+    /// training step must not add any (tests check it).
+    pub fn storage_buffers_created(&self) -> u64 {
+        self.storage_created.load(Ordering::Relaxed)
     }
 
     /// How many pipelines, bind groups and uniform buffers are cached: a repeated sequence of
@@ -148,6 +156,7 @@ impl GpuBackend {
     }
 
     fn storage(&self, shape: &[usize], bytes: u64) -> Result<DeviceBuffer> {
+        self.storage_created.fetch_add(1, Ordering::Relaxed);
         create_storage(&self.ctx.device, &self.ctx.limits, self.new_id(), &self.graveyard, shape, bytes)
     }
 

@@ -129,11 +129,13 @@ impl Backend for GpuBackend {
         mask: &mut GpuTensor,
         x: &GpuTensor,
         p: f32,
-        key: u32,
+        keys: &GpuTensor,
+        slot: usize,
     ) -> Result<()> {
         checks::dropout_p(p)?;
         let n = checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        self.launch_dropout_forward(out, mask, x, n, p, key)
+        checks::key_slot(keys.len(), slot)?;
+        self.launch_dropout_forward(out, mask, x, n, p, keys, slot)
     }
 
     fn dropout_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, mask: &GpuTensor) -> Result<()> {

@@ -42,7 +42,7 @@ impl Layer for Dropout {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let [mask] = scratch_n::<_, 1>(io.scratch, "dropout")?;
         if self.uses_rng(io.train) {
-            be.dropout_forward(io.y, mask, io.x, self.0, io.key)
+            be.dropout_forward(io.y, mask, io.x, self.0, io.keys, io.slot)
         } else {
             be.copy(io.y, io.x)?;
             be.fill(mask, 1.0) // a backward after an eval-mode forward passes gradients through
