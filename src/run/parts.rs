@@ -192,7 +192,7 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
     // on the device (the resident feed).
     let full = tc.batch_rows(data.train.len());
     spec.check_train_batch(full)?;
-    if full > 0 && data.train.len() % full != 0 {
+    if full > 0 && !data.train.len().is_multiple_of(full) {
         spec.check_train_batch(data.train.len() % full)?; // the epoch's last, smaller batch
     }
     let rows = full.max(data.test.len().min(4096));

@@ -17,6 +17,7 @@ struct Params {
 }
 
 impl GpuBackend {
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings and scalars, one argument each")]
     pub(super) fn launch_dropout_forward(
         &self,
         out: &mut GpuTensor,
