@@ -278,18 +278,6 @@ fn check_range(setting: &str, value: f64, lo: f64, lo_open: bool, hi: f64, hi_op
     }
 }
 
-/// Which of the optional optimizer hyperparameters each optimizer takes.
-fn optimizer_takes(optimizer: &str) -> Option<&'static [&'static str]> {
-    Some(match optimizer {
-        "sgd" => &["lr", "momentum", "weight_decay", "nesterov"],
-        "adam" | "adamw" | "adamax" | "nadam" | "radam" => &["lr", "beta1", "beta2", "eps", "weight_decay"],
-        "rmsprop" => &["lr", "momentum", "eps", "weight_decay"],
-        "adagrad" => &["lr", "eps", "weight_decay"],
-        "lion" => &["lr", "beta1", "beta2", "weight_decay"],
-        _ => return None,
-    })
-}
-
 impl RunConfig {
     /// Parses TOML text; `path` names errors. Unknown keys suggest the nearest valid one.
     pub fn from_toml(path: &Path, text: &str) -> Result<Self> {
@@ -390,15 +378,7 @@ impl RunConfig {
 
     /// The optimizer hyperparameters: in range, and each one given used by the optimizer.
     fn validate_optimizer(&self) -> Result<()> {
-        let Some(takes) = optimizer_takes(&self.optimizer) else {
-            return Err(Error::InvalidArgument {
-                what: "optimizer".into(),
-                detail: format!(
-                    "unknown {:?}; expected sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam or lion",
-                    self.optimizer
-                ),
-            });
-        };
+        let takes = crate::optim::registry::find(&self.optimizer)?.takes;
         let given = [
             ("lr", self.lr),
             ("momentum", self.momentum),

@@ -22,11 +22,17 @@ fn every_shader_file_validates() {
 
 #[test]
 fn every_shader_file_on_disk_is_registered() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    for entry in std::fs::read_dir(&dir).expect("shaders/") {
-        let name = entry.expect("entry").file_name().to_string_lossy().to_string();
-        // The prelude is not a kernel file: it is prepended to every one of them.
-        if name.ends_with(".wgsl") && name != "prelude.wgsl" {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("optim")] {
+        for entry in std::fs::read_dir(&dir).expect("shaders/") {
+            let path = entry.expect("entry").path();
+            files.push(path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
+        }
+    }
+    for name in files {
+        // The preludes are not kernel files: they are prepended to them.
+        if name.ends_with(".wgsl") && name != "prelude.wgsl" && name != "optim/prologue.wgsl" {
             assert!(
                 ShaderFile::ALL.iter().any(|f| f.file_name() == name),
                 "shaders/{name} is not in the kernel registry"

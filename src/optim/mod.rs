@@ -1,14 +1,31 @@
 //! Optimizers with PyTorch's names, defaults and semantics, each a fused update over one flat
 //! buffer (ONE dispatch on the GPU path), usable on their own on any set of tensors or inside
-//! the trainer. Configs carry the defaults; `Optimizer` holds the state and the step count.
+//! the trainer. One file per optimizer holds its config (PyTorch's defaults), its typed block
+//! terms, the step scalars it computes and its CPU twin; its kernel is `shaders/optim/<name>.wgsl`.
+//! `registry` maps names to configs; `Optimizer` holds the state and the step count.
 
+mod adagrad;
+mod adam;
+mod adamax;
 mod config;
 mod hyper;
+mod lion;
+mod nadam;
 mod optimizer;
+mod radam;
+pub mod registry;
+mod rmsprop;
+mod sgd;
 
-pub use config::{
-    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, NadamConfig, OptimKind, OptimizerConfig, RadamConfig,
-    RmspropConfig, SgdConfig,
-};
-pub use hyper::{GroupHyper, HYPER_LEN};
+pub use adagrad::{AdagradConfig, AdagradTerms};
+pub use adam::{AdamConfig, AdamTerms};
+pub use adamax::{AdamaxConfig, AdamaxTerms};
+pub use config::{OptimKind, OptimizerConfig};
+pub use hyper::{ClipBlock, GroupHyper, Head, StepScalars, HYPER_LEN, TERMS_LEN};
+pub use lion::{LionConfig, LionTerms};
+pub use nadam::{NadamConfig, NadamTerms};
 pub use optimizer::{Clip, Optimizer, OptimizerState, ParamGroup};
+pub use radam::{RadamConfig, RadamTerms};
+pub use registry::{OptimizerEntry, Settings, OPTIMIZERS};
+pub use rmsprop::{RmspropConfig, RmspropTerms};
+pub use sgd::{SgdConfig, SgdTerms};

@@ -3,7 +3,7 @@
 //! reduction before it when clipping by norm), recorded with the rest of the training step.
 
 use super::config::OptimizerConfig;
-use super::hyper::{flag, GroupHyper, HYPER_LEN};
+use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ALIGN};
@@ -78,35 +78,19 @@ pub struct Optimizer<B: Backend> {
     clip: Clip,
 }
 
-fn config_momentum(config: &OptimizerConfig) -> f64 {
-    match config {
-        OptimizerConfig::Sgd(c) => c.momentum,
-        OptimizerConfig::Rmsprop(c) => c.momentum,
-        OptimizerConfig::Adam(c) => c.betas.0,
-        OptimizerConfig::Adamax(c) => c.betas.0,
-        OptimizerConfig::Nadam(c) => c.betas.0,
-        OptimizerConfig::Radam(c) => c.betas.0,
-        OptimizerConfig::Lion(c) => c.betas.0,
-        OptimizerConfig::Adagrad(_) => 0.0,
-    }
-}
-
 impl<B: Backend> Optimizer<B> {
     /// An optimizer for the tensors of `layout`, with `groups` overriding settings for some.
     pub fn new(be: &B, config: OptimizerConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Self> {
         validate(&config)?;
-        let mut settings = vec![GroupSettings {
-            lr: config.lr(),
-            weight_decay: config.weight_decay(),
-            momentum: config_momentum(&config),
-        }];
+        let mut settings =
+            vec![GroupSettings { lr: config.lr(), weight_decay: config.weight_decay(), momentum: config.momentum() }];
         let mut chunk_groups = vec![0u32; layout.chunks()];
         let mut claimed: Vec<Option<usize>> = vec![None; layout.views().len()];
         for (gi, group) in groups.iter().enumerate() {
             settings.push(GroupSettings {
                 lr: group.lr.unwrap_or(config.lr()),
                 weight_decay: group.weight_decay.unwrap_or(config.weight_decay()),
-                momentum: config_momentum(&config),
+                momentum: config.momentum(),
             });
             for name in &group.params {
                 let view = layout.get(name)?;
@@ -207,8 +191,7 @@ impl<B: Backend> Optimizer<B> {
         self.step += 1;
         let t = self.step as f64;
         if let OptimizerConfig::Nadam(c) = &self.config {
-            let mu = self.groups[0].momentum * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
-            self.mu_product *= mu as f32;
+            self.mu_product *= c.mu(self.groups[0].momentum, t) as f32;
         }
         for (gi, g) in self.groups.iter().enumerate() {
             let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t));
@@ -243,10 +226,17 @@ impl<B: Backend> Optimizer<B> {
         })
     }
 
-    /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32).
+    /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32): the
+    /// optimizer's own block (its file) and the clipping settings.
     fn block(&self, g: &GroupSettings, t: f64) -> GroupHyper {
-        let mut h = GroupHyper { lr: g.lr as f32, weight_decay: g.weight_decay as f32, ..Default::default() };
-        h.decay_factor = (1.0 - g.lr * g.weight_decay) as f32;
+        let scalars = StepScalars {
+            lr: g.lr,
+            weight_decay: g.weight_decay,
+            momentum: g.momentum,
+            t,
+            mu_product: self.mu_product as f64,
+        };
+        let mut h = self.config.block(&scalars);
         let (mode, value) = match self.clip {
             Clip::None => (0.0, 0.0),
             Clip::L2Norm(v) => (1.0, v),
@@ -254,80 +244,7 @@ impl<B: Backend> Optimizer<B> {
             Clip::Value(v) => (3.0, v),
             Clip::L1Norm(v) => (4.0, v),
         };
-        h.clip_mode = mode;
-        h.clip_value = value as f32;
-        let betas = |h: &mut GroupHyper, b1: f64, b2: f64| {
-            h.beta1 = b1 as f32;
-            h.beta2 = b2 as f32;
-            h.one_minus_beta1 = (1.0 - b1) as f32;
-            h.one_minus_beta2 = (1.0 - b2) as f32;
-        };
-        match &self.config {
-            OptimizerConfig::Sgd(c) => {
-                h.beta1 = g.momentum as f32;
-                h.one_minus_beta1 = (1.0 - c.dampening) as f32;
-                h.flag0 = flag(c.nesterov);
-                h.flag1 = flag(self.step == 1);
-                h.flag2 = flag(g.momentum != 0.0);
-            }
-            OptimizerConfig::Adagrad(c) => {
-                h.eps = c.eps as f32;
-                h.c0 = (g.lr / (1.0 + (t - 1.0) * c.lr_decay)) as f32;
-            }
-            OptimizerConfig::Rmsprop(c) => {
-                h.beta1 = c.alpha as f32;
-                h.one_minus_beta1 = (1.0 - c.alpha) as f32;
-                h.beta2 = g.momentum as f32;
-                h.eps = c.eps as f32;
-                h.flag0 = flag(c.centered);
-                h.flag2 = flag(g.momentum > 0.0);
-            }
-            OptimizerConfig::Adam(c) => {
-                betas(&mut h, g.momentum, c.betas.1);
-                h.eps = c.eps as f32;
-                let bc1 = 1.0 - g.momentum.powf(t);
-                let bc2 = 1.0 - c.betas.1.powf(t);
-                h.c0 = (g.lr / bc1) as f32;
-                h.c1 = bc2.sqrt() as f32;
-                h.flag0 = flag(c.amsgrad);
-                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
-            }
-            OptimizerConfig::Adamax(c) => {
-                betas(&mut h, g.momentum, c.betas.1);
-                h.eps = c.eps as f32;
-                h.c0 = (g.lr / (1.0 - g.momentum.powf(t))) as f32;
-            }
-            OptimizerConfig::Nadam(c) => {
-                betas(&mut h, g.momentum, c.betas.1);
-                h.eps = c.eps as f32;
-                let mu = g.momentum * (1.0 - 0.5 * 0.96f64.powf(t * c.momentum_decay));
-                let mu_next = g.momentum * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * c.momentum_decay));
-                let mu_product = self.mu_product as f64;
-                h.c0 = (1.0 - c.betas.1.powf(t)) as f32;
-                h.c1 = (-g.lr * (1.0 - mu) / (1.0 - mu_product)) as f32;
-                h.c2 = ((-g.lr * mu_next) / (1.0 - mu_product * mu_next)) as f32;
-                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
-            }
-            OptimizerConfig::Radam(c) => {
-                betas(&mut h, g.momentum, c.betas.1);
-                h.eps = c.eps as f32;
-                let b2 = c.betas.1;
-                let bc1 = 1.0 - g.momentum.powf(t);
-                let bc2 = 1.0 - b2.powf(t);
-                let rho_inf = 2.0 / (1.0 - b2) - 1.0;
-                let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
-                h.c0 = bc1 as f32;
-                h.c1 = bc2.sqrt() as f32;
-                if rho_t > 5.0 {
-                    let rect =
-                        ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt();
-                    h.c2 = rect as f32;
-                    h.flag0 = 1.0;
-                }
-                h.flag1 = flag(c.decoupled_weight_decay && g.weight_decay != 0.0);
-            }
-            OptimizerConfig::Lion(c) => betas(&mut h, g.momentum, c.betas.1),
-        }
+        h.clip = ClipBlock { mode, value: value as f32, pad: [0.0; 3] };
         h
     }
 
@@ -406,15 +323,7 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
     if config.weight_decay().is_nan() || config.weight_decay() < 0.0 {
         return bad("weight_decay", config.weight_decay(), "≥ 0");
     }
-    let betas = match config {
-        OptimizerConfig::Adam(c) => Some(c.betas),
-        OptimizerConfig::Adamax(c) => Some(c.betas),
-        OptimizerConfig::Nadam(c) => Some(c.betas),
-        OptimizerConfig::Radam(c) => Some(c.betas),
-        OptimizerConfig::Lion(c) => Some(c.betas),
-        _ => None,
-    };
-    if let Some((b1, b2)) = betas {
+    if let Some((b1, b2)) = config.betas() {
         for (name, b) in [("betas[0]", b1), ("betas[1]", b2)] {
             if !(0.0..1.0).contains(&b) {
                 return bad(name, b, "in [0, 1)");

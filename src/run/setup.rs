@@ -8,10 +8,7 @@ use crate::data::mnist::{builtin, load_dir, TrainTest};
 use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
 use crate::nn::{Init, ModelSpec};
-use crate::optim::{
-    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, NadamConfig, OptimizerConfig, RadamConfig, RmspropConfig,
-    SgdConfig,
-};
+use crate::optim::{registry, OptimizerConfig, Settings};
 use crate::schedule::Schedule;
 use crate::Activation;
 use std::path::Path;
@@ -133,96 +130,19 @@ pub(crate) fn parse_init(name: &str, act: Activation) -> Result<Init> {
     })
 }
 
-/// The optimizer a config names: PyTorch's defaults (`torch.optim.<Name>`'s signature; Lion's
-/// paper), overridden by every hyperparameter the config gives.
+/// The optimizer `cfg` names with its settings; what it leaves out takes the optimizer's own
+/// default (PyTorch's). The names live in `optim::registry`.
 pub fn optimizer_config(cfg: &RunConfig) -> Result<OptimizerConfig> {
-    let betas = |(b1, b2): (f64, f64)| (cfg.beta1.unwrap_or(b1), cfg.beta2.unwrap_or(b2));
-    let lr = |d: f64| cfg.lr.unwrap_or(d);
-    let wd = |d: f64| cfg.weight_decay.unwrap_or(d);
-    let eps = |d: f64| cfg.eps.unwrap_or(d);
-    let momentum = |d: f64| cfg.momentum.unwrap_or(d);
-    Ok(match cfg.optimizer.as_str() {
-        "sgd" => {
-            let d = SgdConfig::default();
-            OptimizerConfig::Sgd(SgdConfig {
-                lr: lr(d.lr),
-                momentum: momentum(d.momentum),
-                weight_decay: wd(d.weight_decay),
-                nesterov: cfg.nesterov,
-                ..d
-            })
-        }
-        "adam" | "adamw" => {
-            let d = if cfg.optimizer == "adamw" { AdamConfig::adamw() } else { AdamConfig::default() };
-            OptimizerConfig::Adam(AdamConfig {
-                lr: lr(d.lr),
-                betas: betas(d.betas),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-                ..d
-            })
-        }
-        "rmsprop" => {
-            let d = RmspropConfig::default();
-            OptimizerConfig::Rmsprop(RmspropConfig {
-                lr: lr(d.lr),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-                momentum: momentum(d.momentum),
-                ..d
-            })
-        }
-        "adagrad" => {
-            let d = AdagradConfig::default();
-            OptimizerConfig::Adagrad(AdagradConfig {
-                lr: lr(d.lr),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-                ..d
-            })
-        }
-        "adamax" => {
-            let d = AdamaxConfig::default();
-            OptimizerConfig::Adamax(AdamaxConfig {
-                lr: lr(d.lr),
-                betas: betas(d.betas),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-            })
-        }
-        "nadam" => {
-            let d = NadamConfig::default();
-            OptimizerConfig::Nadam(NadamConfig {
-                lr: lr(d.lr),
-                betas: betas(d.betas),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-                ..d
-            })
-        }
-        "radam" => {
-            let d = RadamConfig::default();
-            OptimizerConfig::Radam(RadamConfig {
-                lr: lr(d.lr),
-                betas: betas(d.betas),
-                eps: eps(d.eps),
-                weight_decay: wd(d.weight_decay),
-                ..d
-            })
-        }
-        "lion" => {
-            let d = LionConfig::default();
-            OptimizerConfig::Lion(LionConfig { lr: lr(d.lr), betas: betas(d.betas), weight_decay: wd(d.weight_decay) })
-        }
-        other => {
-            return Err(Error::InvalidArgument {
-                what: "optimizer".into(),
-                detail: format!(
-                    "unknown {other:?}; expected sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam or lion"
-                ),
-            })
-        }
-    })
+    let entry = registry::find(&cfg.optimizer)?;
+    Ok((entry.from_settings)(&Settings {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        nesterov: cfg.nesterov,
+    }))
 }
 
 /// The schedule a config names, over `steps_per_epoch · epochs` steps; `base_lr` is the

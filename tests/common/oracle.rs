@@ -1,9 +1,6 @@
 //! Reads the PyTorch reference files in tests/fixtures/oracle (copied from shared/oracle).
 
-use downhill::optim::{
-    AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, NadamConfig, OptimizerConfig, RadamConfig, RmspropConfig,
-    SgdConfig,
-};
+use downhill::optim::{registry, OptimizerConfig};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -27,68 +24,12 @@ pub fn host(v: &Value) -> downhill::Tensor {
     downhill::Tensor::from_vec(&shape, data.iter().map(|&x| x as f32).collect()).expect("oracle tensor")
 }
 
-/// Builds the downhill config from the case's PyTorch hyperparameters (all given explicitly).
+/// Builds the downhill config from the case's PyTorch class and hyperparameters (all given
+/// explicitly), through the library's one name→config registry. Lion cases name lion-pytorch's
+/// `Lion` (some fixtures add a suffix to it).
 pub fn optimizer_config(optimizer: &str, h: &Value) -> OptimizerConfig {
-    let f = |k: &str| h[k].as_f64().unwrap_or_else(|| panic!("{optimizer}: missing {k}"));
-    let b = |k: &str| h[k].as_bool().unwrap_or_else(|| panic!("{optimizer}: missing {k}"));
-    let betas = || (h["betas"][0].as_f64().unwrap(), h["betas"][1].as_f64().unwrap());
-    match optimizer {
-        "SGD" => OptimizerConfig::Sgd(SgdConfig {
-            lr: f("lr"),
-            momentum: f("momentum"),
-            dampening: f("dampening"),
-            weight_decay: f("weight_decay"),
-            nesterov: b("nesterov"),
-        }),
-        "Adam" | "AdamW" => OptimizerConfig::Adam(AdamConfig {
-            lr: f("lr"),
-            betas: betas(),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-            amsgrad: b("amsgrad"),
-            decoupled_weight_decay: optimizer == "AdamW",
-        }),
-        "RMSprop" => OptimizerConfig::Rmsprop(RmspropConfig {
-            lr: f("lr"),
-            alpha: f("alpha"),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-            momentum: f("momentum"),
-            centered: b("centered"),
-        }),
-        "Adagrad" => OptimizerConfig::Adagrad(AdagradConfig {
-            lr: f("lr"),
-            lr_decay: f("lr_decay"),
-            weight_decay: f("weight_decay"),
-            initial_accumulator_value: f("initial_accumulator_value"),
-            eps: f("eps"),
-        }),
-        "Adamax" => OptimizerConfig::Adamax(AdamaxConfig {
-            lr: f("lr"),
-            betas: betas(),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-        }),
-        "NAdam" => OptimizerConfig::Nadam(NadamConfig {
-            lr: f("lr"),
-            betas: betas(),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-            momentum_decay: f("momentum_decay"),
-            decoupled_weight_decay: b("decoupled_weight_decay"),
-        }),
-        "RAdam" => OptimizerConfig::Radam(RadamConfig {
-            lr: f("lr"),
-            betas: betas(),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-            decoupled_weight_decay: b("decoupled_weight_decay"),
-        }),
-        o if o.starts_with("Lion") => {
-            OptimizerConfig::Lion(LionConfig { lr: f("lr"), betas: betas(), weight_decay: f("weight_decay") })
-        }
-        other => panic!("unknown optimizer {other}"),
-    }
+    let torch = if optimizer.starts_with("Lion") { "Lion" } else { optimizer };
+    registry::from_torch(torch, h).unwrap_or_else(|e| panic!("{optimizer}: {e}"))
 }
 
 /// The MLP fixtures name Linear layer k `fc{k}`; downhill names parameters by their

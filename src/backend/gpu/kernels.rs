@@ -16,8 +16,22 @@ pub enum ShaderFile {
     Reduce,
     /// `shaders/dropout.wgsl`.
     Dropout,
-    /// `shaders/optim.wgsl`.
-    Optim,
+    /// `shaders/optim/sgd.wgsl` (after `optim/prologue.wgsl`).
+    OptimSgd,
+    /// `shaders/optim/adagrad.wgsl` (after `optim/prologue.wgsl`).
+    OptimAdagrad,
+    /// `shaders/optim/rmsprop.wgsl` (after `optim/prologue.wgsl`).
+    OptimRmsprop,
+    /// `shaders/optim/adam.wgsl` (after `optim/prologue.wgsl`).
+    OptimAdam,
+    /// `shaders/optim/adamax.wgsl` (after `optim/prologue.wgsl`).
+    OptimAdamax,
+    /// `shaders/optim/nadam.wgsl` (after `optim/prologue.wgsl`).
+    OptimNadam,
+    /// `shaders/optim/radam.wgsl` (after `optim/prologue.wgsl`).
+    OptimRadam,
+    /// `shaders/optim/lion.wgsl` (after `optim/prologue.wgsl`).
+    OptimLion,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -32,14 +46,21 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 12] = [
+    pub const ALL: [ShaderFile; 19] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
         ShaderFile::Loss,
         ShaderFile::Reduce,
         ShaderFile::Dropout,
-        ShaderFile::Optim,
+        ShaderFile::OptimSgd,
+        ShaderFile::OptimAdagrad,
+        ShaderFile::OptimRmsprop,
+        ShaderFile::OptimAdam,
+        ShaderFile::OptimAdamax,
+        ShaderFile::OptimNadam,
+        ShaderFile::OptimRadam,
+        ShaderFile::OptimLion,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -56,7 +77,14 @@ impl ShaderFile {
             ShaderFile::Loss => "loss.wgsl",
             ShaderFile::Reduce => "reduce.wgsl",
             ShaderFile::Dropout => "dropout.wgsl",
-            ShaderFile::Optim => "optim.wgsl",
+            ShaderFile::OptimSgd => "optim/sgd.wgsl",
+            ShaderFile::OptimAdagrad => "optim/adagrad.wgsl",
+            ShaderFile::OptimRmsprop => "optim/rmsprop.wgsl",
+            ShaderFile::OptimAdam => "optim/adam.wgsl",
+            ShaderFile::OptimAdamax => "optim/adamax.wgsl",
+            ShaderFile::OptimNadam => "optim/nadam.wgsl",
+            ShaderFile::OptimRadam => "optim/radam.wgsl",
+            ShaderFile::OptimLion => "optim/lion.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -65,8 +93,18 @@ impl ShaderFile {
         }
     }
 
-    /// The WGSL source compiled into the binary: `shaders/prelude.wgsl` followed by the file.
+    /// The WGSL source compiled into the binary: `shaders/prelude.wgsl`, for optimizers
+    /// `shaders/optim/prologue.wgsl`, then the file.
     pub fn source(self) -> &'static str {
+        macro_rules! with_optim_prologue {
+            ($file:literal) => {
+                concat!(
+                    include_str!("../../../shaders/prelude.wgsl"),
+                    include_str!("../../../shaders/optim/prologue.wgsl"),
+                    include_str!(concat!("../../../shaders/", $file))
+                )
+            };
+        }
         macro_rules! with_prelude {
             ($file:literal) => {
                 concat!(
@@ -82,7 +120,14 @@ impl ShaderFile {
             ShaderFile::Loss => with_prelude!("loss.wgsl"),
             ShaderFile::Reduce => with_prelude!("reduce.wgsl"),
             ShaderFile::Dropout => with_prelude!("dropout.wgsl"),
-            ShaderFile::Optim => with_prelude!("optim.wgsl"),
+            ShaderFile::OptimSgd => with_optim_prologue!("optim/sgd.wgsl"),
+            ShaderFile::OptimAdagrad => with_optim_prologue!("optim/adagrad.wgsl"),
+            ShaderFile::OptimRmsprop => with_optim_prologue!("optim/rmsprop.wgsl"),
+            ShaderFile::OptimAdam => with_optim_prologue!("optim/adam.wgsl"),
+            ShaderFile::OptimAdamax => with_optim_prologue!("optim/adamax.wgsl"),
+            ShaderFile::OptimNadam => with_optim_prologue!("optim/nadam.wgsl"),
+            ShaderFile::OptimRadam => with_optim_prologue!("optim/radam.wgsl"),
+            ShaderFile::OptimLion => with_optim_prologue!("optim/lion.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -168,14 +213,14 @@ kernel!(CROSS_ENTROPY_LOSS, Loss, "cross_entropy_loss", LOSS_LABELS);
 kernel!(BCE_WITH_LOGITS_LOSS, Loss, "bce_with_logits_loss", LOSS_TARGET);
 kernel!(DROPOUT_FORWARD, Dropout, "dropout_forward", DROPOUT_FWD);
 kernel!(DROPOUT_BACKWARD, Dropout, "dropout_backward", OUT_IN_IN);
-kernel!(SGD_STEP, Optim, "sgd_step", OPTIM);
-kernel!(ADAGRAD_STEP, Optim, "adagrad_step", OPTIM);
-kernel!(RMSPROP_STEP, Optim, "rmsprop_step", OPTIM);
-kernel!(ADAM_STEP, Optim, "adam_step", OPTIM);
-kernel!(ADAMAX_STEP, Optim, "adamax_step", OPTIM);
-kernel!(NADAM_STEP, Optim, "nadam_step", OPTIM);
-kernel!(RADAM_STEP, Optim, "radam_step", OPTIM);
-kernel!(LION_STEP, Optim, "lion_step", OPTIM);
+kernel!(SGD_STEP, OptimSgd, "sgd_step", OPTIM);
+kernel!(ADAGRAD_STEP, OptimAdagrad, "adagrad_step", OPTIM);
+kernel!(RMSPROP_STEP, OptimRmsprop, "rmsprop_step", OPTIM);
+kernel!(ADAM_STEP, OptimAdam, "adam_step", OPTIM);
+kernel!(ADAMAX_STEP, OptimAdamax, "adamax_step", OPTIM);
+kernel!(NADAM_STEP, OptimNadam, "nadam_step", OPTIM);
+kernel!(RADAM_STEP, OptimRadam, "radam_step", OPTIM);
+kernel!(LION_STEP, OptimLion, "lion_step", OPTIM);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);

@@ -1,0 +1,153 @@
+//! The one place optimizer names map to configurations: the CLI's and TOML's names, the
+//! settings each takes, PyTorch's class names (for the oracle tests and anyone porting a torch
+//! script), and how each is built from a run's settings or torch's constructor arguments.
+
+use super::{adagrad, adam, adamax, lion, nadam, radam, rmsprop, sgd, OptimizerConfig};
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+/// The optimizer settings a run gives; None takes the optimizer's own default.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// SGD / RMSprop momentum.
+    pub momentum: Option<f64>,
+    /// Weight decay.
+    pub weight_decay: Option<f64>,
+    /// β1.
+    pub beta1: Option<f64>,
+    /// β2.
+    pub beta2: Option<f64>,
+    /// ε.
+    pub eps: Option<f64>,
+    /// SGD's Nesterov momentum.
+    pub nesterov: bool,
+}
+
+/// One optimizer as users name it.
+pub struct OptimizerEntry {
+    /// The name in the CLI and TOML (`adamw`).
+    pub name: &'static str,
+    /// PyTorch's class (`AdamW`; lion-pytorch's `Lion`).
+    pub torch: &'static str,
+    /// The [`Settings`] fields it takes (others are refused).
+    pub takes: &'static [&'static str],
+    /// Builds it from a run's settings.
+    pub from_settings: fn(&Settings) -> OptimizerConfig,
+    /// Builds it from PyTorch's constructor arguments (every one given).
+    pub from_torch: fn(&Value) -> Result<OptimizerConfig>,
+}
+
+const ADAM_LIKE: &[&str] = &["lr", "beta1", "beta2", "eps", "weight_decay"];
+
+/// Every optimizer, in the order the docs list them.
+pub const OPTIMIZERS: &[OptimizerEntry] = &[
+    OptimizerEntry {
+        name: "sgd",
+        torch: "SGD",
+        takes: &["lr", "momentum", "weight_decay", "nesterov"],
+        from_settings: sgd::from_settings,
+        from_torch: sgd::from_torch,
+    },
+    OptimizerEntry {
+        name: "adam",
+        torch: "Adam",
+        takes: ADAM_LIKE,
+        from_settings: adam::adam_from_settings,
+        from_torch: adam::adam_from_torch,
+    },
+    OptimizerEntry {
+        name: "adamw",
+        torch: "AdamW",
+        takes: ADAM_LIKE,
+        from_settings: adam::adamw_from_settings,
+        from_torch: adam::adamw_from_torch,
+    },
+    OptimizerEntry {
+        name: "rmsprop",
+        torch: "RMSprop",
+        takes: &["lr", "momentum", "eps", "weight_decay"],
+        from_settings: rmsprop::from_settings,
+        from_torch: rmsprop::from_torch,
+    },
+    OptimizerEntry {
+        name: "adagrad",
+        torch: "Adagrad",
+        takes: &["lr", "eps", "weight_decay"],
+        from_settings: adagrad::from_settings,
+        from_torch: adagrad::from_torch,
+    },
+    OptimizerEntry {
+        name: "adamax",
+        torch: "Adamax",
+        takes: ADAM_LIKE,
+        from_settings: adamax::from_settings,
+        from_torch: adamax::from_torch,
+    },
+    OptimizerEntry {
+        name: "nadam",
+        torch: "NAdam",
+        takes: ADAM_LIKE,
+        from_settings: nadam::from_settings,
+        from_torch: nadam::from_torch,
+    },
+    OptimizerEntry {
+        name: "radam",
+        torch: "RAdam",
+        takes: ADAM_LIKE,
+        from_settings: radam::from_settings,
+        from_torch: radam::from_torch,
+    },
+    OptimizerEntry {
+        name: "lion",
+        torch: "Lion",
+        takes: &["lr", "beta1", "beta2", "weight_decay"],
+        from_settings: lion::from_settings,
+        from_torch: lion::from_torch,
+    },
+];
+
+/// Every CLI name, comma-separated (for messages and help).
+pub fn names() -> String {
+    OPTIMIZERS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The optimizer called `name` in the CLI or TOML.
+pub fn find(name: &str) -> Result<&'static OptimizerEntry> {
+    OPTIMIZERS.iter().find(|o| o.name == name).ok_or_else(|| Error::InvalidArgument {
+        what: "optimizer".into(),
+        detail: format!("unknown {name:?}; expected one of {}", names()),
+    })
+}
+
+/// The configuration of PyTorch's class `torch_name` with constructor arguments `h`.
+pub fn from_torch(torch_name: &str, h: &Value) -> Result<OptimizerConfig> {
+    let entry = OPTIMIZERS.iter().find(|o| o.torch == torch_name).ok_or_else(|| Error::InvalidArgument {
+        what: "optimizer".into(),
+        detail: format!("no optimizer is PyTorch's {torch_name:?}"),
+    })?;
+    (entry.from_torch)(h)
+}
+
+fn missing(key: &str) -> Error {
+    Error::InvalidArgument { what: "optimizer arguments".into(), detail: format!("{key} is missing or not a number") }
+}
+
+/// A numeric constructor argument.
+pub(crate) fn num(h: &Value, key: &str) -> Result<f64> {
+    h[key].as_f64().ok_or_else(|| missing(key))
+}
+
+/// A boolean constructor argument.
+pub(crate) fn flag_of(h: &Value, key: &str) -> Result<bool> {
+    h[key].as_bool().ok_or_else(|| missing(key))
+}
+
+/// The `betas` pair.
+pub(crate) fn betas(h: &Value) -> Result<(f64, f64)> {
+    match (h["betas"][0].as_f64(), h["betas"][1].as_f64()) {
+        (Some(b1), Some(b2)) => Ok((b1, b2)),
+        _ => Err(missing("betas")),
+    }
+}
