@@ -3,7 +3,7 @@
 
 use crate::data::normalize::Normalization;
 use crate::error::{file_error, Error, Result};
-use crate::scheduler::FeedMode;
+use crate::feed::FeedMode;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

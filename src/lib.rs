@@ -10,6 +10,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod feed;
 pub mod infer;
 pub mod loss;
 pub mod memory;
@@ -21,7 +22,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod schedule;
-pub mod scheduler;
+
 pub mod tensor;
 pub mod train;
 

@@ -6,13 +6,13 @@
 use crate::backend::Backend;
 use crate::data::{gather_rows, Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::loss::{LossKind, Target};
+use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
+use crate::loss::LossKind;
 use crate::nn::Model;
 use crate::optim::{Clip, Optimizer};
 use crate::params::ALIGN;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
-use crate::scheduler::{choose_mode, start_stream, FeedMode, HostBatch, ResidentSet, RESIDENT_BUDGET_BYTES};
 use crate::tensor::Tensor;
 
 /// How many rows one optimizer step sees.
@@ -130,24 +130,6 @@ pub struct StepInfo {
     pub mean_loss: Option<f64>,
 }
 
-/// Where one micro-batch comes from.
-enum Load<'a> {
-    /// Rows of the host data set, gathered and uploaded now.
-    Rows(&'a [usize]),
-    /// Rows `offset..offset + rows` of the uploaded permutation of the resident set.
-    Resident { offset: usize, rows: usize },
-    /// A batch the streaming producer prepared.
-    Staged(HostBatch),
-}
-
-/// Device buffers for one batch size, reused every step.
-struct BatchBuffers<B: Backend> {
-    rows: usize,
-    x: B::Tensor,
-    values: Option<B::Tensor>,
-    labels: Option<B::Labels>,
-}
-
 /// A model, its optimizer and the loop's settings.
 pub struct Trainer<B: Backend> {
     /// The model being trained.
@@ -162,7 +144,7 @@ pub struct Trainer<B: Backend> {
     lrs: Vec<f64>,
     steps: u64,
     rng: Rng,
-    buffers: Vec<BatchBuffers<B>>,
+    feed: Feed<B>,
     /// The numbers the host reads back, in one buffer so one read gets them all: the guard at
     /// element 0 and the loss sum at element ALIGN (views `guard` and `loss_sum`).
     monitor: B::Tensor,
@@ -171,8 +153,6 @@ pub struct Trainer<B: Backend> {
     /// [first non-finite step since `guard_base`, steps counted] on the device.
     guard: B::Tensor,
     guard_base: u64,
-    resident: Option<ResidentSet<B>>,
-    last_mode: Option<FeedMode>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -202,20 +182,18 @@ impl<B: Backend> Trainer<B> {
             loss,
             config,
             steps: 0,
-            buffers: Vec::new(),
+            feed: Feed::new(),
             loss_sum: be.view(&monitor, ALIGN, &[1])?,
             guard: be.view(&monitor, 0, &[2])?,
             monitor,
             grad_sumsq: be.zeros(&[1])?,
             guard_base: 0,
-            resident: None,
-            last_mode: None,
         })
     }
 
     /// The feed mode the last epoch used.
     pub fn last_feed_mode(&self) -> Option<FeedMode> {
-        self.last_mode
+        self.feed.last_mode
     }
 
     /// Restores the loop's position: steps taken and the shuffle generator's state (from a
@@ -278,91 +256,17 @@ impl<B: Backend> Trainer<B> {
         order
     }
 
-    fn buffers_for(&mut self, be: &B, data: &Dataset, rows: usize) -> Result<usize> {
-        if let Some(i) = self.buffers.iter().position(|b| b.rows == rows) {
-            return Ok(i);
-        }
-        let (values, labels) = match &data.targets {
-            Targets::Labels { classes, .. } => (None, Some(be.upload_labels(&vec![0; rows], *classes)?)),
-            Targets::Values(t) => (Some(be.zeros(&[rows, t.shape()[1]])?), None),
-        };
-        self.buffers.push(BatchBuffers { rows, x: be.zeros(&[rows, data.features()])?, values, labels });
-        Ok(self.buffers.len() - 1)
-    }
-
-    /// Fills the reused input buffers of the batch's size; returns their index and, for a staged
-    /// batch, the staging buffer to hand back to the producer.
-    fn load(&mut self, be: &B, data: &Dataset, load: Load<'_>) -> Result<(usize, Option<HostBatch>)> {
-        match load {
-            Load::Rows(idx) => {
-                let bi = self.buffers_for(be, data, idx.len())?;
-                let buf = &mut self.buffers[bi];
-                be.write(&mut buf.x, &gather_rows(&data.x, idx)?)?;
-                match &data.targets {
-                    Targets::Labels { labels, classes } => {
-                        let batch: Vec<u32> = idx.iter().map(|&i| labels[i]).collect();
-                        be.write_labels(buf.labels.as_mut().expect("label buffers"), &batch, *classes)?;
-                    }
-                    Targets::Values(t) => {
-                        be.write(buf.values.as_mut().expect("value buffers"), &gather_rows(t, idx)?)?
-                    }
-                }
-                Ok((bi, None))
-            }
-            Load::Resident { offset, rows } => {
-                let bi = self.buffers_for(be, data, rows)?;
-                let res = self.resident.as_ref().expect("resident set uploaded");
-                let buf = &mut self.buffers[bi];
-                be.gather_rows(&mut buf.x, &res.x, &res.perm, offset)?;
-                match (&res.labels, &res.values) {
-                    (Some(l), _) => {
-                        be.gather_labels(buf.labels.as_mut().expect("label buffers"), l, &res.perm, offset)?
-                    }
-                    (None, Some(v)) => {
-                        be.gather_rows(buf.values.as_mut().expect("value buffers"), v, &res.perm, offset)?
-                    }
-                    _ => unreachable!("a data set has labels or values"),
-                }
-                Ok((bi, None))
-            }
-            Load::Staged(b) => {
-                let bi = self.buffers_for(be, data, b.rows)?;
-                let buf = &mut self.buffers[bi];
-                let x = Tensor::from_vec(&[b.rows, data.features()], b.x)?;
-                be.write(&mut buf.x, &x)?;
-                let x = x.into_vec();
-                let (labels, values) = match &data.targets {
-                    Targets::Labels { classes, .. } => {
-                        be.write_labels(buf.labels.as_mut().expect("label buffers"), &b.labels, *classes)?;
-                        (b.labels, b.values)
-                    }
-                    Targets::Values(_) => {
-                        let v = Tensor::from_vec(&[b.rows, data.target_width()], b.values)?;
-                        be.write(buf.values.as_mut().expect("value buffers"), &v)?;
-                        (b.labels, v.into_vec())
-                    }
-                };
-                Ok((bi, Some(HostBatch { rows: b.rows, x, labels, values })))
-            }
-        }
-    }
-
     /// Forward and loss on loaded buffers `bi`.
     fn forward_loss(&mut self, be: &B, bi: usize, train: bool) -> Result<()> {
-        let buf = &self.buffers[bi];
-        self.model.forward(be, &buf.x, train)?;
-        let target = match (&buf.labels, &buf.values) {
-            (Some(l), _) => Target::Labels(l),
-            (None, Some(v)) => Target::Values(v),
-            _ => unreachable!("a batch has labels or values"),
-        };
+        let (x, target) = self.feed.batch(bi)?;
+        self.model.forward(be, x, train)?;
         self.model.loss(be, self.loss, &target)
     }
 
     /// Forward, loss and backward of micro-batch `j` of a step (gradients summed after the first).
     fn micro_step(&mut self, be: &B, bi: usize, j: usize) -> Result<()> {
         self.forward_loss(be, bi, true)?;
-        self.model.backward(be, &self.buffers[bi].x, j > 0)?;
+        self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
         be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
     }
 
@@ -398,7 +302,7 @@ impl<B: Backend> Trainer<B> {
     /// host): forward, loss, backward for each (gradients averaged), penalties, schedule, update.
     pub fn step(&mut self, be: &B, data: &Dataset, micro: &[&[usize]]) -> Result<()> {
         for (j, idx) in micro.iter().enumerate() {
-            let (bi, _) = self.load(be, data, Load::Rows(idx))?;
+            let (bi, _) = self.feed.load(be, data, Load::Rows(idx))?;
             self.micro_step(be, bi, j)?;
         }
         self.finish_step(be, micro.len())
@@ -453,7 +357,7 @@ impl<B: Backend> Trainer<B> {
             FeedMode::Auto => choose_mode(data, be.max_binding_bytes(), RESIDENT_BUDGET_BYTES),
             m => m,
         };
-        self.last_mode = Some(mode);
+        self.feed.last_mode = Some(mode);
         be.fill(&mut self.loss_sum, 0.0)?;
         let acc = self.config.accumulation;
         let all: Vec<&[usize]> = order.chunks(rows).collect();
@@ -465,22 +369,11 @@ impl<B: Backend> Trainer<B> {
         let mut progress = Progress { epoch_steps, epoch_step: first as u64, rows: done_rows, micro_done: 0 };
         match mode {
             FeedMode::Resident | FeedMode::Auto => {
-                if !self.resident.as_ref().is_some_and(|r| r.holds(data)) {
-                    self.resident = Some(ResidentSet::upload(be, data)?);
-                }
-                let perm: Vec<u32> = order.iter().map(|&i| i as u32).collect();
-                let mut res = self.resident.take().expect("uploaded above");
-                let written = if perm.len() == data.len() {
-                    be.write_labels(&mut res.perm, &perm, data.len())
-                } else {
-                    be.upload_labels(&perm, data.len()).map(|p| res.perm = p)
-                };
-                self.resident = Some(res);
-                written?;
+                self.feed.prepare_resident(be, data, order)?;
                 let mut offset = done_rows;
                 for group in &groups {
                     for (j, b) in group.iter().enumerate() {
-                        let (bi, _) = self.load(be, data, Load::Resident { offset, rows: b.len() })?;
+                        let (bi, _) = self.feed.load(be, data, Load::Resident { offset, rows: b.len() })?;
                         self.micro_step(be, bi, j)?;
                         offset += b.len();
                     }
@@ -496,7 +389,7 @@ impl<B: Backend> Trainer<B> {
                                 what: "streaming".into(),
                                 detail: "the batch producer stopped early".into(),
                             })?;
-                            let (bi, back) = self.load(be, data, Load::Staged(staged))?;
+                            let (bi, back) = self.feed.load(be, data, Load::Staged(staged))?;
                             if let Some(b) = back {
                                 let _ = stream.free.send(b);
                             }
@@ -546,7 +439,7 @@ impl<B: Backend> Trainer<B> {
         let mut loss = 0.0f64;
         let all: Vec<usize> = (0..n).collect();
         for chunk in all.chunks(4096) {
-            let (bi, _) = self.load(be, data, Load::Rows(chunk))?;
+            let (bi, _) = self.feed.load(be, data, Load::Rows(chunk))?;
             self.forward_loss(be, bi, false)?;
             loss += be.read(self.model.loss_tensor()?)?.data()[0] as f64 * chunk.len() as f64;
             if let (Targets::Labels { labels, .. }, Some(m)) = (&data.targets, confusion.as_mut()) {

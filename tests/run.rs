@@ -279,7 +279,7 @@ fn the_gpu_path_trains_the_same_run_in_both_feed_modes() {
     let Some(_) = common::gpu() else { return };
     let gpu = DeviceRequest::Gpu;
     let mut accuracies = Vec::new();
-    for feed in [downhill::scheduler::FeedMode::Resident, downhill::scheduler::FeedMode::Streaming] {
+    for feed in [downhill::feed::FeedMode::Resident, downhill::feed::FeedMode::Streaming] {
         let cfg = RunConfig { epochs: 2, hidden: vec![16], feed, checkpoint_every: 0, ..small_config() };
         let s = train(&cfg, &gpu, &tmp(&format!("gpu-{feed:?}")), &RunOptions::default(), &mut Quiet).unwrap();
         assert!(s.device.starts_with("gpu"), "{}", s.device);

@@ -3,6 +3,7 @@
 //! Written once over `Backend`; observers (the CLI's progress bar, a library user's callbacks)
 //! watch it without owning it.
 
+mod epoch;
 mod output;
 mod parts;
 mod setup;
@@ -11,14 +12,16 @@ pub use output::{claim, process_alive, OutputLock, LOCK_FILE, RUN_FILES};
 pub use setup::{load_data, model_spec, optimizer_config, schedule};
 
 use crate::backend::Backend;
-use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};
+use crate::checkpoint::{write_atomically, EpochRecord};
 use crate::config::RunConfig;
 use crate::device::{open, Device, DeviceRequest};
-use crate::error::{Error, Result};
-use crate::report::{plot_curves, write_confusion, write_metrics};
+use crate::error::Result;
+use crate::report::plot_curves;
 use crate::train::StepInfo;
-use parts::{early_stop_value, Position, Prepared, Saver};
+use epoch::Run;
+use parts::{Position, Prepared, Saver};
 use std::path::{Path, PathBuf};
+
 use std::time::Instant;
 
 /// What an observer may answer after a step.
@@ -161,6 +164,9 @@ pub fn train(
     result
 }
 
+/// The training loop: data, model, resume state, then per epoch its steps (in spans between
+/// checkpoints), its evaluation, early stopping and the checkpoint; the named steps are in
+/// `run/epoch.rs` and `run/parts.rs`.
 fn train_on<B: Backend>(
     be: &B,
     fallback_reason: Option<String>,
@@ -178,7 +184,7 @@ fn train_on<B: Backend>(
     let data = Prepared::load(&cfg, ckpt.as_ref())?;
     let (mut trainer, spec, steps_per_epoch) = parts::build_trainer(be, &cfg, &data)?;
     let mut notes = Vec::new();
-    let mut pos = match (&ckpt, resume) {
+    let pos = match (&ckpt, resume) {
         (Some(c), Some(path)) => parts::restore(be, &mut trainer, c, path, &cfg, opts, &mut notes)?,
         _ => Position::start(&trainer),
     };
@@ -197,155 +203,21 @@ fn train_on<B: Backend>(
         parts::check_early_stop_metric(&cfg, &data)?;
     }
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    plot_curves(&out.join("curves.png"), &pos.history, data.classes.is_some())?;
 
     let saver = Saver { cfg: &cfg, data: &data, spec: &spec, path: out.join("checkpoint.safetensors") };
-    let best_path = out.join("best.safetensors");
-    let plot = out.join("curves.png");
-    plot_curves(&plot, &pos.history, data.classes.is_some())?;
-    let mut last_good: Option<PathBuf> = resume.map(Path::to_path_buf);
-    let mut stopped_early = false;
+    let mut run = Run::new(be, &cfg, &data, trainer, saver, pos, out, observer, resume, steps_per_epoch);
     let mut last_test = None;
-    let (mut rows_trained, mut train_seconds) = (0usize, 0.0f64);
-    let mut last_train_loss = pos.history.last().map_or(f64::NAN, |r: &EpochRecord| r.train_loss);
-    let micro_batches = parts::micro_batches_counter(trainer.config(), data.train.len());
-    for epoch in pos.epoch..=cfg.epochs {
-        let epoch_started = Instant::now();
-        if pos.epoch_step == 0 {
-            pos.epoch_rng = trainer.rng_state();
-            pos.partial = (0.0, 0);
-        } else {
-            trainer.restore_position(be, trainer.steps(), pos.epoch_rng)?;
-        }
-        let order = trainer.epoch_order(data.train.len());
-        let span_len = if cfg.checkpoint_every > 0 { cfg.checkpoint_every } else { steps_per_epoch };
-        while pos.epoch_step < steps_per_epoch {
-            let end = (pos.epoch_step + span_len).min(steps_per_epoch);
-            let mut pause_at = None;
-            let mut on_step = |info: &StepInfo| -> Result<()> {
-                match observer.on_step(epoch, info) {
-                    Control::Continue => Ok(()),
-                    Control::Stop => Err(Error::Interrupted(info.step)),
-                    Control::Checkpoint => {
-                        pause_at = Some(info.epoch_step);
-                        Err(Error::Interrupted(info.step))
-                    }
-                }
-            };
-            let span = trainer.run_steps(be, &data.train, &order, pos.epoch_step..end, &mut on_step);
-            let span = match (span, pause_at) {
-                (Ok(span), _) => span,
-                (Err(Error::Interrupted(step)), Some(at)) => {
-                    // Checkpoint this very step, then stop.
-                    let loss = trainer.span_loss(be)?;
-                    let done = micro_batches(at) - micro_batches(pos.epoch_step);
-                    pos.partial = (pos.partial.0 + loss, pos.partial.1 + done);
-                    pos.epoch_step = at;
-                    saver.save(be, &trainer, epoch - 1, &pos, pos.epoch_rng)?;
-                    return Err(Error::Paused { step, checkpoint: saver.path.clone() });
-                }
-                (Err(Error::Diverged(msg)), _) => {
-                    return Err(Error::Diverged(parts::explain_divergence(&msg, &cfg, &data, last_good.as_deref())))
-                }
-                (Err(e), _) => return Err(e),
-            };
-            pos.partial = (pos.partial.0 + span.loss_sum, pos.partial.1 + span.micro_batches);
-            pos.epoch_step = end;
-            if cfg.checkpoint_every > 0 && pos.epoch_step < steps_per_epoch {
-                saver.save(be, &trainer, epoch - 1, &pos, pos.epoch_rng)?;
-                last_good = Some(saver.path.clone());
-                observer.on_checkpoint(&saver.path);
-            }
-        }
-        let seconds = epoch_started.elapsed().as_secs_f64();
-        train_seconds += seconds;
-        rows_trained += data.train.len();
-        let train_loss = pos.partial.0 / pos.partial.1.max(1) as f64;
-        last_train_loss = train_loss;
-        let val_eval = data.val.as_ref().map(|v| trainer.evaluate(be, v)).transpose()?;
-        let test_eval = trainer.evaluate(be, &data.test)?;
-        let record = EpochRecord {
-            epoch,
-            train_loss,
-            val_loss: val_eval.as_ref().map(|e| e.loss),
-            val_accuracy: val_eval.as_ref().and_then(|e| e.accuracy),
-            test_loss: test_eval.loss,
-            test_accuracy: test_eval.accuracy,
-            lr: trainer.optimizer.lrs()[0],
-            samples_per_s: data.train.len() as f64 / seconds.max(1e-9),
-            seconds,
-        };
-        pos.history.push(record.clone());
-        observer.on_epoch(&record);
-        pos.epoch_step = 0;
-        pos.partial = (0.0, 0);
-
-        // Early stopping on the chosen metric (lower is better; accuracy is negated), as
-        // Keras' EarlyStopping: patience counts epochs without improvement, 0 stops at the first.
-        let mut stop = false;
-        let mut improved = false;
-        if let Some(patience) = cfg.patience {
-            let metric = early_stop_value(&cfg, &record)?;
-            improved = pos.early.is_none_or(|e| metric < e.best);
-            let state = match pos.early {
-                Some(e) if !improved => EarlyStopState { bad_epochs: e.bad_epochs + 1, ..e },
-                _ => EarlyStopState { best: metric, best_epoch: epoch, bad_epochs: 0 },
-            };
-            stop = state.bad_epochs > 0 && state.bad_epochs >= patience;
-            pos.early = Some(state);
-        }
-        let rng = trainer.rng_state();
-        let written = saver.save(be, &trainer, epoch, &pos, rng)?;
-        last_good = Some(saver.path.clone());
-        observer.on_checkpoint(&saver.path);
-        if improved {
-            write_atomically(&best_path, &written)?;
-        }
-        write_metrics(out, &pos.history)?;
-        plot_curves(&plot, &pos.history, data.classes.is_some())?;
+    for epoch in run.pos.epoch..=cfg.epochs {
+        let seconds = run.train_epoch(epoch)?;
+        let (record, test_eval) = run.evaluate_epoch(epoch, seconds)?;
+        let (improved, stop) = run.early_stop(epoch, &record)?;
+        run.save_epoch(epoch, improved)?;
         last_test = Some(test_eval);
         if stop {
-            stopped_early = true;
+            run.stopped_early = true;
             break;
         }
     }
-
-    let mut final_eval = match last_test {
-        Some(e) => e,
-        None => trainer.evaluate(be, &data.test)?,
-    };
-    let best = match pos.early {
-        Some(e) if cfg.patience.is_some() => {
-            let last_epoch = pos.history.last().map_or(0, |r| r.epoch);
-            let restored = cfg.restore_best_weights && e.best_epoch != last_epoch && best_path.is_file();
-            if restored {
-                let best = Checkpoint::load(&best_path)?;
-                trainer.model.load(be, &best.params)?;
-                final_eval = trainer.evaluate(be, &data.test)?;
-            }
-            let metric = parts::reported_metric(&cfg, e.best);
-            Some(BestEpoch { epoch: e.best_epoch, metric, checkpoint: best_path, restored })
-        }
-        _ => None,
-    };
-    let confusion_csv = match &final_eval.confusion {
-        Some(m) => Some(write_confusion(out, m)?),
-        None => None,
-    };
-    Ok(RunSummary {
-        device: be.describe(),
-        epochs: pos.history.len(),
-        train_loss: last_train_loss,
-        test_loss: final_eval.loss,
-        test_accuracy: final_eval.accuracy,
-        samples_per_s: rows_trained as f64 / train_seconds.max(1e-9),
-        wall_s: started.elapsed().as_secs_f64(),
-        checkpoint: saver.path.clone(),
-        best,
-        plot,
-        metrics: out.join("metrics.csv"),
-        confusion: final_eval.confusion,
-        confusion_csv,
-        stopped_early,
-        history: pos.history,
-    })
+    run.finish(last_test, started)
 }

@@ -6,11 +6,11 @@ mod common;
 
 use common::gpu;
 use downhill::data::{Dataset, Targets};
+use downhill::feed::{choose_mode, FeedMode};
 use downhill::loss::LossKind;
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::optim::{Optimizer, OptimizerConfig, SgdConfig};
 use downhill::rng::Rng;
-use downhill::scheduler::{choose_mode, FeedMode};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
 use downhill::{Activation, Backend, CpuBackend, Error, Tensor};
 

@@ -1,0 +1,240 @@
+//! The named steps of one run's loop (`run/mod.rs`): an epoch's training in spans between
+//! checkpoints (and a Ctrl-C checkpoint), its evaluation, early stopping, the epoch's
+//! checkpoint and files, and the summary at the end.
+
+use super::parts::{self, early_stop_value, Position, Prepared, Saver};
+use super::{BestEpoch, Control, Observer, RunSummary};
+use crate::backend::Backend;
+use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+use crate::report::{plot_curves, write_confusion, write_metrics};
+use crate::train::{Evaluation, StepInfo, Trainer};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A run in progress: what the loop's steps share.
+pub(super) struct Run<'a, B: Backend> {
+    be: &'a B,
+    cfg: &'a RunConfig,
+    data: &'a Prepared,
+    trainer: Trainer<B>,
+    saver: Saver<'a>,
+    /// Where the run stands (epoch, step, losses, early stopping, history).
+    pub(super) pos: Position,
+    out: &'a Path,
+    observer: &'a mut dyn Observer,
+    /// The newest checkpoint with finite weights (for a divergence message).
+    last_good: Option<PathBuf>,
+    steps_per_epoch: u64,
+    /// Rows trained and seconds spent training, for the run's samples/s.
+    rows_trained: usize,
+    train_seconds: f64,
+    /// Early stopping ended the run.
+    pub(super) stopped_early: bool,
+}
+
+impl<'a, B: Backend> Run<'a, B> {
+    #[allow(clippy::too_many_arguments, reason = "the run's parts, built one by one in train_on")]
+    pub(super) fn new(
+        be: &'a B,
+        cfg: &'a RunConfig,
+        data: &'a Prepared,
+        trainer: Trainer<B>,
+        saver: Saver<'a>,
+        pos: Position,
+        out: &'a Path,
+        observer: &'a mut dyn Observer,
+        resume: Option<&Path>,
+        steps_per_epoch: u64,
+    ) -> Self {
+        Self {
+            be,
+            cfg,
+            data,
+            trainer,
+            saver,
+            pos,
+            out,
+            observer,
+            last_good: resume.map(Path::to_path_buf),
+            steps_per_epoch,
+            rows_trained: 0,
+            train_seconds: 0.0,
+            stopped_early: false,
+        }
+    }
+
+    fn best_path(&self) -> PathBuf {
+        self.out.join("best.safetensors")
+    }
+
+    /// Trains epoch `epoch` from where the position stands, in spans that end at every
+    /// `checkpoint_every` steps (each checkpointed); returns the seconds it took.
+    pub(super) fn train_epoch(&mut self, epoch: usize) -> Result<f64> {
+        let (be, cfg) = (self.be, self.cfg);
+        let started = Instant::now();
+        if self.pos.epoch_step == 0 {
+            self.pos.epoch_rng = self.trainer.rng_state();
+            self.pos.partial = (0.0, 0);
+        } else {
+            let steps = self.trainer.steps();
+            self.trainer.restore_position(be, steps, self.pos.epoch_rng)?;
+        }
+        let order = self.trainer.epoch_order(self.data.train.len());
+        let span_len = if cfg.checkpoint_every > 0 { cfg.checkpoint_every } else { self.steps_per_epoch };
+        while self.pos.epoch_step < self.steps_per_epoch {
+            let end = (self.pos.epoch_step + span_len).min(self.steps_per_epoch);
+            self.run_span(epoch, &order, end)?;
+            if cfg.checkpoint_every > 0 && self.pos.epoch_step < self.steps_per_epoch {
+                self.saver.save(be, &self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                self.last_good = Some(self.saver.path.clone());
+                self.observer.on_checkpoint(&self.saver.path);
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        self.train_seconds += seconds;
+        self.rows_trained += self.data.train.len();
+        Ok(seconds)
+    }
+
+    /// Steps `epoch_step..end` of the epoch. A Ctrl-C (the observer's `Checkpoint`) writes a
+    /// checkpoint of the step it stopped at and ends the run with `Paused`; a divergence gets
+    /// its likely cause and the last good checkpoint.
+    fn run_span(&mut self, epoch: usize, order: &[usize], end: u64) -> Result<()> {
+        let be = self.be;
+        let mut pause_at = None;
+        let observer = &mut *self.observer;
+        let mut on_step = |info: &StepInfo| -> Result<()> {
+            match observer.on_step(epoch, info) {
+                Control::Continue => Ok(()),
+                Control::Stop => Err(Error::Interrupted(info.step)),
+                Control::Checkpoint => {
+                    pause_at = Some(info.epoch_step);
+                    Err(Error::Interrupted(info.step))
+                }
+            }
+        };
+        let span = self.trainer.run_steps(be, &self.data.train, order, self.pos.epoch_step..end, &mut on_step);
+        let span = match (span, pause_at) {
+            (Ok(span), _) => span,
+            (Err(Error::Interrupted(step)), Some(at)) => {
+                let micro_batches = parts::micro_batches_counter(self.trainer.config(), self.data.train.len());
+                let loss = self.trainer.span_loss(be)?;
+                let done = micro_batches(at) - micro_batches(self.pos.epoch_step);
+                self.pos.partial = (self.pos.partial.0 + loss, self.pos.partial.1 + done);
+                self.pos.epoch_step = at;
+                self.saver.save(be, &self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                return Err(Error::Paused { step, checkpoint: self.saver.path.clone() });
+            }
+            (Err(Error::Diverged(msg)), _) => {
+                let why = parts::explain_divergence(&msg, self.cfg, self.data, self.last_good.as_deref());
+                return Err(Error::Diverged(why));
+            }
+            (Err(e), _) => return Err(e),
+        };
+        self.pos.partial = (self.pos.partial.0 + span.loss_sum, self.pos.partial.1 + span.micro_batches);
+        self.pos.epoch_step = end;
+        Ok(())
+    }
+
+    /// Evaluates on the validation and test sets and records the epoch.
+    pub(super) fn evaluate_epoch(&mut self, epoch: usize, seconds: f64) -> Result<(EpochRecord, Evaluation)> {
+        let be = self.be;
+        let train_loss = self.pos.partial.0 / self.pos.partial.1.max(1) as f64;
+        let val_eval = self.data.val.as_ref().map(|v| self.trainer.evaluate(be, v)).transpose()?;
+        let test_eval = self.trainer.evaluate(be, &self.data.test)?;
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            val_loss: val_eval.as_ref().map(|e| e.loss),
+            val_accuracy: val_eval.as_ref().and_then(|e| e.accuracy),
+            test_loss: test_eval.loss,
+            test_accuracy: test_eval.accuracy,
+            lr: self.trainer.optimizer.lrs()[0],
+            samples_per_s: self.data.train.len() as f64 / seconds.max(1e-9),
+            seconds,
+        };
+        self.pos.history.push(record.clone());
+        self.observer.on_epoch(&record);
+        self.pos.epoch_step = 0;
+        self.pos.partial = (0.0, 0);
+        Ok((record, test_eval))
+    }
+
+    /// Early stopping on the chosen metric (lower is better; accuracy is negated), as Keras'
+    /// EarlyStopping: patience counts epochs without improvement, 0 stops at the first.
+    /// Returns (improved, stop).
+    pub(super) fn early_stop(&mut self, epoch: usize, record: &EpochRecord) -> Result<(bool, bool)> {
+        let Some(patience) = self.cfg.patience else { return Ok((false, false)) };
+        let metric = early_stop_value(self.cfg, record)?;
+        let improved = self.pos.early.is_none_or(|e| metric < e.best);
+        let state = match self.pos.early {
+            Some(e) if !improved => EarlyStopState { bad_epochs: e.bad_epochs + 1, ..e },
+            _ => EarlyStopState { best: metric, best_epoch: epoch, bad_epochs: 0 },
+        };
+        self.pos.early = Some(state);
+        Ok((improved, state.bad_epochs > 0 && state.bad_epochs >= patience))
+    }
+
+    /// The epoch's checkpoint (and `best.safetensors` when it improved), metrics and plot.
+    pub(super) fn save_epoch(&mut self, epoch: usize, improved: bool) -> Result<()> {
+        let rng = self.trainer.rng_state();
+        let written = self.saver.save(self.be, &self.trainer, epoch, &self.pos, rng)?;
+        self.last_good = Some(self.saver.path.clone());
+        self.observer.on_checkpoint(&self.saver.path);
+        if improved {
+            write_atomically(&self.best_path(), &written)?;
+        }
+        write_metrics(self.out, &self.pos.history)?;
+        plot_curves(&self.out.join("curves.png"), &self.pos.history, self.data.classes.is_some())
+    }
+
+    /// The end of the run: the best epoch's weights restored when early stopping asks for
+    /// them, the final evaluation and confusion matrix, the summary.
+    pub(super) fn finish(mut self, last_test: Option<Evaluation>, started: Instant) -> Result<RunSummary> {
+        let be = self.be;
+        let mut final_eval = match last_test {
+            Some(e) => e,
+            None => self.trainer.evaluate(be, &self.data.test)?,
+        };
+        let best_path = self.best_path();
+        let best = match self.pos.early {
+            Some(e) if self.cfg.patience.is_some() => {
+                let last_epoch = self.pos.history.last().map_or(0, |r| r.epoch);
+                let restored = self.cfg.restore_best_weights && e.best_epoch != last_epoch && best_path.is_file();
+                if restored {
+                    let best = Checkpoint::load(&best_path)?;
+                    self.trainer.model.load(be, &best.params)?;
+                    self.trainer.model.load_buffers(be, &best.buffers)?;
+                    final_eval = self.trainer.evaluate(be, &self.data.test)?;
+                }
+                let metric = parts::reported_metric(self.cfg, e.best);
+                Some(BestEpoch { epoch: e.best_epoch, metric, checkpoint: best_path, restored })
+            }
+            _ => None,
+        };
+        let confusion_csv = match &final_eval.confusion {
+            Some(m) => Some(write_confusion(self.out, m)?),
+            None => None,
+        };
+        let last_train_loss = self.pos.history.last().map_or(f64::NAN, |r| r.train_loss);
+        Ok(RunSummary {
+            device: be.describe(),
+            epochs: self.pos.history.len(),
+            train_loss: last_train_loss,
+            test_loss: final_eval.loss,
+            test_accuracy: final_eval.accuracy,
+            samples_per_s: self.rows_trained as f64 / self.train_seconds.max(1e-9),
+            wall_s: started.elapsed().as_secs_f64(),
+            checkpoint: self.saver.path.clone(),
+            best,
+            plot: self.out.join("curves.png"),
+            metrics: self.out.join("metrics.csv"),
+            confusion: final_eval.confusion,
+            confusion_csv,
+            stopped_early: self.stopped_early,
+            history: self.pos.history,
+        })
+    }
+}
