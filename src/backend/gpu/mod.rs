@@ -58,6 +58,8 @@ struct State {
     staging: HashMap<u64, wgpu::Buffer>,
     /// Scratch tensors (two-pass reduction partials) keyed by length.
     scratch: HashMap<usize, GpuTensor>,
+    /// Every entry point dispatched so far (tests check that each registered kernel ran).
+    dispatched: std::collections::BTreeSet<&'static str>,
 }
 
 /// Sizes of the GPU backend's caches (see [`GpuBackend::cache_stats`]).
@@ -129,6 +131,11 @@ impl GpuBackend {
                 staging_buffers: s.staging.len(),
             })
             .unwrap_or_default()
+    }
+
+    /// The entry points this backend has dispatched at least once, sorted.
+    pub fn dispatched_kernels(&self) -> Vec<&'static str> {
+        self.state.lock().map(|s| s.dispatched.iter().copied().collect()).unwrap_or_default()
     }
 
     /// Ops recorded and not yet submitted.
@@ -333,6 +340,7 @@ impl GpuBackend {
         }
         state.recorded += 1;
         state.used.extend(storage.iter().map(|b| b.buf.id));
+        state.dispatched.insert(kernel.entry);
         Ok(())
     }
 

@@ -1,0 +1,151 @@
+//! Every entry point of the kernel registry (`kernels::ALL_KERNELS`) against its CPU twin: one
+//! scenario runs on both paths (a model using every layer kind forward and backward in train
+//! and eval mode, an embedding model under each loss, every optimizer under every clipping
+//! mode, a trainer epoch through the resident feed with accumulation and L1/L2, and the
+//! remaining ops directly), every result is compared, and the test fails if any registered
+//! kernel never ran: a new kernel is tested the day it is registered.
+
+mod common;
+
+use common::{assert_close, own_gpu, Rng};
+use downhill::backend::gpu::kernels::ALL_KERNELS;
+use downhill::data::{Dataset, Targets};
+use downhill::loss::{LossKind, Target};
+use downhill::nn::{Init, Model, ModelSpec};
+use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
+use downhill::train::{BatchSize, TrainConfig, Trainer};
+use downhill::{Backend, CpuBackend, Tensor};
+
+/// Every layer kind, every activation, a residual block and both batch norms.
+const EVERY_LAYER: &str =
+    "conv2d(4, 3, padding=1) batchnorm2d relu residual(conv2d(4, 3, padding=1, groups=4, bias=false) \
+     batchnorm2d gelu) maxpool2d(2) avgpool2d(2, stride=1, count_include_pad=false) avgpool2d(3, stride=1, padding=1) \
+     adaptiveavgpool2d(1) flatten layernorm linear(8) batchnorm1d leaky_relu dropout(0.3) linear(8) tanh sigmoid silu \
+     gelu_tanh linear(5)";
+
+fn model_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    let spec = ModelSpec::parse(EVERY_LAYER, &[2, 8, 8], 5, Init::TorchDefault).unwrap();
+    let mut model = Model::new(be, spec, 7).unwrap();
+    model.keep_input_grad();
+    let x = be.upload(&Tensor::from_vec(&[3, 128], rng.vec_f32(3 * 128, -1.0, 1.0)).unwrap()).unwrap();
+    let labels = be.upload_labels(&[4, 0, 2], 5).unwrap();
+    out.push(("every-layer output".into(), be.read(model.forward(be, &x, true).unwrap()).unwrap()));
+    model.loss(be, LossKind::CrossEntropy, &Target::Labels(&labels)).unwrap();
+    model.zero_grad(be).unwrap();
+    model.backward(be, &x, false).unwrap();
+    out.push(("every-layer loss".into(), be.read(model.loss_tensor().unwrap()).unwrap()));
+    out.push(("every-layer input grad".into(), be.read(model.input_grad().unwrap()).unwrap()));
+    out.extend(model.grads.read_all(be).unwrap().into_iter().map(|(n, t)| (format!("grad {n}"), t)));
+    out.extend(model.read_buffers(be).unwrap().into_iter().map(|(n, t)| (format!("buffer {n}"), t)));
+    out.push(("every-layer eval output".into(), be.read(model.forward(be, &x, false).unwrap()).unwrap()));
+
+    // An embedding model under the two losses with value targets.
+    let spec =
+        ModelSpec::parse("embedding(10, 4, padding_idx=1) flatten linear(3)", &[5], 3, Init::TorchDefault).unwrap();
+    let idx: Vec<f32> = (0..4 * 5).map(|_| rng.below(10) as f32).collect();
+    let idx = be.upload(&Tensor::from_vec(&[4, 5], idx).unwrap()).unwrap();
+    let target = be.upload(&Tensor::from_vec(&[4, 3], rng.vec_f32(12, 0.0, 1.0)).unwrap()).unwrap();
+    for loss in [LossKind::Mse, LossKind::BceWithLogits] {
+        let mut model = Model::new(be, spec.clone(), 3).unwrap();
+        model.forward(be, &idx, true).unwrap();
+        model.loss(be, loss, &Target::Values(&target)).unwrap();
+        model.zero_grad(be).unwrap();
+        model.backward(be, &idx, false).unwrap();
+        out.push((format!("embedding {loss:?} loss"), be.read(model.loss_tensor().unwrap()).unwrap()));
+        out.extend(model.grads.read_all(be).unwrap().into_iter().map(|(n, t)| (format!("{loss:?} grad {n}"), t)));
+    }
+}
+
+fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    let spec = ModelSpec::parse("linear(6) relu linear(3)", &[4], 3, Init::TorchDefault).unwrap();
+    let layout = spec.layout().unwrap();
+    let n = layout.total();
+    let params0 = Tensor::from_vec(&[n], rng.vec_f32(n, -1.0, 1.0)).unwrap();
+    let grads = be.upload(&Tensor::from_vec(&[n], rng.vec_f32(n, -2.0, 2.0)).unwrap()).unwrap();
+    let clips = [Clip::None, Clip::L2Norm(0.5), Clip::InfNorm(0.5), Clip::L1Norm(2.0), Clip::Value(0.3)];
+    for (k, entry) in OPTIMIZERS.iter().enumerate() {
+        let settings = Settings { momentum: Some(0.9), nesterov: entry.name == "sgd", ..Default::default() };
+        let takes = |s: &str| entry.takes.contains(&s);
+        let settings = Settings { momentum: settings.momentum.filter(|_| takes("momentum")), ..settings };
+        let mut opt = Optimizer::new(be, (entry.from_settings)(&settings), &layout, &[]).unwrap();
+        opt.set_clip(clips[k % clips.len()]);
+        let mut params = be.upload(&params0).unwrap();
+        for _ in 0..3 {
+            opt.step(be, &mut params, &grads).unwrap();
+        }
+        out.push((format!("{} params after 3 steps", entry.name), be.read(&params).unwrap()));
+    }
+}
+
+fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    let spec = ModelSpec::parse("linear(16) relu dropout(0.2) linear(4)", &[6], 4, Init::TorchDefault).unwrap();
+    let model = Model::new(be, spec.clone(), 1).unwrap();
+    let opt =
+        Optimizer::new(be, (OPTIMIZERS[1].from_settings)(&Settings::default()), &spec.layout().unwrap(), &[]).unwrap();
+    let config = TrainConfig {
+        batch_size: BatchSize::Rows(8),
+        accumulation: 2,
+        l1: 1e-3,
+        l2: 1e-3,
+        feed: downhill::feed::FeedMode::Resident,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(be, model, opt, LossKind::CrossEntropy, config).unwrap();
+    let labels = (0..40).map(|_| rng.below(4)).collect();
+    let data = Dataset::new(
+        Tensor::from_vec(&[40, 6], rng.vec_f32(240, -1.0, 1.0)).unwrap(),
+        Targets::Labels { labels, classes: 4 },
+    )
+    .unwrap();
+    let order = trainer.epoch_order(40);
+    let stats = trainer.run_epoch(be, &data, &order).unwrap();
+    out.push(("trainer epoch loss".into(), Tensor::from_vec(&[1], vec![stats.mean_batch_loss as f32]).unwrap()));
+    out.extend(trainer.model.params.read_all(be).unwrap().into_iter().map(|(n, t)| (format!("trained {n}"), t)));
+}
+
+fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    let x = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -2.0, 2.0)).unwrap()).unwrap();
+    let dy = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -1.0, 1.0)).unwrap()).unwrap();
+    let (mut y, mut dx) = (be.zeros(&[4, 7]).unwrap(), be.zeros(&[4, 7]).unwrap());
+    be.softmax_forward(&mut y, &x).unwrap();
+    be.softmax_backward(&mut dx, &y, &dy).unwrap();
+    out.push(("softmax".into(), be.read(&y).unwrap()));
+    out.push(("softmax backward".into(), be.read(&dx).unwrap()));
+    // Above 65,536 elements a reduction takes two passes (reduce_partial, then one workgroup).
+    let big = be.upload(&Tensor::from_vec(&[70_000], rng.vec_f32(70_000, -1.0, 1.0)).unwrap()).unwrap();
+    let mut r = be.zeros(&[1]).unwrap();
+    be.sum(&mut r, &big).unwrap();
+    out.push(("sum of 70,000".into(), be.read(&r).unwrap()));
+    be.max_abs(&mut r, &big).unwrap();
+    out.push(("max_abs".into(), be.read(&r).unwrap()));
+    let mut c = be.zeros(&[4, 7]).unwrap();
+    be.fill(&mut c, 0.25).unwrap();
+    be.scale(&mut c, 3.0).unwrap();
+    out.push(("fill, scale".into(), be.read(&c).unwrap()));
+}
+
+fn scenario<B: Backend>(be: &B) -> Vec<(String, Tensor)> {
+    let mut rng = Rng::new(2026);
+    let mut out = Vec::new();
+    model_results(be, &mut rng, &mut out);
+    optimizer_results(be, &mut rng, &mut out);
+    trainer_results(be, &mut rng, &mut out);
+    direct_results(be, &mut rng, &mut out);
+    out
+}
+
+#[test]
+fn every_registered_kernel_runs_and_matches_its_cpu_twin() {
+    let Some(g) = own_gpu() else { return };
+    let want = scenario(&CpuBackend::new());
+    let got = scenario(&g);
+    assert_eq!(want.len(), got.len());
+    for ((name, w), (_, gt)) in want.iter().zip(&got) {
+        assert_eq!(w.shape(), gt.shape(), "{name}: shape");
+        assert_close(name, gt.data(), w.data(), 1e-4, 1e-3);
+    }
+    let ran = g.dispatched_kernels();
+    eprintln!("{} of {} registered kernels ran; {} results compared", ran.len(), ALL_KERNELS.len(), want.len());
+    let missing: Vec<&str> = ALL_KERNELS.iter().map(|k| k.entry).filter(|e| !ran.contains(e)).collect();
+    assert!(missing.is_empty(), "registered kernels this parity scenario never ran: {missing:?}");
+}
