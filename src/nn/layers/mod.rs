@@ -1,7 +1,9 @@
-//! The leaf layers, one file each (pooling's three share one), and the registry that maps
-//! spec names to their builders. Adding a layer: its file, its ops, one line in [`REGISTRY`].
+//! The leaf layers, one file each (`pool.rs` holds what the three poolings share), and the
+//! registry that maps spec names to their builders. Adding a layer: its file, its ops, one line in [`REGISTRY`].
 
 pub mod activation;
+pub mod adaptive_avgpool2d;
+pub mod avgpool2d;
 pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;
@@ -9,7 +11,8 @@ pub mod embedding;
 pub mod flatten;
 pub mod layernorm;
 pub mod linear;
-pub mod pool;
+pub mod maxpool2d;
+mod pool;
 
 use super::args::Bound;
 use super::layer::Layer;
@@ -39,9 +42,9 @@ macro_rules! act {
 pub const REGISTRY: &[LayerKind] = &[
     LayerKind { name: "linear", args: linear::ARGS, build: linear::build },
     LayerKind { name: "conv2d", args: conv2d::ARGS, build: conv2d::build },
-    LayerKind { name: "maxpool2d", args: pool::MAX_ARGS, build: pool::build_max },
-    LayerKind { name: "avgpool2d", args: pool::AVG_ARGS, build: pool::build_avg },
-    LayerKind { name: "adaptiveavgpool2d", args: pool::ADAPTIVE_ARGS, build: pool::build_adaptive },
+    LayerKind { name: "maxpool2d", args: maxpool2d::ARGS, build: maxpool2d::build },
+    LayerKind { name: "avgpool2d", args: avgpool2d::ARGS, build: avgpool2d::build },
+    LayerKind { name: "adaptiveavgpool2d", args: adaptive_avgpool2d::ARGS, build: adaptive_avgpool2d::build },
     LayerKind { name: "batchnorm2d", args: batchnorm::ARGS, build: batchnorm::build_2d },
     LayerKind { name: "batchnorm1d", args: batchnorm::ARGS, build: batchnorm::build_1d },
     LayerKind { name: "layernorm", args: layernorm::ARGS, build: layernorm::build },
