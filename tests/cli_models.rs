@@ -184,3 +184,37 @@ fn presets_build_with_their_documented_layers() {
     let count: usize = lenet.param_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum();
     assert_eq!(count, 61_706, "LeNet-5 on 28x28 with padding 2 has the classic 61,706 parameters");
 }
+
+#[test]
+fn format2_checkpoints_from_the_previous_version_still_load() {
+    // Written by the previous version (commit 3ebb5fd): an MLP on the digits, optimizer state
+    // under its old `fc1.weight`-style names.
+    let old = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format2-mlp.safetensors");
+    let data = digits_csv();
+    let c = Checkpoint::load(&old).unwrap();
+    assert!(c.optimizer.iter().any(|(n, _)| n == "0.weight.exp_avg"), "old optimizer names are translated on load");
+    let recorded = c.meta.history.last().unwrap().test_loss;
+    let eval = ok(&["eval", "--checkpoint", old.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(eval.trim()).unwrap();
+    let got = v["test_loss"].as_f64().unwrap();
+    assert!(
+        (got - recorded).abs() <= 1e-6 * recorded,
+        "eval of the old checkpoint {got} vs the loss it recorded {recorded}"
+    );
+    let out = tmp("format2").join("resumed");
+    ok(&[
+        "train",
+        "--resume",
+        old.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let resumed = Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(resumed.meta.format, downhill::checkpoint::FORMAT);
+    assert_eq!(resumed.meta.epoch, 2);
+}
