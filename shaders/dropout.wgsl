@@ -1,5 +1,5 @@
 // dropout.wgsl: inverted dropout with a mask drawn from a counter-based hash, so the CPU twin
-// (src/backend/cpu/dropout.rs) draws the very same mask for the same key.
+// (src/ops/dropout/cpu.rs) draws the very same mask for the same key.
 // Element i is kept when hash32(hash32(i) ^ key) >= threshold, where threshold = ⌊p·2³²⌋;
 // kept elements are scaled by 1/(1−p).
 

@@ -1,5 +1,5 @@
 // elementwise.wgsl: activations forward/backward, bias add, scale, axpy, add_sign, fill, copy.
-// CPU twins: src/backend/cpu/elementwise.rs (same names, same formulas).
+// CPU twins: src/ops/elementwise/cpu.rs (same names, same formulas).
 // One invocation per element; the grid may be two-dimensional when n needs more than
 // 65535 workgroups, so the flat index folds in num_workgroups.x.
 

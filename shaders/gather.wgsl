@@ -1,5 +1,5 @@
 // gather.wgsl: batches gathered on the device from a resident data set, by a permutation that
-// is the only thing uploaded each epoch. CPU twins: src/backend/cpu/gather.rs.
+// is the only thing uploaded each epoch. CPU twins: src/ops/gather/cpu.rs.
 
 struct Params {
     rows: u32,   // rows to gather (the batch)

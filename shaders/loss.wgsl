@@ -1,5 +1,5 @@
 // loss.wgsl: mean-reduced losses with forward and backward fused in one dispatch.
-// CPU twins: src/backend/cpu/loss.rs.
+// CPU twins: src/ops/loss/cpu.rs.
 //
 // One workgroup of 256 invocations: each walks rows r = tid, tid+256, ..., writes the
 // gradient of its rows and keeps a partial loss; a tree reduction in workgroup memory sums

@@ -4,7 +4,7 @@
 // block held in registers. K advances in steps of 16 through two workgroup tiles. Loads
 // outside the matrices read 0 and stores outside are skipped, so every size is correct,
 // multiples of the tile or not. Entry points are named like their CPU twins
-// (src/backend/cpu/matmul.rs):
+// (src/ops/matmul/cpu.rs):
 // A batch of products runs in one dispatch: workgroup z picks the batch, and each operand
 // starts stride_* elements after the previous one (convolution groups).
 // With `accumulate` set, the product is added to out instead of replacing it.

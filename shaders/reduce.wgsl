@@ -1,5 +1,5 @@
 // reduce.wgsl: column sums (bias gradients) and whole-tensor reductions to one value.
-// CPU twins: src/backend/cpu/reduce.rs.
+// CPU twins: src/ops/reduce/cpu.rs.
 
 struct Params {
     n: u32,    // element count

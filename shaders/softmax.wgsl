@@ -1,5 +1,5 @@
 // softmax.wgsl: row softmax forward and backward, one invocation per row.
-// CPU twins: src/backend/cpu/softmax.rs.
+// CPU twins: src/ops/softmax/cpu.rs.
 
 struct Params {
     rows: u32,

@@ -6,7 +6,10 @@
 mod common;
 
 use common::Rng;
-use downhill::backend::cpu::{elementwise, loss, matmul, reduce, softmax};
+use downhill::ops::{
+    elementwise::cpu as elementwise, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
+    softmax::cpu as softmax,
+};
 use downhill::Activation;
 
 const H: f64 = 1e-6;

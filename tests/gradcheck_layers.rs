@@ -6,9 +6,9 @@
 mod common;
 
 use common::Rng;
-use downhill::backend::cpu::matmul;
 use downhill::ops::conv::{self, cpu as conv_cpu};
 use downhill::ops::embedding::{cpu as emb_cpu, EmbeddingParams};
+use downhill::ops::matmul::cpu as matmul;
 use downhill::ops::norm::{cpu as norm_cpu, sums_stride, NormParams};
 use downhill::ops::pool::cpu as pool_cpu;
 use downhill::ops::{Window2d, WindowSpec};

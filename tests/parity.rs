@@ -366,7 +366,7 @@ fn dropout_masks_are_identical_on_both_paths() {
 
 #[test]
 fn reduce_partial_twin_composes_to_the_whole_reduction() {
-    use downhill::backend::cpu::reduce;
+    use downhill::ops::reduce::cpu as reduce;
     let mut rng = Rng::new(9);
     let x: Vec<f32> = rng.vec_f32(100_003, -1.0, 1.0);
     for op in 0..4u32 {

@@ -1,7 +1,7 @@
 //! The op list every path implements, with identical names: `cpu` (ndarray, the reference)
 //! and `gpu` (wgpu + WGSL). Layers, losses and training are written once against [`Backend`].
 
-mod checks;
+pub(crate) mod checks;
 pub mod cpu;
 pub mod gpu;
 

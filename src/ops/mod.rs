@@ -3,14 +3,21 @@
 //! (plain index loops shaped like the shader, generic over f32/f64 for gradient checks) and
 //! `gpu.rs` the launch. The kernels are in `shaders/<family>.wgsl`.
 //!
-//! The families of the first version (matmul, elementwise, softmax, losses, reductions,
-//! dropout, optimizers, gather) still live in `backend/cpu` and `backend/gpu`; see
-//! docs/ARCHITECTURE.md.
+//! `backend/cpu/mod.rs` and `backend/gpu/ops.rs` implement `Backend` by forwarding each op to
+//! its family; `backend/checks.rs` keeps the shape checks every family shares.
 
 pub mod conv;
+pub mod dropout;
+pub mod elementwise;
 pub mod embedding;
+pub mod gather;
+pub mod loss;
+pub mod matmul;
 pub mod norm;
+pub mod optim_step;
 pub mod pool;
+pub mod reduce;
+pub mod softmax;
 
 use crate::error::{shape_error, Result, ShapeDisplay};
 

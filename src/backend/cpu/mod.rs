@@ -1,15 +1,7 @@
 //! The CPU path: ndarray twins of every WGSL kernel. It is the numerical reference and the
 //! fallback when no GPU exists. Ops run at once; `sync` has nothing to wait for.
 
-pub mod dropout;
-pub mod elementwise;
 pub mod float;
-pub mod gather;
-pub mod loss;
-pub mod matmul;
-pub mod optim;
-pub mod reduce;
-pub mod softmax;
 mod storage;
 
 pub use storage::CpuTensor;
@@ -17,6 +9,10 @@ pub use storage::CpuTensor;
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::ops::{self, norm::BatchNormMode, Window2d};
+use crate::ops::{
+    dropout::cpu as dropout, elementwise::cpu as elementwise, gather::cpu as gather, loss::cpu as loss,
+    matmul::cpu as matmul, optim_step::cpu as optim, reduce::cpu as reduce, softmax::cpu as softmax,
+};
 use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 pub(crate) use storage::{access, access2, access_many, read_all};
@@ -135,12 +131,12 @@ impl Backend for CpuBackend {
     }
 
     fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
-        let (_, cols) = checks::bias_add(&x.shape, &bias.shape)?;
+        let (_, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
         access("bias_add", x, [bias], |x, [b]| elementwise::bias_add(x, b, cols))
     }
 
     fn column_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
-        let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
+        let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
         access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
     }
 
@@ -173,9 +169,9 @@ impl Backend for CpuBackend {
         keys: &CpuTensor,
         slot: usize,
     ) -> Result<()> {
-        checks::dropout_p(p)?;
+        crate::ops::dropout::dropout_p(p)?;
         checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        checks::key_slot(numel(&keys.shape), slot)?;
+        crate::ops::dropout::key_slot(numel(&keys.shape), slot)?;
         let (threshold, scale) = (dropout::threshold(p), 1.0 / (1.0 - p));
         access2("dropout_forward", out, mask, [x, keys], |o, m, [x, keys]| {
             dropout::dropout_forward(o, m, x, keys[slot].to_bits(), threshold, scale)
@@ -195,7 +191,7 @@ impl Backend for CpuBackend {
         target: &CpuTensor,
     ) -> Result<()> {
         let op = "mse_loss";
-        checks::loss_with_target(op, &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
+        crate::ops::loss::loss_with_target(op, &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
         storage::check_no_alias(op, loss, &[pred, target, dpred])?;
         let value = access(op, dpred, [pred, target], |g, [p, t]| loss::mse_loss(g, p, t))?;
         store_scalar(op, loss, value)
@@ -209,7 +205,7 @@ impl Backend for CpuBackend {
         labels: &Vec<u32>,
     ) -> Result<()> {
         let op = "cross_entropy_loss";
-        let (b, c) = checks::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len())?;
+        let (b, c) = crate::ops::loss::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len())?;
         check_labels(labels, c)?;
         storage::check_no_alias(op, loss, &[logits, dlogits])?;
         let value = access(op, dlogits, [logits], |g, [z]| loss::cross_entropy_loss(g, z, labels, b, c))?;
@@ -224,7 +220,7 @@ impl Backend for CpuBackend {
         target: &CpuTensor,
     ) -> Result<()> {
         let op = "bce_with_logits_loss";
-        checks::loss_with_target(op, &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
+        crate::ops::loss::loss_with_target(op, &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
         storage::check_no_alias(op, loss, &[logits, target, dlogits])?;
         let value = access(op, dlogits, [logits, target], |g, [z, t]| loss::bce_with_logits_loss(g, z, t))?;
         store_scalar(op, loss, value)
@@ -257,7 +253,7 @@ impl Backend for CpuBackend {
     fn gather_rows(&self, out: &mut CpuTensor, x: &CpuTensor, idx: &Vec<u32>, offset: usize) -> Result<()> {
         let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
         let (src_rows, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
-        checks::gather("gather_rows", rows, offset, idx.len())?;
+        crate::ops::gather::gather("gather_rows", rows, offset, idx.len())?;
         if cols != src_cols {
             return Err(crate::error::shape_error(
                 "gather_rows",
@@ -274,7 +270,7 @@ impl Backend for CpuBackend {
     }
 
     fn gather_labels(&self, out: &mut Vec<u32>, labels: &Vec<u32>, idx: &Vec<u32>, offset: usize) -> Result<()> {
-        checks::gather("gather_labels", out.len(), offset, idx.len())?;
+        crate::ops::gather::gather("gather_labels", out.len(), offset, idx.len())?;
         if let Some(&bad) = idx[offset..offset + out.len()].iter().find(|&&i| i as usize >= labels.len()) {
             return Err(crate::error::shape_error(
                 "gather_labels",
@@ -286,7 +282,7 @@ impl Backend for CpuBackend {
     }
 
     fn first_nonfinite(&self, flag: &mut CpuTensor, loss: &CpuTensor, grad_sumsq: &CpuTensor) -> Result<()> {
-        checks::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
+        crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
         storage::check_no_alias("first_nonfinite", flag, &[loss, grad_sumsq])?;
         let (l, g) = (loss.to_vec()[0], grad_sumsq.to_vec()[0]);
         access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
@@ -303,7 +299,7 @@ impl Backend for CpuBackend {
         norm: &CpuTensor,
     ) -> Result<()> {
         let op = "optimizer_step";
-        checks::optimizer_step(
+        crate::ops::optim_step::optimizer_step(
             &params.shape,
             &grads.shape,
             &state.shape,

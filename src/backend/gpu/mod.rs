@@ -4,16 +4,8 @@
 
 mod buffers;
 pub mod context;
-mod dropout;
-mod elementwise;
-mod gather;
 pub mod kernels;
-mod loss;
-mod matmul;
 mod ops;
-mod optim;
-mod reduce;
-mod softmax;
 
 pub use buffers::{GpuLabels, GpuTensor};
 pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
@@ -131,6 +123,11 @@ impl GpuBackend {
                 staging_buffers: s.staging.len(),
             })
             .unwrap_or_default()
+    }
+
+    /// The adapter's most workgroups per grid dimension.
+    pub(crate) fn max_workgroups_per_dimension(&self) -> usize {
+        self.ctx.limits.max_compute_workgroups_per_dimension as usize
     }
 
     /// The entry points this backend has dispatched at least once, sorted.

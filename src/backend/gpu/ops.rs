@@ -94,12 +94,12 @@ impl Backend for GpuBackend {
     }
 
     fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
-        let (rows, cols) = checks::bias_add(&x.shape, &bias.shape)?;
+        let (rows, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
         self.launch_bias_add(x, bias, rows * cols, cols)
     }
 
     fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
-        let (rows, cols) = checks::column_sum(&out.shape, &x.shape)?;
+        let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
         self.launch_column_sum(out, x, rows, cols, accumulate)
     }
 
@@ -132,9 +132,9 @@ impl Backend for GpuBackend {
         keys: &GpuTensor,
         slot: usize,
     ) -> Result<()> {
-        checks::dropout_p(p)?;
+        crate::ops::dropout::dropout_p(p)?;
         let n = checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        checks::key_slot(keys.len(), slot)?;
+        crate::ops::dropout::key_slot(keys.len(), slot)?;
         self.launch_dropout_forward(out, mask, x, n, p, keys, slot)
     }
 
@@ -151,7 +151,7 @@ impl Backend for GpuBackend {
         pred: &GpuTensor,
         target: &GpuTensor,
     ) -> Result<()> {
-        checks::loss_with_target("mse_loss", &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
+        crate::ops::loss::loss_with_target("mse_loss", &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
         self.launch_loss_with_target(&kernels::MSE_LOSS, loss, dpred, pred, target)
     }
 
@@ -162,7 +162,7 @@ impl Backend for GpuBackend {
         logits: &GpuTensor,
         labels: &GpuLabels,
     ) -> Result<()> {
-        let (b, c) = checks::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len)?;
+        let (b, c) = crate::ops::loss::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len)?;
         self.launch_cross_entropy(loss, dlogits, logits, labels, b, c)
     }
 
@@ -173,7 +173,13 @@ impl Backend for GpuBackend {
         logits: &GpuTensor,
         target: &GpuTensor,
     ) -> Result<()> {
-        checks::loss_with_target("bce_with_logits_loss", &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
+        crate::ops::loss::loss_with_target(
+            "bce_with_logits_loss",
+            &loss.shape,
+            &dlogits.shape,
+            &logits.shape,
+            &target.shape,
+        )?;
         self.launch_loss_with_target(&kernels::BCE_WITH_LOGITS_LOSS, loss, dlogits, logits, target)
     }
 
@@ -200,7 +206,7 @@ impl Backend for GpuBackend {
     fn gather_rows(&self, out: &mut GpuTensor, x: &GpuTensor, idx: &GpuLabels, offset: usize) -> Result<()> {
         let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
         let (_, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
-        checks::gather("gather_rows", rows, offset, idx.len)?;
+        crate::ops::gather::gather("gather_rows", rows, offset, idx.len)?;
         if cols != src_cols {
             return Err(crate::error::shape_error(
                 "gather_rows",
@@ -211,12 +217,12 @@ impl Backend for GpuBackend {
     }
 
     fn gather_labels(&self, out: &mut GpuLabels, labels: &GpuLabels, idx: &GpuLabels, offset: usize) -> Result<()> {
-        checks::gather("gather_labels", out.len, offset, idx.len)?;
+        crate::ops::gather::gather("gather_labels", out.len, offset, idx.len)?;
         self.launch_gather_labels(out, labels, idx, offset)
     }
 
     fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
-        checks::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
+        crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
         self.launch_first_nonfinite(flag, loss, grad_sumsq)
     }
 
@@ -230,7 +236,7 @@ impl Backend for GpuBackend {
         chunk_groups: &GpuLabels,
         norm: &GpuTensor,
     ) -> Result<()> {
-        let n = checks::optimizer_step(
+        let n = crate::ops::optim_step::optimizer_step(
             &params.shape,
             &grads.shape,
             &state.shape,

@@ -1,6 +1,6 @@
 //! Launchers for `shaders/gather.wgsl`.
 
-use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::{kernels, GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
 
 /// Mirrors `Params` in gather.wgsl.
@@ -16,7 +16,7 @@ struct Params {
 impl GpuBackend {
     /// Indices are not range-checked on the device: WGSL clamps out-of-range reads, and the
     /// trainer only uploads permutations of the rows it holds.
-    pub(super) fn launch_gather_rows(
+    pub(crate) fn launch_gather_rows(
         &self,
         out: &mut GpuTensor,
         x: &GpuTensor,
@@ -30,7 +30,7 @@ impl GpuBackend {
         self.dispatch(&kernels::GATHER_ROWS, bytemuck::bytes_of(&p), &[out.binding(), x.binding(), idx.binding()], grid)
     }
 
-    pub(super) fn launch_gather_labels(
+    pub(crate) fn launch_gather_labels(
         &self,
         out: &mut GpuLabels,
         labels: &GpuLabels,

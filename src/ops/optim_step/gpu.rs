@@ -1,6 +1,6 @@
 //! Launcher for `shaders/optim.wgsl`: one dispatch over the whole flat parameter buffer.
 
-use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::{kernels, GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
 use crate::optim::OptimKind;
 
@@ -14,7 +14,7 @@ struct Params {
 
 impl GpuBackend {
     #[allow(clippy::too_many_arguments, reason = "one argument per kernel binding")]
-    pub(super) fn launch_optimizer_step(
+    pub(crate) fn launch_optimizer_step(
         &self,
         kind: OptimKind,
         params: &mut GpuTensor,

@@ -2,7 +2,7 @@
 //! Each returns the loss and writes the gradient with respect to the prediction or logits.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
-use super::float::Float;
+use crate::backend::cpu::float::Float;
 
 /// MSE, mean over all N elements: loss = Σ (p − t)² / N, dpred = 2 (p − t) / N.
 pub fn mse_loss<F: Float>(dpred: &mut [F], pred: &[F], target: &[F]) -> F {
@@ -53,7 +53,7 @@ pub fn bce_with_logits_loss<F: Float>(dlogits: &mut [F], logits: &[F], target: &
         let z = logits[i];
         let y = target[i];
         total += z.max(F::zero()) - z * y + (-z.abs()).exp().ln_1p();
-        dlogits[i] = (super::elementwise::sigmoid(z) - y) * inv_n;
+        dlogits[i] = (crate::ops::elementwise::cpu::sigmoid(z) - y) * inv_n;
     }
     total * inv_n
 }

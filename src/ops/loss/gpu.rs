@@ -1,7 +1,7 @@
 //! Launchers for `shaders/loss.wgsl`: one workgroup computes the gradient and the mean loss.
 
-use super::kernels::{self, Kernel};
-use super::{GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::kernels::{self, Kernel};
+use crate::backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
 use crate::tensor::as_matrix;
 
@@ -18,7 +18,7 @@ struct Params {
 
 impl GpuBackend {
     /// MSE and BCE-with-logits: mean over every element.
-    pub(super) fn launch_loss_with_target(
+    pub(crate) fn launch_loss_with_target(
         &self,
         kernel: &Kernel,
         loss: &mut GpuTensor,
@@ -39,7 +39,7 @@ impl GpuBackend {
     }
 
     /// Softmax cross-entropy: mean over rows.
-    pub(super) fn launch_cross_entropy(
+    pub(crate) fn launch_cross_entropy(
         &self,
         loss: &mut GpuTensor,
         grad: &mut GpuTensor,

@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/reduce.wgsl`: column sums (bias gradients) and whole-tensor reductions.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
-use super::float::Float;
+use crate::backend::cpu::float::Float;
 
 /// `out[c] = Σ_r x[r, c]` (or `out[c] += …` when `accumulate`). out is (C), x is (R,C).
 pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize, accumulate: bool) {

@@ -1,7 +1,7 @@
 //! Launchers for `shaders/reduce.wgsl`.
 
-use super::kernels::{self, Kernel};
-use super::{GpuBackend, GpuTensor};
+use crate::backend::gpu::kernels::{self, Kernel};
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
 
 /// Mirrors `Params` in reduce.wgsl.
@@ -22,7 +22,7 @@ const ONE_PASS_MAX: usize = 65_536;
 const MAX_PARTIALS: usize = 1024;
 
 impl GpuBackend {
-    pub(super) fn launch_column_sum(
+    pub(crate) fn launch_column_sum(
         &self,
         out: &mut GpuTensor,
         x: &GpuTensor,
@@ -39,7 +39,7 @@ impl GpuBackend {
     /// [`ONE_PASS_MAX`] elements to `out[0]`; above that `reduce_partial` first leaves one partial
     /// per workgroup in a scratch buffer and the one-workgroup kernel (`sum`, or `max_abs` for
     /// the maximum) reduces those.
-    pub(super) fn launch_reduce_all(&self, kernel: &Kernel, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
+    pub(crate) fn launch_reduce_all(&self, kernel: &Kernel, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         let n = x.len();
         if n <= ONE_PASS_MAX {
             let p = Params { n: n as u32, rows: 0, cols: 0, accumulate: 0 };
@@ -67,7 +67,7 @@ impl GpuBackend {
 
     /// The divergence guard (`first_nonfinite`): one invocation counts the step and notes the
     /// first non-finite loss or gradient sum of squares.
-    pub(super) fn launch_first_nonfinite(
+    pub(crate) fn launch_first_nonfinite(
         &self,
         flag: &mut GpuTensor,
         loss: &GpuTensor,

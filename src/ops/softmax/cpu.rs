@@ -1,7 +1,7 @@
 //! CPU twins of `shaders/softmax.wgsl`: row softmax forward and backward.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
-use super::float::Float;
+use crate::backend::cpu::float::Float;
 
 /// `out[r, :] = softmax(x[r, :])`, max-subtracted. out and x are (R,C).
 pub fn softmax_forward<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize) {

@@ -2,7 +2,7 @@
 //! Plain index loops, shaped like the shader, so the two read side by side.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
-use super::float::Float;
+use crate::backend::cpu::float::Float;
 use crate::backend::Activation;
 
 /// √(2/π), the GELU tanh-approximation constant.

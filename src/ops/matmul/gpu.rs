@@ -1,6 +1,6 @@
 //! Launcher for `shaders/matmul.wgsl`.
 
-use super::{kernels, GpuBackend, GpuTensor};
+use crate::backend::gpu::{kernels, GpuBackend, GpuTensor};
 use crate::error::{Error, Result};
 use crate::tensor::MatmulForm;
 
@@ -24,7 +24,7 @@ struct Params {
 const TILE: usize = 64;
 
 impl GpuBackend {
-    pub(super) fn launch_matmul(
+    pub(crate) fn launch_matmul(
         &self,
         form: MatmulForm,
         out: &mut GpuTensor,
@@ -39,7 +39,7 @@ impl GpuBackend {
             MatmulForm::Tn => &kernels::MATMUL_TN,
         };
         let (gx, gy) = (n.div_ceil(TILE).max(1), m.div_ceil(TILE).max(1));
-        let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let max = self.max_workgroups_per_dimension();
         if gx > max || gy > max || batch > max {
             return Err(Error::InvalidArgument {
                 what: form.op_name().into(),

@@ -1,7 +1,7 @@
 //! Launchers for `shaders/softmax.wgsl`.
 
-use super::kernels::Kernel;
-use super::{GpuBackend, GpuTensor};
+use crate::backend::gpu::kernels::Kernel;
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
 
 /// Mirrors `Params` in softmax.wgsl.
@@ -15,7 +15,7 @@ struct Params {
 
 impl GpuBackend {
     /// Forward (`in1` = None) or backward (`in0` = y, `in1` = dy).
-    pub(super) fn launch_softmax(
+    pub(crate) fn launch_softmax(
         &self,
         kernel: &Kernel,
         out: &mut GpuTensor,

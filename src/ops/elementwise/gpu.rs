@@ -1,7 +1,7 @@
 //! Launchers for `shaders/elementwise.wgsl`.
 
-use super::kernels::{self, Kernel};
-use super::{GpuBackend, GpuTensor};
+use crate::backend::gpu::kernels::{self, Kernel};
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::backend::Activation;
 use crate::error::Result;
 
@@ -22,7 +22,7 @@ fn params(n: usize, cols: usize, kind: u32, alpha: f32) -> Params {
 }
 
 impl GpuBackend {
-    pub(super) fn launch_activation_forward(
+    pub(crate) fn launch_activation_forward(
         &self,
         act: Activation,
         out: &mut GpuTensor,
@@ -34,7 +34,7 @@ impl GpuBackend {
         self.dispatch(&kernels::ACTIVATION_FORWARD, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 
-    pub(super) fn launch_activation_backward(
+    pub(crate) fn launch_activation_backward(
         &self,
         act: Activation,
         dx: &mut GpuTensor,
@@ -52,14 +52,14 @@ impl GpuBackend {
         )
     }
 
-    pub(super) fn launch_bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor, n: usize, cols: usize) -> Result<()> {
+    pub(crate) fn launch_bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor, n: usize, cols: usize) -> Result<()> {
         let p = params(n, cols, 0, 0.0);
         let grid = self.items_grid(&kernels::BIAS_ADD, n)?;
         self.dispatch(&kernels::BIAS_ADD, bytemuck::bytes_of(&p), &[x.binding(), bias.binding()], grid)
     }
 
     /// `scale` and `fill`: one read-write tensor and a scalar.
-    pub(super) fn launch_inplace(&self, kernel: &Kernel, x: &mut GpuTensor, alpha: f32) -> Result<()> {
+    pub(crate) fn launch_inplace(&self, kernel: &Kernel, x: &mut GpuTensor, alpha: f32) -> Result<()> {
         let n = x.len();
         let p = params(n, 0, 0, alpha);
         let grid = self.items_grid(kernel, n)?;
@@ -67,7 +67,7 @@ impl GpuBackend {
     }
 
     /// `axpy` and `copy`: out (read-write), one input, a scalar.
-    pub(super) fn launch_out_in(
+    pub(crate) fn launch_out_in(
         &self,
         kernel: &Kernel,
         out: &mut GpuTensor,

@@ -1,8 +1,8 @@
 //! Launchers for `shaders/dropout.wgsl`.
 
-use super::{kernels, GpuBackend, GpuTensor};
-use crate::backend::cpu::dropout::threshold;
+use crate::backend::gpu::{kernels, GpuBackend, GpuTensor};
 use crate::error::Result;
+use crate::ops::dropout::cpu::threshold;
 
 /// Mirrors `Params` in dropout.wgsl.
 #[repr(C)]
@@ -18,7 +18,7 @@ struct Params {
 
 impl GpuBackend {
     #[allow(clippy::too_many_arguments, reason = "the kernel's bindings and scalars, one argument each")]
-    pub(super) fn launch_dropout_forward(
+    pub(crate) fn launch_dropout_forward(
         &self,
         out: &mut GpuTensor,
         mask: &mut GpuTensor,
@@ -41,7 +41,7 @@ impl GpuBackend {
         self.dispatch(&kernels::DROPOUT_FORWARD, bytemuck::bytes_of(&params), &storage, grid)
     }
 
-    pub(super) fn launch_dropout_backward(
+    pub(crate) fn launch_dropout_backward(
         &self,
         dx: &mut GpuTensor,
         dy: &GpuTensor,

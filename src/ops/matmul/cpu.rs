@@ -1,6 +1,6 @@
 //! CPU twins of `shaders/matmul.wgsl`: the three products of a Linear layer, on ndarray's matmul.
 
-use super::float::Float;
+use crate::backend::cpu::float::Float;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 

@@ -1,0 +1,4 @@
+//! Row softmax forward and backward. Kernel: `shaders/softmax.wgsl`.
+
+pub mod cpu;
+mod gpu;
