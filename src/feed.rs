@@ -1,5 +1,5 @@
 //! Feeding: where a training step's batch comes from, and the reused device buffers it lands
-//! in. `Trainer` asks [`Feed::load`] for a batch and gets the index of the filled buffers.
+//! in. `Trainer` asks `Feed::load` for a batch and gets the index of the filled buffers.
 //!
 //! - **Resident**: the data set is uploaded once; each epoch uploads only its permutation, and
 //!   every batch is gathered on the device by index (`gather_rows` / `gather_labels`).

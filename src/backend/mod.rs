@@ -289,7 +289,7 @@ pub trait Backend {
     fn im2col(&self, cols: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;
     /// `dx` [N, C, H, W] = the adjoint of [`Backend::im2col`] applied to `cols` (overwrites dx).
     fn col2im(&self, dx: &mut Self::Tensor, cols: &Self::Tensor, g: &Window2d) -> Result<()>;
-    /// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` [O].
+    /// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` `[O]`.
     fn conv_output(
         &self,
         out: &mut Self::Tensor,
@@ -326,7 +326,7 @@ pub trait Backend {
 
     // ---- normalisation (src/ops/norm) ----
     /// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the
-    /// running stats [C] move.
+    /// running stats `[C]` move.
     #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
     fn batch_norm_forward(
         &self,

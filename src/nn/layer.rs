@@ -2,7 +2,7 @@
 //! state_dict names, shapes, initialisation), its output shape for an input shape, the scratch
 //! tensors it keeps from forward to backward, and its forward and backward against [`Backend`].
 //! Containers (Sequential, Residual) are not layers: they are the model's tree
-//! ([`super::tree::Node`]), which the step plan ([`super::plan`]) flattens.
+//! ([`super::Node`]), which the step plan (`nn/plan.rs`) flattens.
 
 use super::init::Init;
 use crate::backend::cpu::CpuBackend;

@@ -32,7 +32,7 @@ pub enum Control {
     /// Stop now, as a crash would (no checkpoint is written for it).
     Stop,
     /// Stop now after writing a checkpoint of this very step (what Ctrl-C asks); the run ends
-    /// with [`Error::Paused`] naming it.
+    /// with [`crate::Error::Paused`] naming it.
     Checkpoint,
 }
 
@@ -40,7 +40,7 @@ pub enum Control {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunOptions {
     /// Continue from this checkpoint. The configuration should be the checkpoint's own (see
-    /// [`Checkpoint::load`]), changed only where the caller means it (more epochs, other data of
+    /// [`crate::checkpoint::Checkpoint::load`]), changed only where the caller means it (more epochs, other data of
     /// the same shape); a model that does not fit the checkpoint is refused.
     pub resume: Option<PathBuf>,
     /// Replace a run that the output folder already holds (else that is an error).

@@ -1,5 +1,5 @@
 //! The GPU path: wgpu + the WGSL kernels in `shaders/`. Ops are recorded into one command
-//! encoder and go out in one `queue.submit` at the next [`Backend::sync`] or read-back.
+//! encoder and go out in one `queue.submit` at the next [`crate::Backend::sync`] or read-back.
 //! Pipelines, uniforms, bind groups and staging buffers are created once and reused.
 
 mod buffers;

@@ -55,7 +55,7 @@ pub fn check_product(
     Ok(())
 }
 
-/// Checks `channel_sum`: `x` is [N, C, …] and `out` is [C]; returns (N, C, elements per channel per sample).
+/// Checks `channel_sum`: `x` is `[N, C, …]` and `out` is `[C]`; returns (N, C, elements per channel per sample).
 pub fn check_channel_sum(out: &[usize], x: &[usize]) -> Result<(usize, usize, usize)> {
     if x.len() < 2 {
         return Err(crate::error::shape_error(

@@ -17,7 +17,7 @@ pub fn mse_loss<F: Float>(dpred: &mut [F], pred: &[F], target: &[F]) -> F {
 }
 
 /// Softmax cross-entropy with integer labels, mean over B rows:
-/// loss = Σ_r (logsumexp(z_r) − z_r[y_r]) / B, dlogits = (softmax(z) − onehot(y)) / B.
+/// loss = Σ_r (logsumexp(z_r) − z_r(y_r)) / B, dlogits = (softmax(z) − onehot(y)) / B.
 /// logits and dlogits are (B,C); labels are (B), each below C (checked by the caller).
 pub fn cross_entropy_loss<F: Float>(dlogits: &mut [F], logits: &[F], labels: &[u32], rows: usize, cols: usize) -> F {
     let inv_b = F::one() / F::c(rows as f64);

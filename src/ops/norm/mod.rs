@@ -63,7 +63,7 @@ pub fn batch_norm_dims(x: &[usize], train: bool) -> Result<(usize, usize, usize)
     Ok((n, c, s))
 }
 
-/// Checks the per-channel operands of batch norm: each of `named` is [C].
+/// Checks the per-channel operands of batch norm: each of `named` is `[C]`.
 pub fn check_channels(op: &'static str, c: usize, named: &[(&str, &[usize])]) -> Result<()> {
     for (name, shape) in named {
         expect_shape(op, name, shape, &[c])?;

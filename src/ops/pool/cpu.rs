@@ -83,7 +83,7 @@ pub(crate) fn divisor(g: &Window2d, i: usize, j: usize) -> usize {
     span(i, g.sh, g.ph, g.kh, g.h) * span(j, g.sw, g.pw, g.kw, g.w)
 }
 
-/// Average pooling (no dilation): each window's in-bounds sum over [`divisor`].
+/// Average pooling (no dilation): each window's in-bounds sum over `divisor`.
 pub fn avg_pool_forward<F: Float>(out: &mut [F], x: &[F], g: &Window2d) {
     let (h, w, p) = (g.h as isize, g.w as isize, g.out_plane());
     for (t, o) in out.iter_mut().enumerate() {
