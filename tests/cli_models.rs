@@ -166,6 +166,26 @@ fn item6_bad_specs_are_refused_before_training() {
         ],
         &["batchnorm1d", "one value per channel", "batch_size"],
     );
+    // Token indices: whole numbers below the vocabulary, checked before training (the GPU path
+    // could not check them per step); a standardised input is no index.
+    fails(
+        &["train", "--data", d, "--model", "embedding(17, 4) flatten linear(10)", "--out", o],
+        &["embedding(17, 4)", "normalization"],
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            d,
+            "--model",
+            "embedding(10, 4) flatten linear(10)",
+            "--normalization",
+            "none",
+            "--out",
+            o,
+        ],
+        &["index 13", "0..10"],
+    );
     assert!(!out.exists(), "a refused run writes nothing");
 }
 

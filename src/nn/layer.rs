@@ -110,6 +110,11 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     fn uses_rng(&self, _train: bool) -> bool {
         false
     }
+    /// Checks the values the model is given when this is its first layer (Embedding: whole
+    /// indices in range), before training; the GPU path cannot check them per step.
+    fn check_input(&self, _values: &[f32]) -> Result<()> {
+        Ok(())
+    }
     /// False for layers whose input has no gradient (Embedding's integer indices): such a layer
     /// must come first.
     fn has_input_grad(&self) -> bool {

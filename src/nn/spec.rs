@@ -367,6 +367,14 @@ impl ModelSpec {
 }
 
 impl ModelSpec {
+    /// Fails when the first layer cannot take these input values (Embedding: indices).
+    pub fn check_inputs(&self, values: &[f32]) -> Result<()> {
+        match self.leaves().first() {
+            Some(first) => first.layer.check_input(values),
+            None => Ok(()),
+        }
+    }
+
     /// Fails when a training batch of `batch` rows gives a BatchNorm one value per channel
     /// (PyTorch's "Expected more than 1 value per channel when training"), naming the layer.
     pub fn check_train_batch(&self, batch: usize) -> Result<()> {

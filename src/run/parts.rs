@@ -190,6 +190,9 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
     let spec = model_spec(cfg, data.train.features(), &data.schema, data.outputs)?;
     // Parameters, gradients, up to three optimizer states, two host copies; the data once more
     // on the device (the resident feed).
+    for set in [Some(&data.train), data.val.as_ref(), Some(&data.test)].into_iter().flatten() {
+        spec.check_inputs(set.x.data())?;
+    }
     let full = tc.batch_rows(data.train.len());
     spec.check_train_batch(full)?;
     if full > 0 && !data.train.len().is_multiple_of(full) {

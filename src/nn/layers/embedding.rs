@@ -76,6 +76,13 @@ impl Layer for Embedding {
         vec![w]
     }
 
+    fn check_input(&self, values: &[f32]) -> Result<()> {
+        crate::ops::embedding::check_indices("embedding", values, self.vocab).map_err(|e| Error::InvalidArgument {
+            what: "data".into(),
+            detail: format!("{} takes token indices: {e} (index data needs normalization = \"none\")", self.spec()),
+        })
+    }
+
     fn has_input_grad(&self) -> bool {
         false
     }
