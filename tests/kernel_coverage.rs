@@ -118,6 +118,19 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     out.push(("sum of 70,000".into(), be.read(&r).unwrap()));
     be.max_abs(&mut r, &big).unwrap();
     out.push(("max_abs".into(), be.read(&r).unwrap()));
+    // Causal attention (the mask kernel; the rest is matmul and softmax), forward and backward.
+    use downhill::ops::attention::{sdpa_backward, sdpa_forward, AttentionDims, AttentionScratch};
+    let [q, k, v, dout] =
+        [0; 4].map(|_| be.upload(&Tensor::from_vec(&[1, 2, 5, 4], rng.vec_f32(40, -1.0, 1.0)).unwrap()).unwrap());
+    let d = AttentionDims::new(&[1, 2, 5, 4], &[1, 2, 5, 4], &[1, 2, 5, 4]).unwrap();
+    let mut scratch = AttentionScratch::new(be, &d).unwrap();
+    let mut att = be.zeros(&[1, 2, 5, 4]).unwrap();
+    sdpa_forward(be, &mut att, &q, &k, &v, true, &mut scratch).unwrap();
+    let [mut dq, mut dk, mut dv] = [0; 3].map(|_| be.zeros(&[1, 2, 5, 4]).unwrap());
+    sdpa_backward(be, &mut dq, &mut dk, &mut dv, &k, &v, &dout, &mut scratch).unwrap();
+    for (n, t) in [("causal attention", &att), ("attention dq", &dq), ("attention dk", &dk), ("attention dv", &dv)] {
+        out.push((n.into(), be.read(t).unwrap()));
+    }
     let mut c = be.zeros(&[4, 7]).unwrap();
     be.fill(&mut c, 0.25).unwrap();
     be.scale(&mut c, 3.0).unwrap();

@@ -1,8 +1,8 @@
 //! Both paths against PyTorch on every single-layer case of tests/fixtures/oracle/layers.json:
 //! outputs, input and parameter gradients, running stats and max-pool indices, through
-//! `nn::Model` (the layer built from the spec language, run by a step plan). Every setting is
-//! read from the fixture; the three scaled_dot_product_attention cases wait for the attention
-//! op and are listed as such.
+//! `nn::Model` (the layer built from the spec language, run by a step plan), and the three
+//! scaled_dot_product_attention cases through the attention op (`ops::attention`). Every
+//! setting is read from the fixture.
 
 mod common;
 
@@ -17,9 +17,6 @@ const RTOL: f64 = 1e-5;
 /// Elements below FLOOR × (the tensor's largest magnitude) are measured against that floor (the
 /// MLP oracle's rule: PyTorch's own float32 noise near 0 is not the engine's error).
 const FLOOR: f64 = 1e-1;
-
-/// Cases this engine cannot run yet, with the reason.
-const WAITING: &[(&str, &str)] = &[("scaled_dot_product_attention", "the attention op does not exist yet")];
 
 fn pair(v: &Value) -> String {
     let a = v.as_array().unwrap_or_else(|| panic!("expected a pair, got {v}"));
@@ -128,7 +125,9 @@ fn run_all<B: Backend>(be: &B) -> (usize, (f64, String)) {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let layer = case["layer"].as_str().unwrap();
-        if WAITING.iter().any(|(l, _)| *l == layer) {
+        if layer == "scaled_dot_product_attention" {
+            attention_case(be, case, &mut check);
+            ran += 1;
             continue;
         }
         let x = host(&case["inputs"]["input"]);
@@ -183,12 +182,35 @@ fn run_all<B: Backend>(be: &B) -> (usize, (f64, String)) {
     (ran, worst)
 }
 
+/// One functional attention case: forward, then the gradients of query, key and value.
+fn attention_case<B: Backend>(be: &B, case: &Value, check: &mut impl FnMut(String, &Tensor, &Value)) {
+    use downhill::ops::attention::{sdpa_backward, sdpa_forward, AttentionDims, AttentionScratch};
+    let name = case["name"].as_str().unwrap();
+    let h = &case["hyperparameters"];
+    for (key, want) in
+        [("attn_mask", Value::Null), ("dropout_p", 0.0.into()), ("scale", Value::Null), ("enable_gqa", false.into())]
+    {
+        assert_eq!(h[key], want, "{name}: {key} is a setting the op does not have");
+    }
+    let causal = h["is_causal"].as_bool().unwrap();
+    let [q, k, v] = ["query", "key", "value"].map(|n| host(&case["inputs"][n]));
+    let d = AttentionDims::new(q.shape(), k.shape(), v.shape()).unwrap();
+    let mut scratch = AttentionScratch::new(be, &d).unwrap();
+    let [qd, kd, vd] = [&q, &k, &v].map(|t| be.upload(t).unwrap());
+    let mut out = be.zeros(&[q.shape()[0], q.shape()[1], d.l, d.ev]).unwrap();
+    sdpa_forward(be, &mut out, &qd, &kd, &vd, causal, &mut scratch).unwrap();
+    check(format!("{name} output"), &be.read(&out).unwrap(), &case["output"]);
+    let dout = be.upload(&host(&case["grad_output"])).unwrap();
+    let [mut dq, mut dk, mut dv] = [&q, &k, &v].map(|t| be.zeros(t.shape()).unwrap());
+    sdpa_backward(be, &mut dq, &mut dk, &mut dv, &kd, &vd, &dout, &mut scratch).unwrap();
+    for (n, g) in [("query", &dq), ("key", &dk), ("value", &dv)] {
+        check(format!("{name} grad {n}"), &be.read(g).unwrap(), &case["grads"][n]);
+    }
+}
+
 fn report(path: &str, (ran, (err, at)): (usize, (f64, String))) {
     eprintln!("{path}: {ran} layer cases; worst relative error {err:.3e} at {at}");
-    for (layer, why) in WAITING {
-        eprintln!("{path}: left out: {layer} cases ({why})");
-    }
-    assert_eq!(ran, 32, "every case but the 3 attention ones runs");
+    assert_eq!(ran, 35, "every case of layers.json runs");
 }
 
 #[test]

@@ -302,6 +302,10 @@ pub trait Backend {
     /// `out[c] = Σ x[n, c, …]` over every dim but 1 (added to `out` with `accumulate`).
     fn channel_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
+    // ---- attention (src/ops/attention; the rest of attention is matmul and softmax) ----
+    /// `scores[m, i, j] = −∞` for `j > i` in scores `[M, L, S]`: the causal mask.
+    fn causal_mask(&self, scores: &mut Self::Tensor) -> Result<()>;
+
     // ---- pooling (src/ops/pool) ----
     /// Max pooling: `out` and the chosen `indices` (h·W + w, as f32), both [N, C, OH, OW].
     fn max_pool_forward(

@@ -6,6 +6,7 @@
 //! `backend/cpu/mod.rs` and `backend/gpu/ops.rs` implement `Backend` by forwarding each op to
 //! its family; `backend/checks.rs` keeps the shape checks every family shares.
 
+pub mod attention;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;

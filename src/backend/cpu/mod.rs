@@ -367,6 +367,10 @@ impl Backend for CpuBackend {
         ops::conv::cpu::run::channel_sum(out, x, accumulate)
     }
 
+    fn causal_mask(&self, scores: &mut CpuTensor) -> Result<()> {
+        ops::attention::cpu::run::causal_mask(scores)
+    }
+
     fn max_pool_forward(
         &self,
         out: &mut CpuTensor,

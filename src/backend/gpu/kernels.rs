@@ -42,11 +42,13 @@ pub enum ShaderFile {
     Norm,
     /// `shaders/embedding.wgsl` (see `src/ops/embedding`).
     Embedding,
+    /// `shaders/attention.wgsl` (see `src/ops/attention`).
+    Attention,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 19] = [
+    pub const ALL: [ShaderFile; 20] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -66,6 +68,7 @@ impl ShaderFile {
         ShaderFile::Pool,
         ShaderFile::Norm,
         ShaderFile::Embedding,
+        ShaderFile::Attention,
     ];
 
     /// The file's name under `shaders/`.
@@ -90,6 +93,7 @@ impl ShaderFile {
             ShaderFile::Pool => "pool.wgsl",
             ShaderFile::Norm => "norm.wgsl",
             ShaderFile::Embedding => "embedding.wgsl",
+            ShaderFile::Attention => "attention.wgsl",
         }
     }
 
@@ -133,6 +137,7 @@ impl ShaderFile {
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
             ShaderFile::Norm => with_prelude!("norm.wgsl"),
             ShaderFile::Embedding => with_prelude!("embedding.wgsl"),
+            ShaderFile::Attention => with_prelude!("attention.wgsl"),
         }
     }
 
@@ -246,6 +251,7 @@ kernel!(LAYER_NORM_BACKWARD, Norm, "layer_norm_backward", LN_BWD);
 kernel!(LAYER_NORM_PARAM_GRAD, Norm, "layer_norm_param_grad", LN_PARAM_GRAD);
 kernel!(EMBEDDING_FORWARD, Embedding, "embedding_forward", OUT_IN_IN);
 kernel!(EMBEDDING_BACKWARD, Embedding, "embedding_backward", OUT_IN_IN);
+kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
@@ -300,4 +306,5 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &LAYER_NORM_PARAM_GRAD,
     &EMBEDDING_FORWARD,
     &EMBEDDING_BACKWARD,
+    &CAUSAL_MASK,
 ];

@@ -295,6 +295,10 @@ impl Backend for GpuBackend {
         self.channel_sum_gpu(out, x, accumulate)
     }
 
+    fn causal_mask(&self, scores: &mut GpuTensor) -> Result<()> {
+        self.causal_mask_gpu(scores)
+    }
+
     fn max_pool_forward(
         &self,
         out: &mut GpuTensor,

@@ -1,0 +1,151 @@
+//! Scaled dot-product attention, as `torch.nn.functional.scaled_dot_product_attention` with
+//! `attn_mask=None`, `dropout_p=0` and the default scale s = 1/√E, under PyTorch's MATH kernel:
+//! Q and K are each scaled by √s (rounded to f32), then
+//!
+//! ```text
+//! forward   S = (Q√s)(K√s)ᵀ   [B·H, L, S]  (batched matmul_nt); causal: S[i, j] = −∞ for j > i
+//!           P = softmax_rows(S);  out = P·V  (batched matmul_nn)
+//! backward  dV = Pᵀ·dO;  dP = dO·Vᵀ;  dS = P ⊙ (dP − rowsum(dP ⊙ P))  (softmax_backward)
+//!           dQ = √s·dS·(K√s);  dK = √s·dSᵀ·(Q√s)
+//! ```
+//!
+//! Everything but the causal mask is the batched matmul and the row softmax; the mask is this
+//! family's one kernel. Inputs are [B, H, L, E] (query), [B, H, S, E] (key), [B, H, S, Ev] (value).
+
+pub mod cpu;
+mod gpu;
+
+use crate::backend::Backend;
+use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::tensor::MatmulForm;
+
+/// Checks attention scores `[M, L, S]`; returns (M, L, S).
+pub fn check_scores(scores: &[usize]) -> Result<(usize, usize, usize)> {
+    match *scores {
+        [m, l, s] => Ok((m, l, s)),
+        _ => Err(shape_error("causal_mask", format!("scores must be [M, L, S], got {}", ShapeDisplay(scores)))),
+    }
+}
+
+/// The dimensions of one attention call: M = B·H matrices, L queries, S keys, E and Ev widths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttentionDims {
+    /// Batch × heads.
+    pub m: usize,
+    /// Query positions.
+    pub l: usize,
+    /// Key positions.
+    pub s: usize,
+    /// Query/key width.
+    pub e: usize,
+    /// Value width.
+    pub ev: usize,
+}
+
+impl AttentionDims {
+    /// The dimensions of query [B, H, L, E], key [B, H, S, E], value [B, H, S, Ev].
+    pub fn new(q: &[usize], k: &[usize], v: &[usize]) -> Result<Self> {
+        let bad = || {
+            shape_error(
+                "scaled_dot_product_attention",
+                format!(
+                    "expects query [B, H, L, E], key [B, H, S, E], value [B, H, S, Ev]; got {}, {}, {}",
+                    ShapeDisplay(q),
+                    ShapeDisplay(k),
+                    ShapeDisplay(v)
+                ),
+            )
+        };
+        let ([b, h, l, e], [kb, kh, s, ke], [vb, vh, vs, ev]) = (q, k, v) else { return Err(bad()) };
+        if (b, h, e) != (kb, kh, ke) || (b, h, s) != (vb, vh, vs) {
+            return Err(bad());
+        }
+        Ok(Self { m: b * h, l: *l, s: *s, e: *e, ev: *ev })
+    }
+
+    /// √s with s = 1/√E, rounded to f32 as PyTorch's MATH kernel does.
+    pub fn sqrt_scale(&self) -> f32 {
+        ((1.0 / (self.e as f64).sqrt()).sqrt()) as f32
+    }
+}
+
+/// The tensors one attention call keeps between forward and backward, allocated once for its
+/// dimensions: the scaled Q and K, the probabilities P, and the backward's dP.
+pub struct AttentionScratch<B: Backend> {
+    qs: B::Tensor,
+    ks: B::Tensor,
+    probs: B::Tensor,
+    dp: B::Tensor,
+    ds: B::Tensor,
+}
+
+impl<B: Backend> AttentionScratch<B> {
+    /// Scratch for `d`.
+    pub fn new(be: &B, d: &AttentionDims) -> Result<Self> {
+        Ok(Self {
+            qs: be.zeros(&[d.m, d.l, d.e])?,
+            ks: be.zeros(&[d.m, d.s, d.e])?,
+            probs: be.zeros(&[d.m, d.l, d.s])?,
+            dp: be.zeros(&[d.m * d.l, d.s])?,
+            ds: be.zeros(&[d.m * d.l, d.s])?,
+        })
+    }
+}
+
+/// `out` [B, H, L, Ev] = softmax((Q√s)(K√s)ᵀ [+ causal mask]) · V.
+pub fn sdpa_forward<B: Backend>(
+    be: &B,
+    out: &mut B::Tensor,
+    q: &B::Tensor,
+    k: &B::Tensor,
+    v: &B::Tensor,
+    causal: bool,
+    sc: &mut AttentionScratch<B>,
+) -> Result<()> {
+    let d = AttentionDims::new(be.shape(q), be.shape(k), be.shape(v))?;
+    let root = d.sqrt_scale();
+    be.copy(&mut sc.qs, &be.view(q, 0, &[d.m, d.l, d.e])?)?;
+    be.scale(&mut sc.qs, root)?;
+    be.copy(&mut sc.ks, &be.view(k, 0, &[d.m, d.s, d.e])?)?;
+    be.scale(&mut sc.ks, root)?;
+    // The scores live in the backward's dS buffer until the softmax has read them.
+    let mut scores = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
+    be.matmul(MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
+    if causal {
+        be.causal_mask(&mut scores)?;
+    }
+    let mut probs = be.view(&sc.probs, 0, &[d.m * d.l, d.s])?;
+    be.softmax_forward(&mut probs, &sc.ds)?;
+    let mut o = be.view(out, 0, &[d.m, d.l, d.ev])?;
+    be.matmul(MatmulForm::Nn, &mut o, &sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
+}
+
+/// The gradients of [`sdpa_forward`] (which must have run with the same scratch): `dq`, `dk`,
+/// `dv` from the output gradient `dout`.
+#[allow(clippy::too_many_arguments, reason = "three inputs, their three gradients, the upstream gradient")]
+pub fn sdpa_backward<B: Backend>(
+    be: &B,
+    dq: &mut B::Tensor,
+    dk: &mut B::Tensor,
+    dv: &mut B::Tensor,
+    k: &B::Tensor,
+    v: &B::Tensor,
+    dout: &B::Tensor,
+    sc: &mut AttentionScratch<B>,
+) -> Result<()> {
+    let d = AttentionDims::new(be.shape(dq), be.shape(k), be.shape(v))?;
+    let root = d.sqrt_scale();
+    let dout = be.view(dout, 0, &[d.m, d.l, d.ev])?;
+    let mut dv3 = be.view(dv, 0, &[d.m, d.s, d.ev])?;
+    be.matmul(MatmulForm::Tn, &mut dv3, &sc.probs, &dout, false)?;
+    let mut dp = be.view(&sc.dp, 0, &[d.m, d.l, d.s])?;
+    be.matmul(MatmulForm::Nt, &mut dp, &dout, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)?;
+    be.softmax_backward(&mut sc.ds, &be.view(&sc.probs, 0, &[d.m * d.l, d.s])?, &sc.dp)?;
+    let ds = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
+    let mut dq3 = be.view(dq, 0, &[d.m, d.l, d.e])?;
+    be.matmul(MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;
+    be.scale(dq, root)?;
+    let mut dk3 = be.view(dk, 0, &[d.m, d.s, d.e])?;
+    be.matmul(MatmulForm::Tn, &mut dk3, &ds, &sc.qs, false)?;
+    be.scale(dk, root)
+}
