@@ -30,6 +30,8 @@ pub struct Model<B: Backend> {
     pub grads: FlatStore<B>,
     buffers: Vec<B::Tensor>,
     buffer_names: Vec<String>,
+    /// The model has BatchNorm layers, whose `num_batches_tracked` is `batches_tracked`.
+    tracks_batches: bool,
     batches_tracked: u64,
     plans: Vec<Plan<B>>,
     input_grad: bool,
@@ -70,6 +72,7 @@ impl<B: Backend> Model<B> {
             placed,
             buffers,
             buffer_names: specs.into_iter().map(|(n, _, _)| n).collect(),
+            tracks_batches: !spec.batch_counters().is_empty(),
             batches_tracked: 0,
             spec,
             plans: Vec::new(),
@@ -236,7 +239,7 @@ impl<B: Backend> Model<B> {
                 }
             }
         }
-        if train && !self.spec.batch_counters().is_empty() {
+        if train && self.tracks_batches {
             self.batches_tracked += 1;
         }
         let plan = &self.plans[pi];

@@ -341,9 +341,7 @@ impl ModelSpec {
         code.push_str(&format!("model = nn.Sequential(\n{body})\n"));
         code
     }
-}
 
-impl ModelSpec {
     /// Bytes the model needs for `batch_rows` rows, estimated in f64 before anything is
     /// allocated: `copies` f32 copies of its parameters (weights, gradients, optimizer state,
     /// host copies) plus every activation, gradient and scratch tensor of one step plan.
@@ -364,9 +362,7 @@ impl ModelSpec {
         }
         4.0 * (copies * params + acts)
     }
-}
 
-impl ModelSpec {
     /// Fails when the first layer cannot take these input values (Embedding: indices).
     pub fn check_inputs(&self, values: &[f32]) -> Result<()> {
         match self.leaves().first() {
