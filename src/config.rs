@@ -325,6 +325,7 @@ impl RunConfig {
         if self.model.trim().is_empty() {
             return Err(out_of_range("model", "\"\"", "mlp, a preset (lenet5, cnn) or a layer spec"));
         }
+        self.validate_mlp_settings()?;
         if let Some(shape) = &self.input_shape {
             if shape.is_empty() || shape.contains(&0) {
                 return Err(out_of_range("input_shape", format!("{shape:?}"), "one or more sizes, each at least 1"));
@@ -377,6 +378,35 @@ impl RunConfig {
     }
 
     /// The optimizer hyperparameters: in range, and each one given used by the optimizer.
+    /// `hidden`, `activation` and `dropout` shape the `mlp` model only: with another model they
+    /// would be ignored, so a value other than the default is an error that says where it goes.
+    fn validate_mlp_settings(&self) -> Result<()> {
+        if self.model.trim() == "mlp" {
+            return Ok(());
+        }
+        let d = RunConfig::default();
+        let set: Vec<&str> = [
+            ("hidden", self.hidden != d.hidden),
+            ("activation", self.activation != d.activation),
+            ("dropout", self.dropout != d.dropout),
+        ]
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(k, _)| *k)
+        .collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            what: set.join(", "),
+            detail: format!(
+                "shape the mlp model only, and the model is {:?}; write layer sizes, activations and dropout into \
+                 the model spec instead (e.g. \"... linear(128) gelu dropout(0.3) linear(10)\")",
+                self.model
+            ),
+        })
+    }
+
     fn validate_optimizer(&self) -> Result<()> {
         let takes = crate::optim::registry::find(&self.optimizer)?.takes;
         let given = [

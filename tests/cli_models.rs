@@ -166,6 +166,15 @@ fn item6_bad_specs_are_refused_before_training() {
         ],
         &["batchnorm1d", "one value per channel", "batch_size"],
     );
+    // MLP-only settings with another model would be ignored: refused, saying where they go.
+    fails(
+        &["train", "--data", d, "--model", "cnn", "--input-shape", "1,8,8", "--hidden", "512", "--out", o],
+        &["hidden", "mlp model only"],
+    );
+    fails(
+        &["train", "--data", d, "--model", "cnn", "--input-shape", "1,8,8", "--dropout", "0.5", "--out", o],
+        &["dropout", "model spec"],
+    );
     // Token indices: whole numbers below the vocabulary, checked before training (the GPU path
     // could not check them per step); a standardised input is no index.
     fails(
