@@ -5,6 +5,7 @@
 //! names as the WGSL entry points in `shaders/`. [`device::open`] picks where to run.
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

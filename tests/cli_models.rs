@@ -247,3 +247,18 @@ fn format2_checkpoints_from_the_previous_version_still_load() {
     assert_eq!(resumed.meta.format, downhill::checkpoint::FORMAT);
     assert_eq!(resumed.meta.epoch, 2);
 }
+
+#[test]
+fn bench_runs_named_workloads_and_prints_one_json_line_each() {
+    // Functionality only: performance lives in BENCHMARKS.md, never in test assertions.
+    let out = ok(&["bench", "--device", "cpu", "--only", "matmul_512", "--reps", "1", "--seconds", "0", "--json"]);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["workload"], "matmul_512");
+    assert!(lines[0]["gflop_per_s"].as_f64().is_some_and(|v| v > 0.0), "{out}");
+    let out = ok(&["bench", "--device", "cpu", "--only", "adamw_update", "--reps", "1", "--seconds", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["workload"], "adamw_update_10m");
+    assert!(v["gb_per_s"].as_f64().is_some(), "the optimizer workload reports bandwidth: {out}");
+    fails(&["bench", "--device", "cpu", "--only", "nonesuch"], &["no workload matches", "matmul_512"]);
+}

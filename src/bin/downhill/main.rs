@@ -1,5 +1,6 @@
 //! The `downhill` command: a thin layer over the library.
 
+mod bench;
 mod devices;
 mod eval;
 mod interrupt;
@@ -27,6 +28,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
+    /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
+    Bench(bench::BenchArgs),
 }
 
 /// Sets up the process before anything else runs: a closed stdout (`downhill predict | head`)
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Devices => devices::run(),
+        Command::Bench(args) => bench::run_bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""The workloads of `downhill bench`, with the same names, in PyTorch, so both engines can be
+compared in one run on one machine:
+
+    target/release/downhill bench --device cpu --json > downhill.jsonl
+    python3 benches/pytorch_reference.py --device cpu > torch.jsonl
+
+Each workload warms up once, then runs --reps timed repetitions of at least --seconds each;
+the median rate is printed as one JSON line (`--table` prints a table instead). Workloads
+mirror src/bench.rs: matmul_N (a·bᵀ, GFLOP/s); the MLP and `cnn` training steps with AdamW on
+random data (eight batches per timed epoch, samples/s); one AdamW update over ~10 M parameters
+(fused where PyTorch offers it; params/s and GB/s at 28 bytes/param); one epoch of the
+built-in MNIST subset (--mnist-mini, the MLP 784-256-128-10 with dropout 0.2, Adam, batch 64).
+Needs torch and numpy.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(fn, device, reps, seconds):
+    fn()
+    sync(device)
+    rates = []
+    for _ in range(reps):
+        start, work = time.perf_counter(), 0.0
+        while True:
+            work += fn()
+            sync(device)
+            if time.perf_counter() - start >= seconds:
+                break
+        rates.append(work / (time.perf_counter() - start))
+    return statistics.median(rates), rates
+
+
+def mlp(sizes, dropout=0.0):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i + 2 < len(sizes):
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10),
+    )
+
+
+def train_steps(model, x, y, batch, device):
+    model = model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        for i in range(0, len(x), batch):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[i : i + batch]), y[i : i + batch]).backward()
+            opt.step()
+        return float(len(x))
+
+    return epoch
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def workloads(args):
+    dev = args.device
+    g = torch.Generator().manual_seed(7)
+    out = []
+    for n in (512, 1024, 2048):
+        a, b = torch.rand(n, n, generator=g).to(dev), torch.rand(n, n, generator=g).to(dev)
+        out.append((f"matmul_{n}", "gflop_per_s", lambda a=a, b=b, n=n: (a @ b.T, 2 * n**3 / 1e9)[1]))
+    for sizes, batch in (([784, 512, 512, 10], 128), ([784, 1024, 1024, 10], 256), ([784, 128, 10], 64)):
+        x = torch.rand(8 * batch, sizes[0], generator=g).to(dev)
+        y = torch.randint(0, sizes[-1], (8 * batch,), generator=g).to(dev)
+        name = "mlp_" + "-".join(map(str, sizes)) + f"_b{batch}_adamw"
+        out.append((name, "samples_per_s", train_steps(mlp(sizes), x, y, batch, dev)))
+    x = torch.rand(8 * 64, 1, 28, 28, generator=g).to(dev)
+    y = torch.randint(0, 10, (8 * 64,), generator=g).to(dev)
+    out.append(("cnn_b64_adamw", "samples_per_s", train_steps(cnn(), x, y, 64, dev)))
+    p = torch.zeros(10_001_000, device=dev, requires_grad=True)
+    p.grad = torch.rand(10_001_000, generator=g).to(dev)
+    try:
+        opt = torch.optim.AdamW([p], fused=True)
+    except (RuntimeError, TypeError):
+        opt = torch.optim.AdamW([p])
+    out.append(("adamw_update_10m", "params_per_s", lambda: (opt.step(), float(p.numel()))[1]))
+    mini = args.mnist_mini
+    if os.path.exists(os.path.join(mini, "train-images-idx3-ubyte.gz")):
+        xs = torch.from_numpy(read_idx(os.path.join(mini, "train-images-idx3-ubyte.gz")).reshape(-1, 784).astype(np.float32) / 255).to(dev)
+        ys = torch.from_numpy(read_idx(os.path.join(mini, "train-labels-idx1-ubyte.gz")).astype(np.int64)).to(dev)
+        model = mlp([784, 256, 128, 10], 0.2).to(dev).train()
+        opt2 = torch.optim.Adam(model.parameters())
+        loss_fn = nn.CrossEntropyLoss()
+
+        def epoch():
+            perm = torch.randperm(len(xs), device=dev)
+            for i in range(0, len(xs), 64):
+                idx = perm[i : i + 64]
+                opt2.zero_grad(set_to_none=True)
+                loss_fn(model(xs[idx]), ys[idx]).backward()
+                opt2.step()
+            return float(len(xs))
+
+        out.append(("epoch_builtin_resident", "samples_per_s", epoch))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--mnist-mini", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist-mini"))
+    ap.add_argument("--table", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = f"pytorch {torch.__version__} {args.device}" + (f" ({args.threads} threads)" if args.device == "cpu" else "")
+    for name, key, fn in workloads(args):
+        if args.only not in name:
+            continue
+        rate, reps = measure(fn, args.device, args.reps, args.seconds)
+        row = {"workload": name, "device": device, key: rate, "reps": reps}
+        if key == "params_per_s":
+            row["gb_per_s"] = rate * 28 / 1e9
+        print(f"{name:34} {rate:14.4g} {key}" if args.table else json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+//! `downhill bench`: the standard workloads, timed on one backend. Names match
+//! `benches/pytorch_reference.py`, which runs the same workloads in PyTorch, so both can be
+//! compared in one run. Each workload runs once to warm up (pipelines, plans, caches), then
+//! `reps` timed repetitions of at least `min_seconds` each; the median rate is reported. GPU
+//! repetitions end with a waited submit (`Backend::sync`), so they time the device's work.
+
+use crate::backend::Backend;
+use crate::data::{Dataset, Targets};
+use crate::error::Result;
+use crate::feed::FeedMode;
+use crate::loss::LossKind;
+use crate::nn::{Init, Model, ModelSpec};
+use crate::optim::{registry, Optimizer, Settings};
+use crate::rng::Rng;
+use crate::tensor::{MatmulForm, Tensor};
+use crate::train::{BatchSize, TrainConfig, Trainer};
+use std::time::Instant;
+
+/// What a workload's rate counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Floating-point operations (matmul), reported as GFLOP/s.
+    Flops,
+    /// Training rows.
+    Samples,
+    /// Parameters updated (the optimizer workload; 28 bytes of traffic each for AdamW).
+    Params,
+}
+
+impl Unit {
+    /// The JSON key of the rate.
+    pub fn key(self) -> &'static str {
+        match self {
+            Unit::Flops => "gflop_per_s",
+            Unit::Samples => "samples_per_s",
+            Unit::Params => "params_per_s",
+        }
+    }
+}
+
+/// One standard workload.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Workload {
+    /// `out = a·bᵀ` of n×n matrices.
+    Matmul(usize),
+    /// Training steps of an MLP (layer sizes) at a batch size with AdamW.
+    Mlp(Vec<usize>, usize),
+    /// Training steps of the `cnn` preset on 28×28 images at a batch size with AdamW.
+    Cnn(usize),
+    /// One fused AdamW update over this many parameters.
+    AdamW(usize),
+    /// One epoch of the built-in MNIST subset with the default MLP through a feed mode.
+    Epoch(FeedMode),
+}
+
+impl Workload {
+    /// The standard list (issue 9).
+    pub fn standard() -> Vec<Workload> {
+        vec![
+            Workload::Matmul(512),
+            Workload::Matmul(1024),
+            Workload::Matmul(2048),
+            Workload::Mlp(vec![784, 512, 512, 10], 128),
+            Workload::Mlp(vec![784, 1024, 1024, 10], 256),
+            Workload::Mlp(vec![784, 128, 10], 64),
+            Workload::Cnn(64),
+            Workload::AdamW(10_000_000),
+            Workload::Epoch(FeedMode::Resident),
+            Workload::Epoch(FeedMode::Streaming),
+        ]
+    }
+
+    /// The name shared with `benches/pytorch_reference.py`, e.g. `mlp_784-512-512-10_b128_adamw`.
+    pub fn name(&self) -> String {
+        match self {
+            Workload::Matmul(n) => format!("matmul_{n}"),
+            Workload::Mlp(sizes, b) => {
+                let s: Vec<String> = sizes.iter().map(|v| v.to_string()).collect();
+                format!("mlp_{}_b{b}_adamw", s.join("-"))
+            }
+            Workload::Cnn(b) => format!("cnn_b{b}_adamw"),
+            Workload::AdamW(n) => format!("adamw_update_{}m", n / 1_000_000),
+            Workload::Epoch(FeedMode::Streaming) => "epoch_builtin_streaming".into(),
+            Workload::Epoch(_) => "epoch_builtin_resident".into(),
+        }
+    }
+
+    /// What its rate counts.
+    pub fn unit(&self) -> Unit {
+        match self {
+            Workload::Matmul(_) => Unit::Flops,
+            Workload::AdamW(_) => Unit::Params,
+            _ => Unit::Samples,
+        }
+    }
+
+    /// True for workloads too large for a software adapter (lavapipe runs them ~100× slower
+    /// than the CPU path; 2048³ alone would take about a minute).
+    pub fn heavy(&self) -> bool {
+        matches!(self, Workload::Matmul(n) if *n >= 1024)
+            || matches!(self, Workload::Mlp(s, _) if s.iter().any(|&v| v >= 1024))
+            || matches!(self, Workload::AdamW(_))
+    }
+}
+
+/// A measured workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// The workload's name.
+    pub workload: String,
+    /// What the rate counts.
+    pub unit: Unit,
+    /// Median rate over the repetitions (GFLOP/s, samples/s or params/s).
+    pub rate: f64,
+    /// Every repetition's rate.
+    pub reps: Vec<f64>,
+}
+
+impl Measurement {
+    /// The rate in bytes per second where that means something (AdamW: 28 bytes per parameter:
+    /// read p, g, m, v and write p, m, v, f32 each).
+    pub fn gb_per_s(&self) -> Option<f64> {
+        (self.unit == Unit::Params).then(|| self.rate * 28.0 / 1e9)
+    }
+}
+
+/// How long to measure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// Timed repetitions (the median is reported).
+    pub reps: usize,
+    /// Each repetition runs the workload until at least this long has passed.
+    pub min_seconds: f64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self { reps: 3, min_seconds: 0.5 }
+    }
+}
+
+/// Runs `iteration` (which returns the units of work it did) repeatedly: once to warm up, then
+/// `t.reps` repetitions of at least `t.min_seconds`; `sync` waits for the device after each.
+fn measure(t: &Timing, mut iteration: impl FnMut() -> Result<f64>, sync: impl Fn() -> Result<()>) -> Result<Vec<f64>> {
+    iteration()?;
+    sync()?;
+    let mut rates = Vec::with_capacity(t.reps);
+    for _ in 0..t.reps.max(1) {
+        let started = Instant::now();
+        let mut work = 0.0;
+        loop {
+            work += iteration()?;
+            sync()?;
+            if started.elapsed().as_secs_f64() >= t.min_seconds {
+                break;
+            }
+        }
+        rates.push(work / started.elapsed().as_secs_f64());
+    }
+    Ok(rates)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn random_rows(rng: &mut Rng, rows: usize, features: usize, classes: usize) -> Result<Dataset> {
+    let x = (0..rows * features).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+    let labels = (0..rows).map(|_| rng.below(classes as u64) as u32).collect();
+    Dataset::new(Tensor::from_vec(&[rows, features], x)?, Targets::Labels { labels, classes })
+}
+
+fn adamw<B: Backend>(be: &B, spec: &ModelSpec) -> Result<Optimizer<B>> {
+    let entry = registry::find("adamw")?;
+    Optimizer::new(be, (entry.from_settings)(&Settings::default()), &spec.layout()?, &[])
+}
+
+/// Steps of `spec` at `batch` rows on random data (resident feed); returns the rates.
+fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<Vec<f64>> {
+    let mut rng = Rng::new(7);
+    // Eight batches of data; every iteration is one epoch over them (8 steps).
+    let data = random_rows(&mut rng, 8 * batch, spec.inputs(), spec.outputs())?;
+    let model = Model::new(be, spec.clone(), 0)?;
+    let config = TrainConfig {
+        batch_size: BatchSize::Rows(batch),
+        shuffle: false,
+        feed: FeedMode::Resident,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(be, model, adamw(be, &spec)?, LossKind::CrossEntropy, config)?;
+    let order: Vec<usize> = (0..data.len()).collect();
+    measure(t, || trainer.run_epoch(be, &data, &order).map(|_| data.len() as f64), || be.sync())
+}
+
+/// Runs one workload on `be`.
+pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> {
+    let reps = match w {
+        Workload::Matmul(n) => {
+            let n = *n;
+            let mut rng = Rng::new(1);
+            let mut rand = |len: usize| -> Result<B::Tensor> {
+                be.upload(&Tensor::from_vec(&[n, n], (0..len).map(|_| rng.uniform(-1.0, 1.0) as f32).collect())?)
+            };
+            let (a, b) = (rand(n * n)?, rand(n * n)?);
+            let mut out = be.zeros(&[n, n])?;
+            let flops = 2.0 * (n as f64).powi(3);
+            measure(t, || be.matmul(MatmulForm::Nt, &mut out, &a, &b, false).map(|_| flops / 1e9), || be.sync())?
+        }
+        Workload::Mlp(sizes, batch) => {
+            let spec = ModelSpec::mlp(sizes, crate::Activation::Relu, 0.0, Init::TorchDefault)?;
+            train_steps(be, spec, *batch, t)?
+        }
+        Workload::Cnn(batch) => {
+            let spec = ModelSpec::parse("cnn", &[1, 28, 28], 10, Init::TorchDefault)?;
+            train_steps(be, spec, *batch, t)?
+        }
+        Workload::AdamW(n) => {
+            let spec = ModelSpec::mlp(&[*n / 1000, 1000], crate::Activation::Relu, 0.0, Init::Zeros)?;
+            let layout = spec.layout()?;
+            let mut opt = adamw(be, &spec)?;
+            let mut params = be.zeros(&[layout.total()])?;
+            let mut rng = Rng::new(3);
+            let g: Vec<f32> = (0..layout.total()).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+            let grads = be.upload(&Tensor::from_vec(&[layout.total()], g)?)?;
+            let count = layout.parameter_count() as f64;
+            measure(t, || opt.step(be, &mut params, &grads).map(|_| count), || be.sync())?
+        }
+        Workload::Epoch(mode) => {
+            let data = crate::data::mnist::builtin(None)?;
+            let spec = ModelSpec::mlp(&[784, 256, 128, 10], crate::Activation::Relu, 0.2, Init::TorchDefault)?;
+            let model = Model::new(be, spec.clone(), 0)?;
+            let config = TrainConfig { batch_size: BatchSize::Rows(64), feed: *mode, ..Default::default() };
+            let opt = Optimizer::new(
+                be,
+                (registry::find("adam")?.from_settings)(&Settings::default()),
+                &spec.layout()?,
+                &[],
+            )?;
+            let mut trainer = Trainer::new(be, model, opt, LossKind::CrossEntropy, config)?;
+            let rows = data.train.len();
+            measure(
+                t,
+                || {
+                    let order = trainer.epoch_order(rows);
+                    trainer.run_epoch(be, &data.train, &order).map(|_| rows as f64)
+                },
+                || be.sync(),
+            )?
+        }
+    };
+    Ok(Measurement { workload: w.name(), unit: w.unit(), rate: median(&reps), reps })
+}

@@ -1,0 +1,140 @@
+//! `downhill bench`: the standard workloads on the CPU path, a GPU adapter, or both side by
+//! side (with the GPU/CPU ratio). `--json` prints one line per workload and device, with the
+//! names `benches/pytorch_reference.py` uses.
+
+use clap::Args;
+use downhill::bench::{run, Measurement, Timing, Unit, Workload};
+use downhill::device::{open, Device, DeviceRequest};
+use downhill::{Backend, CpuBackend, Result};
+use std::io::IsTerminal;
+
+/// Flags of `downhill bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// cpu, gpu, all (both, with the GPU/CPU ratio), auto, an adapter index or part of its name.
+    #[arg(long, default_value = "all")]
+    device: String,
+    /// Only the workloads whose name contains this text (e.g. `matmul`, `mlp`, `adamw`).
+    #[arg(long)]
+    only: Option<String>,
+    /// Timed repetitions per workload (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Seconds each repetition runs at least.
+    #[arg(long, default_value_t = 0.5)]
+    seconds: f64,
+    /// One JSON object per line instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One device's results, by workload name (None: skipped, with why).
+type Results = Vec<(String, std::result::Result<Measurement, String>)>;
+
+fn bench_on<B: Backend>(be: &B, software: bool, workloads: &[Workload], t: &Timing) -> Result<Results> {
+    let mut out = Vec::new();
+    let progress = std::io::stderr().is_terminal();
+    for (i, w) in workloads.iter().enumerate() {
+        if software && w.heavy() {
+            out.push((w.name(), Err("skipped on a software adapter (about 100× slower than the CPU path)".into())));
+            continue;
+        }
+        if progress {
+            eprint!("\r\x1b[Kbench [{}/{}] {} on {}…", i + 1, workloads.len(), w.name(), be.describe());
+        }
+        out.push((w.name(), Ok(run(be, w, t)?)));
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    Ok(out)
+}
+
+fn rate_text(m: &Measurement) -> String {
+    match m.unit {
+        Unit::Flops => format!("{:.1} GFLOP/s", m.rate),
+        Unit::Samples => format!("{:.0} samples/s", m.rate),
+        Unit::Params => format!("{:.3e} params/s ({:.1} GB/s)", m.rate, m.gb_per_s().unwrap_or(0.0)),
+    }
+}
+
+fn json_line(device: &str, m: &Measurement) -> String {
+    let mut v = serde_json::json!({"workload": m.workload, "device": device, m.unit.key(): m.rate, "reps": m.reps});
+    if let Some(gb) = m.gb_per_s() {
+        v["gb_per_s"] = gb.into();
+    }
+    v.to_string()
+}
+
+/// Runs `downhill bench`.
+pub fn run_bench(args: BenchArgs) -> Result<()> {
+    let t = Timing { reps: args.reps.max(1), min_seconds: args.seconds.max(0.0) };
+    let workloads: Vec<Workload> = Workload::standard()
+        .into_iter()
+        .filter(|w| args.only.as_ref().is_none_or(|o| w.name().contains(o.as_str())))
+        .collect();
+    if workloads.is_empty() {
+        return Err(downhill::Error::InvalidArgument {
+            what: "--only".into(),
+            detail: format!(
+                "no workload matches; they are {}",
+                Workload::standard().iter().map(|w| w.name()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let mut columns: Vec<(String, Results)> = Vec::new();
+    let want_cpu = matches!(args.device.as_str(), "cpu" | "all");
+    if want_cpu {
+        let cpu = CpuBackend::new();
+        columns.push((cpu.describe(), bench_on(&cpu, false, &workloads, &t)?));
+    }
+    if args.device != "cpu" {
+        let request: DeviceRequest = if args.device == "all" { "gpu".parse()? } else { args.device.parse()? };
+        match open(&request)?.device {
+            Device::Gpu(g) => {
+                let software = g.adapter().is_software;
+                columns.push((g.describe(), bench_on(g.as_ref(), software, &workloads, &t)?));
+            }
+            Device::Cpu(c) if !want_cpu => columns.push((c.describe(), bench_on(&c, false, &workloads, &t)?)),
+            Device::Cpu(_) => {}
+        }
+    }
+    if args.json {
+        for (device, results) in &columns {
+            for (_, r) in results {
+                if let Ok(m) = r {
+                    println!("{}", json_line(device, m));
+                }
+            }
+        }
+        return Ok(());
+    }
+    for (device, _) in &columns {
+        println!("device: {device}");
+    }
+    for (i, w) in workloads.iter().enumerate() {
+        let mut line = format!("{:34}", w.name());
+        let mut rates = Vec::new();
+        for (_, results) in &columns {
+            match &results[i].1 {
+                Ok(m) => {
+                    line.push_str(&format!("  {:>32}", rate_text(m)));
+                    rates.push(Some(m.rate));
+                }
+                Err(why) => {
+                    line.push_str(&format!("  {:>32}", "skipped"));
+                    rates.push(None);
+                    let _ = why;
+                }
+            }
+        }
+        if let [Some(cpu), Some(gpu)] = rates[..] {
+            line.push_str(&format!("  GPU/CPU {:.2}×", gpu / cpu));
+        }
+        println!("{line}");
+    }
+    if columns.iter().any(|(_, r)| r.iter().any(|(_, m)| m.is_err())) {
+        println!("skipped: the heavy workloads on a software adapter (about 100× slower than the CPU path)");
+    }
+    Ok(())
+}
