@@ -48,11 +48,11 @@ impl AdagradConfig {
 }
 
 /// The CPU twin of `adagrad_step`. State: sum.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, _n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdagradTerms>());
     let g = coupled(h, *p, g);
-    s[i] += 1.0 * g * g;
-    let std = s[i].sqrt() + h.eps;
+    s[0] += 1.0 * g * g;
+    let std = s[0].sqrt() + h.eps;
     *p += -t.clr * (g / std);
 }
 

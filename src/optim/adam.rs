@@ -85,18 +85,18 @@ impl AdamConfig {
 }
 
 /// The CPU twin of `adam_step`. State: exp_avg, exp_avg_sq, max_exp_avg_sq.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdamTerms>());
     let g = decay(h, t.decoupled, p, g);
-    adam_moments(h, s, i, n, g);
+    adam_moments(h, s, g);
     let v = if t.amsgrad != 0.0 {
-        s[2 * n + i] = s[2 * n + i].max(s[n + i]);
-        s[2 * n + i]
+        s[2] = s[2].max(s[1]);
+        s[2]
     } else {
-        s[n + i]
+        s[1]
     };
     let denom = v.sqrt() / t.sqrt_bc2 + h.eps;
-    *p += -t.step_size * (s[i] / denom);
+    *p += -t.step_size * (s[0] / denom);
 }
 
 fn with_settings(d: AdamConfig, s: &Settings) -> OptimizerConfig {

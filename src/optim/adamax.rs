@@ -46,12 +46,12 @@ impl AdamaxConfig {
 }
 
 /// The CPU twin of `adamax_step`. State: exp_avg, exp_inf.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdamaxTerms>());
     let g = coupled(h, *p, g);
-    s[i] = lerp(s[i], g, h.one_minus_beta1);
-    s[n + i] = (s[n + i] * h.beta2).max(g.abs() + h.eps);
-    *p += -t.step_size * (s[i] / s[n + i]);
+    s[0] = lerp(s[0], g, h.one_minus_beta1);
+    s[1] = (s[1] * h.beta2).max(g.abs() + h.eps);
+    *p += -t.step_size * (s[0] / s[1]);
 }
 
 /// From the run's settings (PyTorch's defaults for the rest).

@@ -28,9 +28,6 @@ pub enum OptimizerConfig {
     Lion(LionConfig),
 }
 
-/// A per-element update: the block, the parameter, its clipped gradient, the state, i and n.
-pub(crate) type Update = fn(&GroupHyper, &mut f32, f32, &mut [f32], usize, usize);
-
 impl OptimizerConfig {
     /// The learning rate.
     pub fn lr(&self) -> f64 {
@@ -152,17 +149,27 @@ pub enum OptimKind {
 }
 
 impl OptimKind {
-    /// The CPU twin of the kind's kernel, for one element.
-    pub(crate) fn update(self) -> Update {
+    /// The CPU twin of the whole fused step: the kind's per-element update, inlined into the
+    /// parallel driver (`ops::optim_step::cpu::drive`).
+    pub(crate) fn run_cpu(
+        self,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut [f32],
+        table: &[GroupHyper],
+        chunk_groups: &[u32],
+        norm: f32,
+    ) {
+        use crate::ops::optim_step::cpu::drive;
         match self {
-            OptimKind::Sgd => sgd::update,
-            OptimKind::Adagrad => adagrad::update,
-            OptimKind::Rmsprop => rmsprop::update,
-            OptimKind::Adam => adam::update,
-            OptimKind::Adamax => adamax::update,
-            OptimKind::Nadam => nadam::update,
-            OptimKind::Radam => radam::update,
-            OptimKind::Lion => lion::update,
+            OptimKind::Sgd => drive(sgd::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Adagrad => drive(adagrad::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Rmsprop => drive(rmsprop::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Adam => drive(adam::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Adamax => drive(adamax::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Nadam => drive(nadam::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Radam => drive(radam::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Lion => drive(lion::update, params, grads, state, table, chunk_groups, norm),
         }
     }
 }

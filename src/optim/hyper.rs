@@ -146,7 +146,7 @@ pub(crate) fn decay(h: &Head, decoupled: f32, p: &mut f32, g: f32) -> f32 {
 
 /// The Adam-family moments, in state slots 0 and 1: m = lerp(m, g, 1 − β1),
 /// v = β2·v + (1 − β2)·g·g.
-pub(crate) fn adam_moments(h: &Head, s: &mut [f32], i: usize, n: usize, g: f32) {
-    s[i] = lerp(s[i], g, h.one_minus_beta1);
-    s[n + i] = s[n + i] * h.beta2 + h.one_minus_beta2 * g * g;
+pub(crate) fn adam_moments(h: &Head, s: &mut [f32; 3], g: f32) {
+    s[0] = lerp(s[0], g, h.one_minus_beta1);
+    s[1] = s[1] * h.beta2 + h.one_minus_beta2 * g * g;
 }

@@ -41,9 +41,9 @@ impl LionConfig {
 
 /// The CPU twin of `lion_step`: c = β1·m + (1−β1)·g; p = p·(1 − lr·wd) − lr·sign(c);
 /// m = β2·m + (1−β2)·g. State: exp_avg.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, _n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let h = &b.head;
-    let c = h.beta1 * s[i] + h.one_minus_beta1 * g;
+    let c = h.beta1 * s[0] + h.one_minus_beta1 * g;
     let sign = if c > 0.0 {
         1.0
     } else if c < 0.0 {
@@ -52,7 +52,7 @@ pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usiz
         0.0
     };
     *p = *p * h.decay_factor - h.lr * sign;
-    s[i] = h.beta2 * s[i] + h.one_minus_beta2 * g;
+    s[0] = h.beta2 * s[0] + h.one_minus_beta2 * g;
 }
 
 /// From the run's settings (the paper's defaults for the rest).

@@ -75,13 +75,13 @@ impl NadamConfig {
 }
 
 /// The CPU twin of `nadam_step`. State: exp_avg, exp_avg_sq.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<NadamTerms>());
     let g = decay(h, t.decoupled, p, g);
-    adam_moments(h, s, i, n, g);
-    let denom = (s[n + i] / t.bc2).sqrt() + h.eps;
+    adam_moments(h, s, g);
+    let denom = (s[1] / t.bc2).sqrt() + h.eps;
     *p += t.grad_coef * (g / denom);
-    *p += t.avg_coef * (s[i] / denom);
+    *p += t.avg_coef * (s[0] / denom);
 }
 
 /// From the run's settings (PyTorch's defaults for the rest).

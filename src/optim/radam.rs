@@ -71,13 +71,13 @@ impl RadamConfig {
 }
 
 /// The CPU twin of `radam_step`. State: exp_avg, exp_avg_sq.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<RadamTerms>());
     let g = decay(h, t.decoupled, p, g);
-    adam_moments(h, s, i, n, g);
-    let mhat = s[i] / t.bc1;
+    adam_moments(h, s, g);
+    let mhat = s[0] / t.bc1;
     let update = if t.rectified != 0.0 {
-        let adaptive = t.sqrt_bc2 / (s[n + i].sqrt() + h.eps);
+        let adaptive = t.sqrt_bc2 / (s[1].sqrt() + h.eps);
         mhat * h.lr * adaptive * t.rect
     } else {
         mhat * h.lr

@@ -55,21 +55,21 @@ impl RmspropConfig {
 }
 
 /// The CPU twin of `rmsprop_step`. State: square_avg, momentum_buffer, grad_avg.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<RmspropTerms>());
     let g = coupled(h, *p, g);
-    s[i] = s[i] * h.beta1 + h.one_minus_beta1 * g * g;
+    s[0] = s[0] * h.beta1 + h.one_minus_beta1 * g * g;
     let mut avg = if t.centered != 0.0 {
-        s[2 * n + i] = lerp(s[2 * n + i], g, h.one_minus_beta1);
-        let ga = s[2 * n + i];
-        (s[i] + -ga * ga).sqrt()
+        s[2] = lerp(s[2], g, h.one_minus_beta1);
+        let ga = s[2];
+        (s[0] + -ga * ga).sqrt()
     } else {
-        s[i].sqrt()
+        s[0].sqrt()
     };
     avg += h.eps;
     if t.has_momentum != 0.0 {
-        s[n + i] = s[n + i] * h.beta2 + g / avg;
-        *p += -h.lr * s[n + i];
+        s[1] = s[1] * h.beta2 + g / avg;
+        *p += -h.lr * s[1];
     } else {
         *p += -h.lr * (g / avg);
     }

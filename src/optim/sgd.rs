@@ -67,11 +67,11 @@ impl SgdConfig {
 }
 
 /// The CPU twin of `sgd_step` for element i. State: momentum_buffer.
-pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32], i: usize, _n: usize) {
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<SgdTerms>());
     let mut g = coupled(h, *p, g);
     if t.has_momentum != 0.0 {
-        let buf = &mut s[i];
+        let buf = &mut s[0];
         *buf = if t.first_step != 0.0 { g } else { *buf * h.beta1 + h.one_minus_beta1 * g };
         g = if t.nesterov != 0.0 { g + h.beta1 * *buf } else { *buf };
     }

@@ -5,11 +5,12 @@
 
 use crate::optim::{GroupHyper, OptimKind};
 use crate::params::ALIGN;
+use rayon::prelude::*;
 
 /// The gradient after clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_). `norm` is
 /// the global sum of squares (mode 1), max |g| (mode 2) or Σ|g| (mode 4) of the unclipped
 /// gradients.
-fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
+pub(crate) fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
     let c = &h.clip;
     match c.mode as u32 {
         1 | 2 | 4 => {
@@ -22,8 +23,12 @@ fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
     }
 }
 
+/// Elements per parallel task: a multiple of ALIGN, so a task never splits a group's chunk.
+const TASK: usize = 256 * ALIGN;
+
 /// The fused step. params, grads are (n); state is (slots·n); table has one block per group;
-/// chunk_groups has one group index per ALIGN elements.
+/// chunk_groups has one group index per ALIGN elements. Elements are independent, so tasks of
+/// TASK elements run on rayon's threads and the result does not depend on their number.
 pub fn optimizer_step(
     kind: OptimKind,
     params: &mut [f32],
@@ -33,10 +38,58 @@ pub fn optimizer_step(
     chunk_groups: &[u32],
     norm: f32,
 ) {
+    kind.run_cpu(params, grads, state, table, chunk_groups, norm);
+}
+
+/// Runs `update` (one optimizer's per-element twin) over every element, in parallel tasks.
+/// Each element's state slots are gathered into a small array and written back.
+pub(crate) fn drive<U>(
+    update: U,
+    params: &mut [f32],
+    grads: &[f32],
+    state: &mut [f32],
+    table: &[GroupHyper],
+    chunk_groups: &[u32],
+    norm: f32,
+) where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
+{
     let n = params.len();
-    let update = kind.update();
-    for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-        let h = &table[chunk_groups[i / ALIGN] as usize];
-        update(h, p, clipped(*g, h, norm), state, i, n);
+    if n == 0 {
+        return;
     }
+    let slots = state.len() / n;
+    let (s0, rest) = state.split_at_mut(n.min(state.len()));
+    let (s1, s2) = rest.split_at_mut(n.min(rest.len()));
+    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| {
+        let [s0, s1, s2] = s;
+        for j in 0..p.len() {
+            let i = t * TASK + j;
+            let h = &table[chunk_groups[i / ALIGN] as usize];
+            let mut st = [0.0f32; 3];
+            for (k, slot) in [&*s0, &*s1, &*s2].into_iter().enumerate().take(slots) {
+                st[k] = slot[j];
+            }
+            update(h, &mut p[j], clipped(g[j], h, norm), &mut st);
+            for (k, slot) in [&mut *s0, &mut *s1, &mut *s2].into_iter().enumerate().take(slots) {
+                slot[j] = st[k];
+            }
+        }
+    };
+    // Missing slots are empty slices, chunked as empty: pad them to the task count.
+    let tasks = n.div_ceil(TASK);
+    let (c0, c1, c2) = (split(s0, tasks), split(s1, tasks), split(s2, tasks));
+    params
+        .par_chunks_mut(TASK)
+        .zip(grads.par_chunks(TASK))
+        .zip(c0.into_par_iter().zip(c1.into_par_iter()).zip(c2.into_par_iter()))
+        .enumerate()
+        .for_each(|(t, ((p, g), ((a, b), c)))| chunk(t, p, g, [a, b, c]));
+}
+
+/// A state slot cut into tasks of TASK elements; a missing (empty) slot becomes `tasks` empty pieces.
+fn split(slot: &mut [f32], tasks: usize) -> Vec<&mut [f32]> {
+    let mut pieces: Vec<&mut [f32]> = slot.chunks_mut(TASK).collect();
+    pieces.resize_with(tasks, Default::default);
+    pieces
 }
