@@ -4,6 +4,7 @@
 
 use crate::backend::cpu::float::Float;
 use crate::backend::Activation;
+use rayon::prelude::*;
 
 /// √(2/π), the GELU tanh-approximation constant.
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
@@ -97,60 +98,96 @@ pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
     }
 }
 
+/// Elements per parallel task of the elementwise loops. Fixed, and each element is computed on
+/// its own, so results never depend on the thread count.
+pub(crate) const TASK: usize = 1 << 15;
+
+/// `out[i] = f(x[i])`, in parallel tasks of [`TASK`] elements above one task's worth.
+pub(crate) fn map1<F: Float>(out: &mut [F], x: &[F], f: impl Fn(F) -> F + Sync) {
+    let run = |o: &mut [F], x: &[F]| o.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x));
+    if out.len() <= TASK {
+        run(out, x);
+    } else {
+        out.par_chunks_mut(TASK).zip(x.par_chunks(TASK)).for_each(|(o, x)| run(o, x));
+    }
+}
+
+/// `out[i] = f(out[i], a[i], b[i])` (`b` may be empty when `f` ignores it; `a` may not), in
+/// parallel tasks.
+pub(crate) fn map3<F: Float>(out: &mut [F], a: &[F], b: &[F], f: impl Fn(F, F, F) -> F + Sync) {
+    let run = |o: &mut [F], a: &[F], b: &[F]| {
+        if b.is_empty() {
+            o.iter_mut().zip(a).for_each(|(o, a)| *o = f(*o, *a, F::zero()));
+        } else {
+            o.iter_mut().zip(a).zip(b).for_each(|((o, a), b)| *o = f(*o, *a, *b));
+        }
+    };
+    if out.len() <= TASK {
+        run(out, a, b);
+    } else if b.is_empty() {
+        out.par_chunks_mut(TASK).zip(a.par_chunks(TASK)).for_each(|(o, a)| run(o, a, &[]));
+    } else {
+        out.par_chunks_mut(TASK).zip(a.par_chunks(TASK)).zip(b.par_chunks(TASK)).for_each(|((o, a), b)| run(o, a, b));
+    }
+}
+
 /// `out[i] = act(x[i])`. out and x are (N).
 pub fn activation_forward<F: Float>(act: Activation, out: &mut [F], x: &[F]) {
-    for i in 0..out.len() {
-        out[i] = activate(act, x[i]);
-    }
+    map1(out, x, |v| activate(act, v));
 }
 
 /// `dx[i] = act'(x[i]) · dy[i]`. dx, x, dy are (N); x is the activation's input.
 pub fn activation_backward<F: Float>(act: Activation, dx: &mut [F], x: &[F], dy: &[F]) {
-    for i in 0..dx.len() {
-        dx[i] = activate_derivative(act, x[i]) * dy[i];
-    }
+    map3(dx, x, dy, |_, x, dy| activate_derivative(act, x) * dy);
 }
 
 /// `x[r, c] += bias[c]`. x is (R,C), bias is (C).
 pub fn bias_add<F: Float>(x: &mut [F], bias: &[F], cols: usize) {
-    for i in 0..x.len() {
-        x[i] += bias[i % cols];
+    let rows_per_task = (TASK / cols.max(1)).max(1);
+    let run = |rows: &mut [F]| {
+        for row in rows.chunks_mut(cols.max(1)) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += *b);
+        }
+    };
+    if x.len() <= TASK || cols == 0 {
+        run(x);
+    } else {
+        x.par_chunks_mut(rows_per_task * cols).for_each(run);
     }
 }
 
 /// `x[i] *= alpha`.
 pub fn scale<F: Float>(x: &mut [F], alpha: F) {
-    for i in 0..x.len() {
-        x[i] = x[i] * alpha;
+    let run = |x: &mut [F]| x.iter_mut().for_each(|v| *v = *v * alpha);
+    if x.len() <= TASK {
+        run(x);
+    } else {
+        x.par_chunks_mut(TASK).for_each(run);
     }
 }
 
 /// `y[i] += alpha · x[i]`.
 pub fn axpy<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
-    for i in 0..y.len() {
-        y[i] += alpha * x[i];
-    }
+    map3(y, x, &[], |y, x, _| y + alpha * x);
 }
 
 /// `y[i] += alpha · sign(x[i])` with sign(0) = 0: the gradient of an L1 penalty.
 pub fn add_sign<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
-    for i in 0..y.len() {
-        let s = if x[i] > F::zero() {
+    map3(y, x, &[], |y, x, _| {
+        let s = if x > F::zero() {
             F::one()
-        } else if x[i] < F::zero() {
+        } else if x < F::zero() {
             -F::one()
         } else {
             F::zero()
         };
-        y[i] += alpha * s;
-    }
+        y + alpha * s
+    });
 }
 
 /// `x[i] = value`.
 pub fn fill<F: Float>(x: &mut [F], value: F) {
-    for i in 0..x.len() {
-        x[i] = value;
-    }
+    x.fill(value);
 }
 
 /// `dst[i] = src[i]`.
