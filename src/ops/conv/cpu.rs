@@ -2,38 +2,42 @@
 
 use crate::backend::cpu::float::Float;
 use crate::ops::Window2d;
+use rayon::prelude::*;
 
 /// `cols[g, n·P + i·OW + j, (c·kh + a)·kw + b] = x[n, g·C/G + c, i·sh − ph + a·dh, j·sw − pw + b·dw]`,
-/// 0 where that falls in the padding.
+/// 0 where that falls in the padding. Each (group, sample) block of rows is a parallel task.
 pub fn im2col<F: Float>(cols: &mut [F], x: &[F], g: &Window2d) {
     let [n, c, h, w] = g.input_shape();
     let cg = c / g.groups as usize;
     let (kh, kw) = (g.kh as usize, g.kw as usize);
     let (oh, ow) = (g.oh as usize, g.ow as usize);
-    let mut t = 0;
-    for grp in 0..g.groups as usize {
-        for s in 0..n {
-            for i in 0..oh {
-                for j in 0..ow {
-                    for ch in 0..cg {
-                        let plane = &x[(s * c + grp * cg + ch) * h * w..][..h * w];
-                        for a in 0..kh {
-                            let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
-                            for b in 0..kw {
-                                let wi = (j * g.sw as usize + b * g.dw as usize) as isize - g.pw as isize;
-                                cols[t] = if hi >= 0 && (hi as usize) < h && wi >= 0 && (wi as usize) < w {
-                                    plane[hi as usize * w + wi as usize]
-                                } else {
-                                    F::zero()
-                                };
-                                t += 1;
-                            }
+    let block = oh * ow * cg * kh * kw;
+    if block == 0 {
+        return;
+    }
+    cols.par_chunks_mut(block).enumerate().for_each(|(task, out)| {
+        let (grp, s) = (task / n, task % n);
+        let mut t = 0;
+        for i in 0..oh {
+            for j in 0..ow {
+                for ch in 0..cg {
+                    let plane = &x[(s * c + grp * cg + ch) * h * w..][..h * w];
+                    for a in 0..kh {
+                        let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
+                        for b in 0..kw {
+                            let wi = (j * g.sw as usize + b * g.dw as usize) as isize - g.pw as isize;
+                            out[t] = if hi >= 0 && (hi as usize) < h && wi >= 0 && (wi as usize) < w {
+                                plane[hi as usize * w + wi as usize]
+                            } else {
+                                F::zero()
+                            };
+                            t += 1;
                         }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 /// The adjoint of [`im2col`] in gather form: each element of `dx` sums the entries of `cols`
@@ -52,23 +56,26 @@ pub fn col2im<F: Float>(dx: &mut [F], cols: &[F], g: &Window2d) {
     };
     let rows = sources(h, kh, g.ph, g.dh, g.sh, g.oh);
     let columns = sources(w, kw, g.pw, g.dw, g.sw, g.ow);
-    for s in 0..n {
-        for ch in 0..c {
-            let (grp, cl) = (ch / cg, ch % cg);
-            let base = grp * np + s * g.out_plane();
-            for (y, row_src) in rows.iter().enumerate() {
-                for (x, col_src) in columns.iter().enumerate() {
-                    let mut acc = F::zero();
-                    for &(a, i) in row_src {
-                        for &(b, j) in col_src {
-                            acc += cols[(base + i * ow + j) * k + (cl * kh + a) * kw + b];
-                        }
+    if h * w == 0 {
+        return;
+    }
+    // Each (sample, channel) plane of dx is a parallel task.
+    dx.par_chunks_mut(h * w).enumerate().for_each(|(plane, out)| {
+        let (s, ch) = (plane / c, plane % c);
+        let (grp, cl) = (ch / cg, ch % cg);
+        let base = grp * np + s * g.out_plane();
+        for (y, row_src) in rows.iter().enumerate() {
+            for (x, col_src) in columns.iter().enumerate() {
+                let mut acc = F::zero();
+                for &(a, i) in row_src {
+                    for &(b, j) in col_src {
+                        acc += cols[(base + i * ow + j) * k + (cl * kh + a) * kw + b];
                     }
-                    dx[((s * c + ch) * h + y) * w + x] = acc;
                 }
+                out[y * w + x] = acc;
             }
         }
-    }
+    });
 }
 
 /// The output position whose window reads input position `pos` at kernel offset `a`, if any:
@@ -87,32 +94,37 @@ pub fn conv_output<F: Float>(out: &mut [F], product: &[F], bias: Option<&[F]>, g
     let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
     let og = o / g.groups as usize;
     let np = n * p;
-    for s in 0..n {
-        for ch in 0..o {
-            let (grp, ol) = (ch / og, ch % og);
-            let b = bias.map_or(F::zero(), |b| b[ch]);
-            for q in 0..p {
-                out[(s * o + ch) * p + q] = product[(grp * np + s * p + q) * og + ol] + b;
-            }
-        }
+    if p == 0 {
+        return;
     }
+    // Each (sample, channel) plane of the output is a parallel task.
+    out.par_chunks_mut(p).enumerate().for_each(|(plane, out)| {
+        let (s, ch) = (plane / o, plane % o);
+        let (grp, ol) = (ch / og, ch % og);
+        let b = bias.map_or(F::zero(), |b| b[ch]);
+        for (q, v) in out.iter_mut().enumerate() {
+            *v = product[(grp * np + s * p + q) * og + ol] + b;
+        }
+    });
 }
 
 /// The inverse layout of [`conv_output`]: `gy[g, n·P + p, ol] = go[n, g·O/G + ol, p]`.
 pub fn conv_grad_output<F: Float>(gy: &mut [F], go: &[F], g: &Window2d) {
     let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
     let og = o / g.groups as usize;
-    let np = n * p;
-    for s in 0..n {
-        for ch in 0..o {
-            let (grp, ol) = (ch / og, ch % og);
-            let src = &go[(s * o + ch) * p..][..p];
-            let dst = (grp * np + s * p) * og + ol;
+    if p * og == 0 {
+        return;
+    }
+    // Each (group, sample) block of rows of gy is a parallel task.
+    gy.par_chunks_mut(p * og).enumerate().for_each(|(task, out)| {
+        let (grp, s) = (task / n, task % n);
+        for ol in 0..og {
+            let src = &go[(s * o + grp * og + ol) * p..][..p];
             for (q, v) in src.iter().enumerate() {
-                gy[dst + q * og] = *v;
+                out[q * og + ol] = *v;
             }
         }
-    }
+    });
 }
 
 /// `out[c] (+)= Σ_{n, s} x[n, c, s]`: the bias gradient of a convolution. Samples in order, each

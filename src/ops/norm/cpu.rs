@@ -2,6 +2,7 @@
 
 use super::NormParams;
 use crate::backend::cpu::float::Float;
+use rayon::prelude::*;
 
 /// The flat index ranges of channel `ch`'s elements in x [N, C, S], one per sample.
 fn channel(p: &NormParams, ch: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -15,6 +16,8 @@ fn channel_sum<F: Float>(p: &NormParams, ch: usize, f: impl Fn(usize) -> F) -> f
 }
 
 /// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
+/// The channels' statistics are parallel tasks (each summed in order), then the (sample,
+/// channel) planes of `y`.
 #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
 pub fn batch_norm_forward<F: Float>(
     y: &mut [F],
@@ -26,31 +29,49 @@ pub fn batch_norm_forward<F: Float>(
     bias: &[F],
     p: &NormParams,
 ) {
-    let c = p.c as usize;
+    let (c, s) = (p.c as usize, p.s as usize);
     let count = (p.n * p.s) as usize;
-    for ch in 0..c {
-        let (mean, invstd) = if p.train != 0 {
-            let mean = channel_sum(p, ch, |i| x[i]) / count as f64;
-            let var = channel(p, ch).map(|r| r.map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>()).sum::<f64>()
-                / count as f64;
-            let m = f64::from(p.momentum);
+    let eps = f64::from(p.eps);
+    if p.train != 0 {
+        let stats: Vec<(f64, f64)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let mean = channel_sum(p, ch, |i| x[i]) / count as f64;
+                let var = channel(p, ch).map(|r| r.map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>()).sum::<f64>()
+                    / count as f64;
+                (mean, var)
+            })
+            .collect();
+        let m = f64::from(p.momentum);
+        for (ch, &(mean, var)) in stats.iter().enumerate() {
             running_mean[ch] = F::c((1.0 - m) * running_mean[ch].to_f64() + m * mean);
             let unbiased = var * count as f64 / (count as f64 - 1.0);
             running_var[ch] = F::c((1.0 - m) * running_var[ch].to_f64() + m * unbiased);
-            (F::c(mean), F::one() / (F::c(var) + F::c(f64::from(p.eps))).sqrt())
-        } else {
-            (running_mean[ch], F::one() / (running_var[ch] + F::c(f64::from(p.eps))).sqrt())
-        };
-        let (scale, shift) = (invstd * weight[ch], bias[ch]);
-        for i in channel(p, ch).flatten() {
-            y[i] = (x[i] - mean) * scale + shift;
+            saved[ch] = F::c(mean);
+            saved[c + ch] = F::one() / (F::c(var) + F::c(eps)).sqrt();
         }
-        saved[ch] = mean;
-        saved[c + ch] = invstd;
+    } else {
+        for ch in 0..c {
+            saved[ch] = running_mean[ch];
+            saved[c + ch] = F::one() / (running_var[ch] + F::c(eps)).sqrt();
+        }
     }
+    if s == 0 {
+        return;
+    }
+    let saved = &*saved;
+    y.par_chunks_mut(s).enumerate().for_each(|(plane, y)| {
+        let ch = plane % c;
+        let (mean, scale, shift) = (saved[ch], saved[c + ch] * weight[ch], bias[ch]);
+        let x = &x[plane * s..][..s];
+        for (y, x) in y.iter_mut().zip(x) {
+            *y = (*x - mean) * scale + shift;
+        }
+    });
 }
 
 /// Batch-norm backward: `dx` and `sums` = (Σ dy·x̂ at 0.., Σ dy at `stride`..) per channel.
+/// The channels' sums are parallel tasks (each in order), then the planes of `dx`.
 pub fn batch_norm_backward<F: Float>(
     dx: &mut [F],
     sums: &mut [F],
@@ -60,25 +81,38 @@ pub fn batch_norm_backward<F: Float>(
     dy: &[F],
     p: &NormParams,
 ) {
-    let c = p.c as usize;
+    let (c, s) = (p.c as usize, p.s as usize);
     let count = (p.n * p.s) as usize;
-    for ch in 0..c {
+    let totals: Vec<(F, F)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mean, invstd) = (saved[ch], saved[c + ch]);
+            let sum_dy = channel_sum(p, ch, |i| dy[i]);
+            let sum_dy_xhat = channel_sum(p, ch, |i| dy[i] * (x[i] - mean) * invstd);
+            (F::c(sum_dy), F::c(sum_dy_xhat))
+        })
+        .collect();
+    for (ch, &(sum_dy, sum_dy_xhat)) in totals.iter().enumerate() {
+        sums[ch] = sum_dy_xhat;
+        sums[p.stride as usize + ch] = sum_dy;
+    }
+    if s == 0 {
+        return;
+    }
+    dx.par_chunks_mut(s).enumerate().for_each(|(plane, dx)| {
+        let ch = plane % c;
         let (mean, invstd) = (saved[ch], saved[c + ch]);
-        let sum_dy = channel_sum(p, ch, |i| dy[i]);
-        let sum_dy_xhat = channel_sum(p, ch, |i| dy[i] * (x[i] - mean) * invstd);
-        let (sum_dy_f, sum_dy_xhat_f) = (F::c(sum_dy), F::c(sum_dy_xhat));
-        for i in channel(p, ch).flatten() {
-            dx[i] = if p.train != 0 {
-                let xhat = (x[i] - mean) * invstd;
-                weight[ch] * invstd / F::c(count as f64)
-                    * (F::c(count as f64) * dy[i] - sum_dy_f - xhat * sum_dy_xhat_f)
+        let (sum_dy_f, sum_dy_xhat_f) = totals[ch];
+        let (x, dy) = (&x[plane * s..][..s], &dy[plane * s..][..s]);
+        for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
+            *dx = if p.train != 0 {
+                let xhat = (*x - mean) * invstd;
+                weight[ch] * invstd / F::c(count as f64) * (F::c(count as f64) * *dy - sum_dy_f - xhat * sum_dy_xhat_f)
             } else {
-                dy[i] * weight[ch] * invstd
+                *dy * weight[ch] * invstd
             };
         }
-        sums[ch] = sum_dy_xhat_f;
-        sums[p.stride as usize + ch] = sum_dy_f;
-    }
+    });
 }
 
 /// Layer-norm forward over rows of M: `y` and `saved` [2, R] = (mean, 1/σ).

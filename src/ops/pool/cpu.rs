@@ -3,6 +3,7 @@
 use crate::backend::cpu::float::Float;
 use crate::ops::conv::cpu::source;
 use crate::ops::Window2d;
+use rayon::prelude::*;
 
 /// The kernel offsets `a` whose position `i·stride − pad + a·dil` falls inside `0..len`, as
 /// (a, position) pairs, for output position `i`.
@@ -33,7 +34,11 @@ pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: 
             tap.clone()
         })
         .collect();
-    for (plane, (out, indices)) in out.chunks_mut(p).zip(indices.chunks_mut(p)).enumerate() {
+    if p == 0 {
+        return;
+    }
+    // Each plane is a parallel task.
+    out.par_chunks_mut(p).zip(indices.par_chunks_mut(p)).enumerate().for_each(|(plane, (out, indices))| {
         let x = &x[plane * g.in_plane()..][..g.in_plane()];
         for (i, row_taps) in rows.iter().enumerate() {
             for (j, col_taps) in cols.iter().enumerate() {
@@ -52,7 +57,7 @@ pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: 
                 indices[t] = F::c(best_idx as f64);
             }
         }
-    }
+    });
 }
 
 /// Max pooling backward: each output's gradient goes to the element its index chose, outputs
@@ -60,13 +65,19 @@ pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: 
 /// element's windows in another order only where windows overlap).
 pub fn max_pool_backward<F: Float>(dx: &mut [F], dy: &[F], indices: &[F], g: &Window2d) {
     let (plane_in, plane_out) = (g.in_plane(), g.out_plane());
-    dx.fill(F::zero());
-    for (plane, (dy, idx)) in dy.chunks(plane_out).zip(indices.chunks(plane_out)).enumerate() {
-        let dx = &mut dx[plane * plane_in..][..plane_in];
-        for (d, i) in dy.iter().zip(idx) {
-            dx[i.to_f64() as usize] += *d;
-        }
+    if plane_in == 0 || plane_out == 0 {
+        dx.fill(F::zero());
+        return;
     }
+    // Each plane is a parallel task.
+    dx.par_chunks_mut(plane_in).zip(dy.par_chunks(plane_out).zip(indices.par_chunks(plane_out))).for_each(
+        |(dx, (dy, idx))| {
+            dx.fill(F::zero());
+            for (d, i) in dy.iter().zip(idx) {
+                dx[i.to_f64() as usize] += *d;
+            }
+        },
+    );
 }
 
 /// The divisor of window (i, j): kh·kw with `count_include_pad` (flags bit 0), else the number
