@@ -2,6 +2,7 @@
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use crate::rng::hash32;
+use rayon::prelude::*;
 
 /// ⌊p·2³²⌋ (saturating at u32::MAX), the keep threshold for drop probability p in [0, 1).
 pub fn threshold(p: f32) -> u32 {
@@ -10,12 +11,17 @@ pub fn threshold(p: f32) -> u32 {
 
 /// `out = x ⊙ mask`, with mask = 1/(1−p) where hash32(hash32(i) ^ key) ≥ threshold, else 0.
 pub fn dropout_forward(out: &mut [f32], mask: &mut [f32], x: &[f32], key: u32, threshold: u32, scale: f32) {
-    for i in 0..out.len() {
-        let keep = hash32(hash32(i as u32) ^ key) >= threshold;
-        let m = if keep { scale } else { 0.0 };
-        mask[i] = m;
-        out[i] = x[i] * m;
-    }
+    // Each element's mask depends on its index only, so fixed tasks give the same bits.
+    const TASK: usize = 1 << 15;
+    out.par_chunks_mut(TASK).zip(mask.par_chunks_mut(TASK)).enumerate().for_each(|(t, (out, mask))| {
+        for j in 0..out.len() {
+            let i = t * TASK + j;
+            let keep = hash32(hash32(i as u32) ^ key) >= threshold;
+            let m = if keep { scale } else { 0.0 };
+            mask[j] = m;
+            out[j] = x[i] * m;
+        }
+    });
 }
 
 /// `dx = dy ⊙ mask`.

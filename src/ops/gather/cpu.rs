@@ -3,9 +3,12 @@
 
 /// `out[r, c] = x[idx[offset + r], c]`. out is (R,C).
 pub fn gather_rows(out: &mut [f32], x: &[f32], idx: &[u32], offset: usize, cols: usize) {
-    for i in 0..out.len() {
-        let (r, c) = (i / cols, i % cols);
-        out[i] = x[idx[offset + r] as usize * cols + c];
+    if cols == 0 {
+        return;
+    }
+    for (r, row) in out.chunks_mut(cols).enumerate() {
+        let src = idx[offset + r] as usize * cols;
+        row.copy_from_slice(&x[src..src + cols]);
     }
 }
 

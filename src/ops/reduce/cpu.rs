@@ -2,15 +2,26 @@
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
 use crate::backend::cpu::float::Float;
+use rayon::prelude::*;
 
 /// `out[c] = Σ_r x[r, c]` (or `out[c] += …` when `accumulate`). out is (C), x is (R,C).
 pub fn column_sum<F: Float>(out: &mut [F], x: &[F], rows: usize, cols: usize, accumulate: bool) {
-    for c in 0..cols {
-        let mut acc = if accumulate { out[c] } else { F::zero() };
-        for r in 0..rows {
-            acc += x[r * cols + c];
+    // Row by row into the column accumulators: each column still adds its rows in order (the
+    // same sums as a column-by-column loop), reading x contiguously. Column blocks are tasks.
+    let block = |c0: usize, out: &mut [F]| {
+        if !accumulate {
+            out.fill(F::zero());
         }
-        out[c] = acc;
+        for r in 0..rows {
+            let row = &x[r * cols + c0..][..out.len()];
+            out.iter_mut().zip(row).for_each(|(acc, v)| *acc += *v);
+        }
+    };
+    const COLUMNS_PER_TASK: usize = 1024;
+    if cols <= COLUMNS_PER_TASK || rows * cols <= 1 << 15 {
+        block(0, &mut out[..cols]);
+    } else {
+        out[..cols].par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(t, o)| block(t * COLUMNS_PER_TASK, o));
     }
 }
 
