@@ -115,9 +115,17 @@ fn repeated_cnn_training_steps_build_and_allocate_nothing() {
     let order: Vec<usize> = (0..20).collect();
     trainer.run_epoch(&g, &data, &order).unwrap(); // traces both plans, builds every pipeline
     let (cached, buffers) = (g.cache_stats(), g.storage_buffers_created());
+    let (submits, passes, dispatches) = (g.submissions(), g.compute_passes(), g.dispatches());
     for _ in 0..3 {
         trainer.run_epoch(&g, &data, &order).unwrap();
     }
+    let (submits, passes, dispatches) =
+        (g.submissions() - submits, g.compute_passes() - passes, g.dispatches() - dispatches);
+    // 3 epochs of 3 steps. Every submit carries at most one compute pass, whatever the number of
+    // dispatches in it (one pass per step, not one per dispatch).
+    assert!(passes <= submits, "{passes} compute passes for {submits} submits");
+    assert!(dispatches >= 20 * passes, "{dispatches} dispatches in {passes} passes: they should share passes");
+    eprintln!("3 epochs (9 steps): {submits} submits, {passes} compute passes, {dispatches} dispatches");
     assert_eq!(g.cache_stats(), cached, "repeated CNN steps build no pipeline, bind group, uniform or staging buffer");
     assert_eq!(g.storage_buffers_created(), buffers, "repeated CNN steps allocate no device buffer");
 }

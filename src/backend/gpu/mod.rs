@@ -37,6 +37,13 @@ type BindKey = (&'static str, [u64; KEY_LEN]);
 struct State {
     /// The encoder ops are recorded into until the next submit.
     encoder: Option<wgpu::CommandEncoder>,
+    /// The one compute pass every dispatch of the encoder goes into (wgpu orders the
+    /// dispatches of a pass and inserts the barriers between them); ended at submit.
+    pass: Option<wgpu::ComputePass<'static>>,
+    /// Compute passes begun so far (tests check it is one per submit, not one per dispatch).
+    passes: u64,
+    /// Dispatches recorded so far.
+    dispatches: u64,
     /// Ops recorded into `encoder`.
     recorded: usize,
     /// Buffers the recorded ops use: a host write to one of them must wait for a submit.
@@ -128,6 +135,16 @@ impl GpuBackend {
     /// The adapter's most workgroups per grid dimension.
     pub(crate) fn max_workgroups_per_dimension(&self) -> usize {
         self.ctx.limits.max_compute_workgroups_per_dimension as usize
+    }
+
+    /// Compute passes begun so far: one per submit that records any dispatch.
+    pub fn compute_passes(&self) -> u64 {
+        self.state.lock().map(|s| s.passes).unwrap_or(0)
+    }
+
+    /// Dispatches recorded so far.
+    pub fn dispatches(&self) -> u64 {
+        self.state.lock().map(|s| s.dispatches).unwrap_or(0)
     }
 
     /// The entry points this backend has dispatched at least once, sorted.
@@ -325,16 +342,23 @@ impl GpuBackend {
             state.bind_groups.insert(key, group);
         }
 
-        let encoder = state.encoder.get_or_insert_with(|| {
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("downhill ops") })
-        });
-        {
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(kernel.entry), timestamp_writes: None });
-            pass.set_pipeline(&state.pipelines[kernel.entry].0);
-            pass.set_bind_group(0, &state.bind_groups[&key], &[]);
-            pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
+        if state.pass.is_none() {
+            let encoder = state.encoder.get_or_insert_with(|| {
+                self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("downhill ops") })
+            });
+            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("downhill step"),
+                timestamp_writes: None,
+            });
+            // The encoder stays locked while the pass is open; `submit` ends the pass first.
+            state.pass = Some(pass.forget_lifetime());
+            state.passes += 1;
         }
+        let pass = state.pass.as_mut().expect("opened above");
+        pass.set_pipeline(&state.pipelines[kernel.entry].0);
+        pass.set_bind_group(0, &state.bind_groups[&key], &[]);
+        pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
+        state.dispatches += 1;
         state.recorded += 1;
         state.used.extend(storage.iter().map(|b| b.buf.id));
         state.dispatched.insert(kernel.entry);
@@ -353,6 +377,8 @@ impl GpuBackend {
 
     /// Submits the recorded encoder (plus `extra`, recorded after it) in one `queue.submit`.
     fn submit(&self, state: &mut State, extra: Option<wgpu::CommandEncoder>) {
+        // End the open compute pass: the encoder cannot finish while it is recording one.
+        drop(state.pass.take());
         let mut buffers = Vec::with_capacity(2);
         if let Some(enc) = state.encoder.take() {
             buffers.push(enc.finish());
