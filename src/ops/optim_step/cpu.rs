@@ -61,20 +61,11 @@ pub(crate) fn drive<U>(
     let slots = state.len() / n;
     let (s0, rest) = state.split_at_mut(n.min(state.len()));
     let (s1, s2) = rest.split_at_mut(n.min(rest.len()));
-    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| {
-        let [s0, s1, s2] = s;
-        for j in 0..p.len() {
-            let i = t * TASK + j;
-            let h = &table[chunk_groups[i / ALIGN] as usize];
-            let mut st = [0.0f32; 3];
-            for (k, slot) in [&*s0, &*s1, &*s2].into_iter().enumerate().take(slots) {
-                st[k] = slot[j];
-            }
-            update(h, &mut p[j], clipped(g[j], h, norm), &mut st);
-            for (k, slot) in [&mut *s0, &mut *s1, &mut *s2].into_iter().enumerate().take(slots) {
-                slot[j] = st[k];
-            }
-        }
+    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| match slots {
+        0 => task::<U, 0>(&update, t, p, g, s, table, chunk_groups, norm),
+        1 => task::<U, 1>(&update, t, p, g, s, table, chunk_groups, norm),
+        2 => task::<U, 2>(&update, t, p, g, s, table, chunk_groups, norm),
+        _ => task::<U, 3>(&update, t, p, g, s, table, chunk_groups, norm),
     };
     // Missing slots are empty slices, chunked as empty: pad them to the task count.
     let tasks = n.div_ceil(TASK);
@@ -85,6 +76,52 @@ pub(crate) fn drive<U>(
         .zip(c0.into_par_iter().zip(c1.into_par_iter()).zip(c2.into_par_iter()))
         .enumerate()
         .for_each(|(t, ((p, g), ((a, b), c)))| chunk(t, p, g, [a, b, c]));
+}
+
+/// One task: its ALIGN-element chunks one by one (each has one group's block), the `S` state
+/// slots of every element gathered into a small array and written back. With the slot count
+/// and the block fixed per chunk, the compiler can keep the update's branches out of the loop.
+#[allow(clippy::too_many_arguments, reason = "the fused kernel's bindings plus the task's index")]
+#[inline(always)]
+fn task<U, const S: usize>(
+    update: &U,
+    t: usize,
+    p: &mut [f32],
+    g: &[f32],
+    s: [&mut [f32]; 3],
+    table: &[GroupHyper],
+    chunk_groups: &[u32],
+    norm: f32,
+) where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+{
+    let [s0, s1, s2] = s;
+    for start in (0..p.len()).step_by(ALIGN) {
+        let end = (start + ALIGN).min(p.len());
+        let h = &table[chunk_groups[(t * TASK + start) / ALIGN] as usize];
+        for j in start..end {
+            let mut st = [0.0f32; 3];
+            if S > 0 {
+                st[0] = s0[j];
+            }
+            if S > 1 {
+                st[1] = s1[j];
+            }
+            if S > 2 {
+                st[2] = s2[j];
+            }
+            update(h, &mut p[j], clipped(g[j], h, norm), &mut st);
+            if S > 0 {
+                s0[j] = st[0];
+            }
+            if S > 1 {
+                s1[j] = st[1];
+            }
+            if S > 2 {
+                s2[j] = st[2];
+            }
+        }
+    }
 }
 
 /// A state slot cut into tasks of TASK elements; a missing (empty) slot becomes `tasks` empty pieces.
