@@ -39,8 +39,11 @@ pub struct Model<B: Backend> {
     last_train: bool,
     dropout_seed: u64,
     dropout_calls: u64,
-    /// The keys of one forward pass's dropout layers, written before each training forward.
-    keys: B::Tensor,
+    /// The keys of one forward pass's dropout layers, written before each training forward; a
+    /// ring (forward t uses buffer t mod KEY_RING), so the write rarely forces a submit.
+    keys: Vec<B::Tensor>,
+    /// Training forwards that drew keys, the ring's position.
+    key_writes: usize,
     /// The host copy of `keys`, reused.
     host_keys: Tensor,
 }
@@ -81,7 +84,8 @@ impl<B: Backend> Model<B> {
             last_train: false,
             dropout_seed: seed ^ 0xD50F_0D50_F0D5_0F0D,
             dropout_calls: 0,
-            keys: be.zeros(&[random_layers])?,
+            keys: (0..KEY_RING).map(|_| be.zeros(&[random_layers])).collect::<Result<_>>()?,
+            key_writes: 0,
             host_keys: Tensor::zeros(&[random_layers]),
         };
         model.load(be, &initial)?;
@@ -195,8 +199,10 @@ impl<B: Backend> Model<B> {
                 slots += 1;
             }
         }
+        let ring = self.key_writes % KEY_RING;
         if slots > 0 {
-            be.write(&mut self.keys, &self.host_keys)?;
+            be.write(&mut self.keys[ring], &self.host_keys)?;
+            self.key_writes += 1;
         }
         let plan = &mut self.plans[pi];
         let params = self.params.views();
@@ -219,7 +225,7 @@ impl<B: Backend> Model<B> {
                             buffers: &mut self.buffers[placed.buffers.clone()],
                             scratch: &mut step.scratch,
                             train,
-                            keys: &self.keys,
+                            keys: &self.keys[ring],
                             slot: this_slot,
                         };
                         B::layer(layer).run_forward(be, io)
@@ -371,3 +377,6 @@ impl<B: Backend> Model<B> {
 fn placed_random_layers(spec: &ModelSpec) -> usize {
     spec.leaves().iter().filter(|l| l.layer.uses_rng(true)).count()
 }
+
+/// Dropout key buffers in the ring (see `Model::keys`).
+const KEY_RING: usize = 8;

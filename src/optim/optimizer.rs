@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ALIGN};
 use crate::tensor::Tensor;
 
+/// Step tables in the ring (see `Optimizer::tables`).
+const TABLE_RING: usize = 8;
+
 /// A parameter group: tensors (by name) that get their own learning rate or weight decay, as
 /// torch.optim's param groups. Tensors in no group use the optimizer's own settings.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -68,7 +71,10 @@ pub struct Optimizer<B: Backend> {
     layout: ParamLayout,
     groups: Vec<GroupSettings>,
     chunk_groups: B::Labels,
-    table: B::Tensor,
+    /// A ring of step tables: step t writes table t mod RING, which recorded steps no longer
+    /// read unless they are RING steps old, so writing it rarely forces a submit and several
+    /// steps can share one.
+    tables: Vec<B::Tensor>,
     /// Host copy of the table, refilled each step (no allocation per step).
     table_host: Tensor,
     state: B::Tensor,
@@ -117,7 +123,7 @@ impl<B: Backend> Optimizer<B> {
         }
         Ok(Self {
             chunk_groups: be.upload_labels(&chunk_groups, settings.len())?,
-            table: be.zeros(&[settings.len(), HYPER_LEN])?,
+            tables: (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?,
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm: be.zeros(&[1])?,
             state,
@@ -197,7 +203,8 @@ impl<B: Backend> Optimizer<B> {
             let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t));
             self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
         }
-        be.write(&mut self.table, &self.table_host)?;
+        let table = &mut self.tables[self.step as usize % TABLE_RING];
+        be.write(table, &self.table_host)?;
         match self.clip {
             Clip::L2Norm(_) => be.sum_squares(&mut self.norm, grads)?,
             Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
@@ -209,7 +216,7 @@ impl<B: Backend> Optimizer<B> {
             params,
             grads,
             &mut self.state,
-            &self.table,
+            &self.tables[self.step as usize % TABLE_RING],
             &self.chunk_groups,
             &self.norm,
         )
