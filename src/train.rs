@@ -428,7 +428,7 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Loss (and accuracy and confusion matrix for labels) over every row, in chunks of at most
-    /// 4096 rows.
+    /// 4096 rows (fewer where the device's binding limit asks; see `eval_chunk_rows`).
     pub fn evaluate(&mut self, be: &B, data: &Dataset) -> Result<Evaluation> {
         let n = data.len();
         if n == 0 {
@@ -438,7 +438,7 @@ impl<B: Backend> Trainer<B> {
         let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
         let mut loss = 0.0f64;
         let all: Vec<usize> = (0..n).collect();
-        for chunk in all.chunks(4096) {
+        for chunk in all.chunks(self.eval_rows(be)) {
             let (bi, _) = self.feed.load(be, data, Load::Rows(chunk))?;
             self.forward_loss(be, bi, false)?;
             loss += be.read(self.model.loss_tensor()?)?.data()[0] as f64 * chunk.len() as f64;
@@ -456,17 +456,30 @@ impl<B: Backend> Trainer<B> {
         Ok(Evaluation { loss: loss / n as f64, accuracy, confusion })
     }
 
-    /// The model's outputs for every row of `x` (rows, features), in chunks of 4096.
+    /// Rows per evaluation or prediction chunk: 4096, or fewer when a step plan's largest
+    /// tensor (a convolution's columns, say) would exceed the device's storage-binding limit.
+    fn eval_rows(&self, be: &B) -> usize {
+        eval_chunk_rows(self.model.spec().largest_tensor_per_row(), be.max_binding_bytes())
+    }
+
+    /// The model's outputs for every row of `x` (rows, features), in chunks of at most 4096.
     pub fn predict(&mut self, be: &B, x: &Tensor) -> Result<Tensor> {
         let n = x.shape()[0];
         let mut out = Vec::new();
         let all: Vec<usize> = (0..n).collect();
-        for chunk in all.chunks(4096) {
+        for chunk in all.chunks(self.eval_rows(be)) {
             let xb = be.upload(&gather_rows(x, chunk)?)?;
             out.extend_from_slice(be.read(self.model.forward(be, &xb, false)?)?.data());
         }
         Tensor::from_vec(&[n, self.model.spec().outputs()], out)
     }
+}
+
+/// Rows per evaluation chunk for a model whose largest plan tensor holds `per_row` f32s per
+/// row, under a storage-binding limit of `max_binding_bytes`: at most 4096, at least 1.
+pub fn eval_chunk_rows(per_row: usize, max_binding_bytes: u64) -> usize {
+    let fit = max_binding_bytes / 4 / per_row.max(1) as u64;
+    fit.clamp(1, 4096) as usize
 }
 
 /// Counters of the epoch in progress.

@@ -262,3 +262,17 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
     assert!(v["gb_per_s"].as_f64().is_some(), "the optimizer workload reports bandwidth: {out}");
     fails(&["bench", "--device", "cpu", "--only", "nonesuch"], &["no workload matches", "matmul_512"]);
 }
+
+#[test]
+fn evaluation_chunks_fit_the_device_binding_limit() {
+    use downhill::nn::{Init, ModelSpec};
+    use downhill::train::eval_chunk_rows;
+    // The cnn preset's largest plan tensor is the second convolution's columns: 14·14 positions
+    // × 32·3·3 patch values per row. A 1,000-row chunk of them (226 MB) exceeded wgpu's default
+    // 128 MiB binding, so GPU evaluation failed before chunks were sized by it.
+    let cnn = ModelSpec::parse("cnn", &[1, 28, 28], 10, Init::TorchDefault).unwrap();
+    assert_eq!(cnn.largest_tensor_per_row(), 14 * 14 * 32 * 9);
+    assert_eq!(eval_chunk_rows(cnn.largest_tensor_per_row(), 128 << 20), (128 << 20) / 4 / (14 * 14 * 32 * 9));
+    assert_eq!(eval_chunk_rows(cnn.largest_tensor_per_row(), u64::MAX), 4096, "the CPU path keeps 4096-row chunks");
+    assert_eq!(eval_chunk_rows(usize::MAX / 2, 1024), 1, "at least one row");
+}

@@ -363,6 +363,26 @@ impl ModelSpec {
         4.0 * (copies * params + acts)
     }
 
+    /// Elements of the largest tensor a step plan holds, per row of the batch (activations,
+    /// gradients and scratch such as im2col's columns all grow with the batch): what bounds the
+    /// batch a device's storage-binding limit allows.
+    pub fn largest_tensor_per_row(&self) -> usize {
+        let mut shape = vec![1];
+        shape.extend_from_slice(&self.input);
+        let mut largest: usize = shape.iter().product();
+        for leaf in self.leaves() {
+            for s in leaf.layer.scratch(&shape, false).unwrap_or_default() {
+                largest = largest.max(s.iter().product());
+            }
+            match leaf.layer.output_shape(&shape) {
+                Ok(out) => shape = out,
+                Err(_) => break,
+            }
+            largest = largest.max(shape.iter().product());
+        }
+        largest
+    }
+
     /// Fails when the first layer cannot take these input values (Embedding: indices).
     pub fn check_inputs(&self, values: &[f32]) -> Result<()> {
         match self.leaves().first() {

@@ -195,6 +195,22 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
     }
     let full = tc.batch_rows(data.train.len());
     spec.check_train_batch(full)?;
+    // One tensor of a step (a convolution's columns, say) grows with the batch; a device binds
+    // at most so many bytes at once.
+    let per_row = spec.largest_tensor_per_row().max(1) as u64;
+    let max_rows = be.max_binding_bytes() / 4 / per_row;
+    if full as u64 > max_rows {
+        return Err(Error::InvalidArgument {
+            what: "batch_size".into(),
+            detail: format!(
+                "{full} rows would make a tensor of {} bytes ({per_row} values a row), but {} binds at most {} bytes \
+                 at once: use a batch_size of at most {max_rows}",
+                4 * per_row * full as u64,
+                be.describe(),
+                be.max_binding_bytes()
+            ),
+        });
+    }
     if full > 0 && !data.train.len().is_multiple_of(full) {
         spec.check_train_batch(data.train.len() % full)?; // the epoch's last, smaller batch
     }
