@@ -217,6 +217,7 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             train_steps(be, spec, *batch, t)?
         }
         Workload::AdamW(n) => {
+            // A layout of about n parameters: one Linear(n/1000 → 1000) (its 1,000 biases on top).
             let spec = ModelSpec::mlp(&[*n / 1000, 1000], crate::Activation::Relu, 0.0, Init::Zeros)?;
             let layout = spec.layout()?;
             let mut opt = adamw(be, &spec)?;
@@ -228,6 +229,7 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             measure(t, || opt.step(be, &mut params, &grads).map(|_| count), || be.sync())?
         }
         Workload::Epoch(mode) => {
+            // Raw pixels in [0, 1] (no normalisation): the rate, not the accuracy, is measured.
             let data = crate::data::mnist::builtin(None)?;
             let spec = ModelSpec::mlp(&[784, 256, 128, 10], crate::Activation::Relu, 0.2, Init::TorchDefault)?;
             let model = Model::new(be, spec.clone(), 0)?;
