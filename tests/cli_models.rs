@@ -59,8 +59,9 @@ fn a_cnn_spec_trains_resumes_evaluates_and_predicts() {
     assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias", "5.weight", "5.bias", "7.weight", "7.bias"]);
     let buffers: Vec<&str> = c.buffers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(buffers, ["1.num_batches_tracked", "1.running_mean", "1.running_var"]);
-    // 1437 training rows at batch 64: 23 batches per epoch, 2 epochs.
-    assert_eq!(c.buffers[0].1.data(), [46.0]);
+    // One training forward per step (no accumulation): the counter is the step count.
+    assert!(c.meta.steps > 0);
+    assert_eq!(c.buffers[0].1.data(), [c.meta.steps as f32]);
     let acc = c.meta.history.last().unwrap().test_accuracy.unwrap();
     assert!(acc > 0.8, "a CNN on digits learns in 2 epochs: test accuracy {acc}");
 
@@ -69,7 +70,8 @@ fn a_cnn_spec_trains_resumes_evaluates_and_predicts() {
     ok(&["train", "--resume", ckpt.to_str().unwrap(), "--epochs", "3", "--out", out3.to_str().unwrap(), "--quiet"]);
     let c3 = Checkpoint::load(&out3.join("checkpoint.safetensors")).unwrap();
     assert_eq!(c3.meta.epoch, 3);
-    assert_eq!(c3.buffers[0].1.data(), [69.0]);
+    assert_eq!(c3.meta.steps, c.meta.steps / 2 * 3, "three epochs of the two-epoch run's steps");
+    assert_eq!(c3.buffers[0].1.data(), [c3.meta.steps as f32]);
 
     let eval = ok(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(eval.trim()).unwrap();

@@ -36,8 +36,8 @@ fn training_gives_the_same_bits_with_one_thread_and_with_several() {
     {
         let one = train(model, "1", &dir.join(format!("{i}-one")));
         let many = train(model, "4", &dir.join(format!("{i}-many")));
-        // 1,437 training rows at batch 64: 23 steps an epoch, 69 in all.
-        assert_eq!(one.meta.steps, 69);
+        assert!(one.meta.steps >= 50, "{} steps: the test wants more than 50", one.meta.steps);
+        assert_eq!(one.meta.steps, many.meta.steps);
         for ((name, a), (_, b)) in one.params.iter().chain(&one.buffers).zip(many.params.iter().chain(&many.buffers)) {
             let (a, b): (Vec<u32>, Vec<u32>) =
                 (a.data().iter().map(|v| v.to_bits()).collect(), b.data().iter().map(|v| v.to_bits()).collect());

@@ -152,7 +152,7 @@ fn digits<B: Backend>(be: &B, tol: f64) -> f64 {
     let n_train = o["n_train"].as_u64().unwrap() as usize;
     let image: Vec<usize> = o["image_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     let f: usize = image.iter().product();
-    let classes = 10;
+    let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let rows = |idx: &[usize]| {
         let x: Vec<f32> = idx
             .iter()
