@@ -153,6 +153,10 @@ fn item6_bad_specs_are_refused_before_training() {
         &["train", "--data", d, "--model", "cnn", "--input-shape", "1,8,9", "--out", o],
         &["input_shape", "72 values", "64"],
     );
+    fails(
+        &["train", "--data", d, "--model", "cnn", "--input-shape", "0,8,8", "--out", o],
+        &["input_shape", "each at least 1"],
+    );
     // BatchNorm in training mode with one value per channel: PyTorch's error, not a NaN.
     fails(
         &[
@@ -263,6 +267,9 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
     assert_eq!(v["workload"], "adamw_update_10m");
     assert!(v["gb_per_s"].as_f64().is_some(), "the optimizer workload reports bandwidth: {out}");
     fails(&["bench", "--device", "cpu", "--only", "nonesuch"], &["no workload matches", "matmul_512"]);
+    fails(&["bench", "--device", "cpu", "--reps", "0"], &["--reps", "at least 1"]);
+    fails(&["bench", "--device", "cpu", "--seconds=-1"], &["--seconds", "≥ 0"]);
+    fails(&["bench", "--device", "cpu", "--seconds", "NaN"], &["--seconds", "finite"]);
 }
 
 #[test]

@@ -68,7 +68,19 @@ fn json_line(device: &str, m: &Measurement) -> String {
 
 /// Runs `downhill bench`.
 pub fn run_bench(args: BenchArgs) -> Result<()> {
-    let t = Timing { reps: args.reps.max(1), min_seconds: args.seconds.max(0.0) };
+    if args.reps == 0 {
+        return Err(downhill::Error::InvalidArgument {
+            what: "--reps".into(),
+            detail: "0 is out of range: at least 1".into(),
+        });
+    }
+    if !(args.seconds.is_finite() && args.seconds >= 0.0) {
+        return Err(downhill::Error::InvalidArgument {
+            what: "--seconds".into(),
+            detail: format!("{} is out of range: a finite number ≥ 0", args.seconds),
+        });
+    }
+    let t = Timing { reps: args.reps, min_seconds: args.seconds };
     let workloads: Vec<Workload> = Workload::standard()
         .into_iter()
         .filter(|w| args.only.as_ref().is_none_or(|o| w.name().contains(o.as_str())))
