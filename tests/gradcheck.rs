@@ -5,45 +5,13 @@
 
 mod common;
 
+use common::gradcheck::{assert_grad, dot, numeric_grad, randv};
 use common::Rng;
 use downhill::ops::{
     elementwise::cpu as elementwise, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
     softmax::cpu as softmax,
 };
 use downhill::Activation;
-
-const H: f64 = 1e-6;
-
-fn randv(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-    (0..n).map(|_| rng.uniform(lo, hi)).collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Finite-difference gradient of the scalar function `l` at `x`.
-fn numeric_grad(x: &[f64], l: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    let mut x = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            let orig = x[i];
-            x[i] = orig + H;
-            let plus = l(&x);
-            x[i] = orig - H;
-            let minus = l(&x);
-            x[i] = orig;
-            (plus - minus) / (2.0 * H)
-        })
-        .collect()
-}
-
-fn assert_grad(what: &str, analytic: &[f64], numeric: &[f64]) {
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        let tol = 1e-6 + 1e-5 * n.abs();
-        assert!((a - n).abs() <= tol, "{what}: element {i}: backward {a} vs finite difference {n} (tol {tol:e})");
-    }
-}
 
 #[test]
 fn activation_backward_matches_finite_differences() {

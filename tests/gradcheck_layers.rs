@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::gradcheck::{assert_grad, dot, numeric_grad, randv};
 use common::Rng;
 use downhill::ops::conv::{self, cpu as conv_cpu};
 use downhill::ops::embedding::{cpu as emb_cpu, EmbeddingParams};
@@ -12,39 +13,6 @@ use downhill::ops::matmul::cpu as matmul;
 use downhill::ops::norm::{cpu as norm_cpu, sums_stride, NormParams};
 use downhill::ops::pool::cpu as pool_cpu;
 use downhill::ops::{Window2d, WindowSpec};
-
-const H: f64 = 1e-6;
-
-fn randv(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-    (0..n).map(|_| rng.uniform(lo, hi)).collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn numeric_grad(x: &[f64], l: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    let mut x = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            let orig = x[i];
-            x[i] = orig + H;
-            let plus = l(&x);
-            x[i] = orig - H;
-            let minus = l(&x);
-            x[i] = orig;
-            (plus - minus) / (2.0 * H)
-        })
-        .collect()
-}
-
-fn assert_grad(what: &str, analytic: &[f64], numeric: &[f64]) {
-    assert_eq!(analytic.len(), numeric.len(), "{what}: lengths");
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        let tol = 1e-6 + 1e-5 * n.abs();
-        assert!((a - n).abs() <= tol, "{what}: element {i}: backward {a} vs finite difference {n} (tol {tol:e})");
-    }
-}
 
 /// The grouped convolution the layer runs, in f64: im2col, a product per group, NCHW + bias.
 fn conv_forward(x: &[f64], w: &[f64], b: &[f64], g: &Window2d) -> Vec<f64> {

@@ -2,6 +2,7 @@
 //! tensor comparisons that report the worst element.
 #![allow(dead_code, reason = "each test binary uses its own subset")]
 
+pub mod gradcheck;
 pub mod oracle;
 
 use downhill::device::open_gpu_from_env;
