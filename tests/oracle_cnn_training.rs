@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::oracle::{host, load, optimizer_config, tensor};
+use common::oracle::{host, load, optimizer_config, tensor, torch_module_spec};
 use common::{gpu, worst_relative};
 use downhill::data::{Dataset, Targets};
 use downhill::loss::{LossKind, Target};
@@ -19,47 +19,13 @@ use serde_json::Value;
 const RTOL: f64 = 1e-5;
 const FLOOR: f64 = 1e-1;
 
-fn pair(v: &Value) -> String {
-    format!("({}, {})", v[0], v[1])
-}
-
 /// The spec text of the fixture's `architecture` (torch classes with constructor arguments).
 fn spec_text(arch: &Value) -> String {
-    let parts: Vec<String> = arch
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            let h = &m["hyperparameters"];
-            match m["type"].as_str().unwrap() {
-                "Conv2d" => format!(
-                    "conv2d({}, {}, stride={}, padding={}, dilation={}, groups={}, bias={})",
-                    h["out_channels"],
-                    pair(&h["kernel_size"]),
-                    pair(&h["stride"]),
-                    pair(&h["padding"]),
-                    pair(&h["dilation"]),
-                    h["groups"],
-                    h["bias"]
-                ),
-                "ReLU" => "relu".into(),
-                "MaxPool2d" => {
-                    assert_eq!(h["ceil_mode"], false);
-                    format!(
-                        "maxpool2d({}, stride={}, padding={}, dilation={})",
-                        pair(&h["kernel_size"]),
-                        pair(&h["stride"]),
-                        pair(&h["padding"]),
-                        pair(&h["dilation"])
-                    )
-                }
-                "Flatten" => format!("flatten({}, {})", h["start_dim"], h["end_dim"]),
-                "Linear" => format!("linear({}, bias={})", h["out_features"], h["bias"]),
-                other => panic!("no mapping for {other}"),
-            }
-        })
-        .collect();
-    parts.join(" ")
+    let modules = arch.as_array().unwrap().iter();
+    modules
+        .map(|m| torch_module_spec(m["type"].as_str().unwrap(), &m["hyperparameters"], None))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn params(v: &Value) -> Vec<(String, Tensor)> {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::oracle::{host, load, tensor};
+use common::oracle::{host, load, tensor, torch_module_spec};
 use common::{gpu, worst_relative};
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::{Backend, CpuBackend, Tensor};
@@ -17,88 +17,6 @@ const RTOL: f64 = 1e-5;
 /// Elements below FLOOR × (the tensor's largest magnitude) are measured against that floor (the
 /// MLP oracle's rule: PyTorch's own float32 noise near 0 is not the engine's error).
 const FLOOR: f64 = 1e-1;
-
-fn pair(v: &Value) -> String {
-    let a = v.as_array().unwrap_or_else(|| panic!("expected a pair, got {v}"));
-    format!("({}, {})", a[0], a[1])
-}
-
-fn flag(v: &Value) -> &'static str {
-    if v.as_bool().unwrap() {
-        "true"
-    } else {
-        "false"
-    }
-}
-
-/// Fails unless the fixture's setting `key` has the only value this engine implements.
-fn expect(h: &Value, key: &str, want: Value) {
-    assert_eq!(h[key], want, "{key}: the case uses a setting the test does not map");
-}
-
-/// The spec-language text for a case's layer, from every hyperparameter of the fixture.
-fn spec_text(layer: &str, h: &Value, input: &[usize]) -> String {
-    match layer {
-        "Conv2d" => {
-            assert_eq!(h["in_channels"].as_u64().unwrap() as usize, input[1], "in_channels is inferred from the input");
-            expect(h, "padding_mode", "zeros".into());
-            format!(
-                "conv2d({}, {}, stride={}, padding={}, dilation={}, groups={}, bias={})",
-                h["out_channels"],
-                pair(&h["kernel_size"]),
-                pair(&h["stride"]),
-                pair(&h["padding"]),
-                pair(&h["dilation"]),
-                h["groups"],
-                flag(&h["bias"])
-            )
-        }
-        "MaxPool2d" => {
-            expect(h, "ceil_mode", false.into());
-            format!(
-                "maxpool2d({}, stride={}, padding={}, dilation={})",
-                pair(&h["kernel_size"]),
-                pair(&h["stride"]),
-                pair(&h["padding"]),
-                pair(&h["dilation"])
-            )
-        }
-        "AvgPool2d" => {
-            expect(h, "ceil_mode", false.into());
-            expect(h, "divisor_override", Value::Null);
-            format!(
-                "avgpool2d({}, stride={}, padding={}, count_include_pad={})",
-                pair(&h["kernel_size"]),
-                pair(&h["stride"]),
-                pair(&h["padding"]),
-                flag(&h["count_include_pad"])
-            )
-        }
-        "AdaptiveAvgPool2d" => format!("adaptiveavgpool2d({})", pair(&h["output_size"])),
-        "BatchNorm2d" | "BatchNorm1d" => {
-            assert_eq!(h["num_features"].as_u64().unwrap() as usize, input[1], "num_features is inferred");
-            expect(h, "affine", true.into());
-            expect(h, "track_running_stats", true.into());
-            let name = if layer == "BatchNorm2d" { "batchnorm2d" } else { "batchnorm1d" };
-            format!("{name}(eps={:e}, momentum={})", h["eps"].as_f64().unwrap(), h["momentum"])
-        }
-        "LayerNorm" => {
-            expect(h, "elementwise_affine", true.into());
-            expect(h, "bias", true.into());
-            let dims: Vec<String> = h["normalized_shape"].as_array().unwrap().iter().map(|d| d.to_string()).collect();
-            format!("layernorm(({},), eps={:e})", dims.join(", "), h["eps"].as_f64().unwrap())
-        }
-        "Flatten" => format!("flatten({}, {})", h["start_dim"], h["end_dim"]),
-        "Embedding" => {
-            expect(h, "max_norm", Value::Null);
-            expect(h, "scale_grad_by_freq", false.into());
-            expect(h, "sparse", false.into());
-            let padding = if h["padding_idx"].is_null() { "None".to_string() } else { h["padding_idx"].to_string() };
-            format!("embedding({}, {}, padding_idx={padding})", h["num_embeddings"], h["embedding_dim"])
-        }
-        other => panic!("no mapping for layer {other}"),
-    }
-}
 
 /// Runs every case on `be`; returns the cases run, and the worst relative error with where.
 fn run_all<B: Backend>(be: &B) -> (usize, (f64, String)) {
@@ -131,7 +49,7 @@ fn run_all<B: Backend>(be: &B) -> (usize, (f64, String)) {
             continue;
         }
         let x = host(&case["inputs"]["input"]);
-        let text = spec_text(layer, &case["hyperparameters"], x.shape());
+        let text = torch_module_spec(layer, &case["hyperparameters"], Some(x.shape()));
         let spec = ModelSpec::parse(&text, &x.shape()[1..], 0, Init::TorchDefault)
             .unwrap_or_else(|e| panic!("{name}: {text}: {e}"));
         let mut model = Model::new(be, spec, 0).unwrap();
