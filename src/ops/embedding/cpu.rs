@@ -37,8 +37,12 @@ pub(crate) mod run {
 
     pub fn embedding_forward(out: &CpuTensor, idx: &CpuTensor, weight: &CpuTensor) -> Result<()> {
         let p = check("embedding_forward", &idx.shape, &weight.shape, &out.shape)?;
-        check_indices("embedding_forward", &idx.to_vec(), p.vocab as usize)?;
-        access("embedding_forward", out, [idx, weight], |o, [i, w]| super::embedding_forward(o, i, w, &p))
+        // Checked on the storage itself (no copy): a bad index would read past the weight.
+        access("embedding_forward", out, [idx, weight], |o, [i, w]| {
+            check_indices("embedding_forward", i, p.vocab as usize)?;
+            super::embedding_forward(o, i, w, &p);
+            Ok(())
+        })?
     }
 
     pub fn embedding_backward(
