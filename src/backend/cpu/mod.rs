@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, norm::BatchNormMode, Window2d};
 use crate::ops::{
     dropout::cpu as dropout, elementwise::cpu as elementwise, gather::cpu as gather, loss::cpu as loss,
-    matmul::cpu as matmul, optim_step::cpu as optim, reduce::cpu as reduce, softmax::cpu as softmax,
+    matmul::cpu as matmul, reduce::cpu as reduce, softmax::cpu as softmax,
 };
 use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
@@ -314,7 +314,7 @@ impl Backend for CpuBackend {
                 what: op.into(),
                 detail: format!("the table is not a whole number of group blocks: {e}"),
             })?;
-            optim::optimizer_step(kind, p, g, st, hyper, chunk_groups, nrm[0]);
+            kind.run_cpu(p, g, st, hyper, chunk_groups, nrm[0]);
             Ok(())
         })?
     }

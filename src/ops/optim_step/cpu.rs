@@ -3,7 +3,7 @@
 //! and applies its optimizer's update (`src/optim/<name>.rs`, the twin of
 //! `shaders/optim/<name>.wgsl`); state slot s of element i is `state[s·n + i]`.
 
-use crate::optim::{GroupHyper, OptimKind};
+use crate::optim::GroupHyper;
 use crate::params::ALIGN;
 use rayon::prelude::*;
 
@@ -26,23 +26,11 @@ pub(crate) fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
 /// Elements per parallel task: a multiple of ALIGN, so a task never splits a group's chunk.
 const TASK: usize = 256 * ALIGN;
 
-/// The fused step. params, grads are (n); state is (slots·n); table has one block per group;
-/// chunk_groups has one group index per ALIGN elements. Elements are independent, so tasks of
-/// TASK elements run on rayon's threads and the result does not depend on their number.
-pub fn optimizer_step(
-    kind: OptimKind,
-    params: &mut [f32],
-    grads: &[f32],
-    state: &mut [f32],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) {
-    kind.run_cpu(params, grads, state, table, chunk_groups, norm);
-}
-
-/// Runs `update` (one optimizer's per-element twin) over every element, in parallel tasks.
-/// Each element's state slots are gathered into a small array and written back.
+/// The fused step: runs `update` (one optimizer's per-element twin, chosen and inlined by
+/// `OptimKind::run_cpu`) over every element. params, grads are (n); state is (slots·n);
+/// table has one block per group; chunk_groups has one group index per ALIGN elements.
+/// Elements are independent, so tasks of TASK elements run on rayon's threads and the result
+/// does not depend on their number.
 pub(crate) fn drive<U>(
     update: U,
     params: &mut [f32],
