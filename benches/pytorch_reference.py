@@ -15,7 +15,6 @@ Needs torch and numpy.
 """
 
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -24,6 +23,8 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+
+from cnn_pytorch import cnn, read_idx  # the same preset and IDX reader as the CNN comparison
 
 
 def sync(device):
@@ -57,14 +58,6 @@ def mlp(sizes, dropout=0.0):
     return nn.Sequential(*layers)
 
 
-def cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10),
-    )
-
-
 def train_steps(model, x, y, batch, device):
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters())
@@ -78,14 +71,6 @@ def train_steps(model, x, y, batch, device):
         return float(len(x))
 
     return epoch
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def workloads(args):
@@ -102,7 +87,7 @@ def workloads(args):
         out.append((name, "samples_per_s", train_steps(mlp(sizes), x, y, batch, dev)))
     x = torch.rand(8 * 64, 1, 28, 28, generator=g).to(dev)
     y = torch.randint(0, 10, (8 * 64,), generator=g).to(dev)
-    out.append(("cnn_b64_adamw", "samples_per_s", train_steps(cnn(), x, y, 64, dev)))
+    out.append(("cnn_b64_adamw", "samples_per_s", train_steps(cnn(10), x, y, 64, dev)))
     p = torch.zeros(10_001_000, device=dev, requires_grad=True)
     p.grad = torch.rand(10_001_000, generator=g).to(dev)
     try:
