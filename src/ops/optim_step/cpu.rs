@@ -7,22 +7,6 @@ use crate::optim::GroupHyper;
 use crate::params::ALIGN;
 use rayon::prelude::*;
 
-/// The gradient after clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_). `norm` is
-/// the global sum of squares (mode 1), max |g| (mode 2) or Σ|g| (mode 4) of the unclipped
-/// gradients.
-pub(crate) fn clipped(g: f32, h: &GroupHyper, norm: f32) -> f32 {
-    let c = &h.clip;
-    match c.mode as u32 {
-        1 | 2 | 4 => {
-            let total = if c.mode == 1.0 { norm.sqrt() } else { norm };
-            let coef = (c.value / (total + 1e-6)).min(1.0);
-            g * coef
-        }
-        3 => g.clamp(-c.value, c.value),
-        _ => g,
-    }
-}
-
 /// Elements per parallel task: a multiple of ALIGN, so a task never splits a group's chunk.
 const TASK: usize = 256 * ALIGN;
 
@@ -66,9 +50,50 @@ pub(crate) fn drive<U>(
         .for_each(|(t, ((p, g), ((a, b), c)))| chunk(t, p, g, [a, b, c]));
 }
 
+/// How one group clips each gradient (torch.nn.utils.clip_grad_norm_ / clip_grad_value_),
+/// hoisted out of the element loop: `g·scale`, then clamped into `[lo, hi]`. The norm modes
+/// (1 global L2, 2 global ∞, 4 global L1; `norm` is the sum of squares, max |g| or Σ|g| of the
+/// unclipped gradients) set `scale = min(max_norm / (total + 1e-6), 1)` and leave the bounds
+/// at ±∞; mode 3 (by value) keeps `scale = 1` and clamps. A NaN gradient stays NaN.
+#[derive(Clone, Copy)]
+struct ChunkClip {
+    scale: f32,
+    lo: f32,
+    hi: f32,
+}
+
+impl ChunkClip {
+    fn of(h: &GroupHyper, norm: f32) -> Self {
+        let c = &h.clip;
+        match c.mode as u32 {
+            1 | 2 | 4 => {
+                let total = if c.mode == 1.0 { norm.sqrt() } else { norm };
+                Self { scale: (c.value / (total + 1e-6)).min(1.0), lo: f32::NEG_INFINITY, hi: f32::INFINITY }
+            }
+            3 => Self { scale: 1.0, lo: -c.value, hi: c.value },
+            _ => Self { scale: 1.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY },
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, g: f32) -> f32 {
+        let g = g * self.scale;
+        if g < self.lo {
+            self.lo
+        } else if g > self.hi {
+            self.hi
+        } else {
+            g
+        }
+    }
+}
+
 /// One task: its ALIGN-element chunks one by one (each has one group's block), the `S` state
 /// slots of every element gathered into a small array and written back. With the slot count
-/// and the block fixed per chunk, the compiler can keep the update's branches out of the loop.
+/// and the block fixed per chunk and every slice cut to the chunk's length, the element loop
+/// has no bounds checks and the update's branches become selects, so it vectorises; the
+/// widest instruction set the CPU offers is picked at run time (the same IEEE operations at
+/// any width, so the bits do not depend on it).
 #[allow(clippy::too_many_arguments, reason = "the fused kernel's bindings plus the task's index")]
 #[inline(always)]
 fn task<U, const S: usize>(
@@ -83,30 +108,110 @@ fn task<U, const S: usize>(
 ) where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { task_avx512::<U, S>(update, t, p, g, s, table, chunk_groups, norm) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { task_avx2::<U, S>(update, t, p, g, s, table, chunk_groups, norm) };
+        }
+    }
+    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+}
+
+/// [`task_chunks`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments, reason = "as task")]
+unsafe fn task_avx512<U, const S: usize>(
+    update: &U,
+    t: usize,
+    p: &mut [f32],
+    g: &[f32],
+    s: [&mut [f32]; 3],
+    table: &[GroupHyper],
+    chunk_groups: &[u32],
+    norm: f32,
+) where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+{
+    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+}
+
+/// [`task_chunks`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments, reason = "as task")]
+unsafe fn task_avx2<U, const S: usize>(
+    update: &U,
+    t: usize,
+    p: &mut [f32],
+    g: &[f32],
+    s: [&mut [f32]; 3],
+    table: &[GroupHyper],
+    chunk_groups: &[u32],
+    norm: f32,
+) where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+{
+    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+}
+
+/// The body of [`task`].
+#[allow(clippy::too_many_arguments, reason = "as task")]
+#[inline(always)]
+fn task_chunks<U, const S: usize>(
+    update: &U,
+    t: usize,
+    p: &mut [f32],
+    g: &[f32],
+    s: [&mut [f32]; 3],
+    table: &[GroupHyper],
+    chunk_groups: &[u32],
+    norm: f32,
+) where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+{
     let [s0, s1, s2] = s;
     for start in (0..p.len()).step_by(ALIGN) {
         let end = (start + ALIGN).min(p.len());
-        let h = &table[chunk_groups[(t * TASK + start) / ALIGN] as usize];
-        for j in start..end {
+        let h = table[chunk_groups[(t * TASK + start) / ALIGN] as usize];
+        let clip = ChunkClip::of(&h, norm);
+        let n = end - start;
+        let (p, g) = (&mut p[start..end], &g[start..end]);
+        let cut = |slot: &mut [f32], k: usize| -> std::ops::Range<usize> {
+            if S > k {
+                assert_eq!(slot[start..end].len(), n);
+                start..end
+            } else {
+                0..0
+            }
+        };
+        let (r0, r1, r2) = (cut(s0, 0), cut(s1, 1), cut(s2, 2));
+        let (a, b, c) = (&mut s0[r0], &mut s1[r1], &mut s2[r2]);
+        for j in 0..n {
             let mut st = [0.0f32; 3];
             if S > 0 {
-                st[0] = s0[j];
+                st[0] = a[j];
             }
             if S > 1 {
-                st[1] = s1[j];
+                st[1] = b[j];
             }
             if S > 2 {
-                st[2] = s2[j];
+                st[2] = c[j];
             }
-            update(h, &mut p[j], clipped(g[j], h, norm), &mut st);
+            update(&h, &mut p[j], clip.apply(g[j]), &mut st);
             if S > 0 {
-                s0[j] = st[0];
+                a[j] = st[0];
             }
             if S > 1 {
-                s1[j] = st[1];
+                b[j] = st[1];
             }
             if S > 2 {
-                s2[j] = st[2];
+                c[j] = st[2];
             }
         }
     }
