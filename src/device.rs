@@ -14,7 +14,7 @@ pub const DEVICE_ENV: &str = "DOWNHILL_DEVICE";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeviceRequest {
     /// The best hardware GPU; the CPU path when there is none (a software rasteriser is slower
-    /// than the ndarray path, so `auto` does not choose one).
+    /// than the CPU path, so `auto` does not choose one).
     Auto,
     /// The CPU path.
     Cpu,
@@ -90,7 +90,7 @@ pub fn open_gpu_from_env() -> Result<GpuBackend> {
 
 /// An opened path: one of the two backends.
 pub enum Device {
-    /// The ndarray path.
+    /// The CPU path (the `gemm` crate and rayon).
     Cpu(CpuBackend),
     /// A wgpu adapter.
     Gpu(Box<GpuBackend>),

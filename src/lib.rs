@@ -1,4 +1,4 @@
-//! downhill: train neural networks by gradient descent on any GPU wgpu reaches, with an ndarray
+//! downhill: train neural networks by gradient descent on any GPU wgpu reaches, with a
 //! CPU path that gives the same numbers and serves as the reference and the fallback.
 //!
 //! The op list is [`Backend`]; [`CpuBackend`] and [`GpuBackend`] implement it with the same

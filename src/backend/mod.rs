@@ -1,4 +1,4 @@
-//! The op list every path implements, with identical names: `cpu` (ndarray, the reference)
+//! The op list every path implements, with identical names: `cpu` (the reference)
 //! and `gpu` (wgpu + WGSL). Layers, losses and training are written once against [`Backend`].
 
 pub(crate) mod checks;
@@ -119,7 +119,7 @@ pub trait Backend {
     where
         Self: Sized;
 
-    /// A one-line description of where ops run, e.g. `cpu (ndarray)` or `gpu: NVIDIA H100 (Vulkan)`.
+    /// A one-line description of where ops run, e.g. `cpu (gemm, 2 threads)` or `gpu: NVIDIA H100 (Vulkan)`.
     fn describe(&self) -> String;
 
     /// Copies a host tensor onto this path.

@@ -1,11 +1,31 @@
 //! The float type the CPU twins are generic over: f32 for the path itself, f64 for gradient checks.
 
-use ndarray::LinalgScalar;
 use std::fmt::Debug;
-use std::ops::{AddAssign, Neg};
+use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
 /// The arithmetic the CPU twins need, for f32 and f64.
-pub trait Float: LinalgScalar + PartialOrd + Neg<Output = Self> + AddAssign + Debug + Send + Sync {
+pub trait Float:
+    Copy
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + PartialOrd
+    + Neg<Output = Self>
+    + AddAssign
+    + Debug
+    + Send
+    + Sync
+{
+    /// 0.
+    fn zero() -> Self {
+        Self::c(0.0)
+    }
+    /// 1.
+    fn one() -> Self {
+        Self::c(1.0)
+    }
     /// Converts a constant.
     fn c(v: f64) -> Self;
     /// e^self.

@@ -1,4 +1,4 @@
-//! The CPU path: ndarray twins of every WGSL kernel. It is the numerical reference and the
+//! The CPU path: Rust twins of every WGSL kernel (the `gemm` crate for the products, rayon for the loops). It is the numerical reference and the
 //! fallback when no GPU exists. Ops run at once; `sync` has nothing to wait for.
 
 pub mod float;
@@ -53,7 +53,7 @@ impl Backend for CpuBackend {
     }
 
     fn describe(&self) -> String {
-        "cpu (ndarray)".into()
+        format!("cpu (gemm, {} threads)", rayon::current_num_threads())
     }
 
     fn upload(&self, host: &Tensor) -> Result<CpuTensor> {

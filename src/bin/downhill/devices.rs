@@ -40,7 +40,7 @@ pub fn run() -> Result<()> {
             }
         );
     }
-    println!("[cpu] ndarray on {} threads", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("[cpu] gemm + rayon on {} threads", rayon::current_num_threads());
 
     let request = DeviceRequest::from_env()?;
     let selection = open(&request)?;

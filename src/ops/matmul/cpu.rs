@@ -1,47 +1,75 @@
-//! CPU twins of `shaders/matmul.wgsl`: the three products of a Linear layer, on ndarray's matmul.
+//! CPU twins of `shaders/matmul.wgsl`: the three products of a Linear layer, on the `gemm`
+//! crate (candle's CPU GEMM: packed SIMD microkernels chosen at run time for AVX-512, AVX2,
+//! NEON…, threads on rayon). Transposed operands are read through their strides, never copied.
 
 use crate::backend::cpu::float::Float;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
 
-/// 1 when the product is added to `out` (gradient accumulation), 0 when it replaces it.
-fn beta<F: Float>(accumulate: bool) -> F {
-    if accumulate {
-        F::one()
-    } else {
-        F::zero()
-    }
+/// A row-major matrix view for `gemm`: its pointer and (row, column) strides in elements.
+struct Strided<F> {
+    ptr: *const F,
+    rs: isize,
+    cs: isize,
 }
 
-fn views<'a, F: Float>(
-    out: &'a mut [F],
-    a: &'a [F],
-    b: &'a [F],
-    out_dims: (usize, usize),
-    a_dims: (usize, usize),
-    b_dims: (usize, usize),
-) -> (ArrayViewMut2<'a, F>, ArrayView2<'a, F>, ArrayView2<'a, F>) {
-    // Callers have checked the sizes, so these cannot fail.
-    let o = ArrayViewMut2::from_shape(out_dims, out).expect("out size checked");
-    let a = ArrayView2::from_shape(a_dims, a).expect("a size checked");
-    let b = ArrayView2::from_shape(b_dims, b).expect("b size checked");
-    (o, a, b)
+/// A (rows, cols) row-major buffer read as is.
+fn plain<F>(x: &[F], cols: usize) -> Strided<F> {
+    Strided { ptr: x.as_ptr(), rs: cols as isize, cs: 1 }
+}
+
+/// A (rows, cols) row-major buffer read as its transpose (cols, rows).
+fn transposed<F>(x: &[F], cols: usize) -> Strided<F> {
+    Strided { ptr: x.as_ptr(), rs: 1, cs: cols as isize }
+}
+
+/// `out (m,n) = lhs (m,k) · rhs (k,n)`, or `+=` when `accumulate`. Callers have checked the
+/// sizes (out m·n, lhs and rhs at least what the strides reach).
+fn product<F: Float>(out: &mut [F], lhs: Strided<F>, rhs: Strided<F>, m: usize, n: usize, k: usize, accumulate: bool) {
+    assert_eq!(out.len(), m * n, "matmul output size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: out is m·n elements (asserted) with strides (n, 1); lhs and rhs point into slices
+    // whose sizes the callers checked against (m,k), (k,n) under the given strides; gemm reads
+    // only inside those extents and writes only out. F is f32 or f64, which gemm supports.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
+            if accumulate { F::one() } else { F::zero() },
+            F::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        )
+    }
 }
 
 /// `out = a · bᵀ` (or `out += …` when `accumulate`). out is (M,N), a is (M,K), b is (N,K). The forward pass `X·Wᵀ`.
 pub fn matmul_nt<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
-    let (mut o, a, b) = views(out, a, b, (m, n), (m, k), (n, k));
-    general_mat_mul(F::one(), &a, &b.t(), beta::<F>(accumulate), &mut o);
+    assert!(a.len() >= m * k && b.len() >= n * k, "matmul_nt operand sizes");
+    product(out, plain(a, k), transposed(b, k), m, n, k, accumulate);
 }
 
 /// `out = a · b` (or `out += …` when `accumulate`). out is (M,N), a is (M,K), b is (K,N). The input gradient `dY·W`.
 pub fn matmul_nn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
-    let (mut o, a, b) = views(out, a, b, (m, n), (m, k), (k, n));
-    general_mat_mul(F::one(), &a, &b, beta::<F>(accumulate), &mut o);
+    assert!(a.len() >= m * k && b.len() >= k * n, "matmul_nn operand sizes");
+    product(out, plain(a, k), plain(b, n), m, n, k, accumulate);
 }
 
 /// `out = aᵀ · b` (or `out += …` when `accumulate`). out is (M,N), a is (K,M), b is (K,N). The weight gradient `dYᵀ·X`.
 pub fn matmul_tn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
-    let (mut o, a, b) = views(out, a, b, (m, n), (k, m), (k, n));
-    general_mat_mul(F::one(), &a.t(), &b, beta::<F>(accumulate), &mut o);
+    assert!(a.len() >= k * m && b.len() >= k * n, "matmul_tn operand sizes");
+    product(out, transposed(a, m), plain(b, n), m, n, k, accumulate);
 }
