@@ -50,13 +50,17 @@ fn prepare_process() {
 fn main() -> ExitCode {
     prepare_process();
     let cli = Cli::parse();
-    let result = match cli.command {
+    // The command runs on one of rayon's worker threads, so the CPU path's parallel loops and
+    // GEMM split their work with the other workers directly instead of handing each one from
+    // the main thread to the pool and sleeping until it is done (a cross-thread wake-up per op;
+    // 2 threads on 2 cores rather than 3).
+    let result = rayon::scope(|_| match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run_bench(args),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -131,14 +131,51 @@ pub(crate) fn map3<F: Float>(out: &mut [F], a: &[F], b: &[F], f: impl Fn(F, F, F
     }
 }
 
+/// Runs `$body` with `$a` bound to `$act` rebuilt from a literal variant, so each arm's
+/// closure sees a known activation: the per-element `match` folds away and the loop vectorises.
+macro_rules! per_activation {
+    ($act:expr, |$a:ident| $body:expr) => {
+        match $act {
+            Activation::Relu => {
+                let $a = Activation::Relu;
+                $body
+            }
+            Activation::LeakyRelu { slope } => {
+                let $a = Activation::LeakyRelu { slope };
+                $body
+            }
+            Activation::Sigmoid => {
+                let $a = Activation::Sigmoid;
+                $body
+            }
+            Activation::Tanh => {
+                let $a = Activation::Tanh;
+                $body
+            }
+            Activation::GeluTanh => {
+                let $a = Activation::GeluTanh;
+                $body
+            }
+            Activation::GeluErf => {
+                let $a = Activation::GeluErf;
+                $body
+            }
+            Activation::Silu => {
+                let $a = Activation::Silu;
+                $body
+            }
+        }
+    };
+}
+
 /// `out[i] = act(x[i])`. out and x are (N).
 pub fn activation_forward<F: Float>(act: Activation, out: &mut [F], x: &[F]) {
-    map1(out, x, |v| activate(act, v));
+    per_activation!(act, |a| map1(out, x, |v| activate(a, v)))
 }
 
 /// `dx[i] = act'(x[i]) · dy[i]`. dx, x, dy are (N); x is the activation's input.
 pub fn activation_backward<F: Float>(act: Activation, dx: &mut [F], x: &[F], dy: &[F]) {
-    map3(dx, x, dy, |_, x, dy| activate_derivative(act, x) * dy);
+    per_activation!(act, |a| map3(dx, x, dy, |_, x, dy| activate_derivative(a, x) * dy))
 }
 
 /// `x[r, c] += bias[c]`. x is (R,C), bias is (C).

@@ -39,31 +39,53 @@ pub fn reduce_partial<F: Float>(out: &mut [F], x: &[F], op: u32, chunk: usize) {
     }
 }
 
+/// Elements per block of the whole-tensor sums. Fixed, so how the additions are grouped (and
+/// so the bits) never depends on the thread count; blocks run as parallel tasks above one.
+const SUM_BLOCK: usize = 1 << 14;
+
+/// Independent partial sums inside a block: element i adds into lane i mod LANES, which lets
+/// the loop vectorise (a single running sum cannot: each addition waits for the last).
+const LANES: usize = 16;
+
+/// `Σ f(x)` of one block: lanes, then the lanes in order.
+fn block_sum<F: Float>(x: &[F], f: &impl Fn(F) -> F) -> F {
+    let mut acc = [F::zero(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += f(c[l]);
+        }
+    }
+    for (l, v) in rest.iter().enumerate() {
+        acc[l] += f(*v);
+    }
+    acc.iter().fold(F::zero(), |s, a| s + *a)
+}
+
+/// `Σ f(x)`: blocks of [`SUM_BLOCK`] (in parallel when there are several), then the block sums
+/// in order.
+fn blocked_sum<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync) -> F {
+    if x.len() <= SUM_BLOCK {
+        return block_sum(x, &f);
+    }
+    let blocks: Vec<F> = x.par_chunks(SUM_BLOCK).map(|b| block_sum(b, &f)).collect();
+    blocks.into_iter().fold(F::zero(), |s, b| s + b)
+}
+
 /// `Σ x`.
 pub fn sum<F: Float>(x: &[F]) -> F {
-    let mut acc = F::zero();
-    for i in 0..x.len() {
-        acc += x[i];
-    }
-    acc
+    blocked_sum(x, |v| v)
 }
 
 /// `Σ x²`.
 pub fn sum_squares<F: Float>(x: &[F]) -> F {
-    let mut acc = F::zero();
-    for i in 0..x.len() {
-        acc += x[i] * x[i];
-    }
-    acc
+    blocked_sum(x, |v| v * v)
 }
 
 /// `Σ |x|`.
 pub fn sum_abs<F: Float>(x: &[F]) -> F {
-    let mut acc = F::zero();
-    for i in 0..x.len() {
-        acc += x[i].abs();
-    }
-    acc
+    blocked_sum(x, |v| v.abs())
 }
 
 /// `max |x|`, 0 for an empty slice.
