@@ -22,7 +22,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeedMode {
-    /// Pick from the data size and the device's limits (see [`choose_mode`]).
+    /// Streaming on the CPU path (no second copy of the data in host memory); on a GPU,
+    /// resident when the data fits the device's limits (see [`choose_mode`]).
     Auto,
     /// Upload once, gather batches on the device.
     Resident,

@@ -354,6 +354,7 @@ impl<B: Backend> Trainer<B> {
         }
         let rows = self.config.batch_rows(order.len());
         let mode = match self.config.feed {
+            FeedMode::Auto if be.host_memory() => FeedMode::Streaming,
             FeedMode::Auto => choose_mode(data, be.max_binding_bytes(), RESIDENT_BUDGET_BYTES),
             m => m,
         };

@@ -141,6 +141,11 @@ pub trait Backend {
 
     /// The largest tensor one op can take, in bytes (the GPU's storage binding limit).
     fn max_binding_bytes(&self) -> u64;
+    /// True when tensors live in host memory (the CPU path), where a resident copy of a data
+    /// set would only duplicate the host's: `--feed auto` streams there.
+    fn host_memory(&self) -> bool {
+        false
+    }
     /// Elements a view's offset must be a multiple of (1 on the CPU path; on the GPU path the
     /// device's `min_storage_buffer_offset_alignment` in f32s, 64 at most).
     fn view_alignment(&self) -> usize;

@@ -103,6 +103,10 @@ impl Backend for CpuBackend {
         u64::MAX
     }
 
+    fn host_memory(&self) -> bool {
+        true
+    }
+
     fn view(&self, t: &CpuTensor, offset: usize, shape: &[usize]) -> Result<CpuTensor> {
         checks::view(&t.shape, offset, shape, 1)?;
         Ok(CpuTensor { storage: t.storage.clone(), offset: t.offset + offset, shape: shape.to_vec() })
