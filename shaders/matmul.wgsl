@@ -9,6 +9,7 @@
 // starts stride_* elements after the previous one (convolution groups).
 // With `accumulate` set, the product is added to out instead of replacing it.
 //   matmul_nt: out = a·bᵀ   a (M,K), b (N,K)   forward X·Wᵀ
+//   matmul_nt_bias: out = a·bᵀ + bias[col]    the Linear forward X·Wᵀ + b in one pass
 //   matmul_nn: out = a·b    a (M,K), b (K,N)   input gradient dY·W
 //   matmul_tn: out = aᵀ·b   a (K,M), b (K,N)   weight gradient dYᵀ·X
 
@@ -28,6 +29,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
+// Only matmul_nt_bias binds it: (N), added to every row in the epilogue.
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // Tile sizes. They size workgroup arrays, so they are `const` (WGSL has no override-sized
 // workgroup arrays in every implementation wgpu targets).
@@ -64,13 +67,13 @@ fn load_b(base: u32, row: u32, col: u32, trans_b: bool) -> f32 {
     return b[base + row * p.n + col]; // stored (K,N)
 }
 
-fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
+// This thread's 4x4 block of the product (rows lid.y*4.., columns lid.x*4.. of the tile).
+fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) -> array<f32, 16> {
     let tid = lid.y * 16u + lid.x;
     let m0 = wid.y * TILE_M;
     let n0 = wid.x * TILE_N;
     let base_a = wid.z * p.stride_a;
     let base_b = wid.z * p.stride_b;
-    let base_out = wid.z * p.stride_out;
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
         // 1024 elements per tile, 4 per thread; consecutive threads walk the stored
@@ -114,10 +117,16 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
         }
         workgroupBarrier();
     }
+    return acc;
+}
+
+// Writes a thread's block: replaced, or added to out with `accumulate`.
+fn store(lid: vec3<u32>, wid: vec3<u32>, acc: array<f32, 16>) {
+    let base_out = wid.z * p.stride_out;
     for (var i = 0u; i < PER_THREAD; i++) {
-        let row = m0 + lid.y * PER_THREAD + i;
+        let row = wid.y * TILE_M + lid.y * PER_THREAD + i;
         for (var j = 0u; j < PER_THREAD; j++) {
-            let col = n0 + lid.x * PER_THREAD + j;
+            let col = wid.x * TILE_N + lid.x * PER_THREAD + j;
             if (row < p.m && col < p.n) {
                 let idx = base_out + row * p.n + col;
                 if (p.accumulate != 0u) {
@@ -132,15 +141,31 @@ fn matmul_tiled(lid: vec3<u32>, wid: vec3<u32>, trans_a: bool, trans_b: bool) {
 
 @compute @workgroup_size(16, 16)
 fn matmul_nt(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    matmul_tiled(lid, wid, false, true);
+    store(lid, wid, matmul_tiled(lid, wid, false, true));
+}
+
+// The Linear forward: the product plus bias[col], written once (no separate bias_add pass).
+@compute @workgroup_size(16, 16)
+fn matmul_nt_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let acc = matmul_tiled(lid, wid, false, true);
+    let base_out = wid.z * p.stride_out;
+    for (var i = 0u; i < PER_THREAD; i++) {
+        let row = wid.y * TILE_M + lid.y * PER_THREAD + i;
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let col = wid.x * TILE_N + lid.x * PER_THREAD + j;
+            if (row < p.m && col < p.n) {
+                out[base_out + row * p.n + col] = acc[i * PER_THREAD + j] + bias[col];
+            }
+        }
+    }
 }
 
 @compute @workgroup_size(16, 16)
 fn matmul_nn(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    matmul_tiled(lid, wid, false, false);
+    store(lid, wid, matmul_tiled(lid, wid, false, false));
 }
 
 @compute @workgroup_size(16, 16)
 fn matmul_tn(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    matmul_tiled(lid, wid, true, false);
+    store(lid, wid, matmul_tiled(lid, wid, true, false));
 }

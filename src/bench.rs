@@ -114,6 +114,20 @@ pub struct Measurement {
     pub rate: f64,
     /// Every repetition's rate.
     pub reps: Vec<f64>,
+    /// On a recording path (the GPU), what one training step costs the host.
+    pub step_cost: Option<StepCost>,
+}
+
+/// The host's side of one training step on a recording path, averaged over one more epoch of
+/// the workload after the timed repetitions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepCost {
+    /// Kernel dispatches per step.
+    pub dispatches: f64,
+    /// `queue.submit` calls per step.
+    pub submits: f64,
+    /// Host µs per step spent recording dispatches and submitting them.
+    pub host_us: f64,
 }
 
 impl Measurement {
@@ -177,8 +191,9 @@ fn adamw<B: Backend>(be: &B, spec: &ModelSpec) -> Result<Optimizer<B>> {
     Optimizer::new(be, (entry.from_settings)(&Settings::default()), &spec.layout()?, &[])
 }
 
-/// Steps of `spec` at `batch` rows on random data (resident feed); returns the rates.
-fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<Vec<f64>> {
+/// Steps of `spec` at `batch` rows on random data (resident feed); returns the rates and, on a
+/// recording path, the host's cost per step.
+fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<(Vec<f64>, Option<StepCost>)> {
     let mut rng = Rng::new(7);
     // Eight batches of data; every iteration is one epoch over them (8 steps).
     let data = random_rows(&mut rng, 8 * batch, spec.inputs(), spec.outputs())?;
@@ -191,11 +206,25 @@ fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) ->
     };
     let mut trainer = Trainer::new(be, model, adamw(be, &spec)?, LossKind::CrossEntropy, config)?;
     let order: Vec<usize> = (0..data.len()).collect();
-    measure(t, || trainer.run_epoch(be, &data, &order).map(|_| data.len() as f64), || be.sync())
+    let rates = measure(t, || trainer.run_epoch(be, &data, &order).map(|_| data.len() as f64), || be.sync())?;
+    let Some(before) = be.recording_stats() else {
+        return Ok((rates, None));
+    };
+    trainer.run_epoch(be, &data, &order)?;
+    be.sync()?;
+    let after = be.recording_stats().unwrap_or(before);
+    let steps = 8.0;
+    let cost = StepCost {
+        dispatches: (after.dispatches - before.dispatches) as f64 / steps,
+        submits: (after.submits - before.submits) as f64 / steps,
+        host_us: (after.host_ns - before.host_ns) as f64 / 1e3 / steps,
+    };
+    Ok((rates, Some(cost)))
 }
 
 /// Runs one workload on `be`.
 pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> {
+    let mut step_cost = None;
     let reps = match w {
         Workload::Matmul(n) => {
             let n = *n;
@@ -210,11 +239,15 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
         }
         Workload::Mlp(sizes, batch) => {
             let spec = ModelSpec::mlp(sizes, crate::Activation::Relu, 0.0, Init::TorchDefault)?;
-            train_steps(be, spec, *batch, t)?
+            let (rates, cost) = train_steps(be, spec, *batch, t)?;
+            step_cost = cost;
+            rates
         }
         Workload::Cnn(batch) => {
             let spec = ModelSpec::parse("cnn", &[1, 28, 28], 10, Init::TorchDefault)?;
-            train_steps(be, spec, *batch, t)?
+            let (rates, cost) = train_steps(be, spec, *batch, t)?;
+            step_cost = cost;
+            rates
         }
         Workload::AdamW(n) => {
             // A layout of about n parameters: one Linear(n/1000 → 1000) (its 1,000 biases on top).
@@ -252,5 +285,5 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             )?
         }
     };
-    Ok(Measurement { workload: w.name(), unit: w.unit(), rate: median(&reps), reps })
+    Ok(Measurement { workload: w.name(), unit: w.unit(), rate: median(&reps), reps, step_cost })
 }

@@ -134,7 +134,10 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let mut c = be.zeros(&[4, 7]).unwrap();
     be.fill(&mut c, 0.25).unwrap();
     be.scale(&mut c, 3.0).unwrap();
-    out.push(("fill, scale".into(), be.read(&c).unwrap()));
+    // The Linear layers add their bias in the product's epilogue; bias_add stays an op.
+    let bias = be.upload(&Tensor::from_vec(&[7], rng.vec_f32(7, -1.0, 1.0)).unwrap()).unwrap();
+    be.bias_add(&mut c, &bias).unwrap();
+    out.push(("fill, scale, bias_add".into(), be.read(&c).unwrap()));
 }
 
 fn scenario<B: Backend>(be: &B) -> Vec<(String, Tensor)> {

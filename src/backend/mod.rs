@@ -100,6 +100,19 @@ impl std::str::FromStr for Activation {
     }
 }
 
+/// Counters of a recording path (see [`Backend::recording_stats`]); differences between two
+/// reads give the cost of what ran in between.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordingStats {
+    /// Kernel dispatches recorded.
+    pub dispatches: u64,
+    /// `queue.submit` calls.
+    pub submits: u64,
+    /// Host nanoseconds spent recording dispatches (pipelines, bind groups, the pass) and in
+    /// `queue.submit`: the per-op CPU overhead, not the device's time.
+    pub host_ns: u64,
+}
+
 /// Where an op runs, with everything a caller needs to move data in and out.
 ///
 /// Conventions (as llm.c): outputs first, then inputs; matrices are row-major `[rows, cols]`;
@@ -136,6 +149,11 @@ pub trait Backend {
     fn read(&self, t: &Self::Tensor) -> Result<Tensor>;
     /// Runs everything recorded so far and waits for it.
     fn sync(&self) -> Result<()>;
+    /// What recording work has cost the host so far, on paths that record (the GPU); `None`
+    /// on the CPU path, whose ops run at once.
+    fn recording_stats(&self) -> Option<RecordingStats> {
+        None
+    }
     /// The shape of a tensor on this path.
     fn shape<'a>(&self, t: &'a Self::Tensor) -> &'a [usize];
 
@@ -163,6 +181,16 @@ pub trait Backend {
         a: &Self::Tensor,
         b: &Self::Tensor,
         accumulate: bool,
+    ) -> Result<()>;
+    /// The Linear forward in one op: `out = a·bᵀ + bias`, bias (N) added to every row. out is
+    /// (M,N), a (M,K), b (N,K). The GPU adds the bias in the product's epilogue (one pass over
+    /// out instead of two); the CPU path runs the product, then [`Backend::bias_add`].
+    fn matmul_bias(
+        &self,
+        out: &mut Self::Tensor,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+        bias: &Self::Tensor,
     ) -> Result<()>;
 
     // ---- bias ----

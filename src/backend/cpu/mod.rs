@@ -134,6 +134,12 @@ impl Backend for CpuBackend {
         })
     }
 
+    fn matmul_bias(&self, out: &mut CpuTensor, a: &CpuTensor, b: &CpuTensor, bias: &CpuTensor) -> Result<()> {
+        crate::ops::matmul::bias_dims(&out.shape, &a.shape, &b.shape, &bias.shape)?;
+        self.matmul(MatmulForm::Nt, out, a, b, false)?;
+        self.bias_add(out, bias)
+    }
+
     fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
         let (_, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
         access("bias_add", x, [bias], |x, [b]| elementwise::bias_add(x, b, cols))

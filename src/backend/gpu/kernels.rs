@@ -179,6 +179,7 @@ use Access::{Read as R, ReadWrite as W, Uniform as U};
 
 const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
 const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
+const OUT_IN_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R)];
 const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
 const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, W)];
@@ -201,6 +202,7 @@ macro_rules! kernel {
 }
 
 kernel!(MATMUL_NT, Matmul, "matmul_nt", OUT_IN_IN);
+kernel!(MATMUL_NT_BIAS, Matmul, "matmul_nt_bias", OUT_IN_IN_IN);
 kernel!(MATMUL_NN, Matmul, "matmul_nn", OUT_IN_IN);
 kernel!(MATMUL_TN, Matmul, "matmul_tn", OUT_IN_IN);
 kernel!(ACTIVATION_FORWARD, Elementwise, "activation_forward", OUT_IN);
@@ -256,6 +258,7 @@ kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
     &MATMUL_NT,
+    &MATMUL_NT_BIAS,
     &MATMUL_NN,
     &MATMUL_TN,
     &ACTIVATION_FORWARD,

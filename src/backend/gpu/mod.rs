@@ -7,11 +7,12 @@ pub mod context;
 pub mod kernels;
 mod ops;
 
+pub(crate) use buffers::Binding;
 pub use buffers::{GpuLabels, GpuTensor};
 pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
 
 use crate::error::{Error, Result};
-use buffers::{create_storage, Binding, DeviceBuffer, Graveyard};
+use buffers::{create_storage, DeviceBuffer, Graveyard};
 use kernels::{Access, Kernel, ShaderFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,6 +80,8 @@ pub struct GpuBackend {
     ctx: GpuContext,
     next_id: AtomicU64,
     submissions: AtomicU64,
+    /// Host nanoseconds spent in `dispatch` and `submit` (see [`crate::backend::RecordingStats`]).
+    host_ns: AtomicU64,
     storage_created: AtomicU64,
     graveyard: Graveyard,
     state: Mutex<State>,
@@ -96,6 +99,7 @@ impl GpuBackend {
             ctx,
             next_id: AtomicU64::new(1),
             submissions: AtomicU64::new(0),
+            host_ns: AtomicU64::new(0),
             storage_created: AtomicU64::new(0),
             graveyard: Arc::new(Mutex::new(Vec::new())),
             state: Mutex::new(State::default()),
@@ -110,6 +114,15 @@ impl GpuBackend {
     /// How many `queue.submit` calls this backend has made (for tests and benchmarks).
     pub fn submissions(&self) -> u64 {
         self.submissions.load(Ordering::Relaxed)
+    }
+
+    /// Dispatches, submits and the host time spent recording and submitting them, so far.
+    pub fn recording(&self) -> crate::backend::RecordingStats {
+        crate::backend::RecordingStats {
+            dispatches: self.dispatches(),
+            submits: self.submissions(),
+            host_ns: self.host_ns.load(Ordering::Relaxed),
+        }
     }
 
     /// How many storage buffers this backend has created (tensors, scratch): a repeated
@@ -279,6 +292,20 @@ impl GpuBackend {
         storage: &[Binding<'_>],
         workgroups: (u32, u32, u32),
     ) -> Result<()> {
+        let started = std::time::Instant::now();
+        let result = self.record(kernel, params, storage, workgroups);
+        self.host_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
+
+    /// The body of [`GpuBackend::dispatch`].
+    fn record(
+        &self,
+        kernel: &Kernel,
+        params: &[u8],
+        storage: &[Binding<'_>],
+        workgroups: (u32, u32, u32),
+    ) -> Result<()> {
         debug_assert_eq!(storage.len() + 1, kernel.bindings.len(), "{}: binding count", kernel.entry);
         debug_assert!(storage.len() <= MAX_STORAGE, "{}: more storage bindings than a key holds", kernel.entry);
         check_no_alias(kernel, storage)?;
@@ -389,7 +416,9 @@ impl GpuBackend {
         state.recorded = 0;
         state.used.clear();
         if !buffers.is_empty() {
+            let started = std::time::Instant::now();
             self.ctx.queue.submit(buffers);
+            self.host_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.submissions.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -55,6 +55,10 @@ impl Backend for GpuBackend {
         Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    fn recording_stats(&self) -> Option<crate::backend::RecordingStats> {
+        Some(self.recording())
+    }
+
     fn sync(&self) -> Result<()> {
         {
             let mut state = self.lock()?;
@@ -91,6 +95,11 @@ impl Backend for GpuBackend {
     ) -> Result<()> {
         let dims = form.dims(&out.shape, &a.shape, &b.shape)?;
         self.launch_matmul(form, out, a, b, dims, accumulate)
+    }
+
+    fn matmul_bias(&self, out: &mut GpuTensor, a: &GpuTensor, b: &GpuTensor, bias: &GpuTensor) -> Result<()> {
+        let dims = crate::ops::matmul::bias_dims(&out.shape, &a.shape, &b.shape, &bias.shape)?;
+        self.launch_matmul_bias(out, a, b, bias, dims)
     }
 
     fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {

@@ -63,6 +63,11 @@ fn json_line(device: &str, m: &Measurement) -> String {
     if let Some(gb) = m.gb_per_s() {
         v["gb_per_s"] = gb.into();
     }
+    if let Some(c) = m.step_cost {
+        v["dispatches_per_step"] = c.dispatches.into();
+        v["submits_per_step"] = c.submits.into();
+        v["host_us_per_step"] = c.host_us.into();
+    }
     v.to_string()
 }
 
@@ -144,6 +149,15 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             line.push_str(&format!("  GPU/CPU {:.2}×", gpu / cpu));
         }
         println!("{line}");
+    }
+    for (device, results) in &columns {
+        let costs: Vec<_> = results.iter().filter_map(|(w, m)| Some((w, m.as_ref().ok()?.step_cost?))).collect();
+        if !costs.is_empty() {
+            println!("host cost per training step on {device} (recording + submit):");
+        }
+        for (w, c) in costs {
+            println!("  {:32} {:6.1} dispatches  {:5.2} submits  {:8.1} µs", w, c.dispatches, c.submits, c.host_us);
+        }
     }
     if columns.iter().any(|(_, r)| r.iter().any(|(_, m)| m.is_err())) {
         println!("skipped: the heavy workloads on a software adapter (about 100× slower than the CPU path)");

@@ -35,6 +35,15 @@ impl Linear {
     fn rows(&self, shape: &[usize]) -> usize {
         shape[..shape.len() - 1].iter().product()
     }
+
+    /// `y = x·Wᵀ (+ b)` on matrices: one op with the bias in the product's epilogue.
+    fn product<B: Backend>(&self, be: &B, y: &mut B::Tensor, x: &B::Tensor, params: &[B::Tensor]) -> Result<()> {
+        if self.bias {
+            be.matmul_bias(y, x, &params[0], &params[1])
+        } else {
+            be.matmul(MatmulForm::Nt, y, x, &params[0], false)
+        }
+    }
 }
 
 impl Layer for Linear {
@@ -78,20 +87,12 @@ impl Layer for Linear {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let shape = be.shape(io.x).to_vec();
         if shape.len() == 2 {
-            be.matmul(MatmulForm::Nt, io.y, io.x, &io.params[0], false)?;
-            if self.bias {
-                be.bias_add(io.y, &io.params[1])?;
-            }
-            return Ok(());
+            return self.product(be, io.y, io.x, io.params);
         }
         let rows = self.rows(&shape);
         let x = be.view(io.x, 0, &[rows, self.inputs])?;
         let mut y = be.view(io.y, 0, &[rows, self.outputs])?;
-        be.matmul(MatmulForm::Nt, &mut y, &x, &io.params[0], false)?;
-        if self.bias {
-            be.bias_add(&mut y, &io.params[1])?;
-        }
-        Ok(())
+        self.product(be, &mut y, &x, io.params)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {

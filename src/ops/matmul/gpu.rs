@@ -30,7 +30,7 @@ impl GpuBackend {
         out: &mut GpuTensor,
         a: &GpuTensor,
         b: &GpuTensor,
-        (batch, m, n, k): (usize, usize, usize, usize),
+        dims: (usize, usize, usize, usize),
         accumulate: bool,
     ) -> Result<()> {
         let kernel = match form {
@@ -38,11 +38,36 @@ impl GpuBackend {
             MatmulForm::Nn => &kernels::MATMUL_NN,
             MatmulForm::Tn => &kernels::MATMUL_TN,
         };
+        self.launch_tiled(kernel, form.op_name(), &[out.binding(), a.binding(), b.binding()], dims, accumulate)
+    }
+
+    /// `matmul_nt_bias`: out (M,N) = a·bᵀ + bias.
+    pub(crate) fn launch_matmul_bias(
+        &self,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: &GpuTensor,
+        (m, n, k): (usize, usize, usize),
+    ) -> Result<()> {
+        let bindings = [out.binding(), a.binding(), b.binding(), bias.binding()];
+        self.launch_tiled(&kernels::MATMUL_NT_BIAS, "matmul_bias", &bindings, (1, m, n, k), false)
+    }
+
+    /// One dispatch of a tiled product kernel over (batch, m, n, k).
+    fn launch_tiled(
+        &self,
+        kernel: &kernels::Kernel,
+        op: &str,
+        bindings: &[crate::backend::gpu::Binding<'_>],
+        (batch, m, n, k): (usize, usize, usize, usize),
+        accumulate: bool,
+    ) -> Result<()> {
         let (gx, gy) = (n.div_ceil(TILE).max(1), m.div_ceil(TILE).max(1));
         let max = self.max_workgroups_per_dimension();
         if gx > max || gy > max || batch > max {
             return Err(Error::InvalidArgument {
-                what: form.op_name().into(),
+                what: op.into(),
                 detail: format!(
                     "a [{m}, {n}] output needs {gx}x{gy} workgroups; the adapter allows {max} per dimension"
                 ),
@@ -58,11 +83,6 @@ impl GpuBackend {
             stride_b: (n * k) as u32,
             pad0: 0,
         };
-        self.dispatch(
-            kernel,
-            bytemuck::bytes_of(&p),
-            &[out.binding(), a.binding(), b.binding()],
-            (gx as u32, gy as u32, batch as u32),
-        )
+        self.dispatch(kernel, bytemuck::bytes_of(&p), bindings, (gx as u32, gy as u32, batch as u32))
     }
 }

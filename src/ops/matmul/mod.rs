@@ -1,6 +1,21 @@
 //! The three products of a Linear layer (`matmul_nt` X·Wᵀ, `matmul_nn` dY·W, `matmul_tn` dYᵀ·X),
 //! batched over a leading dimension for convolution groups; the shape check is `MatmulForm::dims`
-//! (src/tensor.rs). Kernel: `shaders/matmul.wgsl` (64×64 register-tiled).
+//! (src/tensor.rs). `matmul_bias` is the Linear forward with the bias added in the product's
+//! epilogue. Kernel: `shaders/matmul.wgsl` (64×64 register-tiled).
 
 pub mod cpu;
 mod gpu;
+
+use crate::error::Result;
+use crate::tensor::MatmulForm;
+
+/// The checks of `matmul_bias`: the `Nt` product's (no batch of products), then a bias of N
+/// elements. Returns (m, n, k).
+pub(crate) fn bias_dims(out: &[usize], a: &[usize], b: &[usize], bias: &[usize]) -> Result<(usize, usize, usize)> {
+    let (batch, m, n, k) = MatmulForm::Nt.dims(out, a, b)?;
+    if batch != 1 || out.len() != 2 {
+        return Err(crate::error::shape_error("matmul_bias", format!("out {out:?} must be a matrix (M, N)")));
+    }
+    crate::ops::elementwise::bias_add(out, bias)?;
+    Ok((m, n, k))
+}
