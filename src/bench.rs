@@ -114,6 +114,11 @@ pub struct Measurement {
     pub rate: f64,
     /// Every repetition's rate.
     pub reps: Vec<f64>,
+    /// The work one iteration does, in the rate's unit (GFLOP, samples, parameters).
+    pub work_per_iteration: f64,
+    /// Iterations run in all (the warm-up and, for training steps on a recording path, the
+    /// epoch that measures [`StepCost`] included).
+    pub iterations: usize,
     /// On a recording path (the GPU), what one training step costs the host.
     pub step_cost: Option<StepCost>,
 }
@@ -153,11 +158,15 @@ impl Default for Timing {
     }
 }
 
+/// The rates of the repetitions, the work of one iteration and the iterations run.
+type Rates = (Vec<f64>, f64, usize);
+
 /// Runs `iteration` (which returns the units of work it did) repeatedly: once to warm up, then
 /// `t.reps` repetitions of at least `t.min_seconds`; `sync` waits for the device after each.
-fn measure(t: &Timing, mut iteration: impl FnMut() -> Result<f64>, sync: impl Fn() -> Result<()>) -> Result<Vec<f64>> {
-    iteration()?;
+fn measure(t: &Timing, mut iteration: impl FnMut() -> Result<f64>, sync: impl Fn() -> Result<()>) -> Result<Rates> {
+    let work_per_iteration = iteration()?;
     sync()?;
+    let mut iterations = 1;
     let mut rates = Vec::with_capacity(t.reps);
     for _ in 0..t.reps.max(1) {
         let started = Instant::now();
@@ -165,13 +174,14 @@ fn measure(t: &Timing, mut iteration: impl FnMut() -> Result<f64>, sync: impl Fn
         loop {
             work += iteration()?;
             sync()?;
+            iterations += 1;
             if started.elapsed().as_secs_f64() >= t.min_seconds {
                 break;
             }
         }
         rates.push(work / started.elapsed().as_secs_f64());
     }
-    Ok(rates)
+    Ok((rates, work_per_iteration, iterations))
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -193,7 +203,7 @@ fn adamw<B: Backend>(be: &B, spec: &ModelSpec) -> Result<Optimizer<B>> {
 
 /// Steps of `spec` at `batch` rows on random data (resident feed); returns the rates and, on a
 /// recording path, the host's cost per step.
-fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<(Vec<f64>, Option<StepCost>)> {
+fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<(Rates, Option<StepCost>)> {
     let mut rng = Rng::new(7);
     // Eight batches of data; every iteration is one epoch over them (8 steps).
     let data = random_rows(&mut rng, 8 * batch, spec.inputs(), spec.outputs())?;
@@ -210,6 +220,7 @@ fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) ->
     let Some(before) = be.recording_stats() else {
         return Ok((rates, None));
     };
+    let rates = (rates.0, rates.1, rates.2 + 1);
     trainer.run_epoch(be, &data, &order)?;
     be.sync()?;
     let after = be.recording_stats().unwrap_or(before);
@@ -225,7 +236,7 @@ fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) ->
 /// Runs one workload on `be`.
 pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> {
     let mut step_cost = None;
-    let reps = match w {
+    let rates = match w {
         Workload::Matmul(n) => {
             let n = *n;
             let mut rng = Rng::new(1);
@@ -285,5 +296,7 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             )?
         }
     };
-    Ok(Measurement { workload: w.name(), unit: w.unit(), rate: median(&reps), reps, step_cost })
+    let (reps, work_per_iteration, iterations) = rates;
+    let rate = median(&reps);
+    Ok(Measurement { workload: w.name(), unit: w.unit(), rate, reps, work_per_iteration, iterations, step_cost })
 }

@@ -136,3 +136,73 @@ fn repeated_cnn_training_steps_build_and_allocate_nothing() {
     assert_eq!(g.cache_stats(), cached, "repeated CNN steps build no pipeline, bind group, uniform or staging buffer");
     assert_eq!(g.storage_buffers_created(), buffers, "repeated CNN steps allocate no device buffer");
 }
+
+/// An MLP trainer on the GPU over 16 random rows of 12 features at batch 4 (4 steps an epoch),
+/// resident feed, Adam.
+fn mlp_trainer(g: &downhill::GpuBackend) -> (downhill::train::Trainer<downhill::GpuBackend>, downhill::data::Dataset) {
+    use downhill::data::{Dataset, Targets};
+    use downhill::feed::FeedMode;
+    use downhill::loss::LossKind;
+    use downhill::nn::{Init, Model, ModelSpec};
+    use downhill::optim::{AdamConfig, Optimizer, OptimizerConfig};
+    use downhill::train::{BatchSize, TrainConfig, Trainer};
+    let mut rng = Rng::new(8);
+    let spec = ModelSpec::mlp(&[12, 16, 3], Activation::Relu, 0.0, Init::TorchDefault).unwrap();
+    let model = Model::new(g, spec.clone(), 0).unwrap();
+    let opt = Optimizer::new(g, OptimizerConfig::Adam(AdamConfig::default()), &spec.layout().unwrap(), &[]).unwrap();
+    let config =
+        TrainConfig { batch_size: BatchSize::Rows(4), shuffle: false, feed: FeedMode::Resident, ..Default::default() };
+    let trainer = Trainer::new(g, model, opt, LossKind::CrossEntropy, config).unwrap();
+    let labels = (0..16).map(|_| rng.below(3)).collect();
+    let x = Tensor::from_vec(&[16, 12], rng.vec_f32(16 * 12, -1.0, 1.0)).unwrap();
+    (trainer, Dataset::new(x, Targets::Labels { labels, classes: 3 }).unwrap())
+}
+
+#[test]
+fn an_mlp_training_step_has_a_known_number_of_dispatches_and_shares_one_submit() {
+    let Some(g) = own_gpu() else { return };
+    let (mut trainer, data) = mlp_trainer(&g);
+    let order: Vec<usize> = (0..16).collect();
+    trainer.run_epoch(&g, &data, &order).unwrap(); // warm-up: plans, pipelines, the resident set
+    let (submits, dispatches) = (g.submissions(), g.dispatches());
+    trainer.run_epoch(&g, &data, &order).unwrap();
+    let (submits, dispatches) = (g.submissions() - submits, g.dispatches() - dispatches);
+    // Per step of a 2-layer MLP: gather_rows + gather_labels (the batch from the resident set);
+    // matmul_nt_bias ×2 (bias in the epilogue) + activation_forward; cross_entropy_loss;
+    // matmul_tn ×2 + column_sum ×2 + matmul_nn + activation_backward; axpy (the epoch's loss
+    // sum); sum_squares (one pass below 65,536 elements) + first_nonfinite (the divergence
+    // guard); adam_step. That is 16, and the epoch adds one fill of its loss sum.
+    assert_eq!(dispatches, 4 * 16 + 1, "dispatches in an epoch of 4 MLP steps");
+    assert!(submits <= 1, "{submits} submits for 4 steps: the steps should share one");
+}
+
+#[test]
+fn profiling_times_every_dispatch_by_entry_point() {
+    let Some(g) = own_gpu() else { return };
+    let (mut trainer, data) = mlp_trainer(&g);
+    let order: Vec<usize> = (0..16).collect();
+    trainer.run_epoch(&g, &data, &order).unwrap();
+    let has_timestamps = g.adapter().features.contains(&"TIMESTAMP_QUERY");
+    assert_eq!(
+        g.set_profiling(true).unwrap(),
+        has_timestamps,
+        "profiling is on exactly when the adapter has timestamps"
+    );
+    let dispatches = g.dispatches();
+    trainer.run_epoch(&g, &data, &order).unwrap();
+    let profile = g.take_profile().unwrap();
+    let dispatches = g.dispatches() - dispatches;
+    g.set_profiling(false).unwrap();
+    if !has_timestamps {
+        assert!(profile.is_empty());
+        eprintln!("SKIPPED timing check: {} has no TIMESTAMP_QUERY", g.adapter().name);
+        return;
+    }
+    let timed: u64 = profile.iter().map(|k| k.dispatches).sum();
+    assert_eq!(timed, dispatches, "every dispatch of the epoch is timed once");
+    let count = |entry: &str| profile.iter().find(|k| k.entry == entry).map_or(0, |k| k.dispatches);
+    assert_eq!(count("matmul_nt_bias"), 8, "two Linear forwards in each of 4 steps");
+    assert_eq!(count("bias_add"), 0, "the bias is added in the product's epilogue");
+    assert!(profile.iter().all(|k| k.ns.is_finite() && k.ns >= 0.0));
+    assert!(profile.windows(2).all(|w| w[0].ns >= w[1].ns), "longest first");
+}

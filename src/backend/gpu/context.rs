@@ -177,7 +177,8 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Opens the adapter `choice` names, asking for all of its limits and no optional feature.
+    /// Opens the adapter `choice` names, asking for all of its limits and, of the optional
+    /// features, only TIMESTAMP_QUERY (when present; nothing else depends on it).
     pub fn open(choice: &AdapterChoice) -> Result<Self> {
         let (_instance, adapters) = enumerate();
         let reports: Vec<_> = adapters.iter().enumerate().map(|(i, a)| report(i, a)).collect();
@@ -186,7 +187,8 @@ impl GpuContext {
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("downhill"),
-            required_features: wgpu::Features::empty(),
+            // Timestamps for `downhill bench --profile` where the adapter has them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: limits.clone(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()

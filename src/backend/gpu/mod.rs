@@ -6,10 +6,12 @@ mod buffers;
 pub mod context;
 pub mod kernels;
 mod ops;
+mod profile;
 
 pub(crate) use buffers::Binding;
 pub use buffers::{GpuLabels, GpuTensor};
 pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
+pub use profile::KernelTime;
 
 use crate::error::{Error, Result};
 use buffers::{create_storage, DeviceBuffer, Graveyard};
@@ -60,6 +62,8 @@ struct State {
     scratch: HashMap<usize, GpuTensor>,
     /// Every entry point dispatched so far (tests check that each registered kernel ran).
     dispatched: std::collections::BTreeSet<&'static str>,
+    /// Per-kernel timestamps, while profiling ([`GpuBackend::set_profiling`]).
+    profiler: Option<profile::Profiler>,
 }
 
 /// Sizes of the GPU backend's caches (see [`GpuBackend::cache_stats`]).
@@ -163,6 +167,27 @@ impl GpuBackend {
     /// The entry points this backend has dispatched at least once, sorted.
     pub fn dispatched_kernels(&self) -> Vec<&'static str> {
         self.state.lock().map(|s| s.dispatched.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Turns per-kernel timing on or off; returns whether it is on (it needs the adapter's
+    /// `TIMESTAMP_QUERY`). While on, each dispatch runs in its own compute pass with a
+    /// timestamp at each end, and each submit waits for the device to read them back.
+    pub fn set_profiling(&self, on: bool) -> Result<bool> {
+        crate::Backend::sync(self)?;
+        let mut state = self.lock()?;
+        let available = self.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        state.profiler = (on && available).then(|| profile::Profiler::new(&self.ctx.device, &self.ctx.queue));
+        Ok(state.profiler.is_some())
+    }
+
+    /// Runs what is recorded, then returns each entry point's device time since profiling
+    /// started or since the last call, longest first (empty when not profiling).
+    pub fn take_profile(&self) -> Result<Vec<KernelTime>> {
+        crate::Backend::sync(self)?;
+        match self.lock()?.profiler.as_mut() {
+            Some(p) => p.take(),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Ops recorded and not yet submitted.
@@ -369,14 +394,24 @@ impl GpuBackend {
             state.bind_groups.insert(key, group);
         }
 
+        if state.profiler.as_ref().is_some_and(|p| p.full()) {
+            self.submit(state, None);
+        }
         if state.pass.is_none() {
+            let writes = state.profiler.as_mut().map(|p| p.push(kernel.entry));
             let encoder = state.encoder.get_or_insert_with(|| {
                 self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("downhill ops") })
             });
-            let pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("downhill step"),
-                timestamp_writes: None,
-            });
+            let timestamp_writes = match (writes, &state.profiler) {
+                (Some((begin, end)), Some(p)) => Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &p.query_set,
+                    beginning_of_pass_write_index: Some(begin),
+                    end_of_pass_write_index: Some(end),
+                }),
+                _ => None,
+            };
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("downhill step"), timestamp_writes });
             // The encoder stays locked while the pass is open; `submit` ends the pass first.
             state.pass = Some(pass.forget_lifetime());
             state.passes += 1;
@@ -385,6 +420,10 @@ impl GpuBackend {
         pass.set_pipeline(&state.pipelines[kernel.entry].0);
         pass.set_bind_group(0, &state.bind_groups[&key], &[]);
         pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
+        if state.profiler.is_some() {
+            // Profiling: the pass ends with its dispatch, so its end timestamp times it alone.
+            drop(state.pass.take());
+        }
         state.dispatches += 1;
         state.recorded += 1;
         state.used.extend(storage.iter().map(|b| b.buf.id));
@@ -406,6 +445,10 @@ impl GpuBackend {
     fn submit(&self, state: &mut State, extra: Option<wgpu::CommandEncoder>) {
         // End the open compute pass: the encoder cannot finish while it is recording one.
         drop(state.pass.take());
+        let profiled = state.profiler.as_ref().is_some_and(|p| p.has_pending());
+        if let (true, Some(p), Some(enc)) = (profiled, &state.profiler, state.encoder.as_mut()) {
+            p.resolve(enc);
+        }
         let mut buffers = Vec::with_capacity(2);
         if let Some(enc) = state.encoder.take() {
             buffers.push(enc.finish());
@@ -420,6 +463,9 @@ impl GpuBackend {
             self.ctx.queue.submit(buffers);
             self.host_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.submissions.fetch_add(1, Ordering::Relaxed);
+        }
+        if let (true, Some(p)) = (profiled, state.profiler.as_mut()) {
+            p.collect(&self.ctx.device);
         }
     }
 

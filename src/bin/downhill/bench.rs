@@ -5,7 +5,7 @@
 use clap::Args;
 use downhill::bench::{run, Measurement, Timing, Unit, Workload};
 use downhill::device::{open, Device, DeviceRequest};
-use downhill::{Backend, CpuBackend, Result};
+use downhill::{Backend, CpuBackend, GpuBackend, Result};
 use std::io::IsTerminal;
 
 /// Flags of `downhill bench`.
@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// One JSON object per line instead of the table.
     #[arg(long)]
     json: bool,
+    /// On the GPU, also time every kernel with timestamp queries (adapters with
+    /// TIMESTAMP_QUERY) and print where each workload's device time goes.
+    #[arg(long)]
+    profile: bool,
 }
 
 /// One device's results, by workload name (None: skipped, with why).
@@ -71,6 +75,51 @@ fn json_line(device: &str, m: &Measurement) -> String {
     v.to_string()
 }
 
+/// `--profile`: each workload once more (a warm-up and one timed iteration) with per-kernel
+/// timestamps; prints each kernel's share and the rate the device time alone allows.
+fn profile(g: &GpuBackend, software: bool, workloads: &[Workload], json: bool) -> Result<()> {
+    if !g.set_profiling(true)? {
+        eprintln!("--profile: {} has no TIMESTAMP_QUERY; only wall-clock rates", g.describe());
+        return Ok(());
+    }
+    for w in workloads.iter().filter(|w| !(software && w.heavy())) {
+        g.take_profile()?;
+        let m = run(g, w, &Timing { reps: 1, min_seconds: 0.0 })?;
+        let kernels = g.take_profile()?;
+        let total_ns: f64 = kernels.iter().map(|k| k.ns).sum();
+        let iterations = m.iterations as f64;
+        let device_rate = m.work_per_iteration * iterations / (total_ns / 1e9);
+        if json {
+            let rows: Vec<_> = kernels
+                .iter()
+                .map(|k| serde_json::json!({"entry": k.entry, "dispatches": k.dispatches, "ms": k.ns / 1e6}))
+                .collect();
+            let key = format!("device_time_{}", m.unit.key());
+            println!(
+                "{}",
+                serde_json::json!({"workload": m.workload, "device": g.describe(), "profile": rows, key: device_rate})
+            );
+            continue;
+        }
+        let mut device_only = m.clone();
+        device_only.rate = device_rate;
+        println!(
+            "profile {} on {}: {:.3} ms of device time per iteration ({} from device time alone, {} wall)",
+            m.workload,
+            g.describe(),
+            total_ns / iterations / 1e6,
+            rate_text(&device_only),
+            rate_text(&m)
+        );
+        for k in &kernels {
+            let share = 100.0 * k.ns / total_ns.max(1.0);
+            println!("  {:28} {:6} dispatches {:10.3} ms {:5.1} %", k.entry, k.dispatches, k.ns / 1e6, share);
+        }
+    }
+    g.set_profiling(false)?;
+    Ok(())
+}
+
 /// Runs `downhill bench`.
 pub fn run_bench(args: BenchArgs) -> Result<()> {
     if args.reps == 0 {
@@ -100,6 +149,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         });
     }
     let mut columns: Vec<(String, Results)> = Vec::new();
+    let mut profiled = None;
     let want_cpu = matches!(args.device.as_str(), "cpu" | "all");
     if want_cpu {
         let cpu = CpuBackend::new();
@@ -111,6 +161,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             Device::Gpu(g) => {
                 let software = g.adapter().is_software;
                 columns.push((g.describe(), bench_on(g.as_ref(), software, &workloads, &t)?));
+                if args.profile {
+                    profiled = Some((g, software));
+                }
             }
             Device::Cpu(c) if !want_cpu => columns.push((c.describe(), bench_on(&c, false, &workloads, &t)?)),
             Device::Cpu(_) => {}
@@ -123,6 +176,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
                     println!("{}", json_line(device, m));
                 }
             }
+        }
+        if let Some((g, software)) = profiled {
+            profile(&g, software, &workloads, true)?;
         }
         return Ok(());
     }
@@ -161,6 +217,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     }
     if columns.iter().any(|(_, r)| r.iter().any(|(_, m)| m.is_err())) {
         println!("skipped: the heavy workloads on a software adapter (about 100× slower than the CPU path)");
+    }
+    if let Some((g, software)) = profiled {
+        profile(&g, software, &workloads, false)?;
     }
     Ok(())
 }
