@@ -293,7 +293,7 @@ impl<B: Backend> Trainer<B> {
             self.optimizer.set_momentum(m);
         }
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
-        self.optimizer.step(be, params, grads)?;
+        self.optimizer.step_with_sum_squares(be, params, grads, &self.grad_sumsq)?;
         self.steps += 1;
         Ok(())
     }

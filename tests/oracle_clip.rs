@@ -21,7 +21,9 @@ fn run_all<B: Backend>(be: &B) -> (f64, f64) {
         names.iter().map(|n| (n.clone(), host(&first_set[n]).shape().to_vec())).collect();
     let layout = ParamLayout::new(&shapes).unwrap();
     let (mut worst_grad, mut worst_norm) = (0.0f64, 0.0f64);
-    for case in oracle["cases"].as_array().unwrap() {
+    // Every case twice: the optimizer reducing the gradients itself, and given their sum of
+    // squares as the trainer hands it over (`step_with_sum_squares`).
+    for (case, given_sum) in oracle["cases"].as_array().unwrap().iter().flat_map(|c| [(c, false), (c, true)]) {
         let set = case["grad_set"].as_str().unwrap();
         let args = &case["args"];
         let clip = match case["op"].as_str().unwrap() {
@@ -37,7 +39,7 @@ fn run_all<B: Backend>(be: &B) -> (f64, f64) {
             }
             other => panic!("unknown op {other}"),
         };
-        let what = format!("{set} {clip:?}");
+        let what = format!("{set} {clip:?}{}", if given_sum { " (sum of squares given)" } else { "" });
         let mut params = FlatStore::zeros(be, &layout).unwrap();
         let mut grads = FlatStore::zeros(be, &layout).unwrap();
         for n in &names {
@@ -46,7 +48,13 @@ fn run_all<B: Backend>(be: &B) -> (f64, f64) {
         let sgd = OptimizerConfig::Sgd(SgdConfig { lr: 1.0, ..Default::default() });
         let mut opt = Optimizer::new(be, sgd, &layout, &[]).unwrap();
         opt.set_clip(clip);
-        opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+        if given_sum {
+            let mut sum = be.zeros(&[1]).unwrap();
+            be.sum_squares(&mut sum, grads.flat()).unwrap();
+            opt.step_with_sum_squares(be, params.flat_mut(), grads.flat(), &sum).unwrap();
+        } else {
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+        }
         for n in &names {
             let got: Vec<f32> = params.read(be, n).unwrap().data().iter().map(|v| -v).collect();
             let want = tensor(&case["clipped_grads"][n]).1;

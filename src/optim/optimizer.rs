@@ -185,6 +185,29 @@ impl<B: Backend> Optimizer<B> {
     /// One update of the flat `params` from the flat `grads` (both laid out by this optimizer's
     /// layout). Nothing is read back.
     pub fn step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor) -> Result<()> {
+        self.step_inner(be, params, grads, None)
+    }
+
+    /// As [`Optimizer::step`], given `Σ grads²` already computed (a [1] tensor; the trainer's
+    /// divergence guard computes it every step): an L2-norm clip copies it instead of reducing
+    /// the gradients once more.
+    pub fn step_with_sum_squares(
+        &mut self,
+        be: &B,
+        params: &mut B::Tensor,
+        grads: &B::Tensor,
+        sum_squares: &B::Tensor,
+    ) -> Result<()> {
+        self.step_inner(be, params, grads, Some(sum_squares))
+    }
+
+    fn step_inner(
+        &mut self,
+        be: &B,
+        params: &mut B::Tensor,
+        grads: &B::Tensor,
+        sum_squares: Option<&B::Tensor>,
+    ) -> Result<()> {
         let n = self.layout.total();
         for (what, t) in [("params", &*params), ("grads", grads)] {
             if be.shape(t) != [n] {
@@ -206,7 +229,10 @@ impl<B: Backend> Optimizer<B> {
         let table = &mut self.tables[self.step as usize % TABLE_RING];
         be.write(table, &self.table_host)?;
         match self.clip {
-            Clip::L2Norm(_) => be.sum_squares(&mut self.norm, grads)?,
+            Clip::L2Norm(_) => match sum_squares {
+                Some(s) => be.copy(&mut self.norm, s)?,
+                None => be.sum_squares(&mut self.norm, grads)?,
+            },
             Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
             Clip::L1Norm(_) => be.sum_abs(&mut self.norm, grads)?,
             _ => {}
