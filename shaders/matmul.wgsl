@@ -10,6 +10,7 @@
 // With `accumulate` set, the product is added to out instead of replacing it.
 //   matmul_nt: out = a·bᵀ   a (M,K), b (N,K)   forward X·Wᵀ
 //   matmul_nt_bias: out = a·bᵀ + bias[col]    the Linear forward X·Wᵀ + b in one pass
+//   matmul_nt_bias_act: the same, and act_out = act(out)   a Linear and its activation
 //   matmul_nn: out = a·b    a (M,K), b (K,N)   input gradient dY·W
 //   matmul_tn: out = aᵀ·b   a (K,M), b (K,N)   weight gradient dYᵀ·X
 
@@ -22,15 +23,21 @@ struct Params {
     stride_out: u32,
     stride_a: u32,
     stride_b: u32,
-    pad0: u32,
+    act_kind: u32, // matmul_nt_bias_act: Activation::shader_kind
+    act_param: f32, // matmul_nt_bias_act: the activation's parameter (LeakyReLU's slope)
+    pad1: u32,
+    pad2: u32,
+    pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-// Only matmul_nt_bias binds it: (N), added to every row in the epilogue.
+// Only the bias kernels bind it: (N), added to every row in the epilogue.
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+// Only matmul_nt_bias_act binds it: act(out), the next layer's activation.
+@group(0) @binding(5) var<storage, read_write> act_out: array<f32>;
 
 // Tile sizes. They size workgroup arrays, so they are `const` (WGSL has no override-sized
 // workgroup arrays in every implementation wgpu targets).
@@ -155,6 +162,26 @@ fn matmul_nt_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
             let col = wid.x * TILE_N + lid.x * PER_THREAD + j;
             if (row < p.m && col < p.n) {
                 out[base_out + row * p.n + col] = acc[i * PER_THREAD + j] + bias[col];
+            }
+        }
+    }
+}
+
+// A Linear followed by its activation: out keeps the pre-activation (the activation's backward
+// reads it) and act_out gets act(out), with the same function activation_forward uses.
+@compute @workgroup_size(16, 16)
+fn matmul_nt_bias_act(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let acc = matmul_tiled(lid, wid, false, true);
+    let base_out = wid.z * p.stride_out;
+    for (var i = 0u; i < PER_THREAD; i++) {
+        let row = wid.y * TILE_M + lid.y * PER_THREAD + i;
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let col = wid.x * TILE_N + lid.x * PER_THREAD + j;
+            if (row < p.m && col < p.n) {
+                let idx = base_out + row * p.n + col;
+                let v = acc[i * PER_THREAD + j] + bias[col];
+                out[idx] = v;
+                act_out[idx] = activate(p.act_kind, v, p.act_param);
             }
         }
     }

@@ -193,6 +193,20 @@ pub trait Backend {
         bias: &Self::Tensor,
     ) -> Result<()>;
 
+    /// A Linear layer and the activation after it in one op: `out = a·bᵀ + bias` (kept: the
+    /// activation's backward reads it) and `act_out = act(out)`. Shapes as
+    /// [`Backend::matmul_bias`]; act_out is shaped as out. The GPU computes both in the
+    /// product's epilogue; the CPU path runs the three ops in turn (the same values).
+    fn matmul_bias_act(
+        &self,
+        out: &mut Self::Tensor,
+        act_out: &mut Self::Tensor,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+        bias: &Self::Tensor,
+        act: Activation,
+    ) -> Result<()>;
+
     // ---- bias ----
     /// `x[r, c] += bias[c]` for every row r. x is (R,C), bias is (C).
     fn bias_add(&self, x: &mut Self::Tensor, bias: &Self::Tensor) -> Result<()>;

@@ -7,7 +7,7 @@
 use super::init::Init;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::GpuBackend;
-use crate::backend::Backend;
+use crate::backend::{Activation, Backend};
 use crate::error::Result;
 use crate::rng::Rng;
 use std::fmt::Debug;
@@ -47,6 +47,10 @@ pub struct Forward<'a, B: Backend> {
     pub keys: &'a B::Tensor,
     /// Which of `keys` is this layer's (when it uses one).
     pub slot: usize,
+    /// The activation of the next layer and its output, when the plan fused it into this
+    /// layer (only for layers that [`Layer::fuses_activation`]): `y` stays this layer's output
+    /// and the tensor gets `act(y)`.
+    pub then: Option<(Activation, &'a mut B::Tensor)>,
 }
 
 /// What a layer's backward pass reads and writes.
@@ -119,6 +123,16 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     /// must come first.
     fn has_input_grad(&self) -> bool {
         true
+    }
+    /// The elementwise activation this layer is, if it is one (it may then run in the epilogue
+    /// of a layer before it that [`Layer::fuses_activation`]).
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    /// True when the forward pass can also compute a following activation layer's output
+    /// ([`Forward::then`]); the plan then skips that layer's own forward.
+    fn fuses_activation(&self) -> bool {
+        false
     }
     /// The forward pass.
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()>

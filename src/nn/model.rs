@@ -207,7 +207,19 @@ impl<B: Backend> Model<B> {
         let plan = &mut self.plans[pi];
         let params = self.params.views();
         let mut slot = 0;
-        for step in &mut plan.steps {
+        for si in 0..plan.steps.len() {
+            // The activation after this step, when the plan fused it into this one's epilogue.
+            let fused_next = match plan.steps.get(si + 1) {
+                Some(next) if next.fused => match next.kind {
+                    StepKind::Leaf(lj) => self.placed[lj].leaf.layer.activation().map(|a| (a, next.output)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let step = &mut plan.steps[si];
+            if step.fused {
+                continue; // computed by the step before
+            }
             match step.kind {
                 StepKind::Leaf(li) => {
                     let placed = &self.placed[li];
@@ -217,6 +229,10 @@ impl<B: Backend> Model<B> {
                         slot += 1;
                     }
                     let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
+                    let mut z = match fused_next {
+                        Some((_, id)) => Some(plan.acts[id].take().ok_or_else(|| missing("activation", id))?),
+                        None => None,
+                    };
                     let result = act::<B>(&plan.acts, x, step.input).and_then(|x| {
                         let io = Forward {
                             x,
@@ -227,10 +243,14 @@ impl<B: Backend> Model<B> {
                             train,
                             keys: &self.keys[ring],
                             slot: this_slot,
+                            then: fused_next.map(|(a, _)| a).zip(z.as_mut()),
                         };
                         B::layer(layer).run_forward(be, io)
                     });
                     plan.acts[step.output] = Some(y);
+                    if let (Some((_, id)), Some(z)) = (fused_next, z) {
+                        plan.acts[id] = Some(z);
+                    }
                     result?;
                 }
                 StepKind::Fork { .. } => {}

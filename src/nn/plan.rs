@@ -47,6 +47,9 @@ pub(crate) struct Step<B: Backend> {
     pub(crate) dx: Option<usize>,
     /// The leaf's scratch tensors.
     pub(crate) scratch: Vec<B::Tensor>,
+    /// An activation whose forward the step before computes in its epilogue (a Linear
+    /// followed by it): forward skips this step; backward runs it as usual.
+    pub(crate) fused: bool,
 }
 
 /// A traced model for one input shape.
@@ -98,7 +101,14 @@ impl<B: Backend> Tracer<'_, B> {
                         layer.scratch(&input, dx.is_none())?.iter().map(|s| self.be.zeros(s)).collect::<Result<_>>()?;
                     let output = self.new_id(Some(out.clone()), Some(out));
                     let dx_here = if layer.has_input_grad() { dx } else { None };
-                    self.steps.push(Step { kind: StepKind::Leaf(leaf), input: cur, output, dx: dx_here, scratch });
+                    self.steps.push(Step {
+                        kind: StepKind::Leaf(leaf),
+                        input: cur,
+                        output,
+                        dx: dx_here,
+                        scratch,
+                        fused: false,
+                    });
                     cur = output;
                     dx = Some(output);
                 }
@@ -117,6 +127,7 @@ impl<B: Backend> Tracer<'_, B> {
                         output: skip,
                         dx,
                         scratch: Vec::new(),
+                        fused: false,
                     });
                     let body_out = self.lower(body, skip, temp)?;
                     let output = self.new_id(Some(shape.clone()), Some(shape));
@@ -126,6 +137,7 @@ impl<B: Backend> Tracer<'_, B> {
                         output,
                         dx: Some(body_out),
                         scratch: Vec::new(),
+                        fused: false,
                     });
                     self.steps[fork].kind = StepKind::Fork { temp, join: output };
                     cur = output;
@@ -134,6 +146,21 @@ impl<B: Backend> Tracer<'_, B> {
             }
         }
         Ok(cur)
+    }
+}
+
+/// Marks each activation step that reads the output of the step just before it, when that
+/// step's layer [`Layer::fuses_activation`] (a Linear): its forward then runs in the Linear's
+/// epilogue (on the GPU one dispatch and one pass over the activations instead of two).
+fn fuse_activations<B: Backend>(steps: &mut [Step<B>], leaves: &[Leaf]) {
+    for i in 1..steps.len() {
+        let (before, this) = (&steps[i - 1], &steps[i]);
+        if let (StepKind::Leaf(a), StepKind::Leaf(b)) = (before.kind, this.kind) {
+            let fusable = leaves[a].layer.fuses_activation() && leaves[b].layer.activation().is_some();
+            if fusable && this.input == before.output && !before.fused {
+                steps[i].fused = true;
+            }
+        }
     }
 }
 
@@ -159,6 +186,7 @@ impl<B: Backend> Plan<B> {
         if output == 0 {
             return Err(Error::InvalidArgument { what: "model".into(), detail: "the model has no layer".into() });
         }
+        fuse_activations(&mut t.steps, leaves);
         let alloc = |shapes: &[Option<Vec<usize>>], skip_first: bool| -> Result<Vec<Option<B::Tensor>>> {
             shapes
                 .iter()

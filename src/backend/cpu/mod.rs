@@ -140,6 +140,20 @@ impl Backend for CpuBackend {
         self.bias_add(out, bias)
     }
 
+    fn matmul_bias_act(
+        &self,
+        out: &mut CpuTensor,
+        act_out: &mut CpuTensor,
+        a: &CpuTensor,
+        b: &CpuTensor,
+        bias: &CpuTensor,
+        act: Activation,
+    ) -> Result<()> {
+        crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
+        self.matmul_bias(out, a, b, bias)?;
+        self.activation_forward(act, act_out, out)
+    }
+
     fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
         let (_, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
         access("bias_add", x, [bias], |x, [b]| elementwise::bias_add(x, b, cols))

@@ -98,7 +98,8 @@ impl ShaderFile {
     }
 
     /// The WGSL source compiled into the binary: `shaders/prelude.wgsl`, for optimizers
-    /// `shaders/optim/prologue.wgsl`, then the file.
+    /// `shaders/optim/prologue.wgsl`, for matmul and elementwise `shaders/activation.wgsl`,
+    /// then the file.
     pub fn source(self) -> &'static str {
         macro_rules! with_optim_prologue {
             ($file:literal) => {
@@ -117,9 +118,18 @@ impl ShaderFile {
                 )
             };
         }
+        macro_rules! with_activations {
+            ($file:literal) => {
+                concat!(
+                    include_str!("../../../shaders/prelude.wgsl"),
+                    include_str!("../../../shaders/activation.wgsl"),
+                    include_str!(concat!("../../../shaders/", $file))
+                )
+            };
+        }
         match self {
-            ShaderFile::Matmul => with_prelude!("matmul.wgsl"),
-            ShaderFile::Elementwise => with_prelude!("elementwise.wgsl"),
+            ShaderFile::Matmul => with_activations!("matmul.wgsl"),
+            ShaderFile::Elementwise => with_activations!("elementwise.wgsl"),
             ShaderFile::Softmax => with_prelude!("softmax.wgsl"),
             ShaderFile::Loss => with_prelude!("loss.wgsl"),
             ShaderFile::Reduce => with_prelude!("reduce.wgsl"),
@@ -180,6 +190,7 @@ use Access::{Read as R, ReadWrite as W, Uniform as U};
 const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
 const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
 const OUT_IN_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R)];
+const OUT_IN_IN_IN_OUT: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R), (5, W)];
 const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
 const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, W)];
@@ -203,6 +214,7 @@ macro_rules! kernel {
 
 kernel!(MATMUL_NT, Matmul, "matmul_nt", OUT_IN_IN);
 kernel!(MATMUL_NT_BIAS, Matmul, "matmul_nt_bias", OUT_IN_IN_IN);
+kernel!(MATMUL_NT_BIAS_ACT, Matmul, "matmul_nt_bias_act", OUT_IN_IN_IN_OUT);
 kernel!(MATMUL_NN, Matmul, "matmul_nn", OUT_IN_IN);
 kernel!(MATMUL_TN, Matmul, "matmul_tn", OUT_IN_IN);
 kernel!(ACTIVATION_FORWARD, Elementwise, "activation_forward", OUT_IN);
@@ -259,6 +271,7 @@ kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
 pub const ALL_KERNELS: &[&Kernel] = &[
     &MATMUL_NT,
     &MATMUL_NT_BIAS,
+    &MATMUL_NT_BIAS_ACT,
     &MATMUL_NN,
     &MATMUL_TN,
     &ACTIVATION_FORWARD,

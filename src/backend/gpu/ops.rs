@@ -102,6 +102,19 @@ impl Backend for GpuBackend {
         self.launch_matmul_bias(out, a, b, bias, dims)
     }
 
+    fn matmul_bias_act(
+        &self,
+        out: &mut GpuTensor,
+        act_out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: &GpuTensor,
+        act: Activation,
+    ) -> Result<()> {
+        let dims = crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
+        self.launch_matmul_bias_act(out, act_out, a, b, bias, dims, act)
+    }
+
     fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
         let (rows, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
         self.launch_bias_add(x, bias, rows * cols, cols)

@@ -25,6 +25,10 @@ pub fn build_leaky(args: Bound, _input: &[usize]) -> Result<Box<dyn Layer>> {
 }
 
 impl Layer for Act {
+    fn activation(&self) -> Option<Activation> {
+        Some(self.0)
+    }
+
     fn spec(&self) -> String {
         match self.0 {
             Activation::LeakyRelu { slope } if slope != 0.01 => format!("leaky_relu({slope})"),

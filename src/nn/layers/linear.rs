@@ -1,7 +1,7 @@
 //! `linear(out_features, bias=true)`: `y = x·Wᵀ + b` on the last dimension, as torch.nn.Linear
 //! (in_features inferred from the input, as nn.LazyLinear).
 
-use crate::backend::Backend;
+use crate::backend::{Activation, Backend};
 use crate::error::{shape_error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
@@ -36,17 +36,35 @@ impl Linear {
         shape[..shape.len() - 1].iter().product()
     }
 
-    /// `y = x·Wᵀ (+ b)` on matrices: one op with the bias in the product's epilogue.
-    fn product<B: Backend>(&self, be: &B, y: &mut B::Tensor, x: &B::Tensor, params: &[B::Tensor]) -> Result<()> {
-        if self.bias {
-            be.matmul_bias(y, x, &params[0], &params[1])
-        } else {
-            be.matmul(MatmulForm::Nt, y, x, &params[0], false)
+    /// `y = x·Wᵀ (+ b)` on matrices, and `then`'s activation of y: one op with the bias and
+    /// the activation in the product's epilogue.
+    fn product<B: Backend>(
+        &self,
+        be: &B,
+        y: &mut B::Tensor,
+        x: &B::Tensor,
+        params: &[B::Tensor],
+        then: Option<(Activation, &mut B::Tensor)>,
+    ) -> Result<()> {
+        match (self.bias, then) {
+            (true, Some((act, z))) => be.matmul_bias_act(y, z, x, &params[0], &params[1], act),
+            (true, None) => be.matmul_bias(y, x, &params[0], &params[1]),
+            (false, then) => {
+                be.matmul(MatmulForm::Nt, y, x, &params[0], false)?;
+                match then {
+                    Some((act, z)) => be.activation_forward(act, z, y),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
 
 impl Layer for Linear {
+    fn fuses_activation(&self) -> bool {
+        true
+    }
+
     fn spec(&self) -> String {
         if self.bias {
             format!("linear({})", self.outputs)
@@ -87,12 +105,18 @@ impl Layer for Linear {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let shape = be.shape(io.x).to_vec();
         if shape.len() == 2 {
-            return self.product(be, io.y, io.x, io.params);
+            return self.product(be, io.y, io.x, io.params, io.then);
         }
         let rows = self.rows(&shape);
         let x = be.view(io.x, 0, &[rows, self.inputs])?;
         let mut y = be.view(io.y, 0, &[rows, self.outputs])?;
-        self.product(be, &mut y, &x, io.params)
+        match io.then {
+            Some((act, z)) => {
+                let mut z = be.view(z, 0, &[rows, self.outputs])?;
+                self.product(be, &mut y, &x, io.params, Some((act, &mut z)))
+            }
+            None => self.product(be, &mut y, &x, io.params, None),
+        }
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {

@@ -19,3 +19,20 @@ pub(crate) fn bias_dims(out: &[usize], a: &[usize], b: &[usize], bias: &[usize])
     crate::ops::elementwise::bias_add(out, bias)?;
     Ok((m, n, k))
 }
+
+/// The checks of `matmul_bias_act`: those of `matmul_bias`, and `act_out` shaped as `out`.
+pub(crate) fn bias_act_dims(
+    out: &[usize],
+    act_out: &[usize],
+    a: &[usize],
+    b: &[usize],
+    bias: &[usize],
+) -> Result<(usize, usize, usize)> {
+    if act_out != out {
+        return Err(crate::error::shape_error(
+            "matmul_bias_act",
+            format!("act_out {act_out:?} must be shaped as out {out:?}"),
+        ));
+    }
+    bias_dims(out, a, b, bias)
+}
