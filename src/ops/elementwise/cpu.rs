@@ -16,6 +16,7 @@ const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 const GELU_KAPPA: f64 = 0.044715;
 
 /// Overflow-free logistic function (the same branch as the shader's `sigmoid`).
+#[inline(always)]
 pub fn sigmoid<F: Float>(x: F) -> F {
     if x >= F::zero() {
         F::one() / (F::one() + (-x).exp())
@@ -25,59 +26,63 @@ pub fn sigmoid<F: Float>(x: F) -> F {
     }
 }
 
-/// `act(x)` for one element.
-pub fn activate<F: Float>(act: Activation, x: F) -> F {
+/// `act(x)` for activation kind `K` ([`Activation::shader_kind`]) with parameter `p`
+/// (LeakyReLU's slope). `K` is a compile-time constant, so each kind's loop holds only its
+/// own formula and vectorises.
+#[inline(always)]
+fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
     let half = F::c(0.5);
-    match act {
-        Activation::Relu => x.max(F::zero()),
-        Activation::LeakyRelu { slope } => {
+    match K {
+        0 => x.max(F::zero()),
+        1 => {
             if x > F::zero() {
                 x
             } else {
-                F::c(slope as f64) * x
+                p * x
             }
         }
-        Activation::Sigmoid => sigmoid(x),
-        Activation::Tanh => x.tanh(),
-        Activation::GeluTanh => {
+        2 => sigmoid(x),
+        3 => x.tanh(),
+        4 => {
             // 0.5·x·(1 + tanh u) = x·sigmoid(2u): the same value without the cancellation
             // of 1 + tanh u near u = −∞.
             let inner = F::c(SQRT_2_OVER_PI) * (x + F::c(GELU_KAPPA) * x * x * x);
             x * sigmoid(F::c(2.0) * inner)
         }
-        Activation::GeluErf => half * x * (F::one() + (x * F::c(FRAC_1_SQRT_2)).erf()),
-        Activation::Silu => x * sigmoid(x),
+        5 => half * x * (F::one() + (x * F::c(FRAC_1_SQRT_2)).erf()),
+        _ => x * sigmoid(x),
     }
 }
 
-/// `act'(x)` for one element (the derivative PyTorch's autograd uses; 0 at ReLU's kink).
-pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
+/// `act'(x)` for activation kind `K` (the derivative PyTorch's autograd uses; 0 at ReLU's kink).
+#[inline(always)]
+fn derivative_kind<F: Float, const K: u32>(x: F, p: F) -> F {
     let one = F::one();
     let half = F::c(0.5);
-    match act {
-        Activation::Relu => {
+    match K {
+        0 => {
             if x > F::zero() {
                 one
             } else {
                 F::zero()
             }
         }
-        Activation::LeakyRelu { slope } => {
+        1 => {
             if x > F::zero() {
                 one
             } else {
-                F::c(slope as f64)
+                p
             }
         }
-        Activation::Sigmoid => {
+        2 => {
             let s = sigmoid(x);
             s * (one - s)
         }
-        Activation::Tanh => {
+        3 => {
             let t = x.tanh();
             one - t * t
         }
-        Activation::GeluTanh => {
+        4 => {
             let beta = F::c(SQRT_2_OVER_PI);
             let kappa = F::c(GELU_KAPPA);
             // With s = sigmoid(2u): 0.5(1 + tanh u) = s and 1 − tanh²u = 4s(1 − s).
@@ -86,16 +91,65 @@ pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
             let right_derivative = F::c(2.0) * x * s * (one - s) * beta * (one + F::c(3.0) * kappa * x * x);
             left_derivative + right_derivative
         }
-        Activation::GeluErf => {
+        5 => {
             let cdf = half * (one + (x * F::c(FRAC_1_SQRT_2)).erf());
             let pdf = F::c(FRAC_1_SQRT_2PI) * (-half * x * x).exp();
             cdf + x * pdf
         }
-        Activation::Silu => {
+        _ => {
             let s = sigmoid(x);
             s * (one + x * (one - s))
         }
     }
+}
+
+/// Runs `$body` with `$k` a compile-time constant equal to `$act`'s shader kind and `$p` its
+/// parameter as F.
+macro_rules! per_kind {
+    ($act:expr, |$k:ident, $p:ident| $body:expr) => {{
+        let act: Activation = $act;
+        let $p = F::c(act.parameter() as f64);
+        match act.shader_kind() {
+            0 => {
+                const $k: u32 = 0;
+                $body
+            }
+            1 => {
+                const $k: u32 = 1;
+                $body
+            }
+            2 => {
+                const $k: u32 = 2;
+                $body
+            }
+            3 => {
+                const $k: u32 = 3;
+                $body
+            }
+            4 => {
+                const $k: u32 = 4;
+                $body
+            }
+            5 => {
+                const $k: u32 = 5;
+                $body
+            }
+            _ => {
+                const $k: u32 = 6;
+                $body
+            }
+        }
+    }};
+}
+
+/// `act(x)` for one element.
+pub fn activate<F: Float>(act: Activation, x: F) -> F {
+    per_kind!(act, |K, p| activate_kind::<F, K>(x, p))
+}
+
+/// `act'(x)` for one element (the derivative PyTorch's autograd uses; 0 at ReLU's kink).
+pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
+    per_kind!(act, |K, p| derivative_kind::<F, K>(x, p))
 }
 
 /// Elements per parallel task of the elementwise loops. Fixed, and each element is computed on
@@ -131,51 +185,14 @@ pub(crate) fn map3<F: Float>(out: &mut [F], a: &[F], b: &[F], f: impl Fn(F, F, F
     }
 }
 
-/// Runs `$body` with `$a` bound to `$act` rebuilt from a literal variant, so each arm's
-/// closure sees a known activation: the per-element `match` folds away and the loop vectorises.
-macro_rules! per_activation {
-    ($act:expr, |$a:ident| $body:expr) => {
-        match $act {
-            Activation::Relu => {
-                let $a = Activation::Relu;
-                $body
-            }
-            Activation::LeakyRelu { slope } => {
-                let $a = Activation::LeakyRelu { slope };
-                $body
-            }
-            Activation::Sigmoid => {
-                let $a = Activation::Sigmoid;
-                $body
-            }
-            Activation::Tanh => {
-                let $a = Activation::Tanh;
-                $body
-            }
-            Activation::GeluTanh => {
-                let $a = Activation::GeluTanh;
-                $body
-            }
-            Activation::GeluErf => {
-                let $a = Activation::GeluErf;
-                $body
-            }
-            Activation::Silu => {
-                let $a = Activation::Silu;
-                $body
-            }
-        }
-    };
-}
-
 /// `out[i] = act(x[i])`. out and x are (N).
 pub fn activation_forward<F: Float>(act: Activation, out: &mut [F], x: &[F]) {
-    per_activation!(act, |a| map1(out, x, |v| activate(a, v)))
+    per_kind!(act, |K, p| map1(out, x, move |v| activate_kind::<F, K>(v, p)))
 }
 
 /// `dx[i] = act'(x[i]) · dy[i]`. dx, x, dy are (N); x is the activation's input.
 pub fn activation_backward<F: Float>(act: Activation, dx: &mut [F], x: &[F], dy: &[F]) {
-    per_activation!(act, |a| map3(dx, x, dy, |_, x, dy| activate_derivative(a, x) * dy))
+    per_kind!(act, |K, p| map3(dx, x, dy, move |_, x, dy| derivative_kind::<F, K>(x, p) * dy))
 }
 
 /// `x[r, c] += bias[c]`. x is (R,C), bias is (C).
