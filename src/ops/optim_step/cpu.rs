@@ -33,11 +33,14 @@ pub(crate) fn drive<U>(
     let slots = state.len() / n;
     let (s0, rest) = state.split_at_mut(n.min(state.len()));
     let (s1, s2) = rest.split_at_mut(n.min(rest.len()));
-    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| match slots {
-        0 => task::<U, 0>(&update, t, p, g, s, table, chunk_groups, norm),
-        1 => task::<U, 1>(&update, t, p, g, s, table, chunk_groups, norm),
-        2 => task::<U, 2>(&update, t, p, g, s, table, chunk_groups, norm),
-        _ => task::<U, 3>(&update, t, p, g, s, table, chunk_groups, norm),
+    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| {
+        let task = Task { t, p, g, s, table, chunk_groups, norm };
+        match slots {
+            0 => run_task::<U, 0>(&update, task),
+            1 => run_task::<U, 1>(&update, task),
+            2 => run_task::<U, 2>(&update, task),
+            _ => run_task::<U, 3>(&update, task),
+        }
     };
     // Missing slots are empty slices, chunked as empty: pad them to the task count.
     let tasks = n.div_ceil(TASK);
@@ -88,93 +91,71 @@ impl ChunkClip {
     }
 }
 
+/// One parallel task's share of the fused kernel's bindings: task `t`'s TASK-element pieces of
+/// params, grads and the three state slots (empty when the optimizer has fewer), and the whole
+/// group table, chunk-to-group map and global norm.
+struct Task<'a> {
+    t: usize,
+    p: &'a mut [f32],
+    g: &'a [f32],
+    s: [&'a mut [f32]; 3],
+    table: &'a [GroupHyper],
+    chunk_groups: &'a [u32],
+    norm: f32,
+}
+
 /// One task: its ALIGN-element chunks one by one (each has one group's block), the `S` state
 /// slots of every element gathered into a small array and written back. With the slot count
 /// and the block fixed per chunk and every slice cut to the chunk's length, the element loop
 /// has no bounds checks and the update's branches become selects, so it vectorises; the
 /// widest instruction set the CPU offers is picked at run time (the same IEEE operations at
 /// any width, so the bits do not depend on it).
-#[allow(clippy::too_many_arguments, reason = "the fused kernel's bindings plus the task's index")]
 #[inline(always)]
-fn task<U, const S: usize>(
-    update: &U,
-    t: usize,
-    p: &mut [f32],
-    g: &[f32],
-    s: [&mut [f32]; 3],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) where
+fn run_task<U, const S: usize>(update: &U, task: Task<'_>)
+where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { task_avx512::<U, S>(update, t, p, g, s, table, chunk_groups, norm) };
+            return unsafe { chunks_avx512::<U, S>(update, task) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { task_avx2::<U, S>(update, t, p, g, s, table, chunk_groups, norm) };
+            return unsafe { chunks_avx2::<U, S>(update, task) };
         }
     }
-    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+    chunks::<U, S>(update, task)
 }
 
-/// [`task_chunks`] compiled for AVX-512.
+/// [`chunks`] compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments, reason = "as task")]
-unsafe fn task_avx512<U, const S: usize>(
-    update: &U,
-    t: usize,
-    p: &mut [f32],
-    g: &[f32],
-    s: [&mut [f32]; 3],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) where
+unsafe fn chunks_avx512<U, const S: usize>(update: &U, task: Task<'_>)
+where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
-    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+    chunks::<U, S>(update, task)
 }
 
-/// [`task_chunks`] compiled for AVX2.
+/// [`chunks`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments, reason = "as task")]
-unsafe fn task_avx2<U, const S: usize>(
-    update: &U,
-    t: usize,
-    p: &mut [f32],
-    g: &[f32],
-    s: [&mut [f32]; 3],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) where
+unsafe fn chunks_avx2<U, const S: usize>(update: &U, task: Task<'_>)
+where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
-    task_chunks::<U, S>(update, t, p, g, s, table, chunk_groups, norm)
+    chunks::<U, S>(update, task)
 }
 
-/// The body of [`task`].
-#[allow(clippy::too_many_arguments, reason = "as task")]
+/// The body of [`run_task`].
 #[inline(always)]
-fn task_chunks<U, const S: usize>(
-    update: &U,
-    t: usize,
-    p: &mut [f32],
-    g: &[f32],
-    s: [&mut [f32]; 3],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) where
+fn chunks<U, const S: usize>(update: &U, task: Task<'_>)
+where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
+    let Task { t, p, g, s, table, chunk_groups, norm } = task;
     let [s0, s1, s2] = s;
     for start in (0..p.len()).step_by(ALIGN) {
         let end = (start + ALIGN).min(p.len());
