@@ -104,9 +104,9 @@ struct Task<'a> {
     norm: f32,
 }
 
-/// One task: its ALIGN-element chunks one by one (each has one group's block), the `S` state
+/// One task: its runs of ALIGN-element chunks of one group, one run at a time, the `S` state
 /// slots of every element gathered into a small array and written back. With the slot count
-/// and the block fixed per chunk and every slice cut to the chunk's length, the element loop
+/// and the block fixed per run and every slice cut to the run's length, the element loop
 /// has no bounds checks and the update's branches become selects, so it vectorises; the
 /// widest instruction set the CPU offers is picked at run time (the same IEEE operations at
 /// any width, so the bits do not depend on it).
@@ -157,9 +157,17 @@ where
 {
     let Task { t, p, g, s, table, chunk_groups, norm } = task;
     let [s0, s1, s2] = s;
-    for start in (0..p.len()).step_by(ALIGN) {
-        let end = (start + ALIGN).min(p.len());
-        let h = table[chunk_groups[(t * TASK + start) / ALIGN] as usize];
+    // Runs of consecutive chunks of one group go through the loop together (one group's
+    // tensors are contiguous, so a task is usually one run).
+    let group_of = |start: usize| chunk_groups[(t * TASK + start) / ALIGN];
+    let mut start = 0;
+    while start < p.len() {
+        let group = group_of(start);
+        let mut end = (start + ALIGN).min(p.len());
+        while end < p.len() && group_of(end) == group {
+            end = (end + ALIGN).min(p.len());
+        }
+        let h = table[group as usize];
         let clip = ChunkClip::of(&h, norm);
         let n = end - start;
         let (p, g) = (&mut p[start..end], &g[start..end]);
@@ -195,6 +203,7 @@ where
                 c[j] = st[2];
             }
         }
+        start = end;
     }
 }
 
