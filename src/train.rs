@@ -458,7 +458,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Rows per evaluation or prediction chunk: 4096, or fewer when a step plan's largest
-    /// tensor (a convolution's columns, say) would exceed the device's storage-binding limit.
+    /// tensor (a convolution's columns, say) would exceed the memory budget or the device's
+    /// storage-binding limit (see [`eval_chunk_rows`]).
     fn eval_rows(&self, be: &B) -> usize {
         eval_chunk_rows(self.model.spec().largest_tensor_per_row(), be.max_binding_bytes())
     }
@@ -476,10 +477,16 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+/// The most bytes an evaluation chunk's largest plan tensor may take. Every row of a chunk has
+/// its activations held at once (a CNN's are ~1 MB a row), so chunks are sized by memory, not
+/// only by rows: 4096 rows of the `cnn` preset would hold over 3 GB.
+pub const EVAL_TENSOR_BUDGET_BYTES: u64 = 64 << 20;
+
 /// Rows per evaluation chunk for a model whose largest plan tensor holds `per_row` f32s per
-/// row, under a storage-binding limit of `max_binding_bytes`: at most 4096, at least 1.
+/// row: that tensor within [`EVAL_TENSOR_BUDGET_BYTES`] and the storage-binding limit
+/// `max_binding_bytes`; at most 4096 rows, at least 1.
 pub fn eval_chunk_rows(per_row: usize, max_binding_bytes: u64) -> usize {
-    let fit = max_binding_bytes / 4 / per_row.max(1) as u64;
+    let fit = max_binding_bytes.min(EVAL_TENSOR_BUDGET_BYTES) / 4 / per_row.max(1) as u64;
     fit.clamp(1, 4096) as usize
 }
 

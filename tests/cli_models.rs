@@ -273,15 +273,21 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
 }
 
 #[test]
-fn evaluation_chunks_fit_the_device_binding_limit() {
+fn evaluation_chunks_fit_the_device_binding_limit_and_the_memory_budget() {
     use downhill::nn::{Init, ModelSpec};
-    use downhill::train::eval_chunk_rows;
+    use downhill::train::{eval_chunk_rows, EVAL_TENSOR_BUDGET_BYTES};
     // The cnn preset's largest plan tensor is the second convolution's columns: 14·14 positions
     // × 32·3·3 patch values per row. A 1,000-row chunk of them (226 MB) exceeded wgpu's default
     // 128 MiB binding, so GPU evaluation failed before chunks were sized by it.
     let cnn = ModelSpec::parse("cnn", &[1, 28, 28], 10, Init::TorchDefault).unwrap();
     assert_eq!(cnn.largest_tensor_per_row(), 14 * 14 * 32 * 9);
-    assert_eq!(eval_chunk_rows(cnn.largest_tensor_per_row(), 128 << 20), (128 << 20) / 4 / (14 * 14 * 32 * 9));
-    assert_eq!(eval_chunk_rows(cnn.largest_tensor_per_row(), u64::MAX), 4096, "the CPU path keeps 4096-row chunks");
+    let per_row = cnn.largest_tensor_per_row();
+    assert_eq!(eval_chunk_rows(per_row, 32 << 20), (32 << 20) / 4 / per_row, "a binding limit below the budget");
+    // The CPU path has no binding limit: the budget alone sizes a CNN's chunks (it used to take
+    // 4096 rows, and the built-in set's 1,000 test rows at once raised peak RSS to 1.1 GB).
+    let by_budget = (EVAL_TENSOR_BUDGET_BYTES / 4) as usize / per_row;
+    assert_eq!(eval_chunk_rows(per_row, u64::MAX), by_budget);
+    assert!(by_budget < 1000 && by_budget > 64, "{by_budget} rows");
+    assert_eq!(eval_chunk_rows(784, u64::MAX), 4096, "an MLP keeps 4096-row chunks");
     assert_eq!(eval_chunk_rows(usize::MAX / 2, 1024), 1, "at least one row");
 }
