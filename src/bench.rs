@@ -201,12 +201,15 @@ fn adamw<B: Backend>(be: &B, spec: &ModelSpec) -> Result<Optimizer<B>> {
     Optimizer::new(be, (entry.from_settings)(&Settings::default()), &spec.layout()?, &[])
 }
 
+/// Batches of random data a training-step workload cycles through: one iteration is one epoch
+/// of them.
+const STEP_BATCHES: usize = 8;
+
 /// Steps of `spec` at `batch` rows on random data (resident feed); returns the rates and, on a
 /// recording path, the host's cost per step.
 fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<(Rates, Option<StepCost>)> {
     let mut rng = Rng::new(7);
-    // Eight batches of data; every iteration is one epoch over them (8 steps).
-    let data = random_rows(&mut rng, 8 * batch, spec.inputs(), spec.outputs())?;
+    let data = random_rows(&mut rng, STEP_BATCHES * batch, spec.inputs(), spec.outputs())?;
     let model = Model::new(be, spec.clone(), 0)?;
     let config = TrainConfig {
         batch_size: BatchSize::Rows(batch),
@@ -220,11 +223,12 @@ fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) ->
     let Some(before) = be.recording_stats() else {
         return Ok((rates, None));
     };
+    // One more epoch, counted: its dispatches, submits and host time per step.
     let rates = (rates.0, rates.1, rates.2 + 1);
     trainer.run_epoch(be, &data, &order)?;
     be.sync()?;
     let after = be.recording_stats().unwrap_or(before);
-    let steps = 8.0;
+    let steps = STEP_BATCHES as f64;
     let cost = StepCost {
         dispatches: (after.dispatches - before.dispatches) as f64 / steps,
         submits: (after.submits - before.submits) as f64 / steps,

@@ -86,7 +86,7 @@ fn profile(g: &GpuBackend, software: bool, workloads: &[Workload], json: bool) -
         g.take_profile()?;
         let m = run(g, w, &Timing { reps: 1, min_seconds: 0.0 })?;
         let kernels = g.take_profile()?;
-        let total_ns: f64 = kernels.iter().map(|k| k.ns).sum();
+        let total_ns: f64 = kernels.iter().map(|k| k.ns).sum::<f64>().max(1.0);
         let iterations = m.iterations as f64;
         let device_rate = m.work_per_iteration * iterations / (total_ns / 1e9);
         if json {
@@ -112,7 +112,7 @@ fn profile(g: &GpuBackend, software: bool, workloads: &[Workload], json: bool) -
             rate_text(&m)
         );
         for k in &kernels {
-            let share = 100.0 * k.ns / total_ns.max(1.0);
+            let share = 100.0 * k.ns / total_ns;
             println!("  {:28} {:6} dispatches {:10.3} ms {:5.1} %", k.entry, k.dispatches, k.ns / 1e6, share);
         }
     }
@@ -150,6 +150,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     }
     let mut columns: Vec<(String, Results)> = Vec::new();
     let mut profiled = None;
+    if args.profile && args.device == "cpu" {
+        eprintln!("--profile times GPU kernels (timestamp queries); the CPU path has none to time");
+    }
     let want_cpu = matches!(args.device.as_str(), "cpu" | "all");
     if want_cpu {
         let cpu = CpuBackend::new();
