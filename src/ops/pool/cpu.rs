@@ -20,6 +20,15 @@ pub(crate) fn taps(i: usize, k: u32, stride: u32, pad: u32, dil: u32, len: u32, 
 /// Max pooling: `out` gets each window's first maximum (row by row; a NaN wins) and
 /// `indices` its `h·W + w`.
 pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
+    if plain_2x2(g) && g.out_plane() > 0 {
+        max_pool_2x2(out, indices, x, g)
+    } else {
+        max_pool_any(out, indices, x, g)
+    }
+}
+
+/// [`max_pool_forward`] for any window, through per-row and per-column tap lists.
+fn max_pool_any<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
     let (w, p) = (g.w as usize, g.out_plane());
     let mut tap = Vec::new();
     let rows: Vec<Vec<(usize, usize)>> = (0..g.oh as usize)
@@ -55,6 +64,39 @@ pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: 
                 let t = i * g.ow as usize + j;
                 out[t] = best;
                 indices[t] = F::c(best_idx as f64);
+            }
+        }
+    });
+}
+
+/// True for the common `maxpool2d(2)`: a 2×2 window, stride 2, no padding, no dilation (every
+/// window lies inside the input, since the output size rounds down).
+fn plain_2x2(g: &Window2d) -> bool {
+    (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw) == (2, 2, 2, 2, 0, 0, 1, 1)
+}
+
+/// [`max_pool_forward`] for [`plain_2x2`] windows: the same four taps in the same order and the
+/// same rule (the first maximum; a NaN replaces what came before), read from two input rows
+/// without the tap lists.
+fn max_pool_2x2<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
+    let (w, oh, ow, p) = (g.w as usize, g.oh as usize, g.ow as usize, g.out_plane());
+    out.par_chunks_mut(p).zip(indices.par_chunks_mut(p)).enumerate().for_each(|(plane, (out, indices))| {
+        let x = &x[plane * g.in_plane()..][..g.in_plane()];
+        for i in 0..oh {
+            let (r0, r1) = (2 * i * w, (2 * i + 1) * w);
+            let (out, indices) = (&mut out[i * ow..][..ow], &mut indices[i * ow..][..ow]);
+            for j in 0..ow {
+                let taps = [r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1];
+                let (mut best, mut best_idx) = (x[taps[0]], taps[0]);
+                for &t in &taps[1..] {
+                    let v = x[t];
+                    if v > best || v.to_f64().is_nan() {
+                        best = v;
+                        best_idx = t;
+                    }
+                }
+                out[j] = best;
+                indices[j] = F::c(best_idx as f64);
             }
         }
     });
@@ -161,5 +203,33 @@ pub(crate) mod run {
     pub fn avg_pool_backward(dx: &CpuTensor, dy: &CpuTensor, g: &Window2d) -> Result<()> {
         check("avg_pool_backward", &dx.shape, &dy.shape, None, g)?;
         access("avg_pool_backward", dx, [dy], |d, [dy]| super::avg_pool_backward(d, dy, g))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::WindowSpec;
+
+    /// The 2×2 fast path gives the tap-list loop's values and indices bit for bit, ties and
+    /// NaNs included, on odd and even sizes.
+    #[test]
+    fn the_2x2_path_matches_the_general_loop() {
+        for (h, w) in [(4, 4), (5, 7), (2, 2), (9, 6)] {
+            let spec = WindowSpec { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] };
+            let g = Window2d::new("max_pool_forward", &[2, 3, h, w], &spec, 3, 1).unwrap();
+            assert!(plain_2x2(&g));
+            let n = 2 * 3 * h * w;
+            // Few distinct values (ties in most windows) and a NaN every 11th element.
+            let x: Vec<f32> = (0..n).map(|i| if i % 11 == 5 { f32::NAN } else { ((i * 7) % 5) as f32 - 2.0 }).collect();
+            let p = 2 * 3 * g.out_plane();
+            let (mut fast, mut fast_idx, mut any, mut any_idx) =
+                (vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+            max_pool_2x2(&mut fast, &mut fast_idx, &x, &g);
+            max_pool_any(&mut any, &mut any_idx, &x, &g);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&any), "values, {h}×{w}");
+            assert_eq!(fast_idx, any_idx, "indices, {h}×{w}");
+        }
     }
 }
