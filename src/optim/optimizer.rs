@@ -188,7 +188,7 @@ impl<B: Backend> Optimizer<B> {
         self.step_inner(be, params, grads, None)
     }
 
-    /// As [`Optimizer::step`], given `Σ grads²` already computed (a [1] tensor; the trainer's
+    /// As [`Optimizer::step`], given `Σ grads²` already computed (a `[1]` tensor; the trainer's
     /// divergence guard computes it every step): an L2-norm clip copies it instead of reducing
     /// the gradients once more.
     pub fn step_with_sum_squares(
