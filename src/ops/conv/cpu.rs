@@ -24,14 +24,24 @@ pub fn im2col<F: Float>(cols: &mut [F], x: &[F], g: &Window2d) {
                     let plane = &x[(s * c + grp * cg + ch) * h * w..][..h * w];
                     for a in 0..kh {
                         let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
-                        for b in 0..kw {
-                            let wi = (j * g.sw as usize + b * g.dw as usize) as isize - g.pw as isize;
-                            out[t] = if hi >= 0 && (hi as usize) < h && wi >= 0 && (wi as usize) < w {
-                                plane[hi as usize * w + wi as usize]
-                            } else {
-                                F::zero()
-                            };
-                            t += 1;
+                        let dst = &mut out[t..t + kw];
+                        t += kw;
+                        if hi < 0 || hi as usize >= h {
+                            dst.fill(F::zero());
+                            continue;
+                        }
+                        let row = &plane[hi as usize * w..][..w];
+                        let (w0, dw) = ((j * g.sw as usize) as isize - g.pw as isize, g.dw as usize);
+                        if w0 >= 0 && w0 as usize + (kw - 1) * dw < w {
+                            // Inside the row (most windows): plain copies.
+                            for (b, d) in dst.iter_mut().enumerate() {
+                                *d = row[w0 as usize + b * dw];
+                            }
+                        } else {
+                            for (b, d) in dst.iter_mut().enumerate() {
+                                let wi = w0 + (b * dw) as isize;
+                                *d = if wi >= 0 && (wi as usize) < w { row[wi as usize] } else { F::zero() };
+                            }
                         }
                     }
                 }
