@@ -429,7 +429,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Loss (and accuracy and confusion matrix for labels) over every row, in chunks of at most
-    /// 4096 rows (fewer where the device's binding limit asks; see `eval_chunk_rows`).
+    /// 4096 rows (fewer where the memory budget or the device's binding limit asks; see
+    /// [`eval_chunk_rows`]).
     pub fn evaluate(&mut self, be: &B, data: &Dataset) -> Result<Evaluation> {
         let n = data.len();
         if n == 0 {

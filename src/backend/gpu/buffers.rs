@@ -115,3 +115,23 @@ pub(crate) fn create_storage(
     }
     Ok(DeviceBuffer { id, buffer, graveyard: graveyard.clone() })
 }
+
+/// The first `bytes` of a MAP_READ `buffer`, once the device has finished what was submitted
+/// before: maps it (`map_async`, answered on a futures-intrusive channel), waits for the
+/// device, copies the bytes out and unmaps. Callers keep the buffer to themselves meanwhile.
+pub(crate) fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    let slice = buffer.slice(..bytes);
+    let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = sender.send(r);
+    });
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+    match pollster::block_on(receiver.receive()) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::Gpu(format!("mapping a read-back buffer: {e}"))),
+        None => return Err(Error::Gpu("read-back mapping was dropped before it completed".into())),
+    }
+    let data = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?.to_vec();
+    buffer.unmap();
+    Ok(data)
+}

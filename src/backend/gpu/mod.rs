@@ -14,7 +14,7 @@ pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, Gp
 pub use profile::KernelTime;
 
 use crate::error::{Error, Result};
-use buffers::{create_storage, DeviceBuffer, Graveyard};
+use buffers::{create_storage, map_read, DeviceBuffer, Graveyard};
 use kernels::{Access, Kernel, ShaderFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -506,28 +506,12 @@ impl GpuBackend {
         let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read back") });
         copy.copy_buffer_to_buffer(&src.buf.buffer, src.offset, &staging, 0, bytes);
         self.submit(state, Some(copy));
-
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = sender.send(r);
-        });
-        self.wait()?;
-        match pollster::block_on(receiver.receive()) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Gpu(format!("mapping a read-back buffer: {e}"))),
-            None => return Err(Error::Gpu("read-back mapping was dropped before it completed".into())),
-        }
-        let data = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?;
-            view.to_vec()
-        };
-        staging.unmap();
+        let mapped = map_read(device, &staging, bytes);
         // Keep the lock until the staging buffer is unmapped so no other read reuses it mapped.
         drop(guard);
-        Ok(data)
+        // An uncaptured device error explains a failed read best: report it first.
+        self.ctx.take_errors()?;
+        mapped
     }
 
     /// Writes host bytes into a buffer at `offset`. queue.write_buffer lands before the next

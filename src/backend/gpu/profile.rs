@@ -98,31 +98,15 @@ impl Profiler {
 
     fn read(&mut self, device: &wgpu::Device) -> Result<()> {
         let bytes = self.pending.len() as u64 * 2 * wgpu::QUERY_SIZE as u64;
-        let slice = self.readback.slice(..bytes);
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = sender.send(r);
-        });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for timestamps: {e}")))?;
-        match pollster::block_on(receiver.receive()) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Gpu(format!("mapping timestamps: {e}"))),
-            None => return Err(Error::Gpu("timestamp mapping dropped before it completed".into())),
+        let data = super::buffers::map_read(device, &self.readback, bytes)?;
+        let ticks: Vec<u64> =
+            data.chunks_exact(8).map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes"))).collect();
+        for (entry, pair) in self.pending.iter().zip(ticks.chunks_exact(2)) {
+            let ns = pair[1].saturating_sub(pair[0]) as f64 * self.period_ns;
+            let t = self.totals.entry(entry).or_insert((0, 0.0));
+            t.0 += 1;
+            t.1 += ns;
         }
-        {
-            let view = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("reading timestamps: {e}")))?;
-            let ticks: Vec<u64> =
-                view.chunks_exact(8).map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes"))).collect();
-            for (entry, pair) in self.pending.iter().zip(ticks.chunks_exact(2)) {
-                let ns = pair[1].saturating_sub(pair[0]) as f64 * self.period_ns;
-                let t = self.totals.entry(entry).or_insert((0, 0.0));
-                t.0 += 1;
-                t.1 += ns;
-            }
-        }
-        self.readback.unmap();
         Ok(())
     }
 

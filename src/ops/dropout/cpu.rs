@@ -12,7 +12,7 @@ pub fn threshold(p: f32) -> u32 {
 /// `out = x ⊙ mask`, with mask = 1/(1−p) where hash32(hash32(i) ^ key) ≥ threshold, else 0.
 pub fn dropout_forward(out: &mut [f32], mask: &mut [f32], x: &[f32], key: u32, threshold: u32, scale: f32) {
     // Each element's mask depends on its index only, so fixed tasks give the same bits.
-    const TASK: usize = 1 << 15;
+    use crate::ops::elementwise::cpu::TASK;
     out.par_chunks_mut(TASK).zip(mask.par_chunks_mut(TASK)).enumerate().for_each(|(t, (out, mask))| {
         for j in 0..out.len() {
             let i = t * TASK + j;
