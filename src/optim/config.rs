@@ -151,25 +151,17 @@ pub enum OptimKind {
 impl OptimKind {
     /// The CPU twin of the whole fused step: the kind's per-element update, inlined into the
     /// parallel driver (`ops::optim_step::cpu::drive`).
-    pub(crate) fn run_cpu(
-        self,
-        params: &mut [f32],
-        grads: &[f32],
-        state: &mut [f32],
-        table: &[GroupHyper],
-        chunk_groups: &[u32],
-        norm: f32,
-    ) {
+    pub(crate) fn run_cpu(self, step: crate::ops::optim_step::cpu::FusedStep<'_>) {
         use crate::ops::optim_step::cpu::drive;
         match self {
-            OptimKind::Sgd => drive(sgd::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Adagrad => drive(adagrad::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Rmsprop => drive(rmsprop::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Adam => drive(adam::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Adamax => drive(adamax::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Nadam => drive(nadam::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Radam => drive(radam::update, params, grads, state, table, chunk_groups, norm),
-            OptimKind::Lion => drive(lion::update, params, grads, state, table, chunk_groups, norm),
+            OptimKind::Sgd => drive(sgd::update, step),
+            OptimKind::Adagrad => drive(adagrad::update, step),
+            OptimKind::Rmsprop => drive(rmsprop::update, step),
+            OptimKind::Adam => drive(adam::update, step),
+            OptimKind::Adamax => drive(adamax::update, step),
+            OptimKind::Nadam => drive(nadam::update, step),
+            OptimKind::Radam => drive(radam::update, step),
+            OptimKind::Lion => drive(lion::update, step),
         }
     }
 }

@@ -338,7 +338,15 @@ impl Backend for CpuBackend {
                 what: op.into(),
                 detail: format!("the table is not a whole number of group blocks: {e}"),
             })?;
-            kind.run_cpu(p, g, st, hyper, chunk_groups, nrm[0]);
+            let step = crate::ops::optim_step::cpu::FusedStep {
+                params: p,
+                grads: g,
+                state: st,
+                table: hyper,
+                chunk_groups,
+                norm: nrm[0],
+            };
+            kind.run_cpu(step);
             Ok(())
         })?
     }

@@ -10,22 +10,27 @@ use rayon::prelude::*;
 /// Elements per parallel task: a multiple of ALIGN, so a task never splits a group's chunk.
 const TASK: usize = 256 * ALIGN;
 
+/// The bindings of the fused step: params, grads are (n); state is (slots·n); table has one
+/// block per group; chunk_groups has one group index per ALIGN elements; norm is the global
+/// norm the clip reads.
+pub(crate) struct FusedStep<'a> {
+    pub(crate) params: &'a mut [f32],
+    pub(crate) grads: &'a [f32],
+    pub(crate) state: &'a mut [f32],
+    pub(crate) table: &'a [GroupHyper],
+    pub(crate) chunk_groups: &'a [u32],
+    pub(crate) norm: f32,
+}
+
 /// The fused step: runs `update` (one optimizer's per-element twin, chosen and inlined by
-/// `OptimKind::run_cpu`) over every element. params, grads are (n); state is (slots·n);
-/// table has one block per group; chunk_groups has one group index per ALIGN elements.
-/// Elements are independent, so tasks of TASK elements run on rayon's threads and the result
-/// does not depend on their number.
-pub(crate) fn drive<U>(
-    update: U,
-    params: &mut [f32],
-    grads: &[f32],
-    state: &mut [f32],
-    table: &[GroupHyper],
-    chunk_groups: &[u32],
-    norm: f32,
-) where
+/// `OptimKind::run_cpu`) over every element. Elements are independent, so tasks of TASK
+/// elements run on rayon's threads and the result does not depend on their number. Each state
+/// slot is cut into the same tasks; an optimizer's missing slots are empty slices.
+pub(crate) fn drive<U>(update: U, step: FusedStep<'_>)
+where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
 {
+    let FusedStep { params, grads, state, table, chunk_groups, norm } = step;
     let n = params.len();
     if n == 0 {
         return;
@@ -33,24 +38,21 @@ pub(crate) fn drive<U>(
     let slots = state.len() / n;
     let (s0, rest) = state.split_at_mut(n.min(state.len()));
     let (s1, s2) = rest.split_at_mut(n.min(rest.len()));
-    let chunk = |t: usize, p: &mut [f32], g: &[f32], s: [&mut [f32]; 3]| {
-        let task = Task { t, p, g, s, table, chunk_groups, norm };
-        match slots {
-            0 => run_task::<U, 0>(&update, task),
-            1 => run_task::<U, 1>(&update, task),
-            2 => run_task::<U, 2>(&update, task),
-            _ => run_task::<U, 3>(&update, task),
-        }
-    };
-    // Missing slots are empty slices, chunked as empty: pad them to the task count.
-    let tasks = n.div_ceil(TASK);
-    let (c0, c1, c2) = (split(s0, tasks), split(s1, tasks), split(s2, tasks));
-    params
-        .par_chunks_mut(TASK)
-        .zip(grads.par_chunks(TASK))
-        .zip(c0.into_par_iter().zip(c1.into_par_iter()).zip(c2.into_par_iter()))
-        .enumerate()
-        .for_each(|(t, ((p, g), ((a, b), c)))| chunk(t, p, g, [a, b, c]));
+    let tasks = params.par_chunks_mut(TASK).zip(grads.par_chunks(TASK)).enumerate();
+    let task = |t, p, g, s| Task { t, p, g, s, table, chunk_groups, norm };
+    let u = &update;
+    match slots {
+        0 => tasks.for_each(|(t, (p, g))| run_task::<U, 0>(u, task(t, p, g, [&mut [], &mut [], &mut []]))),
+        1 => tasks
+            .zip(s0.par_chunks_mut(TASK))
+            .for_each(|((t, (p, g)), a)| run_task::<U, 1>(u, task(t, p, g, [a, &mut [], &mut []]))),
+        2 => tasks
+            .zip(s0.par_chunks_mut(TASK).zip(s1.par_chunks_mut(TASK)))
+            .for_each(|((t, (p, g)), (a, b))| run_task::<U, 2>(u, task(t, p, g, [a, b, &mut []]))),
+        _ => tasks
+            .zip(s0.par_chunks_mut(TASK).zip(s1.par_chunks_mut(TASK)).zip(s2.par_chunks_mut(TASK)))
+            .for_each(|((t, (p, g)), ((a, b), c))| run_task::<U, 3>(u, task(t, p, g, [a, b, c]))),
+    }
 }
 
 /// How one group clips each gradient (torch.nn.utils.clip_grad_norm_ / clip_grad_value_),
@@ -205,11 +207,4 @@ where
         }
         start = end;
     }
-}
-
-/// A state slot cut into tasks of TASK elements; a missing (empty) slot becomes `tasks` empty pieces.
-fn split(slot: &mut [f32], tasks: usize) -> Vec<&mut [f32]> {
-    let mut pieces: Vec<&mut [f32]> = slot.chunks_mut(TASK).collect();
-    pieces.resize_with(tasks, Default::default);
-    pieces
 }
