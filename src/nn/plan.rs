@@ -157,7 +157,7 @@ fn fuse_activations<B: Backend>(steps: &mut [Step<B>], leaves: &[Leaf]) {
         let (before, this) = (&steps[i - 1], &steps[i]);
         if let (StepKind::Leaf(a), StepKind::Leaf(b)) = (before.kind, this.kind) {
             let fusable = leaves[a].layer.fuses_activation() && leaves[b].layer.activation().is_some();
-            if fusable && this.input == before.output && !before.fused {
+            if fusable && this.input == before.output {
                 steps[i].fused = true;
             }
         }
