@@ -138,6 +138,17 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let bias = be.upload(&Tensor::from_vec(&[7], rng.vec_f32(7, -1.0, 1.0)).unwrap()).unwrap();
     be.bias_add(&mut c, &bias).unwrap();
     out.push(("fill, scale, bias_add".into(), be.read(&c).unwrap()));
+    // The explorer's surfaces: every kind at 5 points 3 elements apart, one traced row.
+    use downhill::ops::surface::{SurfaceKind, SurfaceParams};
+    let points = be.upload(&Tensor::from_vec(&[15], rng.vec_f32(15, -1.5, 1.5)).unwrap()).unwrap();
+    for kind in SurfaceKind::ALL {
+        let [mut values, mut grads, mut trace] = [[5], [15], [2 * 5 * 4]].map(|s| be.zeros(&s).unwrap());
+        let p = SurfaceParams::new(kind, 5, 3, 4.0, 30.0).traced(1);
+        be.surface(&p, &mut values, &mut grads, &points, &mut trace).unwrap();
+        for (what, t) in [("value", &values), ("gradient", &grads), ("trace", &trace)] {
+            out.push((format!("surface {kind:?} {what}"), be.read(t).unwrap()));
+        }
+    }
 }
 
 fn scenario<B: Backend>(be: &B) -> Vec<(String, Tensor)> {

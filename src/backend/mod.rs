@@ -442,4 +442,18 @@ pub trait Backend {
         padding_idx: Option<usize>,
         accumulate: bool,
     ) -> Result<()>;
+
+    // ---- explorer surfaces ----
+    /// Value and gradient of a 2-D test surface at `p.n` points (`ops::surface`): reads the
+    /// points from `points` (`p.stride` elements apart), writes `values` [n], the gradients at
+    /// the points' places in `grads` (same shape as `points`) and, when `p.row` is set, one
+    /// trace row (x, y, f, ‖∇f‖ per point) into `trace`; otherwise `trace` is not touched.
+    fn surface(
+        &self,
+        p: &crate::ops::surface::SurfaceParams,
+        values: &mut Self::Tensor,
+        grads: &mut Self::Tensor,
+        points: &Self::Tensor,
+        trace: &mut Self::Tensor,
+    ) -> Result<()>;
 }

@@ -19,6 +19,7 @@ pub mod optim_step;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
+pub mod surface;
 
 use crate::error::{shape_error, Result, ShapeDisplay};
 

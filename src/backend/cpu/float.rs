@@ -42,6 +42,10 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// Cosine (radians).
+    fn cos(self) -> Self;
+    /// Sine (radians).
+    fn sin(self) -> Self;
     /// Converts to f64 (for accumulation and reports).
     fn to_f64(self) -> f64;
     /// The larger of two values (NaN-propagating as `f32::max` is not; fine for finite inputs).
@@ -80,6 +84,12 @@ macro_rules! impl_float {
             }
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            fn sin(self) -> Self {
+                <$t>::sin(self)
             }
             fn to_f64(self) -> f64 {
                 self as f64

@@ -499,4 +499,19 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         ops::embedding::cpu::run::embedding_backward(dweight, idx, dy, padding_idx, accumulate)
     }
+
+    fn surface(
+        &self,
+        p: &crate::ops::surface::SurfaceParams,
+        values: &mut CpuTensor,
+        grads: &mut CpuTensor,
+        points: &CpuTensor,
+        trace: &mut CpuTensor,
+    ) -> Result<()> {
+        ops::surface::surface(p, &values.shape, &grads.shape, &points.shape, &trace.shape)?;
+        let kind = p.surface_kind()?;
+        access_many("surface", [values, grads, trace], [points], |[v, g, t], [pts]| {
+            ops::surface::cpu::surface(p, kind, v, g, pts, t)
+        })
+    }
 }

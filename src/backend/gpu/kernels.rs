@@ -44,11 +44,13 @@ pub enum ShaderFile {
     Embedding,
     /// `shaders/attention.wgsl` (see `src/ops/attention`).
     Attention,
+    /// `shaders/surface.wgsl` (see `src/ops/surface`).
+    Surface,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 20] = [
+    pub const ALL: [ShaderFile; 21] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -69,6 +71,7 @@ impl ShaderFile {
         ShaderFile::Norm,
         ShaderFile::Embedding,
         ShaderFile::Attention,
+        ShaderFile::Surface,
     ];
 
     /// The file's name under `shaders/`.
@@ -94,6 +97,7 @@ impl ShaderFile {
             ShaderFile::Norm => "norm.wgsl",
             ShaderFile::Embedding => "embedding.wgsl",
             ShaderFile::Attention => "attention.wgsl",
+            ShaderFile::Surface => "surface.wgsl",
         }
     }
 
@@ -148,6 +152,7 @@ impl ShaderFile {
             ShaderFile::Norm => with_prelude!("norm.wgsl"),
             ShaderFile::Embedding => with_prelude!("embedding.wgsl"),
             ShaderFile::Attention => with_prelude!("attention.wgsl"),
+            ShaderFile::Surface => with_prelude!("surface.wgsl"),
         }
     }
 
@@ -203,6 +208,7 @@ const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R
 const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
 const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
+const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
 
 macro_rules! kernel {
@@ -266,6 +272,7 @@ kernel!(LAYER_NORM_PARAM_GRAD, Norm, "layer_norm_param_grad", LN_PARAM_GRAD);
 kernel!(EMBEDDING_FORWARD, Embedding, "embedding_forward", OUT_IN_IN);
 kernel!(EMBEDDING_BACKWARD, Embedding, "embedding_backward", OUT_IN_IN);
 kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
+kernel!(SURFACE, Surface, "surface", SURFACE_BINDINGS);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
@@ -323,4 +330,5 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &EMBEDDING_FORWARD,
     &EMBEDDING_BACKWARD,
     &CAUSAL_MASK,
+    &SURFACE,
 ];

@@ -417,4 +417,16 @@ impl Backend for GpuBackend {
     ) -> Result<()> {
         self.embedding_backward_gpu(dweight, idx, dy, padding_idx, accumulate)
     }
+
+    fn surface(
+        &self,
+        p: &crate::ops::surface::SurfaceParams,
+        values: &mut GpuTensor,
+        grads: &mut GpuTensor,
+        points: &GpuTensor,
+        trace: &mut GpuTensor,
+    ) -> Result<()> {
+        crate::ops::surface::surface(p, &values.shape, &grads.shape, &points.shape, &trace.shape)?;
+        self.launch_surface(p, values, grads, points, trace)
+    }
 }
