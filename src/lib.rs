@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod explore;
 pub mod feed;
 pub mod infer;
 pub mod loss;

@@ -43,6 +43,20 @@ impl OptimizerConfig {
         }
     }
 
+    /// Sets the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            OptimizerConfig::Sgd(c) => c.lr = lr,
+            OptimizerConfig::Adagrad(c) => c.lr = lr,
+            OptimizerConfig::Rmsprop(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) => c.lr = lr,
+            OptimizerConfig::Adamax(c) => c.lr = lr,
+            OptimizerConfig::Nadam(c) => c.lr = lr,
+            OptimizerConfig::Radam(c) => c.lr = lr,
+            OptimizerConfig::Lion(c) => c.lr = lr,
+        }
+    }
+
     /// The weight decay.
     pub fn weight_decay(&self) -> f64 {
         match self {
