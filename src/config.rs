@@ -408,59 +408,15 @@ impl RunConfig {
     }
 
     fn validate_optimizer(&self) -> Result<()> {
-        let takes = crate::optim::registry::find(&self.optimizer)?.takes;
-        let given = [
-            ("lr", self.lr),
-            ("momentum", self.momentum),
-            ("weight_decay", self.weight_decay),
-            ("beta1", self.beta1),
-            ("beta2", self.beta2),
-            ("eps", self.eps),
-            ("nesterov", self.nesterov.then_some(1.0)),
-        ];
-        for (name, value) in given {
-            if value.is_some() && !takes.contains(&name) {
-                return Err(Error::InvalidArgument {
-                    what: name.into(),
-                    detail: format!(
-                        "does not apply to {} (it takes {}); remove it or choose an optimizer that uses it",
-                        self.optimizer,
-                        takes.join(", ")
-                    ),
-                });
-            }
-        }
-        if let Some(lr) = self.lr {
-            check_range("lr", lr, 0.0, true, f64::MAX, false, "a finite number > 0")?;
-        }
-        if let Some(m) = self.momentum {
-            check_range("momentum", m, 0.0, false, 1.0, true, "0 ≤ momentum < 1")?;
-        }
-        if let Some(wd) = self.weight_decay {
-            check_range("weight_decay", wd, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
-        }
-        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            if let Some(b) = b {
-                check_range(name, b, 0.0, false, 1.0, true, &format!("0 ≤ {name} < 1"))?;
-            }
-        }
-        if let Some(eps) = self.eps {
-            check_range(
-                "eps",
-                eps,
-                0.0,
-                true,
-                f64::MAX,
-                false,
-                "a finite number > 0 (at 0, a parameter whose gradient is 0 divides 0 by 0)",
-            )?;
-        }
-        if self.nesterov && self.momentum.unwrap_or(0.0) <= 0.0 {
-            return Err(Error::InvalidArgument {
-                what: "nesterov".into(),
-                detail: "needs momentum > 0 (as torch.optim.SGD)".into(),
-            });
-        }
-        Ok(())
+        let settings = crate::optim::Settings {
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            nesterov: self.nesterov,
+        };
+        crate::optim::registry::check_settings(&self.optimizer, &settings)
     }
 }

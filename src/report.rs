@@ -38,7 +38,7 @@ pub fn write_metrics(dir: &Path, history: &[EpochRecord]) -> Result<()> {
 /// system fonts.
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);

@@ -38,7 +38,7 @@ pub struct RunSpec {
 }
 
 /// One traced run: row t is the state after t steps.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Trajectory {
     /// (x, y) after each step, from the start (steps + 1 rows, fewer when it diverged).
     pub points: Vec<[f32; 2]>,

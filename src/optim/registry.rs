@@ -130,6 +130,58 @@ pub fn from_torch(torch_name: &str, h: &Value) -> Result<OptimizerConfig> {
     (entry.from_torch)(h)
 }
 
+/// Checks the settings a run gives `name`: each one applies to that optimizer and lies in its
+/// range (lr, eps > 0; momentum, β in [0, 1); weight decay ≥ 0; Nesterov needs momentum).
+pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
+    let takes = find(name)?.takes;
+    let given = [
+        ("lr", s.lr),
+        ("momentum", s.momentum),
+        ("weight_decay", s.weight_decay),
+        ("beta1", s.beta1),
+        ("beta2", s.beta2),
+        ("eps", s.eps),
+        ("nesterov", s.nesterov.then_some(1.0)),
+    ];
+    for (setting, value) in given {
+        if value.is_some() && !takes.contains(&setting) {
+            return Err(Error::InvalidArgument {
+                what: setting.into(),
+                detail: format!(
+                    "does not apply to {name} (it takes {}); remove it or choose an optimizer that uses it",
+                    takes.join(", ")
+                ),
+            });
+        }
+    }
+    let range = |setting: &str, value: Option<f64>, ok: fn(f64) -> bool, allowed: &str| match value {
+        Some(v) if !(v.is_finite() && ok(v)) => {
+            Err(Error::InvalidArgument { what: setting.into(), detail: format!("{v} is out of range: {allowed}") })
+        }
+        _ => Ok(()),
+    };
+    range("lr", s.lr, |v| v > 0.0, "a finite number > 0")?;
+    range("momentum", s.momentum, |v| (0.0..1.0).contains(&v), "0 ≤ momentum < 1")?;
+    range("weight_decay", s.weight_decay, |v| v >= 0.0, "a finite number ≥ 0")?;
+    range("beta1", s.beta1, |v| (0.0..1.0).contains(&v), "0 ≤ beta1 < 1")?;
+    range("beta2", s.beta2, |v| (0.0..1.0).contains(&v), "0 ≤ beta2 < 1")?;
+    range("eps", s.eps, |v| v > 0.0, "a finite number > 0 (at 0, a parameter whose gradient is 0 divides 0 by 0)")?;
+    if s.nesterov && s.momentum.unwrap_or(0.0) <= 0.0 {
+        return Err(Error::InvalidArgument {
+            what: "nesterov".into(),
+            detail: "needs momentum > 0 (as torch.optim.SGD)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The optimizer `name` with `settings` (checked by [`check_settings`]); what they leave out
+/// takes the optimizer's own default.
+pub fn build(name: &str, settings: &Settings) -> Result<OptimizerConfig> {
+    check_settings(name, settings)?;
+    Ok((find(name)?.from_settings)(settings))
+}
+
 fn missing(key: &str) -> Error {
     Error::InvalidArgument { what: "optimizer arguments".into(), detail: format!("{key} is missing or not a number") }
 }

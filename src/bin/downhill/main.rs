@@ -3,6 +3,7 @@
 mod bench;
 mod devices;
 mod eval;
+mod explore;
 mod interrupt;
 mod predict;
 mod train;
@@ -30,6 +31,8 @@ enum Command {
     Devices,
     /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
     Bench(bench::BenchArgs),
+    /// The gradient-descent explorer: optimizers racing on 2-D surfaces, in the browser.
+    Explore(Box<explore::ExploreArgs>),
 }
 
 /// Sets up the process before anything else runs: a closed stdout (`downhill predict | head`)
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run_bench(args),
+        Command::Explore(args) => explore::run(*args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
