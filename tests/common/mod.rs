@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test binary uses its own subset")]
 
 pub mod gradcheck;
+pub mod http;
 pub mod oracle;
 
 use downhill::device::open_gpu_from_env;
