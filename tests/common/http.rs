@@ -36,9 +36,17 @@ pub fn request(addr: &str, method: &str, path: &str, body: Option<&str>, content
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
+    // Read the head, then the body by its length (some servers keep the connection open).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
+    let mut buf = [0u8; 65536];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let got = stream.read(&mut buf).unwrap();
+        assert!(got > 0, "connection closed before the response head: {:?}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..got]);
+    };
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.lines();
     let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -47,6 +55,19 @@ pub fn request(addr: &str, method: &str, path: &str, body: Option<&str>, content
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
+    let length = headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.parse::<usize>().unwrap());
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                let got = stream.read(&mut buf).unwrap();
+                assert!(got > 0, "connection closed after {} of {n} body bytes", body.len());
+                body.extend_from_slice(&buf[..got]);
+            }
+        }
+        None => {
+            stream.read_to_end(&mut body).unwrap();
+        }
+    }
     if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
         body = dechunk(&body);
     }
