@@ -25,6 +25,8 @@ pub enum Unit {
     Samples,
     /// Parameters updated (the optimizer workload; 28 bytes of traffic each for AdamW).
     Params,
+    /// Explorer start points advanced one step (surface kernel + fused update).
+    StartSteps,
 }
 
 impl Unit {
@@ -34,6 +36,7 @@ impl Unit {
             Unit::Flops => "gflop_per_s",
             Unit::Samples => "samples_per_s",
             Unit::Params => "params_per_s",
+            Unit::StartSteps => "start_steps_per_s",
         }
     }
 }
@@ -51,6 +54,9 @@ pub enum Workload {
     AdamW(usize),
     /// One epoch of the built-in MNIST subset with the default MLP through a feed mode.
     Epoch(FeedMode),
+    /// An explorer basin map: n×n starts, this many steps of momentum SGD on the six-hump
+    /// camel, in one batch.
+    BasinMap(usize, usize),
 }
 
 impl Workload {
@@ -67,6 +73,7 @@ impl Workload {
             Workload::AdamW(10_000_000),
             Workload::Epoch(FeedMode::Resident),
             Workload::Epoch(FeedMode::Streaming),
+            Workload::BasinMap(512, 100),
         ]
     }
 
@@ -82,6 +89,7 @@ impl Workload {
             Workload::AdamW(n) => format!("adamw_update_{}m", n / 1_000_000),
             Workload::Epoch(FeedMode::Streaming) => "epoch_builtin_streaming".into(),
             Workload::Epoch(_) => "epoch_builtin_resident".into(),
+            Workload::BasinMap(n, k) => format!("basin_map_{n}x{n}_k{k}"),
         }
     }
 
@@ -90,6 +98,7 @@ impl Workload {
         match self {
             Workload::Matmul(_) => Unit::Flops,
             Workload::AdamW(_) => Unit::Params,
+            Workload::BasinMap(..) => Unit::StartSteps,
             _ => Unit::Samples,
         }
     }
@@ -275,6 +284,19 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             let grads = be.upload(&Tensor::from_vec(&[layout.total()], g)?)?;
             let count = layout.parameter_count() as f64;
             measure(t, || opt.step(be, &mut params, &grads).map(|_| count), || be.sync())?
+        }
+        Workload::BasinMap(n, steps) => {
+            let optimizer =
+                registry::build("sgd", &Settings { lr: Some(0.01), momentum: Some(0.9), ..Default::default() })?;
+            let spec = crate::explore::RunSpec {
+                surface: crate::explore::Surface::new("camel", None, None)?,
+                optimizer,
+                schedule: crate::schedule::Schedule::Constant,
+                steps: *steps,
+            };
+            let work = (n * n * steps) as f64;
+            // basin_map reads its result back, so each iteration ends with the device idle.
+            measure(t, || crate::explore::basin_map(be, &spec, *n).map(|_| work), || Ok(()))?
         }
         Workload::Epoch(mode) => {
             // Raw pixels in [0, 1] (no normalisation): the rate, not the accuracy, is measured.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::http::{get, post, request, Explorer};
+use common::http::{decode_base64, get, post, request, Explorer};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -124,23 +124,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn decode_base64(s: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::new();
-    for chunk in bytes.chunks(4) {
-        let v = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (value(c) as u32) << (18 - 6 * i));
-        out.extend_from_slice(&v.to_be_bytes()[1..chunk.len()]);
-    }
-    out
 }
 
 /// A decoded RGB(A) screenshot.
@@ -273,4 +256,55 @@ fn the_page_plays_a_clicked_start_down_to_the_minimum() {
         .unwrap();
     let (fx, fy) = to_px(far["at"][0].as_f64().unwrap(), far["at"][1].as_f64().unwrap());
     assert!(!near_sgd(shot.rgb(fx as usize, fy as usize)), "no ball at the other minima");
+}
+
+#[test]
+fn an_exported_page_plays_without_a_server_and_its_slider_picks_precomputed_rates() {
+    let Some(driver) = Driver::start() else { return };
+    let dir = common::tmp_dir("export-page");
+    let page = dir.join("page.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_downhill"))
+        .args([
+            "explore",
+            "--device",
+            "cpu",
+            "--surface",
+            "two-basin",
+            "--steps",
+            "200",
+            "--optimizers",
+            "sgd,momentum",
+        ])
+        .arg("--export")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    driver.session_call("POST", "/url", Some(json!({"url": format!("file://{}", page.display())})));
+    driver.wait_for("return document.body.dataset.playback", &|v| v == "ready", 60);
+    let device = driver.script("return document.getElementById('device').textContent");
+    assert!(device.as_str().unwrap().contains("precomputed at 17 learning rates"), "{device}");
+    // The rate slider moves over the grid: index 12 is 10^(−4 + 12/4) = 0.1.
+    let slider = driver.element("#lr-sgd");
+    assert_eq!(driver.script("return document.getElementById('lr-sgd').max"), "16");
+    driver.script("const s = document.getElementById('lr-sgd'); s.value = 12; s.dispatchEvent(new Event('input'));");
+    driver.wait_for("return document.querySelector('#lr-sgd + .lr').textContent", &|v| v == "0.10", 10);
+    let _ = slider;
+    driver.wait_for("return document.body.dataset.playback", &|v| v == "ready", 10);
+    let fast = driver.element("#speed option[value='25']");
+    driver.session_call("POST", &format!("/element/{fast}/click"), Some(json!({})));
+    let play = driver.element("#play");
+    driver.session_call("POST", &format!("/element/{play}/click"), Some(json!({})));
+    driver.wait_for("return document.body.dataset.playback", &|v| v == "done", 60);
+    // SGD at 0.1 from (1.7, 1.5) settles in the local basin on the right: the table says where.
+    let position = driver.script("return document.querySelector('#racers tbody tr td:nth-child(6)').textContent");
+    assert!(position.as_str().unwrap().starts_with("(0.9601,"), "SGD at lr 0.1 ends at {position}");
+    let shot = Shot::decode(&decode_base64(driver.session_call("GET", "/screenshot", None).as_str().unwrap()));
+    let mut colours = std::collections::HashSet::new();
+    for y in (100..600).step_by(20) {
+        for x in (50..600).step_by(20) {
+            colours.insert(shot.rgb(x, y));
+        }
+    }
+    assert!(colours.len() > 100, "the exported heat map is drawn ({} colours)", colours.len());
 }

@@ -5,30 +5,13 @@
 
 mod common;
 
-use common::http::{get, post, request, Explorer};
+use common::http::{decode_base64, get, post, request, Explorer};
 use downhill::explore::run::{trajectories, RunSpec};
 use downhill::explore::Surface;
 use downhill::optim::{registry, Settings};
 use downhill::schedule::Schedule;
 use downhill::CpuBackend;
 use serde_json::{json, Value};
-
-fn decode_base64(s: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::new();
-    for chunk in bytes.chunks(4) {
-        let v = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (value(c) as u32) << (18 - 6 * i));
-        out.extend_from_slice(&v.to_be_bytes()[1..chunk.len()]);
-    }
-    out
-}
 
 fn race_body() -> Value {
     json!({

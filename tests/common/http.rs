@@ -128,3 +128,21 @@ impl Drop for Explorer {
         let _ = self.child.wait();
     }
 }
+
+/// Decodes standard base64 (the API's binary arrays, WebDriver's screenshots).
+pub fn decode_base64(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let v = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (value(c) as u32) << (18 - 6 * i));
+        out.extend_from_slice(&v.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}

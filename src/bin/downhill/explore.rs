@@ -30,7 +30,7 @@ pub struct ExploreArgs {
     #[arg(long, default_value = "himmelblau")]
     surface: String,
     /// Start point "x,y" of --export / --png (default: the surface's own).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     start: Option<String>,
     /// Steps of --export / --png.
     #[arg(long, default_value_t = 300)]

@@ -334,12 +334,14 @@
     const ctx = setupCanvas($("lossplot"), W, H);
     ctx.clearRect(0, 0, W, H);
     const floor = S.grid.floor;
+    // Below f32's resolution at f* the difference is rounding noise, not progress.
+    const resolution = Math.max(1e-16, 2.4e-7 * Math.abs(floor));
     const series = [];
     let lo = Infinity, hi = -Infinity;
     for (const r of S.racers) {
       const run = r.enabled && S.runs.get(r.preset.key);
       if (!run) continue;
-      const ys = run.losses.map((f) => Math.log10(Math.max(f - floor, 1e-16)));
+      const ys = run.losses.map((f) => Math.log10(Math.max(f - floor, resolution)));
       for (const y of ys) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
       series.push([r, ys]);
     }
@@ -402,6 +404,8 @@
 
   function render() {
     if (!S.grid) return;
+    // Classes have their legend; the colour bar is the surface's (or the final loss's) scale.
+    $("colourbar").style.visibility = S.view === "basin" && $("basin-colour").value === "minimum" ? "hidden" : "visible";
     drawPlot();
     drawLossPlot();
     updateTable();
