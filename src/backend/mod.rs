@@ -445,7 +445,7 @@ pub trait Backend {
 
     // ---- explorer surfaces ----
     /// Value and gradient of a 2-D test surface at `p.n` points (`ops::surface`): reads the
-    /// points from `points` (`p.stride` elements apart), writes `values` [n], the gradients at
+    /// points from `points` (`p.stride` elements apart), writes `values` (`[n]`), the gradients at
     /// the points' places in `grads` (same shape as `points`) and, when `p.row` is set, one
     /// trace row (x, y, f, ‖∇f‖ per point) into `trace`; otherwise `trace` is not touched.
     fn surface(
