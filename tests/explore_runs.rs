@@ -226,3 +226,18 @@ fn gpu_runs_match_the_cpu_path() {
     let same = want_classes.iter().zip(&got_classes).filter(|(a, b)| a == b).count();
     assert!(same >= want_classes.len() - 2, "basin map: {same} of {} starts classified alike", want_classes.len());
 }
+
+#[test]
+fn trajectories_refuse_rates_and_starts_that_cannot_be_run() {
+    let be = CpuBackend::new();
+    let spec = spec("bowl", optimizers()[0].1, 5);
+    for (starts, lrs, want) in [
+        (vec![[0.5, 0.5], [1.0, 1.0]], vec![0.1, 0.0], "learning rate 0"),
+        (vec![[0.5, 0.5]], vec![f64::NAN], "learning rate NaN"),
+        (vec![[f64::INFINITY, 0.5]], vec![0.1], "start 0"),
+        (vec![[0.5, 0.5]], vec![0.1, 0.2], "one rate per start"),
+    ] {
+        let err = trajectories(&be, &spec, &starts, &lrs).unwrap_err().to_string();
+        assert!(err.contains(want), "expected {want:?} in {err:?}");
+    }
+}

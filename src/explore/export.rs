@@ -4,7 +4,7 @@
 
 use super::api::{surface_values, SurfaceGridAnswer, SurfaceGridRequest, SurfaceRequest};
 use super::presets::{self, lr_grid, Preset};
-use super::run::{trajectories, RunSpec, Trajectory};
+use super::run::{surface_grid, trajectories, RunSpec, Trajectory};
 use super::surfaces::Surface;
 use super::{page, still};
 use crate::backend::Backend;
@@ -46,6 +46,16 @@ impl ExportSpec {
     fn surface_request(&self) -> SurfaceRequest {
         SurfaceRequest { name: self.surface.info.name.into(), condition: None, rotation: None }
     }
+
+    /// The run of racer `p` (a constant rate, as the page's exported sliders assume).
+    fn run_spec(&self, p: &Preset) -> Result<RunSpec> {
+        Ok(RunSpec {
+            surface: self.surface.clone(),
+            optimizer: p.optimizer.config()?,
+            schedule: Schedule::Constant,
+            steps: self.steps,
+        })
+    }
 }
 
 /// One racer in an export: its runs at every rate of the grid.
@@ -86,14 +96,11 @@ pub fn export_data<B: Backend>(be: &B, spec: &ExportSpec) -> Result<ExportData> 
     let lrs = lr_grid();
     let mut runs = Vec::new();
     for p in &spec.presets {
-        let run = RunSpec {
-            surface: spec.surface.clone(),
-            optimizer: p.optimizer.config()?,
-            schedule: Schedule::Constant,
-            steps: spec.steps,
-        };
         let starts = vec![spec.start; lrs.len()];
-        runs.push(ExportedRun { preset: p.clone(), trajectories: trajectories(be, &run, &starts, &lrs)? });
+        runs.push(ExportedRun {
+            preset: p.clone(),
+            trajectories: trajectories(be, &spec.run_spec(p)?, &starts, &lrs)?,
+        });
     }
     Ok(ExportData {
         device: be.describe(),
@@ -119,22 +126,12 @@ pub fn write_page<B: Backend>(be: &B, spec: &ExportSpec, path: &Path) -> Result<
 
 /// Writes a PNG still of the race (each racer at its own default rate) to `path` (atomically).
 pub fn write_png<B: Backend>(be: &B, spec: &ExportSpec, path: &Path) -> Result<()> {
-    let grid = surface_grid_values(be, spec)?;
+    let grid = surface_grid(be, &spec.surface, EXPORT_RESOLUTION)?;
     let mut runs = Vec::new();
     for p in &spec.presets {
-        let run = RunSpec {
-            surface: spec.surface.clone(),
-            optimizer: p.optimizer.config()?,
-            schedule: Schedule::Constant,
-            steps: spec.steps,
-        };
-        runs.push((p.clone(), trajectories(be, &run, &[spec.start], &[p.optimizer.lr])?.remove(0)));
+        runs.push((p.clone(), trajectories(be, &spec.run_spec(p)?, &[spec.start], &[p.optimizer.lr])?.remove(0)));
     }
     let png = still::render(&spec.surface, &grid, EXPORT_RESOLUTION, &runs, spec.start)
         .map_err(|e| crate::error::file_error(path, format!("cannot draw the still: {e}")))?;
     write_atomically(path, &png)
-}
-
-fn surface_grid_values<B: Backend>(be: &B, spec: &ExportSpec) -> Result<Vec<f32>> {
-    super::run::surface_grid(be, &spec.surface, EXPORT_RESOLUTION)
 }

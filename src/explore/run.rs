@@ -188,6 +188,12 @@ pub fn trajectories<B: Backend>(be: &B, spec: &RunSpec, starts: &[[f64; 2]], lrs
         });
     }
     check_starts(&spec.surface, starts)?;
+    if let Some(bad) = lrs.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
+        return Err(Error::InvalidArgument {
+            what: "trajectories".into(),
+            detail: format!("learning rate {bad} must be a finite number > 0"),
+        });
+    }
     let mut batch = Batch::new(be, spec, starts, lrs, true)?;
     batch.run(be, spec, true)?;
     let trace = be.read(&batch.trace)?;

@@ -148,7 +148,7 @@
   }
 
   // Coalesces bursts of changes (a dragged slider) into one request.
-  function schedule(what) {
+  function debounce(what) {
     clearTimeout(S.pending);
     S.pending = setTimeout(() => what().catch(showError), 120);
   }
@@ -442,7 +442,7 @@
       const cell = () => tr.appendChild(document.createElement("td"));
       const box = document.createElement("input");
       box.type = "checkbox"; box.checked = r.enabled; box.id = `use-${p.key}`;
-      box.onchange = () => { r.enabled = box.checked; schedule(recompute); };
+      box.onchange = () => { r.enabled = box.checked; debounce(recompute); };
       cell().appendChild(box);
       const name = cell();
       name.innerHTML = `<span class="swatch" style="background:${p.colour}"></span>${p.label}`;
@@ -455,7 +455,7 @@
           const input = document.createElement("input");
           if (k === "nesterov") { input.type = "checkbox"; input.checked = !!o.nesterov; r.extra.nesterov = !!o.nesterov; }
           else { input.type = "number"; input.step = "any"; input.placeholder = "default"; if (o[k] !== undefined && o[k] !== null) input.value = o[k]; r.extra[k] = input.value; }
-          input.onchange = () => { r.extra[k] = k === "nesterov" ? input.checked : input.value; schedule(recompute); };
+          input.onchange = () => { r.extra[k] = k === "nesterov" ? input.checked : input.value; debounce(recompute); };
           label.append(k, input);
           details.appendChild(label);
         }
@@ -472,10 +472,10 @@
         r.lrIndex = grid.reduce((best, lr, i) => Math.abs(Math.log(lr / r.lr)) < Math.abs(Math.log(grid[best] / r.lr)) ? i : best, 0);
         r.lr = grid[r.lrIndex];
         slider.min = 0; slider.max = grid.length - 1; slider.step = 1; slider.value = r.lrIndex;
-        slider.oninput = () => { r.lrIndex = +slider.value; r.lr = grid[r.lrIndex]; lrText.textContent = fmtLr(r.lr); schedule(recompute); };
+        slider.oninput = () => { r.lrIndex = +slider.value; r.lr = grid[r.lrIndex]; lrText.textContent = fmtLr(r.lr); debounce(recompute); };
       } else {
         slider.min = -4; slider.max = 0; slider.step = 0.05; slider.value = Math.log10(r.lr);
-        slider.oninput = () => { r.lr = Math.pow(10, +slider.value); lrText.textContent = fmtLr(r.lr); schedule(recompute); };
+        slider.oninput = () => { r.lr = Math.pow(10, +slider.value); lrText.textContent = fmtLr(r.lr); debounce(recompute); };
       }
       lrText.textContent = fmtLr(r.lr);
       lrCell.append(slider, lrText);
@@ -517,7 +517,7 @@
       if (DATA) return;
       const rect = ev.target.getBoundingClientRect();
       S.start = fromPx(ev.clientX - rect.left, ev.clientY - rect.top);
-      schedule(recompute);
+      debounce(recompute);
     });
     $("plot").addEventListener("mousemove", (ev) => {
       if (!S.grid) return;
@@ -535,12 +535,12 @@
     };
     $("step").onclick = () => { setPlaying(false); S.iter = Math.min(S.iter + 1, lastIter()); document.body.dataset.playback = "paused"; render(); };
     $("reset").onclick = () => { setPlaying(false); S.iter = 0; document.body.dataset.playback = "ready"; render(); };
-    $("surface").onchange = () => { selectSurface($("surface").value); schedule(async () => { await loadSurface(); await recompute(); }); };
+    $("surface").onchange = () => { selectSurface($("surface").value); debounce(async () => { await loadSurface(); await recompute(); }); };
     for (const id of ["kappa", "theta"]) {
-      $(id).oninput = () => { updateBowlLabels(); schedule(async () => { await loadSurface(); await recompute(); }); };
+      $(id).oninput = () => { updateBowlLabels(); debounce(async () => { await loadSurface(); await recompute(); }); };
     }
-    $("steps").onchange = () => schedule(recompute);
-    $("schedule").onchange = () => schedule(recompute);
+    $("steps").onchange = () => debounce(recompute);
+    $("schedule").onchange = () => debounce(recompute);
     $("basin-run").onclick = () => runBasin().catch((e) => { $("basin-status").textContent = ""; showError(e); });
     $("basin-hide").onclick = () => { S.view = "surface"; render(); };
     $("basin-colour").onchange = () => render();
