@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// One browser at a time: two chromiums on two cores slow each other past the timeouts.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// The SGD preset's colour (src/explore/presets.rs).
 const SGD_RGB: [u8; 3] = [0xff, 0x1f, 0x1f];
@@ -41,19 +44,8 @@ impl Driver {
             eprintln!("SKIPPED (no chromium + chromedriver; apt-get install chromium chromium-driver)");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let (child, addr, port) =
+            (0..5).find_map(|_| Self::spawn_chromedriver()).expect("chromedriver did not start on any of 5 free ports");
         let profile = std::env::temp_dir().join(format!("downhill-chromium-{}-{port}", std::process::id()));
         let args = [
             "--headless",
@@ -78,6 +70,35 @@ impl Driver {
         let answer = driver.call("POST", "/session", Some(caps));
         driver.session = answer["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {answer}")).to_string();
         Some(driver)
+    }
+
+    /// Starts chromedriver on a port that was free a moment ago and waits until it reports
+    /// ready; None when it exited (another process took the port) or never became ready.
+    fn spawn_chromedriver() -> Option<(Child, String, u16)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                let status = request(&addr, "GET", "/status", None, None);
+                if status.status == 200 && status.json()["value"]["ready"] == true {
+                    return Some((child, addr, port));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -153,6 +174,7 @@ impl Shot {
 
 #[test]
 fn the_page_plays_a_clicked_start_down_to_the_minimum() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(driver) = Driver::start() else { return };
     let server = Explorer::start("cpu");
     let steps = 400;
@@ -260,6 +282,7 @@ fn the_page_plays_a_clicked_start_down_to_the_minimum() {
 
 #[test]
 fn an_exported_page_plays_without_a_server_and_its_slider_picks_precomputed_rates() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(driver) = Driver::start() else { return };
     let dir = common::tmp_dir("export-page");
     let page = dir.join("page.html");
@@ -285,12 +308,12 @@ fn an_exported_page_plays_without_a_server_and_its_slider_picks_precomputed_rate
     let device = driver.script("return document.getElementById('device').textContent");
     assert!(device.as_str().unwrap().contains("precomputed at 17 learning rates"), "{device}");
     // The rate slider moves over the grid: index 12 is 10^(−4 + 12/4) = 0.1.
-    let slider = driver.element("#lr-sgd");
     assert_eq!(driver.script("return document.getElementById('lr-sgd').max"), "16");
+    let computed = driver.script("return document.body.dataset.computed");
     driver.script("const s = document.getElementById('lr-sgd'); s.value = 12; s.dispatchEvent(new Event('input'));");
     driver.wait_for("return document.querySelector('#lr-sgd + .lr').textContent", &|v| v == "0.10", 10);
-    let _ = slider;
-    driver.wait_for("return document.body.dataset.playback", &|v| v == "ready", 10);
+    // The page recomputes after a short pause in slider moves; play after it has.
+    driver.wait_for("return document.body.dataset.computed", &|v| *v != computed, 10);
     let fast = driver.element("#speed option[value='25']");
     driver.session_call("POST", &format!("/element/{fast}/click"), Some(json!({})));
     let play = driver.element("#play");

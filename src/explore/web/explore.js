@@ -142,6 +142,7 @@
     S.iter = 0;
     setPlaying(false);
     document.body.dataset.start = S.start.map((v) => v.toFixed(4)).join(",");
+    document.body.dataset.computed = String(generation); // how many recomputations have landed
     document.body.dataset.playback = "ready";
     showError(null);
     render();
