@@ -75,6 +75,17 @@ fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, T
         }
         out.push((format!("{} params after 3 steps", entry.name), be.read(&params).unwrap()));
     }
+    // Sophia-G (not yet a trainer optimizer): steps with a Hessian pass between them.
+    let sophia = downhill::optim::SophiaConfig { lr: 0.01, bs: 8.0, ..Default::default() };
+    let mut opt = Optimizer::new(be, downhill::optim::OptimizerConfig::Sophia(sophia), &layout, &[]).unwrap();
+    let mut params = be.upload(&params0).unwrap();
+    for _ in 0..3 {
+        opt.step(be, &mut params, &grads).unwrap();
+        opt.update_hessian(be, &mut params, &grads).unwrap();
+    }
+    out.push(("sophia params after 3 steps".into(), be.read(&params).unwrap()));
+    let state = opt.state(be).unwrap();
+    out.extend(state.tensors.into_iter().map(|(k, t)| (format!("sophia {k}"), t)));
 }
 
 fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {

@@ -3,8 +3,8 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lion, nadam, radam, rmsprop, sgd, AdagradConfig, AdamConfig, AdamaxConfig, LionConfig,
-    NadamConfig, RadamConfig, RmspropConfig, SgdConfig,
+    adagrad, adam, adamax, lion, nadam, radam, rmsprop, sgd, sophia, AdagradConfig, AdamConfig, AdamaxConfig,
+    LionConfig, NadamConfig, RadamConfig, RmspropConfig, SgdConfig, SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -26,6 +26,8 @@ pub enum OptimizerConfig {
     Radam(RadamConfig),
     /// Lion.
     Lion(LionConfig),
+    /// Sophia-G.
+    Sophia(SophiaConfig),
 }
 
 impl OptimizerConfig {
@@ -40,6 +42,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => c.lr,
             OptimizerConfig::Radam(c) => c.lr,
             OptimizerConfig::Lion(c) => c.lr,
+            OptimizerConfig::Sophia(c) => c.lr,
         }
     }
 
@@ -54,6 +57,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => c.lr = lr,
             OptimizerConfig::Radam(c) => c.lr = lr,
             OptimizerConfig::Lion(c) => c.lr = lr,
+            OptimizerConfig::Sophia(c) => c.lr = lr,
         }
     }
 
@@ -68,6 +72,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => c.weight_decay,
             OptimizerConfig::Radam(c) => c.weight_decay,
             OptimizerConfig::Lion(c) => c.weight_decay,
+            OptimizerConfig::Sophia(c) => c.weight_decay,
         }
     }
 
@@ -82,6 +87,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => c.betas.0,
             OptimizerConfig::Radam(c) => c.betas.0,
             OptimizerConfig::Lion(c) => c.betas.0,
+            OptimizerConfig::Sophia(c) => c.betas.0,
             OptimizerConfig::Adagrad(_) => 0.0,
         }
     }
@@ -94,6 +100,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => Some(c.betas),
             OptimizerConfig::Radam(c) => Some(c.betas),
             OptimizerConfig::Lion(c) => Some(c.betas),
+            OptimizerConfig::Sophia(c) => Some(c.betas),
             _ => None,
         }
     }
@@ -109,6 +116,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(_) => OptimKind::Nadam,
             OptimizerConfig::Radam(_) => OptimKind::Radam,
             OptimizerConfig::Lion(_) => OptimKind::Lion,
+            OptimizerConfig::Sophia(_) => OptimKind::Sophia,
         }
     }
 
@@ -123,6 +131,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adamax(_) => &["exp_avg", "exp_inf"],
             OptimizerConfig::Nadam(_) | OptimizerConfig::Radam(_) => &["exp_avg", "exp_avg_sq"],
             OptimizerConfig::Lion(_) => &["exp_avg"],
+            OptimizerConfig::Sophia(_) => &["exp_avg", "hessian"],
         }
     }
 
@@ -137,6 +146,7 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(c) => c.block(s),
             OptimizerConfig::Radam(c) => c.block(s),
             OptimizerConfig::Lion(c) => c.block(s),
+            OptimizerConfig::Sophia(c) => c.block(s),
         }
     }
 }
@@ -160,6 +170,8 @@ pub enum OptimKind {
     Radam,
     /// `lion_step`.
     Lion,
+    /// `sophia_step` (Sophia-G's step and its Hessian EMA).
+    Sophia,
 }
 
 impl OptimKind {
@@ -176,6 +188,7 @@ impl OptimKind {
             OptimKind::Nadam => drive(nadam::update, step),
             OptimKind::Radam => drive(radam::update, step),
             OptimKind::Lion => drive(lion::update, step),
+            OptimKind::Sophia => drive(sophia::update, step),
         }
     }
 }

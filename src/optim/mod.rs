@@ -16,6 +16,7 @@ mod radam;
 pub mod registry;
 mod rmsprop;
 mod sgd;
+mod sophia;
 
 pub use adagrad::{AdagradConfig, AdagradTerms};
 pub use adam::{AdamConfig, AdamTerms};
@@ -29,3 +30,4 @@ pub use radam::{RadamConfig, RadamTerms};
 pub use registry::{OptimizerEntry, Settings, OPTIMIZERS};
 pub use rmsprop::{RmspropConfig, RmspropTerms};
 pub use sgd::{SgdConfig, SgdTerms};
+pub use sophia::{SophiaConfig, SophiaTerms};

@@ -78,6 +78,8 @@ pub struct Optimizer<B: Backend> {
     /// Host copy of the table, refilled each step (no allocation per step).
     table_host: Tensor,
     state: B::Tensor,
+    /// Sophia-G's Hessian-pass table (constant, written once).
+    hessian_table: Option<B::Tensor>,
     norm: B::Tensor,
     step: u64,
     mu_product: f32,
@@ -126,6 +128,7 @@ impl<B: Backend> Optimizer<B> {
             tables: (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?,
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm: be.zeros(&[1])?,
+            hessian_table: None,
             state,
             groups: settings,
             layout: layout.clone(),
@@ -248,6 +251,43 @@ impl<B: Backend> Optimizer<B> {
         )
     }
 
+    /// Sophia-G's Hessian EMA, `h = β2·h + (1 − β2)·ĝ·ĝ`, from `hessian_grads` ĝ (the gradient
+    /// of the loss against labels sampled from the model's own predictions): one dispatch of
+    /// the update kernel in its Hessian mode. The parameters and the step count do not change.
+    pub fn update_hessian(&mut self, be: &B, params: &mut B::Tensor, hessian_grads: &B::Tensor) -> Result<()> {
+        let OptimizerConfig::Sophia(c) = self.config else {
+            return Err(Error::InvalidArgument {
+                what: "update_hessian".into(),
+                detail: format!("only Sophia-G keeps a Hessian estimate, not {:?}", self.config.kind()),
+            });
+        };
+        if self.hessian_table.is_none() {
+            let mut host = Tensor::zeros(&[self.groups.len(), HYPER_LEN]);
+            for (gi, g) in self.groups.iter().enumerate() {
+                let scalars = StepScalars {
+                    lr: g.lr,
+                    weight_decay: g.weight_decay,
+                    momentum: g.momentum,
+                    t: 1.0,
+                    mu_product: 1.0,
+                };
+                let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(c.hessian_block(&scalars));
+                host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
+            }
+            self.hessian_table = Some(be.upload(&host)?);
+        }
+        let table = self.hessian_table.as_ref().expect("written above");
+        be.optimizer_step(
+            self.config.kind(),
+            params,
+            hessian_grads,
+            &mut self.state,
+            table,
+            &self.chunk_groups,
+            &self.norm,
+        )
+    }
+
     /// The global gradient norm before clipping, as of the last step that clipped by norm
     /// (reads one number back from the device).
     pub fn last_grad_norm(&self, be: &B) -> Result<Option<f64>> {
@@ -361,6 +401,17 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
             if !(0.0..1.0).contains(&b) {
                 return bad(name, b, "in [0, 1)");
             }
+        }
+    }
+    if let OptimizerConfig::Sophia(c) = config {
+        if !(c.rho.is_finite() && c.rho > 0.0) {
+            return bad("rho", c.rho, "> 0");
+        }
+        if !(c.bs.is_finite() && c.bs >= 1.0) {
+            return bad("bs", c.bs, "≥ 1");
+        }
+        if c.hessian_interval == 0 {
+            return bad("hessian_interval", 0.0, "≥ 1 (a Hessian estimate every k steps)");
         }
     }
     if let OptimizerConfig::Sgd(c) = config {

@@ -32,6 +32,8 @@ pub enum ShaderFile {
     OptimRadam,
     /// `shaders/optim/lion.wgsl` (after `optim/prologue.wgsl`).
     OptimLion,
+    /// `shaders/optim/sophia.wgsl` (after `optim/prologue.wgsl`).
+    OptimSophia,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -50,7 +52,7 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 21] = [
+    pub const ALL: [ShaderFile; 22] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -65,6 +67,7 @@ impl ShaderFile {
         ShaderFile::OptimNadam,
         ShaderFile::OptimRadam,
         ShaderFile::OptimLion,
+        ShaderFile::OptimSophia,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -91,6 +94,7 @@ impl ShaderFile {
             ShaderFile::OptimNadam => "optim/nadam.wgsl",
             ShaderFile::OptimRadam => "optim/radam.wgsl",
             ShaderFile::OptimLion => "optim/lion.wgsl",
+            ShaderFile::OptimSophia => "optim/sophia.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -146,6 +150,7 @@ impl ShaderFile {
             ShaderFile::OptimNadam => with_optim_prologue!("optim/nadam.wgsl"),
             ShaderFile::OptimRadam => with_optim_prologue!("optim/radam.wgsl"),
             ShaderFile::OptimLion => with_optim_prologue!("optim/lion.wgsl"),
+            ShaderFile::OptimSophia => with_optim_prologue!("optim/sophia.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -246,6 +251,7 @@ kernel!(ADAMAX_STEP, OptimAdamax, "adamax_step", OPTIM);
 kernel!(NADAM_STEP, OptimNadam, "nadam_step", OPTIM);
 kernel!(RADAM_STEP, OptimRadam, "radam_step", OPTIM);
 kernel!(LION_STEP, OptimLion, "lion_step", OPTIM);
+kernel!(SOPHIA_STEP, OptimSophia, "sophia_step", OPTIM);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
@@ -310,6 +316,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &NADAM_STEP,
     &RADAM_STEP,
     &LION_STEP,
+    &SOPHIA_STEP,
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,

@@ -34,6 +34,7 @@ impl GpuBackend {
             OptimKind::Nadam => &kernels::NADAM_STEP,
             OptimKind::Radam => &kernels::RADAM_STEP,
             OptimKind::Lion => &kernels::LION_STEP,
+            OptimKind::Sophia => &kernels::SOPHIA_STEP,
         };
         let p = Params { n: n as u32, pad: [0; 3] };
         let grid = self.items_grid(kernel, n)?;

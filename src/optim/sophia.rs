@@ -1,0 +1,98 @@
+//! Sophia-G (Liu et al. 2023, the official `SophiaG`, sophia-opt 0.2.2): a sign step of the
+//! momentum, clipped coordinate-wise by a diagonal Hessian estimate, with decoupled weight
+//! decay (`shaders/optim/sophia.wgsl`). The same kernel also runs the Hessian's EMA
+//! (`Optimizer::update_hessian`) from a Gauss-Newton-Bartlett gradient ĝ.
+
+use super::hyper::{flag, GroupHyper, Head, StepScalars};
+use super::registry::{betas, num};
+use crate::error::Result;
+use serde_json::Value;
+
+/// Sophia-G's settings (the official defaults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SophiaConfig {
+    /// Learning rate (default 1e-4).
+    pub lr: f64,
+    /// (β1, β2): the momentum's and the Hessian EMA's decay (default (0.965, 0.99)).
+    pub betas: (f64, f64),
+    /// ρ, the clipping threshold's scale (default 0.04).
+    pub rho: f64,
+    /// Decoupled weight decay (default 0.1).
+    pub weight_decay: f64,
+    /// `bs`, the batch size `step()` multiplies the Hessian EMA by (the reference's default
+    /// 5120; the official GPT-2 script passes tokens per batch).
+    pub bs: f64,
+    /// k: the Hessian estimate is refreshed every k steps (the official script's default 10).
+    pub hessian_interval: u64,
+}
+
+impl Default for SophiaConfig {
+    fn default() -> Self {
+        Self { lr: 1e-4, betas: (0.965, 0.99), rho: 0.04, weight_decay: 0.1, bs: 5120.0, hessian_interval: 10 }
+    }
+}
+
+/// Sophia-G's own numbers in its block.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SophiaTerms {
+    /// `ρ·bs`, the Python product, as f32.
+    pub rho_bs: f32,
+    /// 1: this pass updates the Hessian EMA from the gradient (ĝ) and nothing else.
+    pub hessian_pass: f32,
+    /// Unused.
+    pub pad: [f32; 5],
+}
+
+impl SophiaConfig {
+    /// The block of one group for one step.
+    pub fn block(&self, s: &StepScalars) -> GroupHyper {
+        let head = Head::base(s).with_betas(s.momentum, self.betas.1);
+        GroupHyper::new(head, SophiaTerms { rho_bs: (self.rho * self.bs) as f32, ..Default::default() })
+    }
+
+    /// The block of a Hessian pass: `h = β2·h + (1 − β2)·ĝ·ĝ`.
+    pub fn hessian_block(&self, s: &StepScalars) -> GroupHyper {
+        let head = Head::base(s).with_betas(s.momentum, self.betas.1);
+        GroupHyper::new(head, SophiaTerms { hessian_pass: flag(true), ..Default::default() })
+    }
+}
+
+/// The CPU twin of `sophia_step`. A step: p = p·(1 − lr·wd); m = β1·m + (1−β1)·g;
+/// ratio = min(|m| / (ρ·bs·h + 1e-15), 1); p = p − lr·sign(m)·ratio. A Hessian pass:
+/// h = β2·h + (1−β2)·ĝ·ĝ. State: exp_avg, hessian.
+pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
+    let h = &b.head;
+    let t: SophiaTerms = b.terms();
+    if t.hessian_pass != 0.0 {
+        s[1] = s[1] * h.beta2 + h.one_minus_beta2 * g * g;
+        return;
+    }
+    *p *= h.decay_factor;
+    let m = s[0] * h.beta1 + h.one_minus_beta1 * g;
+    s[0] = m;
+    let ratio = (m.abs() / (s[1] * t.rho_bs + 1e-15)).min(1.0);
+    let sign = if m > 0.0 {
+        1.0
+    } else if m < 0.0 {
+        -1.0
+    } else {
+        0.0
+    };
+    *p += -h.lr * sign * ratio;
+}
+
+impl SophiaConfig {
+    /// From `SophiaG`'s constructor arguments (`lr`, `betas`, `rho`, `weight_decay`) and
+    /// `step()`'s `bs`; k is the training script's setting.
+    pub fn from_reference(h: &Value, bs: f64, hessian_interval: u64) -> Result<Self> {
+        Ok(Self {
+            lr: num(h, "lr")?,
+            betas: betas(h)?,
+            rho: num(h, "rho")?,
+            weight_decay: num(h, "weight_decay")?,
+            bs,
+            hessian_interval,
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! The newer optimizers against their references (tests/fixtures/oracle/optimizers_extra.json,
+//! README "Extra optimizers"): every case, every step, on both paths, standalone on a flat
+//! buffer, then the final state under the reference's names. Settings come from the fixture.
+
+mod common;
+
+use common::oracle::{host, load, tensor};
+use common::{gpu, worst_relative};
+use downhill::optim::{Optimizer, OptimizerConfig, SophiaConfig};
+use downhill::params::{FlatStore, ParamLayout};
+use downhill::{Backend, CpuBackend};
+use serde_json::Value;
+
+/// Required agreement, |got − want| / max(|want|, 1) (the README's measure).
+const TOL: f64 = 1e-5;
+
+fn names(case: &Value) -> Vec<String> {
+    case["param_names"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect()
+}
+
+/// The case's parameters in a flat store, its gradients' store and the layout.
+fn setup<B: Backend>(be: &B, oracle: &Value, names: &[String]) -> (ParamLayout, FlatStore<B>, FlatStore<B>) {
+    let shapes: Vec<(String, Vec<usize>)> =
+        names.iter().map(|n| (n.clone(), host(&oracle["initial_params"][n]).shape().to_vec())).collect();
+    let layout = ParamLayout::new(&shapes).unwrap();
+    let mut params = FlatStore::zeros(be, &layout).unwrap();
+    for n in names {
+        params.load(be, n, &host(&oracle["initial_params"][n])).unwrap();
+    }
+    let grads = FlatStore::zeros(be, &layout).unwrap();
+    (layout, params, grads)
+}
+
+/// Fails unless every tensor of `store` is within TOL of `want[name]`; returns the worst error.
+fn check<B: Backend>(be: &B, what: &str, store: &FlatStore<B>, want: &Value, names: &[String]) -> f64 {
+    let mut worst = 0.0f64;
+    for n in names {
+        let got = store.read(be, n).unwrap();
+        let want = tensor(&want[n]).1;
+        let (err, i) = worst_relative(got.data(), &want, 1.0);
+        assert!(err <= TOL, "{what}: {n}[{i}] = {} but the reference has {} (error {err:e})", got.data()[i], want[i]);
+        worst = worst.max(err);
+    }
+    worst
+}
+
+/// Fails unless the optimizer's state tensors match the case's `final_state` (numbers such as
+/// `step` are the step count).
+fn check_state<B: Backend>(be: &B, case: &Value, opt: &Optimizer<B>, names: &[String], steps: usize) {
+    let state = opt.state(be).unwrap();
+    let case_name = case["name"].as_str().unwrap();
+    for n in names {
+        for (key, value) in case["final_state"][n].as_object().unwrap() {
+            if key == "step" {
+                assert_eq!(value.as_f64().unwrap(), steps as f64, "{case_name} {n}.step");
+                continue;
+            }
+            let full = format!("{n}.{key}");
+            let got =
+                &state.tensors.iter().find(|(k, _)| *k == full).unwrap_or_else(|| panic!("{case_name}: no {full}")).1;
+            let (err, i) = worst_relative(got.data(), &tensor(value).1, 1e-3);
+            assert!(err <= 1e-4, "{case_name} final {full}[{i}] = {} (error {err:e})", got.data()[i]);
+        }
+    }
+}
+
+/// Sophia-G cases: `step(bs)` every iteration, the Hessian EMA from `hessian_grads[t]` after
+/// iterations t with (t + 1) % k == 0, as the official training script.
+fn sophia_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
+    let oracle = load("optimizers_extra.json");
+    let mut report = Vec::new();
+    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "SophiaG") {
+        let case_name = case["name"].as_str().unwrap();
+        let names = names(case);
+        let k = case["hessian_update_interval"].as_u64().unwrap();
+        let bs = case["step_kwargs"]["bs"].as_f64().unwrap();
+        let config = OptimizerConfig::Sophia(SophiaConfig::from_reference(&case["hyperparameters"], bs, k).unwrap());
+        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
+        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
+        let mut worst = 0.0f64;
+        let steps = oracle["grads"].as_array().unwrap().len();
+        let mut hessian_steps = Vec::new();
+        for t in 0..steps {
+            for n in &names {
+                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+            }
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+            if (t as u64 + 1) % k == 0 {
+                for n in &names {
+                    grads.load(be, n, &host(&oracle["hessian_grads"][t][n])).unwrap();
+                }
+                opt.update_hessian(be, params.flat_mut(), grads.flat()).unwrap();
+                hessian_steps.push(t);
+            }
+            worst = worst.max(check(
+                be,
+                &format!("{case_name} step {}", t + 1),
+                &params,
+                &case["expected_params"][t],
+                &names,
+            ));
+        }
+        let want: Vec<usize> =
+            case["hessian_update_steps"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(hessian_steps, want, "{case_name}: the Hessian is refreshed when the reference refreshes it");
+        check_state(be, case, &opt, &names, steps);
+        report.push((case_name.to_string(), worst));
+    }
+    assert_eq!(report.len(), 3, "the fixture's three Sophia-G cases");
+    report
+}
+
+#[test]
+fn sophia_matches_the_official_implementation_on_the_cpu_path() {
+    for (case, worst) in sophia_cases(&CpuBackend::new()) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn sophia_matches_the_official_implementation_on_the_gpu_path() {
+    let Some(g) = gpu() else { return };
+    for (case, worst) in sophia_cases(g) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn sophia_settings_out_of_range_are_refused() {
+    let be = CpuBackend::new();
+    let layout = ParamLayout::new(&[("w", vec![3])]).unwrap();
+    let d = SophiaConfig::default();
+    for (c, want) in [
+        (SophiaConfig { rho: 0.0, ..d }, "rho"),
+        (SophiaConfig { rho: -1.0, ..d }, "rho"),
+        (SophiaConfig { hessian_interval: 0, ..d }, "hessian_interval"),
+        (SophiaConfig { bs: 0.0, ..d }, "bs"),
+        (SophiaConfig { betas: (1.0, 0.99), ..d }, "betas[0]"),
+        (SophiaConfig { betas: (0.9, -0.1), ..d }, "betas[1]"),
+    ] {
+        let err = Optimizer::new(&be, OptimizerConfig::Sophia(c), &layout, &[]).err().expect("refused").to_string();
+        assert!(err.contains(want), "expected {want:?} in {err:?}");
+    }
+    let mut adam = Optimizer::new(&be, OptimizerConfig::Adam(Default::default()), &layout, &[]).unwrap();
+    let mut p = be.zeros(&[layout.total()]).unwrap();
+    let g = be.zeros(&[layout.total()]).unwrap();
+    let err = adam.update_hessian(&be, &mut p, &g).unwrap_err().to_string();
+    assert!(err.contains("only Sophia-G"), "{err}");
+}
