@@ -104,6 +104,9 @@ pub struct CheckpointMeta {
     pub lrs: Vec<f64>,
     /// Momentum / β1 of each group.
     pub momenta: Vec<f64>,
+    /// Schedule-free AdamW's (lr_max, weight_sum) of each group.
+    #[serde(default)]
+    pub schedule_free: Vec<(f64, f64)>,
     /// The fitted input normalisation.
     pub normalizer: Normalizer,
     /// Metrics of every completed epoch.
@@ -167,6 +170,7 @@ impl Checkpoint {
             lrs: self.meta.lrs.clone(),
             momenta: self.meta.momenta.clone(),
             tensors: self.optimizer.clone(),
+            schedule_free: self.meta.schedule_free.clone(),
         }
     }
 

@@ -86,6 +86,17 @@ fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, T
     out.push(("sophia params after 3 steps".into(), be.read(&params).unwrap()));
     let state = opt.state(be).unwrap();
     out.extend(state.tensors.into_iter().map(|(k, t)| (format!("sophia {k}"), t)));
+    // Schedule-free AdamW (not yet a trainer optimizer): steps, then the switch to eval mode.
+    let sf =
+        downhill::optim::ScheduleFreeConfig { lr: 0.05, weight_decay: 0.01, warmup_steps: 2, ..Default::default() };
+    let mut opt = Optimizer::new(be, downhill::optim::OptimizerConfig::ScheduleFree(sf), &layout, &[]).unwrap();
+    let mut params = be.upload(&params0).unwrap();
+    for _ in 0..3 {
+        opt.step(be, &mut params, &grads).unwrap();
+    }
+    out.push(("schedule-free y after 3 steps".into(), be.read(&params).unwrap()));
+    opt.eval_mode(be, &mut params).unwrap();
+    out.push(("schedule-free x after 3 steps".into(), be.read(&params).unwrap()));
 }
 
 fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {

@@ -6,7 +6,7 @@ mod common;
 
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
-use downhill::optim::{Optimizer, OptimizerConfig, SophiaConfig};
+use downhill::optim::{Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
 use downhill::params::{FlatStore, ParamLayout};
 use downhill::{Backend, CpuBackend};
 use serde_json::Value;
@@ -85,7 +85,7 @@ fn sophia_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
                 grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
             }
             opt.step(be, params.flat_mut(), grads.flat()).unwrap();
-            if (t as u64 + 1) % k == 0 {
+            if (t as u64 + 1).is_multiple_of(k) {
                 for n in &names {
                     grads.load(be, n, &host(&oracle["hessian_grads"][t][n])).unwrap();
                 }
@@ -146,4 +146,97 @@ fn sophia_settings_out_of_range_are_refused() {
     let g = be.zeros(&[layout.total()]).unwrap();
     let err = adam.update_hessian(&be, &mut p, &g).unwrap_err().to_string();
     assert!(err.contains("only Sophia-G"), "{err}");
+}
+
+/// Schedule-free AdamW cases: train mode throughout; after each step the params are y
+/// (`expected_params`) and eval mode gives x (`expected_eval_params`, which the reference takes
+/// from a deep copy: here y is restored exactly after reading x).
+fn schedule_free_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
+    let oracle = load("optimizers_extra.json");
+    let mut report = Vec::new();
+    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "AdamWScheduleFree") {
+        let case_name = case["name"].as_str().unwrap();
+        let names = names(case);
+        let config =
+            OptimizerConfig::ScheduleFree(ScheduleFreeConfig::from_reference(&case["hyperparameters"]).unwrap());
+        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
+        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
+        opt.train_mode(be, params.flat_mut()).unwrap();
+        let mut worst = 0.0f64;
+        let steps = oracle["grads"].as_array().unwrap().len();
+        for t in 0..steps {
+            for n in &names {
+                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+            }
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+            let what = format!("{case_name} step {}", t + 1);
+            worst = worst.max(check(be, &what, &params, &case["expected_params"][t], &names));
+            let y: Vec<_> = names.iter().map(|n| params.read(be, n).unwrap()).collect();
+            opt.eval_mode(be, params.flat_mut()).unwrap();
+            assert!(opt.is_eval_mode());
+            worst =
+                worst.max(check(be, &format!("{what} (eval mode)"), &params, &case["expected_eval_params"][t], &names));
+            opt.train_mode(be, params.flat_mut()).unwrap();
+            for (n, y) in names.iter().zip(&y) {
+                params.load(be, n, y).unwrap();
+            }
+        }
+        check_state(be, case, &opt, &names, steps);
+        let state = opt.state(be).unwrap();
+        let group = &case["final_group_state"];
+        let (lr_max, weight_sum) = state.schedule_free[0];
+        assert_eq!(state.step, group["k"].as_u64().unwrap());
+        assert!((lr_max - group["lr_max"].as_f64().unwrap()).abs() <= 1e-15, "{case_name} lr_max {lr_max}");
+        let want = group["weight_sum"].as_f64().unwrap();
+        assert!((weight_sum - want).abs() <= 1e-12 * want.abs(), "{case_name} weight_sum {weight_sum} vs {want}");
+        report.push((case_name.to_string(), worst));
+    }
+    assert_eq!(report.len(), 3, "the fixture's three schedule-free cases");
+    report
+}
+
+#[test]
+fn schedule_free_adamw_matches_the_reference_on_the_cpu_path() {
+    for (case, worst) in schedule_free_cases(&CpuBackend::new()) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn schedule_free_adamw_matches_the_reference_on_the_gpu_path() {
+    let Some(g) = gpu() else { return };
+    for (case, worst) in schedule_free_cases(g) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn schedule_free_refuses_to_step_in_eval_mode_and_its_state_round_trips() {
+    let be = CpuBackend::new();
+    let layout = ParamLayout::new(&[("w", vec![3])]).unwrap();
+    let config = OptimizerConfig::ScheduleFree(ScheduleFreeConfig { lr: 0.1, warmup_steps: 2, ..Default::default() });
+    let mut opt = Optimizer::new(&be, config, &layout, &[]).unwrap();
+    let mut p = be.upload(&downhill::Tensor::from_vec(&[layout.total()], vec![1.0; layout.total()]).unwrap()).unwrap();
+    let g = be.upload(&downhill::Tensor::from_vec(&[layout.total()], vec![0.5; layout.total()]).unwrap()).unwrap();
+    opt.eval_mode(&be, &mut p).unwrap();
+    assert!(!opt.is_eval_mode(), "before the first step x = y: nothing to switch");
+    for _ in 0..3 {
+        opt.step(&be, &mut p, &g).unwrap();
+    }
+    opt.eval_mode(&be, &mut p).unwrap();
+    let err = opt.step(&be, &mut p, &g).unwrap_err().to_string();
+    assert!(err.contains("eval mode"), "{err}");
+    opt.train_mode(&be, &mut p).unwrap();
+    let saved = opt.state(&be).unwrap();
+    let mut again = Optimizer::new(&be, config, &layout, &[]).unwrap();
+    again.load_state(&be, &saved).unwrap();
+    let (mut p1, mut p2) = (be.upload(&be.read(&p).unwrap()).unwrap(), be.upload(&be.read(&p).unwrap()).unwrap());
+    opt.step(&be, &mut p1, &g).unwrap();
+    again.step(&be, &mut p2, &g).unwrap();
+    // The 3 elements of `w` (the layout pads to ALIGN; the state holds only the tensor's own).
+    assert_eq!(
+        be.read(&p1).unwrap().data()[..3],
+        be.read(&p2).unwrap().data()[..3],
+        "a restored optimizer continues bit for bit"
+    );
 }

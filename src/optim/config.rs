@@ -3,8 +3,8 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lion, nadam, radam, rmsprop, sgd, sophia, AdagradConfig, AdamConfig, AdamaxConfig,
-    LionConfig, NadamConfig, RadamConfig, RmspropConfig, SgdConfig, SophiaConfig,
+    adagrad, adam, adamax, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdagradConfig, AdamConfig,
+    AdamaxConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -28,6 +28,8 @@ pub enum OptimizerConfig {
     Lion(LionConfig),
     /// Sophia-G.
     Sophia(SophiaConfig),
+    /// Schedule-free AdamW.
+    ScheduleFree(ScheduleFreeConfig),
 }
 
 impl OptimizerConfig {
@@ -43,6 +45,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => c.lr,
             OptimizerConfig::Lion(c) => c.lr,
             OptimizerConfig::Sophia(c) => c.lr,
+            OptimizerConfig::ScheduleFree(c) => c.lr,
         }
     }
 
@@ -58,6 +61,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => c.lr = lr,
             OptimizerConfig::Lion(c) => c.lr = lr,
             OptimizerConfig::Sophia(c) => c.lr = lr,
+            OptimizerConfig::ScheduleFree(c) => c.lr = lr,
         }
     }
 
@@ -73,6 +77,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => c.weight_decay,
             OptimizerConfig::Lion(c) => c.weight_decay,
             OptimizerConfig::Sophia(c) => c.weight_decay,
+            OptimizerConfig::ScheduleFree(c) => c.weight_decay,
         }
     }
 
@@ -88,6 +93,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => c.betas.0,
             OptimizerConfig::Lion(c) => c.betas.0,
             OptimizerConfig::Sophia(c) => c.betas.0,
+            OptimizerConfig::ScheduleFree(c) => c.betas.0,
             OptimizerConfig::Adagrad(_) => 0.0,
         }
     }
@@ -101,6 +107,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => Some(c.betas),
             OptimizerConfig::Lion(c) => Some(c.betas),
             OptimizerConfig::Sophia(c) => Some(c.betas),
+            OptimizerConfig::ScheduleFree(c) => Some(c.betas),
             _ => None,
         }
     }
@@ -117,6 +124,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(_) => OptimKind::Radam,
             OptimizerConfig::Lion(_) => OptimKind::Lion,
             OptimizerConfig::Sophia(_) => OptimKind::Sophia,
+            OptimizerConfig::ScheduleFree(_) => OptimKind::ScheduleFree,
         }
     }
 
@@ -132,10 +140,12 @@ impl OptimizerConfig {
             OptimizerConfig::Nadam(_) | OptimizerConfig::Radam(_) => &["exp_avg", "exp_avg_sq"],
             OptimizerConfig::Lion(_) => &["exp_avg"],
             OptimizerConfig::Sophia(_) => &["exp_avg", "hessian"],
+            OptimizerConfig::ScheduleFree(_) => &["z", "exp_avg_sq"],
         }
     }
 
-    /// One group's block for one step (clipping is set by the caller).
+    /// One group's block for one step (clipping is set by the caller). Schedule-free AdamW's
+    /// block depends on running sums the `Optimizer` keeps; here it is that of a first step.
     pub fn block(&self, s: &StepScalars) -> GroupHyper {
         match self {
             OptimizerConfig::Sgd(c) => c.block(s),
@@ -147,6 +157,7 @@ impl OptimizerConfig {
             OptimizerConfig::Radam(c) => c.block(s),
             OptimizerConfig::Lion(c) => c.block(s),
             OptimizerConfig::Sophia(c) => c.block(s),
+            OptimizerConfig::ScheduleFree(c) => c.block(s, &mut Default::default()),
         }
     }
 }
@@ -172,6 +183,8 @@ pub enum OptimKind {
     Lion,
     /// `sophia_step` (Sophia-G's step and its Hessian EMA).
     Sophia,
+    /// `schedule_free_step` (schedule-free AdamW's step and its y ↔ x switch).
+    ScheduleFree,
 }
 
 impl OptimKind {
@@ -189,6 +202,7 @@ impl OptimKind {
             OptimKind::Radam => drive(radam::update, step),
             OptimKind::Lion => drive(lion::update, step),
             OptimKind::Sophia => drive(sophia::update, step),
+            OptimKind::ScheduleFree => drive(schedule_free::update, step),
         }
     }
 }

@@ -15,6 +15,7 @@ mod optimizer;
 mod radam;
 pub mod registry;
 mod rmsprop;
+mod schedule_free;
 mod sgd;
 mod sophia;
 
@@ -29,5 +30,6 @@ pub use optimizer::{Clip, Optimizer, OptimizerState, ParamGroup};
 pub use radam::{RadamConfig, RadamTerms};
 pub use registry::{OptimizerEntry, Settings, OPTIMIZERS};
 pub use rmsprop::{RmspropConfig, RmspropTerms};
+pub use schedule_free::{ScheduleFreeConfig, ScheduleFreeGroup, ScheduleFreeTerms};
 pub use sgd::{SgdConfig, SgdTerms};
 pub use sophia::{SophiaConfig, SophiaTerms};

@@ -4,6 +4,7 @@
 
 use super::config::OptimizerConfig;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
+use super::schedule_free::ScheduleFreeGroup;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ALIGN};
@@ -54,6 +55,8 @@ pub struct OptimizerState {
     pub momenta: Vec<f64>,
     /// State tensors named `<param>.<state>`, e.g. `fc1.weight.exp_avg`, PyTorch's state names.
     pub tensors: Vec<(String, Tensor)>,
+    /// Schedule-free AdamW's running (lr_max, weight_sum) of each group (empty for the others).
+    pub schedule_free: Vec<(f64, f64)>,
 }
 
 /// One group's settings.
@@ -63,6 +66,8 @@ struct GroupSettings {
     weight_decay: f64,
     /// SGD momentum, Adam-family β1 or RMSprop momentum: what OneCycle cycles.
     momentum: f64,
+    /// Schedule-free AdamW's running numbers (unused by the others).
+    schedule_free: ScheduleFreeGroup,
 }
 
 /// An optimizer bound to one parameter layout on one backend.
@@ -80,6 +85,10 @@ pub struct Optimizer<B: Backend> {
     state: B::Tensor,
     /// Sophia-G's Hessian-pass table (constant, written once).
     hessian_table: Option<B::Tensor>,
+    /// Schedule-free AdamW's table for switching the parameters between y and x.
+    switch_table: Option<B::Tensor>,
+    /// Schedule-free AdamW: the parameters hold x (eval mode) rather than y.
+    eval_mode: bool,
     norm: B::Tensor,
     step: u64,
     mu_product: f32,
@@ -90,8 +99,12 @@ impl<B: Backend> Optimizer<B> {
     /// An optimizer for the tensors of `layout`, with `groups` overriding settings for some.
     pub fn new(be: &B, config: OptimizerConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Self> {
         validate(&config)?;
-        let mut settings =
-            vec![GroupSettings { lr: config.lr(), weight_decay: config.weight_decay(), momentum: config.momentum() }];
+        let mut settings = vec![GroupSettings {
+            lr: config.lr(),
+            weight_decay: config.weight_decay(),
+            momentum: config.momentum(),
+            schedule_free: ScheduleFreeGroup::default(),
+        }];
         let mut chunk_groups = vec![0u32; layout.chunks()];
         let mut claimed: Vec<Option<usize>> = vec![None; layout.views().len()];
         for (gi, group) in groups.iter().enumerate() {
@@ -99,6 +112,7 @@ impl<B: Backend> Optimizer<B> {
                 lr: group.lr.unwrap_or(config.lr()),
                 weight_decay: group.weight_decay.unwrap_or(config.weight_decay()),
                 momentum: config.momentum(),
+                schedule_free: ScheduleFreeGroup::default(),
             });
             for name in &group.params {
                 let view = layout.get(name)?;
@@ -129,6 +143,8 @@ impl<B: Backend> Optimizer<B> {
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm: be.zeros(&[1])?,
             hessian_table: None,
+            switch_table: None,
+            eval_mode: false,
             state,
             groups: settings,
             layout: layout.clone(),
@@ -220,13 +236,19 @@ impl<B: Backend> Optimizer<B> {
                 });
             }
         }
+        if self.eval_mode {
+            return Err(Error::InvalidArgument {
+                what: "Optimizer::step".into(),
+                detail: "schedule-free AdamW is in eval mode (the parameters hold x); call train_mode first".into(),
+            });
+        }
         self.step += 1;
         let t = self.step as f64;
         if let OptimizerConfig::Nadam(c) = &self.config {
             self.mu_product *= c.mu(self.groups[0].momentum, t) as f32;
         }
-        for (gi, g) in self.groups.iter().enumerate() {
-            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(g, t));
+        for gi in 0..self.groups.len() {
+            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(gi, t));
             self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
         }
         let table = &mut self.tables[self.step as usize % TABLE_RING];
@@ -249,6 +271,49 @@ impl<B: Backend> Optimizer<B> {
             &self.chunk_groups,
             &self.norm,
         )
+    }
+
+    /// Schedule-free AdamW: puts the eval-mode weights x into `params` (which hold the
+    /// train-mode y), for evaluation and checkpoints: `p = lerp(p, z, 1 − 1/β1)`, one dispatch.
+    /// A no-op for other optimizers and when already in eval mode.
+    pub fn eval_mode(&mut self, be: &B, params: &mut B::Tensor) -> Result<()> {
+        self.switch_mode(be, params, true)
+    }
+
+    /// Schedule-free AdamW: back to the train-mode y, `p = lerp(p, z, 1 − β1)`. A no-op for other
+    /// optimizers and when already in train mode.
+    pub fn train_mode(&mut self, be: &B, params: &mut B::Tensor) -> Result<()> {
+        self.switch_mode(be, params, false)
+    }
+
+    /// Whether the parameters hold schedule-free AdamW's eval-mode x.
+    pub fn is_eval_mode(&self) -> bool {
+        self.eval_mode
+    }
+
+    fn switch_mode(&mut self, be: &B, params: &mut B::Tensor, to_eval: bool) -> Result<()> {
+        let OptimizerConfig::ScheduleFree(c) = self.config else { return Ok(()) };
+        // Before the first step z does not exist yet and y = x = the parameters.
+        if self.eval_mode == to_eval || self.step == 0 {
+            self.eval_mode = to_eval && self.step > 0;
+            return Ok(());
+        }
+        let mut host = Tensor::zeros(&[self.groups.len(), HYPER_LEN]);
+        for (gi, g) in self.groups.iter().enumerate() {
+            let scalars =
+                StepScalars { lr: g.lr, weight_decay: g.weight_decay, momentum: g.momentum, t: 1.0, mu_product: 1.0 };
+            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(c.switch_block(&scalars, to_eval));
+            host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
+        }
+        match &mut self.switch_table {
+            Some(t) => be.write(t, &host)?,
+            None => self.switch_table = Some(be.upload(&host)?),
+        }
+        let table = self.switch_table.as_ref().expect("written above");
+        let zero = be.zeros(&[self.layout.total()])?;
+        be.optimizer_step(self.config.kind(), params, &zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+        self.eval_mode = to_eval;
+        Ok(())
     }
 
     /// Sophia-G's Hessian EMA, `h = β2·h + (1 − β2)·ĝ·ĝ`, from `hessian_grads` ĝ (the gradient
@@ -301,7 +366,8 @@ impl<B: Backend> Optimizer<B> {
 
     /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32): the
     /// optimizer's own block (its file) and the clipping settings.
-    fn block(&self, g: &GroupSettings, t: f64) -> GroupHyper {
+    fn block(&mut self, gi: usize, t: f64) -> GroupHyper {
+        let g = &mut self.groups[gi];
         let scalars = StepScalars {
             lr: g.lr,
             weight_decay: g.weight_decay,
@@ -309,7 +375,10 @@ impl<B: Backend> Optimizer<B> {
             t,
             mu_product: self.mu_product as f64,
         };
-        let mut h = self.config.block(&scalars);
+        let mut h = match &self.config {
+            OptimizerConfig::ScheduleFree(c) => c.block(&scalars, &mut g.schedule_free),
+            other => other.block(&scalars),
+        };
         let (mode, value) = match self.clip {
             Clip::None => (0.0, 0.0),
             Clip::L2Norm(v) => (1.0, v),
@@ -340,6 +409,12 @@ impl<B: Backend> Optimizer<B> {
             lrs: self.lrs(),
             momenta: self.groups.iter().map(|g| g.momentum).collect(),
             tensors,
+            schedule_free: match self.config {
+                OptimizerConfig::ScheduleFree(_) => {
+                    self.groups.iter().map(|g| (g.schedule_free.lr_max, g.schedule_free.weight_sum)).collect()
+                }
+                _ => Vec::new(),
+            },
         })
     }
 
@@ -377,6 +452,21 @@ impl<B: Backend> Optimizer<B> {
             g.lr = lr;
             g.momentum = m;
         }
+        if let OptimizerConfig::ScheduleFree(_) = self.config {
+            if state.schedule_free.len() != self.groups.len() {
+                return Err(Error::InvalidArgument {
+                    what: "optimizer state".into(),
+                    detail: format!(
+                        "schedule-free AdamW needs (lr_max, weight_sum) for each of {} groups, the state has {}",
+                        self.groups.len(),
+                        state.schedule_free.len()
+                    ),
+                });
+            }
+            for (g, &(lr_max, weight_sum)) in self.groups.iter_mut().zip(&state.schedule_free) {
+                g.schedule_free = ScheduleFreeGroup { lr_max, weight_sum };
+            }
+        }
         Ok(())
     }
 }
@@ -400,6 +490,16 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
         for (name, b) in [("betas[0]", b1), ("betas[1]", b2)] {
             if !(0.0..1.0).contains(&b) {
                 return bad(name, b, "in [0, 1)");
+            }
+        }
+    }
+    if let OptimizerConfig::ScheduleFree(c) = config {
+        if !(c.eps.is_finite() && c.eps > 0.0) {
+            return bad("eps", c.eps, "> 0");
+        }
+        for (name, v) in [("r", c.r), ("weight_lr_power", c.weight_lr_power)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(name, v, "a finite number ≥ 0");
             }
         }
     }

@@ -348,6 +348,7 @@ impl Saver<'_> {
             mu_product: state.mu_product,
             lrs: state.lrs.clone(),
             momenta: state.momenta.clone(),
+            schedule_free: state.schedule_free.clone(),
             normalizer: self.data.normalizer.clone(),
             history: pos.history.clone(),
             early_stop: pos.early,

@@ -34,6 +34,8 @@ pub enum ShaderFile {
     OptimLion,
     /// `shaders/optim/sophia.wgsl` (after `optim/prologue.wgsl`).
     OptimSophia,
+    /// `shaders/optim/schedule_free.wgsl` (after `optim/prologue.wgsl`).
+    OptimScheduleFree,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -52,7 +54,7 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 22] = [
+    pub const ALL: [ShaderFile; 23] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -68,6 +70,7 @@ impl ShaderFile {
         ShaderFile::OptimRadam,
         ShaderFile::OptimLion,
         ShaderFile::OptimSophia,
+        ShaderFile::OptimScheduleFree,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -95,6 +98,7 @@ impl ShaderFile {
             ShaderFile::OptimRadam => "optim/radam.wgsl",
             ShaderFile::OptimLion => "optim/lion.wgsl",
             ShaderFile::OptimSophia => "optim/sophia.wgsl",
+            ShaderFile::OptimScheduleFree => "optim/schedule_free.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -151,6 +155,7 @@ impl ShaderFile {
             ShaderFile::OptimRadam => with_optim_prologue!("optim/radam.wgsl"),
             ShaderFile::OptimLion => with_optim_prologue!("optim/lion.wgsl"),
             ShaderFile::OptimSophia => with_optim_prologue!("optim/sophia.wgsl"),
+            ShaderFile::OptimScheduleFree => with_optim_prologue!("optim/schedule_free.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -252,6 +257,7 @@ kernel!(NADAM_STEP, OptimNadam, "nadam_step", OPTIM);
 kernel!(RADAM_STEP, OptimRadam, "radam_step", OPTIM);
 kernel!(LION_STEP, OptimLion, "lion_step", OPTIM);
 kernel!(SOPHIA_STEP, OptimSophia, "sophia_step", OPTIM);
+kernel!(SCHEDULE_FREE_STEP, OptimScheduleFree, "schedule_free_step", OPTIM);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
@@ -317,6 +323,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &RADAM_STEP,
     &LION_STEP,
     &SOPHIA_STEP,
+    &SCHEDULE_FREE_STEP,
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,

@@ -35,6 +35,7 @@ impl GpuBackend {
             OptimKind::Radam => &kernels::RADAM_STEP,
             OptimKind::Lion => &kernels::LION_STEP,
             OptimKind::Sophia => &kernels::SOPHIA_STEP,
+            OptimKind::ScheduleFree => &kernels::SCHEDULE_FREE_STEP,
         };
         let p = Params { n: n as u32, pad: [0; 3] };
         let grid = self.items_grid(kernel, n)?;
