@@ -97,6 +97,15 @@ fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, T
     out.push(("schedule-free y after 3 steps".into(), be.read(&params).unwrap()));
     opt.eval_mode(be, &mut params).unwrap();
     out.push(("schedule-free x after 3 steps".into(), be.read(&params).unwrap()));
+    // LAMB (not yet a trainer optimizer): its two phases around the per-tensor trust ratios,
+    // with its own global clip.
+    let lamb = downhill::optim::LambConfig { lr: 0.01, max_grad_norm: Some(0.5), ..Default::default() };
+    let mut opt = Optimizer::new(be, downhill::optim::OptimizerConfig::Lamb(lamb), &layout, &[]).unwrap();
+    let mut params = be.upload(&params0).unwrap();
+    for _ in 0..3 {
+        opt.step(be, &mut params, &grads).unwrap();
+    }
+    out.push(("lamb params after 3 steps".into(), be.read(&params).unwrap()));
 }
 
 fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {

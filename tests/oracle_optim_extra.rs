@@ -6,7 +6,7 @@ mod common;
 
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
-use downhill::optim::{Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
+use downhill::optim::{LambConfig, Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
 use downhill::params::{FlatStore, ParamLayout};
 use downhill::{Backend, CpuBackend};
 use serde_json::Value;
@@ -239,4 +239,81 @@ fn schedule_free_refuses_to_step_in_eval_mode_and_its_state_round_trips() {
         be.read(&p2).unwrap().data()[..3],
         "a restored optimizer continues bit for bit"
     );
+}
+
+/// LAMB cases (timm): every step; the final moments and the group's step.
+fn lamb_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
+    let oracle = load("optimizers_extra.json");
+    let mut report = Vec::new();
+    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "LAMB") {
+        let case_name = case["name"].as_str().unwrap();
+        let names = names(case);
+        let config = OptimizerConfig::Lamb(LambConfig::from_reference(&case["hyperparameters"]).unwrap());
+        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
+        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
+        let mut worst = 0.0f64;
+        let steps = oracle["grads"].as_array().unwrap().len();
+        for t in 0..steps {
+            for n in &names {
+                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+            }
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+            worst = worst.max(check(
+                be,
+                &format!("{case_name} step {}", t + 1),
+                &params,
+                &case["expected_params"][t],
+                &names,
+            ));
+        }
+        check_state(be, case, &opt, &names, steps);
+        assert_eq!(opt.step_count() as f64, case["final_group_state"]["step"].as_f64().unwrap());
+        report.push((case_name.to_string(), worst));
+    }
+    assert_eq!(report.len(), 5, "the fixture's five LAMB cases");
+    report
+}
+
+#[test]
+fn lamb_matches_timm_on_the_cpu_path() {
+    for (case, worst) in lamb_cases(&CpuBackend::new()) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn lamb_matches_timm_on_the_gpu_path() {
+    let Some(g) = gpu() else { return };
+    for (case, worst) in lamb_cases(g) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+/// Dispatches per call on the GPU, as documented in each optimizer's file.
+#[test]
+fn the_new_optimizers_dispatch_what_their_files_say() {
+    let Some(g) = common::own_gpu() else { return };
+    let layout = ParamLayout::new(&[("a", vec![300]), ("b", vec![7, 5]), ("c", vec![3])]).unwrap();
+    let n = layout.total();
+    let mut p = g.upload(&downhill::Tensor::from_vec(&[n], vec![0.5; n]).unwrap()).unwrap();
+    let grads = g.upload(&downhill::Tensor::from_vec(&[n], vec![0.25; n]).unwrap()).unwrap();
+    let count = |f: &mut dyn FnMut()| {
+        g.sync().unwrap();
+        let before = g.recording_stats().unwrap().dispatches;
+        f();
+        g.sync().unwrap();
+        g.recording_stats().unwrap().dispatches - before
+    };
+    let lamb = |max_grad_norm| OptimizerConfig::Lamb(LambConfig { max_grad_norm, ..Default::default() });
+    let mut opt = Optimizer::new(&g, lamb(None), &layout, &[]).unwrap();
+    assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 3, "LAMB: phase 0, trust ratios, phase 1");
+    let mut opt = Optimizer::new(&g, lamb(Some(1.0)), &layout, &[]).unwrap();
+    assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 4, "LAMB with max_grad_norm: + Σg²");
+    let mut opt = Optimizer::new(&g, OptimizerConfig::Sophia(SophiaConfig::default()), &layout, &[]).unwrap();
+    assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 1, "Sophia-G step");
+    assert_eq!(count(&mut || opt.update_hessian(&g, &mut p, &grads).unwrap()), 1, "Sophia-G Hessian EMA");
+    let mut opt =
+        Optimizer::new(&g, OptimizerConfig::ScheduleFree(ScheduleFreeConfig::default()), &layout, &[]).unwrap();
+    assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 1, "schedule-free step");
+    assert_eq!(count(&mut || opt.eval_mode(&g, &mut p).unwrap()), 1, "schedule-free switch to x");
 }

@@ -31,7 +31,7 @@ struct Head {
 
 // How the gradient is clipped (src/optim/hyper.rs ClipBlock).
 struct Clip {
-    mode: f32,  // 0 none, 1 L2-norm, 2 ∞-norm, 3 value, 4 L1-norm
+    mode: f32,  // 0 none, 1 L2-norm, 2 ∞-norm, 3 value, 4 L1-norm, 5 LAMB's global clip
     value: f32, // max_norm, or the bound for clipping by value
     pad0: f32,
     pad1: f32,
@@ -67,6 +67,10 @@ fn clipped(g: f32, c: Clip) -> f32 {
     }
     if (c.mode == 3.0) {
         return clamp(g, -c.value, c.value);
+    }
+    if (c.mode == 5.0) {
+        // LAMB's own global clip (timm): g / max(‖g‖/max_grad_norm, 1), no epsilon.
+        return g / max(sqrt(norm[0]) / c.value, 1.0);
     }
     return g;
 }

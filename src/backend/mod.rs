@@ -456,4 +456,18 @@ pub trait Backend {
         points: &Self::Tensor,
         trace: &mut Self::Tensor,
     ) -> Result<()>;
+
+    // ---- per-tensor norms ----
+    /// LAMB's trust ratios: for each segment (offset, length) of `segments` (u32 pairs, see
+    /// `ops::segment_norm::segments`), `‖a‖₂/‖b‖₂` over it (b read from `b_offset`), or 1 where
+    /// either is 0, written to `out[1 + chunk]` for each of its ALIGN-element chunks; `out[0]`
+    /// is left alone. `out` holds 1 + n/ALIGN values for the flat `[n]` buffer `a`.
+    fn trust_ratio(
+        &self,
+        out: &mut Self::Tensor,
+        a: &Self::Tensor,
+        b: &Self::Tensor,
+        b_offset: usize,
+        segments: &Self::Labels,
+    ) -> Result<()>;
 }

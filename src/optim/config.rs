@@ -3,8 +3,9 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdagradConfig, AdamConfig,
-    AdamaxConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
+    adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdagradConfig, AdamConfig,
+    AdamaxConfig, LambConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig,
+    SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -30,6 +31,8 @@ pub enum OptimizerConfig {
     Sophia(SophiaConfig),
     /// Schedule-free AdamW.
     ScheduleFree(ScheduleFreeConfig),
+    /// LAMB.
+    Lamb(LambConfig),
 }
 
 impl OptimizerConfig {
@@ -46,6 +49,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => c.lr,
             OptimizerConfig::Sophia(c) => c.lr,
             OptimizerConfig::ScheduleFree(c) => c.lr,
+            OptimizerConfig::Lamb(c) => c.lr,
         }
     }
 
@@ -62,6 +66,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => c.lr = lr,
             OptimizerConfig::Sophia(c) => c.lr = lr,
             OptimizerConfig::ScheduleFree(c) => c.lr = lr,
+            OptimizerConfig::Lamb(c) => c.lr = lr,
         }
     }
 
@@ -78,6 +83,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => c.weight_decay,
             OptimizerConfig::Sophia(c) => c.weight_decay,
             OptimizerConfig::ScheduleFree(c) => c.weight_decay,
+            OptimizerConfig::Lamb(c) => c.weight_decay,
         }
     }
 
@@ -94,6 +100,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => c.betas.0,
             OptimizerConfig::Sophia(c) => c.betas.0,
             OptimizerConfig::ScheduleFree(c) => c.betas.0,
+            OptimizerConfig::Lamb(c) => c.betas.0,
             OptimizerConfig::Adagrad(_) => 0.0,
         }
     }
@@ -108,6 +115,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => Some(c.betas),
             OptimizerConfig::Sophia(c) => Some(c.betas),
             OptimizerConfig::ScheduleFree(c) => Some(c.betas),
+            OptimizerConfig::Lamb(c) => Some(c.betas),
             _ => None,
         }
     }
@@ -125,6 +133,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(_) => OptimKind::Lion,
             OptimizerConfig::Sophia(_) => OptimKind::Sophia,
             OptimizerConfig::ScheduleFree(_) => OptimKind::ScheduleFree,
+            OptimizerConfig::Lamb(_) => OptimKind::Lamb,
         }
     }
 
@@ -141,6 +150,16 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(_) => &["exp_avg"],
             OptimizerConfig::Sophia(_) => &["exp_avg", "hessian"],
             OptimizerConfig::ScheduleFree(_) => &["z", "exp_avg_sq"],
+            OptimizerConfig::Lamb(_) => &["exp_avg", "exp_avg_sq"],
+        }
+    }
+
+    /// State slots the update uses beyond the named ones (LAMB keeps its update u in one);
+    /// they are not part of the saved state.
+    pub fn scratch_slots(&self) -> usize {
+        match self {
+            OptimizerConfig::Lamb(_) => 1,
+            _ => 0,
         }
     }
 
@@ -158,6 +177,7 @@ impl OptimizerConfig {
             OptimizerConfig::Lion(c) => c.block(s),
             OptimizerConfig::Sophia(c) => c.block(s),
             OptimizerConfig::ScheduleFree(c) => c.block(s, &mut Default::default()),
+            OptimizerConfig::Lamb(c) => c.block(s, 0),
         }
     }
 }
@@ -185,6 +205,8 @@ pub enum OptimKind {
     Sophia,
     /// `schedule_free_step` (schedule-free AdamW's step and its y ↔ x switch).
     ScheduleFree,
+    /// `lamb_step` (LAMB's two phases around the trust ratios).
+    Lamb,
 }
 
 impl OptimKind {
@@ -203,6 +225,7 @@ impl OptimKind {
             OptimKind::Lion => drive(lion::update, step),
             OptimKind::Sophia => drive(sophia::update, step),
             OptimKind::ScheduleFree => drive(schedule_free::update, step),
+            OptimKind::Lamb => drive(lamb::update, step),
         }
     }
 }

@@ -31,7 +31,8 @@ pub struct Head {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ClipBlock {
-    /// 0 none, 1 global L2-norm clip, 2 global ∞-norm clip, 3 clip by value, 4 global L1-norm clip.
+    /// 0 none, 1 global L2-norm clip, 2 global ∞-norm clip, 3 clip by value, 4 global L1-norm clip,
+    /// 5 LAMB's global clip (`g / max(‖g‖₂/value, 1)`, timm's formula).
     pub mode: f32,
     /// max_norm for the norm modes, the bound for mode 3.
     pub value: f32,

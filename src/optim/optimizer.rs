@@ -5,6 +5,7 @@
 use super::config::OptimizerConfig;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
 use super::schedule_free::ScheduleFreeGroup;
+use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ALIGN};
@@ -12,6 +13,9 @@ use crate::tensor::Tensor;
 
 /// Step tables in the ring (see `Optimizer::tables`).
 const TABLE_RING: usize = 8;
+
+/// Where LAMB's phase flag sits in a block: the first of the terms, after the 8-float head.
+const PHASE: usize = 8;
 
 /// A parameter group: tensors (by name) that get their own learning rate or weight decay, as
 /// torch.optim's param groups. Tensors in no group use the optimizer's own settings.
@@ -83,6 +87,12 @@ pub struct Optimizer<B: Backend> {
     /// Host copy of the table, refilled each step (no allocation per step).
     table_host: Tensor,
     state: B::Tensor,
+    /// `norm[0]`, the global gradient norm the clip reads, as its own `[1]` view (the whole of
+    /// `norm` except for LAMB, whose `norm` also holds a trust ratio per chunk).
+    norm_head: B::Tensor,
+    /// LAMB: its layout's tensors as (offset, length) pairs, and the ring of phase-1 tables.
+    segments: Option<B::Labels>,
+    phase_tables: Vec<B::Tensor>,
     /// Sophia-G's Hessian-pass table (constant, written once).
     hessian_table: Option<B::Tensor>,
     /// Schedule-free AdamW's table for switching the parameters between y and x.
@@ -130,8 +140,12 @@ impl<B: Backend> Optimizer<B> {
                 }
             }
         }
-        let slots = config.state_names().len();
+        let slots = config.state_names().len() + config.scratch_slots();
         let mut state = be.zeros(&[slots * layout.total()])?;
+        let lamb = matches!(config, OptimizerConfig::Lamb(_));
+        let norm = be.zeros(&[if lamb { 1 + layout.chunks() } else { 1 }])?;
+        let segments = crate::ops::segment_norm::segments(layout);
+        let bound = layout.total() + 1;
         if let OptimizerConfig::Adagrad(c) = &config {
             if c.initial_accumulator_value != 0.0 {
                 be.fill(&mut state, c.initial_accumulator_value as f32)?;
@@ -141,7 +155,14 @@ impl<B: Backend> Optimizer<B> {
             chunk_groups: be.upload_labels(&chunk_groups, settings.len())?,
             tables: (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?,
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
-            norm: be.zeros(&[1])?,
+            norm_head: be.view(&norm, 0, &[1])?,
+            norm,
+            segments: if lamb { Some(be.upload_labels(&segments, bound)?) } else { None },
+            phase_tables: if lamb {
+                (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?
+            } else {
+                Vec::new()
+            },
             hessian_table: None,
             switch_table: None,
             eval_mode: false,
@@ -251,26 +272,42 @@ impl<B: Backend> Optimizer<B> {
             let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(gi, t));
             self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
         }
-        let table = &mut self.tables[self.step as usize % TABLE_RING];
-        be.write(table, &self.table_host)?;
+        let ring = self.step as usize % TABLE_RING;
+        be.write(&mut self.tables[ring], &self.table_host)?;
+        let lamb_clip = matches!(self.config, OptimizerConfig::Lamb(c) if c.max_grad_norm.is_some());
+        if lamb_clip && self.clip != Clip::None {
+            return Err(Error::InvalidArgument {
+                what: "LAMB".into(),
+                detail: "it clips by its own max_grad_norm; set that to None to clip another way".into(),
+            });
+        }
         match self.clip {
             Clip::L2Norm(_) => match sum_squares {
-                Some(s) => be.copy(&mut self.norm, s)?,
-                None => be.sum_squares(&mut self.norm, grads)?,
+                Some(s) => be.copy(&mut self.norm_head, s)?,
+                None => be.sum_squares(&mut self.norm_head, grads)?,
             },
-            Clip::InfNorm(_) => be.max_abs(&mut self.norm, grads)?,
-            Clip::L1Norm(_) => be.sum_abs(&mut self.norm, grads)?,
+            Clip::InfNorm(_) => be.max_abs(&mut self.norm_head, grads)?,
+            Clip::L1Norm(_) => be.sum_abs(&mut self.norm_head, grads)?,
+            _ if lamb_clip => match sum_squares {
+                Some(s) => be.copy(&mut self.norm_head, s)?,
+                None => be.sum_squares(&mut self.norm_head, grads)?,
+            },
             _ => {}
         }
-        be.optimizer_step(
-            self.config.kind(),
-            params,
-            grads,
-            &mut self.state,
-            &self.tables[self.step as usize % TABLE_RING],
-            &self.chunk_groups,
-            &self.norm,
-        )
+        let kind = self.config.kind();
+        be.optimizer_step(kind, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
+        if let Some(segments) = &self.segments {
+            // LAMB: the trust ratios, then phase 1 (the same blocks with the phase set).
+            let n = self.layout.total();
+            be.trust_ratio(&mut self.norm, params, &self.state, 2 * n, segments)?;
+            for gi in 0..self.groups.len() {
+                self.table_host.data_mut()[gi * HYPER_LEN + PHASE] = 1.0;
+            }
+            be.write(&mut self.phase_tables[ring], &self.table_host)?;
+            let table = &self.phase_tables[ring];
+            be.optimizer_step(kind, params, grads, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+        }
+        Ok(())
     }
 
     /// Schedule-free AdamW: puts the eval-mode weights x into `params` (which hold the
@@ -379,15 +416,23 @@ impl<B: Backend> Optimizer<B> {
             OptimizerConfig::ScheduleFree(c) => c.block(&scalars, &mut g.schedule_free),
             other => other.block(&scalars),
         };
-        let (mode, value) = match self.clip {
+        let (mode, value) = match (self.clip, &self.config) {
+            (Clip::None, OptimizerConfig::Lamb(LambConfig { max_grad_norm: Some(v), .. })) => (5.0, *v),
+            (clip, _) => Self::clip_mode(clip),
+        };
+        h.clip = ClipBlock { mode, value: value as f32, pad: [0.0; 3] };
+        h
+    }
+
+    /// The clip's mode number and value in a block.
+    fn clip_mode(clip: Clip) -> (f32, f64) {
+        match clip {
             Clip::None => (0.0, 0.0),
             Clip::L2Norm(v) => (1.0, v),
             Clip::InfNorm(v) => (2.0, v),
             Clip::Value(v) => (3.0, v),
             Clip::L1Norm(v) => (4.0, v),
-        };
-        h.clip = ClipBlock { mode, value: value as f32, pad: [0.0; 3] };
-        h
+        }
     }
 
     /// The state as host tensors under PyTorch's names, plus the step count and schedules'
@@ -429,7 +474,9 @@ impl<B: Backend> Optimizer<B> {
         }
         let n = self.layout.total();
         let names = self.config.state_names();
-        let mut flat = vec![0.0f32; names.len() * n];
+        // Scratch slots (LAMB's u) follow the named ones and start at zero.
+        let slots = names.len() + self.config.scratch_slots();
+        let mut flat = vec![0.0f32; slots * n];
         for (slot, state_name) in names.iter().enumerate() {
             for v in self.layout.views() {
                 let key = format!("{}.{state_name}", v.name);
@@ -445,7 +492,7 @@ impl<B: Backend> Optimizer<B> {
                 flat[slot * n + v.offset..slot * n + v.offset + v.len()].copy_from_slice(t.data());
             }
         }
-        be.write(&mut self.state, &Tensor::from_vec(&[names.len() * n], flat)?)?;
+        be.write(&mut self.state, &Tensor::from_vec(&[slots * n], flat)?)?;
         self.step = state.step;
         self.mu_product = state.mu_product;
         for ((g, &lr), &m) in self.groups.iter_mut().zip(&state.lrs).zip(&state.momenta) {

@@ -345,6 +345,7 @@ impl Backend for CpuBackend {
                 table: hyper,
                 chunk_groups,
                 norm: nrm[0],
+                chunk_scalars: &nrm[1..],
             };
             kind.run_cpu(step);
             Ok(())
@@ -512,6 +513,20 @@ impl Backend for CpuBackend {
         let kind = p.surface_kind()?;
         access_many("surface", [values, grads, trace], [points], |[v, g, t], [pts]| {
             ops::surface::cpu::surface(p, kind, v, g, pts, t)
+        })
+    }
+
+    fn trust_ratio(
+        &self,
+        out: &mut CpuTensor,
+        a: &CpuTensor,
+        b: &CpuTensor,
+        b_offset: usize,
+        segments: &Vec<u32>,
+    ) -> Result<()> {
+        let n = ops::segment_norm::trust_ratio(&out.shape, &a.shape, &b.shape, b_offset, segments)?;
+        access("trust_ratio", out, [a, b], |o, [a, b]| {
+            ops::segment_norm::cpu::trust_ratio(o, a, &b[b_offset..b_offset + n], segments)
         })
     }
 }

@@ -36,6 +36,8 @@ pub enum ShaderFile {
     OptimSophia,
     /// `shaders/optim/schedule_free.wgsl` (after `optim/prologue.wgsl`).
     OptimScheduleFree,
+    /// `shaders/optim/lamb.wgsl` (after `optim/prologue.wgsl`).
+    OptimLamb,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -50,11 +52,13 @@ pub enum ShaderFile {
     Attention,
     /// `shaders/surface.wgsl` (see `src/ops/surface`).
     Surface,
+    /// `shaders/segment_norm.wgsl` (see `src/ops/segment_norm`).
+    SegmentNorm,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 23] = [
+    pub const ALL: [ShaderFile; 25] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -71,6 +75,7 @@ impl ShaderFile {
         ShaderFile::OptimLion,
         ShaderFile::OptimSophia,
         ShaderFile::OptimScheduleFree,
+        ShaderFile::OptimLamb,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -78,6 +83,7 @@ impl ShaderFile {
         ShaderFile::Embedding,
         ShaderFile::Attention,
         ShaderFile::Surface,
+        ShaderFile::SegmentNorm,
     ];
 
     /// The file's name under `shaders/`.
@@ -99,6 +105,7 @@ impl ShaderFile {
             ShaderFile::OptimLion => "optim/lion.wgsl",
             ShaderFile::OptimSophia => "optim/sophia.wgsl",
             ShaderFile::OptimScheduleFree => "optim/schedule_free.wgsl",
+            ShaderFile::OptimLamb => "optim/lamb.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -106,6 +113,7 @@ impl ShaderFile {
             ShaderFile::Embedding => "embedding.wgsl",
             ShaderFile::Attention => "attention.wgsl",
             ShaderFile::Surface => "surface.wgsl",
+            ShaderFile::SegmentNorm => "segment_norm.wgsl",
         }
     }
 
@@ -156,6 +164,7 @@ impl ShaderFile {
             ShaderFile::OptimLion => with_optim_prologue!("optim/lion.wgsl"),
             ShaderFile::OptimSophia => with_optim_prologue!("optim/sophia.wgsl"),
             ShaderFile::OptimScheduleFree => with_optim_prologue!("optim/schedule_free.wgsl"),
+            ShaderFile::OptimLamb => with_optim_prologue!("optim/lamb.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -163,6 +172,7 @@ impl ShaderFile {
             ShaderFile::Embedding => with_prelude!("embedding.wgsl"),
             ShaderFile::Attention => with_prelude!("attention.wgsl"),
             ShaderFile::Surface => with_prelude!("surface.wgsl"),
+            ShaderFile::SegmentNorm => with_prelude!("segment_norm.wgsl"),
         }
     }
 
@@ -258,6 +268,7 @@ kernel!(RADAM_STEP, OptimRadam, "radam_step", OPTIM);
 kernel!(LION_STEP, OptimLion, "lion_step", OPTIM);
 kernel!(SOPHIA_STEP, OptimSophia, "sophia_step", OPTIM);
 kernel!(SCHEDULE_FREE_STEP, OptimScheduleFree, "schedule_free_step", OPTIM);
+kernel!(LAMB_STEP, OptimLamb, "lamb_step", OPTIM);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
@@ -285,6 +296,7 @@ kernel!(EMBEDDING_FORWARD, Embedding, "embedding_forward", OUT_IN_IN);
 kernel!(EMBEDDING_BACKWARD, Embedding, "embedding_backward", OUT_IN_IN);
 kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
 kernel!(SURFACE, Surface, "surface", SURFACE_BINDINGS);
+kernel!(TRUST_RATIO, SegmentNorm, "trust_ratio", OUT_IN_IN_IN);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
@@ -324,6 +336,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &LION_STEP,
     &SOPHIA_STEP,
     &SCHEDULE_FREE_STEP,
+    &LAMB_STEP,
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,
@@ -345,4 +358,5 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &EMBEDDING_BACKWARD,
     &CAUSAL_MASK,
     &SURFACE,
+    &TRUST_RATIO,
 ];

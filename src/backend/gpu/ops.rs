@@ -429,4 +429,29 @@ impl Backend for GpuBackend {
         crate::ops::surface::surface(p, &values.shape, &grads.shape, &points.shape, &trace.shape)?;
         self.launch_surface(p, values, grads, points, trace)
     }
+
+    fn trust_ratio(
+        &self,
+        out: &mut GpuTensor,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        b_offset: usize,
+        segments: &GpuLabels,
+    ) -> Result<()> {
+        let pairs = segments.len();
+        if !pairs.is_multiple_of(2) {
+            return Err(crate::error::shape_error("trust_ratio", "segments must be (offset, length) pairs"));
+        }
+        let n = a.len();
+        if !n.is_multiple_of(crate::params::ALIGN)
+            || out.len() != 1 + n / crate::params::ALIGN
+            || b.len() < b_offset + n
+        {
+            return Err(crate::error::shape_error(
+                "trust_ratio",
+                format!("out must hold 1 + n/ALIGN values and b n values from {b_offset} for a of {n}"),
+            ));
+        }
+        self.launch_trust_ratio(out, a, b, b_offset, segments, pairs / 2)
+    }
 }

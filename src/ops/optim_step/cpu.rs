@@ -12,7 +12,8 @@ const TASK: usize = 256 * ALIGN;
 
 /// The bindings of the fused step: params, grads are (n); state is (slots·n); table has one
 /// block per group; chunk_groups has one group index per ALIGN elements; norm is the global
-/// norm the clip reads.
+/// norm the clip reads; chunk_scalars is empty or one number per chunk (LAMB's trust ratio),
+/// which the update finds in the last of its terms (`terms[TERMS_LEN − 1]`).
 pub(crate) struct FusedStep<'a> {
     pub(crate) params: &'a mut [f32],
     pub(crate) grads: &'a [f32],
@@ -20,6 +21,7 @@ pub(crate) struct FusedStep<'a> {
     pub(crate) table: &'a [GroupHyper],
     pub(crate) chunk_groups: &'a [u32],
     pub(crate) norm: f32,
+    pub(crate) chunk_scalars: &'a [f32],
 }
 
 /// The fused step: runs `update` (one optimizer's per-element twin, chosen and inlined by
@@ -30,7 +32,7 @@ pub(crate) fn drive<U>(update: U, step: FusedStep<'_>)
 where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
 {
-    let FusedStep { params, grads, state, table, chunk_groups, norm } = step;
+    let FusedStep { params, grads, state, table, chunk_groups, norm, chunk_scalars } = step;
     let n = params.len();
     if n == 0 {
         return;
@@ -39,7 +41,7 @@ where
     let (s0, rest) = state.split_at_mut(n.min(state.len()));
     let (s1, s2) = rest.split_at_mut(n.min(rest.len()));
     let tasks = params.par_chunks_mut(TASK).zip(grads.par_chunks(TASK)).enumerate();
-    let task = |t, p, g, s| Task { t, p, g, s, table, chunk_groups, norm };
+    let task = |t, p, g, s| Task { t, p, g, s, table, chunk_groups, norm, chunk_scalars };
     let u = &update;
     match slots {
         0 => tasks.for_each(|(t, (p, g))| run_task::<U, 0>(u, task(t, p, g, [&mut [], &mut [], &mut []]))),
@@ -63,6 +65,8 @@ where
 #[derive(Clone, Copy)]
 struct ChunkClip {
     scale: f32,
+    /// Mode 5 (LAMB) divides by max(‖g‖/max_norm, 1) instead of scaling; 1 otherwise.
+    div: f32,
     lo: f32,
     hi: f32,
 }
@@ -73,16 +77,18 @@ impl ChunkClip {
         match c.mode as u32 {
             1 | 2 | 4 => {
                 let total = if c.mode == 1.0 { norm.sqrt() } else { norm };
-                Self { scale: (c.value / (total + 1e-6)).min(1.0), lo: f32::NEG_INFINITY, hi: f32::INFINITY }
+                Self { scale: (c.value / (total + 1e-6)).min(1.0), div: 1.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY }
             }
-            3 => Self { scale: 1.0, lo: -c.value, hi: c.value },
-            _ => Self { scale: 1.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY },
+            3 => Self { scale: 1.0, div: 1.0, lo: -c.value, hi: c.value },
+            5 => Self { scale: 1.0, div: (norm.sqrt() / c.value).max(1.0), lo: f32::NEG_INFINITY, hi: f32::INFINITY },
+            _ => Self { scale: 1.0, div: 1.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY },
         }
     }
 
     #[inline(always)]
     fn apply(self, g: f32) -> f32 {
-        let g = g * self.scale;
+        // The branch is the same for every element of a run, so the loop is unswitched.
+        let g = if self.div != 1.0 { g / self.div } else { g * self.scale };
         if g < self.lo {
             self.lo
         } else if g > self.hi {
@@ -104,6 +110,7 @@ struct Task<'a> {
     table: &'a [GroupHyper],
     chunk_groups: &'a [u32],
     norm: f32,
+    chunk_scalars: &'a [f32],
 }
 
 /// One task: its runs of ALIGN-element chunks of one group, one run at a time, the `S` state
@@ -157,7 +164,8 @@ fn chunks<U, const S: usize>(update: &U, task: Task<'_>)
 where
     U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
 {
-    let Task { t, p, g, s, table, chunk_groups, norm } = task;
+    let Task { t, p, g, s, table, chunk_groups, norm, chunk_scalars } = task;
+    let per_chunk = !chunk_scalars.is_empty();
     let [s0, s1, s2] = s;
     // Runs of consecutive chunks of one group go through the loop together (one group's
     // tensors are contiguous, so a task is usually one run).
@@ -166,10 +174,13 @@ where
     while start < p.len() {
         let group = group_of(start);
         let mut end = (start + ALIGN).min(p.len());
-        while end < p.len() && group_of(end) == group {
+        while !per_chunk && end < p.len() && group_of(end) == group {
             end = (end + ALIGN).min(p.len());
         }
-        let h = table[group as usize];
+        let mut h = table[group as usize];
+        if per_chunk {
+            h.terms[crate::optim::TERMS_LEN - 1] = chunk_scalars[(t * TASK + start) / ALIGN];
+        }
         let clip = ChunkClip::of(&h, norm);
         let n = end - start;
         let (p, g) = (&mut p[start..end], &g[start..end]);

@@ -36,6 +36,7 @@ impl GpuBackend {
             OptimKind::Lion => &kernels::LION_STEP,
             OptimKind::Sophia => &kernels::SOPHIA_STEP,
             OptimKind::ScheduleFree => &kernels::SCHEDULE_FREE_STEP,
+            OptimKind::Lamb => &kernels::LAMB_STEP,
         };
         let p = Params { n: n as u32, pad: [0; 3] };
         let grid = self.items_grid(kernel, n)?;

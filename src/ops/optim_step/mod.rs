@@ -9,7 +9,8 @@ use crate::error::{shape_error, Result, ShapeDisplay};
 use crate::tensor::numel;
 
 /// Shapes of an optimizer step: params and grads (n) with n a multiple of ALIGN, state a whole
-/// number of slots of n, a table of whole blocks, one group per chunk, a one-element norm.
+/// number of slots of n, a table of whole blocks, one group per chunk, and a norm of one
+/// element (the global gradient norm) or 1 + one per chunk (LAMB's per-chunk trust ratios).
 pub fn optimizer_step(
     params: &[usize],
     grads: &[usize],
@@ -40,6 +41,8 @@ pub fn optimizer_step(
     if !numel(table).is_multiple_of(crate::optim::HYPER_LEN) || numel(table) == 0 {
         return Err(shape_error(op, format!("table {} is not a whole number of group blocks", ShapeDisplay(table))));
     }
-    scalar_out(op, norm)?;
+    if numel(norm) != 1 + chunks {
+        scalar_out(op, norm)?;
+    }
     Ok(n)
 }

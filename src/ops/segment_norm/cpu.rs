@@ -1,0 +1,22 @@
+//! CPU twin of `shaders/segment_norm.wgsl`: each segment's two norms (f64 sums of squares in
+//! index order), their ratio, written to the segment's chunks.
+
+use crate::params::ALIGN;
+use rayon::prelude::*;
+
+/// `‖a‖/‖b‖` per segment, or 1 where either norm is 0 (timm's LAMB fallback).
+pub fn trust_ratio(out: &mut [f32], a: &[f32], b: &[f32], segments: &[u32]) {
+    let ratios: Vec<(usize, usize, f32)> = segments
+        .par_chunks(2)
+        .map(|pair| {
+            let (offset, len) = (pair[0] as usize, pair[1] as usize);
+            let sq = |x: &[f32]| x.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
+            let (w, r) = (sq(&a[offset..offset + len]), sq(&b[offset..offset + len]));
+            let ratio = if w > 0.0 && r > 0.0 { w / r } else { 1.0 };
+            (offset / ALIGN, len.div_ceil(ALIGN), ratio)
+        })
+        .collect();
+    for (first, chunks, ratio) in ratios {
+        out[1 + first..1 + first + chunks].fill(ratio);
+    }
+}
