@@ -107,6 +107,9 @@ pub struct CheckpointMeta {
     /// Schedule-free AdamW's (lr_max, weight_sum) of each group.
     #[serde(default)]
     pub schedule_free: Vec<(f64, f64)>,
+    /// The parameters are schedule-free AdamW's eval-mode x (training resumes from y).
+    #[serde(default)]
+    pub params_in_eval_mode: bool,
     /// The fitted input normalisation.
     pub normalizer: Normalizer,
     /// Metrics of every completed epoch.
@@ -171,6 +174,7 @@ impl Checkpoint {
             momenta: self.meta.momenta.clone(),
             tensors: self.optimizer.clone(),
             schedule_free: self.meta.schedule_free.clone(),
+            eval_mode: self.meta.params_in_eval_mode,
         }
     }
 

@@ -32,7 +32,7 @@ pub struct RunConfig {
     pub init: String,
     /// cross_entropy (classification), mse, bce_with_logits.
     pub loss: String,
-    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion.
+    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion, lamb, adamw-schedule-free.
     pub optimizer: String,
     /// Learning rate (None: the optimizer's PyTorch default, e.g. 1e-3 for Adam).
     pub lr: Option<f64>,
@@ -417,6 +417,13 @@ impl RunConfig {
             eps: self.eps,
             nesterov: self.nesterov,
         };
-        crate::optim::registry::check_settings(&self.optimizer, &settings)
+        crate::optim::registry::check_settings(&self.optimizer, &settings)?;
+        if self.optimizer == "lamb" && (self.clip_norm.is_some() || self.clip_value.is_some()) {
+            return Err(Error::InvalidArgument {
+                what: if self.clip_norm.is_some() { "clip_norm" } else { "clip_value" }.into(),
+                detail: "does not apply to lamb: it clips by its own max_grad_norm (1.0, timm's default)".into(),
+            });
+        }
+        Ok(())
     }
 }

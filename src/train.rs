@@ -265,6 +265,11 @@ impl<B: Backend> Trainer<B> {
 
     /// Forward, loss and backward of micro-batch `j` of a step (gradients summed after the first).
     fn micro_step(&mut self, be: &B, bi: usize, j: usize) -> Result<()> {
+        if j == 0 {
+            // Schedule-free AdamW takes its gradient at the train-mode weights y (a no-op for
+            // every other optimizer, and when they are already in place).
+            self.optimizer.train_mode(be, self.model.params.flat_mut())?;
+        }
         self.forward_loss(be, bi, true)?;
         self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
         be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
@@ -432,6 +437,8 @@ impl<B: Backend> Trainer<B> {
     /// 4096 rows (fewer where the memory budget or the device's binding limit asks; see
     /// [`eval_chunk_rows`]).
     pub fn evaluate(&mut self, be: &B, data: &Dataset) -> Result<Evaluation> {
+        // Schedule-free AdamW evaluates its average x; the next training step switches back.
+        self.optimizer.eval_mode(be, self.model.params.flat_mut())?;
         let n = data.len();
         if n == 0 {
             return Err(Error::InvalidArgument { what: "evaluate".into(), detail: "the data set is empty".into() });

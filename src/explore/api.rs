@@ -88,7 +88,17 @@ impl OptimizerRequest {
             eps: self.eps,
             nesterov: self.nesterov,
         };
-        registry::build(&self.name, &settings)
+        let config = registry::build(&self.name, &settings)?;
+        if !config.is_elementwise() {
+            return Err(invalid(
+                "optimizer",
+                format!(
+                    "{} scales each tensor as a whole, so the explorer's independent points would interact",
+                    self.name
+                ),
+            ));
+        }
+        Ok(config)
     }
 }
 

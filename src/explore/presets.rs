@@ -42,6 +42,7 @@ pub fn presets() -> Vec<Preset> {
         preset("nadam", "NAdam", "#7cfc00", "nadam", 0.05),
         preset("radam", "RAdam", "#9b5de5", "radam", 0.05),
         preset("lion", "Lion", "#111111", "lion", 0.01),
+        preset("adamw-schedule-free", "Schedule-free AdamW", "#f4a261", "adamw-schedule-free", 0.05),
     ]
 }
 

@@ -154,6 +154,12 @@ impl OptimizerConfig {
         }
     }
 
+    /// Whether each element's update depends on that element alone (LAMB's trust ratio couples
+    /// the elements of a tensor): what the explorer needs to step independent points together.
+    pub fn is_elementwise(&self) -> bool {
+        !matches!(self, OptimizerConfig::Lamb(_))
+    }
+
     /// State slots the update uses beyond the named ones (LAMB keeps its update u in one);
     /// they are not part of the saved state.
     pub fn scratch_slots(&self) -> usize {

@@ -6,7 +6,8 @@
 //! gradient's sum of squares before them.
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
-use super::registry::{betas, flag_of, num};
+use super::registry::{betas, flag_of, num, Settings};
+use super::OptimizerConfig;
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -164,4 +165,21 @@ pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
         }
         *p += -h.lr * u;
     }
+}
+
+/// From the run's settings (timm's defaults for the rest, `max_grad_norm` 1 included).
+pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
+    let d = LambConfig::default();
+    OptimizerConfig::Lamb(LambConfig {
+        lr: s.lr.unwrap_or(d.lr),
+        betas: (s.beta1.unwrap_or(d.betas.0), s.beta2.unwrap_or(d.betas.1)),
+        eps: s.eps.unwrap_or(d.eps),
+        weight_decay: s.weight_decay.unwrap_or(d.weight_decay),
+        ..d
+    })
+}
+
+/// From timm `Lamb`'s constructor arguments.
+pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
+    Ok(OptimizerConfig::Lamb(LambConfig::from_reference(h)?))
 }

@@ -61,6 +61,8 @@ pub struct OptimizerState {
     pub tensors: Vec<(String, Tensor)>,
     /// Schedule-free AdamW's running (lr_max, weight_sum) of each group (empty for the others).
     pub schedule_free: Vec<(f64, f64)>,
+    /// Schedule-free AdamW: the parameters saved with this state are the eval-mode x.
+    pub eval_mode: bool,
 }
 
 /// One group's settings.
@@ -460,6 +462,7 @@ impl<B: Backend> Optimizer<B> {
                 }
                 _ => Vec::new(),
             },
+            eval_mode: self.eval_mode,
         })
     }
 
@@ -513,6 +516,8 @@ impl<B: Backend> Optimizer<B> {
             for (g, &(lr_max, weight_sum)) in self.groups.iter_mut().zip(&state.schedule_free) {
                 g.schedule_free = ScheduleFreeGroup { lr_max, weight_sum };
             }
+            // The parameters loaded with this state are x when it was taken in eval mode.
+            self.eval_mode = state.eval_mode && state.step > 0;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! settings each takes, PyTorch's class names (for the oracle tests and anyone porting a torch
 //! script), and how each is built from a run's settings or torch's constructor arguments.
 
-use super::{adagrad, adam, adamax, lion, nadam, radam, rmsprop, sgd, OptimizerConfig};
+use super::{adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, OptimizerConfig};
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -105,6 +105,20 @@ pub const OPTIMIZERS: &[OptimizerEntry] = &[
         takes: &["lr", "beta1", "beta2", "weight_decay"],
         from_settings: lion::from_settings,
         from_torch: lion::from_torch,
+    },
+    OptimizerEntry {
+        name: "lamb",
+        torch: "Lamb",
+        takes: ADAM_LIKE,
+        from_settings: lamb::from_settings,
+        from_torch: lamb::from_torch,
+    },
+    OptimizerEntry {
+        name: "adamw-schedule-free",
+        torch: "AdamWScheduleFree",
+        takes: ADAM_LIKE,
+        from_settings: schedule_free::from_settings,
+        from_torch: schedule_free::from_torch,
     },
 ];
 

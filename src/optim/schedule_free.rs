@@ -5,7 +5,8 @@
 //! (train mode) and x (eval mode): `Optimizer::eval_mode` / `train_mode`.
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
-use super::registry::{betas, num};
+use super::registry::{betas, num, Settings};
+use super::OptimizerConfig;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -146,4 +147,21 @@ pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     *p = super::hyper::lerp(*p, s[0], t.ckp1);
     *p += t.y_coef * gn;
     s[0] -= h.lr * gn;
+}
+
+/// From the run's settings (the reference's defaults for the rest).
+pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
+    let d = ScheduleFreeConfig::default();
+    OptimizerConfig::ScheduleFree(ScheduleFreeConfig {
+        lr: s.lr.unwrap_or(d.lr),
+        betas: (s.beta1.unwrap_or(d.betas.0), s.beta2.unwrap_or(d.betas.1)),
+        eps: s.eps.unwrap_or(d.eps),
+        weight_decay: s.weight_decay.unwrap_or(d.weight_decay),
+        ..d
+    })
+}
+
+/// From `AdamWScheduleFree`'s constructor arguments.
+pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
+    Ok(OptimizerConfig::ScheduleFree(ScheduleFreeConfig::from_reference(h)?))
 }

@@ -87,7 +87,7 @@ impl<'a, B: Backend> Run<'a, B> {
             let end = (self.pos.epoch_step + span_len).min(self.steps_per_epoch);
             self.run_span(epoch, &order, end)?;
             if cfg.checkpoint_every > 0 && self.pos.epoch_step < self.steps_per_epoch {
-                self.saver.save(be, &self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                self.saver.save(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
                 self.last_good = Some(self.saver.path.clone());
                 self.observer.on_checkpoint(&self.saver.path);
             }
@@ -124,7 +124,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 let done = micro_batches(at) - micro_batches(self.pos.epoch_step);
                 self.pos.partial = (self.pos.partial.0 + loss, self.pos.partial.1 + done);
                 self.pos.epoch_step = at;
-                self.saver.save(be, &self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                self.saver.save(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
                 return Err(Error::Paused { step, checkpoint: self.saver.path.clone() });
             }
             (Err(Error::Diverged(msg)), _) => {
@@ -180,7 +180,7 @@ impl<'a, B: Backend> Run<'a, B> {
     /// The epoch's checkpoint (and `best.safetensors` when it improved), metrics and plot.
     pub(super) fn save_epoch(&mut self, epoch: usize, improved: bool) -> Result<()> {
         let rng = self.trainer.rng_state();
-        let written = self.saver.save(self.be, &self.trainer, epoch, &self.pos, rng)?;
+        let written = self.saver.save(self.be, &mut self.trainer, epoch, &self.pos, rng)?;
         self.last_good = Some(self.saver.path.clone());
         self.observer.on_checkpoint(&self.saver.path);
         if improved {

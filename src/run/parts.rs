@@ -322,11 +322,13 @@ impl Saver<'_> {
     pub fn save<B: Backend>(
         &self,
         be: &B,
-        trainer: &Trainer<B>,
+        trainer: &mut Trainer<B>,
         epoch: usize,
         pos: &Position,
         rng: u64,
     ) -> Result<Vec<u8>> {
+        // Checkpoints hold schedule-free AdamW's eval-mode weights x (the state says so).
+        trainer.optimizer.eval_mode(be, trainer.model.params.flat_mut())?;
         let state = trainer.optimizer.state(be)?;
         let meta = CheckpointMeta {
             format: FORMAT.into(),
@@ -349,6 +351,7 @@ impl Saver<'_> {
             lrs: state.lrs.clone(),
             momenta: state.momenta.clone(),
             schedule_free: state.schedule_free.clone(),
+            params_in_eval_mode: state.eval_mode,
             normalizer: self.data.normalizer.clone(),
             history: pos.history.clone(),
             early_stop: pos.early,
