@@ -147,6 +147,8 @@ pub trait Backend {
     fn write(&self, dst: &mut Self::Tensor, host: &Tensor) -> Result<()>;
     /// Runs everything recorded so far and copies `t` back to the host.
     fn read(&self, t: &Self::Tensor) -> Result<Tensor>;
+    /// Labels back to the host (labels a kernel wrote, such as sampled ones).
+    fn read_labels(&self, labels: &Self::Labels) -> Result<Vec<u32>>;
     /// Runs everything recorded so far and waits for it.
     fn sync(&self) -> Result<()>;
     /// What recording work has cost the host so far, on paths that record (the GPU); `None`
@@ -470,4 +472,10 @@ pub trait Backend {
         b_offset: usize,
         segments: &Self::Labels,
     ) -> Result<()>;
+
+    // ---- sampling ----
+    /// One class label per row of `logits`, drawn from softmax(row) with a hash of (row, `key`)
+    /// (`ops::sample`): the same labels on both paths for the same key. Sophia-G's Hessian
+    /// estimate trains on them.
+    fn sample_labels(&self, labels: &mut Self::Labels, logits: &Self::Tensor, key: u32) -> Result<()>;
 }

@@ -83,6 +83,10 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn read_labels(&self, labels: &Vec<u32>) -> Result<Vec<u32>> {
+        Ok(labels.clone())
+    }
+
     fn read(&self, t: &CpuTensor) -> Result<Tensor> {
         Tensor::from_vec(&t.shape, t.to_vec())
     }
@@ -528,5 +532,11 @@ impl Backend for CpuBackend {
         access("trust_ratio", out, [a, b], |o, [a, b]| {
             ops::segment_norm::cpu::trust_ratio(o, a, &b[b_offset..b_offset + n], segments)
         })
+    }
+
+    fn sample_labels(&self, labels: &mut Vec<u32>, logits: &CpuTensor, key: u32) -> Result<()> {
+        let (_, classes) = ops::sample::sample_labels(labels.len(), &logits.shape)?;
+        read_all([logits], |[l]| ops::sample::cpu::sample_labels(labels, l, classes, key));
+        Ok(())
     }
 }

@@ -54,11 +54,13 @@ pub enum ShaderFile {
     Surface,
     /// `shaders/segment_norm.wgsl` (see `src/ops/segment_norm`).
     SegmentNorm,
+    /// `shaders/sample.wgsl` (see `src/ops/sample`).
+    Sample,
 }
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 25] = [
+    pub const ALL: [ShaderFile; 26] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -84,6 +86,7 @@ impl ShaderFile {
         ShaderFile::Attention,
         ShaderFile::Surface,
         ShaderFile::SegmentNorm,
+        ShaderFile::Sample,
     ];
 
     /// The file's name under `shaders/`.
@@ -114,6 +117,7 @@ impl ShaderFile {
             ShaderFile::Attention => "attention.wgsl",
             ShaderFile::Surface => "surface.wgsl",
             ShaderFile::SegmentNorm => "segment_norm.wgsl",
+            ShaderFile::Sample => "sample.wgsl",
         }
     }
 
@@ -173,6 +177,7 @@ impl ShaderFile {
             ShaderFile::Attention => with_prelude!("attention.wgsl"),
             ShaderFile::Surface => with_prelude!("surface.wgsl"),
             ShaderFile::SegmentNorm => with_prelude!("segment_norm.wgsl"),
+            ShaderFile::Sample => with_prelude!("sample.wgsl"),
         }
     }
 
@@ -297,6 +302,7 @@ kernel!(EMBEDDING_BACKWARD, Embedding, "embedding_backward", OUT_IN_IN);
 kernel!(CAUSAL_MASK, Attention, "causal_mask", INPLACE);
 kernel!(SURFACE, Surface, "surface", SURFACE_BINDINGS);
 kernel!(TRUST_RATIO, SegmentNorm, "trust_ratio", OUT_IN_IN_IN);
+kernel!(SAMPLE_LABELS, Sample, "sample_labels", OUT_IN);
 
 /// Every kernel, for tests that check each entry point exists with the bindings listed here.
 pub const ALL_KERNELS: &[&Kernel] = &[
@@ -359,4 +365,5 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &CAUSAL_MASK,
     &SURFACE,
     &TRUST_RATIO,
+    &SAMPLE_LABELS,
 ];

@@ -50,6 +50,10 @@ impl Backend for GpuBackend {
         self.write_bytes(&dst.buf, dst.offset, bytemuck::cast_slice(host.data()))
     }
 
+    fn read_labels(&self, labels: &GpuLabels) -> Result<Vec<u32>> {
+        Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(labels.binding())?))
+    }
+
     fn read(&self, t: &GpuTensor) -> Result<Tensor> {
         let bytes = self.read_bytes(t.binding())?;
         Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
@@ -453,5 +457,10 @@ impl Backend for GpuBackend {
             ));
         }
         self.launch_trust_ratio(out, a, b, b_offset, segments, pairs / 2)
+    }
+
+    fn sample_labels(&self, labels: &mut GpuLabels, logits: &GpuTensor, key: u32) -> Result<()> {
+        let (rows, classes) = crate::ops::sample::sample_labels(labels.len(), &logits.shape)?;
+        self.launch_sample_labels(labels, logits, rows, classes, key)
     }
 }
