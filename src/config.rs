@@ -49,6 +49,10 @@ pub struct RunConfig {
     pub beta2: Option<f64>,
     /// ε of the adaptive optimizers (None: the optimizer's default).
     pub eps: Option<f64>,
+    /// Sophia-G's ρ (None: 0.04).
+    pub rho: Option<f64>,
+    /// Sophia-G: optimizer steps between Hessian estimates (None: 10).
+    pub hessian_interval: Option<u64>,
     /// constant, step, exponential, cosine, warmup-cosine, onecycle.
     pub schedule: String,
     /// StepLR's step size, in epochs.
@@ -113,6 +117,8 @@ impl Default for RunConfig {
             beta1: None,
             beta2: None,
             eps: None,
+            rho: None,
+            hessian_interval: None,
             schedule: "cosine".into(),
             step_size: 5,
             gamma: 0.5,
@@ -156,6 +162,8 @@ pub const KEYS: &[&str] = &[
     "beta1",
     "beta2",
     "eps",
+    "rho",
+    "hessian_interval",
     "schedule",
     "step_size",
     "gamma",
@@ -407,8 +415,9 @@ impl RunConfig {
         })
     }
 
-    fn validate_optimizer(&self) -> Result<()> {
-        let settings = crate::optim::Settings {
+    /// The optimizer settings this run gives (None: the optimizer's own default).
+    pub fn optimizer_settings(&self) -> crate::optim::Settings {
+        crate::optim::Settings {
             lr: self.lr,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
@@ -416,8 +425,23 @@ impl RunConfig {
             beta2: self.beta2,
             eps: self.eps,
             nesterov: self.nesterov,
-        };
-        crate::optim::registry::check_settings(&self.optimizer, &settings)?;
+            rho: self.rho,
+            hessian_interval: self.hessian_interval,
+        }
+    }
+
+    fn validate_optimizer(&self) -> Result<()> {
+        crate::optim::registry::check_settings(&self.optimizer, &self.optimizer_settings())?;
+        if self.optimizer == "sophia" && self.loss != "cross_entropy" {
+            return Err(Error::InvalidArgument {
+                what: "optimizer".into(),
+                detail: format!(
+                    "sophia samples class labels from the model for its Hessian estimate, so it needs the \
+                     cross-entropy loss, not {}",
+                    self.loss
+                ),
+            });
+        }
         if self.optimizer == "lamb" && (self.clip_norm.is_some() || self.clip_value.is_some()) {
             return Err(Error::InvalidArgument {
                 what: if self.clip_norm.is_some() { "clip_norm" } else { "clip_value" }.into(),

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
 use crate::loss::LossKind;
 use crate::nn::Model;
-use crate::optim::{Clip, Optimizer};
+use crate::optim::{Clip, Optimizer, OptimizerConfig};
 use crate::params::ALIGN;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
@@ -153,7 +153,14 @@ pub struct Trainer<B: Backend> {
     /// [first non-finite step since `guard_base`, steps counted] on the device.
     guard: B::Tensor,
     guard_base: u64,
+    /// The feed batch of the last micro-step (Sophia-G's Hessian estimate reuses it).
+    last_batch: usize,
+    /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
+    sampled: Vec<(usize, B::Labels)>,
 }
+
+/// Salt of the keys Sophia-G's label sampling draws from (apart from the dropout keys).
+const SAMPLING_SALT: u64 = 0x5301_F1A6_5A3B_1E00;
 
 impl<B: Backend> Trainer<B> {
     /// A trainer; the optimizer's current learning rates are the schedule's base rates.
@@ -172,6 +179,15 @@ impl<B: Backend> Trainer<B> {
             });
         }
         optimizer.set_clip(config.clip);
+        if matches!(optimizer.config(), OptimizerConfig::Sophia(_)) && loss != LossKind::CrossEntropy {
+            return Err(Error::InvalidArgument {
+                what: "sophia".into(),
+                detail: format!(
+                    "its Hessian estimate samples class labels from the model (Gauss-Newton-Bartlett), so it needs \
+                     the cross-entropy loss, not {loss:?}"
+                ),
+            });
+        }
         let monitor = be.zeros(&[2 * ALIGN])?;
         Ok(Self {
             base_lrs: optimizer.lrs(),
@@ -188,6 +204,8 @@ impl<B: Backend> Trainer<B> {
             monitor,
             grad_sumsq: be.zeros(&[1])?,
             guard_base: 0,
+            last_batch: 0,
+            sampled: Vec::new(),
         })
     }
 
@@ -270,6 +288,7 @@ impl<B: Backend> Trainer<B> {
             // every other optimizer, and when they are already in place).
             self.optimizer.train_mode(be, self.model.params.flat_mut())?;
         }
+        self.last_batch = bi;
         self.forward_loss(be, bi, true)?;
         self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
         be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
@@ -300,7 +319,35 @@ impl<B: Backend> Trainer<B> {
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
         self.optimizer.step_with_sum_squares(be, params, grads, &self.grad_sumsq)?;
         self.steps += 1;
+        if let OptimizerConfig::Sophia(c) = self.optimizer.config() {
+            if self.steps.is_multiple_of(c.hessian_interval) {
+                self.hessian_estimate(be)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Sophia-G's Gauss-Newton-Bartlett estimate, as the official training script does every k
+    /// steps: a training forward of the step's last micro-batch, labels sampled from the
+    /// model's own softmax (on the device, keyed by the seed and the step), the cross-entropy
+    /// against them backward, and ĝ into the optimizer's Hessian EMA. Nothing is read back.
+    fn hessian_estimate(&mut self, be: &B) -> Result<()> {
+        let bi = self.last_batch;
+        let x = self.feed.batch(bi)?.0;
+        self.model.forward(be, x, true)?;
+        let shape = be.shape(self.model.output()?).to_vec();
+        let (rows, classes) = (shape[0], shape[1..].iter().product::<usize>());
+        if !self.sampled.iter().any(|(r, _)| *r == rows) {
+            self.sampled.push((rows, be.upload_labels(&vec![0; rows], classes)?));
+        }
+        let labels = &mut self.sampled.iter_mut().find(|(r, _)| *r == rows).expect("added above").1;
+        let key = crate::rng::dropout_key(self.config.seed ^ SAMPLING_SALT, self.steps);
+        be.sample_labels(labels, self.model.output()?, key)?;
+        self.model.loss(be, LossKind::CrossEntropy, &crate::loss::Target::Labels(labels))?;
+        let x = self.feed.batch(bi)?.0;
+        self.model.backward(be, x, false)?;
+        let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
+        self.optimizer.update_hessian(be, params, grads)
     }
 
     /// One optimizer step over `micro` (each a list of row indices of `data`, uploaded from the

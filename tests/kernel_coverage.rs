@@ -78,7 +78,7 @@ fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, T
         }
         out.push((format!("{} params after 3 steps", entry.name), be.read(&params).unwrap()));
     }
-    // Sophia-G (not yet a trainer optimizer): steps with a Hessian pass between them.
+    // Sophia-G's Hessian pass between steps (its steps alone ran above).
     let sophia = downhill::optim::SophiaConfig { lr: 0.01, bs: 8.0, ..Default::default() };
     let mut opt = Optimizer::new(be, downhill::optim::OptimizerConfig::Sophia(sophia), &layout, &[]).unwrap();
     let mut params = be.upload(&params0).unwrap();
@@ -162,6 +162,12 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let bias = be.upload(&Tensor::from_vec(&[7], rng.vec_f32(7, -1.0, 1.0)).unwrap()).unwrap();
     be.bias_add(&mut c, &bias).unwrap();
     out.push(("fill, scale, bias_add".into(), be.read(&c).unwrap()));
+    // Labels sampled from softmax (Sophia-G's Hessian estimate), as 0/1 indicators.
+    let logits = be.upload(&Tensor::from_vec(&[6, 5], rng.vec_f32(30, -2.0, 2.0)).unwrap()).unwrap();
+    let mut labels = be.upload_labels(&[0; 6], 5).unwrap();
+    be.sample_labels(&mut labels, &logits, 77).unwrap();
+    let drawn = be.read_labels(&labels).unwrap().iter().map(|&l| l as f32).collect();
+    out.push(("sampled labels".into(), Tensor::from_vec(&[6], drawn).unwrap()));
     // The explorer's surfaces: every kind at 5 points 3 elements apart, one traced row.
     use downhill::ops::surface::{SurfaceKind, SurfaceParams};
     let points = be.upload(&Tensor::from_vec(&[15], rng.vec_f32(15, -1.5, 1.5)).unwrap()).unwrap();

@@ -80,3 +80,71 @@ fn lamb_refuses_a_second_clip() {
         assert!(!out.exists(), "nothing written for a refused run");
     }
 }
+
+#[test]
+fn sophia_trains_with_its_hessian_estimate_and_resumes_exactly() {
+    let dir = tmp_dir("sophia-run");
+    let data = digits_csv();
+    let data = data.to_str().unwrap();
+    let run_args = |epochs: &'static str, out: &std::path::Path| -> Vec<String> {
+        let mut a: Vec<String> =
+            train(data, "sophia", epochs, out.to_str().unwrap()).iter().map(|s| s.to_string()).collect();
+        let i = a.iter().position(|s| s == "--lr").unwrap();
+        a[i + 1] = "0.003".into();
+        a.extend(["--hessian-interval".into(), "4".into()]);
+        a
+    };
+    let straight = dir.join("straight");
+    let args = run_args("2", &straight);
+    let run = json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(run["test_accuracy"].as_f64().unwrap() > 0.85, "sophia on digits: {}", run["test_accuracy"]);
+    let c = Checkpoint::load(&straight.join("checkpoint.safetensors")).unwrap();
+    let hessian: Vec<_> = c.optimizer.iter().filter(|(k, _)| k.ends_with(".hessian")).collect();
+    assert!(!hessian.is_empty(), "the hessian state is checkpointed");
+    assert!(
+        hessian.iter().all(|(_, t)| t.data().iter().any(|&v| v > 0.0)),
+        "every tensor's Hessian EMA was fed by the sampled-label estimate"
+    );
+
+    let first = dir.join("first");
+    json(&run_args("1", &first).iter().map(String::as_str).collect::<Vec<_>>());
+    let resumed = dir.join("resumed");
+    let ckpt = first.join("checkpoint.safetensors");
+    let again = json(&[
+        "train",
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--out",
+        resumed.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        run["test_loss"], again["test_loss"],
+        "the sampling keys follow the step count: a resume draws the same labels"
+    );
+}
+
+#[test]
+fn sophia_settings_are_checked() {
+    let dir = tmp_dir("sophia-bad");
+    let data = digits_csv();
+    let out = dir.join("run");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--optimizer", "sophia", "--rho", "0"], "rho"),
+        (&["--optimizer", "sophia", "--hessian-interval", "0"], "hessian_interval"),
+        (&["--optimizer", "sophia", "--beta1", "1"], "beta1"),
+        (&["--optimizer", "adam", "--rho", "0.1"], "does not apply to adam"),
+        (&["--optimizer", "sophia", "--loss", "mse"], "cross-entropy"),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["train", "--data", data.to_str().unwrap(), "--input-shape", "64", "--epochs", "1"];
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend_from_slice(flags);
+        let (ok, _, stderr) = downhill(&args);
+        assert!(!ok && stderr.contains(want), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+        assert!(!out.exists(), "{flags:?}: nothing written for a refused run");
+    }
+}

@@ -87,6 +87,7 @@ impl OptimizerRequest {
             beta2: self.beta2,
             eps: self.eps,
             nesterov: self.nesterov,
+            ..Default::default()
         };
         let config = registry::build(&self.name, &settings)?;
         if !config.is_elementwise() {

@@ -2,7 +2,7 @@
 //! settings each takes, PyTorch's class names (for the oracle tests and anyone porting a torch
 //! script), and how each is built from a run's settings or torch's constructor arguments.
 
-use super::{adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, OptimizerConfig};
+use super::{adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, OptimizerConfig};
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -23,6 +23,10 @@ pub struct Settings {
     pub eps: Option<f64>,
     /// SGD's Nesterov momentum.
     pub nesterov: bool,
+    /// Sophia-G's ρ.
+    pub rho: Option<f64>,
+    /// Sophia-G's k: optimizer steps between Hessian estimates.
+    pub hessian_interval: Option<u64>,
 }
 
 /// One optimizer as users name it.
@@ -120,6 +124,13 @@ pub const OPTIMIZERS: &[OptimizerEntry] = &[
         from_settings: schedule_free::from_settings,
         from_torch: schedule_free::from_torch,
     },
+    OptimizerEntry {
+        name: "sophia",
+        torch: "SophiaG",
+        takes: &["lr", "beta1", "beta2", "weight_decay", "rho", "hessian_interval"],
+        from_settings: sophia::from_settings,
+        from_torch: sophia::from_torch,
+    },
 ];
 
 /// Every CLI name, comma-separated (for messages and help).
@@ -156,6 +167,8 @@ pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
         ("beta2", s.beta2),
         ("eps", s.eps),
         ("nesterov", s.nesterov.then_some(1.0)),
+        ("rho", s.rho),
+        ("hessian_interval", s.hessian_interval.map(|k| k as f64)),
     ];
     for (setting, value) in given {
         if value.is_some() && !takes.contains(&setting) {
@@ -180,6 +193,13 @@ pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
     range("beta1", s.beta1, |v| (0.0..1.0).contains(&v), "0 ≤ beta1 < 1")?;
     range("beta2", s.beta2, |v| (0.0..1.0).contains(&v), "0 ≤ beta2 < 1")?;
     range("eps", s.eps, |v| v > 0.0, "a finite number > 0 (at 0, a parameter whose gradient is 0 divides 0 by 0)")?;
+    range("rho", s.rho, |v| v > 0.0, "a finite number > 0")?;
+    range(
+        "hessian_interval",
+        s.hessian_interval.map(|k| k as f64),
+        |v| v >= 1.0,
+        "at least 1 (an estimate every k steps)",
+    )?;
     if s.nesterov && s.momentum.unwrap_or(0.0) <= 0.0 {
         return Err(Error::InvalidArgument {
             what: "nesterov".into(),

@@ -4,7 +4,8 @@
 //! (`Optimizer::update_hessian`) from a Gauss-Newton-Bartlett gradient ĝ.
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
-use super::registry::{betas, num};
+use super::registry::{betas, num, Settings};
+use super::OptimizerConfig;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -95,4 +96,25 @@ impl SophiaConfig {
             hessian_interval,
         })
     }
+}
+
+/// From the run's settings (the official defaults for the rest; the trainer sets `bs` to the
+/// rows of one optimizer step).
+pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
+    let d = SophiaConfig::default();
+    OptimizerConfig::Sophia(SophiaConfig {
+        lr: s.lr.unwrap_or(d.lr),
+        betas: (s.beta1.unwrap_or(d.betas.0), s.beta2.unwrap_or(d.betas.1)),
+        rho: s.rho.unwrap_or(d.rho),
+        weight_decay: s.weight_decay.unwrap_or(d.weight_decay),
+        hessian_interval: s.hessian_interval.unwrap_or(d.hessian_interval),
+        ..d
+    })
+}
+
+/// From `SophiaG`'s constructor arguments (`bs` at its `step()` default, k at the official
+/// script's).
+pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
+    let d = SophiaConfig::default();
+    Ok(OptimizerConfig::Sophia(SophiaConfig::from_reference(h, d.bs, d.hessian_interval)?))
 }

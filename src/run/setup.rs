@@ -8,7 +8,7 @@ use crate::data::mnist::{builtin, load_dir, TrainTest};
 use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
 use crate::nn::{Init, ModelSpec};
-use crate::optim::{registry, OptimizerConfig, Settings};
+use crate::optim::{registry, OptimizerConfig};
 use crate::schedule::Schedule;
 use crate::Activation;
 use std::path::Path;
@@ -134,15 +134,12 @@ pub(crate) fn parse_init(name: &str, act: Activation) -> Result<Init> {
 /// default (PyTorch's). The names live in `optim::registry`.
 pub fn optimizer_config(cfg: &RunConfig) -> Result<OptimizerConfig> {
     let entry = registry::find(&cfg.optimizer)?;
-    Ok((entry.from_settings)(&Settings {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
-        weight_decay: cfg.weight_decay,
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        eps: cfg.eps,
-        nesterov: cfg.nesterov,
-    }))
+    let mut config = (entry.from_settings)(&cfg.optimizer_settings());
+    if let OptimizerConfig::Sophia(c) = &mut config {
+        // Sophia-G's Hessian EMA is scaled by the examples behind one estimate: one step's rows.
+        c.bs = (cfg.batch_size * cfg.accumulation) as f64;
+    }
+    Ok(config)
 }
 
 /// The schedule a config names, over `steps_per_epoch · epochs` steps; `base_lr` is the

@@ -61,6 +61,12 @@ pub struct TrainArgs {
     /// Nesterov momentum (SGD).
     #[arg(long)]
     nesterov: bool,
+    /// Sophia-G's ρ, the scale of its clipping threshold (default 0.04).
+    #[arg(long)]
+    rho: Option<f64>,
+    /// Sophia-G: optimizer steps between Hessian estimates (default 10).
+    #[arg(long)]
+    hessian_interval: Option<u64>,
     /// Weight decay (default: 0.01 for adamw, 0 for the others, as PyTorch).
     #[arg(long)]
     weight_decay: Option<f64>,
@@ -182,7 +188,7 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
-    set_some!(cfg, args, patience, classes);
+    set_some!(cfg, args, patience, classes, rho, hessian_interval);
     if args.nesterov {
         cfg.nesterov = true;
     }
