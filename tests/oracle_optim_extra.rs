@@ -6,7 +6,7 @@ mod common;
 
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
-use downhill::optim::{LambConfig, Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
+use downhill::optim::{AdafactorConfig, LambConfig, Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
 use downhill::params::{FlatStore, ParamLayout};
 use downhill::{Backend, CpuBackend};
 use serde_json::Value;
@@ -316,4 +316,55 @@ fn the_new_optimizers_dispatch_what_their_files_say() {
         Optimizer::new(&g, OptimizerConfig::ScheduleFree(ScheduleFreeConfig::default()), &layout, &[]).unwrap();
     assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 1, "schedule-free step");
     assert_eq!(count(&mut || opt.eval_mode(&g, &mut p).unwrap()), 1, "schedule-free switch to x");
+    let mut opt = Optimizer::new(&g, OptimizerConfig::Adafactor(AdafactorConfig::default()), &layout, &[]).unwrap();
+    assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 1, "Adafactor: one workgroup per tensor");
+}
+
+/// Adafactor cases (torch.optim.Adafactor): every step; the final row/column statistics (or
+/// the vectors' variance) under torch's names and shapes.
+fn adafactor_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
+    let oracle = load("optimizers_extra.json");
+    let mut report = Vec::new();
+    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "Adafactor") {
+        let case_name = case["name"].as_str().unwrap();
+        let names = names(case);
+        let config = AdafactorConfig::from_reference(&case["hyperparameters"]).unwrap();
+        assert_eq!(config.eps1() as f32, case["eps1_resolved"].as_f64().unwrap() as f32, "{case_name}: ε1");
+        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
+        let mut opt = Optimizer::new(be, OptimizerConfig::Adafactor(config), &layout, &[]).unwrap();
+        let mut worst = 0.0f64;
+        let steps = oracle["grads"].as_array().unwrap().len();
+        for t in 0..steps {
+            for n in &names {
+                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+            }
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+            worst = worst.max(check(
+                be,
+                &format!("{case_name} step {}", t + 1),
+                &params,
+                &case["expected_params"][t],
+                &names,
+            ));
+        }
+        check_state(be, case, &opt, &names, steps);
+        report.push((case_name.to_string(), worst));
+    }
+    assert_eq!(report.len(), 3, "the fixture's three Adafactor cases");
+    report
+}
+
+#[test]
+fn adafactor_matches_torch_on_the_cpu_path() {
+    for (case, worst) in adafactor_cases(&CpuBackend::new()) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn adafactor_matches_torch_on_the_gpu_path() {
+    let Some(g) = gpu() else { return };
+    for (case, worst) in adafactor_cases(g) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
 }

@@ -478,4 +478,19 @@ pub trait Backend {
     /// (`ops::sample`): the same labels on both paths for the same key. Sophia-G's Hessian
     /// estimate trains on them.
     fn sample_labels(&self, labels: &mut Self::Labels, logits: &Self::Tensor, key: u32) -> Result<()>;
+
+    // ---- per-tensor optimizers ----
+    /// Adafactor's step over the flat buffers (`optim::adafactor`): `tensors` is its tensor
+    /// table (offset, numel, n, m, group per tensor); state holds 2 slots of n; `norm[0]` is the
+    /// global norm a clip reads (the group block's clip settings apply).
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    fn adafactor_step(
+        &self,
+        params: &mut Self::Tensor,
+        grads: &Self::Tensor,
+        state: &mut Self::Tensor,
+        table: &Self::Tensor,
+        tensors: &Self::Labels,
+        norm: &Self::Tensor,
+    ) -> Result<()>;
 }

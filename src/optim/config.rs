@@ -3,9 +3,9 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdagradConfig, AdamConfig,
-    AdamaxConfig, LambConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig,
-    SophiaConfig,
+    adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdafactorConfig,
+    AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig,
+    ScheduleFreeConfig, SgdConfig, SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -33,6 +33,8 @@ pub enum OptimizerConfig {
     ScheduleFree(ScheduleFreeConfig),
     /// LAMB.
     Lamb(LambConfig),
+    /// Adafactor.
+    Adafactor(AdafactorConfig),
 }
 
 impl OptimizerConfig {
@@ -50,6 +52,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.lr,
             OptimizerConfig::ScheduleFree(c) => c.lr,
             OptimizerConfig::Lamb(c) => c.lr,
+            OptimizerConfig::Adafactor(c) => c.lr,
         }
     }
 
@@ -67,6 +70,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.lr = lr,
             OptimizerConfig::ScheduleFree(c) => c.lr = lr,
             OptimizerConfig::Lamb(c) => c.lr = lr,
+            OptimizerConfig::Adafactor(c) => c.lr = lr,
         }
     }
 
@@ -84,6 +88,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.weight_decay,
             OptimizerConfig::ScheduleFree(c) => c.weight_decay,
             OptimizerConfig::Lamb(c) => c.weight_decay,
+            OptimizerConfig::Adafactor(c) => c.weight_decay,
         }
     }
 
@@ -101,7 +106,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.betas.0,
             OptimizerConfig::ScheduleFree(c) => c.betas.0,
             OptimizerConfig::Lamb(c) => c.betas.0,
-            OptimizerConfig::Adagrad(_) => 0.0,
+            OptimizerConfig::Adagrad(_) | OptimizerConfig::Adafactor(_) => 0.0,
         }
     }
 
@@ -134,6 +139,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(_) => OptimKind::Sophia,
             OptimizerConfig::ScheduleFree(_) => OptimKind::ScheduleFree,
             OptimizerConfig::Lamb(_) => OptimKind::Lamb,
+            OptimizerConfig::Adafactor(_) => OptimKind::Adafactor,
         }
     }
 
@@ -151,13 +157,14 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(_) => &["exp_avg", "hessian"],
             OptimizerConfig::ScheduleFree(_) => &["z", "exp_avg_sq"],
             OptimizerConfig::Lamb(_) => &["exp_avg", "exp_avg_sq"],
+            OptimizerConfig::Adafactor(_) => &["row_var", "col_var"],
         }
     }
 
-    /// Whether each element's update depends on that element alone (LAMB's trust ratio couples
-    /// the elements of a tensor): what the explorer needs to step independent points together.
+    /// Whether each element's update depends on that element alone (LAMB's trust ratio and
+    /// Adafactor's statistics couple the elements of a tensor): what the explorer needs to step independent points together.
     pub fn is_elementwise(&self) -> bool {
-        !matches!(self, OptimizerConfig::Lamb(_))
+        !matches!(self, OptimizerConfig::Lamb(_) | OptimizerConfig::Adafactor(_))
     }
 
     /// State slots the update uses beyond the named ones (LAMB keeps its update u in one);
@@ -184,6 +191,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.block(s),
             OptimizerConfig::ScheduleFree(c) => c.block(s, &mut Default::default()),
             OptimizerConfig::Lamb(c) => c.block(s, 0),
+            OptimizerConfig::Adafactor(c) => c.block(s),
         }
     }
 }
@@ -213,6 +221,8 @@ pub enum OptimKind {
     ScheduleFree,
     /// `lamb_step` (LAMB's two phases around the trust ratios).
     Lamb,
+    /// `adafactor_step` (per tensor; not the elementwise fused step).
+    Adafactor,
 }
 
 impl OptimKind {
@@ -232,6 +242,8 @@ impl OptimKind {
             OptimKind::Sophia => drive(sophia::update, step),
             OptimKind::ScheduleFree => drive(schedule_free::update, step),
             OptimKind::Lamb => drive(lamb::update, step),
+            // Per tensor: the backends route it to adafactor_step and refuse it here.
+            OptimKind::Adafactor => {}
         }
     }
 }

@@ -4,6 +4,7 @@
 //! terms, the step scalars it computes and its CPU twin; its kernel is `shaders/optim/<name>.wgsl`.
 //! `registry` maps names to configs; `Optimizer` holds the state and the step count.
 
+pub mod adafactor;
 mod adagrad;
 mod adam;
 mod adamax;
@@ -20,6 +21,7 @@ mod schedule_free;
 mod sgd;
 mod sophia;
 
+pub use adafactor::{AdafactorConfig, AdafactorTerms};
 pub use adagrad::{AdagradConfig, AdagradTerms};
 pub use adam::{AdamConfig, AdamTerms};
 pub use adamax::{AdamaxConfig, AdamaxTerms};

@@ -65,6 +65,16 @@ pub struct OptimizerState {
     pub eval_mode: bool,
 }
 
+/// Where one state tensor lives: its parameter (view index), its name, its slot of the flat
+/// state buffer, and its element count and shape.
+struct StateEntry {
+    view: usize,
+    name: &'static str,
+    slot: usize,
+    len: usize,
+    shape: Vec<usize>,
+}
+
 /// One group's settings.
 #[derive(Clone, Debug)]
 struct GroupSettings {
@@ -94,6 +104,8 @@ pub struct Optimizer<B: Backend> {
     norm_head: B::Tensor,
     /// LAMB: its layout's tensors as (offset, length) pairs, and the ring of phase-1 tables.
     segments: Option<B::Labels>,
+    /// Adafactor: its tensor table (`optim::adafactor::tensor_table`).
+    tensor_table: Option<B::Labels>,
     phase_tables: Vec<B::Tensor>,
     /// Sophia-G's Hessian-pass table (constant, written once).
     hessian_table: Option<B::Tensor>,
@@ -160,6 +172,13 @@ impl<B: Backend> Optimizer<B> {
             norm_head: be.view(&norm, 0, &[1])?,
             norm,
             segments: if lamb { Some(be.upload_labels(&segments, bound)?) } else { None },
+            tensor_table: match config {
+                OptimizerConfig::Adafactor(_) => {
+                    let table = super::adafactor::tensor_table(layout.views(), |v| chunk_groups[v.offset / ALIGN]);
+                    Some(be.upload_labels(&table, u32::MAX as usize)?)
+                }
+                _ => None,
+            },
             phase_tables: if lamb {
                 (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?
             } else {
@@ -297,6 +316,9 @@ impl<B: Backend> Optimizer<B> {
             _ => {}
         }
         let kind = self.config.kind();
+        if let Some(tensors) = &self.tensor_table {
+            return be.adafactor_step(params, grads, &mut self.state, &self.tables[ring], tensors, &self.norm);
+        }
         be.optimizer_step(kind, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
         if let Some(segments) = &self.segments {
             // LAMB: the trust ratios, then phase 1 (the same blocks with the phase set).
@@ -437,18 +459,45 @@ impl<B: Backend> Optimizer<B> {
         }
     }
 
+    /// Every state tensor, slot by slot. A tensor's state starts at its view's offset in its
+    /// slot; Adafactor's row and column statistics are smaller than the tensor.
+    fn state_layout(&self) -> Vec<StateEntry> {
+        let views = self.layout.views();
+        if let OptimizerConfig::Adafactor(_) = self.config {
+            return views
+                .iter()
+                .enumerate()
+                .flat_map(|(view, v)| {
+                    super::adafactor::state_layout(v).into_iter().map(move |(name, slot, len, shape)| StateEntry {
+                        view,
+                        name,
+                        slot,
+                        len,
+                        shape,
+                    })
+                })
+                .collect();
+        }
+        let mut out = Vec::new();
+        for (slot, &name) in self.config.state_names().iter().enumerate() {
+            for (view, v) in views.iter().enumerate() {
+                out.push(StateEntry { view, name, slot, len: v.len(), shape: v.shape.clone() });
+            }
+        }
+        out
+    }
+
     /// The state as host tensors under PyTorch's names, plus the step count and schedules'
     /// current values (for checkpoints).
     pub fn state(&self, be: &B) -> Result<OptimizerState> {
         let flat = be.read(&self.state)?;
         let n = self.layout.total();
         let mut tensors = Vec::new();
-        for (slot, state_name) in self.config.state_names().iter().enumerate() {
-            for v in self.layout.views() {
-                let start = slot * n + v.offset;
-                let data = flat.data()[start..start + v.len()].to_vec();
-                tensors.push((format!("{}.{state_name}", v.name), Tensor::from_vec(&v.shape, data)?));
-            }
+        for StateEntry { view, name, slot, len, shape } in self.state_layout() {
+            let v = &self.layout.views()[view];
+            let start = slot * n + v.offset;
+            let data = flat.data()[start..start + len].to_vec();
+            tensors.push((format!("{}.{name}", v.name), Tensor::from_vec(&shape, data)?));
         }
         Ok(OptimizerState {
             step: self.step,
@@ -480,20 +529,19 @@ impl<B: Backend> Optimizer<B> {
         // Scratch slots (LAMB's u) follow the named ones and start at zero.
         let slots = names.len() + self.config.scratch_slots();
         let mut flat = vec![0.0f32; slots * n];
-        for (slot, state_name) in names.iter().enumerate() {
-            for v in self.layout.views() {
-                let key = format!("{}.{state_name}", v.name);
-                let t = state.tensors.iter().find(|(k, _)| *k == key).map(|(_, t)| t).ok_or_else(|| {
-                    Error::InvalidArgument { what: "optimizer state".into(), detail: format!("missing {key}") }
-                })?;
-                if t.shape() != v.shape.as_slice() {
-                    return Err(Error::Shape {
-                        op: "Optimizer::load_state",
-                        detail: format!("{key} is {:?} in the state but {:?} in the model", t.shape(), v.shape),
-                    });
-                }
-                flat[slot * n + v.offset..slot * n + v.offset + v.len()].copy_from_slice(t.data());
+        for StateEntry { view, name, slot, len, shape } in self.state_layout() {
+            let v = &self.layout.views()[view];
+            let key = format!("{}.{name}", v.name);
+            let t = state.tensors.iter().find(|(k, _)| *k == key).map(|(_, t)| t).ok_or_else(|| {
+                Error::InvalidArgument { what: "optimizer state".into(), detail: format!("missing {key}") }
+            })?;
+            if t.shape() != shape.as_slice() {
+                return Err(Error::Shape {
+                    op: "Optimizer::load_state",
+                    detail: format!("{key} is {:?} in the state but {shape:?} for the model", t.shape()),
+                });
             }
+            flat[slot * n + v.offset..slot * n + v.offset + len].copy_from_slice(t.data());
         }
         be.write(&mut self.state, &Tensor::from_vec(&[slots * n], flat)?)?;
         self.step = state.step;

@@ -2,7 +2,9 @@
 //! settings each takes, PyTorch's class names (for the oracle tests and anyone porting a torch
 //! script), and how each is built from a run's settings or torch's constructor arguments.
 
-use super::{adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, OptimizerConfig};
+use super::{
+    adafactor, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, OptimizerConfig,
+};
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -130,6 +132,13 @@ pub const OPTIMIZERS: &[OptimizerEntry] = &[
         takes: &["lr", "beta1", "beta2", "weight_decay", "rho", "hessian_interval"],
         from_settings: sophia::from_settings,
         from_torch: sophia::from_torch,
+    },
+    OptimizerEntry {
+        name: "adafactor",
+        torch: "Adafactor",
+        takes: &["lr", "weight_decay"],
+        from_settings: adafactor::from_settings,
+        from_torch: adafactor::from_torch,
     },
 ];
 

@@ -327,6 +327,9 @@ impl Backend for CpuBackend {
         norm: &CpuTensor,
     ) -> Result<()> {
         let op = "optimizer_step";
+        if kind == OptimKind::Adafactor {
+            return Err(crate::ops::optim_step::per_tensor_only(kind));
+        }
         crate::ops::optim_step::optimizer_step(
             &params.shape,
             &grads.shape,
@@ -538,5 +541,35 @@ impl Backend for CpuBackend {
         let (_, classes) = ops::sample::sample_labels(labels.len(), &logits.shape)?;
         read_all([logits], |[l]| ops::sample::cpu::sample_labels(labels, l, classes, key));
         Ok(())
+    }
+
+    fn adafactor_step(
+        &self,
+        params: &mut CpuTensor,
+        grads: &CpuTensor,
+        state: &mut CpuTensor,
+        table: &CpuTensor,
+        tensors: &Vec<u32>,
+        norm: &CpuTensor,
+    ) -> Result<()> {
+        let op = "adafactor_step";
+        crate::ops::optim_step::adafactor_step(&params.shape, &grads.shape, &state.shape, &table.shape, tensors.len())?;
+        access2(op, params, state, [grads, table, norm], |p, st, [g, t, nrm]| {
+            let hyper: &[GroupHyper] = bytemuck::try_cast_slice(t).map_err(|e| Error::InvalidArgument {
+                what: op.into(),
+                detail: format!("the table is not a whole number of group blocks: {e}"),
+            })?;
+            if let Some(bad) = tensors
+                .chunks(crate::optim::adafactor::META_LEN)
+                .find(|e| e[0] as usize + e[1] as usize > p.len() || e[4] as usize >= hyper.len())
+            {
+                return Err(Error::InvalidArgument {
+                    what: op.into(),
+                    detail: format!("tensor entry {bad:?} is out of range"),
+                });
+            }
+            crate::ops::optim_step::cpu::adafactor(p, g, st, hyper, tensors, nrm[0]);
+            Ok(())
+        })?
     }
 }

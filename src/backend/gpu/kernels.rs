@@ -38,6 +38,8 @@ pub enum ShaderFile {
     OptimScheduleFree,
     /// `shaders/optim/lamb.wgsl` (after `optim/prologue.wgsl`).
     OptimLamb,
+    /// `shaders/optim/adafactor.wgsl` (after `optim/prologue.wgsl`).
+    OptimAdafactor,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -60,7 +62,7 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 26] = [
+    pub const ALL: [ShaderFile; 27] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -78,6 +80,7 @@ impl ShaderFile {
         ShaderFile::OptimSophia,
         ShaderFile::OptimScheduleFree,
         ShaderFile::OptimLamb,
+        ShaderFile::OptimAdafactor,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -109,6 +112,7 @@ impl ShaderFile {
             ShaderFile::OptimSophia => "optim/sophia.wgsl",
             ShaderFile::OptimScheduleFree => "optim/schedule_free.wgsl",
             ShaderFile::OptimLamb => "optim/lamb.wgsl",
+            ShaderFile::OptimAdafactor => "optim/adafactor.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -169,6 +173,7 @@ impl ShaderFile {
             ShaderFile::OptimSophia => with_optim_prologue!("optim/sophia.wgsl"),
             ShaderFile::OptimScheduleFree => with_optim_prologue!("optim/schedule_free.wgsl"),
             ShaderFile::OptimLamb => with_optim_prologue!("optim/lamb.wgsl"),
+            ShaderFile::OptimAdafactor => with_optim_prologue!("optim/adafactor.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -233,6 +238,7 @@ const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R
 const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
 const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
+const ADAFACTOR_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (6, R), (7, R)];
 const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
 
@@ -274,6 +280,7 @@ kernel!(LION_STEP, OptimLion, "lion_step", OPTIM);
 kernel!(SOPHIA_STEP, OptimSophia, "sophia_step", OPTIM);
 kernel!(SCHEDULE_FREE_STEP, OptimScheduleFree, "schedule_free_step", OPTIM);
 kernel!(LAMB_STEP, OptimLamb, "lamb_step", OPTIM);
+kernel!(ADAFACTOR_STEP, OptimAdafactor, "adafactor_step", ADAFACTOR_BINDINGS);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
@@ -343,6 +350,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &SOPHIA_STEP,
     &SCHEDULE_FREE_STEP,
     &LAMB_STEP,
+    &ADAFACTOR_STEP,
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,

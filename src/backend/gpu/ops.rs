@@ -463,4 +463,23 @@ impl Backend for GpuBackend {
         let (rows, classes) = crate::ops::sample::sample_labels(labels.len(), &logits.shape)?;
         self.launch_sample_labels(labels, logits, rows, classes, key)
     }
+
+    fn adafactor_step(
+        &self,
+        params: &mut GpuTensor,
+        grads: &GpuTensor,
+        state: &mut GpuTensor,
+        table: &GpuTensor,
+        tensors: &GpuLabels,
+        norm: &GpuTensor,
+    ) -> Result<()> {
+        let n = crate::ops::optim_step::adafactor_step(
+            &params.shape,
+            &grads.shape,
+            &state.shape,
+            &table.shape,
+            tensors.len(),
+        )?;
+        self.launch_adafactor(params, grads, state, table, tensors, norm, n)
+    }
 }

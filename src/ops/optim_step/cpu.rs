@@ -219,3 +219,30 @@ where
         start = end;
     }
 }
+
+/// `g` clipped as the group block `h` says (the fused step's clip, for the per-tensor updates).
+pub(crate) fn clipped(h: &GroupHyper, norm: f32, g: &[f32]) -> Vec<f32> {
+    let clip = ChunkClip::of(h, norm);
+    g.iter().map(|&g| clip.apply(g)).collect()
+}
+
+/// Adafactor's step on the CPU: each tensor of the table in turn (`optim::adafactor`).
+pub(crate) fn adafactor(p: &mut [f32], g: &[f32], state: &mut [f32], table: &[GroupHyper], tensors: &[u32], norm: f32) {
+    let n = p.len();
+    let (r, c) = state.split_at_mut(n);
+    for e in tensors.chunks(crate::optim::adafactor::META_LEN) {
+        let [offset, numel, rows, cols, group] = [e[0], e[1], e[2], e[3], e[4]].map(|v| v as usize);
+        let h = &table[group];
+        let range = offset..offset + numel;
+        let g = clipped(h, norm, &g[range.clone()]);
+        crate::optim::adafactor::step_tensor(
+            h,
+            rows,
+            cols,
+            &mut p[range.clone()],
+            &g,
+            &mut r[range.clone()],
+            &mut c[range],
+        );
+    }
+}

@@ -37,6 +37,7 @@ impl GpuBackend {
             OptimKind::Sophia => &kernels::SOPHIA_STEP,
             OptimKind::ScheduleFree => &kernels::SCHEDULE_FREE_STEP,
             OptimKind::Lamb => &kernels::LAMB_STEP,
+            OptimKind::Adafactor => return Err(super::per_tensor_only(kind)),
         };
         let p = Params { n: n as u32, pad: [0; 3] };
         let grid = self.items_grid(kernel, n)?;
@@ -49,5 +50,26 @@ impl GpuBackend {
             norm.binding(),
         ];
         self.dispatch(kernel, bytemuck::bytes_of(&p), &storage, grid)
+    }
+}
+
+impl GpuBackend {
+    /// Adafactor's step: one workgroup per tensor of `tensors` (see `optim::adafactor`).
+    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+    pub(crate) fn launch_adafactor(
+        &self,
+        params: &mut GpuTensor,
+        grads: &GpuTensor,
+        state: &mut GpuTensor,
+        table: &GpuTensor,
+        tensors: &GpuLabels,
+        norm: &GpuTensor,
+        n: usize,
+    ) -> Result<()> {
+        let count = tensors.len() / crate::optim::adafactor::META_LEN;
+        let p = Params { n: n as u32, pad: [0; 3] };
+        let storage =
+            [params.binding(), grads.binding(), state.binding(), table.binding(), norm.binding(), tensors.binding()];
+        self.dispatch(&kernels::ADAFACTOR_STEP, bytemuck::bytes_of(&p), &storage, (count as u32, 1, 1))
     }
 }

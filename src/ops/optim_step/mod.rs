@@ -46,3 +46,38 @@ pub fn optimizer_step(
     }
     Ok(n)
 }
+
+/// The error for an optimizer whose update is not the elementwise fused step.
+pub(crate) fn per_tensor_only(kind: crate::optim::OptimKind) -> crate::Error {
+    crate::Error::InvalidArgument {
+        what: "optimizer_step".into(),
+        detail: format!("{kind:?} updates per tensor: it runs through Backend::adafactor_step"),
+    }
+}
+
+/// Shapes of Adafactor's step: the fused step's, with a tensor table of whole entries.
+pub fn adafactor_step(
+    params: &[usize],
+    grads: &[usize],
+    state: &[usize],
+    table: &[usize],
+    tensors: usize,
+) -> Result<usize> {
+    let n = elementwise("adafactor_step", &[("params", params), ("grads", grads)])?;
+    if numel(state) != 2 * n {
+        return Err(shape_error(
+            "adafactor_step",
+            format!("state must hold 2 slots of {n}, got {}", ShapeDisplay(state)),
+        ));
+    }
+    if !numel(table).is_multiple_of(crate::optim::HYPER_LEN) || numel(table) == 0 {
+        return Err(shape_error(
+            "adafactor_step",
+            format!("table {} is not a whole number of group blocks", ShapeDisplay(table)),
+        ));
+    }
+    if !tensors.is_multiple_of(crate::optim::adafactor::META_LEN) {
+        return Err(shape_error("adafactor_step", "the tensor table is not a whole number of entries"));
+    }
+    Ok(n)
+}
