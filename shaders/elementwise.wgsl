@@ -92,3 +92,13 @@ fn add_sign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         out[i] = out[i] + p.alpha * sign(in0[i]);
     }
 }
+
+// out = in0 / max(sqrt(in1[0]), alpha): a tensor divided by its norm (in1 holds Σx², alpha
+// is the floor ε), as Muon normalises before Newton–Schulz.
+@compute @workgroup_size(WG)
+fn div_by_norm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < p.n) {
+        out[i] = in0[i] / max(sqrt(in1[0]), p.alpha);
+    }
+}

@@ -32,7 +32,7 @@ pub struct RunConfig {
     pub init: String,
     /// cross_entropy (classification), mse, bce_with_logits.
     pub loss: String,
-    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion, lamb, adamw-schedule-free, sophia, adafactor.
+    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion, lamb, adamw-schedule-free, sophia, adafactor, muon.
     pub optimizer: String,
     /// Learning rate (None: the optimizer's PyTorch default, e.g. 1e-3 for Adam).
     pub lr: Option<f64>,

@@ -29,11 +29,11 @@ fn train<'a>(data: &'a str, optimizer: &'a str, epochs: &'a str, out: &'a str) -
 }
 
 #[test]
-fn lamb_schedule_free_adamw_and_adafactor_train_digits() {
+fn the_newer_optimizers_train_digits() {
     let dir = tmp_dir("new-optimizers");
     let data = digits_csv();
     let data = data.to_str().unwrap();
-    for (optimizer, floor) in [("lamb", 0.75), ("adamw-schedule-free", 0.9), ("adafactor", 0.85)] {
+    for (optimizer, floor) in [("lamb", 0.75), ("adamw-schedule-free", 0.9), ("adafactor", 0.85), ("muon", 0.9)] {
         let out = dir.join(optimizer);
         let run = json(&train(data, optimizer, "3", out.to_str().unwrap()));
         let acc = run["test_accuracy"].as_f64().unwrap();

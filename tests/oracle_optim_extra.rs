@@ -6,7 +6,9 @@ mod common;
 
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
-use downhill::optim::{AdafactorConfig, LambConfig, Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig};
+use downhill::optim::{
+    AdafactorConfig, AdamConfig, LambConfig, MuonConfig, Optimizer, OptimizerConfig, ScheduleFreeConfig, SophiaConfig,
+};
 use downhill::params::{FlatStore, ParamLayout};
 use downhill::{Backend, CpuBackend};
 use serde_json::Value;
@@ -318,6 +320,12 @@ fn the_new_optimizers_dispatch_what_their_files_say() {
     assert_eq!(count(&mut || opt.eval_mode(&g, &mut p).unwrap()), 1, "schedule-free switch to x");
     let mut opt = Optimizer::new(&g, OptimizerConfig::Adafactor(AdafactorConfig::default()), &layout, &[]).unwrap();
     assert_eq!(count(&mut || opt.step(&g, &mut p, &grads).unwrap()), 1, "Adafactor: one workgroup per tensor");
+    let mut opt = Optimizer::new(&g, OptimizerConfig::Muon(MuonConfig::default()), &layout, &[]).unwrap();
+    assert_eq!(
+        count(&mut || opt.step(&g, &mut p, &grads).unwrap()),
+        1 + 4 + 7 * 5,
+        "Muon: 1 + (4 + 7·ns) per 2-D tensor"
+    );
 }
 
 /// Adafactor cases (torch.optim.Adafactor): every step; the final row/column statistics (or
@@ -367,4 +375,91 @@ fn adafactor_matches_torch_on_the_gpu_path() {
     for (case, worst) in adafactor_cases(g) {
         eprintln!("{case}: worst relative error {worst:e}");
     }
+}
+
+/// Muon cases against the float32 Newton–Schulz trajectory (`expected_params_ns_float32`; torch's
+/// own runs the iteration in bfloat16, 2e-3 away from float64). Returns the worst error.
+fn muon_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
+    let oracle = load("optimizers_extra.json");
+    let mut report = Vec::new();
+    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "Muon") {
+        let case_name = case["name"].as_str().unwrap();
+        let names = names(case);
+        let mut config = MuonConfig::from_reference(&case["hyperparameters"]).unwrap();
+        if let Some(groups) = case["param_groups"].as_array() {
+            let adamw = groups.iter().find(|g| g["optimizer"] == "AdamW").unwrap();
+            let h = &adamw["hyperparameters"];
+            config.adamw = AdamConfig {
+                lr: h["lr"].as_f64().unwrap(),
+                betas: (h["betas"][0].as_f64().unwrap(), h["betas"][1].as_f64().unwrap()),
+                eps: h["eps"].as_f64().unwrap(),
+                weight_decay: h["weight_decay"].as_f64().unwrap(),
+                ..AdamConfig::adamw()
+            };
+        }
+        for (name, ratio) in case["lr_ratio_per_param"].as_object().unwrap() {
+            let shape = host(&oracle["initial_params"][name]).shape().to_vec();
+            let want = ratio.as_f64().unwrap();
+            assert!((config.adjust_lr.ratio(shape[0], shape[1]) - want).abs() < 1e-12, "{case_name} {name} ratio");
+        }
+        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
+        let mut opt = Optimizer::new(be, OptimizerConfig::Muon(config), &layout, &[]).unwrap();
+        let mut worst = 0.0f64;
+        let steps = oracle["grads"].as_array().unwrap().len();
+        for t in 0..steps {
+            for n in &names {
+                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+            }
+            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+            for n in &names {
+                let got = params.read(be, n).unwrap();
+                let want = tensor(&case["expected_params_ns_float32"][t][n]).1;
+                let (err, i) = worst_relative(got.data(), &want, 1.0);
+                assert!(
+                    err <= MUON_TOL,
+                    "{case_name} step {}: {n}[{i}] = {} vs {} ({err:e})",
+                    t + 1,
+                    got.data()[i],
+                    want[i]
+                );
+                worst = worst.max(err);
+            }
+        }
+        check_state(be, case, &opt, &names, steps);
+        report.push((case_name.to_string(), worst));
+    }
+    assert_eq!(report.len(), 3, "the fixture's three Muon cases");
+    report
+}
+
+/// Muon against the float32 trajectory: the same bound as the others (4.5e-7 reached).
+const MUON_TOL: f64 = TOL;
+
+#[test]
+fn muon_matches_the_float32_newton_schulz_trajectory_on_the_cpu_path() {
+    for (case, worst) in muon_cases(&CpuBackend::new()) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn muon_matches_the_float32_newton_schulz_trajectory_on_the_gpu_path() {
+    let Some(g) = gpu() else { return };
+    for (case, worst) in muon_cases(g) {
+        eprintln!("{case}: worst relative error {worst:e}");
+    }
+}
+
+#[test]
+fn muon_needs_two_dimensional_weights_and_makes_its_own_groups() {
+    let be = CpuBackend::new();
+    let vectors = ParamLayout::new(&[("bias", vec![4]), ("gain", vec![4])]).unwrap();
+    let err =
+        Optimizer::new(&be, OptimizerConfig::Muon(MuonConfig::default()), &vectors, &[]).err().unwrap().to_string();
+    assert!(err.contains("has none"), "{err}");
+    let layout = ParamLayout::new(&[("w", vec![3, 4]), ("b", vec![3])]).unwrap();
+    let group = downhill::optim::ParamGroup { params: vec!["b".into()], lr: Some(0.1), weight_decay: None };
+    let err =
+        Optimizer::new(&be, OptimizerConfig::Muon(MuonConfig::default()), &layout, &[group]).err().unwrap().to_string();
+    assert!(err.contains("its own parameter groups"), "{err}");
 }

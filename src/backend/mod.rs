@@ -333,6 +333,9 @@ pub trait Backend {
     fn fill(&self, x: &mut Self::Tensor, value: f32) -> Result<()>;
     /// `dst = src`.
     fn copy(&self, dst: &mut Self::Tensor, src: &Self::Tensor) -> Result<()>;
+    /// `out = x / max(√sumsq[0], eps)`, with `sumsq` a one-element Σx² on the device (Muon's
+    /// normalisation before Newton–Schulz, without a read-back).
+    fn div_by_norm(&self, out: &mut Self::Tensor, x: &Self::Tensor, sumsq: &Self::Tensor, eps: f32) -> Result<()>;
     // ---- convolution (src/ops/conv; the matmuls are batched over groups) ----
     /// `cols` [G, N·OH·OW, C/G·kh·kw] = the patches of `x` [N, C, H, W] under window `g`.
     fn im2col(&self, cols: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;

@@ -3,9 +3,9 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdafactorConfig,
-    AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, NadamConfig, RadamConfig, RmspropConfig,
-    ScheduleFreeConfig, SgdConfig, SophiaConfig,
+    adagrad, adam, adamax, lamb, lion, muon, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdafactorConfig,
+    AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, MuonConfig, NadamConfig, RadamConfig,
+    RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -35,6 +35,8 @@ pub enum OptimizerConfig {
     Lamb(LambConfig),
     /// Adafactor.
     Adafactor(AdafactorConfig),
+    /// Muon for 2-D weights, AdamW for the rest.
+    Muon(MuonConfig),
 }
 
 impl OptimizerConfig {
@@ -53,6 +55,7 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(c) => c.lr,
             OptimizerConfig::Lamb(c) => c.lr,
             OptimizerConfig::Adafactor(c) => c.lr,
+            OptimizerConfig::Muon(c) => c.lr,
         }
     }
 
@@ -71,6 +74,7 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(c) => c.lr = lr,
             OptimizerConfig::Lamb(c) => c.lr = lr,
             OptimizerConfig::Adafactor(c) => c.lr = lr,
+            OptimizerConfig::Muon(c) => c.lr = lr,
         }
     }
 
@@ -89,6 +93,7 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(c) => c.weight_decay,
             OptimizerConfig::Lamb(c) => c.weight_decay,
             OptimizerConfig::Adafactor(c) => c.weight_decay,
+            OptimizerConfig::Muon(c) => c.weight_decay,
         }
     }
 
@@ -106,6 +111,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sophia(c) => c.betas.0,
             OptimizerConfig::ScheduleFree(c) => c.betas.0,
             OptimizerConfig::Lamb(c) => c.betas.0,
+            OptimizerConfig::Muon(c) => c.momentum,
             OptimizerConfig::Adagrad(_) | OptimizerConfig::Adafactor(_) => 0.0,
         }
     }
@@ -140,6 +146,7 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(_) => OptimKind::ScheduleFree,
             OptimizerConfig::Lamb(_) => OptimKind::Lamb,
             OptimizerConfig::Adafactor(_) => OptimKind::Adafactor,
+            OptimizerConfig::Muon(_) => OptimKind::Muon,
         }
     }
 
@@ -158,20 +165,21 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(_) => &["z", "exp_avg_sq"],
             OptimizerConfig::Lamb(_) => &["exp_avg", "exp_avg_sq"],
             OptimizerConfig::Adafactor(_) => &["row_var", "col_var"],
+            OptimizerConfig::Muon(_) => &["exp_avg", "exp_avg_sq"],
         }
     }
 
     /// Whether each element's update depends on that element alone (LAMB's trust ratio and
     /// Adafactor's statistics couple the elements of a tensor): what the explorer needs to step independent points together.
     pub fn is_elementwise(&self) -> bool {
-        !matches!(self, OptimizerConfig::Lamb(_) | OptimizerConfig::Adafactor(_))
+        !matches!(self, OptimizerConfig::Lamb(_) | OptimizerConfig::Adafactor(_) | OptimizerConfig::Muon(_))
     }
 
     /// State slots the update uses beyond the named ones (LAMB keeps its update u in one);
     /// they are not part of the saved state.
     pub fn scratch_slots(&self) -> usize {
         match self {
-            OptimizerConfig::Lamb(_) => 1,
+            OptimizerConfig::Lamb(_) | OptimizerConfig::Muon(_) => 1,
             _ => 0,
         }
     }
@@ -192,6 +200,7 @@ impl OptimizerConfig {
             OptimizerConfig::ScheduleFree(c) => c.block(s, &mut Default::default()),
             OptimizerConfig::Lamb(c) => c.block(s, 0),
             OptimizerConfig::Adafactor(c) => c.block(s),
+            OptimizerConfig::Muon(c) => c.block(s),
         }
     }
 }
@@ -223,6 +232,8 @@ pub enum OptimKind {
     Lamb,
     /// `adafactor_step` (per tensor; not the elementwise fused step).
     Adafactor,
+    /// `muon_step` (momentum into U and AdamW; Newton–Schulz follows on the matmuls).
+    Muon,
 }
 
 impl OptimKind {
@@ -242,6 +253,7 @@ impl OptimKind {
             OptimKind::Sophia => drive(sophia::update, step),
             OptimKind::ScheduleFree => drive(schedule_free::update, step),
             OptimKind::Lamb => drive(lamb::update, step),
+            OptimKind::Muon => drive(muon::update, step),
             // Per tensor: the backends route it to adafactor_step and refuse it here.
             OptimKind::Adafactor => {}
         }

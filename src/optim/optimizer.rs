@@ -106,6 +106,8 @@ pub struct Optimizer<B: Backend> {
     segments: Option<B::Labels>,
     /// Adafactor: its tensor table (`optim::adafactor::tensor_table`).
     tensor_table: Option<B::Labels>,
+    /// Muon: each 2-D tensor's Newton–Schulz buffers.
+    matrices: Vec<MuonMatrix<B>>,
     phase_tables: Vec<B::Tensor>,
     /// Sophia-G's Hessian-pass table (constant, written once).
     hessian_table: Option<B::Tensor>,
@@ -123,6 +125,14 @@ impl<B: Backend> Optimizer<B> {
     /// An optimizer for the tensors of `layout`, with `groups` overriding settings for some.
     pub fn new(be: &B, config: OptimizerConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Self> {
         validate(&config)?;
+        let muon_groups;
+        let groups = match &config {
+            OptimizerConfig::Muon(c) => {
+                muon_groups = muon_split(c, layout, groups)?;
+                &muon_groups[..]
+            }
+            _ => groups,
+        };
         let mut settings = vec![GroupSettings {
             lr: config.lr(),
             weight_decay: config.weight_decay(),
@@ -154,8 +164,21 @@ impl<B: Backend> Optimizer<B> {
                 }
             }
         }
+        if let OptimizerConfig::Muon(c) = &config {
+            // The default group is AdamW's (the tensors that are not 2-D).
+            settings[0] = GroupSettings {
+                lr: c.adamw.lr,
+                weight_decay: c.adamw.weight_decay,
+                momentum: c.adamw.betas.0,
+                schedule_free: ScheduleFreeGroup::default(),
+            };
+        }
         let slots = config.state_names().len() + config.scratch_slots();
         let mut state = be.zeros(&[slots * layout.total()])?;
+        let matrices = match &config {
+            OptimizerConfig::Muon(_) => MuonMatrix::all(be, layout, &state)?,
+            _ => Vec::new(),
+        };
         let lamb = matches!(config, OptimizerConfig::Lamb(_));
         let norm = be.zeros(&[if lamb { 1 + layout.chunks() } else { 1 }])?;
         let segments = crate::ops::segment_norm::segments(layout);
@@ -186,6 +209,7 @@ impl<B: Backend> Optimizer<B> {
             },
             hessian_table: None,
             switch_table: None,
+            matrices,
             eval_mode: false,
             state,
             groups: settings,
@@ -320,6 +344,12 @@ impl<B: Backend> Optimizer<B> {
             return be.adafactor_step(params, grads, &mut self.state, &self.tables[ring], tensors, &self.norm);
         }
         be.optimizer_step(kind, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
+        if let OptimizerConfig::Muon(c) = &self.config {
+            let g = &self.groups[1];
+            for m in &mut self.matrices {
+                m.step(be, c, params, g.lr, g.weight_decay)?;
+            }
+        }
         if let Some(segments) = &self.segments {
             // LAMB: the trust ratios, then phase 1 (the same blocks with the phase set).
             let n = self.layout.total();
@@ -438,6 +468,7 @@ impl<B: Backend> Optimizer<B> {
         };
         let mut h = match &self.config {
             OptimizerConfig::ScheduleFree(c) => c.block(&scalars, &mut g.schedule_free),
+            OptimizerConfig::Muon(c) if gi == 0 => c.adamw.block(&scalars),
             other => other.block(&scalars),
         };
         let (mode, value) = match (self.clip, &self.config) {
@@ -463,6 +494,17 @@ impl<B: Backend> Optimizer<B> {
     /// slot; Adafactor's row and column statistics are smaller than the tensor.
     fn state_layout(&self) -> Vec<StateEntry> {
         let views = self.layout.views();
+        if let OptimizerConfig::Muon(_) = self.config {
+            let mut out = Vec::new();
+            for (view, v) in views.iter().enumerate() {
+                let names: &[&'static str] =
+                    if v.shape.len() == 2 { &["momentum_buffer"] } else { &["exp_avg", "exp_avg_sq"] };
+                for (slot, &name) in names.iter().enumerate() {
+                    out.push(StateEntry { view, name, slot, len: v.len(), shape: v.shape.clone() });
+                }
+            }
+            return out;
+        }
         if let OptimizerConfig::Adafactor(_) = self.config {
             return views
                 .iter()
@@ -626,4 +668,92 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Muon's parameter groups: the 2-D tensors in one (Muon's lr and decay), the rest in the
+/// default group (AdamW's). Fails on a layout without 2-D tensors, and on groups of the caller's.
+fn muon_split(c: &super::MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Vec<ParamGroup>> {
+    if !groups.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "muon".into(),
+            detail: "it makes its own parameter groups (2-D weights to Muon, the rest to AdamW); pass none".into(),
+        });
+    }
+    let matrices: Vec<String> = layout.views().iter().filter(|v| v.shape.len() == 2).map(|v| v.name.clone()).collect();
+    if matrices.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "muon".into(),
+            detail: "it orthogonalises 2-D weights and this model has none; use adamw".into(),
+        });
+    }
+    Ok(vec![ParamGroup { params: matrices, lr: Some(c.lr), weight_decay: Some(c.weight_decay) }])
+}
+
+/// One 2-D tensor's Newton–Schulz buffers: U (a view of the scratch state slot the update
+/// kernel writes), the iterate X, the Gram matrix and its square (r × r, r = min(rows, cols)),
+/// the product, and ‖U‖².
+struct MuonMatrix<B: Backend> {
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    u: B::Tensor,
+    x: B::Tensor,
+    gram: B::Tensor,
+    gram2: B::Tensor,
+    product: B::Tensor,
+    sumsq: B::Tensor,
+}
+
+impl<B: Backend> MuonMatrix<B> {
+    /// The buffers of every 2-D tensor of `layout`, U viewing slot 2 of `state`.
+    fn all(be: &B, layout: &ParamLayout, state: &B::Tensor) -> Result<Vec<Self>> {
+        let n = layout.total();
+        layout
+            .views()
+            .iter()
+            .filter(|v| v.shape.len() == 2)
+            .map(|v| {
+                let (rows, cols) = (v.shape[0], v.shape[1]);
+                let r = rows.min(cols);
+                Ok(Self {
+                    offset: v.offset,
+                    rows,
+                    cols,
+                    u: be.view(state, 2 * n + v.offset, &[rows, cols])?,
+                    x: be.zeros(&[rows, cols])?,
+                    gram: be.zeros(&[r, r])?,
+                    gram2: be.zeros(&[r, r])?,
+                    product: be.zeros(&[rows, cols])?,
+                    sumsq: be.zeros(&[1])?,
+                })
+            })
+            .collect()
+    }
+
+    /// X = U/max(‖U‖, ε); `ns_steps` times G = X·Xᵀ, G2 = c·G·G + b·G, X = a·X + G2·X (for a
+    /// tall tensor the same on the transpose: G = XᵀX, X = a·X + X·G2); then
+    /// p = p·(1 − lr·wd) − lr·ratio·X. 4 + 7·ns_steps dispatches.
+    fn step(&mut self, be: &B, c: &super::MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
+        use crate::tensor::MatmulForm::{Nn, Nt, Tn};
+        let (a, b, cc) = c.ns_coefficients;
+        be.sum_squares(&mut self.sumsq, &self.u)?;
+        be.div_by_norm(&mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
+        let tall = self.rows > self.cols;
+        for _ in 0..c.ns_steps {
+            be.matmul(if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
+            be.matmul(Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
+            be.scale(&mut self.gram2, cc as f32)?;
+            be.axpy(&mut self.gram2, b as f32, &self.gram)?;
+            if tall {
+                be.matmul(Nn, &mut self.product, &self.x, &self.gram2, false)?;
+            } else {
+                be.matmul(Nn, &mut self.product, &self.gram2, &self.x, false)?;
+            }
+            be.scale(&mut self.x, a as f32)?;
+            be.axpy(&mut self.x, 1.0, &self.product)?;
+        }
+        let mut w = be.view(params, self.offset, &[self.rows, self.cols])?;
+        be.scale(&mut w, (1.0 - lr * wd) as f32)?;
+        be.axpy(&mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
+    }
 }

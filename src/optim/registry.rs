@@ -3,7 +3,8 @@
 //! script), and how each is built from a run's settings or torch's constructor arguments.
 
 use super::{
-    adafactor, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, schedule_free, sgd, sophia, OptimizerConfig,
+    adafactor, adagrad, adam, adamax, lamb, lion, muon, nadam, radam, rmsprop, schedule_free, sgd, sophia,
+    OptimizerConfig,
 };
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -139,6 +140,13 @@ pub const OPTIMIZERS: &[OptimizerEntry] = &[
         takes: &["lr", "weight_decay"],
         from_settings: adafactor::from_settings,
         from_torch: adafactor::from_torch,
+    },
+    OptimizerEntry {
+        name: "muon",
+        torch: "Muon",
+        takes: &["lr", "momentum", "nesterov", "weight_decay"],
+        from_settings: muon::from_settings,
+        from_torch: muon::from_torch,
     },
 ];
 

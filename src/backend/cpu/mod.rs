@@ -363,6 +363,12 @@ impl Backend for CpuBackend {
         access("scale", x, [], |x, []| elementwise::scale(x, alpha))
     }
 
+    fn div_by_norm(&self, out: &mut CpuTensor, x: &CpuTensor, sumsq: &CpuTensor, eps: f32) -> Result<()> {
+        checks::elementwise("div_by_norm", &[("out", &out.shape), ("x", &x.shape)])?;
+        checks::scalar_out("div_by_norm", &sumsq.shape)?;
+        access("div_by_norm", out, [x, sumsq], |o, [x, s]| elementwise::div_by_norm(o, x, s[0], eps))
+    }
+
     fn axpy(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
         checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
         access("axpy", y, [x], |y, [x]| elementwise::axpy(y, alpha, x))

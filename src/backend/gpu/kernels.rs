@@ -40,6 +40,8 @@ pub enum ShaderFile {
     OptimLamb,
     /// `shaders/optim/adafactor.wgsl` (after `optim/prologue.wgsl`).
     OptimAdafactor,
+    /// `shaders/optim/muon.wgsl` (after `optim/prologue.wgsl`).
+    OptimMuon,
     /// `shaders/gather.wgsl`.
     Gather,
     /// `shaders/conv.wgsl` (see `src/ops/conv`).
@@ -62,7 +64,7 @@ pub enum ShaderFile {
 
 impl ShaderFile {
     /// Every shader file, for validation.
-    pub const ALL: [ShaderFile; 27] = [
+    pub const ALL: [ShaderFile; 28] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Softmax,
@@ -81,6 +83,7 @@ impl ShaderFile {
         ShaderFile::OptimScheduleFree,
         ShaderFile::OptimLamb,
         ShaderFile::OptimAdafactor,
+        ShaderFile::OptimMuon,
         ShaderFile::Gather,
         ShaderFile::Conv,
         ShaderFile::Pool,
@@ -113,6 +116,7 @@ impl ShaderFile {
             ShaderFile::OptimScheduleFree => "optim/schedule_free.wgsl",
             ShaderFile::OptimLamb => "optim/lamb.wgsl",
             ShaderFile::OptimAdafactor => "optim/adafactor.wgsl",
+            ShaderFile::OptimMuon => "optim/muon.wgsl",
             ShaderFile::Gather => "gather.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Pool => "pool.wgsl",
@@ -174,6 +178,7 @@ impl ShaderFile {
             ShaderFile::OptimScheduleFree => with_optim_prologue!("optim/schedule_free.wgsl"),
             ShaderFile::OptimLamb => with_optim_prologue!("optim/lamb.wgsl"),
             ShaderFile::OptimAdafactor => with_optim_prologue!("optim/adafactor.wgsl"),
+            ShaderFile::OptimMuon => with_optim_prologue!("optim/muon.wgsl"),
             ShaderFile::Gather => with_prelude!("gather.wgsl"),
             ShaderFile::Conv => with_prelude!("conv.wgsl"),
             ShaderFile::Pool => with_prelude!("pool.wgsl"),
@@ -262,6 +267,7 @@ kernel!(AXPY, Elementwise, "axpy", OUT_IN);
 kernel!(ADD_SIGN, Elementwise, "add_sign", OUT_IN);
 kernel!(FILL, Elementwise, "fill", INPLACE);
 kernel!(COPY, Elementwise, "copy", OUT_IN);
+kernel!(DIV_BY_NORM, Elementwise, "div_by_norm", OUT_IN_IN);
 kernel!(SOFTMAX_FORWARD, Softmax, "softmax_forward", OUT_IN);
 kernel!(SOFTMAX_BACKWARD, Softmax, "softmax_backward", OUT_IN_IN);
 kernel!(MSE_LOSS, Loss, "mse_loss", LOSS_TARGET);
@@ -281,6 +287,7 @@ kernel!(SOPHIA_STEP, OptimSophia, "sophia_step", OPTIM);
 kernel!(SCHEDULE_FREE_STEP, OptimScheduleFree, "schedule_free_step", OPTIM);
 kernel!(LAMB_STEP, OptimLamb, "lamb_step", OPTIM);
 kernel!(ADAFACTOR_STEP, OptimAdafactor, "adafactor_step", ADAFACTOR_BINDINGS);
+kernel!(MUON_STEP, OptimMuon, "muon_step", OPTIM);
 kernel!(GATHER_ROWS, Gather, "gather_rows", OUT_IN_IN);
 kernel!(GATHER_LABELS, Gather, "gather_labels", GATHER_LABELS_BINDINGS);
 kernel!(FIRST_NONFINITE, Reduce, "first_nonfinite", OUT_IN_IN);
@@ -326,6 +333,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &ADD_SIGN,
     &FILL,
     &COPY,
+    &DIV_BY_NORM,
     &SOFTMAX_FORWARD,
     &SOFTMAX_BACKWARD,
     &MSE_LOSS,
@@ -351,6 +359,7 @@ pub const ALL_KERNELS: &[&Kernel] = &[
     &SCHEDULE_FREE_STEP,
     &LAMB_STEP,
     &ADAFACTOR_STEP,
+    &MUON_STEP,
     &GATHER_ROWS,
     &GATHER_LABELS,
     &FIRST_NONFINITE,

@@ -282,6 +282,12 @@ impl Backend for GpuBackend {
         self.launch_out_in(&kernels::AXPY, y, x, n, alpha)
     }
 
+    fn div_by_norm(&self, out: &mut GpuTensor, x: &GpuTensor, sumsq: &GpuTensor, eps: f32) -> Result<()> {
+        checks::elementwise("div_by_norm", &[("out", &out.shape), ("x", &x.shape)])?;
+        checks::scalar_out("div_by_norm", &sumsq.shape)?;
+        self.launch_div_by_norm(out, x, sumsq, eps)
+    }
+
     fn add_sign(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
         let n = checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
         self.launch_out_in(&kernels::ADD_SIGN, y, x, n, alpha)

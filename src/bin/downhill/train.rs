@@ -49,7 +49,7 @@ pub struct TrainArgs {
     /// cross_entropy, mse, bce_with_logits.
     #[arg(long)]
     loss: Option<String>,
-    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion, lamb, adamw-schedule-free, sophia, adafactor.
+    /// sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, lion, lamb, adamw-schedule-free, sophia, adafactor, muon.
     #[arg(long)]
     optimizer: Option<String>,
     /// Learning rate (default: the optimizer's PyTorch default, 1e-3 for Adam).

@@ -248,3 +248,11 @@ pub fn fill<F: Float>(x: &mut [F], value: F) {
 pub fn copy<F: Float>(dst: &mut [F], src: &[F]) {
     dst.copy_from_slice(src);
 }
+
+/// `out = x / max(√sumsq, eps)`: a tensor divided by its norm (Muon's normalisation).
+pub fn div_by_norm(out: &mut [f32], x: &[f32], sumsq: f32, eps: f32) {
+    let d = sumsq.sqrt().max(eps);
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = x / d;
+    }
+}

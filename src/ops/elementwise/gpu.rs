@@ -80,3 +80,24 @@ impl GpuBackend {
         self.dispatch(kernel, bytemuck::bytes_of(&p), &[out.binding(), x.binding()], grid)
     }
 }
+
+impl GpuBackend {
+    /// `div_by_norm`: out = x / max(√sumsq[0], eps).
+    pub(crate) fn launch_div_by_norm(
+        &self,
+        out: &mut GpuTensor,
+        x: &GpuTensor,
+        sumsq: &GpuTensor,
+        eps: f32,
+    ) -> Result<()> {
+        let n = out.len();
+        let p = params(n, 0, 0, eps);
+        let grid = self.items_grid(&kernels::DIV_BY_NORM, n)?;
+        self.dispatch(
+            &kernels::DIV_BY_NORM,
+            bytemuck::bytes_of(&p),
+            &[out.binding(), x.binding(), sumsq.binding()],
+            grid,
+        )
+    }
+}

@@ -38,6 +38,7 @@ impl GpuBackend {
             OptimKind::ScheduleFree => &kernels::SCHEDULE_FREE_STEP,
             OptimKind::Lamb => &kernels::LAMB_STEP,
             OptimKind::Adafactor => return Err(super::per_tensor_only(kind)),
+            OptimKind::Muon => &kernels::MUON_STEP,
         };
         let p = Params { n: n as u32, pad: [0; 3] };
         let grid = self.items_grid(kernel, n)?;
