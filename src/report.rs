@@ -165,6 +165,58 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
     root.present().map_err(|e| fail(e.to_string()))
 }
 
+/// Draws several runs' test loss per epoch into one PNG at `path` (log scale), one colour and
+/// legend entry per run: `downhill compare-optimizers`' figure.
+pub fn plot_comparison(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
+    register_font();
+    let fail = |e: String| file_error(path, format!("cannot draw the plot: {e}"));
+    let tmp = path.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (1000, 620)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        let epochs = runs.iter().flat_map(|r| r.1.iter().map(|p| p.0)).fold(1.0f64, f64::max);
+        let values = runs.iter().flat_map(|r| r.1.iter().map(|p| p.1)).filter(|v| v.is_finite() && *v > 0.0);
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = if lo.is_finite() { (lo * 0.8, hi * 1.25) } else { (1e-3, 1.0) };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.5..epochs + 0.5, (lo..hi).log_scale())
+            .map_err(|e| fail(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("test loss (log scale)")
+            .x_labels((epochs as usize).clamp(2, 12) + 1)
+            .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round()) } else { String::new() })
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        for (i, (name, points)) in runs.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .map_err(|e| fail(e.to_string()))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| file_error(path, format!("cannot write: {e}")))
+}
+
 /// Throughput over a sliding window of completed steps: rows per second between the oldest
 /// and the newest step in the window. None until two steps are in it, so the first step of an
 /// epoch never shows a rate measured over microseconds.

@@ -148,3 +148,61 @@ fn sophia_settings_are_checked() {
         assert!(!out.exists(), "{flags:?}: nothing written for a refused run");
     }
 }
+
+#[test]
+fn lamb_adafactor_and_muon_resume_bit_for_bit() {
+    let dir = tmp_dir("per-tensor-resume");
+    let data = digits_csv();
+    let data = data.to_str().unwrap();
+    for optimizer in ["lamb", "adafactor", "muon"] {
+        let straight = dir.join(format!("{optimizer}-straight"));
+        let run = json(&train(data, optimizer, "2", straight.to_str().unwrap()));
+        let first = dir.join(format!("{optimizer}-first"));
+        json(&train(data, optimizer, "1", first.to_str().unwrap()));
+        let ckpt = first.join("checkpoint.safetensors");
+        let resumed = dir.join(format!("{optimizer}-resumed"));
+        let again = json(&[
+            "train",
+            "--resume",
+            ckpt.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--out",
+            resumed.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(run["test_loss"], again["test_loss"], "{optimizer}: straight vs resumed");
+    }
+}
+
+#[test]
+fn compare_optimizers_writes_a_table_a_csv_and_a_figure() {
+    let dir = tmp_dir("compare");
+    let data = digits_csv();
+    let out = dir.join("cmp");
+    let (ok, stdout, stderr) = downhill(&[
+        "compare-optimizers",
+        "--data",
+        data.to_str().unwrap(),
+        "--input-shape",
+        "64",
+        "--epochs",
+        "1",
+        "--optimizers",
+        "sgd,adafactor,muon",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    for name in ["sgd", "adafactor", "muon"] {
+        assert!(stdout.contains(&format!("| {name} |")), "{name} in the table: {stdout}");
+        assert!(out.join(name).join("checkpoint.safetensors").is_file());
+    }
+    let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "a header and three rows: {csv}");
+    let png = std::fs::read(out.join("comparison.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the figure is a PNG");
+    let (ok, _, stderr) =
+        downhill(&["compare-optimizers", "--optimizers", "sgd,adamz", "--out", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("unknown \"adamz\""), "{stderr}");
+}

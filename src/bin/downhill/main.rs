@@ -1,6 +1,7 @@
 //! The `downhill` command: a thin layer over the library.
 
 mod bench;
+mod compare;
 mod devices;
 mod eval;
 mod explore;
@@ -33,6 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The gradient-descent explorer: optimizers racing on 2-D surfaces, in the browser.
     Explore(Box<explore::ExploreArgs>),
+    /// Train the same model with every optimizer and compare accuracy, time, state and curves.
+    CompareOptimizers(Box<compare::CompareArgs>),
 }
 
 /// Sets up the process before anything else runs: a closed stdout (`downhill predict | head`)
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run_bench(args),
         Command::Explore(args) => explore::run(*args),
+        Command::CompareOptimizers(args) => compare::run(*args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

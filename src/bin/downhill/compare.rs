@@ -1,0 +1,133 @@
+//! `downhill compare-optimizers`: every optimizer (or a list) trained on the same data and
+//! model, each with its recommended settings, for the same epochs and seed: test accuracy,
+//! wall time, optimizer-state floats per parameter, and a figure of their test-loss curves.
+
+use clap::Args;
+use downhill::checkpoint::{write_atomically, Checkpoint};
+use downhill::config::RunConfig;
+use downhill::optim::OPTIMIZERS;
+use downhill::run::{train, Quiet, RunOptions};
+use downhill::{DeviceRequest, Result};
+use std::path::PathBuf;
+
+/// `downhill compare-optimizers` flags.
+#[derive(Args)]
+pub struct CompareArgs {
+    /// MNIST-format folder or CSV file (default: the built-in MNIST subset).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The model, as `downhill train --model` takes it (default: the MLP).
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    /// Per-sample input shape, as `downhill train --input-shape`.
+    #[arg(long)]
+    input_shape: Option<String>,
+    /// Epochs each optimizer trains.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Optimizers, comma-separated (default: all of them).
+    #[arg(long)]
+    optimizers: Option<String>,
+    /// Folder for the runs, `comparison.md`, `comparison.csv` and `comparison.png`.
+    #[arg(long, default_value = "runs/compare")]
+    out: PathBuf,
+    /// auto, cpu, gpu, an adapter index or part of its name.
+    #[arg(long)]
+    device: Option<String>,
+    /// Seed of every run (initial weights, shuffling, dropout).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// The settings each optimizer is compared with, and why: the reference's defaults unless a
+/// note says otherwise.
+pub fn recommended(name: &str) -> (Option<f64>, Option<f64>, &'static str) {
+    match name {
+        "sgd" => (Some(0.05), Some(0.9), "lr 0.05, momentum 0.9 (SGD's default lr 1e-3 and no momentum barely moves)"),
+        "lion" => (Some(1e-4), None, "lr 1e-4 (the paper: 3-10x below AdamW's)"),
+        "lamb" => (Some(5e-3), None, "lr 5e-3 (timm's 1e-3 is tuned for large batches)"),
+        "sophia" => (Some(1e-3), None, "lr 1e-3, rho 0.04, k 10 (the official 1e-4 is GPT-2's)"),
+        "muon" => (Some(0.02), None, "lr 0.02 (torch's docs), AdamW 1e-3 for the rest"),
+        _ => (None, None, "the reference's defaults"),
+    }
+}
+
+/// Runs `downhill compare-optimizers`.
+pub fn run(args: CompareArgs) -> Result<()> {
+    let names: Vec<String> = match &args.optimizers {
+        Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
+        None => OPTIMIZERS.iter().map(|o| o.name.to_string()).collect(),
+    };
+    for n in &names {
+        downhill::optim::registry::find(n)?;
+    }
+    let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| downhill::Error::File {
+        path: args.out.display().to_string(),
+        detail: format!("cannot create the folder: {e}"),
+    })?;
+    let mut rows = Vec::new();
+    let mut curves = Vec::new();
+    let mut device_name = String::new();
+    for name in &names {
+        let (lr, momentum, note) = recommended(name);
+        let mut cfg = RunConfig {
+            data: args.data.clone(),
+            model: args.model.clone(),
+            epochs: args.epochs,
+            optimizer: name.clone(),
+            lr,
+            momentum,
+            seed: args.seed,
+            ..RunConfig::default()
+        };
+        if let Some(shape) = &args.input_shape {
+            cfg.input_shape = Some(parse_shape(shape)?);
+        }
+        let out = args.out.join(name);
+        let opts = RunOptions { overwrite: true, ..Default::default() };
+        eprintln!("{name}: {note}");
+        let summary = train(&cfg, &device, &out, &opts, &mut Quiet)?;
+        device_name = summary.device.clone();
+        let ckpt = Checkpoint::load(&summary.checkpoint)?;
+        let params: usize = ckpt.params.iter().map(|(_, t)| t.data().len()).sum();
+        let state: usize = ckpt.optimizer.iter().map(|(_, t)| t.data().len()).sum();
+        let per_param = state as f64 / params.max(1) as f64;
+        eprintln!(
+            "  test accuracy {:.4}, {:.1} s, {per_param:.2} state floats per parameter",
+            summary.test_accuracy.unwrap_or(f64::NAN),
+            summary.wall_s
+        );
+        curves.push((name.clone(), summary.history.iter().map(|r| (r.epoch as f64, r.test_loss)).collect::<Vec<_>>()));
+        rows.push((name.clone(), note, summary.test_accuracy, summary.test_loss, summary.wall_s, per_param));
+    }
+    let data = args.data.as_ref().map_or("the built-in MNIST subset".to_string(), |d| d.display().to_string());
+    let mut md = format!(
+        "{} epochs of `{}` on {data}, seed {}, on {device_name}.\n\n| optimizer | settings | test accuracy | test loss | wall s | state floats / param |\n|---|---|---|---|---|---|\n",
+        args.epochs, args.model, args.seed
+    );
+    let mut csv = String::from("optimizer,test_accuracy,test_loss,wall_s,state_floats_per_param\n");
+    for (name, note, acc, loss, wall, per) in &rows {
+        let acc = acc.map_or("–".into(), |a| format!("{a:.4}"));
+        md.push_str(&format!("| {name} | {note} | {acc} | {loss:.4} | {wall:.1} | {per:.2} |\n"));
+        csv.push_str(&format!("{name},{acc},{loss},{wall},{per}\n"));
+    }
+    write_atomically(&args.out.join("comparison.md"), md.as_bytes())?;
+    write_atomically(&args.out.join("comparison.csv"), csv.as_bytes())?;
+    let title = format!("test loss per epoch: {} on {data}", args.model);
+    downhill::report::plot_comparison(&args.out.join("comparison.png"), &title, &curves)?;
+    print!("{md}");
+    println!("\nwrote {}", args.out.join("comparison.md").display());
+    Ok(())
+}
+
+fn parse_shape(s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|d| {
+            d.trim().parse::<usize>().map_err(|_| downhill::Error::InvalidArgument {
+                what: "--input-shape".into(),
+                detail: format!("{s:?} is not a comma-separated list of sizes"),
+            })
+        })
+        .collect()
+}
