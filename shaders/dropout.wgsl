@@ -21,16 +21,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> mask: array<f32>;
 
 
-// lowbias32 (Chris Wellons); src/rng.rs has the same function.
-fn hash32(x: u32) -> u32 {
-    var h = x;
-    h ^= h >> 16u;
-    h *= 0x7feb352du;
-    h ^= h >> 15u;
-    h *= 0x846ca68bu;
-    h ^= h >> 16u;
-    return h;
-}
 
 // out = x ⊙ mask, mask = keep ? 1/(1−p) : 0 (written for the backward pass). The key is read
 // from a storage buffer (in1, u32 bits), so the uniform stays the same from step to step.

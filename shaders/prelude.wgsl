@@ -6,6 +6,18 @@
 // serves tools that read a file on its own.
 override WG: u32 = 256u;
 
+// lowbias32 (Chris Wellons), the counter hash of dropout masks and sampled labels; src/rng.rs
+// has the same function.
+fn hash32(x: u32) -> u32 {
+    var h = x;
+    h ^= h >> 16u;
+    h *= 0x7feb352du;
+    h ^= h >> 15u;
+    h *= 0x846ca68bu;
+    h ^= h >> 16u;
+    return h;
+}
+
 // The flat item index of an invocation. The grid folds into two dimensions when one is not
 // enough (GpuBackend::grid), so the index folds num_workgroups.x back in.
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {

@@ -14,16 +14,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> labels: array<u32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 
-// lowbias32 (Chris Wellons); src/rng.rs has the same function.
-fn hash32(x: u32) -> u32 {
-    var h = x;
-    h ^= h >> 16u;
-    h *= 0x7feb352du;
-    h ^= h >> 15u;
-    h *= 0x846ca68bu;
-    h ^= h >> 16u;
-    return h;
-}
 
 @compute @workgroup_size(WG)
 fn sample_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

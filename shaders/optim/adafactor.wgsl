@@ -90,26 +90,9 @@ fn adafactor_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
     var uu = 0.0;
     let batches = select(numel / max(n * m, 1u), 1u, m == 0u);
     for (var b = 0u; b < batches; b = b + 1u) {
-        var mean_floor = 1.0;
-        if (m != 0u) {
-            var rs = 0.0;
-            for (var i = tid; i < n; i = i + REDUCE_THREADS) {
-                rs = rs + state[rows + b * n + i];
-            }
-            let mean = workgroup_sum(tid, rs) / f32(n);
-            mean_floor = max(mean, t.eps1);
-        }
-        let lo = select(b * n * m, 0u, m == 0u);
-        let hi = select((b + 1u) * n * m, numel, m == 0u);
-        for (var k = lo + tid; k < hi; k = k + REDUCE_THREADS) {
-            let g = clipped(grads[offset + k], h.clip);
-            var v: f32;
-            if (m == 0u) {
-                v = state[rows + k];
-            } else {
-                v = factored(rows, cols, k, n, m, mean_floor);
-            }
-            let u = inverseSqrt(max(v, t.eps1_sq)) * g;
+        let mean_floor = row_mean_floor(tid, rows, b, n, m, t.eps1);
+        for (var k = batch_start(b, n, m) + tid; k < batch_end(b, n, m, numel); k = k + REDUCE_THREADS) {
+            let u = update_at(h, offset, rows, cols, k, n, m, mean_floor);
             uu = uu + u * u;
         }
         workgroupBarrier();
@@ -119,26 +102,44 @@ fn adafactor_step(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
 
     // The update, u recomputed.
     for (var b = 0u; b < batches; b = b + 1u) {
-        var mean_floor = 1.0;
-        if (m != 0u) {
-            var rs = 0.0;
-            for (var i = tid; i < n; i = i + REDUCE_THREADS) {
-                rs = rs + state[rows + b * n + i];
-            }
-            mean_floor = max(workgroup_sum(tid, rs) / f32(n), t.eps1);
-        }
-        let lo = select(b * n * m, 0u, m == 0u);
-        let hi = select((b + 1u) * n * m, numel, m == 0u);
-        for (var k = lo + tid; k < hi; k = k + REDUCE_THREADS) {
-            let g = clipped(grads[offset + k], h.clip);
-            var v: f32;
-            if (m == 0u) {
-                v = state[rows + k];
-            } else {
-                v = factored(rows, cols, k, n, m, mean_floor);
-            }
-            let u = inverseSqrt(max(v, t.eps1_sq)) * g;
+        let mean_floor = row_mean_floor(tid, rows, b, n, m, t.eps1);
+        for (var k = batch_start(b, n, m) + tid; k < batch_end(b, n, m, numel); k = k + REDUCE_THREADS) {
+            let u = update_at(h, offset, rows, cols, k, n, m, mean_floor);
             params[offset + k] = params[offset + k] * h.head.decay_factor + step * u;
         }
     }
+}
+
+// max(mean of R over the n rows of batch b, ε1) for a matrix (1 for a vector); call it from
+// uniform control flow (it sums over the workgroup).
+fn row_mean_floor(tid: u32, rows: u32, b: u32, n: u32, m: u32, eps1: f32) -> f32 {
+    if (m == 0u) {
+        return 1.0;
+    }
+    var rs = 0.0;
+    for (var i = tid; i < n; i = i + REDUCE_THREADS) {
+        rs = rs + state[rows + b * n + i];
+    }
+    return max(workgroup_sum(tid, rs) / f32(n), eps1);
+}
+
+// The local index range of batch b (the whole tensor for a vector).
+fn batch_start(b: u32, n: u32, m: u32) -> u32 {
+    return select(b * n * m, 0u, m == 0u);
+}
+
+fn batch_end(b: u32, n: u32, m: u32, numel: u32) -> u32 {
+    return select((b + 1u) * n * m, numel, m == 0u);
+}
+
+// u at local index k: g·rsqrt(max(V, ε1²)), V the factored (or plain) second moment.
+fn update_at(h: Group, offset: u32, rows: u32, cols: u32, k: u32, n: u32, m: u32, mean_floor: f32) -> f32 {
+    let g = clipped(grads[offset + k], h.clip);
+    var v: f32;
+    if (m == 0u) {
+        v = state[rows + k];
+    } else {
+        v = factored(rows, cols, k, n, m, mean_floor);
+    }
+    return inverseSqrt(max(v, h.terms.eps1_sq)) * g;
 }
