@@ -115,6 +115,8 @@ pub struct Optimizer<B: Backend> {
     switch_table: Option<B::Tensor>,
     /// Schedule-free AdamW: the parameters hold x (eval mode) rather than y.
     eval_mode: bool,
+    /// Schedule-free AdamW: the all-zero gradient its switch binds (made at the first switch).
+    zero_grads: Option<B::Tensor>,
     norm: B::Tensor,
     step: u64,
     mu_product: f32,
@@ -211,6 +213,7 @@ impl<B: Backend> Optimizer<B> {
             switch_table: None,
             matrices,
             eval_mode: false,
+            zero_grads: None,
             state,
             groups: settings,
             layout: layout.clone(),
@@ -401,8 +404,12 @@ impl<B: Backend> Optimizer<B> {
             None => self.switch_table = Some(be.upload(&host)?),
         }
         let table = self.switch_table.as_ref().expect("written above");
-        let zero = be.zeros(&[self.layout.total()])?;
-        be.optimizer_step(self.config.kind(), params, &zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+        // The switch reads no gradient; the kernel still binds one. Made once, kept.
+        if self.zero_grads.is_none() {
+            self.zero_grads = Some(be.zeros(&[self.layout.total()])?);
+        }
+        let zero = self.zero_grads.as_ref().expect("made above");
+        be.optimizer_step(self.config.kind(), params, zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
         self.eval_mode = to_eval;
         Ok(())
     }

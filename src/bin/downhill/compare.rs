@@ -62,6 +62,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         downhill::optim::registry::find(n)?;
     }
     let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
+    // Every run's settings are checked before anything is written.
+    let configs: Vec<RunConfig> = names.iter().map(|name| config(&args, name)).collect::<Result<_>>()?;
+    for cfg in &configs {
+        cfg.validate()?;
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| downhill::Error::File {
         path: args.out.display().to_string(),
         detail: format!("cannot create the folder: {e}"),
@@ -69,25 +74,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     let mut device_name = String::new();
-    for name in &names {
-        let (lr, momentum, note) = recommended(name);
-        let mut cfg = RunConfig {
-            data: args.data.clone(),
-            model: args.model.clone(),
-            epochs: args.epochs,
-            optimizer: name.clone(),
-            lr,
-            momentum,
-            seed: args.seed,
-            ..RunConfig::default()
-        };
-        if let Some(shape) = &args.input_shape {
-            cfg.input_shape = Some(parse_shape(shape)?);
-        }
+    for (name, cfg) in names.iter().zip(&configs) {
+        let note = recommended(name).2;
         let out = args.out.join(name);
         let opts = RunOptions { overwrite: true, ..Default::default() };
         eprintln!("{name}: {note}");
-        let summary = train(&cfg, &device, &out, &opts, &mut Quiet)?;
+        let summary = train(cfg, &device, &out, &opts, &mut Quiet)?;
         device_name = summary.device.clone();
         let ckpt = Checkpoint::load(&summary.checkpoint)?;
         let params: usize = ckpt.params.iter().map(|(_, t)| t.data().len()).sum();
@@ -119,6 +111,25 @@ pub fn run(args: CompareArgs) -> Result<()> {
     print!("{md}");
     println!("\nwrote {}", args.out.join("comparison.md").display());
     Ok(())
+}
+
+/// The run of optimizer `name` with its recommended settings and the command's data and model.
+fn config(args: &CompareArgs, name: &str) -> Result<RunConfig> {
+    let (lr, momentum, _) = recommended(name);
+    let mut cfg = RunConfig {
+        data: args.data.clone(),
+        model: args.model.clone(),
+        epochs: args.epochs,
+        optimizer: name.to_string(),
+        lr,
+        momentum,
+        seed: args.seed,
+        ..RunConfig::default()
+    };
+    if let Some(shape) = &args.input_shape {
+        cfg.input_shape = Some(parse_shape(shape)?);
+    }
+    Ok(cfg)
 }
 
 fn parse_shape(s: &str) -> Result<Vec<usize>> {
