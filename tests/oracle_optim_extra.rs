@@ -66,27 +66,58 @@ fn check_state<B: Backend>(be: &B, case: &Value, opt: &Optimizer<B>, names: &[St
     }
 }
 
+/// The fixture's cases of `optimizer`.
+fn cases<'a>(oracle: &'a Value, optimizer: &'a str) -> impl Iterator<Item = &'a Value> {
+    oracle["cases"].as_array().unwrap().iter().filter(move |c| c["optimizer"] == optimizer)
+}
+
+/// What a case runner does after each step, given the optimizer, params, grads and step t;
+/// returns the worst error of any extra check.
+type AfterStep<'a, B> = dyn FnMut(&mut Optimizer<B>, &mut FlatStore<B>, &mut FlatStore<B>, usize) -> f64 + 'a;
+
+/// One case: `config` through the fixture's gradients, the params checked against
+/// `case[expected][t]` after every step, then `after`, then the final state. Returns the
+/// optimizer and the worst error.
+fn run_case<B: Backend>(
+    be: &B,
+    oracle: &Value,
+    case: &Value,
+    config: OptimizerConfig,
+    expected: &str,
+    after: &mut AfterStep<'_, B>,
+) -> (Optimizer<B>, f64) {
+    let case_name = case["name"].as_str().unwrap();
+    let names = names(case);
+    let (layout, mut params, mut grads) = setup(be, oracle, &names);
+    let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
+    let mut worst = 0.0f64;
+    let steps = oracle["grads"].as_array().unwrap().len();
+    for t in 0..steps {
+        for n in &names {
+            grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
+        }
+        opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+        let what = format!("{case_name} step {}", t + 1);
+        worst = worst.max(check(be, &what, &params, &case[expected][t], &names));
+        worst = worst.max(after(&mut opt, &mut params, &mut grads, t));
+    }
+    check_state(be, case, &opt, &names, steps);
+    (opt, worst)
+}
+
 /// Sophia-G cases: `step(bs)` every iteration, the Hessian EMA from `hessian_grads[t]` after
 /// iterations t with (t + 1) % k == 0, as the official training script.
 fn sophia_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
     let oracle = load("optimizers_extra.json");
     let mut report = Vec::new();
-    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "SophiaG") {
+    for case in cases(&oracle, "SophiaG") {
         let case_name = case["name"].as_str().unwrap();
         let names = names(case);
         let k = case["hessian_update_interval"].as_u64().unwrap();
         let bs = case["step_kwargs"]["bs"].as_f64().unwrap();
         let config = OptimizerConfig::Sophia(SophiaConfig::from_reference(&case["hyperparameters"], bs, k).unwrap());
-        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
-        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
-        let mut worst = 0.0f64;
-        let steps = oracle["grads"].as_array().unwrap().len();
         let mut hessian_steps = Vec::new();
-        for t in 0..steps {
-            for n in &names {
-                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
-            }
-            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
+        let (_, worst) = run_case(be, &oracle, case, config, "expected_params", &mut |opt, params, grads, t| {
             if (t as u64 + 1).is_multiple_of(k) {
                 for n in &names {
                     grads.load(be, n, &host(&oracle["hessian_grads"][t][n])).unwrap();
@@ -94,18 +125,11 @@ fn sophia_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
                 opt.update_hessian(be, params.flat_mut(), grads.flat()).unwrap();
                 hessian_steps.push(t);
             }
-            worst = worst.max(check(
-                be,
-                &format!("{case_name} step {}", t + 1),
-                &params,
-                &case["expected_params"][t],
-                &names,
-            ));
-        }
+            0.0
+        });
         let want: Vec<usize> =
             case["hessian_update_steps"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         assert_eq!(hessian_steps, want, "{case_name}: the Hessian is refreshed when the reference refreshes it");
-        check_state(be, case, &opt, &names, steps);
         report.push((case_name.to_string(), worst));
     }
     assert_eq!(report.len(), 3, "the fixture's three Sophia-G cases");
@@ -156,34 +180,23 @@ fn sophia_settings_out_of_range_are_refused() {
 fn schedule_free_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
     let oracle = load("optimizers_extra.json");
     let mut report = Vec::new();
-    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "AdamWScheduleFree") {
+    for case in cases(&oracle, "AdamWScheduleFree") {
         let case_name = case["name"].as_str().unwrap();
         let names = names(case);
         let config =
             OptimizerConfig::ScheduleFree(ScheduleFreeConfig::from_reference(&case["hyperparameters"]).unwrap());
-        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
-        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
-        opt.train_mode(be, params.flat_mut()).unwrap();
-        let mut worst = 0.0f64;
-        let steps = oracle["grads"].as_array().unwrap().len();
-        for t in 0..steps {
-            for n in &names {
-                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
-            }
-            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
-            let what = format!("{case_name} step {}", t + 1);
-            worst = worst.max(check(be, &what, &params, &case["expected_params"][t], &names));
+        let (opt, worst) = run_case(be, &oracle, case, config, "expected_params", &mut |opt, params, _, t| {
             let y: Vec<_> = names.iter().map(|n| params.read(be, n).unwrap()).collect();
             opt.eval_mode(be, params.flat_mut()).unwrap();
             assert!(opt.is_eval_mode());
-            worst =
-                worst.max(check(be, &format!("{what} (eval mode)"), &params, &case["expected_eval_params"][t], &names));
+            let what = format!("{case_name} step {} (eval mode)", t + 1);
+            let worst = check(be, &what, params, &case["expected_eval_params"][t], &names);
             opt.train_mode(be, params.flat_mut()).unwrap();
             for (n, y) in names.iter().zip(&y) {
                 params.load(be, n, y).unwrap();
             }
-        }
-        check_state(be, case, &opt, &names, steps);
+            worst
+        });
         let state = opt.state(be).unwrap();
         let group = &case["final_group_state"];
         let (lr_max, weight_sum) = state.schedule_free[0];
@@ -247,30 +260,11 @@ fn schedule_free_refuses_to_step_in_eval_mode_and_its_state_round_trips() {
 fn lamb_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
     let oracle = load("optimizers_extra.json");
     let mut report = Vec::new();
-    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "LAMB") {
-        let case_name = case["name"].as_str().unwrap();
-        let names = names(case);
+    for case in cases(&oracle, "LAMB") {
         let config = OptimizerConfig::Lamb(LambConfig::from_reference(&case["hyperparameters"]).unwrap());
-        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
-        let mut opt = Optimizer::new(be, config, &layout, &[]).unwrap();
-        let mut worst = 0.0f64;
-        let steps = oracle["grads"].as_array().unwrap().len();
-        for t in 0..steps {
-            for n in &names {
-                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
-            }
-            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
-            worst = worst.max(check(
-                be,
-                &format!("{case_name} step {}", t + 1),
-                &params,
-                &case["expected_params"][t],
-                &names,
-            ));
-        }
-        check_state(be, case, &opt, &names, steps);
+        let (opt, worst) = run_case(be, &oracle, case, config, "expected_params", &mut |_, _, _, _| 0.0);
         assert_eq!(opt.step_count() as f64, case["final_group_state"]["step"].as_f64().unwrap());
-        report.push((case_name.to_string(), worst));
+        report.push((case["name"].as_str().unwrap().to_string(), worst));
     }
     assert_eq!(report.len(), 5, "the fixture's five LAMB cases");
     report
@@ -333,29 +327,12 @@ fn the_new_optimizers_dispatch_what_their_files_say() {
 fn adafactor_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
     let oracle = load("optimizers_extra.json");
     let mut report = Vec::new();
-    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "Adafactor") {
+    for case in cases(&oracle, "Adafactor") {
         let case_name = case["name"].as_str().unwrap();
-        let names = names(case);
         let config = AdafactorConfig::from_reference(&case["hyperparameters"]).unwrap();
         assert_eq!(config.eps1() as f32, case["eps1_resolved"].as_f64().unwrap() as f32, "{case_name}: ε1");
-        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
-        let mut opt = Optimizer::new(be, OptimizerConfig::Adafactor(config), &layout, &[]).unwrap();
-        let mut worst = 0.0f64;
-        let steps = oracle["grads"].as_array().unwrap().len();
-        for t in 0..steps {
-            for n in &names {
-                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
-            }
-            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
-            worst = worst.max(check(
-                be,
-                &format!("{case_name} step {}", t + 1),
-                &params,
-                &case["expected_params"][t],
-                &names,
-            ));
-        }
-        check_state(be, case, &opt, &names, steps);
+        let config = OptimizerConfig::Adafactor(config);
+        let (_, worst) = run_case(be, &oracle, case, config, "expected_params", &mut |_, _, _, _| 0.0);
         report.push((case_name.to_string(), worst));
     }
     assert_eq!(report.len(), 3, "the fixture's three Adafactor cases");
@@ -382,9 +359,8 @@ fn adafactor_matches_torch_on_the_gpu_path() {
 fn muon_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
     let oracle = load("optimizers_extra.json");
     let mut report = Vec::new();
-    for case in oracle["cases"].as_array().unwrap().iter().filter(|c| c["optimizer"] == "Muon") {
+    for case in cases(&oracle, "Muon") {
         let case_name = case["name"].as_str().unwrap();
-        let names = names(case);
         let mut config = MuonConfig::from_reference(&case["hyperparameters"]).unwrap();
         if let Some(groups) = case["param_groups"].as_array() {
             let adamw = groups.iter().find(|g| g["optimizer"] == "AdamW").unwrap();
@@ -402,38 +378,13 @@ fn muon_cases<B: Backend>(be: &B) -> Vec<(String, f64)> {
             let want = ratio.as_f64().unwrap();
             assert!((config.adjust_lr.ratio(shape[0], shape[1]) - want).abs() < 1e-12, "{case_name} {name} ratio");
         }
-        let (layout, mut params, mut grads) = setup(be, &oracle, &names);
-        let mut opt = Optimizer::new(be, OptimizerConfig::Muon(config), &layout, &[]).unwrap();
-        let mut worst = 0.0f64;
-        let steps = oracle["grads"].as_array().unwrap().len();
-        for t in 0..steps {
-            for n in &names {
-                grads.load(be, n, &host(&oracle["grads"][t][n])).unwrap();
-            }
-            opt.step(be, params.flat_mut(), grads.flat()).unwrap();
-            for n in &names {
-                let got = params.read(be, n).unwrap();
-                let want = tensor(&case["expected_params_ns_float32"][t][n]).1;
-                let (err, i) = worst_relative(got.data(), &want, 1.0);
-                assert!(
-                    err <= MUON_TOL,
-                    "{case_name} step {}: {n}[{i}] = {} vs {} ({err:e})",
-                    t + 1,
-                    got.data()[i],
-                    want[i]
-                );
-                worst = worst.max(err);
-            }
-        }
-        check_state(be, case, &opt, &names, steps);
+        let config = OptimizerConfig::Muon(config);
+        let (_, worst) = run_case(be, &oracle, case, config, "expected_params_ns_float32", &mut |_, _, _, _| 0.0);
         report.push((case_name.to_string(), worst));
     }
     assert_eq!(report.len(), 3, "the fixture's three Muon cases");
     report
 }
-
-/// Muon against the float32 trajectory: the same bound as the others (4.5e-7 reached).
-const MUON_TOL: f64 = TOL;
 
 #[test]
 fn muon_matches_the_float32_newton_schulz_trajectory_on_the_cpu_path() {
