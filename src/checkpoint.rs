@@ -116,9 +116,16 @@ pub struct CheckpointMeta {
     pub history: Vec<EpochRecord>,
     /// Early stopping's state (with `patience`).
     pub early_stop: Option<EarlyStopState>,
+    /// Data-parallel replicas the run trained with (1 before they existed).
+    #[serde(default = "one_replica")]
+    pub replicas: usize,
     /// (file name, model name) of every parameter: equal since format 3; format 2 had
     /// ("0.weight", "fc1.weight").
     pub names: Vec<(String, String)>,
+}
+
+fn one_replica() -> usize {
+    1
 }
 
 /// A checkpoint in memory.

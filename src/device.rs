@@ -88,6 +88,33 @@ pub fn open_gpu_from_env() -> Result<GpuBackend> {
     GpuBackend::new(&choice)
 }
 
+/// The devices a `--device` value names for data-parallel training on one machine: a
+/// comma-separated list (`gpu,cpu`, `0,1`; a device may repeat), or `all`, one replica per
+/// hardware GPU (an adapter offered by several wgpu backends counts once). One entry means
+/// no data parallelism.
+pub fn replica_devices(flag: &str) -> Result<Vec<DeviceRequest>> {
+    if flag.trim().eq_ignore_ascii_case("all") {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for r in crate::backend::gpu::list_adapters() {
+            if !r.is_software && r.device_type != "Other" && !seen.contains(&r.name) {
+                seen.push(r.name.clone());
+                out.push(DeviceRequest::Index(r.index));
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "device".into(),
+                detail: "`all` trains one replica per hardware GPU and none was found (`downhill devices` lists the \
+                         adapters); name the devices instead, e.g. --device gpu,cpu"
+                    .into(),
+            });
+        }
+        return Ok(out);
+    }
+    flag.split(',').map(str::parse).collect()
+}
+
 /// An opened path: one of the two backends.
 pub enum Device {
     /// The CPU path (the `gemm` crate and rayon).

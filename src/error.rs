@@ -51,6 +51,11 @@ pub enum Error {
     /// Training stopped because the loss or the gradients stopped being finite.
     #[error("{0}")]
     Diverged(String),
+    /// Replicas of a data-parallel run could not work together: a collective timed out or
+    /// another replica failed, the replicas run different binaries or settings, or the launch
+    /// needs a feature this build lacks.
+    #[error("{0}")]
+    Distributed(String),
     /// A caller's callback asked the run to stop.
     #[error("stopped by the caller at step {0}")]
     Interrupted(u64),

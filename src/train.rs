@@ -5,6 +5,7 @@
 
 use crate::backend::Backend;
 use crate::data::{gather_rows, Dataset, Targets};
+use crate::distributed::{eval_rows, Collective, ReduceOp};
 use crate::error::{Error, Result};
 use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
 use crate::loss::LossKind;
@@ -14,6 +15,7 @@ use crate::params::ALIGN;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
+use std::sync::Arc;
 
 /// How many rows one optimizer step sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +159,15 @@ pub struct Trainer<B: Backend> {
     last_batch: usize,
     /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
     sampled: Vec<(usize, B::Labels)>,
+    /// Data parallelism: the replicas' group and the host copy of the flat gradient.
+    sync: Option<GradSync>,
+}
+
+/// A replica's part in data-parallel training: its group and the host buffer the flat
+/// gradient is read into, all-reduced in, and written back from (reused every step).
+struct GradSync {
+    comm: Arc<dyn Collective>,
+    host: Tensor,
 }
 
 /// Salt of the keys Sophia-G's label sampling draws from (apart from the dropout keys).
@@ -206,7 +217,40 @@ impl<B: Backend> Trainer<B> {
             guard_base: 0,
             last_batch: 0,
             sampled: Vec::new(),
+            sync: None,
         })
+    }
+
+    /// Makes this trainer one replica of `comm`'s data-parallel group (nothing changes for a
+    /// group of one): every step all-reduces the flat gradient (averaged over the replicas)
+    /// before the penalties, clipping and update; the loss read-backs and [`Trainer::evaluate`]
+    /// sum over the replicas; dropout and Sophia-G's label sampling draw a stream per replica.
+    pub fn set_collective(&mut self, be: &B, comm: Arc<dyn Collective>) -> Result<()> {
+        if comm.size() <= 1 {
+            self.sync = None;
+            return Ok(());
+        }
+        self.model.set_dropout_stream(comm.rank() as u64);
+        let shape = be.shape(self.model.grads.flat()).to_vec();
+        self.sync = Some(GradSync { comm, host: Tensor::zeros(&shape) });
+        Ok(())
+    }
+
+    /// The data-parallel group, when there is one.
+    pub fn collective(&self) -> Option<&Arc<dyn Collective>> {
+        self.sync.as_ref().map(|s| &s.comm)
+    }
+
+    /// Replaces the flat gradient by its mean over the replicas: one read-back, one
+    /// all-reduce, one upload. A no-op without a group.
+    fn all_reduce_grads(&mut self, be: &B, what: &str) -> Result<()> {
+        let Some(sync) = self.sync.as_mut() else { return Ok(()) };
+        let grads = self.model.grads.flat_mut();
+        be.read_into(grads, sync.host.data_mut())?;
+        sync.comm.all_reduce_f32(what, sync.host.data_mut())?;
+        let inv = 1.0 / sync.comm.size() as f32;
+        sync.host.data_mut().iter_mut().for_each(|g| *g *= inv);
+        be.write(grads, &sync.host)
     }
 
     /// The feed mode the last epoch used.
@@ -235,10 +279,19 @@ impl<B: Backend> Trainer<B> {
         self.read_monitor(be).map(|_| ())
     }
 
-    /// One read-back of the monitor: fails on divergence, else returns the loss sum so far.
+    /// One read-back of the monitor: fails on divergence, else returns the loss sum so far
+    /// (with replicas: the mean over them of their sums, and a divergence on any is on all).
     fn read_monitor(&self, be: &B) -> Result<f64> {
         let m = be.read(&self.monitor)?;
-        let (flag, loss_sum) = (m.data()[0], m.data()[ALIGN] as f64);
+        let (mut flag, mut loss_sum) = (m.data()[0] as f64, m.data()[ALIGN] as f64);
+        if let Some(sync) = &self.sync {
+            let step = self.steps;
+            let mut f = [flag];
+            sync.comm.all_reduce_f64(&format!("the divergence check after step {step}"), &mut f, ReduceOp::Max)?;
+            let mut l = [loss_sum];
+            sync.comm.all_reduce_f64(&format!("the loss sum after step {step}"), &mut l, ReduceOp::Sum)?;
+            (flag, loss_sum) = (f[0], l[0] / sync.comm.size() as f64);
+        }
         if flag != 0.0 {
             let step = self.guard_base + flag as u64;
             let lrs = self.optimizer.lrs();
@@ -300,6 +353,11 @@ impl<B: Backend> Trainer<B> {
         if micro > 1 {
             be.scale(grads, 1.0 / micro as f32)?;
         }
+        if self.sync.is_some() {
+            let what = format!("the gradient all-reduce of step {}", self.steps + 1);
+            self.all_reduce_grads(be, &what)?;
+        }
+        let grads = self.model.grads.flat_mut();
         if self.config.l2 != 0.0 {
             be.axpy(grads, self.config.l2 as f32, self.model.params.flat())?;
         }
@@ -341,11 +399,16 @@ impl<B: Backend> Trainer<B> {
             self.sampled.push((rows, be.upload_labels(&vec![0; rows], classes)?));
         }
         let labels = &mut self.sampled.iter_mut().find(|(r, _)| *r == rows).expect("added above").1;
-        let key = crate::rng::dropout_key(self.config.seed ^ SAMPLING_SALT, self.steps);
+        let stream = self.sync.as_ref().map_or(0, |s| s.comm.rank() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let key = crate::rng::dropout_key(self.config.seed ^ SAMPLING_SALT ^ stream, self.steps);
         be.sample_labels(labels, self.model.output()?, key)?;
         self.model.loss(be, LossKind::CrossEntropy, &crate::loss::Target::Labels(labels))?;
         let x = self.feed.batch(bi)?.0;
         self.model.backward(be, x, false)?;
+        if self.sync.is_some() {
+            let what = format!("the Hessian-estimate all-reduce after step {}", self.steps);
+            self.all_reduce_grads(be, &what)?;
+        }
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
         self.optimizer.update_hessian(be, params, grads)
     }
@@ -482,7 +545,8 @@ impl<B: Backend> Trainer<B> {
 
     /// Loss (and accuracy and confusion matrix for labels) over every row, in chunks of at most
     /// 4096 rows (fewer where the memory budget or the device's binding limit asks; see
-    /// [`eval_chunk_rows`]).
+    /// [`eval_chunk_rows`]). With replicas, each evaluates every `size`-th row and the sums are
+    /// all-reduced, so every replica returns the same numbers.
     pub fn evaluate(&mut self, be: &B, data: &Dataset) -> Result<Evaluation> {
         // Schedule-free AdamW evaluates its average x; the next training step switches back.
         self.optimizer.eval_mode(be, self.model.params.flat_mut())?;
@@ -493,8 +557,11 @@ impl<B: Backend> Trainer<B> {
         let classes = data.classes();
         let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
         let mut loss = 0.0f64;
-        let all: Vec<usize> = (0..n).collect();
-        for chunk in all.chunks(self.eval_rows(be)) {
+        let rows = match &self.sync {
+            Some(s) => eval_rows(n, s.comm.rank(), s.comm.size()),
+            None => (0..n).collect(),
+        };
+        for chunk in rows.chunks(self.eval_rows(be)) {
             let (bi, _) = self.feed.load(be, data, Load::Rows(chunk))?;
             self.forward_loss(be, bi, false)?;
             loss += be.read(self.model.loss_tensor()?)?.data()[0] as f64 * chunk.len() as f64;
@@ -503,6 +570,15 @@ impl<B: Backend> Trainer<B> {
                 for (row, &i) in out.data().chunks(out.shape()[1]).zip(chunk) {
                     m[labels[i] as usize][argmax(row)] += 1;
                 }
+            }
+        }
+        if let Some(sync) = &self.sync {
+            let mut sums: Vec<f64> =
+                std::iter::once(loss).chain(confusion.iter().flatten().flatten().map(|&c| c as f64)).collect();
+            sync.comm.all_reduce_f64(&format!("the evaluation after step {}", self.steps), &mut sums, ReduceOp::Sum)?;
+            loss = sums[0];
+            for (c, s) in confusion.iter_mut().flatten().flatten().zip(&sums[1..]) {
+                *c = *s as u64;
             }
         }
         if !loss.is_finite() {

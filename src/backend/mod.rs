@@ -147,6 +147,13 @@ pub trait Backend {
     fn write(&self, dst: &mut Self::Tensor, host: &Tensor) -> Result<()>;
     /// Runs everything recorded so far and copies `t` back to the host.
     fn read(&self, t: &Self::Tensor) -> Result<Tensor>;
+    /// [`Backend::read`] into `out` (as long as `t`), for read-backs that recur every step.
+    fn read_into(&self, t: &Self::Tensor, out: &mut [f32]) -> Result<()> {
+        let host = self.read(t)?;
+        checks::same_len("read_into", out.len(), host.data().len())?;
+        out.copy_from_slice(host.data());
+        Ok(())
+    }
     /// Labels back to the host (labels a kernel wrote, such as sampled ones).
     fn read_labels(&self, labels: &Self::Labels) -> Result<Vec<u32>>;
     /// Runs everything recorded so far and waits for it.

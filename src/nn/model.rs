@@ -97,6 +97,12 @@ impl<B: Backend> Model<B> {
         &self.spec
     }
 
+    /// Gives this model its own dropout stream: replica `stream` of a data-parallel run draws
+    /// masks no other replica draws (stream 0 keeps the single-replica masks).
+    pub fn set_dropout_stream(&mut self, stream: u64) {
+        self.dropout_seed ^= stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
     /// Overwrites parameters by name; every name must exist with the same shape.
     pub fn load(&mut self, be: &B, params: &[(String, Tensor)]) -> Result<()> {
         for (name, t) in params {

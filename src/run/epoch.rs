@@ -7,6 +7,7 @@ use super::{BestEpoch, Control, Observer, RunSummary};
 use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};
 use crate::config::RunConfig;
+use crate::distributed::{shard_order, ShardPlan};
 use crate::error::{Error, Result};
 use crate::report::{plot_curves, write_confusion, write_metrics};
 use crate::train::{Evaluation, StepInfo, Trainer};
@@ -32,6 +33,8 @@ pub(super) struct Run<'a, B: Backend> {
     train_seconds: f64,
     /// Early stopping ended the run.
     pub(super) stopped_early: bool,
+    /// How each epoch's rows split over the replicas.
+    plan: ShardPlan,
 }
 
 impl<'a, B: Backend> Run<'a, B> {
@@ -47,6 +50,7 @@ impl<'a, B: Backend> Run<'a, B> {
         observer: &'a mut dyn Observer,
         resume: Option<&Path>,
         steps_per_epoch: u64,
+        plan: ShardPlan,
     ) -> Self {
         Self {
             be,
@@ -62,7 +66,27 @@ impl<'a, B: Backend> Run<'a, B> {
             rows_trained: 0,
             train_seconds: 0.0,
             stopped_early: false,
+            plan,
         }
+    }
+
+    /// With replicas: puts replica 0's weights and buffers on every replica before they
+    /// evaluate (BatchNorm's running statistics are replica 0's, as DDP's broadcast_buffers
+    /// keeps them), and reports replicas whose weights had drifted from replica 0's (devices
+    /// that round differently).
+    pub(super) fn sync_replicas(&mut self) -> Result<()> {
+        let Some(comm) = self.trainer.collective().cloned() else { return Ok(()) };
+        let mut drift = [parts::broadcast_weights(self.be, &mut self.trainer, comm.as_ref())?];
+        comm.all_reduce_f64("the drift check", &mut drift, crate::distributed::ReduceOp::Max)?;
+        if drift[0] > 0.0 {
+            self.observer.on_note(&format!(
+                "the replicas' weights had drifted apart by up to {:.3e} after step {} (their devices round \
+                 differently); every replica continues from replica 0's",
+                drift[0],
+                self.trainer.steps()
+            ));
+        }
+        Ok(())
     }
 
     fn best_path(&self) -> PathBuf {
@@ -81,7 +105,8 @@ impl<'a, B: Backend> Run<'a, B> {
             let steps = self.trainer.steps();
             self.trainer.restore_position(be, steps, self.pos.epoch_rng)?;
         }
-        let order = self.trainer.epoch_order(self.data.train.len());
+        let rank = self.trainer.collective().map_or(0, |c| c.rank());
+        let order = shard_order(&self.trainer.epoch_order(self.data.train.len()), self.plan, rank);
         let span_len = if cfg.checkpoint_every > 0 { cfg.checkpoint_every } else { self.steps_per_epoch };
         while self.pos.epoch_step < self.steps_per_epoch {
             let end = (self.pos.epoch_step + span_len).min(self.steps_per_epoch);
@@ -119,7 +144,7 @@ impl<'a, B: Backend> Run<'a, B> {
         let span = match (span, pause_at) {
             (Ok(span), _) => span,
             (Err(Error::Interrupted(step)), Some(at)) => {
-                let micro_batches = parts::micro_batches_counter(self.trainer.config(), self.data.train.len());
+                let micro_batches = parts::micro_batches_counter(self.trainer.config(), self.plan.rows_per_replica());
                 let loss = self.trainer.span_loss(be)?;
                 let done = micro_batches(at) - micro_batches(self.pos.epoch_step);
                 self.pos.partial = (self.pos.partial.0 + loss, self.pos.partial.1 + done);

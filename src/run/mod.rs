@@ -15,14 +15,15 @@ use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, EpochRecord};
 use crate::config::RunConfig;
 use crate::device::{open, Device, DeviceRequest};
-use crate::error::Result;
+use crate::distributed::{check_same_run, threads::ThreadGroup, Collective, ShardPlan, Solo};
+use crate::error::{Error, Result};
 use crate::report::plot_curves;
 use crate::train::StepInfo;
 use epoch::Run;
 use parts::{Position, Prepared, Saver};
 use std::path::{Path, PathBuf};
-
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// What an observer may answer after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct RunStart {
     pub epochs: usize,
     /// Parameters in the model.
     pub parameters: usize,
+    /// Data-parallel replicas (1 without data parallelism) and what they are.
+    pub replicas: (usize, String),
     /// Things the user should know before the first step (e.g. a reset optimizer state).
     pub notes: Vec<String>,
 }
@@ -85,6 +88,9 @@ pub trait Observer {
     fn on_epoch(&mut self, _record: &EpochRecord) {}
     /// A checkpoint was written.
     fn on_checkpoint(&mut self, _path: &Path) {}
+    /// Something the user should know that happened during the run (replicas that had drifted
+    /// apart and were re-synchronised, say).
+    fn on_note(&mut self, _note: &str) {}
 }
 
 /// An observer that watches nothing.
@@ -148,13 +154,30 @@ pub fn train(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary> {
+    train_replica(cfg, device, out, opts, observer, Arc::new(Solo))
+}
+
+/// One replica of a data-parallel run over `comm` (every replica calls this with the same
+/// `cfg`): replica 0's initial weights are broadcast, each replica trains on its shard of every
+/// epoch (see [`ShardPlan`]), gradients are averaged over the replicas every step, metrics are
+/// reduced, and only replica 0 writes `out` and reports to `observer`. With [`Solo`] this is
+/// [`train`].
+pub fn train_replica(
+    cfg: &RunConfig,
+    device: &DeviceRequest,
+    out: &Path,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    comm: Arc<dyn Collective>,
+) -> Result<RunSummary> {
     cfg.validate()?;
     let selection = open(device)?;
     let reason = selection.fallback_reason.clone();
-    let new_folder = !out.exists();
+    let root = comm.rank() == 0;
+    let new_folder = root && !out.exists();
     let result = match &selection.device {
-        Device::Cpu(be) => train_on(be, reason, cfg, out, opts, observer),
-        Device::Gpu(be) => train_on(be.as_ref(), reason, cfg, out, opts, observer),
+        Device::Cpu(be) => train_on(be, reason, cfg, out, opts, observer, comm),
+        Device::Gpu(be) => train_on(be.as_ref(), reason, cfg, out, opts, observer, comm),
     };
     if result.is_err() && new_folder {
         // A run refused before it wrote anything leaves no empty folder behind (remove_dir
@@ -164,9 +187,61 @@ pub fn train(
     result
 }
 
+/// Data-parallel training on several devices of this machine (`--device gpu,cpu`, say): one
+/// replica per device, each on its own thread, averaging gradients through host memory as
+/// [`train_replica`] describes. Replica 0 (the first device) reports to `observer` and writes
+/// `out`; a collective waits at most `timeout` for a replica. A replica's failure stops every
+/// replica, and the error returned is the one that caused it.
+pub fn train_on_devices(
+    cfg: &RunConfig,
+    devices: &[DeviceRequest],
+    out: &Path,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    timeout: Duration,
+) -> Result<RunSummary> {
+    if devices.is_empty() {
+        return Err(Error::InvalidArgument { what: "device".into(), detail: "no device given".into() });
+    }
+    let members: Vec<Arc<ThreadGroup>> = ThreadGroup::new(devices.len(), timeout).into_iter().map(Arc::new).collect();
+    let run = |member: &Arc<ThreadGroup>, device: &DeviceRequest, observer: &mut dyn Observer| {
+        let result = train_replica(cfg, device, out, opts, observer, member.clone());
+        if let Err(e) = &result {
+            member.fail(e);
+        }
+        result
+    };
+    let (root, others) = std::thread::scope(|scope| {
+        let handles: Vec<_> = members[1..]
+            .iter()
+            .zip(&devices[1..])
+            .map(|(member, device)| scope.spawn(move || run(member, device, &mut Quiet)))
+            .collect();
+        let root = run(&members[0], &devices[0], observer);
+        let others: Vec<Result<RunSummary>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Distributed("a replica's thread panicked".into()))))
+            .collect();
+        (root, others)
+    });
+    match root {
+        // Replica 0 stopped because another failed: that replica's own error is the cause.
+        Err(Error::Distributed(why)) if why.contains("another replica failed") => {
+            Err(others.into_iter().find_map(|r| r.err().filter(|e| !is_echo(e))).unwrap_or(Error::Distributed(why)))
+        }
+        root => root,
+    }
+}
+
+/// True for the error a replica reports when it stopped because another one failed.
+fn is_echo(e: &Error) -> bool {
+    matches!(e, Error::Distributed(why) if why.contains("another replica failed"))
+}
+
 /// The training loop: data, model, resume state, then per epoch its steps (in spans between
 /// checkpoints), its evaluation, early stopping and the checkpoint; the named steps are in
 /// `run/epoch.rs` and `run/parts.rs`.
+#[allow(clippy::too_many_arguments, reason = "train_replica's inputs and the device it opened")]
 fn train_on<B: Backend>(
     be: &B,
     fallback_reason: Option<String>,
@@ -174,20 +249,40 @@ fn train_on<B: Backend>(
     out: &Path,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    comm: Arc<dyn Collective>,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    let root = comm.rank() == 0;
+    let mut quiet = Quiet;
+    let observer: &mut dyn Observer = if root { observer } else { &mut quiet };
     let cfg = parts::absolute_data_path(cfg_in);
     let resume = opts.resume.as_deref();
     let ckpt = resume.map(|p| parts::load_for_resume(p, &cfg)).transpose()?;
-    let _lock = claim(out, opts.overwrite, resume)?;
+    let _lock = if root { Some(claim(out, opts.overwrite, resume)?) } else { None };
 
     let data = Prepared::load(&cfg, ckpt.as_ref())?;
-    let (mut trainer, spec, steps_per_epoch) = parts::build_trainer(be, &cfg, &data)?;
+    let plan = ShardPlan::new(data.train.len(), comm.size())?;
+    let (mut trainer, spec, steps_per_epoch) = parts::build_trainer(be, &cfg, &data, comm.size())?;
+    if comm.size() > 1 {
+        check_same_run(comm.as_ref(), &format!("{}\n{}", cfg.to_toml(), spec.text()))?;
+        trainer.set_collective(be, comm.clone())?;
+    }
     let mut notes = Vec::new();
     let pos = match (&ckpt, resume) {
-        (Some(c), Some(path)) => parts::restore(be, &mut trainer, c, path, &cfg, opts, &mut notes)?,
+        (Some(c), Some(path)) => parts::restore(be, &mut trainer, c, path, &cfg, opts, comm.size(), &mut notes)?,
         _ => Position::start(&trainer),
     };
+    parts::broadcast_weights(be, &mut trainer, comm.as_ref())?;
+    if plan.padding() > 0 {
+        notes.push(format!(
+            "{} training rows over {} replicas: each epoch repeats its first {} rows so every replica trains on {} \
+             (as PyTorch's DistributedSampler)",
+            plan.rows,
+            plan.world,
+            plan.padding(),
+            plan.rows_per_replica()
+        ));
+    }
     observer.on_start(&RunStart {
         device: be.describe(),
         fallback_reason,
@@ -197,19 +292,30 @@ fn train_on<B: Backend>(
         first_epoch: pos.epoch,
         epochs: cfg.epochs,
         parameters: spec.layout()?.parameter_count(),
+        replicas: (comm.size(), comm.describe()),
         notes,
     });
     if cfg.patience.is_some() {
         parts::check_early_stop_metric(&cfg, &data)?;
     }
-    write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
-    plot_curves(&out.join("curves.png"), &pos.history, data.classes.is_some())?;
+    if root {
+        write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+        plot_curves(&out.join("curves.png"), &pos.history, data.classes.is_some())?;
+    }
 
-    let saver = Saver { cfg: &cfg, data: &data, spec: &spec, path: out.join("checkpoint.safetensors") };
-    let mut run = Run::new(be, &cfg, &data, trainer, saver, pos, out, observer, resume, steps_per_epoch);
+    let saver = Saver {
+        cfg: &cfg,
+        data: &data,
+        spec: &spec,
+        path: out.join("checkpoint.safetensors"),
+        replicas: comm.size(),
+        writes: root,
+    };
+    let mut run = Run::new(be, &cfg, &data, trainer, saver, pos, out, observer, resume, steps_per_epoch, plan);
     let mut last_test = None;
     for epoch in run.pos.epoch..=cfg.epochs {
         let seconds = run.train_epoch(epoch)?;
+        run.sync_replicas()?;
         let (record, test_eval) = run.evaluate_epoch(epoch, seconds)?;
         let (improved, stop) = run.early_stop(epoch, &record)?;
         run.save_epoch(epoch, improved)?;

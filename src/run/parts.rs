@@ -11,6 +11,7 @@ use crate::data::labels::StatedClasses;
 use crate::data::mnist::TrainTest;
 use crate::data::normalize::Normalizer;
 use crate::data::{Dataset, InputSchema, Targets};
+use crate::distributed::Collective;
 use crate::error::{file_error, Error, Result};
 use crate::loss::LossKind;
 use crate::memory::check_fits;
@@ -167,9 +168,16 @@ impl Prepared {
     }
 }
 
-/// The model, optimizer and trainer `cfg` describes, after checking that they fit in memory;
+/// The model, optimizer and trainer `cfg` describes for one replica of `replicas` (each
+/// training on `ceil(rows / replicas)` rows an epoch), after checking that they fit in memory;
 /// also the model spec and the optimizer steps per epoch.
-pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Result<(Trainer<B>, ModelSpec, u64)> {
+pub fn build_trainer<B: Backend>(
+    be: &B,
+    cfg: &RunConfig,
+    data: &Prepared,
+    replicas: usize,
+) -> Result<(Trainer<B>, ModelSpec, u64)> {
+    let train_rows = data.train.len().div_ceil(replicas.max(1));
     let batch_size = if cfg.batch_size == 0 { BatchSize::Full } else { BatchSize::Rows(cfg.batch_size) };
     let mut tc = TrainConfig {
         batch_size,
@@ -193,7 +201,7 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
     for set in [Some(&data.train), data.val.as_ref(), Some(&data.test)].into_iter().flatten() {
         spec.check_inputs(set.x.data())?;
     }
-    let full = tc.batch_rows(data.train.len());
+    let full = tc.batch_rows(train_rows);
     spec.check_train_batch(full)?;
     // One tensor of a step (a convolution's columns, say) grows with the batch; a device binds
     // at most so many bytes at once.
@@ -211,15 +219,18 @@ pub fn build_trainer<B: Backend>(be: &B, cfg: &RunConfig, data: &Prepared) -> Re
             ),
         });
     }
-    if full > 0 && !data.train.len().is_multiple_of(full) {
-        spec.check_train_batch(data.train.len() % full)?; // the epoch's last, smaller batch
+    if full > 0 && !train_rows.is_multiple_of(full) {
+        spec.check_train_batch(train_rows % full)?; // the epoch's last, smaller batch
     }
     let rows = full.max(data.test.len().min(4096));
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(rows, 7.0), data.bytes())?;
     let model = Model::new(be, spec.clone(), cfg.seed)?;
-    let optimizer_cfg = optimizer_config(cfg)?;
+    let mut optimizer_cfg = optimizer_config(cfg)?;
+    if let crate::optim::OptimizerConfig::Sophia(c) = &mut optimizer_cfg {
+        c.bs *= replicas as f64; // the rows behind one step's (all-reduced) estimate
+    }
     let optimizer = Optimizer::new(be, optimizer_cfg, &spec.layout()?, &[])?;
-    let steps_per_epoch = tc.steps_in_epoch(data.train.len());
+    let steps_per_epoch = tc.steps_in_epoch(train_rows);
     tc.schedule = schedule(cfg, steps_per_epoch, optimizer_cfg.lr())?;
     Ok((Trainer::new(be, model, optimizer, data.loss, tc)?, spec, steps_per_epoch))
 }
@@ -258,6 +269,7 @@ impl Position {
 /// Puts the checkpoint's weights, optimizer state and position into `trainer`. A different
 /// optimizer than the checkpoint's is refused unless `reset_optimizer`, which starts its state
 /// fresh and says so in `notes`.
+#[allow(clippy::too_many_arguments, reason = "the resume's inputs, each used once")]
 pub fn restore<B: Backend>(
     be: &B,
     trainer: &mut Trainer<B>,
@@ -265,6 +277,7 @@ pub fn restore<B: Backend>(
     path: &Path,
     cfg: &RunConfig,
     opts: &RunOptions,
+    replicas: usize,
     notes: &mut Vec<String>,
 ) -> Result<Position> {
     let m = &c.meta;
@@ -293,14 +306,73 @@ pub fn restore<B: Backend>(
     }
     trainer.model.set_dropout_calls(m.dropout_calls);
     trainer.restore_position(be, m.steps, m.rng_state)?;
+    let epoch_step = epoch_step_for(m, cfg, replicas).map_err(|detail| file_error(path, detail))?;
+    if m.replicas != replicas {
+        notes.push(format!(
+            "resumed a {}-replica checkpoint on {replicas} replica(s): {} rows per step before, {} now",
+            m.replicas,
+            rows_per_step(&m.config, m.replicas),
+            rows_per_step(cfg, replicas)
+        ));
+    }
     Ok(Position {
         epoch: m.epoch + 1,
-        epoch_step: m.epoch_step,
+        epoch_step,
         epoch_rng: m.epoch_rng_state,
         partial: m.partial_loss,
         early: m.early_stop,
         history: m.history.clone(),
     })
+}
+
+/// Puts replica 0's parameters and buffers (BatchNorm's running statistics) on every replica
+/// and returns the largest difference a replica's own parameters had from them (0 when they
+/// agreed bit for bit). A no-op for one replica. The optimizer state is not exchanged: the
+/// replicas take the same steps from the same (loaded or zero) state.
+pub fn broadcast_weights<B: Backend>(be: &B, trainer: &mut Trainer<B>, comm: &dyn Collective) -> Result<f64> {
+    if comm.size() <= 1 {
+        return Ok(0.0);
+    }
+    let step = trainer.steps();
+    let mine = be.read(trainer.model.params.flat())?;
+    let mut root = mine.clone();
+    comm.broadcast_f32(&format!("the weight broadcast after step {step}"), root.data_mut())?;
+    let drift = mine.data().iter().zip(root.data()).fold(0f64, |m, (a, b)| m.max((a - b).abs() as f64));
+    let differs = mine.data().iter().zip(root.data()).any(|(a, b)| a.to_bits() != b.to_bits());
+    if differs {
+        be.write(trainer.model.params.flat_mut(), &root)?;
+    }
+    let mut buffers = trainer.model.read_buffers(be)?;
+    for (name, t) in &mut buffers {
+        comm.broadcast_f32(&format!("the broadcast of {name} after step {step}"), t.data_mut())?;
+    }
+    trainer.model.load_buffers(be, &buffers)?;
+    Ok(drift)
+}
+
+/// Rows one optimizer step takes over all replicas (0: the full batch).
+fn rows_per_step(cfg: &RunConfig, replicas: usize) -> usize {
+    cfg.batch_size * cfg.accumulation.max(1) * replicas
+}
+
+/// The step of the epoch in progress where a run with `replicas` replicas and `cfg`'s batch
+/// continues the checkpoint `m`. Step k of any replica count covers rows `k·R .. (k+1)·R` of the
+/// epoch's (padded) permutation, R the rows per step over all replicas (see
+/// [`crate::distributed::ShardPlan`]); so a mid-epoch position carries over when the rows done
+/// are a whole number of the new run's steps.
+fn epoch_step_for(m: &CheckpointMeta, cfg: &RunConfig, replicas: usize) -> std::result::Result<u64, String> {
+    let (was, now) = (rows_per_step(&m.config, m.replicas), rows_per_step(cfg, replicas));
+    if m.epoch_step == 0 || was == now {
+        return Ok(m.epoch_step);
+    }
+    let done = m.epoch_step as usize * was;
+    if was == 0 || now == 0 || !done.is_multiple_of(now) {
+        return Err(format!(
+            "was saved {} steps into an epoch by {} replica(s) taking {was} rows a step; {replicas} replica(s) taking              {now} rows a step cannot continue from row {done} of that epoch: resume with the same rows per step              (batch size × accumulation × replicas) or from an epoch-end checkpoint",
+            m.epoch_step, m.replicas
+        ));
+    }
+    Ok((done / now) as u64)
 }
 
 /// Writes the run's checkpoint.
@@ -313,6 +385,10 @@ pub struct Saver<'a> {
     pub spec: &'a ModelSpec,
     /// `checkpoint.safetensors` in the output folder.
     pub path: PathBuf,
+    /// Replicas of the run (recorded in the checkpoint).
+    pub replicas: usize,
+    /// This replica writes files (replica 0); the others only switch the weights as it does.
+    pub writes: bool,
 }
 
 impl Saver<'_> {
@@ -329,6 +405,9 @@ impl Saver<'_> {
     ) -> Result<Vec<u8>> {
         // Checkpoints hold schedule-free AdamW's eval-mode weights x (the state says so).
         trainer.optimizer.eval_mode(be, trainer.model.params.flat_mut())?;
+        if !self.writes {
+            return Ok(Vec::new());
+        }
         let state = trainer.optimizer.state(be)?;
         let meta = CheckpointMeta {
             format: FORMAT.into(),
@@ -355,6 +434,7 @@ impl Saver<'_> {
             normalizer: self.data.normalizer.clone(),
             history: pos.history.clone(),
             early_stop: pos.early,
+            replicas: self.replicas,
             names: self.spec.param_shapes().into_iter().map(|(n, _)| (n.clone(), n)).collect(),
         };
         let params = trainer.model.params.read_all(be)?;

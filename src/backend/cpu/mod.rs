@@ -91,6 +91,12 @@ impl Backend for CpuBackend {
         Tensor::from_vec(&t.shape, t.to_vec())
     }
 
+    fn read_into(&self, t: &CpuTensor, out: &mut [f32]) -> Result<()> {
+        checks::same_len("read_into", out.len(), t.range().len())?;
+        out.copy_from_slice(&t.storage.read_recursive()[t.range()]);
+        Ok(())
+    }
+
     fn sync(&self) -> Result<()> {
         Ok(())
     }

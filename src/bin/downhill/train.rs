@@ -5,14 +5,16 @@ use clap::Args;
 use downhill::checkpoint::EpochRecord;
 use downhill::config::RunConfig;
 use downhill::data::normalize::Normalization;
+use downhill::distributed::{launcher_ranks, Collective, LaunchCheck};
 use downhill::feed::FeedMode;
 use downhill::report::Throughput;
-use downhill::run::{train, Control, Observer, RunOptions, RunStart};
+use downhill::run::{train_on_devices, train_replica, Control, Observer, RunOptions, RunStart, RunSummary};
 use downhill::train::StepInfo;
 use downhill::{DeviceRequest, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Flags of `downhill train`; each overrides the config file, which overrides the defaults.
 #[derive(Args, Debug, Default)]
@@ -139,9 +141,20 @@ pub struct TrainArgs {
     /// L2 penalty.
     #[arg(long)]
     l2: Option<f64>,
-    /// auto, cpu, gpu, an adapter index or part of its name (default: DOWNHILL_DEVICE or auto).
+    /// auto, cpu, gpu, an adapter index or part of its name (default: DOWNHILL_DEVICE or auto);
+    /// a list (gpu,cpu or 0,1) or `all` (every hardware GPU) trains one data-parallel replica
+    /// per device in this process.
     #[arg(long)]
     device: Option<String>,
+    /// Data-parallel training over MPI, one rank per process: `mpirun -np N downhill train
+    /// --distributed ...` (needs the `mpi` cargo feature; also detected from mpirun's
+    /// environment).
+    #[arg(long)]
+    distributed: bool,
+    /// Seconds a replica waits in a collective (the gradient all-reduce) for the others before
+    /// it gives up on them as dead or hung.
+    #[arg(long, default_value_t = 300.0)]
+    collective_timeout: f64,
     /// Output folder for the checkpoint, metrics and plot (default: the next free runs/run-N).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -237,6 +250,9 @@ impl Observer for Progress {
             return;
         }
         eprintln!("device: {}", s.device);
+        if s.replicas.0 > 1 {
+            eprintln!("        data-parallel: {} replicas (this is {})", s.replicas.0, s.replicas.1);
+        }
         if let Some(why) = &s.fallback_reason {
             eprintln!("        ({why})");
         }
@@ -278,6 +294,13 @@ impl Observer for Progress {
         Control::Continue
     }
 
+    fn on_note(&mut self, note: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("note:   {note}")),
+            None => eprintln!("note:   {note}"),
+        }
+    }
+
     fn on_epoch(&mut self, r: &EpochRecord) {
         if let Some(bar) = &self.bar {
             let acc = r.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
@@ -293,10 +316,17 @@ impl Observer for Progress {
     }
 }
 
-/// Runs `downhill train`.
+/// Runs `downhill train`: one process alone, one replica per device in this process
+/// (`--device gpu,cpu`), or one MPI rank (`--distributed`, or started by mpirun).
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = config(&args)?;
-    let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
+    let timeout = collective_timeout(args.collective_timeout)?;
+    let launch =
+        LaunchCheck::decide(args.distributed, launcher_ranks(|v| std::env::var(v).ok()), cfg!(feature = "mpi"))?;
+    let devices = match args.device.as_deref() {
+        Some(flag) => downhill::device::replica_devices(flag)?,
+        None => vec![DeviceRequest::from_env()?],
+    };
     let out = out_folder(&args);
     let opts =
         RunOptions { resume: args.resume.clone(), overwrite: args.overwrite, reset_optimizer: args.reset_optimizer };
@@ -307,12 +337,46 @@ pub fn run(args: TrainArgs) -> Result<()> {
         rate: Throughput::default(),
         last: None,
     };
-    interrupt::install();
-    let result = train(&cfg, &device, &out, &opts, &mut progress);
+    let result = match launch {
+        LaunchCheck::Mpi => {
+            if devices.len() > 1 {
+                return Err(downhill::Error::InvalidArgument {
+                    what: "device".into(),
+                    detail: "under MPI each rank trains on one device: give one --device per rank (mpirun can pass \
+                             each rank its own DOWNHILL_DEVICE)"
+                        .into(),
+                });
+            }
+            let comm = join_mpi(timeout)?;
+            if comm.rank() != 0 {
+                progress.bar = None; // rank 0 reports for every rank
+            }
+            let result = train_replica(&cfg, &devices[0], &out, &opts, &mut progress, comm.clone());
+            match result {
+                Ok(_) if comm.rank() != 0 => return Ok(()), // rank 0 prints the summary
+                Err(e) if !agreed_by_every_rank(&e) => {
+                    if let Some(bar) = &progress.bar {
+                        bar.finish_and_clear();
+                    }
+                    comm.fail(&e); // ends every rank (it does not return when there are several)
+                    Err(e)
+                }
+                other => other,
+            }
+        }
+        LaunchCheck::Single => {
+            interrupt::install();
+            if devices.len() > 1 {
+                train_on_devices(&cfg, &devices, &out, &opts, &mut progress, timeout)
+            } else {
+                train_replica(&cfg, &devices[0], &out, &opts, &mut progress, Arc::new(downhill::distributed::Solo))
+            }
+        }
+    };
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    let summary = match result {
+    let summary: RunSummary = match result {
         Err(downhill::Error::Paused { step, checkpoint }) => {
             eprintln!("interrupted after step {step}; checkpoint written to {}", checkpoint.display());
             eprintln!("continue with: downhill train --resume {}", checkpoint.display());
@@ -369,6 +433,40 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!("plot:       {}", show(&summary.plot));
     println!("metrics:    {} (and metrics.jsonl)", show(&summary.metrics));
     Ok(())
+}
+
+/// `--collective-timeout` as a duration, refused unless finite and positive.
+fn collective_timeout(seconds: f64) -> Result<Duration> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds < 1e9) {
+        return Err(downhill::Error::InvalidArgument {
+            what: "--collective-timeout".into(),
+            detail: format!("{seconds} is not a number of seconds above 0"),
+        });
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Joins the MPI world (this build has the `mpi` feature).
+#[cfg(feature = "mpi")]
+fn join_mpi(timeout: Duration) -> Result<Arc<dyn Collective>> {
+    Ok(Arc::new(downhill::distributed::mpi::MpiWorld::init(timeout)?))
+}
+
+/// Never reached: [`LaunchCheck::decide`] refuses MPI launches without the feature.
+#[cfg(not(feature = "mpi"))]
+fn join_mpi(_: Duration) -> Result<Arc<dyn Collective>> {
+    LaunchCheck::decide(true, None, false).map(|_| unreachable!("refused without the feature"))
+}
+
+/// Errors every rank meets at the same point, so each can report its own and exit normally:
+/// ranks that disagree on the binary or the settings, or more ranks than rows. Any other error
+/// on one rank ends every rank (the others would wait for it in the next collective).
+fn agreed_by_every_rank(e: &downhill::Error) -> bool {
+    match e {
+        downhill::Error::Distributed(_) => true,
+        downhill::Error::InvalidArgument { what, .. } => what == "ranks",
+        _ => false,
+    }
 }
 
 fn show(p: &Path) -> String {
