@@ -168,6 +168,23 @@ pub struct Trainer<B: Backend> {
 struct GradSync {
     comm: Arc<dyn Collective>,
     host: Tensor,
+    stats: AllReduceStats,
+}
+
+/// What the per-step gradient all-reduces of a data-parallel run cost this replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AllReduceStats {
+    /// All-reduces of the flat gradient (one per step, plus Sophia-G's Hessian estimates).
+    pub calls: u64,
+    /// Bytes of one all-reduce (the flat gradient, float32).
+    pub bytes: u64,
+    /// Seconds in the read-back of the gradient (on a GPU this also waits for the step's
+    /// forward and backward to finish).
+    pub read_s: f64,
+    /// Seconds inside the collective itself: the exchange, and the wait for the slowest replica.
+    pub collective_s: f64,
+    /// Seconds writing the averaged gradient back.
+    pub write_s: f64,
 }
 
 /// Salt of the keys Sophia-G's label sampling draws from (apart from the dropout keys).
@@ -232,8 +249,14 @@ impl<B: Backend> Trainer<B> {
         }
         self.model.set_dropout_stream(comm.rank() as u64);
         let shape = be.shape(self.model.grads.flat()).to_vec();
-        self.sync = Some(GradSync { comm, host: Tensor::zeros(&shape) });
+        let stats = AllReduceStats { bytes: 4 * shape.iter().product::<usize>() as u64, ..Default::default() };
+        self.sync = Some(GradSync { comm, host: Tensor::zeros(&shape), stats });
         Ok(())
+    }
+
+    /// What the gradient all-reduces have cost so far (None without a group).
+    pub fn all_reduce_stats(&self) -> Option<AllReduceStats> {
+        self.sync.as_ref().map(|s| s.stats)
     }
 
     /// The data-parallel group, when there is one.
@@ -246,11 +269,20 @@ impl<B: Backend> Trainer<B> {
     fn all_reduce_grads(&mut self, be: &B, what: &str) -> Result<()> {
         let Some(sync) = self.sync.as_mut() else { return Ok(()) };
         let grads = self.model.grads.flat_mut();
+        let started = std::time::Instant::now();
         be.read_into(grads, sync.host.data_mut())?;
+        let read = std::time::Instant::now();
         sync.comm.all_reduce_f32(what, sync.host.data_mut())?;
+        let reduced = std::time::Instant::now();
         let inv = 1.0 / sync.comm.size() as f32;
         sync.host.data_mut().iter_mut().for_each(|g| *g *= inv);
-        be.write(grads, &sync.host)
+        be.write(grads, &sync.host)?;
+        let s = &mut sync.stats;
+        s.calls += 1;
+        s.read_s += (read - started).as_secs_f64();
+        s.collective_s += (reduced - read).as_secs_f64();
+        s.write_s += reduced.elapsed().as_secs_f64();
+        Ok(())
     }
 
     /// The feed mode the last epoch used.

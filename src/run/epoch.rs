@@ -252,6 +252,7 @@ impl<'a, B: Backend> Run<'a, B> {
             test_accuracy: final_eval.accuracy,
             samples_per_s: self.rows_trained as f64 / self.train_seconds.max(1e-9),
             wall_s: started.elapsed().as_secs_f64(),
+            train_s: self.train_seconds,
             checkpoint: self.saver.path.clone(),
             best,
             plot: self.out.join("curves.png"),
@@ -259,6 +260,7 @@ impl<'a, B: Backend> Run<'a, B> {
             confusion: final_eval.confusion,
             confusion_csv,
             stopped_early: self.stopped_early,
+            all_reduce: self.trainer.all_reduce_stats(),
             history: self.pos.history,
         })
     }

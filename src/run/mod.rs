@@ -127,6 +127,8 @@ pub struct RunSummary {
     pub samples_per_s: f64,
     /// Seconds from start to end.
     pub wall_s: f64,
+    /// Seconds this run spent in training steps (its epochs, without evaluation).
+    pub train_s: f64,
     /// The last checkpoint (the latest epoch: what `--resume` continues).
     pub checkpoint: PathBuf,
     /// The best epoch, with early stopping.
@@ -143,6 +145,8 @@ pub struct RunSummary {
     pub stopped_early: bool,
     /// Every epoch's metrics.
     pub history: Vec<EpochRecord>,
+    /// Data-parallel runs: what the gradient all-reduces cost replica 0.
+    pub all_reduce: Option<crate::train::AllReduceStats>,
 }
 
 /// Trains as `cfg` says on the device `device` names, writing into `out` (which it holds

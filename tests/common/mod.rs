@@ -135,3 +135,30 @@ impl downhill::run::Observer for ControlAt {
 pub fn checkpoint_params(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
     downhill::checkpoint::Checkpoint::load(path).unwrap().params.into_iter().map(|(n, t)| (n, t.into_vec())).collect()
 }
+
+/// The first `rows` rows of scikit-learn's digits as a plain CSV in `dir` (a run splits off 20 %
+/// as its test set): 800 rows give 640 training rows, 20 steps of 32.
+pub fn digits_subset(dir: &std::path::Path, rows: usize) -> std::path::PathBuf {
+    use std::io::Read;
+    let mut text = String::new();
+    let file = std::fs::File::open(digits_csv()).unwrap();
+    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0].split(',').next().is_some_and(|c| c.parse::<f64>().is_err());
+    let take = rows + usize::from(header);
+    let path = dir.join(format!("digits-{rows}.csv"));
+    std::fs::write(&path, lines[..take].join("\n") + "\n").unwrap();
+    path
+}
+
+/// The largest |a − b| over two checkpoints' parameters (same names and shapes).
+pub fn max_param_difference(a: &std::path::Path, b: &std::path::Path) -> f32 {
+    let (a, b) = (checkpoint_params(a), checkpoint_params(b));
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0f32;
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!((na, ta.len()), (nb, tb.len()));
+        worst = ta.iter().zip(tb).fold(worst, |m, (x, y)| m.max((x - y).abs()));
+    }
+    worst
+}

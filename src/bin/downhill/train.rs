@@ -401,6 +401,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "metrics": summary.metrics,
             "confusion_csv": summary.confusion_csv,
             "stopped_early": summary.stopped_early,
+            "all_reduce": summary.all_reduce.map(|a| serde_json::json!({
+                "calls": a.calls, "bytes": a.bytes, "collective_s": a.collective_s,
+                "read_s": a.read_s, "write_s": a.write_s,
+            })),
             "confusion": summary.confusion.as_ref().filter(|m| m.len() <= MAX_PRINTED_CLASSES),
         });
         println!("{json}");
@@ -427,6 +431,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
             b.epoch,
             cfg.early_stop_metric,
             b.metric
+        );
+    }
+    if let Some(a) = &summary.all_reduce {
+        let train_s = summary.train_s;
+        println!(
+            "all-reduce: {} of {:.2} MB: {:.2} s in the collective ({:.1} % of {train_s:.2} s training), {:.2} s \
+             reading the gradient back, {:.2} s writing it",
+            a.calls,
+            a.bytes as f64 / 1e6,
+            a.collective_s,
+            100.0 * a.collective_s / train_s.max(1e-9),
+            a.read_s,
+            a.write_s
         );
     }
     println!("checkpoint: {}", show(&summary.checkpoint));
