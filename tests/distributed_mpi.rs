@@ -165,7 +165,10 @@ fn finish_within(mut child: Child, limit: Duration) -> (Output, Duration) {
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > limit {
             let _ = child.kill();
-            panic!("mpirun still running {limit:?} after the rank failed: {}", text(&child.wait_with_output().unwrap()));
+            panic!(
+                "mpirun still running {limit:?} after the rank failed: {}",
+                text(&child.wait_with_output().unwrap())
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }

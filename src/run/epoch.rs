@@ -208,6 +208,9 @@ impl<'a, B: Backend> Run<'a, B> {
         let written = self.saver.save(self.be, &mut self.trainer, epoch, &self.pos, rng)?;
         self.last_good = Some(self.saver.path.clone());
         self.observer.on_checkpoint(&self.saver.path);
+        if !self.saver.writes {
+            return Ok(()); // replica 0 writes the run's files
+        }
         if improved {
             write_atomically(&self.best_path(), &written)?;
         }
@@ -227,11 +230,20 @@ impl<'a, B: Backend> Run<'a, B> {
         let best = match self.pos.early {
             Some(e) if self.cfg.patience.is_some() => {
                 let last_epoch = self.pos.history.last().map_or(0, |r| r.epoch);
-                let restored = self.cfg.restore_best_weights && e.best_epoch != last_epoch && best_path.is_file();
+                // With replicas, replica 0 (which wrote the file) loads it and broadcasts it: the
+                // others may not see its folder, and all must take the same branch.
+                let replicas = self.trainer.collective().cloned();
+                let found = replicas.is_some() || best_path.is_file();
+                let restored = self.cfg.restore_best_weights && e.best_epoch != last_epoch && found;
                 if restored {
-                    let best = Checkpoint::load(&best_path)?;
-                    self.trainer.model.load(be, &best.params)?;
-                    self.trainer.model.load_buffers(be, &best.buffers)?;
+                    if self.saver.writes {
+                        let best = Checkpoint::load(&best_path)?;
+                        self.trainer.model.load(be, &best.params)?;
+                        self.trainer.model.load_buffers(be, &best.buffers)?;
+                    }
+                    if let Some(comm) = replicas {
+                        parts::broadcast_weights(be, &mut self.trainer, comm.as_ref())?;
+                    }
                     final_eval = self.trainer.evaluate(be, &self.data.test)?;
                 }
                 let metric = parts::reported_metric(self.cfg, e.best);
@@ -240,8 +252,8 @@ impl<'a, B: Backend> Run<'a, B> {
             _ => None,
         };
         let confusion_csv = match &final_eval.confusion {
-            Some(m) => Some(write_confusion(self.out, m)?),
-            None => None,
+            Some(m) if self.saver.writes => Some(write_confusion(self.out, m)?),
+            _ => None,
         };
         let last_train_loss = self.pos.history.last().map_or(f64::NAN, |r| r.train_loss);
         Ok(RunSummary {
