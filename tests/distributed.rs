@@ -20,16 +20,17 @@ use std::time::{Duration, Instant};
 const WEIGHT_TOLERANCE: f32 = 1e-6;
 
 /// Digits subset, an MLP without dropout (masks differ per replica), constant Adam, `epochs`
-/// epochs of 20 steps of `batch` rows per replica... as a config.
+/// epochs of 640 rows in steps of `batch` rows per replica.
 fn config(data: &Path, batch: usize, epochs: usize) -> RunConfig {
-    let mut cfg = RunConfig::default();
-    cfg.data = Some(data.to_path_buf());
-    cfg.hidden = vec![32];
-    cfg.dropout = 0.0;
-    cfg.schedule = "constant".into();
-    cfg.batch_size = batch;
-    cfg.epochs = epochs;
-    cfg
+    RunConfig {
+        data: Some(data.to_path_buf()),
+        hidden: vec![32],
+        dropout: 0.0,
+        schedule: "constant".into(),
+        batch_size: batch,
+        epochs,
+        ..Default::default()
+    }
 }
 
 fn devices(list: &str) -> Vec<DeviceRequest> {
