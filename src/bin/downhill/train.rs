@@ -354,14 +354,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let result = train_replica(&cfg, &devices[0], &out, &opts, &mut progress, comm.clone());
             match result {
                 Ok(_) if comm.rank() != 0 => return Ok(()), // rank 0 prints the summary
-                Err(e) if !agreed_by_every_rank(&e) => {
+                Err(e) if agreed_by_every_rank(&e) => {
+                    // Every rank says it before any exits: the launcher ends the job at the
+                    // first non-zero exit, which could cut another rank's message short.
+                    eprintln!("error: {e}");
+                    let _ = comm.all_gather_u64("the exit after a refusal every rank met", 0);
+                    drop(comm); // finalises MPI
+                    std::process::exit(1);
+                }
+                Err(e) => {
                     if let Some(bar) = &progress.bar {
                         bar.finish_and_clear();
                     }
                     comm.fail(&e); // ends every rank (it does not return when there are several)
                     Err(e)
                 }
-                other => other,
+                ok => ok,
             }
         }
         LaunchCheck::Single => {
@@ -436,7 +444,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(a) = &summary.all_reduce {
         let train_s = summary.train_s;
         println!(
-            "all-reduce: {} of {:.2} MB: {:.2} s in the collective ({:.1} % of {train_s:.2} s training), {:.2} s \
+            "all-reduce: {} all-reduces of {:.2} MB: {:.2} s in the collective ({:.1} % of {train_s:.2} s training), {:.2} s \
              reading the gradient back, {:.2} s writing it",
             a.calls,
             a.bytes as f64 / 1e6,
