@@ -1,7 +1,8 @@
 //! Data parallelism with several replicas in one process (`--device cpu,cpu`, `gpu,gpu`): two
 //! replicas with batch b reach the weights one replica reaches with batch 2b (20 steps, up to
 //! float32 rounding); a 2-replica checkpoint resumes on one replica; the same seed repeats bit
-//! for bit; a replica that fails stops the others with its own error; more replicas than rows
+//! for bit; early stopping restores the best weights on every replica; a replica that fails
+//! stops the others with its own error; more replicas than rows
 //! is refused. The MPI twin of these tests is tests/distributed_mpi.rs.
 
 mod common;
@@ -139,4 +140,23 @@ fn more_replicas_than_rows_is_refused() {
     let err = run(&config(&data, 1, 1), "cpu,cpu,cpu,cpu,cpu", &dir.join("a"), None).unwrap_err().to_string();
     assert!(err.contains("5 replicas for 4 training rows"), "{err}");
     assert!(!dir.join("a").exists(), "nothing written");
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights_on_every_replica() {
+    let dir = tmp_dir("dp-early");
+    let data = digits_subset(&dir, 800);
+    let cfg = RunConfig {
+        validation: 0.2,
+        patience: Some(1),
+        lr: Some(0.05), // too high: the validation loss climbs after the first epochs
+        ..config(&data, 16, 8)
+    };
+    let pair = run(&cfg, "cpu,cpu", &dir.join("two"), None).unwrap();
+    let best = pair.best.expect("early stopping reports its best epoch");
+    assert!(pair.stopped_early && best.restored, "{best:?}, stopped early: {}", pair.stopped_early);
+    // The final test figures are the restored weights' own, as one process evaluates them.
+    let alone = downhill::infer::evaluate_checkpoint(&best.checkpoint, None, &DeviceRequest::Cpu).unwrap();
+    assert!((alone.evaluation.loss - pair.test_loss).abs() < 1e-6, "{} vs {}", alone.evaluation.loss, pair.test_loss);
+    assert_eq!(alone.evaluation.accuracy, pair.test_accuracy);
 }
