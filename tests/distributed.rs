@@ -2,8 +2,7 @@
 //! replicas with batch b reach the weights one replica reaches with batch 2b (20 steps, up to
 //! float32 rounding); a 2-replica checkpoint resumes on one replica; the same seed repeats bit
 //! for bit; early stopping restores the best weights on every replica; a replica that fails
-//! stops the others with its own error; more replicas than rows
-//! is refused. The MPI twin of these tests is tests/distributed_mpi.rs.
+//! stops the others with its own error; more replicas than rows is refused. The MPI twin of these tests is tests/distributed_mpi.rs.
 
 mod common;
 
