@@ -95,6 +95,10 @@ pub struct RunConfig {
     pub l1: f64,
     /// L2 penalty.
     pub l2: f64,
+    /// Data parallelism: all-reduce the gradient in buckets of about this many megabytes while
+    /// the backward pass runs (as DDP's bucket_cap_mb); 0 (the default) all-reduces the whole
+    /// flat gradient once after it.
+    pub bucket_mb: f64,
 }
 
 impl Default for RunConfig {
@@ -139,6 +143,7 @@ impl Default for RunConfig {
             checkpoint_every: 0,
             l1: 0.0,
             l2: 0.0,
+            bucket_mb: 0.0,
         }
     }
 }
@@ -184,6 +189,7 @@ pub const KEYS: &[&str] = &[
     "checkpoint_every",
     "l1",
     "l2",
+    "bucket_mb",
 ];
 
 /// Names other tools use for downhill's keys (Keras, Lightning, Hugging Face, PyTorch scripts).
@@ -357,6 +363,7 @@ impl RunConfig {
         check_range("validation", self.validation, 0.0, false, 1.0, true, "0 ≤ validation < 1")?;
         check_range("l1", self.l1, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
         check_range("l2", self.l2, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
+        check_range("bucket_mb", self.bucket_mb, 0.0, false, 1e6, false, "megabytes ≥ 0 (0: no buckets)")?;
         if let Some(n) = self.clip_norm {
             check_range("clip_norm", n, 0.0, true, f64::MAX, false, "a finite number > 0")?;
         }

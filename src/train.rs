@@ -5,6 +5,7 @@
 
 use crate::backend::Backend;
 use crate::data::{gather_rows, Dataset, Targets};
+use crate::distributed::buckets::{self, BucketReducer};
 use crate::distributed::{eval_rows, Collective, ReduceOp};
 use crate::error::{Error, Result};
 use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
@@ -51,6 +52,9 @@ pub struct TrainConfig {
     /// Steps between loss read-backs for progress reports and the divergence check (the epoch
     /// end always reads).
     pub report_every: u64,
+    /// Data parallelism: all-reduce the gradient in buckets of about this many bytes while the
+    /// backward pass runs (DDP's bucketing); 0 all-reduces the whole flat buffer once after it.
+    pub bucket_bytes: usize,
 }
 
 impl TrainConfig {
@@ -81,6 +85,7 @@ impl Default for TrainConfig {
             seed: 0,
             feed: FeedMode::Auto,
             report_every: 50,
+            bucket_bytes: 0,
         }
     }
 }
@@ -160,15 +165,18 @@ pub struct Trainer<B: Backend> {
     /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
     sampled: Vec<(usize, B::Labels)>,
     /// Data parallelism: the replicas' group and the host copy of the flat gradient.
-    sync: Option<GradSync>,
+    sync: Option<GradSync<B>>,
 }
 
 /// A replica's part in data-parallel training: its group and the host buffer the flat
 /// gradient is read into, all-reduced in, and written back from (reused every step).
-struct GradSync {
+struct GradSync<B: Backend> {
     comm: Arc<dyn Collective>,
     host: Tensor,
     stats: AllReduceStats,
+    /// With `bucket_bytes`: the buckets, their views of the flat gradient, and the list of
+    /// buckets a layer completed (reused).
+    buckets: Option<(BucketReducer, Vec<B::Tensor>, Vec<usize>)>,
 }
 
 /// What the per-step gradient all-reduces of a data-parallel run cost this replica.
@@ -176,12 +184,17 @@ struct GradSync {
 pub struct AllReduceStats {
     /// All-reduces of the flat gradient (one per step, plus Sophia-G's Hessian estimates).
     pub calls: u64,
-    /// Bytes of one all-reduce (the flat gradient, float32).
+    /// Bytes of one step's all-reduce (the flat gradient, float32).
     pub bytes: u64,
+    /// Buckets each step's all-reduce is split into, during the backward pass (0: the whole
+    /// buffer after it).
+    pub buckets: usize,
     /// Seconds in the read-back of the gradient (on a GPU this also waits for the step's
     /// forward and backward to finish).
     pub read_s: f64,
-    /// Seconds inside the collective itself: the exchange, and the wait for the slowest replica.
+    /// Seconds inside the collective itself: the exchange, and the wait for the slowest replica
+    /// (with buckets: the wait after the backward pass for those still in flight, the part
+    /// the overlap did not hide).
     pub collective_s: f64,
     /// Seconds writing the averaged gradient back.
     pub write_s: f64,
@@ -250,8 +263,63 @@ impl<B: Backend> Trainer<B> {
         self.model.set_dropout_stream(comm.rank() as u64);
         let shape = be.shape(self.model.grads.flat()).to_vec();
         let stats = AllReduceStats { bytes: 4 * shape.iter().product::<usize>() as u64, ..Default::default() };
-        self.sync = Some(GradSync { comm, host: Tensor::zeros(&shape), stats });
+        let buckets = match self.config.bucket_bytes {
+            0 => None,
+            cap => {
+                let plan = buckets::plan(&self.model.spec().layout()?, cap);
+                let flat = self.model.grads.flat();
+                let views = plan.iter().map(|b| be.view(flat, b.flat.start, &[b.flat.len()])).collect::<Result<_>>()?;
+                Some((BucketReducer::new(comm.clone(), plan), views, Vec::new()))
+            }
+        };
+        let stats = AllReduceStats { buckets: buckets.as_ref().map_or(0, |b| b.0.buckets().len()), ..stats };
+        self.sync = Some(GradSync { comm, host: Tensor::zeros(&shape), stats, buckets });
         Ok(())
+    }
+
+    /// The backward pass of a step's last micro-batch with bucketing: each bucket is read back
+    /// and handed to the communication thread as soon as its layers are done.
+    fn backward_bucketed(&mut self, be: &B, bi: usize, accumulate: bool) -> Result<()> {
+        let step = self.steps + 1;
+        let sync = self.sync.as_mut().expect("bucketing needs a group");
+        let (reducer, views, complete) = sync.buckets.as_mut().expect("called with buckets");
+        reducer.start_step();
+        let mut read_s = 0.0;
+        let x = self.feed.batch(bi)?.0;
+        self.model.backward_with(be, x, accumulate, &mut |tensors| {
+            reducer.finished(tensors, complete);
+            for &k in complete.iter() {
+                let started = std::time::Instant::now();
+                be.read_into(&views[k], &mut reducer.host(k))?;
+                read_s += started.elapsed().as_secs_f64();
+                reducer.launch(k, format!("the all-reduce of gradient bucket {k} of step {step}"))?;
+            }
+            Ok(())
+        })?;
+        sync.stats.read_s += read_s;
+        Ok(())
+    }
+
+    /// Waits for the buckets of this step and writes their mean over the replicas back.
+    fn finish_buckets(&mut self, be: &B) -> Result<()> {
+        let sync = self.sync.as_mut().expect("bucketing needs a group");
+        let (reducer, _, _) = sync.buckets.as_mut().expect("called with buckets");
+        let started = std::time::Instant::now();
+        reducer.finish(sync.host.data_mut())?;
+        let reduced = std::time::Instant::now();
+        let inv = 1.0 / sync.comm.size() as f32;
+        sync.host.data_mut().iter_mut().for_each(|g| *g *= inv);
+        be.write(self.model.grads.flat_mut(), &sync.host)?;
+        let s = &mut sync.stats;
+        s.calls += 1;
+        s.collective_s += (reduced - started).as_secs_f64();
+        s.write_s += reduced.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// True when this step's gradient goes through buckets.
+    fn bucketed(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| s.buckets.is_some())
     }
 
     /// What the gradient all-reduces have cost so far (None without a group).
@@ -366,8 +434,10 @@ impl<B: Backend> Trainer<B> {
         self.model.loss(be, self.loss, &target)
     }
 
-    /// Forward, loss and backward of micro-batch `j` of a step (gradients summed after the first).
-    fn micro_step(&mut self, be: &B, bi: usize, j: usize) -> Result<()> {
+    /// Forward, loss and backward of micro-batch `j` of a step (gradients summed after the
+    /// first); `last` marks the step's last micro-batch, whose backward pass starts the
+    /// bucketed all-reduce when there is one.
+    fn micro_step(&mut self, be: &B, bi: usize, j: usize, last: bool) -> Result<()> {
         if j == 0 {
             // Schedule-free AdamW takes its gradient at the train-mode weights y (a no-op for
             // every other optimizer, and when they are already in place).
@@ -375,17 +445,24 @@ impl<B: Backend> Trainer<B> {
         }
         self.last_batch = bi;
         self.forward_loss(be, bi, true)?;
-        self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
+        if last && self.bucketed() {
+            self.backward_bucketed(be, bi, j > 0)?;
+        } else {
+            self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
+        }
         be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
     }
 
     /// After `micro` micro-batches: average, penalties, divergence guard, schedule, the update.
     fn finish_step(&mut self, be: &B, micro: usize) -> Result<()> {
+        if self.bucketed() {
+            self.finish_buckets(be)?; // the replicas' mean of the summed micro-batch gradients
+        }
         let grads = self.model.grads.flat_mut();
         if micro > 1 {
             be.scale(grads, 1.0 / micro as f32)?;
         }
-        if self.sync.is_some() {
+        if self.sync.is_some() && !self.bucketed() {
             let what = format!("the gradient all-reduce of step {}", self.steps + 1);
             self.all_reduce_grads(be, &what)?;
         }
@@ -450,7 +527,7 @@ impl<B: Backend> Trainer<B> {
     pub fn step(&mut self, be: &B, data: &Dataset, micro: &[&[usize]]) -> Result<()> {
         for (j, idx) in micro.iter().enumerate() {
             let (bi, _) = self.feed.load(be, data, Load::Rows(idx))?;
-            self.micro_step(be, bi, j)?;
+            self.micro_step(be, bi, j, j + 1 == micro.len())?;
         }
         self.finish_step(be, micro.len())
     }
@@ -522,7 +599,7 @@ impl<B: Backend> Trainer<B> {
                 for group in &groups {
                     for (j, b) in group.iter().enumerate() {
                         let (bi, _) = self.feed.load(be, data, Load::Resident { offset, rows: b.len() })?;
-                        self.micro_step(be, bi, j)?;
+                        self.micro_step(be, bi, j, j + 1 == group.len())?;
                         offset += b.len();
                     }
                     self.after_step(be, group, &mut progress, on_step)?;
@@ -541,7 +618,7 @@ impl<B: Backend> Trainer<B> {
                             if let Some(b) = back {
                                 let _ = stream.free.send(b);
                             }
-                            self.micro_step(be, bi, j)?;
+                            self.micro_step(be, bi, j, j + 1 == group.len())?;
                         }
                         self.after_step(be, group, &mut progress, on_step)?;
                     }

@@ -89,6 +89,14 @@ fn two_mpi_ranks_equal_one_process_with_twice_the_batch() {
         return;
     }
     two_ranks_against_one("mpi-cpu", "cpu");
+    // Bucketed (100-byte buckets, all-reduced while the backward pass runs): the same sums.
+    let dir = std::env::temp_dir().join(format!("downhill-test-{}-mpi-cpu", std::process::id()));
+    let data = dir.join("digits-800.csv");
+    let mut c = mpirun(2);
+    c.arg(BIN).args(train_args(&data, &dir.join("buckets"), 16, 1));
+    let o = c.args(["--distributed", "--device", "cpu", "--bucket-mb", "0.0001"]).output().unwrap();
+    assert!(o.status.success() && text(&o).contains("in 3 buckets during the backward pass"), "{}", text(&o));
+    assert_eq!(max_param_difference(&ckpt(&dir.join("two")), &ckpt(&dir.join("buckets"))), 0.0);
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! the run, and fails with [`Error::Distributed`] rather than waiting forever when another
 //! replica has died or hung (the timeout).
 
+pub mod buckets;
 pub mod launch;
 #[cfg(feature = "mpi")]
 pub mod mpi;

@@ -309,6 +309,20 @@ impl<B: Backend> Model<B> {
     /// gradient; with `accumulate`, adds to the gradients instead of replacing them. `x` is the
     /// input of the last forward pass.
     pub fn backward(&mut self, be: &B, x: &B::Tensor, accumulate: bool) -> Result<()> {
+        self.backward_with(be, x, accumulate, &mut |_| Ok(()))
+    }
+
+    /// [`Model::backward`] that calls `ready` with the parameter tensors (indices in layout
+    /// order) of each layer as soon as their gradients are final, last layer first: what a
+    /// data-parallel step uses to start all-reducing those gradients while the backward pass
+    /// goes on (see `distributed::buckets`).
+    pub fn backward_with(
+        &mut self,
+        be: &B,
+        x: &B::Tensor,
+        accumulate: bool,
+        ready: &mut dyn FnMut(Range<usize>) -> Result<()>,
+    ) -> Result<()> {
         let shaped = self.shaped_input(be, x)?;
         let x = shaped.as_ref().unwrap_or(x);
         let pi = self.current("Model::backward")?;
@@ -338,7 +352,11 @@ impl<B: Backend> Model<B> {
                             train,
                             accumulate,
                         };
-                        B::layer(&*placed.leaf.layer).run_backward(be, io)
+                        B::layer(&*placed.leaf.layer).run_backward(be, io)?;
+                        if placed.params.is_empty() {
+                            return Ok(());
+                        }
+                        ready(placed.params.clone())
                     })()
                 }
                 StepKind::Join { .. } => match dx.as_mut() {

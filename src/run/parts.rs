@@ -193,6 +193,7 @@ pub fn build_trainer<B: Backend>(
         seed: cfg.seed,
         feed: cfg.feed,
         report_every: 25,
+        bucket_bytes: (cfg.bucket_mb * 1e6) as usize,
         ..Default::default()
     };
     let spec = model_spec(cfg, data.train.features(), &data.schema, data.outputs)?;

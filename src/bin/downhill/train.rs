@@ -151,6 +151,10 @@ pub struct TrainArgs {
     /// environment).
     #[arg(long)]
     distributed: bool,
+    /// Data parallelism: all-reduce the gradient in buckets of about this many MB while the
+    /// backward pass runs (DDP's bucket_cap_mb); 0 (default): once, after it.
+    #[arg(long)]
+    bucket_mb: Option<f64>,
     /// Seconds a replica waits in a collective (the gradient all-reduce) for the others before
     /// it gives up on them as dead or hung.
     #[arg(long, default_value_t = 300.0)]
@@ -199,7 +203,7 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, model, hidden, activation, dropout, init, loss, optimizer);
     set_some!(cfg, args, input_shape);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
-    set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2);
+    set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2, bucket_mb);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
     set_some!(cfg, args, patience, classes, rho, hessian_interval);
     if args.nesterov {
@@ -410,7 +414,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "confusion_csv": summary.confusion_csv,
             "stopped_early": summary.stopped_early,
             "all_reduce": summary.all_reduce.map(|a| serde_json::json!({
-                "calls": a.calls, "bytes": a.bytes, "collective_s": a.collective_s,
+                "calls": a.calls, "bytes": a.bytes, "buckets": a.buckets, "collective_s": a.collective_s,
                 "read_s": a.read_s, "write_s": a.write_s,
             })),
             "confusion": summary.confusion.as_ref().filter(|m| m.len() <= MAX_PRINTED_CLASSES),
@@ -444,10 +448,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(a) = &summary.all_reduce {
         let train_s = summary.train_s;
         println!(
-            "all-reduce: {} all-reduces of {:.2} MB: {:.2} s in the collective ({:.1} % of {train_s:.2} s training), {:.2} s \
-             reading the gradient back, {:.2} s writing it",
+            "all-reduce: {} all-reduces of {:.2} MB{}: {:.2} s in the collective ({:.1} % of {train_s:.2} s \
+             training), {:.2} s reading the gradient back, {:.2} s writing it",
             a.calls,
             a.bytes as f64 / 1e6,
+            if a.buckets > 0 { format!(" in {} buckets during the backward pass", a.buckets) } else { String::new() },
             a.collective_s,
             100.0 * a.collective_s / train_s.max(1e-9),
             a.read_s,
