@@ -72,6 +72,12 @@ fn two_gpu_replicas_equal_one_with_twice_the_batch() {
         return;
     }
     two_replicas_against_one("dp-gpu", "gpu", "gpu,gpu");
+    // Buckets on the GPU path: each is read back mid-backward from a view of the flat gradient.
+    let dir = std::env::temp_dir().join(format!("downhill-test-{}-dp-gpu", std::process::id()));
+    let cfg = RunConfig { bucket_mb: 0.0001, ..config(&dir.join("digits-800.csv"), 16, 1) };
+    let split = run(&cfg, "gpu,gpu", &dir.join("buckets"), None).unwrap();
+    assert_eq!(split.all_reduce.unwrap().buckets, 3);
+    assert_eq!(max_param_difference(&ckpt(&dir.join("two")), &ckpt(&dir.join("buckets"))), 0.0);
     // Replicas on different devices: the CPU path and the adapter round differently, and the
     // epoch-end broadcast puts replica 0's weights on both.
     two_replicas_against_one("dp-mixed", "cpu", "cpu,gpu");

@@ -120,6 +120,17 @@ pub(crate) fn create_storage(
 /// before: maps it (`map_async`, answered on a futures-intrusive channel), waits for the
 /// device, copies the bytes out and unmaps. Callers keep the buffer to themselves meanwhile.
 pub(crate) fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    map_read_with(device, buffer, bytes, <[u8]>::to_vec)
+}
+
+/// [`map_read`] that hands the mapped bytes to `use_bytes` instead of copying them into a new
+/// vector (a read-back into a caller's buffer allocates nothing).
+pub(crate) fn map_read_with<R>(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
     let slice = buffer.slice(..bytes);
     let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -131,7 +142,10 @@ pub(crate) fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, bytes: u64)
         Some(Err(e)) => return Err(Error::Gpu(format!("mapping a read-back buffer: {e}"))),
         None => return Err(Error::Gpu("read-back mapping was dropped before it completed".into())),
     }
-    let data = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?.to_vec();
+    let out = {
+        let mapped = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?;
+        use_bytes(&mapped)
+    };
     buffer.unmap();
-    Ok(data)
+    Ok(out)
 }

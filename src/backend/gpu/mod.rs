@@ -14,7 +14,7 @@ pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, Gp
 pub use profile::KernelTime;
 
 use crate::error::{Error, Result};
-use buffers::{create_storage, map_read, DeviceBuffer, Graveyard};
+use buffers::{create_storage, map_read_with, DeviceBuffer, Graveyard};
 use kernels::{Access, Kernel, ShaderFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -481,6 +481,11 @@ impl GpuBackend {
     /// The copy rides in the same submit as the recorded ops; the map is asynchronous
     /// (`map_async` answering on a futures-intrusive channel) and awaited here.
     fn read_bytes(&self, src: Binding<'_>) -> Result<Vec<u8>> {
+        self.read_bytes_with(src, <[u8]>::to_vec)
+    }
+
+    /// [`Self::read_bytes`] that hands the mapped bytes to `use_bytes` (no copy of its own).
+    fn read_bytes_with<R>(&self, src: Binding<'_>, use_bytes: impl FnOnce(&[u8]) -> R) -> Result<R> {
         let bytes = src.bytes;
         let mut guard = self.lock()?;
         let state = &mut *guard;
@@ -488,7 +493,7 @@ impl GpuBackend {
             self.submit(state, None);
             drop(guard);
             self.wait()?;
-            return Ok(Vec::new());
+            return Ok(use_bytes(&[]));
         }
         let device = &self.ctx.device;
         let staging = state
@@ -506,7 +511,7 @@ impl GpuBackend {
         let mut copy = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read back") });
         copy.copy_buffer_to_buffer(&src.buf.buffer, src.offset, &staging, 0, bytes);
         self.submit(state, Some(copy));
-        let mapped = map_read(device, &staging, bytes);
+        let mapped = map_read_with(device, &staging, bytes, use_bytes);
         // Keep the lock until the staging buffer is unmapped so no other read reuses it mapped.
         drop(guard);
         // An uncaptured device error explains a failed read best: report it first.

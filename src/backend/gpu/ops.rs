@@ -59,6 +59,15 @@ impl Backend for GpuBackend {
         Tensor::from_vec(&t.shape, bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    fn read_into(&self, t: &GpuTensor, out: &mut [f32]) -> Result<()> {
+        checks::same_len("read_into", out.len(), crate::tensor::numel(&t.shape))?;
+        self.read_bytes_with(t.binding(), |bytes| {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_ne_bytes(b.try_into().expect("4 bytes"));
+            }
+        })
+    }
+
     fn recording_stats(&self) -> Option<crate::backend::RecordingStats> {
         Some(self.recording())
     }
