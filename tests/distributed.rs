@@ -192,3 +192,60 @@ fn bucketed_all_reduce_gives_the_same_weights_as_one_all_reduce() {
         assert_eq!(diff, 0.0, "accumulation {accumulation}: the same sums, element by element");
     }
 }
+
+#[test]
+fn the_newer_optimizers_take_the_same_step_on_every_replica() {
+    let dir = tmp_dir("dp-optimizers");
+    let data = digits_subset(&dir, 800);
+    // Tensor-wide statistics (LAMB's trust ratios, Adafactor's factored moments, Muon's
+    // Newton–Schulz, schedule-free AdamW's averaging and its eval-mode switch at evaluation)
+    // all see the averaged gradient: 2 × 16 follows 1 × 32.
+    for optimizer in ["lamb", "adafactor", "muon", "adamw-schedule-free"] {
+        let cfg = |batch| RunConfig { optimizer: optimizer.into(), lr: Some(0.01), ..config(&data, batch, 1) };
+        run(&cfg(32), "cpu", &dir.join(format!("{optimizer}-one")), None).unwrap();
+        run(&cfg(16), "cpu,cpu", &dir.join(format!("{optimizer}-two")), None).unwrap();
+        let one = ckpt(&dir.join(format!("{optimizer}-one")));
+        let diff = max_param_difference(&one, &ckpt(&dir.join(format!("{optimizer}-two"))));
+        eprintln!("{optimizer}: 2 x 16 vs 1 x 32 after 20 steps: max |Δw| = {diff:e}");
+        assert!(diff <= WEIGHT_TOLERANCE, "{optimizer}: weights differ by {diff}");
+    }
+    // Sophia-G samples labels per replica (its own stream each), so it is not 1 × 32; it
+    // trains, and repeats bit for bit.
+    let cfg =
+        RunConfig { optimizer: "sophia".into(), lr: Some(0.01), hessian_interval: Some(5), ..config(&data, 16, 1) };
+    let a = run(&cfg, "cpu,cpu", &dir.join("sophia-a"), None).unwrap();
+    run(&cfg, "cpu,cpu", &dir.join("sophia-b"), None).unwrap();
+    assert!(a.test_accuracy.unwrap() > 0.5, "{:?}", a.test_accuracy);
+    assert_eq!(max_param_difference(&ckpt(&dir.join("sophia-a")), &ckpt(&dir.join("sophia-b"))), 0.0);
+}
+
+#[test]
+fn data_parallel_flags_that_cannot_work_are_refused() {
+    let dir = tmp_dir("dp-flags");
+    let data = digits_subset(&dir, 800);
+    let out = dir.join("run");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--collective-timeout", "0"], "--collective-timeout: 0 is not a number of seconds above 0"),
+        // A build without the `mpi` feature refuses --distributed itself, naming the feature.
+        (
+            &["--distributed", "--device", "cpu,cpu"],
+            if cfg!(feature = "mpi") {
+                "under MPI each rank trains on one device"
+            } else {
+                "--distributed needs the `mpi` cargo feature"
+            },
+        ),
+        (&["--device", "cpu,,cpu"], "device: empty"),
+        (&["--bucket-mb=-1"], "bucket_mb"),
+    ];
+    for (flags, want) in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_downhill"))
+            .args(["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{flags:?}: {err}");
+        assert!(!out.exists(), "{flags:?}: nothing written");
+    }
+}
