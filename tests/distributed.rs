@@ -96,6 +96,9 @@ fn a_two_replica_checkpoint_resumes_on_one_replica() {
     let diff = max_param_difference(&ckpt(&dir.join("straight")), &ckpt(&dir.join("resumed")));
     eprintln!("2 replicas for 2 epochs vs 1 epoch + resume on 1: max |Δw| = {diff:e}");
     assert!(diff <= WEIGHT_TOLERANCE, "weights differ by {diff}");
+    // On as many replicas as before, the resumed run is the straight one, bit for bit.
+    run(&config(&data, 16, 2), "cpu,cpu", &dir.join("again"), Some(&first)).unwrap();
+    assert_eq!(max_param_difference(&ckpt(&dir.join("straight")), &ckpt(&dir.join("again"))), 0.0);
 }
 
 #[test]
