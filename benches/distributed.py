@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Data-parallel scaling on this machine: one process against `mpirun -np 2` (cargo feature
-`mpi`), CPU path, same data, model and epochs, in interleaved rounds (this VM's speed drifts
+`mpi`), CPU path unless --device says otherwise, same data, model and epochs, in interleaved rounds (this VM's speed drifts
 between runs, so only configurations measured side by side in one round are compared).
 
 Per model, each round runs: 1 process with batch b, 1 process with batch 2b (the same global
@@ -9,7 +9,7 @@ batch as 2 ranks), 2 ranks x batch b, and 2 ranks x batch b with 0.1 MB gradient
 / training seconds, as `downhill train --json` reports), the per-round ratios and their medians,
 and what the all-reduce moved and cost.
 
-    cargo build --release --features mpi && python3 benches/distributed.py [--data DIR] [--epochs 1] [--rounds 3]
+    cargo build --release --features mpi && python3 benches/distributed.py [--data DIR] [--epochs 1] [--rounds 3] [--device cpu]
 """
 import argparse
 import json
@@ -28,8 +28,8 @@ CONFIGS = {  # name: (ranks, batch multiple, extra flags)
 }
 
 
-def train(ranks, model, batch, data, epochs, out, extra=()):
-    args = [BIN, "train", "--data", data, "--model", model, "--epochs", str(epochs), "--device", "cpu",
+def train(ranks, model, batch, data, epochs, device, out, extra=()):
+    args = [BIN, "train", "--data", data, "--model", model, "--epochs", str(epochs), "--device", device,
             "--json", "--overwrite", "--batch-size", str(batch), "--out", out, *extra]
     if ranks > 1:
         args = ["mpirun", "--oversubscribe", "-np", str(ranks), *args, "--distributed"]
@@ -42,6 +42,7 @@ def main():
     p.add_argument("--data", default="../shared/data/mnist")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="what every rank trains on (cpu, gpu, an adapter)")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for model, b in [("mlp", 64), ("cnn", 32)]:
@@ -50,7 +51,7 @@ def main():
             for r in range(a.rounds):
                 for name, (ranks, times, extra) in CONFIGS.items():
                     out = os.path.join(tmp, name.replace(" ", "").replace(",", ""))
-                    d = train(ranks, model, b * times, a.data, a.epochs, out, extra)
+                    d = train(ranks, model, b * times, a.data, a.epochs, a.device, out, extra)
                     runs[name].append(d["samples_per_s"])
                     last[name] = d
                 print(f"{model} round {r + 1}: " + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in runs.items()), flush=True)
