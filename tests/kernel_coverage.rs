@@ -70,7 +70,7 @@ fn optimizer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, T
         let mut opt = Optimizer::new(be, (entry.from_settings)(&settings), &layout, &[]).unwrap();
         // LAMB clips by its own max_grad_norm (timm's formula, clip mode 5).
         if entry.name != "lamb" {
-            opt.set_clip(clips[k % clips.len()]);
+            opt.set_clip(clips[k % clips.len()]).unwrap();
         }
         let mut params = be.upload(&params0).unwrap();
         for _ in 0..3 {

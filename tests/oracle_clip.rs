@@ -47,7 +47,7 @@ fn run_all<B: Backend>(be: &B) -> (f64, f64) {
         }
         let sgd = OptimizerConfig::Sgd(SgdConfig { lr: 1.0, ..Default::default() });
         let mut opt = Optimizer::new(be, sgd, &layout, &[]).unwrap();
-        opt.set_clip(clip);
+        opt.set_clip(clip).unwrap();
         if given_sum {
             let mut sum = be.zeros(&[1]).unwrap();
             be.sum_squares(&mut sum, grads.flat()).unwrap();

@@ -265,9 +265,22 @@ impl<B: Backend> Optimizer<B> {
         }
     }
 
-    /// Sets gradient clipping for the following steps.
-    pub fn set_clip(&mut self, clip: Clip) {
+    /// Sets gradient clipping for the following steps. LAMB with a `max_grad_norm` clips by that
+    /// itself, so it refuses a second clip.
+    pub fn set_clip(&mut self, clip: Clip) -> Result<()> {
+        if clip != Clip::None && self.own_clip() {
+            return Err(Error::InvalidArgument {
+                what: "LAMB".into(),
+                detail: "it clips by its own max_grad_norm; set that to None to clip another way".into(),
+            });
+        }
         self.clip = clip;
+        Ok(())
+    }
+
+    /// LAMB with a `max_grad_norm`: the update kernel clips by it (mode 5).
+    fn own_clip(&self) -> bool {
+        matches!(self.config, OptimizerConfig::Lamb(c) if c.max_grad_norm.is_some())
     }
 
     /// One update of the flat `params` from the flat `grads` (both laid out by this optimizer's
@@ -322,13 +335,7 @@ impl<B: Backend> Optimizer<B> {
         }
         let ring = self.step as usize % TABLE_RING;
         be.write(&mut self.tables[ring], &self.table_host)?;
-        let lamb_clip = matches!(self.config, OptimizerConfig::Lamb(c) if c.max_grad_norm.is_some());
-        if lamb_clip && self.clip != Clip::None {
-            return Err(Error::InvalidArgument {
-                what: "LAMB".into(),
-                detail: "it clips by its own max_grad_norm; set that to None to clip another way".into(),
-            });
-        }
+        let lamb_clip = self.own_clip();
         match self.clip {
             Clip::L2Norm(_) => match sum_squares {
                 Some(s) => be.copy(&mut self.norm_head, s)?,
@@ -392,16 +399,10 @@ impl<B: Backend> Optimizer<B> {
             self.eval_mode = to_eval && self.step > 0;
             return Ok(());
         }
-        let mut host = Tensor::zeros(&[self.groups.len(), HYPER_LEN]);
-        for (gi, g) in self.groups.iter().enumerate() {
-            let scalars =
-                StepScalars { lr: g.lr, weight_decay: g.weight_decay, momentum: g.momentum, t: 1.0, mu_product: 1.0 };
-            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(c.switch_block(&scalars, to_eval));
-            host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
-        }
+        self.fill_table_host(|scalars| c.switch_block(scalars, to_eval));
         match &mut self.switch_table {
-            Some(t) => be.write(t, &host)?,
-            None => self.switch_table = Some(be.upload(&host)?),
+            Some(t) => be.write(t, &self.table_host)?,
+            None => self.switch_table = Some(be.upload(&self.table_host)?),
         }
         let table = self.switch_table.as_ref().expect("written above");
         // The switch reads no gradient; the kernel still binds one. Made once, kept.
@@ -425,19 +426,8 @@ impl<B: Backend> Optimizer<B> {
             });
         };
         if self.hessian_table.is_none() {
-            let mut host = Tensor::zeros(&[self.groups.len(), HYPER_LEN]);
-            for (gi, g) in self.groups.iter().enumerate() {
-                let scalars = StepScalars {
-                    lr: g.lr,
-                    weight_decay: g.weight_decay,
-                    momentum: g.momentum,
-                    t: 1.0,
-                    mu_product: 1.0,
-                };
-                let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(c.hessian_block(&scalars));
-                host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
-            }
-            self.hessian_table = Some(be.upload(&host)?);
+            self.fill_table_host(|scalars| c.hessian_block(scalars));
+            self.hessian_table = Some(be.upload(&self.table_host)?);
         }
         let table = self.hessian_table.as_ref().expect("written above");
         be.optimizer_step(
@@ -460,6 +450,18 @@ impl<B: Backend> Optimizer<B> {
             Clip::InfNorm(_) | Clip::L1Norm(_) => Some(v),
             _ => None,
         })
+    }
+
+    /// Fills the host table with one block per group from `block`, given each group's settings
+    /// (t = 1): the tables of the passes that are not steps (schedule-free AdamW's y↔x switch,
+    /// Sophia-G's Hessian EMA).
+    fn fill_table_host(&mut self, block: impl Fn(&StepScalars) -> GroupHyper) {
+        for (gi, g) in self.groups.iter().enumerate() {
+            let scalars =
+                StepScalars { lr: g.lr, weight_decay: g.weight_decay, momentum: g.momentum, t: 1.0, mu_product: 1.0 };
+            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(block(&scalars));
+            self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
+        }
     }
 
     /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32): the
