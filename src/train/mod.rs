@@ -191,7 +191,7 @@ impl<B: Backend> Trainer<B> {
                 detail: "batch size and accumulation must be at least 1".into(),
             });
         }
-        optimizer.set_clip(config.clip);
+        optimizer.set_clip(config.clip)?;
         if matches!(optimizer.config(), OptimizerConfig::Sophia(_)) && loss != LossKind::CrossEntropy {
             return Err(Error::InvalidArgument {
                 what: "sophia".into(),
@@ -372,7 +372,7 @@ impl<B: Backend> Trainer<B> {
         let bi = self.last_batch;
         let x = self.feed.batch(bi)?.0;
         self.model.forward(be, x, true)?;
-        let shape = be.shape(self.model.output()?).to_vec();
+        let shape = be.shape(self.model.output()?);
         let (rows, classes) = (shape[0], shape[1..].iter().product::<usize>());
         if !self.sampled.iter().any(|(r, _)| *r == rows) {
             self.sampled.push((rows, be.upload_labels(&vec![0; rows], classes)?));
