@@ -156,8 +156,8 @@ impl Collective for ThreadGroup {
     }
 
     fn all_reduce_f64(&self, what: &str, buf: &mut [f64], op: ReduceOp) -> Result<()> {
-        let mine = bytemuck::cast_slice::<f64, u8>(buf).to_vec();
-        self.exchange(what, &mine, |slots| {
+        self.deposit(bytemuck::cast_slice(buf));
+        self.gather(what, |slots| {
             for (b, v) in buf.iter_mut().zip(f64s(&slots[0])) {
                 *b = v;
             }
@@ -173,8 +173,8 @@ impl Collective for ThreadGroup {
     }
 
     fn broadcast_f32(&self, what: &str, buf: &mut [f32]) -> Result<()> {
-        let mine = if self.rank == 0 { bytemuck::cast_slice::<f32, u8>(buf).to_vec() } else { Vec::new() };
-        self.exchange(what, &mine, |slots| {
+        self.deposit(if self.rank == 0 { bytemuck::cast_slice(buf) } else { &[] });
+        self.gather(what, |slots| {
             for (b, v) in buf.iter_mut().zip(f32s(&slots[0])) {
                 *b = v;
             }
