@@ -7,6 +7,7 @@ mod common;
 
 use common::{digits_csv, tmp_dir};
 use downhill::checkpoint::Checkpoint;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn downhill(args: &[&str]) -> (bool, String, String) {
@@ -28,6 +29,42 @@ fn train<'a>(data: &'a str, optimizer: &'a str, epochs: &'a str, out: &'a str) -
     args
 }
 
+/// `args(epochs, out)` run for 2 epochs straight, and for 1 epoch then resumed to 2: the
+/// straight run's summary and folder, and the resumed run's summary.
+fn straight_and_resumed(
+    dir: &Path,
+    name: &str,
+    args: &dyn Fn(&str, &Path) -> Vec<String>,
+) -> (serde_json::Value, PathBuf, serde_json::Value) {
+    let straight = dir.join(format!("{name}-straight"));
+    let run = json(&as_strs(&args("2", &straight)));
+    let first = dir.join(format!("{name}-first"));
+    json(&as_strs(&args("1", &first)));
+    let ckpt = first.join("checkpoint.safetensors");
+    let resumed = dir.join(format!("{name}-resumed"));
+    let again = json(&[
+        "train",
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--out",
+        resumed.to_str().unwrap(),
+        "--json",
+    ]);
+    (run, straight, again)
+}
+
+/// Borrowed views of owned arguments, for [`json`].
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// [`train`] as owned strings, for [`straight_and_resumed`].
+fn train_args(data: &str, optimizer: &str, epochs: &str, out: &Path) -> Vec<String> {
+    train(data, optimizer, epochs, out.to_str().unwrap()).iter().map(|s| s.to_string()).collect()
+}
+
 #[test]
 fn the_newer_optimizers_train_digits() {
     let dir = tmp_dir("new-optimizers");
@@ -46,22 +83,13 @@ fn schedule_free_adamw_evaluates_checkpoints_and_resumes_from_its_eval_weights()
     let dir = tmp_dir("schedule-free-run");
     let data = digits_csv();
     let data = data.to_str().unwrap();
-    let straight = dir.join("straight");
-    let run = json(&train(data, "adamw-schedule-free", "2", straight.to_str().unwrap()));
+    let args = |epochs: &str, out: &Path| train_args(data, "adamw-schedule-free", epochs, out);
+    let (run, straight, again) = straight_and_resumed(&dir, "schedule-free", &args);
     let ckpt = straight.join("checkpoint.safetensors");
     let c = Checkpoint::load(&ckpt).unwrap();
     assert!(c.meta.params_in_eval_mode, "the checkpoint holds x");
     let eval = json(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--json"]);
     assert_eq!(eval["test_loss"], run["test_loss"], "the run evaluated the same weights it saved");
-
-    let first = dir.join("first");
-    json(&train(data, "adamw-schedule-free", "1", first.to_str().unwrap()));
-    let resumed = dir.join("resumed");
-    let first_ckpt = first.join("checkpoint.safetensors");
-    let args = ["train", "--resume", first_ckpt.to_str().unwrap(), "--epochs", "2", "--out", resumed.to_str().unwrap()];
-    let mut args = args.to_vec();
-    args.push("--json");
-    let again = json(&args);
     // The straight run also moved to x for its epoch-1 evaluation and back to y after it, so
     // the resumed run (y rebuilt from the checkpoint's x and z) matches it bit for bit.
     assert_eq!(run["test_loss"], again["test_loss"], "straight vs resumed");
@@ -86,17 +114,14 @@ fn sophia_trains_with_its_hessian_estimate_and_resumes_exactly() {
     let dir = tmp_dir("sophia-run");
     let data = digits_csv();
     let data = data.to_str().unwrap();
-    let run_args = |epochs: &'static str, out: &std::path::Path| -> Vec<String> {
-        let mut a: Vec<String> =
-            train(data, "sophia", epochs, out.to_str().unwrap()).iter().map(|s| s.to_string()).collect();
+    let run_args = |epochs: &str, out: &Path| -> Vec<String> {
+        let mut a = train_args(data, "sophia", epochs, out);
         let i = a.iter().position(|s| s == "--lr").unwrap();
         a[i + 1] = "0.003".into();
         a.extend(["--hessian-interval".into(), "4".into()]);
         a
     };
-    let straight = dir.join("straight");
-    let args = run_args("2", &straight);
-    let run = json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (run, straight, again) = straight_and_resumed(&dir, "sophia", &run_args);
     assert!(run["test_accuracy"].as_f64().unwrap() > 0.85, "sophia on digits: {}", run["test_accuracy"]);
     let c = Checkpoint::load(&straight.join("checkpoint.safetensors")).unwrap();
     let hessian: Vec<_> = c.optimizer.iter().filter(|(k, _)| k.ends_with(".hessian")).collect();
@@ -105,21 +130,6 @@ fn sophia_trains_with_its_hessian_estimate_and_resumes_exactly() {
         hessian.iter().all(|(_, t)| t.data().iter().any(|&v| v > 0.0)),
         "every tensor's Hessian EMA was fed by the sampled-label estimate"
     );
-
-    let first = dir.join("first");
-    json(&run_args("1", &first).iter().map(String::as_str).collect::<Vec<_>>());
-    let resumed = dir.join("resumed");
-    let ckpt = first.join("checkpoint.safetensors");
-    let again = json(&[
-        "train",
-        "--resume",
-        ckpt.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--out",
-        resumed.to_str().unwrap(),
-        "--json",
-    ]);
     assert_eq!(
         run["test_loss"], again["test_loss"],
         "the sampling keys follow the step count: a resume draws the same labels"
@@ -155,22 +165,8 @@ fn lamb_adafactor_and_muon_resume_bit_for_bit() {
     let data = digits_csv();
     let data = data.to_str().unwrap();
     for optimizer in ["lamb", "adafactor", "muon"] {
-        let straight = dir.join(format!("{optimizer}-straight"));
-        let run = json(&train(data, optimizer, "2", straight.to_str().unwrap()));
-        let first = dir.join(format!("{optimizer}-first"));
-        json(&train(data, optimizer, "1", first.to_str().unwrap()));
-        let ckpt = first.join("checkpoint.safetensors");
-        let resumed = dir.join(format!("{optimizer}-resumed"));
-        let again = json(&[
-            "train",
-            "--resume",
-            ckpt.to_str().unwrap(),
-            "--epochs",
-            "2",
-            "--out",
-            resumed.to_str().unwrap(),
-            "--json",
-        ]);
+        let args = |epochs: &str, out: &Path| train_args(data, optimizer, epochs, out);
+        let (run, _, again) = straight_and_resumed(&dir, optimizer, &args);
         assert_eq!(run["test_loss"], again["test_loss"], "{optimizer}: straight vs resumed");
     }
 }
