@@ -202,3 +202,23 @@ fn compare_optimizers_writes_a_table_a_csv_and_a_figure() {
         downhill(&["compare-optimizers", "--optimizers", "sgd,adamz", "--out", out.to_str().unwrap()]);
     assert!(!ok && stderr.contains("unknown \"adamz\""), "{stderr}");
 }
+
+#[test]
+fn compare_optimizers_checks_its_settings_before_writing() {
+    let dir = tmp_dir("compare-bad");
+    let data = digits_csv();
+    let out = dir.join("cmp");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--epochs", "0"], "epochs"),
+        (&["--input-shape", "0,8,8"], "input_shape"),
+        (&["--input-shape", "8,x"], "--input-shape"),
+        (&["--optimizers", "sgd,adamz"], "unknown \"adamz\""),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["compare-optimizers", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let (ok, _, stderr) = downhill(&args);
+        assert!(!ok && stderr.contains(want), "{flags:?}: {stderr}");
+        assert!(!out.exists(), "{flags:?}: no folder for a refused comparison");
+    }
+}

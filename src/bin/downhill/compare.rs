@@ -20,8 +20,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "mlp")]
     model: String,
     /// Per-sample input shape, as `downhill train --input-shape`.
-    #[arg(long)]
-    input_shape: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    input_shape: Option<Vec<usize>>,
     /// Epochs each optimizer trains.
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -63,7 +63,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
     let device = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
     // Every run's settings are checked before anything is written.
-    let configs: Vec<RunConfig> = names.iter().map(|name| config(&args, name)).collect::<Result<_>>()?;
+    let configs: Vec<RunConfig> = names.iter().map(|name| config(&args, name)).collect();
     for cfg in &configs {
         cfg.validate()?;
     }
@@ -114,9 +114,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
 }
 
 /// The run of optimizer `name` with its recommended settings and the command's data and model.
-fn config(args: &CompareArgs, name: &str) -> Result<RunConfig> {
+fn config(args: &CompareArgs, name: &str) -> RunConfig {
     let (lr, momentum, _) = recommended(name);
-    let mut cfg = RunConfig {
+    RunConfig {
         data: args.data.clone(),
         model: args.model.clone(),
         epochs: args.epochs,
@@ -124,21 +124,7 @@ fn config(args: &CompareArgs, name: &str) -> Result<RunConfig> {
         lr,
         momentum,
         seed: args.seed,
+        input_shape: args.input_shape.clone(),
         ..RunConfig::default()
-    };
-    if let Some(shape) = &args.input_shape {
-        cfg.input_shape = Some(parse_shape(shape)?);
     }
-    Ok(cfg)
-}
-
-fn parse_shape(s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|d| {
-            d.trim().parse::<usize>().map_err(|_| downhill::Error::InvalidArgument {
-                what: "--input-shape".into(),
-                detail: format!("{s:?} is not a comma-separated list of sizes"),
-            })
-        })
-        .collect()
 }
