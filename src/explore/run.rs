@@ -136,13 +136,7 @@ impl<B: Backend> Batch<B> {
     fn run(&mut self, be: &B, spec: &RunSpec, traced: bool) -> Result<()> {
         let mut lrs = self.base_lrs.clone();
         for k in 0..spec.steps {
-            for (lr, &base) in lrs.iter_mut().zip(&self.base_lrs) {
-                *lr = spec.schedule.lr(base, k as u64);
-            }
-            self.optimizer.set_lrs(&lrs)?;
-            if let Some(m) = spec.schedule.momentum(k as u64) {
-                self.optimizer.set_momentum(m);
-            }
+            self.optimizer.apply_schedule(&spec.schedule, &self.base_lrs, &mut lrs, k as u64)?;
             self.evaluate(be, traced.then_some(k))?;
             self.optimizer.step(be, &mut self.points, &self.grads)?;
         }

@@ -9,6 +9,7 @@ use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ALIGN};
+use crate::schedule::Schedule;
 use crate::tensor::Tensor;
 
 /// Step tables in the ring (see `Optimizer::tables`).
@@ -242,6 +243,20 @@ impl<B: Backend> Optimizer<B> {
     /// Each group's current learning rate.
     pub fn lrs(&self) -> Vec<f64> {
         self.groups.iter().map(|g| g.lr).collect()
+    }
+
+    /// Sets what `schedule` gives step `k` (0-based): each group's rate from its base rate in
+    /// `base` (written through `lrs`, the caller's reused buffer of the same length) and, for
+    /// OneCycle, the momentum.
+    pub fn apply_schedule(&mut self, schedule: &Schedule, base: &[f64], lrs: &mut [f64], k: u64) -> Result<()> {
+        for (lr, &b) in lrs.iter_mut().zip(base) {
+            *lr = schedule.lr(b, k);
+        }
+        self.set_lrs(lrs)?;
+        if let Some(m) = schedule.momentum(k) {
+            self.set_momentum(m);
+        }
+        Ok(())
     }
 
     /// Sets each group's learning rate (a schedule does this before every step).

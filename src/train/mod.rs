@@ -345,14 +345,7 @@ impl<B: Backend> Trainer<B> {
         }
         be.sum_squares(&mut self.grad_sumsq, self.model.grads.flat())?;
         be.first_nonfinite(&mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
-        let k = self.steps;
-        for (lr, &base) in self.lrs.iter_mut().zip(&self.base_lrs) {
-            *lr = self.config.schedule.lr(base, k);
-        }
-        self.optimizer.set_lrs(&self.lrs)?;
-        if let Some(m) = self.config.schedule.momentum(k) {
-            self.optimizer.set_momentum(m);
-        }
+        self.optimizer.apply_schedule(&self.config.schedule, &self.base_lrs, &mut self.lrs, self.steps)?;
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
         self.optimizer.step_with_sum_squares(be, params, grads, &self.grad_sumsq)?;
         self.steps += 1;
