@@ -56,6 +56,10 @@ pub enum Error {
     /// needs a feature this build lacks.
     #[error("{0}")]
     Distributed(String),
+    /// This replica stopped because another replica of its data-parallel run failed; the
+    /// message carries that replica's error (the cause to report).
+    #[error("{0}")]
+    ReplicaStopped(String),
     /// A caller's callback asked the run to stop.
     #[error("stopped by the caller at step {0}")]
     Interrupted(u64),

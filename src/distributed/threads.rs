@@ -91,7 +91,7 @@ impl ThreadGroup {
     }
 
     fn failed(&self, what: &str, why: &str) -> Error {
-        Error::Distributed(format!("{} stopped in {what}: another replica failed: {why}", self.describe()))
+        Error::ReplicaStopped(format!("{} stopped in {what}: another replica failed: {why}", self.describe()))
     }
 
     /// Deposits `mine`, waits for every member, and hands every slot (in rank order) to `read`.

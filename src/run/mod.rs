@@ -230,16 +230,12 @@ pub fn train_on_devices(
     });
     match root {
         // Replica 0 stopped because another failed: that replica's own error is the cause.
-        Err(Error::Distributed(why)) if why.contains("another replica failed") => {
-            Err(others.into_iter().find_map(|r| r.err().filter(|e| !is_echo(e))).unwrap_or(Error::Distributed(why)))
-        }
+        Err(stopped @ Error::ReplicaStopped(_)) => Err(others
+            .into_iter()
+            .find_map(|r| r.err().filter(|e| !matches!(e, Error::ReplicaStopped(_))))
+            .unwrap_or(stopped)),
         root => root,
     }
-}
-
-/// True for the error a replica reports when it stopped because another one failed.
-fn is_echo(e: &Error) -> bool {
-    matches!(e, Error::Distributed(why) if why.contains("another replica failed"))
 }
 
 /// The training loop: data, model, resume state, then per epoch its steps (in spans between

@@ -351,10 +351,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                         .into(),
                 });
             }
-            let comm = join_mpi(timeout)?;
-            if comm.rank() != 0 {
-                progress.bar = None; // rank 0 reports for every rank
-            }
+            let comm = join_mpi(timeout)?; // only rank 0 reports to `progress` (train_replica)
             let result = train_replica(&cfg, &devices[0], &out, &opts, &mut progress, comm.clone());
             match result {
                 Ok(_) if comm.rank() != 0 => return Ok(()), // rank 0 prints the summary
