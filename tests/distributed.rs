@@ -252,3 +252,35 @@ fn data_parallel_flags_that_cannot_work_are_refused() {
         assert!(!out.exists(), "{flags:?}: nothing written");
     }
 }
+
+#[test]
+fn device_all_is_one_replica_per_hardware_gpu() {
+    let adapters = downhill::backend::gpu::list_adapters();
+    let hardware = |r: &downhill::backend::gpu::AdapterReport| !r.is_software && r.device_type != "Other";
+    match downhill::device::replica_devices("all") {
+        Ok(devices) => {
+            let mut names = Vec::new();
+            for d in devices {
+                let DeviceRequest::Index(i) = d else { panic!("{d:?} is not an adapter index") };
+                let r = adapters.iter().find(|r| r.index == i).expect("an adapter of the list");
+                assert!(hardware(r), "{} is a software adapter", r.name);
+                assert!(!names.contains(&r.name), "{} twice", r.name);
+                names.push(r.name.clone());
+            }
+            assert_eq!(
+                names.len(),
+                adapters
+                    .iter()
+                    .filter(|r| hardware(r))
+                    .map(|r| &r.name)
+                    .collect::<std::collections::HashSet<_>>()
+                    .len()
+            );
+        }
+        Err(e) => {
+            assert!(!adapters.iter().any(hardware), "hardware adapters exist but `all` failed: {e}");
+            assert!(e.to_string().contains("one replica per hardware GPU and none was found"), "{e}");
+        }
+    }
+    assert_eq!(downhill::device::replica_devices("cpu,gpu").unwrap(), vec![DeviceRequest::Cpu, DeviceRequest::Gpu]);
+}
