@@ -129,50 +129,76 @@ impl AdafactorConfig {
     }
 }
 
-/// The CPU twin of `adafactor_step` for one tensor: `p`, `g` (already clipped) its elements,
-/// `r` and `c` its regions of state slots 0 and 1, (n, m) its factors (m = 0: a vector).
-pub(crate) fn step_tensor(b: &GroupHyper, n: usize, m: usize, p: &mut [f32], g: &[f32], r: &mut [f32], c: &mut [f32]) {
+/// The CPU twin of `adafactor_step` for one tensor: `p`, `g` its elements (`clip` applied to
+/// each gradient as it is read), `r` and `c` its regions of state slots 0 and 1, (n, m) its
+/// factors (m = 0: a vector). Allocates nothing: as the kernel, one pass sums ‖u‖² and a second
+/// recomputes u for the update.
+#[allow(clippy::too_many_arguments, reason = "one tensor's slices and factors, as the kernel binds them")]
+pub(crate) fn step_tensor(
+    b: &GroupHyper,
+    n: usize,
+    m: usize,
+    p: &mut [f32],
+    g: &[f32],
+    clip: impl Fn(f32) -> f32 + Copy,
+    r: &mut [f32],
+    c: &mut [f32],
+) {
     let h = &b.head;
     let t: AdafactorTerms = b.terms();
     let numel = p.len();
     let norm = |x: &mut dyn Iterator<Item = f32>| x.map(|v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
     // α from the weight before the decay.
     let alpha = (t.eps2).max(norm(&mut p.iter().copied()) / (numel as f32).sqrt()) * t.rho;
-    let mut u = vec![0.0f32; numel];
+    let g = |i: usize| clip(g[i]);
     if m == 0 {
         for i in 0..numel {
-            r[i] = lerp(r[i], g[i] * g[i], t.weight);
-            u[i] = 1.0 / r[i].max(t.eps1_sq).sqrt() * g[i];
+            r[i] = lerp(r[i], g(i) * g(i), t.weight);
         }
     } else {
-        let batch = numel / (n * m);
-        for bi in 0..batch {
-            let gm = &g[bi * n * m..(bi + 1) * n * m];
+        for bi in 0..numel / (n * m) {
+            let at = |i: usize, j: usize| g(bi * n * m + i * m + j);
             let (rr, cc) = (&mut r[bi * n..(bi + 1) * n], &mut c[bi * m..(bi + 1) * m]);
             for i in 0..n {
-                let s = norm(&mut gm[i * m..(i + 1) * m].iter().copied());
+                let s = norm(&mut (0..m).map(|j| at(i, j)));
                 rr[i] = lerp(rr[i], s * s / m as f32, t.weight);
             }
             for j in 0..m {
-                let s = norm(&mut (0..n).map(|i| gm[i * m + j]));
+                let s = norm(&mut (0..n).map(|i| at(i, j)));
                 cc[j] = lerp(cc[j], s * s / n as f32, t.weight);
             }
+        }
+    }
+    // u in index order, through `visit(i, u_i)`: the same values for the norm and the update.
+    let (r, c) = (&*r, &*c);
+    let each_u = |visit: &mut dyn FnMut(usize, f32)| {
+        if m == 0 {
+            for i in 0..numel {
+                visit(i, 1.0 / r[i].max(t.eps1_sq).sqrt() * g(i));
+            }
+            return;
+        }
+        for bi in 0..numel / (n * m) {
+            let (rr, cc) = (&r[bi * n..(bi + 1) * n], &c[bi * m..(bi + 1) * m]);
             let mean = (rr.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
             let floor = mean.max(t.eps1);
             for i in 0..n {
                 for j in 0..m {
+                    let k = bi * n * m + i * m + j;
                     let v = rr[i] * cc[j] / floor;
-                    u[bi * n * m + i * m + j] = 1.0 / v.max(t.eps1_sq).sqrt() * gm[i * m + j];
+                    visit(k, 1.0 / v.max(t.eps1_sq).sqrt() * g(k));
                 }
             }
         }
-    }
-    let denom = (norm(&mut u.iter().copied()) / ((numel as f32).sqrt() * t.d)).max(1.0);
+    };
+    let mut sumsq = 0f64;
+    each_u(&mut |_, u| sumsq += u as f64 * u as f64);
+    let denom = (sumsq.sqrt() as f32 / ((numel as f32).sqrt() * t.d)).max(1.0);
     let step = -alpha / denom;
-    for (p, u) in p.iter_mut().zip(&u) {
-        *p *= h.decay_factor;
-        *p += step * u;
-    }
+    each_u(&mut |i, u| {
+        p[i] *= h.decay_factor;
+        p[i] += step * u;
+    });
 }
 
 /// From the run's settings (torch's defaults for the rest).

@@ -220,10 +220,11 @@ where
     }
 }
 
-/// `g` clipped as the group block `h` says (the fused step's clip, for the per-tensor updates).
-pub(crate) fn clipped(h: &GroupHyper, norm: f32, g: &[f32]) -> Vec<f32> {
+/// The clip the group block `h` sets, as a function of one gradient element (the fused step's
+/// clip, for the per-tensor updates).
+pub(crate) fn clip_fn(h: &GroupHyper, norm: f32) -> impl Fn(f32) -> f32 + Copy {
     let clip = ChunkClip::of(h, norm);
-    g.iter().map(|&g| clip.apply(g)).collect()
+    move |g| clip.apply(g)
 }
 
 /// Adafactor's step on the CPU: each tensor of the table in turn (`optim::adafactor`).
@@ -234,13 +235,13 @@ pub(crate) fn adafactor(p: &mut [f32], g: &[f32], state: &mut [f32], table: &[Gr
         let [offset, numel, rows, cols, group] = [e[0], e[1], e[2], e[3], e[4]].map(|v| v as usize);
         let h = &table[group];
         let range = offset..offset + numel;
-        let g = clipped(h, norm, &g[range.clone()]);
         crate::optim::adafactor::step_tensor(
             h,
             rows,
             cols,
             &mut p[range.clone()],
-            &g,
+            &g[range.clone()],
+            clip_fn(h, norm),
             &mut r[range.clone()],
             &mut c[range],
         );
