@@ -152,20 +152,20 @@ pub(crate) fn step_tensor(
     let alpha = (t.eps2).max(norm(&mut p.iter().copied()) / (numel as f32).sqrt()) * t.rho;
     let g = |i: usize| clip(g[i]);
     if m == 0 {
-        for i in 0..numel {
-            r[i] = lerp(r[i], g(i) * g(i), t.weight);
+        for (i, ri) in r.iter_mut().enumerate() {
+            *ri = lerp(*ri, g(i) * g(i), t.weight);
         }
     } else {
         for bi in 0..numel / (n * m) {
             let at = |i: usize, j: usize| g(bi * n * m + i * m + j);
             let (rr, cc) = (&mut r[bi * n..(bi + 1) * n], &mut c[bi * m..(bi + 1) * m]);
-            for i in 0..n {
+            for (i, ri) in rr.iter_mut().enumerate() {
                 let s = norm(&mut (0..m).map(|j| at(i, j)));
-                rr[i] = lerp(rr[i], s * s / m as f32, t.weight);
+                *ri = lerp(*ri, s * s / m as f32, t.weight);
             }
-            for j in 0..m {
+            for (j, cj) in cc.iter_mut().enumerate() {
                 let s = norm(&mut (0..n).map(|i| at(i, j)));
-                cc[j] = lerp(cc[j], s * s / n as f32, t.weight);
+                *cj = lerp(*cj, s * s / n as f32, t.weight);
             }
         }
     }
@@ -173,8 +173,8 @@ pub(crate) fn step_tensor(
     let (r, c) = (&*r, &*c);
     let each_u = |visit: &mut dyn FnMut(usize, f32)| {
         if m == 0 {
-            for i in 0..numel {
-                visit(i, 1.0 / r[i].max(t.eps1_sq).sqrt() * g(i));
+            for (i, ri) in r.iter().enumerate() {
+                visit(i, 1.0 / ri.max(t.eps1_sq).sqrt() * g(i));
             }
             return;
         }
@@ -182,10 +182,10 @@ pub(crate) fn step_tensor(
             let (rr, cc) = (&r[bi * n..(bi + 1) * n], &c[bi * m..(bi + 1) * m]);
             let mean = (rr.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
             let floor = mean.max(t.eps1);
-            for i in 0..n {
-                for j in 0..m {
+            for (i, ri) in rr.iter().enumerate() {
+                for (j, cj) in cc.iter().enumerate() {
                     let k = bi * n * m + i * m + j;
-                    let v = rr[i] * cc[j] / floor;
+                    let v = ri * cj / floor;
                     visit(k, 1.0 / v.max(t.eps1_sq).sqrt() * g(k));
                 }
             }
