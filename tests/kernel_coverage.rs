@@ -1,4 +1,4 @@
-//! Every entry point of the kernel registry (`kernels::ALL_KERNELS`) against its CPU twin: one
+//! Every entry point of the kernel registry (`ops::registry::ALL_KERNELS`) against its CPU twin: one
 //! scenario runs on both paths (a model using every layer kind forward and backward in train
 //! and eval mode, an embedding model under each loss, every optimizer under every clipping
 //! mode, a trainer epoch through the resident feed with accumulation and L1/L2, and the
@@ -8,10 +8,10 @@
 mod common;
 
 use common::{assert_close, own_gpu, Rng};
-use downhill::backend::gpu::kernels::ALL_KERNELS;
 use downhill::data::{Dataset, Targets};
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
+use downhill::ops::registry::ALL_KERNELS;
 use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
 use downhill::{Backend, CpuBackend, Tensor};

@@ -1,21 +1,22 @@
 //! Every WGSL file parses and validates with naga (no GPU needed), and every kernel in the
 //! registry exists as an entry point using exactly the bindings the launcher binds.
 
-use downhill::backend::gpu::kernels::{Access, ShaderFile, ALL_KERNELS};
+use downhill::backend::kernel::{Access, Shader};
+use downhill::ops::registry::{ALL_KERNELS, ALL_SHADERS};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
-fn validate(file: ShaderFile) -> (naga::Module, naga::valid::ModuleInfo) {
-    let module = naga::front::wgsl::parse_str(file.source())
-        .unwrap_or_else(|e| panic!("{}: {}", file.file_name(), e.emit_to_string(file.source())));
+fn validate(file: &Shader) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(file.source)
+        .unwrap_or_else(|e| panic!("{}: {}", file.name, e.emit_to_string(file.source)));
     let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", file.file_name(), e.emit_to_string(file.source())));
+        .unwrap_or_else(|e| panic!("{}: {}", file.name, e.emit_to_string(file.source)));
     (module, info)
 }
 
 #[test]
 fn every_shader_file_validates() {
-    for file in ShaderFile::ALL {
+    for file in ALL_SHADERS {
         validate(file);
     }
 }
@@ -34,10 +35,7 @@ fn every_shader_file_on_disk_is_registered() {
         // The preludes are not kernel files: they are prepended to them.
         let prelude = ["prelude.wgsl", "optim/prologue.wgsl", "activation.wgsl"].contains(&name.as_str());
         if name.ends_with(".wgsl") && !prelude {
-            assert!(
-                ShaderFile::ALL.iter().any(|f| f.file_name() == name),
-                "shaders/{name} is not in the kernel registry"
-            );
+            assert!(ALL_SHADERS.iter().any(|f| f.name == name), "shaders/{name} is not in the kernel registry");
         }
     }
 }
@@ -45,12 +43,12 @@ fn every_shader_file_on_disk_is_registered() {
 #[test]
 fn every_kernel_binds_what_its_entry_point_uses() {
     for kernel in ALL_KERNELS {
-        let (module, info) = validate(kernel.file);
+        let (module, info) = validate(kernel.shader);
         let index = module
             .entry_points
             .iter()
             .position(|e| e.name == kernel.entry)
-            .unwrap_or_else(|| panic!("{} has no entry point {}", kernel.file.file_name(), kernel.entry));
+            .unwrap_or_else(|| panic!("{} has no entry point {}", kernel.shader.name, kernel.entry));
         let uses = info.get_entry_point(index);
         let mut used = Vec::new();
         for (handle, var) in module.global_variables.iter() {

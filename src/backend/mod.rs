@@ -4,12 +4,14 @@
 pub(crate) mod checks;
 pub mod cpu;
 pub mod gpu;
+pub mod kernel;
 
 use crate::error::Result;
 use crate::ops::norm::BatchNormMode;
 use crate::ops::Window2d;
 use crate::optim::OptimKind;
 use crate::tensor::{MatmulForm, Tensor};
+use kernel::{Arg, Grid, Kernel};
 
 /// Elementwise activations. The discriminant is the `kind` the shaders switch on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -179,6 +181,18 @@ pub trait Backend {
     /// A tensor of `shape` sharing `t`'s storage from element `offset` of `t` on: how a model's
     /// parameters, gradients and optimizer states each live in one flat buffer.
     fn view(&self, t: &Self::Tensor, offset: usize, shape: &[usize]) -> Result<Self::Tensor>;
+
+    /// Runs one entry of the op table (`ops::registry`) with the uniform `params` and the storage
+    /// buffers `args` in the kernel's binding order: recorded on the GPU path (over `grid`), run
+    /// at once by the kernel's CPU twin on the CPU path. Refuses buffers that do not match the
+    /// kernel's bindings and an output sharing storage with another buffer.
+    fn launch(
+        &self,
+        kernel: &'static Kernel,
+        params: &[u8],
+        args: &mut [Arg<'_, Self::Tensor, Self::Labels>],
+        grid: Grid,
+    ) -> Result<()>;
 
     // ---- matmul ----
     /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]);
@@ -360,10 +374,6 @@ pub trait Backend {
     fn conv_grad_output(&self, gy: &mut Self::Tensor, go: &Self::Tensor, g: &Window2d) -> Result<()>;
     /// `out[c] = Σ x[n, c, …]` over every dim but 1 (added to `out` with `accumulate`).
     fn channel_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
-
-    // ---- attention (src/ops/attention; the rest of attention is matmul and softmax) ----
-    /// `scores[m, i, j] = −∞` for `j > i` in scores `[M, L, S]`: the causal mask.
-    fn causal_mask(&self, scores: &mut Self::Tensor) -> Result<()>;
 
     // ---- pooling (src/ops/pool) ----
     /// Max pooling: `out` and the chosen `indices` (h·W + w, as f32), both [N, C, OH, OW].

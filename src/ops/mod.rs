@@ -18,6 +18,7 @@ pub mod norm;
 pub mod optim_step;
 pub mod pool;
 pub mod reduce;
+pub mod registry;
 pub mod sample;
 pub mod segment_norm;
 pub mod softmax;

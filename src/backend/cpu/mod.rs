@@ -2,6 +2,7 @@
 //! fallback when no GPU exists. Ops run at once; `sync` has nothing to wait for.
 
 pub mod float;
+mod launch;
 mod storage;
 
 pub use storage::CpuTensor;
@@ -120,6 +121,16 @@ impl Backend for CpuBackend {
     fn view(&self, t: &CpuTensor, offset: usize, shape: &[usize]) -> Result<CpuTensor> {
         checks::view(&t.shape, offset, shape, 1)?;
         Ok(CpuTensor { storage: t.storage.clone(), offset: t.offset + offset, shape: shape.to_vec() })
+    }
+
+    fn launch(
+        &self,
+        kernel: &'static crate::backend::kernel::Kernel,
+        params: &[u8],
+        args: &mut [crate::backend::kernel::Arg<'_, CpuTensor, Vec<u32>>],
+        _grid: crate::backend::kernel::Grid,
+    ) -> Result<()> {
+        launch::launch(kernel, params, args)
     }
 
     fn matmul(
@@ -417,10 +428,6 @@ impl Backend for CpuBackend {
 
     fn channel_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
         ops::conv::cpu::run::channel_sum(out, x, accumulate)
-    }
-
-    fn causal_mask(&self, scores: &mut CpuTensor) -> Result<()> {
-        ops::attention::cpu::run::causal_mask(scores)
     }
 
     fn max_pool_forward(

@@ -4,7 +4,7 @@
 
 mod buffers;
 pub mod context;
-pub mod kernels;
+
 mod ops;
 mod profile;
 
@@ -13,9 +13,9 @@ pub use buffers::{GpuLabels, GpuTensor};
 pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
 pub use profile::KernelTime;
 
+use crate::backend::kernel::{Access, Arg, Grid, Kernel, MAX_STORAGE};
 use crate::error::{Error, Result};
 use buffers::{create_storage, map_read_with, DeviceBuffer, Graveyard};
-use kernels::{Access, Kernel, ShaderFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,9 +24,6 @@ use wgpu::util::DeviceExt;
 /// Cached bind groups above this count are dropped wholesale (they are cheap to rebuild; the cap
 /// only bounds memory when callers keep creating tensors with new shapes or scalars).
 const BIND_GROUP_CACHE_CAP: usize = 4096;
-
-/// Most storage bindings a kernel has (the optimizer's six, with room to spare).
-const MAX_STORAGE: usize = 7;
 
 /// Length of a bind-group key: the uniform's id, then (buffer id, offset, size) per binding.
 const KEY_LEN: usize = 1 + 3 * MAX_STORAGE;
@@ -51,7 +48,7 @@ struct State {
     recorded: usize,
     /// Buffers the recorded ops use: a host write to one of them must wait for a submit.
     used: std::collections::HashSet<u64>,
-    modules: HashMap<ShaderFile, wgpu::ShaderModule>,
+    modules: HashMap<&'static str, wgpu::ShaderModule>,
     pipelines: HashMap<&'static str, (wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
     /// Uniform buffers keyed by their bytes: a shape's params are uploaded once.
     uniforms: HashMap<Vec<u8>, (u64, wgpu::Buffer)>,
@@ -238,9 +235,9 @@ impl GpuBackend {
     }
 
     /// The grid for `kernel` running one invocation per item, `items` items, at its file's
-    /// `WG` ([`ShaderFile::workgroup`]).
+    /// `WG` ([`crate::backend::kernel::Shader::workgroup`]).
     pub(crate) fn items_grid(&self, kernel: &Kernel, items: usize) -> Result<(u32, u32, u32)> {
-        self.grid(kernel.entry, items, kernel.file.workgroup())
+        self.grid(kernel.entry, items, kernel.shader.workgroup)
     }
 
     /// Builds (once) the pipeline and explicit bind group layout of `kernel`.
@@ -252,10 +249,10 @@ impl GpuBackend {
         if !state.pipelines.contains_key(kernel.entry) {
             let device = &self.ctx.device;
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-            let module = state.modules.entry(kernel.file).or_insert_with(|| {
+            let module = state.modules.entry(kernel.shader.name).or_insert_with(|| {
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(kernel.file.file_name()),
-                    source: wgpu::ShaderSource::Wgsl(kernel.file.source().into()),
+                    label: Some(kernel.shader.name),
+                    source: wgpu::ShaderSource::Wgsl(kernel.shader.source.into()),
                 })
             });
             let entries: Vec<_> = kernel
@@ -291,21 +288,60 @@ impl GpuBackend {
                 module,
                 entry_point: Some(kernel.entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &[("WG", f64::from(kernel.file.workgroup()))],
+                    constants: &[("WG", f64::from(kernel.shader.workgroup))],
                     ..Default::default()
                 },
                 cache: None,
             });
             if let Some(e) = pollster::block_on(scope.pop()) {
-                return Err(Error::Gpu(format!(
-                    "building kernel {} from {}: {e}",
-                    kernel.entry,
-                    kernel.file.file_name()
-                )));
+                return Err(Error::Gpu(format!("building kernel {} from {}: {e}", kernel.entry, kernel.shader.name)));
             }
             state.pipelines.insert(kernel.entry, (pipeline, layout));
         }
         Ok(&state.pipelines[kernel.entry])
+    }
+
+    /// [`crate::Backend::launch`] on this path: the grid resolved against the adapter's limits,
+    /// then one recorded dispatch.
+    pub(crate) fn launch_kernel(
+        &self,
+        kernel: &'static Kernel,
+        params: &[u8],
+        args: &mut [Arg<'_, GpuTensor, GpuLabels>],
+        grid: Grid,
+    ) -> Result<()> {
+        crate::backend::kernel::check_args(kernel, args)?;
+        fn binding<'a>(a: &'a Arg<'_, GpuTensor, GpuLabels>) -> Binding<'a> {
+            match a {
+                Arg::Read(t) | Arg::Write(t) => t.binding(),
+                Arg::ReadU32(u) => u.binding(),
+                Arg::WriteU32(u) => u.binding(),
+            }
+        }
+        // A fixed array (no allocation per launch); kernels bind at least one buffer.
+        let first = args.first().map(binding).ok_or_else(|| Error::InvalidArgument {
+            what: kernel.entry.into(),
+            detail: "a launch needs at least one storage buffer".into(),
+        })?;
+        let mut storage = [first; MAX_STORAGE];
+        for (slot, arg) in storage.iter_mut().zip(args.iter()) {
+            *slot = binding(arg);
+        }
+        let workgroups = match grid {
+            Grid::Items(items) => self.grid(kernel.entry, items, kernel.shader.workgroup)?,
+            Grid::Blocks { items, per_group } => self.grid(kernel.entry, items, per_group)?,
+            Grid::Fixed(x, y, z) => {
+                let max = self.ctx.limits.max_compute_workgroups_per_dimension;
+                if x.max(y).max(z) > max {
+                    return Err(Error::InvalidArgument {
+                        what: kernel.entry.into(),
+                        detail: format!("a {x}x{y}x{z} grid exceeds the adapter's {max} workgroups per dimension"),
+                    });
+                }
+                (x, y, z)
+            }
+        };
+        self.dispatch(kernel, params, &storage[..args.len()], workgroups)
     }
 
     /// Records one dispatch of `kernel` with a uniform holding `params` and the storage buffers

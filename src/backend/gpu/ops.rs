@@ -1,9 +1,10 @@
 //! The op list on the GPU path: each op checks shapes (shared with the CPU path in
 //! `backend/checks.rs`), then records its kernel through a launcher.
 
-use super::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use super::{GpuBackend, GpuLabels, GpuTensor};
 use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 use crate::ops::{norm::BatchNormMode, Window2d};
 use crate::optim::OptimKind;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
@@ -96,6 +97,16 @@ impl Backend for GpuBackend {
         // The parent's own offset is aligned, so aligning the relative offset suffices.
         checks::view(&t.shape, offset, shape, self.view_alignment())?;
         Ok(GpuTensor { buf: t.buf.clone(), offset: t.offset + (offset * 4) as u64, shape: shape.to_vec() })
+    }
+
+    fn launch(
+        &self,
+        kernel: &'static crate::backend::kernel::Kernel,
+        params: &[u8],
+        args: &mut [crate::backend::kernel::Arg<'_, GpuTensor, GpuLabels>],
+        grid: crate::backend::kernel::Grid,
+    ) -> Result<()> {
+        self.launch_kernel(kernel, params, args, grid)
     }
 
     fn matmul(
@@ -334,10 +345,6 @@ impl Backend for GpuBackend {
 
     fn channel_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
         self.channel_sum_gpu(out, x, accumulate)
-    }
-
-    fn causal_mask(&self, scores: &mut GpuTensor) -> Result<()> {
-        self.causal_mask_gpu(scores)
     }
 
     fn max_pool_forward(

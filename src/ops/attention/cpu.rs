@@ -12,14 +12,17 @@ pub fn causal_mask<F: Float>(scores: &mut [F], l: usize, s: usize) {
     }
 }
 
-/// The CPU path's entry point.
-pub(crate) mod run {
-    use crate::backend::cpu::{access, CpuTensor};
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
     use crate::error::Result;
+    use crate::ops::attention::MaskParams;
 
-    /// Shape check, then the twin.
-    pub fn causal_mask(scores: &CpuTensor) -> Result<()> {
-        let (_, l, s) = super::super::check_scores(&scores.shape)?;
-        access("causal_mask", scores, [], |x, []| super::causal_mask(x, l, s))
+    /// `causal_mask`: (scores).
+    pub fn causal_mask(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: MaskParams = params("causal_mask", bytes)?;
+        let [CpuBuf::Write(scores)] = bufs else { return Err(bad_buffers("causal_mask", bufs)) };
+        super::causal_mask(scores, p.l as usize, p.s as usize);
+        Ok(())
     }
 }

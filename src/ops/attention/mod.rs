@@ -13,11 +13,33 @@
 //! family's one kernel. Inputs are [B, H, L, E] (query), [B, H, S, E] (key), [B, H, S, Ev] (value).
 
 pub mod cpu;
-mod gpu;
 
+use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::registry;
 use crate::tensor::MatmulForm;
+
+/// Mirrors `MaskParams` in attention.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct MaskParams {
+    /// Elements of the scores, M·L·S.
+    pub n: u32,
+    /// Query positions L.
+    pub l: u32,
+    /// Key positions S.
+    pub s: u32,
+    /// Padding to 16 bytes.
+    pub pad0: u32,
+}
+
+/// `scores[m, i, j] = −∞` for `j > i` in scores `[M, L, S]`: the causal mask.
+pub fn causal_mask<B: Backend>(be: &B, scores: &mut B::Tensor) -> Result<()> {
+    let (m, l, s) = check_scores(be.shape(scores))?;
+    let p = MaskParams { n: (m * l * s) as u32, l: l as u32, s: s as u32, pad0: 0 };
+    be.launch(&registry::CAUSAL_MASK, bytemuck::bytes_of(&p), &mut [Arg::Write(scores)], Grid::Items(m * l * s))
+}
 
 /// Checks attention scores `[M, L, S]`; returns (M, L, S).
 pub fn check_scores(scores: &[usize]) -> Result<(usize, usize, usize)> {
@@ -112,7 +134,7 @@ pub fn sdpa_forward<B: Backend>(
     let mut scores = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
     be.matmul(MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
     if causal {
-        be.causal_mask(&mut scores)?;
+        causal_mask(be, &mut scores)?;
     }
     let mut probs = be.view(&sc.probs, 0, &[d.m * d.l, d.s])?;
     be.softmax_forward(&mut probs, &sc.ds)?;

@@ -1,8 +1,8 @@
 //! The GPU path's launches of `shaders/conv.wgsl`, after the shape checks both paths share.
 
-use crate::backend::gpu::kernels;
 use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 use crate::ops::Window2d;
 
 impl GpuBackend {

@@ -1,8 +1,9 @@
 //! Launchers for `shaders/dropout.wgsl`.
 
-use crate::backend::gpu::{kernels, GpuBackend, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
 use crate::ops::dropout::cpu::threshold;
+use crate::ops::registry as kernels;
 
 /// Mirrors `Params` in dropout.wgsl.
 #[repr(C)]

@@ -1,9 +1,10 @@
 //! Launchers for `shaders/elementwise.wgsl`.
 
-use crate::backend::gpu::kernels::{self, Kernel};
 use crate::backend::gpu::{GpuBackend, GpuTensor};
+use crate::backend::kernel::Kernel;
 use crate::backend::Activation;
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 /// Mirrors `Params` in elementwise.wgsl.
 #[repr(C)]

@@ -2,9 +2,9 @@
 //! Indices are not range-checked on the device (WGSL clamps out-of-range reads); the layer
 //! checks them on the host where the data is read.
 
-use crate::backend::gpu::kernels;
 use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 impl GpuBackend {
     pub(crate) fn embedding_forward_gpu(&self, out: &GpuTensor, idx: &GpuTensor, weight: &GpuTensor) -> Result<()> {

@@ -1,8 +1,9 @@
 //! Launchers for `shaders/loss.wgsl`: one workgroup computes the gradient and the mean loss.
 
-use crate::backend::gpu::kernels::{self, Kernel};
 use crate::backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
+use crate::ops::registry as kernels;
 use crate::tensor::as_matrix;
 
 /// Mirrors `Params` in loss.wgsl.

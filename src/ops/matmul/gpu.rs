@@ -1,8 +1,9 @@
 //! Launcher for `shaders/matmul.wgsl`.
 
-use crate::backend::gpu::{kernels, GpuBackend, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::backend::Activation;
 use crate::error::{Error, Result};
+use crate::ops::registry as kernels;
 use crate::tensor::MatmulForm;
 
 /// Mirrors `Params` in matmul.wgsl.
@@ -77,7 +78,7 @@ impl GpuBackend {
     /// One dispatch of a tiled product kernel over (batch, m, n, k).
     fn launch_tiled(
         &self,
-        kernel: &kernels::Kernel,
+        kernel: &crate::backend::kernel::Kernel,
         op: &str,
         bindings: &[crate::backend::gpu::Binding<'_>],
         (batch, m, n, k): (usize, usize, usize, usize),

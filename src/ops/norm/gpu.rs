@@ -1,10 +1,10 @@
 //! The GPU path's launches of `shaders/norm.wgsl`, after the shape checks both paths share.
 
 use super::{BatchNormMode, NormParams};
-use crate::backend::gpu::kernels;
 use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
 use crate::ops::expect_shape;
+use crate::ops::registry as kernels;
 
 impl GpuBackend {
     /// One workgroup per row, folded into two grid dimensions when needed.

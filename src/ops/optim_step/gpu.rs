@@ -1,7 +1,8 @@
 //! Launcher for `shaders/optim.wgsl`: one dispatch over the whole flat parameter buffer.
 
-use crate::backend::gpu::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 use crate::optim::OptimKind;
 
 /// Mirrors `Params` in optim.wgsl.

@@ -1,8 +1,9 @@
 //! Launchers for `shaders/reduce.wgsl`.
 
-use crate::backend::gpu::kernels::{self, Kernel};
 use crate::backend::gpu::{GpuBackend, GpuTensor};
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 /// Mirrors `Params` in reduce.wgsl.
 #[repr(C)]

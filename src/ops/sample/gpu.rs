@@ -1,7 +1,8 @@
 //! Launcher for `shaders/sample.wgsl`.
 
-use crate::backend::gpu::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 /// Mirrors `Params` in sample.wgsl.
 #[repr(C)]

@@ -1,7 +1,8 @@
 //! Launcher for `shaders/segment_norm.wgsl`.
 
-use crate::backend::gpu::{kernels, GpuBackend, GpuLabels, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 /// Mirrors `Params` in segment_norm.wgsl.
 #[repr(C)]

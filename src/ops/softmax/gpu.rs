@@ -1,7 +1,7 @@
 //! Launchers for `shaders/softmax.wgsl`.
 
-use crate::backend::gpu::kernels::Kernel;
 use crate::backend::gpu::{GpuBackend, GpuTensor};
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 
 /// Mirrors `Params` in softmax.wgsl.

@@ -1,8 +1,9 @@
 //! Launcher for `shaders/surface.wgsl`.
 
 use super::SurfaceParams;
-use crate::backend::gpu::{kernels, GpuBackend, GpuTensor};
+use crate::backend::gpu::{GpuBackend, GpuTensor};
 use crate::error::Result;
+use crate::ops::registry as kernels;
 
 impl GpuBackend {
     pub(crate) fn launch_surface(

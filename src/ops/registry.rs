@@ -1,0 +1,199 @@
+//! The op table: every WGSL file (compiled in with `include_str!`, preludes prepended) and every
+//! kernel: its entry point, the bindings it uses (from which explicit bind group layouts are
+//! built) and its CPU twin. An op (a free function in `ops/<family>/mod.rs`) checks shapes,
+//! fills its params and launches entries of this table through [`crate::Backend::launch`].
+//! naga validation, the GPU-vs-CPU coverage test and the binding check iterate it, so a new
+//! kernel is tested the day its line is added here.
+
+use super::*;
+use crate::backend::kernel::{Access, Kernel, Shader};
+
+/// A shader file: `shaders/prelude.wgsl` (the `WG` override, `flat_index`, tree reductions,
+/// windows), then the listed preludes, then the file.
+macro_rules! shader {
+    ($name:ident, $file:literal, $wg:expr $(, $pre:literal)*) => {
+        #[doc = concat!("`shaders/", $file, "`.")]
+        pub const $name: Shader = Shader {
+            name: $file,
+            source: concat!(
+                include_str!("../../shaders/prelude.wgsl"),
+                $(include_str!(concat!("../../shaders/", $pre)),)*
+                include_str!(concat!("../../shaders/", $file))
+            ),
+            workgroup: $wg,
+        };
+    };
+}
+
+shader!(MATMUL_WGSL, "matmul.wgsl", 256, "activation.wgsl");
+shader!(ELEMENTWISE_WGSL, "elementwise.wgsl", 256, "activation.wgsl");
+shader!(SOFTMAX_WGSL, "softmax.wgsl", 64);
+shader!(LOSS_WGSL, "loss.wgsl", 256);
+shader!(REDUCE_WGSL, "reduce.wgsl", 64);
+shader!(DROPOUT_WGSL, "dropout.wgsl", 256);
+shader!(OPTIM_SGD_WGSL, "optim/sgd.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_ADAGRAD_WGSL, "optim/adagrad.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_RMSPROP_WGSL, "optim/rmsprop.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_ADAM_WGSL, "optim/adam.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_ADAMAX_WGSL, "optim/adamax.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_NADAM_WGSL, "optim/nadam.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_RADAM_WGSL, "optim/radam.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_LION_WGSL, "optim/lion.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_SOPHIA_WGSL, "optim/sophia.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_SCHEDULE_FREE_WGSL, "optim/schedule_free.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_LAMB_WGSL, "optim/lamb.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_ADAFACTOR_WGSL, "optim/adafactor.wgsl", 256, "optim/prologue.wgsl");
+shader!(OPTIM_MUON_WGSL, "optim/muon.wgsl", 256, "optim/prologue.wgsl");
+shader!(GATHER_WGSL, "gather.wgsl", 256);
+shader!(CONV_WGSL, "conv.wgsl", 256);
+shader!(POOL_WGSL, "pool.wgsl", 256);
+shader!(NORM_WGSL, "norm.wgsl", 256);
+shader!(EMBEDDING_WGSL, "embedding.wgsl", 256);
+shader!(ATTENTION_WGSL, "attention.wgsl", 256);
+shader!(SURFACE_WGSL, "surface.wgsl", 256);
+shader!(SEGMENT_NORM_WGSL, "segment_norm.wgsl", 256);
+shader!(SAMPLE_WGSL, "sample.wgsl", 256);
+
+/// Every shader file, for validation.
+pub const ALL_SHADERS: &[&Shader] = &[
+    &MATMUL_WGSL,
+    &ELEMENTWISE_WGSL,
+    &SOFTMAX_WGSL,
+    &LOSS_WGSL,
+    &REDUCE_WGSL,
+    &DROPOUT_WGSL,
+    &OPTIM_SGD_WGSL,
+    &OPTIM_ADAGRAD_WGSL,
+    &OPTIM_RMSPROP_WGSL,
+    &OPTIM_ADAM_WGSL,
+    &OPTIM_ADAMAX_WGSL,
+    &OPTIM_NADAM_WGSL,
+    &OPTIM_RADAM_WGSL,
+    &OPTIM_LION_WGSL,
+    &OPTIM_SOPHIA_WGSL,
+    &OPTIM_SCHEDULE_FREE_WGSL,
+    &OPTIM_LAMB_WGSL,
+    &OPTIM_ADAFACTOR_WGSL,
+    &OPTIM_MUON_WGSL,
+    &GATHER_WGSL,
+    &CONV_WGSL,
+    &POOL_WGSL,
+    &NORM_WGSL,
+    &EMBEDDING_WGSL,
+    &ATTENTION_WGSL,
+    &SURFACE_WGSL,
+    &SEGMENT_NORM_WGSL,
+    &SAMPLE_WGSL,
+];
+
+use Access::{Read as R, ReadWrite as W, Uniform as U};
+
+const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
+const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
+const OUT_IN_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R)];
+const OUT_IN_IN_IN_OUT: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R), (5, W)];
+const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
+const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
+const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, W)];
+const OPTIM: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
+const GATHER_LABELS_BINDINGS: &[(u32, Access)] = &[(0, U), (3, R), (4, W), (5, R)];
+const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
+const POOL_MAX_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
+const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R), (6, R), (7, R)];
+const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
+const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
+const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
+const ADAFACTOR_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (6, R), (7, R)];
+const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
+const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
+
+/// `Some(twin)` for an entry with a CPU twin, `None` for one whose CPU path is still a
+/// `Backend` method.
+macro_rules! twin {
+    () => {
+        None
+    };
+    ($twin:path) => {
+        Some($twin)
+    };
+}
+
+/// One line per kernel: `NAME: SHADER "entry" BINDINGS => cpu twin;`. Generates the consts and
+/// [`ALL_KERNELS`].
+macro_rules! kernels {
+    ($($name:ident: $shader:ident $entry:literal $bindings:ident $(=> $twin:path)?;)*) => {
+        $(
+            #[doc = concat!("`", $entry, "` in the file it belongs to.")]
+            pub const $name: Kernel =
+                Kernel { shader: &$shader, entry: $entry, bindings: $bindings, cpu: twin!($($twin)?) };
+        )*
+        /// Every kernel, for tests that check each entry point exists with the bindings listed here.
+        pub const ALL_KERNELS: &[&Kernel] = &[$(&$name),*];
+    };
+}
+
+kernels! {
+    MATMUL_NT: MATMUL_WGSL "matmul_nt" OUT_IN_IN;
+    MATMUL_NT_BIAS: MATMUL_WGSL "matmul_nt_bias" OUT_IN_IN_IN;
+    MATMUL_NT_BIAS_ACT: MATMUL_WGSL "matmul_nt_bias_act" OUT_IN_IN_IN_OUT;
+    MATMUL_NN: MATMUL_WGSL "matmul_nn" OUT_IN_IN;
+    MATMUL_TN: MATMUL_WGSL "matmul_tn" OUT_IN_IN;
+    ACTIVATION_FORWARD: ELEMENTWISE_WGSL "activation_forward" OUT_IN;
+    ACTIVATION_BACKWARD: ELEMENTWISE_WGSL "activation_backward" OUT_IN_IN;
+    BIAS_ADD: ELEMENTWISE_WGSL "bias_add" OUT_IN;
+    SCALE: ELEMENTWISE_WGSL "scale" INPLACE;
+    AXPY: ELEMENTWISE_WGSL "axpy" OUT_IN;
+    ADD_SIGN: ELEMENTWISE_WGSL "add_sign" OUT_IN;
+    FILL: ELEMENTWISE_WGSL "fill" INPLACE;
+    COPY: ELEMENTWISE_WGSL "copy" OUT_IN;
+    DIV_BY_NORM: ELEMENTWISE_WGSL "div_by_norm" OUT_IN_IN;
+    SOFTMAX_FORWARD: SOFTMAX_WGSL "softmax_forward" OUT_IN;
+    SOFTMAX_BACKWARD: SOFTMAX_WGSL "softmax_backward" OUT_IN_IN;
+    MSE_LOSS: LOSS_WGSL "mse_loss" LOSS_TARGET;
+    CROSS_ENTROPY_LOSS: LOSS_WGSL "cross_entropy_loss" LOSS_LABELS;
+    BCE_WITH_LOGITS_LOSS: LOSS_WGSL "bce_with_logits_loss" LOSS_TARGET;
+    COLUMN_SUM: REDUCE_WGSL "column_sum" OUT_IN;
+    SUM: REDUCE_WGSL "sum" OUT_IN;
+    REDUCE_PARTIAL: REDUCE_WGSL "reduce_partial" OUT_IN;
+    SUM_SQUARES: REDUCE_WGSL "sum_squares" OUT_IN;
+    SUM_ABS: REDUCE_WGSL "sum_abs" OUT_IN;
+    MAX_ABS: REDUCE_WGSL "max_abs" OUT_IN;
+    DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD;
+    DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN;
+    SGD_STEP: OPTIM_SGD_WGSL "sgd_step" OPTIM;
+    ADAGRAD_STEP: OPTIM_ADAGRAD_WGSL "adagrad_step" OPTIM;
+    RMSPROP_STEP: OPTIM_RMSPROP_WGSL "rmsprop_step" OPTIM;
+    ADAM_STEP: OPTIM_ADAM_WGSL "adam_step" OPTIM;
+    ADAMAX_STEP: OPTIM_ADAMAX_WGSL "adamax_step" OPTIM;
+    NADAM_STEP: OPTIM_NADAM_WGSL "nadam_step" OPTIM;
+    RADAM_STEP: OPTIM_RADAM_WGSL "radam_step" OPTIM;
+    LION_STEP: OPTIM_LION_WGSL "lion_step" OPTIM;
+    SOPHIA_STEP: OPTIM_SOPHIA_WGSL "sophia_step" OPTIM;
+    SCHEDULE_FREE_STEP: OPTIM_SCHEDULE_FREE_WGSL "schedule_free_step" OPTIM;
+    LAMB_STEP: OPTIM_LAMB_WGSL "lamb_step" OPTIM;
+    ADAFACTOR_STEP: OPTIM_ADAFACTOR_WGSL "adafactor_step" ADAFACTOR_BINDINGS;
+    MUON_STEP: OPTIM_MUON_WGSL "muon_step" OPTIM;
+    GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN;
+    GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS;
+    FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN;
+    IM2COL: CONV_WGSL "im2col" OUT_IN;
+    COL2IM: CONV_WGSL "col2im" OUT_IN;
+    CONV_OUTPUT: CONV_WGSL "conv_output" OUT_IN_IN;
+    CONV_GRAD_OUTPUT: CONV_WGSL "conv_grad_output" OUT_IN;
+    CHANNEL_SUM: CONV_WGSL "channel_sum" OUT_IN;
+    MAX_POOL_FORWARD: POOL_WGSL "max_pool_forward" POOL_MAX_FWD;
+    MAX_POOL_BACKWARD: POOL_WGSL "max_pool_backward" OUT_IN_IN;
+    AVG_POOL_FORWARD: POOL_WGSL "avg_pool_forward" OUT_IN;
+    AVG_POOL_BACKWARD: POOL_WGSL "avg_pool_backward" OUT_IN;
+    BATCH_NORM_FORWARD: NORM_WGSL "batch_norm_forward" BN_FWD;
+    BATCH_NORM_BACKWARD: NORM_WGSL "batch_norm_backward" BN_BWD;
+    LAYER_NORM_FORWARD: NORM_WGSL "layer_norm_forward" LN_FWD;
+    LAYER_NORM_BACKWARD: NORM_WGSL "layer_norm_backward" LN_BWD;
+    LAYER_NORM_PARAM_GRAD: NORM_WGSL "layer_norm_param_grad" LN_PARAM_GRAD;
+    EMBEDDING_FORWARD: EMBEDDING_WGSL "embedding_forward" OUT_IN_IN;
+    EMBEDDING_BACKWARD: EMBEDDING_WGSL "embedding_backward" OUT_IN_IN;
+    CAUSAL_MASK: ATTENTION_WGSL "causal_mask" INPLACE => attention::cpu::table::causal_mask;
+    SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS;
+    TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN;
+    SAMPLE_LABELS: SAMPLE_WGSL "sample_labels" OUT_IN;
+}
