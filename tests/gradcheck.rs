@@ -8,7 +8,7 @@ mod common;
 use common::gradcheck::{assert_grad, dot, numeric_grad, randv};
 use common::Rng;
 use downhill::ops::{
-    elementwise::cpu as elementwise, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
+    elementwise::cpu as elementwise, heads, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
     softmax::cpu as softmax,
 };
 use downhill::Activation;
@@ -98,4 +98,40 @@ fn linear_layer_backward_matches_finite_differences() {
     let mut db = vec![0.0; o];
     reduce::column_sum(&mut db, &dy, bsz, o, false);
     assert_grad("db = Σ_rows dY", &db, &numeric_grad(&bias, |b| forward(&x, &w, b)));
+}
+
+#[test]
+fn head_split_and_merge_are_transposes_and_each_others_backward() {
+    // x [B, T, W] with the heads in columns 3..3+H·D (as q, k or v inside c_attn's output).
+    let mut rng = Rng::new(15);
+    let (b, t, h, d, w, offset) = (2, 3, 2, 4, 13, 3);
+    let p = heads::check("split_heads", &[b, t, w], &[b, h, t, d], offset).unwrap();
+    let x = randv(&mut rng, b * t * w, -1.0, 1.0);
+    let mut split = vec![0.0; b * h * t * d];
+    heads::cpu::split_heads(&mut split, &x, &p);
+    // PyTorch's x[..., 3:3+H·D].view(B, T, H, D).transpose(1, 2), written out.
+    for (bi, hi, ti, di) in (0..b)
+        .flat_map(|bi| (0..h).flat_map(move |hi| (0..t).flat_map(move |ti| (0..d).map(move |di| (bi, hi, ti, di)))))
+    {
+        assert_eq!(split[((bi * h + hi) * t + ti) * d + di], x[(bi * t + ti) * w + offset + hi * d + di]);
+    }
+    // The split's backward is the merge (into a zeroed gradient), and the merge's is the split.
+    let dy = randv(&mut rng, b * h * t * d, -1.0, 1.0);
+    let mut dx = vec![0.0; b * t * w];
+    heads::cpu::merge_heads(&mut dx, &dy, &p);
+    let numeric = numeric_grad(&x, |x| {
+        let mut y = vec![0.0; b * h * t * d];
+        heads::cpu::split_heads(&mut y, x, &p);
+        dot(&y, &dy)
+    });
+    assert_grad("split_heads backward = merge_heads", &dx, &numeric);
+    let dz = randv(&mut rng, b * t * w, -1.0, 1.0);
+    let mut dsplit = vec![0.0; b * h * t * d];
+    heads::cpu::split_heads(&mut dsplit, &dz, &p);
+    let numeric = numeric_grad(&split, |y| {
+        let mut z = vec![0.0; b * t * w];
+        heads::cpu::merge_heads(&mut z, y, &p);
+        dot(&z, &dz)
+    });
+    assert_grad("merge_heads backward = split_heads", &dsplit, &numeric);
 }

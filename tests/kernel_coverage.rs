@@ -155,6 +155,14 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     for (n, t) in [("causal attention", &att), ("attention dq", &dq), ("attention dk", &dk), ("attention dv", &dv)] {
         out.push((n.into(), be.read(t).unwrap()));
     }
+    // Heads split out of a [B, T, 3C] product at offset C and merged back into a zeroed one.
+    use downhill::ops::heads::{merge_heads, split_heads};
+    let qkv = be.upload(&Tensor::from_vec(&[2, 5, 18], rng.vec_f32(180, -1.0, 1.0)).unwrap()).unwrap();
+    let (mut split, mut merged) = (be.zeros(&[2, 3, 5, 2]).unwrap(), be.zeros(&[2, 5, 18]).unwrap());
+    split_heads(be, &mut split, &qkv, 6).unwrap();
+    merge_heads(be, &mut merged, &split, 6).unwrap();
+    out.push(("split heads".into(), be.read(&split).unwrap()));
+    out.push(("merged heads".into(), be.read(&merged).unwrap()));
     let mut c = be.zeros(&[4, 7]).unwrap();
     be.fill(&mut c, 0.25).unwrap();
     be.scale(&mut c, 3.0).unwrap();

@@ -53,6 +53,7 @@ shader!(ATTENTION_WGSL, "attention.wgsl", 256);
 shader!(SURFACE_WGSL, "surface.wgsl", 256);
 shader!(SEGMENT_NORM_WGSL, "segment_norm.wgsl", 256);
 shader!(SAMPLE_WGSL, "sample.wgsl", 256);
+shader!(HEADS_WGSL, "heads.wgsl", 256);
 
 /// Every shader file, for validation.
 pub const ALL_SHADERS: &[&Shader] = &[
@@ -84,6 +85,7 @@ pub const ALL_SHADERS: &[&Shader] = &[
     &SURFACE_WGSL,
     &SEGMENT_NORM_WGSL,
     &SAMPLE_WGSL,
+    &HEADS_WGSL,
 ];
 
 use Access::{Read as R, ReadWrite as W, Uniform as U};
@@ -196,4 +198,6 @@ kernels! {
     SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS;
     TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN;
     SAMPLE_LABELS: SAMPLE_WGSL "sample_labels" OUT_IN;
+    SPLIT_HEADS: HEADS_WGSL "split_heads" OUT_IN => heads::cpu::table::split_heads;
+    MERGE_HEADS: HEADS_WGSL "merge_heads" OUT_IN => heads::cpu::table::merge_heads;
 }
