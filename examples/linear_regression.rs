@@ -5,6 +5,7 @@
 //! `cargo run --release --example linear_regression` (add `DOWNHILL_DEVICE=gpu` to force a GPU).
 
 use downhill::device::{open, DeviceRequest};
+use downhill::ops::elementwise;
 use downhill::{Backend, Device, MatmulForm, Result, Tensor};
 
 const TRUE_W: [f32; 3] = [2.0, -3.0, 0.5];
@@ -25,12 +26,12 @@ fn fit<B: Backend>(be: &B) -> Result<()> {
     let lr = 0.1;
     for step in 0..=300 {
         be.matmul(MatmulForm::Nt, &mut pred, &x, &w, false)?; // pred = x·wᵀ
-        be.bias_add(&mut pred, &b)?;
+        elementwise::bias_add(be, &mut pred, &b)?;
         be.mse_loss(&mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
         be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
         be.column_sum(&mut db, &dpred, false)?;
-        be.axpy(&mut w, -lr, &dw)?; // w -= lr·dw
-        be.axpy(&mut b, -lr, &db)?;
+        elementwise::axpy(be, &mut w, -lr, &dw)?; // w -= lr·dw
+        elementwise::axpy(be, &mut b, -lr, &db)?;
         if step % 100 == 0 {
             println!("step {step:>3}: mse {:.3e}", be.read(&loss)?.data()[0]); // the only read-backs
         }

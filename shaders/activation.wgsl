@@ -1,7 +1,8 @@
 // activation.wgsl: the activation functions and their derivatives, shared by elementwise.wgsl
 // (activation_forward/backward) and matmul.wgsl (the Linear forward with the activation in its
 // epilogue), so both compute the same values. Kinds are Activation::shader_kind; `param` is
-// LeakyReLU's slope. CPU twins: activate / activate_derivative in src/ops/elementwise/cpu.rs.
+// LeakyReLU's slope; the table of kinds is src/ops/elementwise/activation.rs. CPU twins:
+// activate_kind / derivative_kind in src/ops/elementwise/cpu.rs.
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const FRAC_1_SQRT_2: f32 = 0.7071067811865476;
@@ -45,7 +46,9 @@ fn activate(kind: u32, x: f32, param: f32) -> f32 {
             return x * sigmoid(2.0 * inner);
         }
         case 5u: { return 0.5 * x * (1.0 + erf_approx(x * FRAC_1_SQRT_2)); }
-        default: { return x * sigmoid(x); }
+        case 6u: { return x * sigmoid(x); }
+        // A kind without a formula: NaN (as the CPU twins), so a missing arm cannot pass.
+        default: { return bitcast<f32>(0x7fc00000u); }
     }
 }
 
@@ -73,10 +76,11 @@ fn activate_derivative(kind: u32, x: f32, param: f32) -> f32 {
             let pdf = FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
             return cdf + x * pdf;
         }
-        default: {
+        case 6u: {
             let s = sigmoid(x);
             return s * (1.0 + x * (1.0 - s));
         }
+        default: { return bitcast<f32>(0x7fc00000u); }
     }
 }
 

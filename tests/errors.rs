@@ -5,6 +5,7 @@ mod common;
 
 use common::gpu;
 use downhill::device::{open, DeviceRequest};
+use downhill::ops::elementwise;
 use downhill::{Activation, Backend, CpuBackend, Error, MatmulForm, Tensor};
 
 /// Runs every bad call on `be` and checks each message.
@@ -33,15 +34,15 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
     );
     expect(be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[20]), &z(&[3, 5]), false), &["matmul_nt", "[20]"]);
 
-    expect(be.bias_add(&mut z(&[4, 3]), &z(&[4])), &["bias_add", "[3]", "[4]"]);
+    expect(elementwise::bias_add(be, &mut z(&[4, 3]), &z(&[4])), &["bias_add", "[3]", "[4]"]);
     expect(be.column_sum(&mut z(&[4]), &z(&[2, 3]), false), &["column_sum", "[3]", "[4]"]);
-    expect(be.bias_add(&mut z(&[2, 3, 4]), &z(&[4])), &["bias_add", "[2, 3, 4]"]);
+    expect(elementwise::bias_add(be, &mut z(&[2, 3, 4]), &z(&[4])), &["bias_add", "[2, 3, 4]"]);
     expect(
-        be.activation_forward(Activation::Relu, &mut z(&[2, 3]), &z(&[3, 2])),
+        elementwise::activation_forward(be, Activation::Relu, &mut z(&[2, 3]), &z(&[3, 2])),
         &["activation_forward", "[2, 3]", "[3, 2]"],
     );
     expect(
-        be.activation_backward(Activation::Silu, &mut z(&[2, 3]), &z(&[2, 3]), &z(&[6])),
+        elementwise::activation_backward(be, Activation::Silu, &mut z(&[2, 3]), &z(&[2, 3]), &z(&[6])),
         &["activation_backward", "[6]"],
     );
     expect(be.softmax_backward(&mut z(&[2, 3]), &z(&[2, 3]), &z(&[2, 4])), &["softmax_backward", "[2, 4]"]);
@@ -55,8 +56,8 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
         &["cross_entropy_loss", "3 labels"],
     );
     expect(be.sum(&mut z(&[2]), &z(&[5])), &["sum", "[2]"]);
-    expect(be.axpy(&mut z(&[5]), 1.0, &z(&[4])), &["axpy", "[5]", "[4]"]);
-    expect(be.copy(&mut z(&[5]), &z(&[1, 5])), &["copy", "[5]", "[1, 5]"]);
+    expect(elementwise::axpy(be, &mut z(&[5]), 1.0, &z(&[4])), &["axpy", "[5]", "[4]"]);
+    expect(elementwise::copy(be, &mut z(&[5]), &z(&[1, 5])), &["copy", "[5]", "[1, 5]"]);
     expect(be.write(&mut z(&[5]), &Tensor::zeros(&[6])), &["write", "[5]", "[6]"]);
 
     // Views: out of range; an output that shares its buffer with an input.
@@ -64,8 +65,11 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
     assert!(be.view(&flat, 192, &[65]).err().expect("past the end").to_string().contains("ends past"));
     let mut first = be.view(&flat, 0, &[8]).unwrap();
     let second = be.view(&flat, 64, &[8]).unwrap();
-    expect(be.copy(&mut first, &second), &["copy", "shares its buffer"]);
-    expect(be.activation_forward(Activation::Tanh, &mut first, &second), &["activation_forward", "shares its buffer"]);
+    expect(elementwise::copy(be, &mut first, &second), &["copy", "shares its buffer"]);
+    expect(
+        elementwise::activation_forward(be, Activation::Tanh, &mut first, &second),
+        &["activation_forward", "shares its buffer"],
+    );
 
     let e = be.upload_labels(&[0, 2, 9, 1], 3).err().expect("label 9 of 3 classes must be refused");
     assert!(e.to_string().contains("label 9 at index 2"), "{e}");

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{gpu, own_gpu, Rng};
+use downhill::ops::elementwise;
 use downhill::{Activation, Backend, MatmulForm, Tensor};
 
 #[test]
@@ -21,8 +22,8 @@ fn a_sequence_of_ops_goes_out_in_one_submit_and_reuses_everything() {
 
     let step = |z: &mut _, a: &mut _, norm: &mut _| {
         g.matmul(MatmulForm::Nt, z, &x, &w, false).unwrap();
-        g.bias_add(z, &b).unwrap();
-        g.activation_forward(Activation::Tanh, a, z).unwrap();
+        elementwise::bias_add(g, z, &b).unwrap();
+        elementwise::activation_forward(g, Activation::Tanh, a, z).unwrap();
         g.sum_squares(norm, a).unwrap();
     };
 
@@ -53,16 +54,16 @@ fn a_sequence_of_ops_goes_out_in_one_submit_and_reuses_everything() {
 fn dropped_tensors_release_their_cached_bind_groups() {
     let Some(g) = own_gpu() else { return };
     let mut keep = g.zeros(&[3]).unwrap();
-    g.fill(&mut keep, 1.0).unwrap();
+    elementwise::fill(&g, &mut keep, 1.0).unwrap();
     g.sync().unwrap();
     let base = g.cache_stats().bind_groups;
     for _ in 0..10 {
         let mut t = g.zeros(&[3]).unwrap();
-        g.fill(&mut t, 2.0).unwrap();
+        elementwise::fill(&g, &mut t, 2.0).unwrap();
         g.sync().unwrap();
     }
     // The last temporary's entry may still be cached until the next op looks at the graveyard.
-    g.fill(&mut keep, 1.0).unwrap();
+    elementwise::fill(&g, &mut keep, 1.0).unwrap();
     g.sync().unwrap();
     assert!(g.cache_stats().bind_groups <= base + 1, "bind groups of dropped tensors must be released");
 }
@@ -72,7 +73,7 @@ fn write_replaces_contents_after_recorded_ops_read_the_old_ones() {
     let Some(g) = gpu() else { return };
     let mut src = g.upload(&Tensor::full(&[4], 1.0)).unwrap();
     let mut dst = g.zeros(&[4]).unwrap();
-    g.copy(&mut dst, &src).unwrap(); // recorded, reads src = 1
+    elementwise::copy(g, &mut dst, &src).unwrap(); // recorded, reads src = 1
     g.write(&mut src, &Tensor::full(&[4], 7.0)).unwrap();
     assert_eq!(g.read(&dst).unwrap().data(), &[1.0; 4]);
     assert_eq!(g.read(&src).unwrap().data(), &[7.0; 4]);

@@ -11,6 +11,7 @@ use common::{assert_close, own_gpu, Rng};
 use downhill::data::{Dataset, Targets};
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
+use downhill::ops::elementwise;
 use downhill::ops::registry::ALL_KERNELS;
 use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
@@ -164,11 +165,11 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     out.push(("split heads".into(), be.read(&split).unwrap()));
     out.push(("merged heads".into(), be.read(&merged).unwrap()));
     let mut c = be.zeros(&[4, 7]).unwrap();
-    be.fill(&mut c, 0.25).unwrap();
-    be.scale(&mut c, 3.0).unwrap();
+    elementwise::fill(be, &mut c, 0.25).unwrap();
+    elementwise::scale(be, &mut c, 3.0).unwrap();
     // The Linear layers add their bias in the product's epilogue; bias_add stays an op.
     let bias = be.upload(&Tensor::from_vec(&[7], rng.vec_f32(7, -1.0, 1.0)).unwrap()).unwrap();
-    be.bias_add(&mut c, &bias).unwrap();
+    elementwise::bias_add(be, &mut c, &bias).unwrap();
     out.push(("fill, scale, bias_add".into(), be.read(&c).unwrap()));
     // Labels sampled from softmax (Sophia-G's Hessian estimate), as 0/1 indicators.
     let logits = be.upload(&Tensor::from_vec(&[6, 5], rng.vec_f32(30, -2.0, 2.0)).unwrap()).unwrap();

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{assert_close, gpu, Rng};
+use downhill::ops::elementwise;
 use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
 
 fn t(shape: &[usize], data: Vec<f32>) -> Tensor {
@@ -89,7 +90,7 @@ impl<B: Backend> Runner for B {
         };
         let mut out = self.zeros(out_shape).unwrap();
         match which {
-            Unary::Act(a) => self.activation_forward(a, &mut out, &xd).unwrap(),
+            Unary::Act(a) => elementwise::activation_forward(self, a, &mut out, &xd).unwrap(),
             Unary::Softmax => self.softmax_forward(&mut out, &xd).unwrap(),
             Unary::Sum => self.sum(&mut out, &xd).unwrap(),
             Unary::SumSquares => self.sum_squares(&mut out, &xd).unwrap(),
@@ -97,10 +98,10 @@ impl<B: Backend> Runner for B {
             Unary::MaxAbs => self.max_abs(&mut out, &xd).unwrap(),
             Unary::Scale(a) => {
                 out = xd;
-                self.scale(&mut out, a).unwrap()
+                elementwise::scale(self, &mut out, a).unwrap()
             }
-            Unary::Fill(v) => self.fill(&mut out, v).unwrap(),
-            Unary::Copy => self.copy(&mut out, &xd).unwrap(),
+            Unary::Fill(v) => elementwise::fill(self, &mut out, v).unwrap(),
+            Unary::Copy => elementwise::copy(self, &mut out, &xd).unwrap(),
         }
         self.read(&out).unwrap()
     }
@@ -110,7 +111,7 @@ impl<B: Backend> Runner for B {
         match which {
             Binary::ActBackward(act) => {
                 let mut dx = self.zeros(a.shape()).unwrap();
-                self.activation_backward(act, &mut dx, &ad, &bd).unwrap();
+                elementwise::activation_backward(self, act, &mut dx, &ad, &bd).unwrap();
                 self.read(&dx).unwrap()
             }
             Binary::SoftmaxBackward => {
@@ -120,7 +121,7 @@ impl<B: Backend> Runner for B {
             }
             Binary::BiasAdd => {
                 let mut x = ad;
-                self.bias_add(&mut x, &bd).unwrap();
+                elementwise::bias_add(self, &mut x, &bd).unwrap();
                 self.read(&x).unwrap()
             }
             Binary::ColumnSum => {
@@ -130,12 +131,12 @@ impl<B: Backend> Runner for B {
             }
             Binary::Axpy(alpha) => {
                 let mut y = ad;
-                self.axpy(&mut y, alpha, &bd).unwrap();
+                elementwise::axpy(self, &mut y, alpha, &bd).unwrap();
                 self.read(&y).unwrap()
             }
             Binary::AddSign(alpha) => {
                 let mut y = ad;
-                self.add_sign(&mut y, alpha, &bd).unwrap();
+                elementwise::add_sign(self, &mut y, alpha, &bd).unwrap();
                 self.read(&y).unwrap()
             }
         }
@@ -288,7 +289,7 @@ fn elementwise_ops_cover_grids_larger_than_one_dimension() {
     let Some(g) = gpu() else { return };
     let n = 65_535 * 256 + 1000;
     let mut x = g.zeros(&[n]).unwrap();
-    g.fill(&mut x, 1.5).unwrap();
+    elementwise::fill(g, &mut x, 1.5).unwrap();
     let mut total = g.zeros(&[1]).unwrap();
     g.max_abs(&mut total, &x).unwrap();
     let host = g.read(&x).unwrap();
@@ -310,7 +311,7 @@ fn flat_buffer_ops<B: Backend>(be: &B, rng_seed: u64) -> Vec<Tensor> {
     let mut db = be.view(&grads, 64, &[3]).unwrap();
     let mut y = be.zeros(&[5, 3]).unwrap();
     be.matmul(MatmulForm::Nt, &mut y, &x, &w, false).unwrap();
-    be.bias_add(&mut y, &b).unwrap();
+    elementwise::bias_add(be, &mut y, &b).unwrap();
     // Two micro-batches' gradients summed in place: dW += dyᵀ·x twice, db likewise.
     for _ in 0..2 {
         be.matmul(MatmulForm::Tn, &mut dw, &dy, &x, true).unwrap();
@@ -427,4 +428,34 @@ fn gather_and_divergence_guard_match() {
     assert_eq!(gpu_out[0].data(), cpu[0].data(), "gather_rows");
     assert_eq!(gpu_out[1].data(), cpu[1].data(), "first_nonfinite");
     assert_eq!(gpu_labels, cpu_labels, "gather_labels");
+}
+
+/// The activation kernels launched with a kind outside the table (what a new activation whose
+/// formula arm was forgotten would pass) give NaN everywhere on both paths, so the parity and
+/// gradient checks over `Activation::ALL` cannot pass it as another activation.
+#[test]
+fn an_activation_kind_without_a_formula_is_nan_on_both_paths() {
+    use downhill::backend::kernel::{Arg, Grid};
+    use downhill::ops::{elementwise::ElementwiseParams, registry};
+    fn run<B: Backend>(be: &B) -> Vec<Vec<f32>> {
+        let x = be.upload(&t(&[5], vec![-2.0, -0.5, 0.0, 0.5, 2.0])).unwrap();
+        let dy = be.upload(&t(&[5], vec![1.0; 5])).unwrap();
+        let (y, dx) = (be.zeros(&[5]).unwrap(), be.zeros(&[5]).unwrap());
+        let unknown = Activation::ALL.iter().map(|a| a.shader_kind()).max().unwrap() + 1;
+        let p = ElementwiseParams::new(5, 0, unknown, 0.0);
+        let bytes = bytemuck::bytes_of(&p);
+        be.launch(&registry::ACTIVATION_FORWARD, bytes, &mut [Arg::Write(&y), Arg::Read(&x)], Grid::Items(5)).unwrap();
+        let args = &mut [Arg::Write(&dx), Arg::Read(&x), Arg::Read(&dy)];
+        be.launch(&registry::ACTIVATION_BACKWARD, bytes, args, Grid::Items(5)).unwrap();
+        [y, dx].iter().map(|t| be.read(t).unwrap().data().to_vec()).collect()
+    }
+    let mut outputs = vec![("cpu", run(&CpuBackend::new()))];
+    if let Some(g) = gpu() {
+        outputs.push(("gpu", run(g)));
+    }
+    for (path, outs) in outputs {
+        for (which, values) in ["forward", "backward"].iter().zip(outs) {
+            assert!(values.iter().all(|v| v.is_nan()), "{path} {which} of an unknown kind: {values:?}");
+        }
+    }
 }

@@ -12,95 +12,8 @@ use crate::ops::Window2d;
 use crate::optim::OptimKind;
 use crate::tensor::{MatmulForm, Tensor};
 use kernel::{Arg, Grid, Kernel};
-
-/// Elementwise activations. The discriminant is the `kind` the shaders switch on.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Activation {
-    /// `max(x, 0)`.
-    Relu,
-    /// `x` if positive, else `slope · x` (PyTorch's default slope is 0.01).
-    LeakyRelu {
-        /// Slope for negative inputs.
-        slope: f32,
-    },
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `tanh(x)`.
-    Tanh,
-    /// `0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))`, PyTorch's `gelu(approximate="tanh")`.
-    GeluTanh,
-    /// `0.5 x (1 + erf(x/√2))`, PyTorch's default `gelu`.
-    GeluErf,
-    /// `x · sigmoid(x)`, also called swish.
-    Silu,
-}
-
-impl Activation {
-    /// Every activation, with PyTorch's default LeakyReLU slope; for tests and listings.
-    pub const ALL: [Activation; 7] = [
-        Activation::Relu,
-        Activation::LeakyRelu { slope: 0.01 },
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::GeluTanh,
-        Activation::GeluErf,
-        Activation::Silu,
-    ];
-
-    /// The number the shaders switch on (`kind` in `elementwise.wgsl`).
-    pub fn shader_kind(self) -> u32 {
-        match self {
-            Activation::Relu => 0,
-            Activation::LeakyRelu { .. } => 1,
-            Activation::Sigmoid => 2,
-            Activation::Tanh => 3,
-            Activation::GeluTanh => 4,
-            Activation::GeluErf => 5,
-            Activation::Silu => 6,
-        }
-    }
-
-    /// The activation's one parameter (LeakyReLU's slope), 0 for the others.
-    pub fn parameter(self) -> f32 {
-        match self {
-            Activation::LeakyRelu { slope } => slope,
-            _ => 0.0,
-        }
-    }
-
-    /// A short lowercase name, as PyTorch's functional API spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::LeakyRelu { .. } => "leaky_relu",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::GeluTanh => "gelu_tanh",
-            Activation::GeluErf => "gelu_exact",
-            Activation::Silu => "silu",
-        }
-    }
-}
-
-impl std::str::FromStr for Activation {
-    type Err = crate::Error;
-    /// Parses the names of [`Activation::name`]; `leaky_relu` takes PyTorch's default slope
-    /// (0.01) and `leaky_relu_<slope>` another one.
-    fn from_str(s: &str) -> Result<Self> {
-        if let Some(slope) = s.strip_prefix("leaky_relu_") {
-            if let Ok(slope) = slope.parse::<f32>() {
-                return Ok(Activation::LeakyRelu { slope });
-            }
-        }
-        Activation::ALL.iter().copied().find(|a| a.name() == s).ok_or_else(|| crate::Error::InvalidArgument {
-            what: "activation".into(),
-            detail: format!(
-                "unknown {s:?}; expected one of {}",
-                Activation::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
-            ),
-        })
-    }
-}
+// Until matmul is launched through the op table, its fused epilogue names the activation.
+pub use crate::ops::elementwise::Activation;
 
 /// Counters of a recording path (see [`Backend::recording_stats`]); differences between two
 /// reads give the cost of what ran in between.
@@ -231,23 +144,11 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- bias ----
-    /// `x[r, c] += bias[c]` for every row r. x is (R,C), bias is (C).
-    fn bias_add(&self, x: &mut Self::Tensor, bias: &Self::Tensor) -> Result<()>;
     /// `out[c] = Σ_r x[r, c]`, the bias gradient (added to `out` with `accumulate`).
     /// x is (R,C), out is (C).
     fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
     // ---- activations ----
-    /// `out = act(x)` elementwise.
-    fn activation_forward(&self, act: Activation, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
-    /// `dx = act'(x) · dy` elementwise, where x is the activation's *input*.
-    fn activation_backward(
-        &self,
-        act: Activation,
-        dx: &mut Self::Tensor,
-        x: &Self::Tensor,
-        dy: &Self::Tensor,
-    ) -> Result<()>;
     /// Row-wise softmax: `out[r, :] = softmax(x[r, :])`.
     fn softmax_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
     /// Softmax backward from its output y: `dx = y ⊙ (dy − Σ_c dy·y)` per row.
@@ -344,19 +245,6 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- elementwise utilities ----
-    /// `x *= alpha`.
-    fn scale(&self, x: &mut Self::Tensor, alpha: f32) -> Result<()>;
-    /// `y += alpha · x`.
-    fn axpy(&self, y: &mut Self::Tensor, alpha: f32, x: &Self::Tensor) -> Result<()>;
-    /// `y += alpha · sign(x)` (sign(0) = 0), the gradient of an L1 penalty.
-    fn add_sign(&self, y: &mut Self::Tensor, alpha: f32, x: &Self::Tensor) -> Result<()>;
-    /// `x = value` everywhere.
-    fn fill(&self, x: &mut Self::Tensor, value: f32) -> Result<()>;
-    /// `dst = src`.
-    fn copy(&self, dst: &mut Self::Tensor, src: &Self::Tensor) -> Result<()>;
-    /// `out = x / max(√sumsq[0], eps)`, with `sumsq` a one-element Σx² on the device (Muon's
-    /// normalisation before Newton–Schulz, without a read-back).
-    fn div_by_norm(&self, out: &mut Self::Tensor, x: &Self::Tensor, sumsq: &Self::Tensor, eps: f32) -> Result<()>;
     // ---- convolution (src/ops/conv; the matmuls are batched over groups) ----
     /// `cols` [G, N·OH·OW, C/G·kh·kw] = the patches of `x` [N, C, H, W] under window `g`.
     fn im2col(&self, cols: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;

@@ -9,6 +9,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::GpuBackend;
 use crate::backend::{Activation, Backend};
 use crate::error::Result;
+use crate::ops::elementwise;
 use crate::rng::Rng;
 use std::fmt::Debug;
 
@@ -181,9 +182,9 @@ impl<L: Layer> OnBackends for L {
 /// Writes `src` into a parameter gradient, or adds it when accumulating.
 pub(crate) fn store_grad<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tensor, accumulate: bool) -> Result<()> {
     if accumulate {
-        be.axpy(grad, 1.0, src)
+        elementwise::axpy(be, grad, 1.0, src)
     } else {
-        be.copy(grad, src)
+        elementwise::copy(be, grad, src)
     }
 }
 

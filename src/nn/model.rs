@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
 use crate::nn::layer::{Backward, Forward};
+use crate::ops::elementwise;
 use crate::params::FlatStore;
 use crate::rng::{dropout_key, key_bits};
 use crate::tensor::Tensor;
@@ -263,8 +264,8 @@ impl<B: Backend> Model<B> {
                 StepKind::Join { skip } => {
                     let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
                     let result = (|| {
-                        be.copy(&mut y, act::<B>(&plan.acts, x, step.input)?)?;
-                        be.axpy(&mut y, 1.0, act::<B>(&plan.acts, x, skip)?)
+                        elementwise::copy(be, &mut y, act::<B>(&plan.acts, x, step.input)?)?;
+                        elementwise::axpy(be, &mut y, 1.0, act::<B>(&plan.acts, x, skip)?)
                     })();
                     plan.acts[step.output] = Some(y);
                     result?;
@@ -363,13 +364,18 @@ impl<B: Backend> Model<B> {
                     Some(d) => plan.grads[step.output]
                         .as_ref()
                         .ok_or_else(|| missing("gradient", step.output))
-                        .and_then(|g| be.copy(d, g)),
+                        .and_then(|g| elementwise::copy(be, d, g)),
                     None => Ok(()),
                 },
                 StepKind::Fork { temp, join } => match (dx.as_mut(), temp) {
                     (Some(d), Some(t)) => (|| {
-                        be.copy(d, plan.grads[t].as_ref().ok_or_else(|| missing("gradient", t))?)?;
-                        be.axpy(d, 1.0, plan.grads[join].as_ref().ok_or_else(|| missing("gradient", join))?)
+                        elementwise::copy(be, d, plan.grads[t].as_ref().ok_or_else(|| missing("gradient", t))?)?;
+                        elementwise::axpy(
+                            be,
+                            d,
+                            1.0,
+                            plan.grads[join].as_ref().ok_or_else(|| missing("gradient", join))?,
+                        )
                     })(),
                     _ => Ok(()),
                 },
@@ -413,7 +419,7 @@ impl<B: Backend> Model<B> {
 
     /// Sets every gradient to zero (one fill over the flat buffer).
     pub fn zero_grad(&mut self, be: &B) -> Result<()> {
-        be.fill(self.grads.flat_mut(), 0.0)
+        elementwise::fill(be, self.grads.flat_mut(), 0.0)
     }
 }
 

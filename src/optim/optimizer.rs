@@ -8,6 +8,7 @@ use super::schedule_free::ScheduleFreeGroup;
 use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::ops::elementwise;
 use crate::params::{ParamLayout, ALIGN};
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
@@ -188,7 +189,7 @@ impl<B: Backend> Optimizer<B> {
         let bound = layout.total() + 1;
         if let OptimizerConfig::Adagrad(c) = &config {
             if c.initial_accumulator_value != 0.0 {
-                be.fill(&mut state, c.initial_accumulator_value as f32)?;
+                elementwise::fill(be, &mut state, c.initial_accumulator_value as f32)?;
             }
         }
         Ok(Self {
@@ -353,13 +354,13 @@ impl<B: Backend> Optimizer<B> {
         let lamb_clip = self.own_clip();
         match self.clip {
             Clip::L2Norm(_) => match sum_squares {
-                Some(s) => be.copy(&mut self.norm_head, s)?,
+                Some(s) => elementwise::copy(be, &mut self.norm_head, s)?,
                 None => be.sum_squares(&mut self.norm_head, grads)?,
             },
             Clip::InfNorm(_) => be.max_abs(&mut self.norm_head, grads)?,
             Clip::L1Norm(_) => be.sum_abs(&mut self.norm_head, grads)?,
             _ if lamb_clip => match sum_squares {
-                Some(s) => be.copy(&mut self.norm_head, s)?,
+                Some(s) => elementwise::copy(be, &mut self.norm_head, s)?,
                 None => be.sum_squares(&mut self.norm_head, grads)?,
             },
             _ => {}
@@ -761,23 +762,23 @@ impl<B: Backend> MuonMatrix<B> {
         use crate::tensor::MatmulForm::{Nn, Nt, Tn};
         let (a, b, cc) = c.ns_coefficients;
         be.sum_squares(&mut self.sumsq, &self.u)?;
-        be.div_by_norm(&mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
+        elementwise::div_by_norm(be, &mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
         let tall = self.rows > self.cols;
         for _ in 0..c.ns_steps {
             be.matmul(if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
             be.matmul(Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
-            be.scale(&mut self.gram2, cc as f32)?;
-            be.axpy(&mut self.gram2, b as f32, &self.gram)?;
+            elementwise::scale(be, &mut self.gram2, cc as f32)?;
+            elementwise::axpy(be, &mut self.gram2, b as f32, &self.gram)?;
             if tall {
                 be.matmul(Nn, &mut self.product, &self.x, &self.gram2, false)?;
             } else {
                 be.matmul(Nn, &mut self.product, &self.gram2, &self.x, false)?;
             }
-            be.scale(&mut self.x, a as f32)?;
-            be.axpy(&mut self.x, 1.0, &self.product)?;
+            elementwise::scale(be, &mut self.x, a as f32)?;
+            elementwise::axpy(be, &mut self.x, 1.0, &self.product)?;
         }
         let mut w = be.view(params, self.offset, &[self.rows, self.cols])?;
-        be.scale(&mut w, (1.0 - lr * wd) as f32)?;
-        be.axpy(&mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
+        elementwise::scale(be, &mut w, (1.0 - lr * wd) as f32)?;
+        elementwise::axpy(be, &mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
     }
 }

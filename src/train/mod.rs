@@ -6,6 +6,7 @@
 
 mod sync;
 
+use crate::ops::elementwise;
 pub use sync::AllReduceStats;
 use sync::GradSync;
 
@@ -233,7 +234,7 @@ impl<B: Backend> Trainer<B> {
     pub fn restore_position(&mut self, be: &B, steps: u64, rng_state: u64) -> Result<()> {
         self.steps = steps;
         self.rng = Rng::new(rng_state);
-        be.fill(&mut self.guard, 0.0)?;
+        elementwise::fill(be, &mut self.guard, 0.0)?;
         self.guard_base = steps;
         Ok(())
     }
@@ -320,7 +321,7 @@ impl<B: Backend> Trainer<B> {
         } else {
             self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
         }
-        be.axpy(&mut self.loss_sum, 1.0, self.model.loss_tensor()?)
+        elementwise::axpy(be, &mut self.loss_sum, 1.0, self.model.loss_tensor()?)
     }
 
     /// After `micro` micro-batches: average, penalties, divergence guard, schedule, the update.
@@ -330,7 +331,7 @@ impl<B: Backend> Trainer<B> {
         }
         let grads = self.model.grads.flat_mut();
         if micro > 1 {
-            be.scale(grads, 1.0 / micro as f32)?;
+            elementwise::scale(be, grads, 1.0 / micro as f32)?;
         }
         if self.sync.is_some() && !self.bucketed() {
             let what = format!("the gradient all-reduce of step {}", self.steps + 1);
@@ -338,10 +339,10 @@ impl<B: Backend> Trainer<B> {
         }
         let grads = self.model.grads.flat_mut();
         if self.config.l2 != 0.0 {
-            be.axpy(grads, self.config.l2 as f32, self.model.params.flat())?;
+            elementwise::axpy(be, grads, self.config.l2 as f32, self.model.params.flat())?;
         }
         if self.config.l1 != 0.0 {
-            be.add_sign(grads, self.config.l1 as f32, self.model.params.flat())?;
+            elementwise::add_sign(be, grads, self.config.l1 as f32, self.model.params.flat())?;
         }
         be.sum_squares(&mut self.grad_sumsq, self.model.grads.flat())?;
         be.first_nonfinite(&mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
@@ -446,7 +447,7 @@ impl<B: Backend> Trainer<B> {
             m => m,
         };
         self.feed.last_mode = Some(mode);
-        be.fill(&mut self.loss_sum, 0.0)?;
+        elementwise::fill(be, &mut self.loss_sum, 0.0)?;
         let acc = self.config.accumulation;
         let all: Vec<&[usize]> = order.chunks(rows).collect();
         let epoch_steps = self.config.steps_in_epoch(order.len());

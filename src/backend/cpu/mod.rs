@@ -11,8 +11,8 @@ use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::ops::{self, norm::BatchNormMode, Window2d};
 use crate::ops::{
-    dropout::cpu as dropout, elementwise::cpu as elementwise, gather::cpu as gather, loss::cpu as loss,
-    matmul::cpu as matmul, reduce::cpu as reduce, softmax::cpu as softmax,
+    dropout::cpu as dropout, gather::cpu as gather, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
+    softmax::cpu as softmax,
 };
 use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
@@ -158,7 +158,7 @@ impl Backend for CpuBackend {
     fn matmul_bias(&self, out: &mut CpuTensor, a: &CpuTensor, b: &CpuTensor, bias: &CpuTensor) -> Result<()> {
         crate::ops::matmul::bias_dims(&out.shape, &a.shape, &b.shape, &bias.shape)?;
         self.matmul(MatmulForm::Nt, out, a, b, false)?;
-        self.bias_add(out, bias)
+        crate::ops::elementwise::bias_add(self, out, bias)
     }
 
     fn matmul_bias_act(
@@ -172,27 +172,12 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
         self.matmul_bias(out, a, b, bias)?;
-        self.activation_forward(act, act_out, out)
-    }
-
-    fn bias_add(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<()> {
-        let (_, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
-        access("bias_add", x, [bias], |x, [b]| elementwise::bias_add(x, b, cols))
+        crate::ops::elementwise::activation_forward(self, act, act_out, out)
     }
 
     fn column_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
         let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
         access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
-    }
-
-    fn activation_forward(&self, act: Activation, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        checks::elementwise("activation_forward", &[("out", &out.shape), ("x", &x.shape)])?;
-        access("activation_forward", out, [x], |o, [x]| elementwise::activation_forward(act, o, x))
-    }
-
-    fn activation_backward(&self, act: Activation, dx: &mut CpuTensor, x: &CpuTensor, dy: &CpuTensor) -> Result<()> {
-        checks::elementwise("activation_backward", &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)])?;
-        access("activation_backward", dx, [x, dy], |o, [x, dy]| elementwise::activation_backward(act, o, x, dy))
     }
 
     fn softmax_forward(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
@@ -376,34 +361,6 @@ impl Backend for CpuBackend {
         })?
     }
 
-    fn scale(&self, x: &mut CpuTensor, alpha: f32) -> Result<()> {
-        access("scale", x, [], |x, []| elementwise::scale(x, alpha))
-    }
-
-    fn div_by_norm(&self, out: &mut CpuTensor, x: &CpuTensor, sumsq: &CpuTensor, eps: f32) -> Result<()> {
-        checks::elementwise("div_by_norm", &[("out", &out.shape), ("x", &x.shape)])?;
-        checks::scalar_out("div_by_norm", &sumsq.shape)?;
-        access("div_by_norm", out, [x, sumsq], |o, [x, s]| elementwise::div_by_norm(o, x, s[0], eps))
-    }
-
-    fn axpy(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
-        checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
-        access("axpy", y, [x], |y, [x]| elementwise::axpy(y, alpha, x))
-    }
-
-    fn add_sign(&self, y: &mut CpuTensor, alpha: f32, x: &CpuTensor) -> Result<()> {
-        checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
-        access("add_sign", y, [x], |y, [x]| elementwise::add_sign(y, alpha, x))
-    }
-
-    fn fill(&self, x: &mut CpuTensor, value: f32) -> Result<()> {
-        access("fill", x, [], |x, []| elementwise::fill(x, value))
-    }
-
-    fn copy(&self, dst: &mut CpuTensor, src: &CpuTensor) -> Result<()> {
-        checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
-        access("copy", dst, [src], |d, [s]| elementwise::copy(d, s))
-    }
     fn im2col(&self, cols: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
         ops::conv::cpu::run::im2col(cols, x, g)
     }

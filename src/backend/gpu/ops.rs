@@ -139,24 +139,9 @@ impl Backend for GpuBackend {
         self.launch_matmul_bias_act(out, act_out, a, b, bias, dims, act)
     }
 
-    fn bias_add(&self, x: &mut GpuTensor, bias: &GpuTensor) -> Result<()> {
-        let (rows, cols) = crate::ops::elementwise::bias_add(&x.shape, &bias.shape)?;
-        self.launch_bias_add(x, bias, rows * cols, cols)
-    }
-
     fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
         let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
         self.launch_column_sum(out, x, rows, cols, accumulate)
-    }
-
-    fn activation_forward(&self, act: Activation, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        let n = checks::elementwise("activation_forward", &[("out", &out.shape), ("x", &x.shape)])?;
-        self.launch_activation_forward(act, out, x, n)
-    }
-
-    fn activation_backward(&self, act: Activation, dx: &mut GpuTensor, x: &GpuTensor, dy: &GpuTensor) -> Result<()> {
-        let n = checks::elementwise("activation_backward", &[("dx", &dx.shape), ("x", &x.shape), ("dy", &dy.shape)])?;
-        self.launch_activation_backward(act, dx, x, dy, n)
     }
 
     fn softmax_forward(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
@@ -293,34 +278,6 @@ impl Backend for GpuBackend {
         self.launch_optimizer_step(kind, params, grads, state, table, chunk_groups, norm, n)
     }
 
-    fn scale(&self, x: &mut GpuTensor, alpha: f32) -> Result<()> {
-        self.launch_inplace(&kernels::SCALE, x, alpha)
-    }
-
-    fn axpy(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
-        let n = checks::elementwise("axpy", &[("y", &y.shape), ("x", &x.shape)])?;
-        self.launch_out_in(&kernels::AXPY, y, x, n, alpha)
-    }
-
-    fn div_by_norm(&self, out: &mut GpuTensor, x: &GpuTensor, sumsq: &GpuTensor, eps: f32) -> Result<()> {
-        checks::elementwise("div_by_norm", &[("out", &out.shape), ("x", &x.shape)])?;
-        checks::scalar_out("div_by_norm", &sumsq.shape)?;
-        self.launch_div_by_norm(out, x, sumsq, eps)
-    }
-
-    fn add_sign(&self, y: &mut GpuTensor, alpha: f32, x: &GpuTensor) -> Result<()> {
-        let n = checks::elementwise("add_sign", &[("y", &y.shape), ("x", &x.shape)])?;
-        self.launch_out_in(&kernels::ADD_SIGN, y, x, n, alpha)
-    }
-
-    fn fill(&self, x: &mut GpuTensor, value: f32) -> Result<()> {
-        self.launch_inplace(&kernels::FILL, x, value)
-    }
-
-    fn copy(&self, dst: &mut GpuTensor, src: &GpuTensor) -> Result<()> {
-        let n = checks::elementwise("copy", &[("dst", &dst.shape), ("src", &src.shape)])?;
-        self.launch_out_in(&kernels::COPY, dst, src, n, 0.0)
-    }
     fn im2col(&self, cols: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
         self.im2col_gpu(cols, x, g)
     }

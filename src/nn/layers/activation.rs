@@ -5,6 +5,7 @@ use crate::backend::{Activation, Backend};
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{Backward, Forward, Layer};
+use crate::ops::elementwise;
 
 /// An activation layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,12 +55,12 @@ impl Layer for Act {
     }
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
-        be.activation_forward(self.0, io.y, io.x)
+        elementwise::activation_forward(be, self.0, io.y, io.x)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         match io.dx {
-            Some(dx) => be.activation_backward(self.0, dx, io.x, io.dy),
+            Some(dx) => elementwise::activation_backward(be, self.0, dx, io.x, io.dy),
             None => Ok(()),
         }
     }

@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{scratch_n, Backward, Forward, Layer};
+use crate::ops::elementwise;
 
 /// A dropout layer with drop probability `p` in [0, 1).
 #[derive(Clone, Debug, PartialEq)]
@@ -44,8 +45,8 @@ impl Layer for Dropout {
         if self.uses_rng(io.train) {
             be.dropout_forward(io.y, mask, io.x, self.0, io.keys, io.slot)
         } else {
-            be.copy(io.y, io.x)?;
-            be.fill(mask, 1.0) // a backward after an eval-mode forward passes gradients through
+            elementwise::copy(be, io.y, io.x)?;
+            elementwise::fill(be, mask, 1.0) // a backward after an eval-mode forward passes gradients through
         }
     }
 

@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::error::{shape_error, Result};
 use crate::nn::args::Bound;
 use crate::nn::layer::{Backward, Forward, Layer};
+use crate::ops::elementwise;
 
 /// Flattens a range of dims.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,12 +62,12 @@ impl Layer for Flatten {
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let x = be.view(io.x, 0, be.shape(io.y))?;
-        be.copy(io.y, &x)
+        elementwise::copy(be, io.y, &x)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let Some(dx) = io.dx else { return Ok(()) };
         let dy = be.view(io.dy, 0, be.shape(dx))?;
-        be.copy(dx, &dy)
+        elementwise::copy(be, dx, &dy)
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{shape_error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
+use crate::ops::elementwise;
 use crate::rng::Rng;
 use crate::tensor::MatmulForm;
 
@@ -52,7 +53,7 @@ impl Linear {
             (false, then) => {
                 be.matmul(MatmulForm::Nt, y, x, &params[0], false)?;
                 match then {
-                    Some((act, z)) => be.activation_forward(act, z, y),
+                    Some((act, z)) => elementwise::activation_forward(be, act, z, y),
                     None => Ok(()),
                 }
             }

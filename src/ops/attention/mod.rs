@@ -17,6 +17,7 @@ pub mod cpu;
 use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::elementwise;
 use crate::ops::registry;
 use crate::tensor::MatmulForm;
 
@@ -126,10 +127,10 @@ pub fn sdpa_forward<B: Backend>(
 ) -> Result<()> {
     let d = AttentionDims::new(be.shape(q), be.shape(k), be.shape(v))?;
     let root = d.sqrt_scale();
-    be.copy(&mut sc.qs, &be.view(q, 0, &[d.m, d.l, d.e])?)?;
-    be.scale(&mut sc.qs, root)?;
-    be.copy(&mut sc.ks, &be.view(k, 0, &[d.m, d.s, d.e])?)?;
-    be.scale(&mut sc.ks, root)?;
+    elementwise::copy(be, &mut sc.qs, &be.view(q, 0, &[d.m, d.l, d.e])?)?;
+    elementwise::scale(be, &mut sc.qs, root)?;
+    elementwise::copy(be, &mut sc.ks, &be.view(k, 0, &[d.m, d.s, d.e])?)?;
+    elementwise::scale(be, &mut sc.ks, root)?;
     // The scores live in the backward's dS buffer until the softmax has read them.
     let mut scores = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
     be.matmul(MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
@@ -166,8 +167,8 @@ pub fn sdpa_backward<B: Backend>(
     let ds = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
     let mut dq3 = be.view(dq, 0, &[d.m, d.l, d.e])?;
     be.matmul(MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;
-    be.scale(dq, root)?;
+    elementwise::scale(be, dq, root)?;
     let mut dk3 = be.view(dk, 0, &[d.m, d.s, d.e])?;
     be.matmul(MatmulForm::Tn, &mut dk3, &ds, &sc.qs, false)?;
-    be.scale(dk, root)
+    elementwise::scale(be, dk, root)
 }

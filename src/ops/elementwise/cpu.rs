@@ -2,8 +2,9 @@
 //! Plain index loops, shaped like the shader, so the two read side by side.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
+use super::activation::{visit_kind, KindVisitor};
+use super::Activation;
 use crate::backend::cpu::float::Float;
-use crate::backend::Activation;
 use rayon::prelude::*;
 
 /// √(2/π), the GELU tanh-approximation constant.
@@ -50,7 +51,9 @@ fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
             x * sigmoid(F::c(2.0) * inner)
         }
         5 => half * x * (F::one() + (x * F::c(FRAC_1_SQRT_2)).erf()),
-        _ => x * sigmoid(x),
+        6 => x * sigmoid(x),
+        // A kind without a formula: NaN, as the shader's `default:`.
+        _ => F::c(f64::NAN),
     }
 }
 
@@ -96,60 +99,13 @@ fn derivative_kind<F: Float, const K: u32>(x: F, p: F) -> F {
             let pdf = F::c(FRAC_1_SQRT_2PI) * (-half * x * x).exp();
             cdf + x * pdf
         }
-        _ => {
+        6 => {
             let s = sigmoid(x);
             s * (one + x * (one - s))
         }
+        // A kind without a formula: NaN, as the shader's `default:`.
+        _ => F::c(f64::NAN),
     }
-}
-
-/// Runs `$body` with `$k` a compile-time constant equal to `$act`'s shader kind and `$p` its
-/// parameter as F.
-macro_rules! per_kind {
-    ($act:expr, |$k:ident, $p:ident| $body:expr) => {{
-        let act: Activation = $act;
-        let $p = F::c(act.parameter() as f64);
-        match act.shader_kind() {
-            0 => {
-                const $k: u32 = 0;
-                $body
-            }
-            1 => {
-                const $k: u32 = 1;
-                $body
-            }
-            2 => {
-                const $k: u32 = 2;
-                $body
-            }
-            3 => {
-                const $k: u32 = 3;
-                $body
-            }
-            4 => {
-                const $k: u32 = 4;
-                $body
-            }
-            5 => {
-                const $k: u32 = 5;
-                $body
-            }
-            _ => {
-                const $k: u32 = 6;
-                $body
-            }
-        }
-    }};
-}
-
-/// `act(x)` for one element.
-pub fn activate<F: Float>(act: Activation, x: F) -> F {
-    per_kind!(act, |K, p| activate_kind::<F, K>(x, p))
-}
-
-/// `act'(x)` for one element (the derivative PyTorch's autograd uses; 0 at ReLU's kink).
-pub fn activate_derivative<F: Float>(act: Activation, x: F) -> F {
-    per_kind!(act, |K, p| derivative_kind::<F, K>(x, p))
 }
 
 /// Elements per parallel task of the elementwise loops. Fixed, and each element is computed on
@@ -187,12 +143,47 @@ pub(crate) fn map3<F: Float>(out: &mut [F], a: &[F], b: &[F], f: impl Fn(F, F, F
 
 /// `out[i] = act(x[i])`. out and x are (N).
 pub fn activation_forward<F: Float>(act: Activation, out: &mut [F], x: &[F]) {
-    per_kind!(act, |K, p| map1(out, x, move |v| activate_kind::<F, K>(v, p)))
+    activation_forward_kind(act.shader_kind(), act.parameter(), out, x)
 }
 
 /// `dx[i] = act'(x[i]) · dy[i]`. dx, x, dy are (N); x is the activation's input.
 pub fn activation_backward<F: Float>(act: Activation, dx: &mut [F], x: &[F], dy: &[F]) {
-    per_kind!(act, |K, p| map3(dx, x, dy, move |_, x, dy| derivative_kind::<F, K>(x, p) * dy))
+    activation_backward_kind(act.shader_kind(), act.parameter(), dx, x, dy)
+}
+
+/// [`activation_forward`] for a raw shader `kind` and parameter, as the kernel reads them.
+pub fn activation_forward_kind<F: Float>(kind: u32, param: f32, out: &mut [F], x: &[F]) {
+    struct Forward<'a, F> {
+        out: &'a mut [F],
+        x: &'a [F],
+        p: F,
+    }
+    impl<F: Float> KindVisitor for Forward<'_, F> {
+        type Out = ();
+        fn visit<const K: u32>(self) {
+            let p = self.p;
+            map1(self.out, self.x, move |v| activate_kind::<F, K>(v, p))
+        }
+    }
+    visit_kind(kind, Forward { out, x, p: F::c(param as f64) })
+}
+
+/// [`activation_backward`] for a raw shader `kind` and parameter, as the kernel reads them.
+pub fn activation_backward_kind<F: Float>(kind: u32, param: f32, dx: &mut [F], x: &[F], dy: &[F]) {
+    struct Backward<'a, F> {
+        dx: &'a mut [F],
+        x: &'a [F],
+        dy: &'a [F],
+        p: F,
+    }
+    impl<F: Float> KindVisitor for Backward<'_, F> {
+        type Out = ();
+        fn visit<const K: u32>(self) {
+            let p = self.p;
+            map3(self.dx, self.x, self.dy, move |_, x, dy| derivative_kind::<F, K>(x, p) * dy)
+        }
+    }
+    visit_kind(kind, Backward { dx, x, dy, p: F::c(param as f64) })
 }
 
 /// `x[r, c] += bias[c]`. x is (R,C), bias is (C).
@@ -254,5 +245,88 @@ pub fn div_by_norm(out: &mut [f32], x: &[f32], sumsq: f32, eps: f32) {
     let d = sumsq.sqrt().max(eps);
     for (o, &x) in out.iter_mut().zip(x) {
         *o = x / d;
+    }
+}
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::elementwise::ElementwiseParams;
+
+    /// `activation_forward`: (out, x).
+    pub fn activation_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("activation_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("activation_forward", bufs)) };
+        super::activation_forward_kind(p.kind, p.alpha, out, x);
+        Ok(())
+    }
+
+    /// `activation_backward`: (dx, x, dy).
+    pub fn activation_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("activation_backward", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(x), CpuBuf::Read(dy)] = bufs else {
+            return Err(bad_buffers("activation_backward", bufs));
+        };
+        super::activation_backward_kind(p.kind, p.alpha, dx, x, dy);
+        Ok(())
+    }
+
+    /// `bias_add`: (x, bias).
+    pub fn bias_add(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("bias_add", bytes)?;
+        let [CpuBuf::Write(x), CpuBuf::Read(bias)] = bufs else { return Err(bad_buffers("bias_add", bufs)) };
+        super::bias_add(x, bias, p.cols as usize);
+        Ok(())
+    }
+
+    /// `scale`: (x).
+    pub fn scale(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("scale", bytes)?;
+        let [CpuBuf::Write(x)] = bufs else { return Err(bad_buffers("scale", bufs)) };
+        super::scale(x, p.alpha);
+        Ok(())
+    }
+
+    /// `fill`: (x).
+    pub fn fill(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("fill", bytes)?;
+        let [CpuBuf::Write(x)] = bufs else { return Err(bad_buffers("fill", bufs)) };
+        super::fill(x, p.alpha);
+        Ok(())
+    }
+
+    /// `axpy`: (y, x).
+    pub fn axpy(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("axpy", bytes)?;
+        let [CpuBuf::Write(y), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("axpy", bufs)) };
+        super::axpy(y, p.alpha, x);
+        Ok(())
+    }
+
+    /// `add_sign`: (y, x).
+    pub fn add_sign(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("add_sign", bytes)?;
+        let [CpuBuf::Write(y), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("add_sign", bufs)) };
+        super::add_sign(y, p.alpha, x);
+        Ok(())
+    }
+
+    /// `copy`: (dst, src).
+    pub fn copy(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let _: ElementwiseParams = params("copy", bytes)?;
+        let [CpuBuf::Write(dst), CpuBuf::Read(src)] = bufs else { return Err(bad_buffers("copy", bufs)) };
+        super::copy(dst, src);
+        Ok(())
+    }
+
+    /// `div_by_norm`: (out, x, sumsq).
+    pub fn div_by_norm(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("div_by_norm", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x), CpuBuf::Read(s)] = bufs else {
+            return Err(bad_buffers("div_by_norm", bufs));
+        };
+        super::div_by_norm(out, x, s[0], p.alpha);
+        Ok(())
     }
 }

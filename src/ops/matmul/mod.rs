@@ -16,7 +16,7 @@ pub(crate) fn bias_dims(out: &[usize], a: &[usize], b: &[usize], bias: &[usize])
     if batch != 1 || out.len() != 2 {
         return Err(crate::error::shape_error("matmul_bias", format!("out {out:?} must be a matrix (M, N)")));
     }
-    crate::ops::elementwise::bias_add(out, bias)?;
+    crate::ops::elementwise::bias_dims(out, bias)?;
     Ok((m, n, k))
 }
 
