@@ -15,6 +15,7 @@ pub mod error;
 pub mod explore;
 pub mod feed;
 pub mod infer;
+pub mod kernels;
 pub mod loss;
 pub mod memory;
 pub mod nn;

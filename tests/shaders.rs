@@ -2,7 +2,7 @@
 //! registry exists as an entry point using exactly the bindings the launcher binds.
 
 use downhill::backend::kernel::{Access, Shader};
-use downhill::ops::registry::{ALL_KERNELS, ALL_SHADERS};
+use downhill::kernels::{all_kernels, all_shaders};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 fn validate(file: &Shader) -> (naga::Module, naga::valid::ModuleInfo) {
@@ -16,7 +16,7 @@ fn validate(file: &Shader) -> (naga::Module, naga::valid::ModuleInfo) {
 
 #[test]
 fn every_shader_file_validates() {
-    for file in ALL_SHADERS {
+    for file in all_shaders() {
         validate(file);
     }
 }
@@ -35,14 +35,14 @@ fn every_shader_file_on_disk_is_registered() {
         // The preludes are not kernel files: they are prepended to them.
         let prelude = ["prelude.wgsl", "optim/prologue.wgsl", "activation.wgsl"].contains(&name.as_str());
         if name.ends_with(".wgsl") && !prelude {
-            assert!(ALL_SHADERS.iter().any(|f| f.name == name), "shaders/{name} is not in the kernel registry");
+            assert!(all_shaders().any(|f| f.name == name), "shaders/{name} is not in the kernel registry");
         }
     }
 }
 
 #[test]
 fn every_kernel_binds_what_its_entry_point_uses() {
-    for kernel in ALL_KERNELS {
+    for kernel in all_kernels() {
         let (module, info) = validate(kernel.shader);
         let index = module
             .entry_points

@@ -9,7 +9,6 @@ pub mod kernel;
 use crate::error::Result;
 use crate::ops::norm::BatchNormMode;
 use crate::ops::Window2d;
-use crate::optim::OptimKind;
 use crate::tensor::{MatmulForm, Tensor};
 use kernel::{Arg, Grid, Kernel};
 // Until matmul is launched through the op table, its fused epilogue names the activation.
@@ -69,6 +68,8 @@ pub trait Backend {
         out.copy_from_slice(host.data());
         Ok(())
     }
+    /// How many u32s a labels buffer holds.
+    fn u32_len(&self, labels: &Self::Labels) -> usize;
     /// Labels back to the host (labels a kernel wrote, such as sampled ones).
     fn read_labels(&self, labels: &Self::Labels) -> Result<Vec<u32>>;
     /// Runs everything recorded so far and waits for it.
@@ -227,22 +228,6 @@ pub trait Backend {
     fn first_nonfinite(&self, flag: &mut Self::Tensor, loss: &Self::Tensor, grad_sumsq: &Self::Tensor) -> Result<()>;
 
     // ---- optimizer ----
-    /// One fused optimizer update over a whole flat buffer (ONE dispatch on the GPU path):
-    /// `params` and `grads` are (n), `state` is (slots·n), `table` is (groups, HYPER_LEN) of
-    /// [`crate::optim::GroupHyper`] blocks, `chunk_groups` gives the group of every
-    /// [`crate::params::ALIGN`]-element chunk, and `norm` (one element) is the global sum of
-    /// squares or max |g| that clipping reads.
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    fn optimizer_step(
-        &self,
-        kind: OptimKind,
-        params: &mut Self::Tensor,
-        grads: &Self::Tensor,
-        state: &mut Self::Tensor,
-        table: &Self::Tensor,
-        chunk_groups: &Self::Labels,
-        norm: &Self::Tensor,
-    ) -> Result<()>;
 
     // ---- elementwise utilities ----
     // ---- convolution (src/ops/conv; the matmuls are batched over groups) ----
@@ -388,17 +373,4 @@ pub trait Backend {
     fn sample_labels(&self, labels: &mut Self::Labels, logits: &Self::Tensor, key: u32) -> Result<()>;
 
     // ---- per-tensor optimizers ----
-    /// Adafactor's step over the flat buffers (`optim::adafactor`): `tensors` is its tensor
-    /// table (offset, numel, n, m, group per tensor); state holds 2 slots of n; `norm[0]` is the
-    /// global norm a clip reads (the group block's clip settings apply).
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    fn adafactor_step(
-        &self,
-        params: &mut Self::Tensor,
-        grads: &Self::Tensor,
-        state: &mut Self::Tensor,
-        table: &Self::Tensor,
-        tensors: &Self::Labels,
-        norm: &Self::Tensor,
-    ) -> Result<()>;
 }

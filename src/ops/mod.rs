@@ -16,7 +16,6 @@ pub mod heads;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
-pub mod optim_step;
 pub mod pool;
 pub mod reduce;
 pub mod registry;

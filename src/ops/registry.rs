@@ -24,6 +24,7 @@ macro_rules! shader {
         };
     };
 }
+pub(crate) use shader;
 
 shader!(MATMUL_WGSL, "matmul.wgsl", 256, "activation.wgsl");
 shader!(ELEMENTWISE_WGSL, "elementwise.wgsl", 256, "activation.wgsl");
@@ -31,19 +32,6 @@ shader!(SOFTMAX_WGSL, "softmax.wgsl", 64);
 shader!(LOSS_WGSL, "loss.wgsl", 256);
 shader!(REDUCE_WGSL, "reduce.wgsl", 64);
 shader!(DROPOUT_WGSL, "dropout.wgsl", 256);
-shader!(OPTIM_SGD_WGSL, "optim/sgd.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_ADAGRAD_WGSL, "optim/adagrad.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_RMSPROP_WGSL, "optim/rmsprop.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_ADAM_WGSL, "optim/adam.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_ADAMAX_WGSL, "optim/adamax.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_NADAM_WGSL, "optim/nadam.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_RADAM_WGSL, "optim/radam.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_LION_WGSL, "optim/lion.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_SOPHIA_WGSL, "optim/sophia.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_SCHEDULE_FREE_WGSL, "optim/schedule_free.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_LAMB_WGSL, "optim/lamb.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_ADAFACTOR_WGSL, "optim/adafactor.wgsl", 256, "optim/prologue.wgsl");
-shader!(OPTIM_MUON_WGSL, "optim/muon.wgsl", 256, "optim/prologue.wgsl");
 shader!(GATHER_WGSL, "gather.wgsl", 256);
 shader!(CONV_WGSL, "conv.wgsl", 256);
 shader!(POOL_WGSL, "pool.wgsl", 256);
@@ -63,19 +51,6 @@ pub const ALL_SHADERS: &[&Shader] = &[
     &LOSS_WGSL,
     &REDUCE_WGSL,
     &DROPOUT_WGSL,
-    &OPTIM_SGD_WGSL,
-    &OPTIM_ADAGRAD_WGSL,
-    &OPTIM_RMSPROP_WGSL,
-    &OPTIM_ADAM_WGSL,
-    &OPTIM_ADAMAX_WGSL,
-    &OPTIM_NADAM_WGSL,
-    &OPTIM_RADAM_WGSL,
-    &OPTIM_LION_WGSL,
-    &OPTIM_SOPHIA_WGSL,
-    &OPTIM_SCHEDULE_FREE_WGSL,
-    &OPTIM_LAMB_WGSL,
-    &OPTIM_ADAFACTOR_WGSL,
-    &OPTIM_MUON_WGSL,
     &GATHER_WGSL,
     &CONV_WGSL,
     &POOL_WGSL,
@@ -90,6 +65,10 @@ pub const ALL_SHADERS: &[&Shader] = &[
 
 use Access::{Read as R, ReadWrite as W, Uniform as U};
 
+/// The bindings of a fused optimizer update (`optim::fused`): params, grads, state, table,
+/// chunk groups, norm.
+pub const OPTIM_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
+
 const OUT_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R)];
 const OUT_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R)];
 const OUT_IN_IN_IN: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, R)];
@@ -97,7 +76,6 @@ const OUT_IN_IN_IN_OUT: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4,
 const INPLACE: &[(u32, Access)] = &[(0, U), (1, W)];
 const LOSS_TARGET: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
 const DROPOUT_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, R), (4, W)];
-const OPTIM: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (5, R), (6, R)];
 const GATHER_LABELS_BINDINGS: &[(u32, Access)] = &[(0, U), (3, R), (4, W), (5, R)];
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 const POOL_MAX_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
@@ -105,7 +83,6 @@ const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R
 const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
 const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
-const ADAFACTOR_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, R), (6, R), (7, R)];
 const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
 
@@ -162,19 +139,6 @@ kernels! {
     MAX_ABS: REDUCE_WGSL "max_abs" OUT_IN;
     DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD;
     DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN;
-    SGD_STEP: OPTIM_SGD_WGSL "sgd_step" OPTIM;
-    ADAGRAD_STEP: OPTIM_ADAGRAD_WGSL "adagrad_step" OPTIM;
-    RMSPROP_STEP: OPTIM_RMSPROP_WGSL "rmsprop_step" OPTIM;
-    ADAM_STEP: OPTIM_ADAM_WGSL "adam_step" OPTIM;
-    ADAMAX_STEP: OPTIM_ADAMAX_WGSL "adamax_step" OPTIM;
-    NADAM_STEP: OPTIM_NADAM_WGSL "nadam_step" OPTIM;
-    RADAM_STEP: OPTIM_RADAM_WGSL "radam_step" OPTIM;
-    LION_STEP: OPTIM_LION_WGSL "lion_step" OPTIM;
-    SOPHIA_STEP: OPTIM_SOPHIA_WGSL "sophia_step" OPTIM;
-    SCHEDULE_FREE_STEP: OPTIM_SCHEDULE_FREE_WGSL "schedule_free_step" OPTIM;
-    LAMB_STEP: OPTIM_LAMB_WGSL "lamb_step" OPTIM;
-    ADAFACTOR_STEP: OPTIM_ADAFACTOR_WGSL "adafactor_step" ADAFACTOR_BINDINGS;
-    MUON_STEP: OPTIM_MUON_WGSL "muon_step" OPTIM;
     GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN;
     GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS;
     FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN;

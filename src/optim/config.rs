@@ -3,9 +3,8 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::{
-    adagrad, adam, adamax, lamb, lion, muon, nadam, radam, rmsprop, schedule_free, sgd, sophia, AdafactorConfig,
-    AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, MuonConfig, NadamConfig, RadamConfig,
-    RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
+    AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, MuonConfig, NadamConfig,
+    RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
 };
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
@@ -237,25 +236,23 @@ pub enum OptimKind {
 }
 
 impl OptimKind {
-    /// The CPU twin of the whole fused step: the kind's per-element update, inlined into the
-    /// parallel driver (`ops::optim_step::cpu::drive`).
-    pub(crate) fn run_cpu(self, step: crate::ops::optim_step::cpu::FusedStep<'_>) {
-        use crate::ops::optim_step::cpu::drive;
+    /// The kernel of the rule's step (`optim::kernels`).
+    pub fn kernel(self) -> &'static crate::backend::kernel::Kernel {
+        use super::kernels as k;
         match self {
-            OptimKind::Sgd => drive(sgd::update, step),
-            OptimKind::Adagrad => drive(adagrad::update, step),
-            OptimKind::Rmsprop => drive(rmsprop::update, step),
-            OptimKind::Adam => drive(adam::update, step),
-            OptimKind::Adamax => drive(adamax::update, step),
-            OptimKind::Nadam => drive(nadam::update, step),
-            OptimKind::Radam => drive(radam::update, step),
-            OptimKind::Lion => drive(lion::update, step),
-            OptimKind::Sophia => drive(sophia::update, step),
-            OptimKind::ScheduleFree => drive(schedule_free::update, step),
-            OptimKind::Lamb => drive(lamb::update, step),
-            OptimKind::Muon => drive(muon::update, step),
-            // Per tensor: the backends route it to adafactor_step and refuse it here.
-            OptimKind::Adafactor => {}
+            OptimKind::Sgd => &k::SGD_STEP,
+            OptimKind::Adagrad => &k::ADAGRAD_STEP,
+            OptimKind::Rmsprop => &k::RMSPROP_STEP,
+            OptimKind::Adam => &k::ADAM_STEP,
+            OptimKind::Adamax => &k::ADAMAX_STEP,
+            OptimKind::Nadam => &k::NADAM_STEP,
+            OptimKind::Radam => &k::RADAM_STEP,
+            OptimKind::Lion => &k::LION_STEP,
+            OptimKind::Sophia => &k::SOPHIA_STEP,
+            OptimKind::ScheduleFree => &k::SCHEDULE_FREE_STEP,
+            OptimKind::Lamb => &k::LAMB_STEP,
+            OptimKind::Adafactor => &k::ADAFACTOR_STEP,
+            OptimKind::Muon => &k::MUON_STEP,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! reduction before it when clipping by norm), recorded with the rest of the training step.
 
 use super::config::OptimizerConfig;
+use super::fused;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
 use super::schedule_free::ScheduleFreeGroup;
 use super::LambConfig;
@@ -367,9 +368,18 @@ impl<B: Backend> Optimizer<B> {
         }
         let kind = self.config.kind();
         if let Some(tensors) = &self.tensor_table {
-            return be.adafactor_step(params, grads, &mut self.state, &self.tables[ring], tensors, &self.norm);
+            return fused::record_adafactor(
+                be,
+                params,
+                grads,
+                &mut self.state,
+                &self.tables[ring],
+                tensors,
+                &self.norm,
+            );
         }
-        be.optimizer_step(kind, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
+        let kernel = kind.kernel();
+        fused::record(be, kernel, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
         if let OptimizerConfig::Muon(c) = &self.config {
             let g = &self.groups[1];
             for m in &mut self.matrices {
@@ -385,7 +395,7 @@ impl<B: Backend> Optimizer<B> {
             }
             be.write(&mut self.phase_tables[ring], &self.table_host)?;
             let table = &self.phase_tables[ring];
-            be.optimizer_step(kind, params, grads, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+            fused::record(be, kernel, params, grads, &mut self.state, table, &self.chunk_groups, &self.norm)?;
         }
         Ok(())
     }
@@ -426,7 +436,8 @@ impl<B: Backend> Optimizer<B> {
             self.zero_grads = Some(be.zeros(&[self.layout.total()])?);
         }
         let zero = self.zero_grads.as_ref().expect("made above");
-        be.optimizer_step(self.config.kind(), params, zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+        let kernel = self.config.kind().kernel();
+        fused::record(be, kernel, params, zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
         self.eval_mode = to_eval;
         Ok(())
     }
@@ -446,8 +457,9 @@ impl<B: Backend> Optimizer<B> {
             self.hessian_table = Some(be.upload(&self.table_host)?);
         }
         let table = self.hessian_table.as_ref().expect("written above");
-        be.optimizer_step(
-            self.config.kind(),
+        fused::record(
+            be,
+            self.config.kind().kernel(),
             params,
             hessian_grads,
             &mut self.state,

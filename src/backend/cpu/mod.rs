@@ -14,7 +14,6 @@ use crate::ops::{
     dropout::cpu as dropout, gather::cpu as gather, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
     softmax::cpu as softmax,
 };
-use crate::optim::{GroupHyper, OptimKind};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 pub(crate) use storage::{access, access2, access_many, read_all};
 
@@ -82,6 +81,10 @@ impl Backend for CpuBackend {
         let range = dst.range();
         dst.storage.write()[range].copy_from_slice(host.data());
         Ok(())
+    }
+
+    fn u32_len(&self, labels: &Vec<u32>) -> usize {
+        labels.len()
     }
 
     fn read_labels(&self, labels: &Vec<u32>) -> Result<Vec<u32>> {
@@ -318,49 +321,6 @@ impl Backend for CpuBackend {
         access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
     }
 
-    fn optimizer_step(
-        &self,
-        kind: OptimKind,
-        params: &mut CpuTensor,
-        grads: &CpuTensor,
-        state: &mut CpuTensor,
-        table: &CpuTensor,
-        chunk_groups: &Vec<u32>,
-        norm: &CpuTensor,
-    ) -> Result<()> {
-        let op = "optimizer_step";
-        if kind == OptimKind::Adafactor {
-            return Err(crate::ops::optim_step::per_tensor_only(kind));
-        }
-        crate::ops::optim_step::optimizer_step(
-            &params.shape,
-            &grads.shape,
-            &state.shape,
-            &table.shape,
-            chunk_groups.len(),
-            &norm.shape,
-        )?;
-        let groups = numel(&table.shape) / crate::optim::HYPER_LEN;
-        check_labels(chunk_groups, groups)?;
-        access2(op, params, state, [grads, table, norm], |p, st, [g, t, nrm]| {
-            let hyper: &[GroupHyper] = bytemuck::try_cast_slice(t).map_err(|e| Error::InvalidArgument {
-                what: op.into(),
-                detail: format!("the table is not a whole number of group blocks: {e}"),
-            })?;
-            let step = crate::ops::optim_step::cpu::FusedStep {
-                params: p,
-                grads: g,
-                state: st,
-                table: hyper,
-                chunk_groups,
-                norm: nrm[0],
-                chunk_scalars: &nrm[1..],
-            };
-            kind.run_cpu(step);
-            Ok(())
-        })?
-    }
-
     fn im2col(&self, cols: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
         ops::conv::cpu::run::im2col(cols, x, g)
     }
@@ -517,35 +477,5 @@ impl Backend for CpuBackend {
         let (_, classes) = ops::sample::sample_labels(labels.len(), &logits.shape)?;
         read_all([logits], |[l]| ops::sample::cpu::sample_labels(labels, l, classes, key));
         Ok(())
-    }
-
-    fn adafactor_step(
-        &self,
-        params: &mut CpuTensor,
-        grads: &CpuTensor,
-        state: &mut CpuTensor,
-        table: &CpuTensor,
-        tensors: &Vec<u32>,
-        norm: &CpuTensor,
-    ) -> Result<()> {
-        let op = "adafactor_step";
-        crate::ops::optim_step::adafactor_step(&params.shape, &grads.shape, &state.shape, &table.shape, tensors.len())?;
-        access2(op, params, state, [grads, table, norm], |p, st, [g, t, nrm]| {
-            let hyper: &[GroupHyper] = bytemuck::try_cast_slice(t).map_err(|e| Error::InvalidArgument {
-                what: op.into(),
-                detail: format!("the table is not a whole number of group blocks: {e}"),
-            })?;
-            if let Some(bad) = tensors
-                .chunks(crate::optim::adafactor::META_LEN)
-                .find(|e| e[0] as usize + e[1] as usize > p.len() || e[4] as usize >= hyper.len())
-            {
-                return Err(Error::InvalidArgument {
-                    what: op.into(),
-                    detail: format!("tensor entry {bad:?} is out of range"),
-                });
-            }
-            crate::ops::optim_step::cpu::adafactor(p, g, st, hyper, tensors, nrm[0]);
-            Ok(())
-        })?
     }
 }

@@ -6,7 +6,6 @@ use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
 use crate::ops::registry as kernels;
 use crate::ops::{norm::BatchNormMode, Window2d};
-use crate::optim::OptimKind;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use std::sync::Arc;
 
@@ -49,6 +48,10 @@ impl Backend for GpuBackend {
     fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
         same_shape("write", "destination", &dst.shape, "source", host.shape())?;
         self.write_bytes(&dst.buf, dst.offset, bytemuck::cast_slice(host.data()))
+    }
+
+    fn u32_len(&self, labels: &GpuLabels) -> usize {
+        labels.len
     }
 
     fn read_labels(&self, labels: &GpuLabels) -> Result<Vec<u32>> {
@@ -257,27 +260,6 @@ impl Backend for GpuBackend {
         self.launch_first_nonfinite(flag, loss, grad_sumsq)
     }
 
-    fn optimizer_step(
-        &self,
-        kind: OptimKind,
-        params: &mut GpuTensor,
-        grads: &GpuTensor,
-        state: &mut GpuTensor,
-        table: &GpuTensor,
-        chunk_groups: &GpuLabels,
-        norm: &GpuTensor,
-    ) -> Result<()> {
-        let n = crate::ops::optim_step::optimizer_step(
-            &params.shape,
-            &grads.shape,
-            &state.shape,
-            &table.shape,
-            chunk_groups.len,
-            &norm.shape,
-        )?;
-        self.launch_optimizer_step(kind, params, grads, state, table, chunk_groups, norm, n)
-    }
-
     fn im2col(&self, cols: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
         self.im2col_gpu(cols, x, g)
     }
@@ -441,24 +423,5 @@ impl Backend for GpuBackend {
     fn sample_labels(&self, labels: &mut GpuLabels, logits: &GpuTensor, key: u32) -> Result<()> {
         let (rows, classes) = crate::ops::sample::sample_labels(labels.len(), &logits.shape)?;
         self.launch_sample_labels(labels, logits, rows, classes, key)
-    }
-
-    fn adafactor_step(
-        &self,
-        params: &mut GpuTensor,
-        grads: &GpuTensor,
-        state: &mut GpuTensor,
-        table: &GpuTensor,
-        tensors: &GpuLabels,
-        norm: &GpuTensor,
-    ) -> Result<()> {
-        let n = crate::ops::optim_step::adafactor_step(
-            &params.shape,
-            &grads.shape,
-            &state.shape,
-            &table.shape,
-            tensors.len(),
-        )?;
-        self.launch_adafactor(params, grads, state, table, tensors, norm, n)
     }
 }

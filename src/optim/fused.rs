@@ -1,11 +1,190 @@
-//! The CPU twin of the fused optimizer update: one pass over the whole flat parameter buffer.
-//! Element i reads its group's block from `table[chunk_groups[i / ALIGN]]`, clips its gradient,
-//! and applies its optimizer's update (`src/optim/<name>.rs`, the twin of
-//! `shaders/optim/<name>.wgsl`); state slot s of element i is `state[s·n + i]`.
+//! The shared step driver of the update rules: the fused optimizer update over one flat buffer
+//! (the clip, then the optimizer's own per-element update), its shape checks, its launch, and
+//! its CPU twin: one pass over the whole flat parameter buffer. Element i reads its group's
+//! block from `table[chunk_groups[i / ALIGN]]`, clips its gradient, and applies its optimizer's
+//! update (`src/optim/<name>.rs`, the twin of `shaders/optim/<name>.wgsl`); state slot s of
+//! element i is `state[s·n + i]`. Adafactor's per-tensor step (its own bindings) is here too.
 
-use crate::optim::GroupHyper;
+use crate::backend::checks::{elementwise, scalar_out};
+use crate::backend::kernel::{bad_buffers, params as decode, Arg, CpuBuf, Grid, Kernel};
+use crate::backend::Backend;
+use crate::error::{shape_error, Error, Result, ShapeDisplay};
+use crate::optim::{GroupHyper, HYPER_LEN};
 use crate::params::ALIGN;
+use crate::tensor::numel;
 use rayon::prelude::*;
+
+/// Mirrors `Params` in the optimizer shaders.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FusedParams {
+    /// Elements of the flat buffer.
+    pub n: u32,
+    /// Padding to 16 bytes.
+    pub pad: [u32; 3],
+}
+
+/// Shapes of an optimizer step: params and grads (n) with n a multiple of ALIGN, state a whole
+/// number of slots of n, a table of whole blocks, one group per chunk, and a norm of one
+/// element (the global gradient norm) or 1 + one per chunk (LAMB's per-chunk trust ratios).
+pub fn check_fused(
+    params: &[usize],
+    grads: &[usize],
+    state: &[usize],
+    table: &[usize],
+    chunks: usize,
+    norm: &[usize],
+) -> Result<usize> {
+    let op = "optimizer_step";
+    let n = elementwise(op, &[("params", params), ("grads", grads)])?;
+    if !n.is_multiple_of(ALIGN) || chunks != n / ALIGN {
+        return Err(shape_error(
+            op,
+            format!("{n} parameters need {} chunk groups of {ALIGN}, got {chunks}", n.div_ceil(ALIGN)),
+        ));
+    }
+    let s = numel(state);
+    if n > 0 && !s.is_multiple_of(n) {
+        return Err(shape_error(
+            op,
+            format!("state {} is not a whole number of {n}-element slots", ShapeDisplay(state)),
+        ));
+    }
+    check_table(op, table)?;
+    if numel(norm) != 1 + chunks {
+        scalar_out(op, norm)?;
+    }
+    Ok(n)
+}
+
+/// A table of whole group blocks.
+fn check_table(op: &'static str, table: &[usize]) -> Result<()> {
+    if !numel(table).is_multiple_of(HYPER_LEN) || numel(table) == 0 {
+        return Err(shape_error(op, format!("table {} is not a whole number of group blocks", ShapeDisplay(table))));
+    }
+    Ok(())
+}
+
+/// One fused optimizer update over a whole flat buffer (ONE dispatch on the GPU path) with an
+/// update rule's `kernel` (its bindings are [`crate::ops::registry::OPTIM_BINDINGS`]):
+/// `params` and `grads` are (n), `state` is (slots·n), `table` is (groups, HYPER_LEN) of
+/// [`GroupHyper`] blocks, `chunk_groups` gives the group of every ALIGN-element chunk, and
+/// `norm` (one element, or 1 + one per chunk) is what clipping (and LAMB) reads.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn record<B: Backend>(
+    be: &B,
+    kernel: &'static Kernel,
+    params: &mut B::Tensor,
+    grads: &B::Tensor,
+    state: &mut B::Tensor,
+    table: &B::Tensor,
+    chunk_groups: &B::Labels,
+    norm: &B::Tensor,
+) -> Result<()> {
+    let chunks = be.u32_len(chunk_groups);
+    let shapes = (be.shape(params), be.shape(grads), be.shape(state), be.shape(table), be.shape(norm));
+    let n = check_fused(shapes.0, shapes.1, shapes.2, shapes.3, chunks, shapes.4)?;
+    let p = FusedParams { n: n as u32, pad: [0; 3] };
+    let args = &mut [
+        Arg::Write(params),
+        Arg::Read(grads),
+        Arg::Write(state),
+        Arg::Read(table),
+        Arg::ReadU32(chunk_groups),
+        Arg::Read(norm),
+    ];
+    be.launch(kernel, bytemuck::bytes_of(&p), args, Grid::Items(n))
+}
+
+/// Adafactor's step over the flat buffers (`optim::adafactor`), one workgroup per tensor:
+/// `tensors` is its tensor table (offset, numel, n, m, group per tensor); state
+/// holds 2 slots of n; `norm[0]` is the global norm a clip reads.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn record_adafactor<B: Backend>(
+    be: &B,
+    params: &mut B::Tensor,
+    grads: &B::Tensor,
+    state: &mut B::Tensor,
+    table: &B::Tensor,
+    tensors: &B::Labels,
+    norm: &B::Tensor,
+) -> Result<()> {
+    let op = "adafactor_step";
+    let entries = be.u32_len(tensors);
+    if !entries.is_multiple_of(crate::optim::adafactor::META_LEN) {
+        return Err(shape_error(op, "the tensor table is not a whole number of entries"));
+    }
+    let count = entries / crate::optim::adafactor::META_LEN;
+    let n = elementwise(op, &[("params", be.shape(params)), ("grads", be.shape(grads))])?;
+    if numel(be.shape(state)) != 2 * n {
+        return Err(shape_error(op, format!("state must hold 2 slots of {n}, got {}", ShapeDisplay(be.shape(state)))));
+    }
+    check_table(op, be.shape(table))?;
+    let p = FusedParams { n: n as u32, pad: [0; 3] };
+    let args = &mut [
+        Arg::Write(params),
+        Arg::Read(grads),
+        Arg::Write(state),
+        Arg::Read(table),
+        Arg::Read(norm),
+        Arg::ReadU32(tensors),
+    ];
+    be.launch(&super::kernels::ADAFACTOR_STEP, bytemuck::bytes_of(&p), args, Grid::Fixed(count as u32, 1, 1))
+}
+
+/// The group blocks of a table tensor.
+fn blocks<'a>(op: &'static str, table: &'a [f32]) -> Result<&'a [GroupHyper]> {
+    bytemuck::try_cast_slice(table).map_err(|e| Error::InvalidArgument {
+        what: op.into(),
+        detail: format!("the table is not a whole number of group blocks: {e}"),
+    })
+}
+
+/// The CPU twin of every fused update kernel, with the rule's per-element `update`
+/// (`optim::kernels` instantiates it once per rule).
+pub(crate) fn fused_twin<U>(entry: &'static str, bytes: &[u8], bufs: &mut [CpuBuf<'_>], update: U) -> Result<()>
+where
+    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
+{
+    let _: FusedParams = decode(entry, bytes)?;
+    let [CpuBuf::Write(p), CpuBuf::Read(g), CpuBuf::Write(st), CpuBuf::Read(t), CpuBuf::ReadU32(chunk_groups), CpuBuf::Read(nrm)] =
+        bufs
+    else {
+        return Err(bad_buffers(entry, bufs));
+    };
+    let table = blocks(entry, t)?;
+    crate::backend::cpu::check_labels(chunk_groups, table.len())?;
+    let step =
+        FusedStep { params: p, grads: g, state: st, table, chunk_groups, norm: nrm[0], chunk_scalars: &nrm[1..] };
+    drive(update, step);
+    Ok(())
+}
+
+/// The CPU twin of `adafactor_step`.
+pub(crate) fn adafactor_twin(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+    let op = "adafactor_step";
+    let _: FusedParams = decode(op, bytes)?;
+    let [CpuBuf::Write(p), CpuBuf::Read(g), CpuBuf::Write(st), CpuBuf::Read(t), CpuBuf::Read(nrm), CpuBuf::ReadU32(tensors)] =
+        bufs
+    else {
+        return Err(bad_buffers(op, bufs));
+    };
+    let hyper = blocks(op, t)?;
+    let meta = crate::optim::adafactor::META_LEN;
+    if !tensors.len().is_multiple_of(meta) {
+        return Err(shape_error(op, "the tensor table is not a whole number of entries"));
+    }
+    if let Some(bad) =
+        tensors.chunks(meta).find(|e| e[0] as usize + e[1] as usize > p.len() || e[4] as usize >= hyper.len())
+    {
+        return Err(Error::InvalidArgument {
+            what: op.into(),
+            detail: format!("tensor entry {bad:?} is out of range"),
+        });
+    }
+    adafactor(p, g, st, hyper, tensors, nrm[0]);
+    Ok(())
+}
 
 /// Elements per parallel task: a multiple of ALIGN, so a task never splits a group's chunk.
 const TASK: usize = 256 * ALIGN;
@@ -25,7 +204,7 @@ pub(crate) struct FusedStep<'a> {
 }
 
 /// The fused step: runs `update` (one optimizer's per-element twin, chosen and inlined by
-/// `OptimKind::run_cpu`) over every element. Elements are independent, so tasks of TASK
+/// `optim::kernels`) over every element. Elements are independent, so tasks of TASK
 /// elements run on rayon's threads and the result does not depend on their number. Each state
 /// slot is cut into the same tasks; an optimizer's missing slots are empty slices.
 pub(crate) fn drive<U>(update: U, step: FusedStep<'_>)
