@@ -13,6 +13,8 @@ use downhill::kernels::all_kernels;
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::ops::elementwise;
+use downhill::ops::sample;
+use downhill::ops::surface;
 use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
 use downhill::{Backend, CpuBackend, Tensor};
@@ -174,7 +176,7 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     // Labels sampled from softmax (Sophia-G's Hessian estimate), as 0/1 indicators.
     let logits = be.upload(&Tensor::from_vec(&[6, 5], rng.vec_f32(30, -2.0, 2.0)).unwrap()).unwrap();
     let mut labels = be.upload_labels(&[0; 6], 5).unwrap();
-    be.sample_labels(&mut labels, &logits, 77).unwrap();
+    sample::sample_labels(be, &mut labels, &logits, 77).unwrap();
     let drawn = be.read_labels(&labels).unwrap().iter().map(|&l| l as f32).collect();
     out.push(("sampled labels".into(), Tensor::from_vec(&[6], drawn).unwrap()));
     // The explorer's surfaces: every kind at 5 points 3 elements apart, one traced row.
@@ -183,7 +185,7 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     for kind in SurfaceKind::ALL {
         let [mut values, mut grads, mut trace] = [[5], [15], [2 * 5 * 4]].map(|s| be.zeros(&s).unwrap());
         let p = SurfaceParams::new(kind, 5, 3, 4.0, 30.0).traced(1);
-        be.surface(&p, &mut values, &mut grads, &points, &mut trace).unwrap();
+        surface::surface(be, &p, &mut values, &mut grads, &points, &mut trace).unwrap();
         for (what, t) in [("value", &values), ("gradient", &grads), ("trace", &trace)] {
             out.push((format!("surface {kind:?} {what}"), be.read(t).unwrap()));
         }

@@ -5,12 +5,13 @@
 mod common;
 
 use common::{gpu, Rng};
+use downhill::ops::sample;
 use downhill::{Backend, CpuBackend, Tensor};
 
 fn draw<B: Backend>(be: &B, logits: &Tensor, key: u32) -> Vec<u32> {
     let rows = logits.shape()[0];
     let mut labels = be.upload_labels(&vec![0; rows], logits.shape()[1]).unwrap();
-    be.sample_labels(&mut labels, &be.upload(logits).unwrap(), key).unwrap();
+    sample::sample_labels(be, &mut labels, &be.upload(logits).unwrap(), key).unwrap();
     be.read_labels(&labels).unwrap()
 }
 
@@ -50,6 +51,6 @@ fn one_label_per_row_is_checked() {
     let be = CpuBackend::new();
     let mut labels = be.upload_labels(&[0; 3], 4).unwrap();
     let logits = be.zeros(&[4, 4]).unwrap();
-    let err = be.sample_labels(&mut labels, &logits, 1).unwrap_err().to_string();
+    let err = sample::sample_labels(&be, &mut labels, &logits, 1).unwrap_err().to_string();
     assert!(err.contains("3 labels"), "{err}");
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::gradcheck::assert_grad;
 use common::{assert_close, gpu, Rng};
+use downhill::ops::surface;
 use downhill::ops::surface::cpu::value_grad;
 use downhill::ops::surface::{SurfaceKind, SurfaceParams};
 use downhill::{Backend, CpuBackend, Tensor};
@@ -42,7 +43,7 @@ fn all_surfaces<B: Backend>(be: &B, points: &Tensor) -> Vec<[Tensor; 3]> {
             let mut trace = be.zeros(&[3, n, 4]).unwrap();
             for row in [0, 2] {
                 let p = SurfaceParams::new(kind, n, 3, A as f32, B as f32).traced(row);
-                be.surface(&p, &mut values, &mut grads, &pts, &mut trace).unwrap();
+                surface::surface(be, &p, &mut values, &mut grads, &pts, &mut trace).unwrap();
             }
             [be.read(&values).unwrap(), be.read(&grads).unwrap(), be.read(&trace).unwrap()]
         })
@@ -100,7 +101,8 @@ fn surface_shapes_are_checked() {
         (SurfaceParams { kind: 99, ..p }, [4, 8, 8, 4], "unknown surface kind 99"),
     ];
     for (p, [v, g, pts, t], want) in cases {
-        let err = be.surface(&p, &mut z(&[v]), &mut z(&[g]), &z(&[pts]), &mut z(&[t])).unwrap_err().to_string();
+        let err =
+            surface::surface(&be, &p, &mut z(&[v]), &mut z(&[g]), &z(&[pts]), &mut z(&[t])).unwrap_err().to_string();
         assert!(err.contains(want), "expected {want:?} in {err:?}");
     }
 }

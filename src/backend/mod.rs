@@ -339,38 +339,10 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- explorer surfaces ----
-    /// Value and gradient of a 2-D test surface at `p.n` points (`ops::surface`): reads the
-    /// points from `points` (`p.stride` elements apart), writes `values` (`[n]`), the gradients at
-    /// the points' places in `grads` (same shape as `points`) and, when `p.row` is set, one
-    /// trace row (x, y, f, ‖∇f‖ per point) into `trace`; otherwise `trace` is not touched.
-    fn surface(
-        &self,
-        p: &crate::ops::surface::SurfaceParams,
-        values: &mut Self::Tensor,
-        grads: &mut Self::Tensor,
-        points: &Self::Tensor,
-        trace: &mut Self::Tensor,
-    ) -> Result<()>;
 
     // ---- per-tensor norms ----
-    /// LAMB's trust ratios: for each segment (offset, length) of `segments` (u32 pairs, see
-    /// `ops::segment_norm::segments`), `‖a‖₂/‖b‖₂` over it (b read from `b_offset`), or 1 where
-    /// either is 0, written to `out[1 + chunk]` for each of its ALIGN-element chunks; `out[0]`
-    /// is left alone. `out` holds 1 + n/ALIGN values for the flat `[n]` buffer `a`.
-    fn trust_ratio(
-        &self,
-        out: &mut Self::Tensor,
-        a: &Self::Tensor,
-        b: &Self::Tensor,
-        b_offset: usize,
-        segments: &Self::Labels,
-    ) -> Result<()>;
 
     // ---- sampling ----
-    /// One class label per row of `logits`, drawn from softmax(row) with a hash of (row, `key`)
-    /// (`ops::sample`): the same labels on both paths for the same key. Sophia-G's Hessian
-    /// estimate trains on them.
-    fn sample_labels(&self, labels: &mut Self::Labels, logits: &Self::Tensor, key: u32) -> Result<()>;
 
     // ---- per-tensor optimizers ----
 }

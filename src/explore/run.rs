@@ -7,6 +7,7 @@
 use super::surfaces::{Marker, Surface};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::ops::surface;
 use crate::ops::surface::SurfaceParams;
 use crate::optim::{Optimizer, OptimizerConfig, ParamGroup};
 use crate::params::{ParamLayout, ALIGN};
@@ -128,7 +129,7 @@ impl<B: Backend> Batch<B> {
             Some(r) => self.surface.traced(r),
             None => self.surface,
         };
-        be.surface(&p, &mut self.values, &mut self.grads, &self.points, &mut self.trace)
+        surface::surface(be, &p, &mut self.values, &mut self.grads, &self.points, &mut self.trace)
     }
 
     /// All the steps: the schedule's rates, the surface's gradient, the fused update; then the
@@ -264,6 +265,6 @@ pub fn surface_grid<B: Backend>(be: &B, surface: &Surface, n: usize) -> Result<V
     let (mut values, mut grads, mut trace) = (be.zeros(&[n * n])?, be.zeros(&[n * n, 2])?, be.zeros(&[4])?);
     let (a, b) = surface.params();
     let p = SurfaceParams::new(surface.info.kind, n * n, 2, a, b);
-    be.surface(&p, &mut values, &mut grads, &points, &mut trace)?;
+    surface::surface(be, &p, &mut values, &mut grads, &points, &mut trace)?;
     Ok(be.read(&values)?.data().to_vec())
 }

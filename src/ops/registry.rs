@@ -159,9 +159,9 @@ kernels! {
     EMBEDDING_FORWARD: EMBEDDING_WGSL "embedding_forward" OUT_IN_IN;
     EMBEDDING_BACKWARD: EMBEDDING_WGSL "embedding_backward" OUT_IN_IN;
     CAUSAL_MASK: ATTENTION_WGSL "causal_mask" INPLACE => attention::cpu::table::causal_mask;
-    SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS;
-    TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN;
-    SAMPLE_LABELS: SAMPLE_WGSL "sample_labels" OUT_IN;
+    SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS => surface::cpu::table::surface;
+    TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN => segment_norm::cpu::table::trust_ratio;
+    SAMPLE_LABELS: SAMPLE_WGSL "sample_labels" OUT_IN => sample::cpu::table::sample_labels;
     SPLIT_HEADS: HEADS_WGSL "split_heads" OUT_IN => heads::cpu::table::split_heads;
     MERGE_HEADS: HEADS_WGSL "merge_heads" OUT_IN => heads::cpu::table::merge_heads;
 }

@@ -10,6 +10,7 @@ use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::elementwise;
+use crate::ops::segment_norm;
 use crate::params::{ParamLayout, ALIGN};
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
@@ -389,7 +390,7 @@ impl<B: Backend> Optimizer<B> {
         if let Some(segments) = &self.segments {
             // LAMB: the trust ratios, then phase 1 (the same blocks with the phase set).
             let n = self.layout.total();
-            be.trust_ratio(&mut self.norm, params, &self.state, 2 * n, segments)?;
+            segment_norm::trust_ratio(be, &mut self.norm, params, &self.state, 2 * n, segments)?;
             for gi in 0..self.groups.len() {
                 self.table_host.data_mut()[gi * HYPER_LEN + PHASE] = 1.0;
             }

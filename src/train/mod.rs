@@ -7,6 +7,7 @@
 mod sync;
 
 use crate::ops::elementwise;
+use crate::ops::sample;
 pub use sync::AllReduceStats;
 use sync::GradSync;
 
@@ -374,7 +375,7 @@ impl<B: Backend> Trainer<B> {
         let labels = &mut self.sampled.iter_mut().find(|(r, _)| *r == rows).expect("added above").1;
         let stream = self.sync.as_ref().map_or(0, |s| s.comm.rank() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let key = crate::rng::dropout_key(self.config.seed ^ SAMPLING_SALT ^ stream, self.steps);
-        be.sample_labels(labels, self.model.output()?, key)?;
+        sample::sample_labels(be, labels, self.model.output()?, key)?;
         self.model.loss(be, LossKind::CrossEntropy, &crate::loss::Target::Labels(labels))?;
         let x = self.feed.batch(bi)?.0;
         self.model.backward(be, x, false)?;

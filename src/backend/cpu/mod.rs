@@ -443,39 +443,4 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         ops::embedding::cpu::run::embedding_backward(dweight, idx, dy, padding_idx, accumulate)
     }
-
-    fn surface(
-        &self,
-        p: &crate::ops::surface::SurfaceParams,
-        values: &mut CpuTensor,
-        grads: &mut CpuTensor,
-        points: &CpuTensor,
-        trace: &mut CpuTensor,
-    ) -> Result<()> {
-        ops::surface::surface(p, &values.shape, &grads.shape, &points.shape, &trace.shape)?;
-        let kind = p.surface_kind()?;
-        access_many("surface", [values, grads, trace], [points], |[v, g, t], [pts]| {
-            ops::surface::cpu::surface(p, kind, v, g, pts, t)
-        })
-    }
-
-    fn trust_ratio(
-        &self,
-        out: &mut CpuTensor,
-        a: &CpuTensor,
-        b: &CpuTensor,
-        b_offset: usize,
-        segments: &Vec<u32>,
-    ) -> Result<()> {
-        let n = ops::segment_norm::trust_ratio(&out.shape, &a.shape, &b.shape, b_offset, segments)?;
-        access("trust_ratio", out, [a, b], |o, [a, b]| {
-            ops::segment_norm::cpu::trust_ratio(o, a, &b[b_offset..b_offset + n], segments)
-        })
-    }
-
-    fn sample_labels(&self, labels: &mut Vec<u32>, logits: &CpuTensor, key: u32) -> Result<()> {
-        let (_, classes) = ops::sample::sample_labels(labels.len(), &logits.shape)?;
-        read_all([logits], |[l]| ops::sample::cpu::sample_labels(labels, l, classes, key));
-        Ok(())
-    }
 }

@@ -382,46 +382,4 @@ impl Backend for GpuBackend {
     ) -> Result<()> {
         self.embedding_backward_gpu(dweight, idx, dy, padding_idx, accumulate)
     }
-
-    fn surface(
-        &self,
-        p: &crate::ops::surface::SurfaceParams,
-        values: &mut GpuTensor,
-        grads: &mut GpuTensor,
-        points: &GpuTensor,
-        trace: &mut GpuTensor,
-    ) -> Result<()> {
-        crate::ops::surface::surface(p, &values.shape, &grads.shape, &points.shape, &trace.shape)?;
-        self.launch_surface(p, values, grads, points, trace)
-    }
-
-    fn trust_ratio(
-        &self,
-        out: &mut GpuTensor,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        b_offset: usize,
-        segments: &GpuLabels,
-    ) -> Result<()> {
-        let pairs = segments.len();
-        if !pairs.is_multiple_of(2) {
-            return Err(crate::error::shape_error("trust_ratio", "segments must be (offset, length) pairs"));
-        }
-        let n = a.len();
-        if !n.is_multiple_of(crate::params::ALIGN)
-            || out.len() != 1 + n / crate::params::ALIGN
-            || b.len() < b_offset + n
-        {
-            return Err(crate::error::shape_error(
-                "trust_ratio",
-                format!("out must hold 1 + n/ALIGN values and b n values from {b_offset} for a of {n}"),
-            ));
-        }
-        self.launch_trust_ratio(out, a, b, b_offset, segments, pairs / 2)
-    }
-
-    fn sample_labels(&self, labels: &mut GpuLabels, logits: &GpuTensor, key: u32) -> Result<()> {
-        let (rows, classes) = crate::ops::sample::sample_labels(labels.len(), &logits.shape)?;
-        self.launch_sample_labels(labels, logits, rows, classes, key)
-    }
 }

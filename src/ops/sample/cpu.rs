@@ -32,3 +32,20 @@ pub fn sample_labels(labels: &mut [u32], logits: &[f32], classes: usize, key: u3
         }
     });
 }
+
+/// The twin as the op table calls it (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::sample::SampleParams;
+
+    /// `sample_labels`: (labels, logits).
+    pub fn sample_labels(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: SampleParams = params("sample_labels", bytes)?;
+        let [CpuBuf::WriteU32(labels), CpuBuf::Read(logits)] = bufs else {
+            return Err(bad_buffers("sample_labels", bufs));
+        };
+        super::sample_labels(labels, logits, p.classes as usize, p.key);
+        Ok(())
+    }
+}

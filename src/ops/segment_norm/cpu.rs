@@ -20,3 +20,23 @@ pub fn trust_ratio(out: &mut [f32], a: &[f32], b: &[f32], segments: &[u32]) {
         out[1 + first..1 + first + chunks].fill(ratio);
     }
 }
+
+/// The twin as the op table calls it (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::segment_norm::{check_segments, SegmentParams};
+
+    /// `trust_ratio`: (out, a, b, segments).
+    pub fn trust_ratio(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: SegmentParams = params("trust_ratio", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(a), CpuBuf::Read(b), CpuBuf::ReadU32(segments)] = bufs else {
+            return Err(bad_buffers("trust_ratio", bufs));
+        };
+        let n = a.len();
+        check_segments(segments, n)?;
+        let b_offset = p.b_offset as usize;
+        super::trust_ratio(out, a, &b[b_offset..b_offset + n], segments);
+        Ok(())
+    }
+}

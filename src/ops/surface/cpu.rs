@@ -105,3 +105,20 @@ pub fn surface(
         }
     });
 }
+
+/// The twin as the op table calls it (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::surface::SurfaceParams;
+
+    /// `surface`: (values, points, grads, trace).
+    pub fn surface(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: SurfaceParams = params("surface", bytes)?;
+        let [CpuBuf::Write(values), CpuBuf::Read(points), CpuBuf::Write(grads), CpuBuf::Write(trace)] = bufs else {
+            return Err(bad_buffers("surface", bufs));
+        };
+        super::surface(&p, p.surface_kind()?, values, grads, points, trace);
+        Ok(())
+    }
+}

@@ -3,9 +3,11 @@
 //! the catalogue users see (names, domains, known minima) is `crate::explore::surfaces`.
 
 pub mod cpu;
-mod gpu;
 
+use crate::backend::kernel::{Arg, Grid};
+use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::registry;
 use crate::tensor::numel;
 
 /// The formula a surface kernel evaluates. The discriminant is the `kind` the shader switches
@@ -96,7 +98,7 @@ impl SurfaceParams {
 
 /// Checks the shapes of one evaluation: `points` and `grads` hold `(n − 1)·stride + 2` or more
 /// elements (the same shape), `values` is `[n]`, and a traced row fits in `trace`.
-pub fn surface(p: &SurfaceParams, values: &[usize], grads: &[usize], points: &[usize], trace: &[usize]) -> Result<()> {
+pub fn check(p: &SurfaceParams, values: &[usize], grads: &[usize], points: &[usize], trace: &[usize]) -> Result<()> {
     let op = "surface";
     p.surface_kind()?;
     let (n, stride) = (p.n as usize, p.stride as usize);
@@ -126,4 +128,21 @@ pub fn surface(p: &SurfaceParams, values: &[usize], grads: &[usize], points: &[u
         ));
     }
     Ok(())
+}
+
+/// Value and gradient of a 2-D test surface at `p.n` points: reads the points from `points`
+/// (`p.stride` elements apart), writes `values` (`[n]`), the gradients at the points' places in
+/// `grads` (same shape as `points`) and, when `p.row` is set, one trace row (x, y, f, ‖∇f‖ per
+/// point) into `trace`; otherwise `trace` is not touched.
+pub fn surface<B: Backend>(
+    be: &B,
+    p: &SurfaceParams,
+    values: &mut B::Tensor,
+    grads: &mut B::Tensor,
+    points: &B::Tensor,
+    trace: &mut B::Tensor,
+) -> Result<()> {
+    check(p, be.shape(values), be.shape(grads), be.shape(points), be.shape(trace))?;
+    let args = &mut [Arg::Write(values), Arg::Read(points), Arg::Write(grads), Arg::Write(trace)];
+    be.launch(&registry::SURFACE, bytemuck::bytes_of(p), args, Grid::Items(p.n as usize))
 }
