@@ -14,6 +14,7 @@ use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::ops::elementwise;
 use downhill::ops::sample;
+use downhill::ops::softmax;
 use downhill::ops::surface;
 use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
@@ -134,8 +135,8 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let x = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -2.0, 2.0)).unwrap()).unwrap();
     let dy = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -1.0, 1.0)).unwrap()).unwrap();
     let (mut y, mut dx) = (be.zeros(&[4, 7]).unwrap(), be.zeros(&[4, 7]).unwrap());
-    be.softmax_forward(&mut y, &x).unwrap();
-    be.softmax_backward(&mut dx, &y, &dy).unwrap();
+    softmax::softmax_forward(be, &mut y, &x).unwrap();
+    softmax::softmax_backward(be, &mut dx, &y, &dy).unwrap();
     out.push(("softmax".into(), be.read(&y).unwrap()));
     out.push(("softmax backward".into(), be.read(&dx).unwrap()));
     // Above 65,536 elements a reduction takes two passes (reduce_partial, then one workgroup).

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{assert_close, gpu, Rng};
+use downhill::ops::dropout;
 use downhill::ops::elementwise;
+use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
 
 fn t(shape: &[usize], data: Vec<f32>) -> Tensor {
@@ -91,7 +93,7 @@ impl<B: Backend> Runner for B {
         let mut out = self.zeros(out_shape).unwrap();
         match which {
             Unary::Act(a) => elementwise::activation_forward(self, a, &mut out, &xd).unwrap(),
-            Unary::Softmax => self.softmax_forward(&mut out, &xd).unwrap(),
+            Unary::Softmax => softmax::softmax_forward(self, &mut out, &xd).unwrap(),
             Unary::Sum => self.sum(&mut out, &xd).unwrap(),
             Unary::SumSquares => self.sum_squares(&mut out, &xd).unwrap(),
             Unary::SumAbs => self.sum_abs(&mut out, &xd).unwrap(),
@@ -116,7 +118,7 @@ impl<B: Backend> Runner for B {
             }
             Binary::SoftmaxBackward => {
                 let mut dx = self.zeros(a.shape()).unwrap();
-                self.softmax_backward(&mut dx, &ad, &bd).unwrap();
+                softmax::softmax_backward(self, &mut dx, &ad, &bd).unwrap();
                 self.read(&dx).unwrap()
             }
             Binary::BiasAdd => {
@@ -341,9 +343,9 @@ fn dropout_run<B: Backend>(be: &B, x: &Tensor, p: f32, key: u32) -> Vec<Tensor> 
     let mut mask = be.zeros(x.shape()).unwrap();
     // The key sits in slot 1 of three, so the slot is honoured too.
     let keys = Tensor::from_vec(&[3], vec![0.0, downhill::rng::key_bits(key), 1.0]).unwrap();
-    be.dropout_forward(&mut out, &mut mask, &xd, p, &be.upload(&keys).unwrap(), 1).unwrap();
+    dropout::dropout_forward(be, &mut out, &mut mask, &xd, p, &be.upload(&keys).unwrap(), 1).unwrap();
     let mut dx = be.zeros(x.shape()).unwrap();
-    be.dropout_backward(&mut dx, &xd, &mask).unwrap();
+    dropout::dropout_backward(be, &mut dx, &xd, &mask).unwrap();
     vec![be.read(&out).unwrap(), be.read(&mask).unwrap(), be.read(&dx).unwrap()]
 }
 

@@ -150,28 +150,8 @@ pub trait Backend {
     fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
     // ---- activations ----
-    /// Row-wise softmax: `out[r, :] = softmax(x[r, :])`.
-    fn softmax_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
-    /// Softmax backward from its output y: `dx = y ⊙ (dy − Σ_c dy·y)` per row.
-    fn softmax_backward(&self, dx: &mut Self::Tensor, y: &Self::Tensor, dy: &Self::Tensor) -> Result<()>;
 
     // ---- dropout ----
-    /// Inverted dropout with drop probability `p` in [0, 1): `out = x ⊙ mask`, where the mask
-    /// (0 or 1/(1−p), written to `mask`) comes from a hash of the element index and a key
-    /// ([`crate::rng::dropout_key`]), identical on both paths. The key is element `slot` of
-    /// `keys`, u32 bits stored as f32 ([`crate::rng::key_bits`]): kept in a buffer, it changes
-    /// every step without making a new uniform.
-    fn dropout_forward(
-        &self,
-        out: &mut Self::Tensor,
-        mask: &mut Self::Tensor,
-        x: &Self::Tensor,
-        p: f32,
-        keys: &Self::Tensor,
-        slot: usize,
-    ) -> Result<()>;
-    /// `dx = dy ⊙ mask`.
-    fn dropout_backward(&self, dx: &mut Self::Tensor, dy: &Self::Tensor, mask: &Self::Tensor) -> Result<()>;
 
     // ---- losses (mean reduction, forward and backward fused) ----
     /// Mean squared error over all elements: `loss[0]` and `dpred = ∂loss/∂pred`.
@@ -326,17 +306,6 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- embedding (src/ops/embedding) ----
-    /// `out[r, :] = weight[idx[r], :]` for the indices (as f32) in `idx`.
-    fn embedding_forward(&self, out: &mut Self::Tensor, idx: &Self::Tensor, weight: &Self::Tensor) -> Result<()>;
-    /// `dweight[v, :] (+)= Σ_{r: idx[r] = v} dy[r, :]`; the `padding_idx` row gets nothing.
-    fn embedding_backward(
-        &self,
-        dweight: &mut Self::Tensor,
-        idx: &Self::Tensor,
-        dy: &Self::Tensor,
-        padding_idx: Option<usize>,
-        accumulate: bool,
-    ) -> Result<()>;
 
     // ---- explorer surfaces ----
 

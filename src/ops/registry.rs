@@ -126,8 +126,8 @@ kernels! {
     FILL: ELEMENTWISE_WGSL "fill" INPLACE => elementwise::cpu::table::fill;
     COPY: ELEMENTWISE_WGSL "copy" OUT_IN => elementwise::cpu::table::copy;
     DIV_BY_NORM: ELEMENTWISE_WGSL "div_by_norm" OUT_IN_IN => elementwise::cpu::table::div_by_norm;
-    SOFTMAX_FORWARD: SOFTMAX_WGSL "softmax_forward" OUT_IN;
-    SOFTMAX_BACKWARD: SOFTMAX_WGSL "softmax_backward" OUT_IN_IN;
+    SOFTMAX_FORWARD: SOFTMAX_WGSL "softmax_forward" OUT_IN => softmax::cpu::table::softmax_forward;
+    SOFTMAX_BACKWARD: SOFTMAX_WGSL "softmax_backward" OUT_IN_IN => softmax::cpu::table::softmax_backward;
     MSE_LOSS: LOSS_WGSL "mse_loss" LOSS_TARGET;
     CROSS_ENTROPY_LOSS: LOSS_WGSL "cross_entropy_loss" LOSS_LABELS;
     BCE_WITH_LOGITS_LOSS: LOSS_WGSL "bce_with_logits_loss" LOSS_TARGET;
@@ -137,8 +137,8 @@ kernels! {
     SUM_SQUARES: REDUCE_WGSL "sum_squares" OUT_IN;
     SUM_ABS: REDUCE_WGSL "sum_abs" OUT_IN;
     MAX_ABS: REDUCE_WGSL "max_abs" OUT_IN;
-    DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD;
-    DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN;
+    DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD => dropout::cpu::table::dropout_forward;
+    DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN => dropout::cpu::table::dropout_backward;
     GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN;
     GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS;
     FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN;
@@ -156,8 +156,8 @@ kernels! {
     LAYER_NORM_FORWARD: NORM_WGSL "layer_norm_forward" LN_FWD;
     LAYER_NORM_BACKWARD: NORM_WGSL "layer_norm_backward" LN_BWD;
     LAYER_NORM_PARAM_GRAD: NORM_WGSL "layer_norm_param_grad" LN_PARAM_GRAD;
-    EMBEDDING_FORWARD: EMBEDDING_WGSL "embedding_forward" OUT_IN_IN;
-    EMBEDDING_BACKWARD: EMBEDDING_WGSL "embedding_backward" OUT_IN_IN;
+    EMBEDDING_FORWARD: EMBEDDING_WGSL "embedding_forward" OUT_IN_IN => embedding::cpu::table::embedding_forward;
+    EMBEDDING_BACKWARD: EMBEDDING_WGSL "embedding_backward" OUT_IN_IN => embedding::cpu::table::embedding_backward;
     CAUSAL_MASK: ATTENTION_WGSL "causal_mask" INPLACE => attention::cpu::table::causal_mask;
     SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS => surface::cpu::table::surface;
     TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN => segment_norm::cpu::table::trust_ratio;

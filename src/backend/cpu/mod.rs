@@ -10,10 +10,7 @@ pub use storage::CpuTensor;
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::ops::{self, norm::BatchNormMode, Window2d};
-use crate::ops::{
-    dropout::cpu as dropout, gather::cpu as gather, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
-    softmax::cpu as softmax,
-};
+use crate::ops::{gather::cpu as gather, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 pub(crate) use storage::{access, access2, access_many, read_all};
 
@@ -181,39 +178,6 @@ impl Backend for CpuBackend {
     fn column_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
         let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
         access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
-    }
-
-    fn softmax_forward(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_forward", &[("out", &out.shape), ("x", &x.shape)])?;
-        access("softmax_forward", out, [x], |o, [x]| softmax::softmax_forward(o, x, r, c))
-    }
-
-    fn softmax_backward(&self, dx: &mut CpuTensor, y: &CpuTensor, dy: &CpuTensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
-        access("softmax_backward", dx, [y, dy], |o, [y, dy]| softmax::softmax_backward(o, y, dy, r, c))
-    }
-
-    fn dropout_forward(
-        &self,
-        out: &mut CpuTensor,
-        mask: &mut CpuTensor,
-        x: &CpuTensor,
-        p: f32,
-        keys: &CpuTensor,
-        slot: usize,
-    ) -> Result<()> {
-        crate::ops::dropout::dropout_p(p)?;
-        checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        crate::ops::dropout::key_slot(numel(&keys.shape), slot)?;
-        let (threshold, scale) = (dropout::threshold(p), 1.0 / (1.0 - p));
-        access2("dropout_forward", out, mask, [x, keys], |o, m, [x, keys]| {
-            dropout::dropout_forward(o, m, x, keys[slot].to_bits(), threshold, scale)
-        })
-    }
-
-    fn dropout_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, mask: &CpuTensor) -> Result<()> {
-        checks::elementwise("dropout_backward", &[("dx", &dx.shape), ("dy", &dy.shape), ("mask", &mask.shape)])?;
-        access("dropout_backward", dx, [dy, mask], |o, [dy, m]| dropout::dropout_backward(o, dy, m))
     }
 
     fn mse_loss(
@@ -427,20 +391,5 @@ impl Backend for CpuBackend {
         dy: &CpuTensor,
     ) -> Result<()> {
         ops::norm::cpu::run::layer_norm_param_grad(sums, x, saved, dy)
-    }
-
-    fn embedding_forward(&self, out: &mut CpuTensor, idx: &CpuTensor, weight: &CpuTensor) -> Result<()> {
-        ops::embedding::cpu::run::embedding_forward(out, idx, weight)
-    }
-
-    fn embedding_backward(
-        &self,
-        dweight: &mut CpuTensor,
-        idx: &CpuTensor,
-        dy: &CpuTensor,
-        padding_idx: Option<usize>,
-        accumulate: bool,
-    ) -> Result<()> {
-        ops::embedding::cpu::run::embedding_backward(dweight, idx, dy, padding_idx, accumulate)
     }
 }

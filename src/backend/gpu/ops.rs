@@ -147,37 +147,6 @@ impl Backend for GpuBackend {
         self.launch_column_sum(out, x, rows, cols, accumulate)
     }
 
-    fn softmax_forward(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_forward", &[("out", &out.shape), ("x", &x.shape)])?;
-        self.launch_softmax(&kernels::SOFTMAX_FORWARD, out, x, None, r, c)
-    }
-
-    fn softmax_backward(&self, dx: &mut GpuTensor, y: &GpuTensor, dy: &GpuTensor) -> Result<()> {
-        let (r, c) = checks::rows("softmax_backward", &[("dx", &dx.shape), ("y", &y.shape), ("dy", &dy.shape)])?;
-        self.launch_softmax(&kernels::SOFTMAX_BACKWARD, dx, y, Some(dy), r, c)
-    }
-
-    fn dropout_forward(
-        &self,
-        out: &mut GpuTensor,
-        mask: &mut GpuTensor,
-        x: &GpuTensor,
-        p: f32,
-        keys: &GpuTensor,
-        slot: usize,
-    ) -> Result<()> {
-        crate::ops::dropout::dropout_p(p)?;
-        let n = checks::elementwise("dropout_forward", &[("out", &out.shape), ("mask", &mask.shape), ("x", &x.shape)])?;
-        crate::ops::dropout::key_slot(keys.len(), slot)?;
-        self.launch_dropout_forward(out, mask, x, n, p, keys, slot)
-    }
-
-    fn dropout_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, mask: &GpuTensor) -> Result<()> {
-        let n =
-            checks::elementwise("dropout_backward", &[("dx", &dx.shape), ("dy", &dy.shape), ("mask", &mask.shape)])?;
-        self.launch_dropout_backward(dx, dy, mask, n)
-    }
-
     fn mse_loss(
         &self,
         loss: &mut GpuTensor,
@@ -366,20 +335,5 @@ impl Backend for GpuBackend {
         dy: &GpuTensor,
     ) -> Result<()> {
         self.layer_norm_param_grad_gpu(sums, x, saved, dy)
-    }
-
-    fn embedding_forward(&self, out: &mut GpuTensor, idx: &GpuTensor, weight: &GpuTensor) -> Result<()> {
-        self.embedding_forward_gpu(out, idx, weight)
-    }
-
-    fn embedding_backward(
-        &self,
-        dweight: &mut GpuTensor,
-        idx: &GpuTensor,
-        dy: &GpuTensor,
-        padding_idx: Option<usize>,
-        accumulate: bool,
-    ) -> Result<()> {
-        self.embedding_backward_gpu(dweight, idx, dy, padding_idx, accumulate)
     }
 }

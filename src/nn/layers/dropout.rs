@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{scratch_n, Backward, Forward, Layer};
+use crate::ops::dropout;
 use crate::ops::elementwise;
 
 /// A dropout layer with drop probability `p` in [0, 1).
@@ -43,7 +44,7 @@ impl Layer for Dropout {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let [mask] = scratch_n::<_, 1>(io.scratch, "dropout")?;
         if self.uses_rng(io.train) {
-            be.dropout_forward(io.y, mask, io.x, self.0, io.keys, io.slot)
+            dropout::dropout_forward(be, io.y, mask, io.x, self.0, io.keys, io.slot)
         } else {
             elementwise::copy(be, io.y, io.x)?;
             elementwise::fill(be, mask, 1.0) // a backward after an eval-mode forward passes gradients through
@@ -53,6 +54,6 @@ impl Layer for Dropout {
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let Some(dx) = io.dx else { return Ok(()) };
         let [mask] = scratch_n::<_, 1>(io.scratch, "dropout")?;
-        be.dropout_backward(dx, io.dy, mask)
+        dropout::dropout_backward(be, dx, io.dy, mask)
     }
 }

@@ -7,6 +7,7 @@ use crate::error::{shape_error, Error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
+use crate::ops::embedding;
 use crate::rng::Rng;
 
 /// A lookup table.
@@ -88,10 +89,10 @@ impl Layer for Embedding {
     }
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
-        be.embedding_forward(io.y, io.x, &io.params[0])
+        embedding::embedding_forward(be, io.y, io.x, &io.params[0])
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
-        be.embedding_backward(&mut io.grads[0], io.x, io.dy, self.padding_idx, io.accumulate)
+        embedding::embedding_backward(be, &mut io.grads[0], io.x, io.dy, self.padding_idx, io.accumulate)
     }
 }

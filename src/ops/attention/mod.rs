@@ -19,6 +19,7 @@ use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
 use crate::ops::elementwise;
 use crate::ops::registry;
+use crate::ops::softmax;
 use crate::tensor::MatmulForm;
 
 /// Mirrors `MaskParams` in attention.wgsl.
@@ -138,7 +139,7 @@ pub fn sdpa_forward<B: Backend>(
         causal_mask(be, &mut scores)?;
     }
     let mut probs = be.view(&sc.probs, 0, &[d.m * d.l, d.s])?;
-    be.softmax_forward(&mut probs, &sc.ds)?;
+    softmax::softmax_forward(be, &mut probs, &sc.ds)?;
     let mut o = be.view(out, 0, &[d.m, d.l, d.ev])?;
     be.matmul(MatmulForm::Nn, &mut o, &sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
 }
@@ -163,7 +164,7 @@ pub fn sdpa_backward<B: Backend>(
     be.matmul(MatmulForm::Tn, &mut dv3, &sc.probs, &dout, false)?;
     let mut dp = be.view(&sc.dp, 0, &[d.m, d.l, d.s])?;
     be.matmul(MatmulForm::Nt, &mut dp, &dout, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)?;
-    be.softmax_backward(&mut sc.ds, &be.view(&sc.probs, 0, &[d.m * d.l, d.s])?, &sc.dp)?;
+    softmax::softmax_backward(be, &mut sc.ds, &be.view(&sc.probs, 0, &[d.m * d.l, d.s])?, &sc.dp)?;
     let ds = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
     let mut dq3 = be.view(dq, 0, &[d.m, d.l, d.e])?;
     be.matmul(MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;

@@ -30,3 +30,30 @@ pub fn dropout_backward(dx: &mut [f32], dy: &[f32], mask: &[f32]) {
         dx[i] = dy[i] * mask[i];
     }
 }
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::dropout::DropoutParams;
+
+    /// `dropout_forward`: (out, x, keys, mask).
+    pub fn dropout_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: DropoutParams = params("dropout_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x), CpuBuf::Read(keys), CpuBuf::Write(mask)] = bufs else {
+            return Err(bad_buffers("dropout_forward", bufs));
+        };
+        super::dropout_forward(out, mask, x, keys[p.slot as usize].to_bits(), p.threshold, p.scale);
+        Ok(())
+    }
+
+    /// `dropout_backward`: (dx, dy, mask).
+    pub fn dropout_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let _: DropoutParams = params("dropout_backward", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(dy), CpuBuf::Read(mask)] = bufs else {
+            return Err(bad_buffers("dropout_backward", bufs));
+        };
+        super::dropout_backward(dx, dy, mask);
+        Ok(())
+    }
+}

@@ -29,32 +29,31 @@ pub fn embedding_backward<F: Float>(dweight: &mut [F], idx: &[F], dy: &[F], p: &
     }
 }
 
-/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
-pub(crate) mod run {
-    use crate::backend::cpu::{access, CpuTensor};
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
     use crate::error::Result;
-    use crate::ops::embedding::{check, check_indices};
+    use crate::ops::embedding::{check_indices, EmbeddingParams};
 
-    pub fn embedding_forward(out: &CpuTensor, idx: &CpuTensor, weight: &CpuTensor) -> Result<()> {
-        let p = check("embedding_forward", &idx.shape, &weight.shape, &out.shape)?;
-        // Checked on the storage itself (no copy): a bad index would read past the weight.
-        access("embedding_forward", out, [idx, weight], |o, [i, w]| {
-            check_indices("embedding_forward", i, p.vocab as usize)?;
-            super::embedding_forward(o, i, w, &p);
-            Ok(())
-        })?
+    /// `embedding_forward`: (out, idx, weight). Checks every index (a bad one would read past
+    /// the weight) on the storage itself, without a copy.
+    pub fn embedding_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: EmbeddingParams = params("embedding_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(idx), CpuBuf::Read(w)] = bufs else {
+            return Err(bad_buffers("embedding_forward", bufs));
+        };
+        check_indices("embedding_forward", idx, p.vocab as usize)?;
+        super::embedding_forward(out, idx, w, &p);
+        Ok(())
     }
 
-    pub fn embedding_backward(
-        dweight: &CpuTensor,
-        idx: &CpuTensor,
-        dy: &CpuTensor,
-        padding_idx: Option<usize>,
-        accumulate: bool,
-    ) -> Result<()> {
-        let mut p = check("embedding_backward", &idx.shape, &dweight.shape, &dy.shape)?;
-        p.padding_idx = padding_idx.map_or(u32::MAX, |v| v as u32);
-        p.accumulate = accumulate as u32;
-        access("embedding_backward", dweight, [idx, dy], |d, [i, dy]| super::embedding_backward(d, i, dy, &p))
+    /// `embedding_backward`: (dweight, idx, dy).
+    pub fn embedding_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: EmbeddingParams = params("embedding_backward", bytes)?;
+        let [CpuBuf::Write(dw), CpuBuf::Read(idx), CpuBuf::Read(dy)] = bufs else {
+            return Err(bad_buffers("embedding_backward", bufs));
+        };
+        super::embedding_backward(dw, idx, dy, &p);
+        Ok(())
     }
 }

@@ -4,10 +4,12 @@
 //! The backward pass is in gather form (each weight element sums its rows), with no atomics.
 
 pub mod cpu;
-mod gpu;
 
 use super::expect_shape;
+use crate::backend::kernel::{Arg, Grid};
+use crate::backend::Backend;
 use crate::error::{shape_error, Result};
+use crate::ops::registry;
 
 /// The uniform of embedding.wgsl.
 #[repr(C)]
@@ -57,4 +59,31 @@ pub fn check_indices(op: &'static str, idx: &[f32], vocab: usize) -> Result<()> 
         });
     }
     Ok(())
+}
+
+/// `out[r, :] = weight[idx[r], :]` for the indices (as f32) in `idx`. The CPU twin checks the
+/// indices where they are (an out-of-range one is an error); the shader clamps its reads, and
+/// layers check indices on the host where the data are read.
+pub fn embedding_forward<B: Backend>(be: &B, out: &mut B::Tensor, idx: &B::Tensor, weight: &B::Tensor) -> Result<()> {
+    let p = check("embedding_forward", be.shape(idx), be.shape(weight), be.shape(out))?;
+    let n = p.rows as usize * p.dim as usize;
+    let args = &mut [Arg::Write(out), Arg::Read(idx), Arg::Read(weight)];
+    be.launch(&registry::EMBEDDING_FORWARD, bytemuck::bytes_of(&p), args, Grid::Items(n))
+}
+
+/// `dweight[v, :] (+)= Σ_{r: idx[r] = v} dy[r, :]`; the `padding_idx` row gets nothing.
+pub fn embedding_backward<B: Backend>(
+    be: &B,
+    dweight: &mut B::Tensor,
+    idx: &B::Tensor,
+    dy: &B::Tensor,
+    padding_idx: Option<usize>,
+    accumulate: bool,
+) -> Result<()> {
+    let mut p = check("embedding_backward", be.shape(idx), be.shape(dweight), be.shape(dy))?;
+    p.padding_idx = padding_idx.map_or(u32::MAX, |v| v as u32);
+    p.accumulate = accumulate as u32;
+    let n = p.vocab as usize * p.dim as usize;
+    let args = &mut [Arg::Write(dweight), Arg::Read(idx), Arg::Read(dy)];
+    be.launch(&registry::EMBEDDING_BACKWARD, bytemuck::bytes_of(&p), args, Grid::Items(n))
 }

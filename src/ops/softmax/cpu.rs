@@ -36,3 +36,28 @@ pub fn softmax_backward<F: Float>(dx: &mut [F], y: &[F], dy: &[F], rows: usize, 
         }
     }
 }
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::softmax::SoftmaxParams;
+
+    /// `softmax_forward`: (out, x).
+    pub fn softmax_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: SoftmaxParams = params("softmax_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("softmax_forward", bufs)) };
+        super::softmax_forward(out, x, p.rows as usize, p.cols as usize);
+        Ok(())
+    }
+
+    /// `softmax_backward`: (dx, y, dy).
+    pub fn softmax_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: SoftmaxParams = params("softmax_backward", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(y), CpuBuf::Read(dy)] = bufs else {
+            return Err(bad_buffers("softmax_backward", bufs));
+        };
+        super::softmax_backward(dx, y, dy, p.rows as usize, p.cols as usize);
+        Ok(())
+    }
+}
