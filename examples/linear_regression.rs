@@ -6,6 +6,7 @@
 
 use downhill::device::{open, DeviceRequest};
 use downhill::ops::elementwise;
+use downhill::ops::loss;
 use downhill::{Backend, Device, MatmulForm, Result, Tensor};
 
 const TRUE_W: [f32; 3] = [2.0, -3.0, 0.5];
@@ -27,7 +28,7 @@ fn fit<B: Backend>(be: &B) -> Result<()> {
     for step in 0..=300 {
         be.matmul(MatmulForm::Nt, &mut pred, &x, &w, false)?; // pred = x·wᵀ
         elementwise::bias_add(be, &mut pred, &b)?;
-        be.mse_loss(&mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
+        loss::mse_loss(be, &mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
         be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
         be.column_sum(&mut db, &dpred, false)?;
         elementwise::axpy(be, &mut w, -lr, &dw)?; // w -= lr·dw

@@ -14,6 +14,7 @@ use crate::backend::Backend;
 use crate::data::{gather_rows, Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::loss::Target;
+use crate::ops::gather;
 use crate::tensor::Tensor;
 use std::str::FromStr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -254,10 +255,10 @@ impl<B: Backend> Feed<B> {
                 let bi = self.buffers_for(be, data, rows)?;
                 let res = self.resident.as_ref().ok_or_else(|| no_buffer("resident"))?;
                 let buf = &mut self.buffers[bi];
-                be.gather_rows(&mut buf.x, &res.x, &res.perm, offset)?;
+                gather::gather_rows(be, &mut buf.x, &res.x, &res.perm, offset)?;
                 match (&res.labels, &res.values, buf.labels.as_mut(), buf.values.as_mut()) {
-                    (Some(l), _, Some(out), _) => be.gather_labels(out, l, &res.perm, offset)?,
-                    (None, Some(v), _, Some(out)) => be.gather_rows(out, v, &res.perm, offset)?,
+                    (Some(l), _, Some(out), _) => gather::gather_labels(be, out, l, &res.perm, offset)?,
+                    (None, Some(v), _, Some(out)) => gather::gather_rows(be, out, v, &res.perm, offset)?,
                     _ => return Err(no_buffer("target")),
                 }
                 Ok((bi, None))

@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::ops::loss;
 use std::str::FromStr;
 
 /// Which loss ends the network. All use PyTorch's `reduction="mean"`.
@@ -60,9 +61,9 @@ impl LossKind {
         target: &Target<'_, B>,
     ) -> Result<()> {
         match (self, target) {
-            (LossKind::Mse, Target::Values(t)) => be.mse_loss(loss, grad, output, t),
-            (LossKind::BceWithLogits, Target::Values(t)) => be.bce_with_logits_loss(loss, grad, output, t),
-            (LossKind::CrossEntropy, Target::Labels(l)) => be.cross_entropy_loss(loss, grad, output, l),
+            (LossKind::Mse, Target::Values(t)) => loss::mse_loss(be, loss, grad, output, t),
+            (LossKind::BceWithLogits, Target::Values(t)) => loss::bce_with_logits_loss(be, loss, grad, output, t),
+            (LossKind::CrossEntropy, Target::Labels(l)) => loss::cross_entropy_loss(be, loss, grad, output, l),
             (kind, _) => Err(Error::InvalidArgument {
                 what: kind.name().into(),
                 detail: if kind == LossKind::CrossEntropy {

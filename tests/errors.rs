@@ -6,6 +6,7 @@ mod common;
 use common::gpu;
 use downhill::device::{open, DeviceRequest};
 use downhill::ops::elementwise;
+use downhill::ops::loss;
 use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, Error, MatmulForm, Tensor};
 
@@ -47,13 +48,16 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
         &["activation_backward", "[6]"],
     );
     expect(softmax::softmax_backward(be, &mut z(&[2, 3]), &z(&[2, 3]), &z(&[2, 4])), &["softmax_backward", "[2, 4]"]);
-    expect(be.mse_loss(&mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[3, 2])), &["mse_loss", "[3, 2]"]);
-    expect(be.mse_loss(&mut z(&[2]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[2, 3])), &["mse_loss", "one element"]);
-    expect(be.mse_loss(&mut z(&[1]), &mut z(&[0, 3]), &z(&[0, 3]), &z(&[0, 3])), &["mse_loss", "empty"]);
-    expect(be.bce_with_logits_loss(&mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[2])), &["bce_with_logits_loss"]);
+    expect(loss::mse_loss(be, &mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[3, 2])), &["mse_loss", "[3, 2]"]);
+    expect(loss::mse_loss(be, &mut z(&[2]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[2, 3])), &["mse_loss", "one element"]);
+    expect(loss::mse_loss(be, &mut z(&[1]), &mut z(&[0, 3]), &z(&[0, 3]), &z(&[0, 3])), &["mse_loss", "empty"]);
+    expect(
+        loss::bce_with_logits_loss(be, &mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &z(&[2])),
+        &["bce_with_logits_loss"],
+    );
     let labels = be.upload_labels(&[0, 1, 2], 3).unwrap();
     expect(
-        be.cross_entropy_loss(&mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &labels),
+        loss::cross_entropy_loss(be, &mut z(&[1]), &mut z(&[2, 3]), &z(&[2, 3]), &labels),
         &["cross_entropy_loss", "3 labels"],
     );
     expect(be.sum(&mut z(&[2]), &z(&[5])), &["sum", "[2]"]);

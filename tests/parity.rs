@@ -6,6 +6,8 @@ mod common;
 use common::{assert_close, gpu, Rng};
 use downhill::ops::dropout;
 use downhill::ops::elementwise;
+use downhill::ops::gather;
+use downhill::ops::loss;
 use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
 
@@ -149,11 +151,13 @@ impl<B: Backend> Runner for B {
         let mut loss = self.zeros(&[1]).unwrap();
         let mut grad = self.zeros(input.shape()).unwrap();
         match which {
-            Loss::Mse => self.mse_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap(),
-            Loss::Bce => self.bce_with_logits_loss(&mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap(),
+            Loss::Mse => loss::mse_loss(self, &mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap(),
+            Loss::Bce => {
+                loss::bce_with_logits_loss(self, &mut loss, &mut grad, &x, &self.upload(target).unwrap()).unwrap()
+            }
             Loss::CrossEntropy => {
                 let l = self.upload_labels(labels, input.shape()[1]).unwrap();
-                self.cross_entropy_loss(&mut loss, &mut grad, &x, &l).unwrap()
+                loss::cross_entropy_loss(self, &mut loss, &mut grad, &x, &l).unwrap()
             }
         }
         vec![self.read(&loss).unwrap(), self.read(&grad).unwrap()]
@@ -395,9 +399,9 @@ fn gather_and_guard<B: Backend>(be: &B) -> (Vec<Tensor>, Vec<u32>) {
     let idx = be.upload_labels(&perm, 37).unwrap();
     let labels = be.upload_labels(&(0..37).map(|i| i % 7).collect::<Vec<_>>(), 7).unwrap();
     let mut rows = be.zeros(&[13, 9]).unwrap();
-    be.gather_rows(&mut rows, &x, &idx, 20).unwrap();
+    gather::gather_rows(be, &mut rows, &x, &idx, 20).unwrap();
     let mut got_labels = be.upload_labels(&[0; 13], 7).unwrap();
-    be.gather_labels(&mut got_labels, &labels, &idx, 20).unwrap();
+    gather::gather_labels(be, &mut got_labels, &labels, &idx, 20).unwrap();
 
     let mut guard = be.zeros(&[2]).unwrap();
     let mut loss = be.zeros(&[1]).unwrap();
@@ -410,7 +414,7 @@ fn gather_and_guard<B: Backend>(be: &B) -> (Vec<Tensor>, Vec<u32>) {
     // Labels come back through a one-hot trick: cross-entropy's gradient marks the label column.
     let mut dl = be.zeros(&[13, 7]).unwrap();
     let mut l = be.zeros(&[1]).unwrap();
-    be.cross_entropy_loss(&mut l, &mut dl, &be.zeros(&[13, 7]).unwrap(), &got_labels).unwrap();
+    loss::cross_entropy_loss(be, &mut l, &mut dl, &be.zeros(&[13, 7]).unwrap(), &got_labels).unwrap();
     let grads = be.read(&dl).unwrap();
     let read_labels = grads.data().chunks(7).map(|r| r.iter().position(|&v| v < 0.0).unwrap() as u32).collect();
     (vec![be.read(&rows).unwrap(), be.read(&guard).unwrap()], read_labels)

@@ -154,30 +154,6 @@ pub trait Backend {
     // ---- dropout ----
 
     // ---- losses (mean reduction, forward and backward fused) ----
-    /// Mean squared error over all elements: `loss[0]` and `dpred = ∂loss/∂pred`.
-    fn mse_loss(
-        &self,
-        loss: &mut Self::Tensor,
-        dpred: &mut Self::Tensor,
-        pred: &Self::Tensor,
-        target: &Self::Tensor,
-    ) -> Result<()>;
-    /// Softmax cross-entropy with integer targets, mean over rows: `loss[0]` and `dlogits`.
-    fn cross_entropy_loss(
-        &self,
-        loss: &mut Self::Tensor,
-        dlogits: &mut Self::Tensor,
-        logits: &Self::Tensor,
-        labels: &Self::Labels,
-    ) -> Result<()>;
-    /// Binary cross-entropy on logits, mean over all elements: `loss[0]` and `dlogits`.
-    fn bce_with_logits_loss(
-        &self,
-        loss: &mut Self::Tensor,
-        dlogits: &mut Self::Tensor,
-        logits: &Self::Tensor,
-        target: &Self::Tensor,
-    ) -> Result<()>;
 
     // ---- reductions (to a one-element `out`) ----
     /// `out[0] = Σ x`.
@@ -190,16 +166,6 @@ pub trait Backend {
     fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
 
     // ---- batches from a resident data set ----
-    /// `out[r, :] = x[idx[offset + r], :]` for every row r of out: a batch gathered on the device.
-    fn gather_rows(&self, out: &mut Self::Tensor, x: &Self::Tensor, idx: &Self::Labels, offset: usize) -> Result<()>;
-    /// `out[r] = labels[idx[offset + r]]`: the batch's labels.
-    fn gather_labels(
-        &self,
-        out: &mut Self::Labels,
-        labels: &Self::Labels,
-        idx: &Self::Labels,
-        offset: usize,
-    ) -> Result<()>;
 
     // ---- divergence guard ----
     /// Counts a step in `flag[1]` and, the first time `loss[0]` or `grad_sumsq[0]` is NaN or

@@ -128,9 +128,9 @@ kernels! {
     DIV_BY_NORM: ELEMENTWISE_WGSL "div_by_norm" OUT_IN_IN => elementwise::cpu::table::div_by_norm;
     SOFTMAX_FORWARD: SOFTMAX_WGSL "softmax_forward" OUT_IN => softmax::cpu::table::softmax_forward;
     SOFTMAX_BACKWARD: SOFTMAX_WGSL "softmax_backward" OUT_IN_IN => softmax::cpu::table::softmax_backward;
-    MSE_LOSS: LOSS_WGSL "mse_loss" LOSS_TARGET;
-    CROSS_ENTROPY_LOSS: LOSS_WGSL "cross_entropy_loss" LOSS_LABELS;
-    BCE_WITH_LOGITS_LOSS: LOSS_WGSL "bce_with_logits_loss" LOSS_TARGET;
+    MSE_LOSS: LOSS_WGSL "mse_loss" LOSS_TARGET => loss::cpu::table::mse_loss;
+    CROSS_ENTROPY_LOSS: LOSS_WGSL "cross_entropy_loss" LOSS_LABELS => loss::cpu::table::cross_entropy_loss;
+    BCE_WITH_LOGITS_LOSS: LOSS_WGSL "bce_with_logits_loss" LOSS_TARGET => loss::cpu::table::bce_with_logits_loss;
     COLUMN_SUM: REDUCE_WGSL "column_sum" OUT_IN;
     SUM: REDUCE_WGSL "sum" OUT_IN;
     REDUCE_PARTIAL: REDUCE_WGSL "reduce_partial" OUT_IN;
@@ -139,8 +139,8 @@ kernels! {
     MAX_ABS: REDUCE_WGSL "max_abs" OUT_IN;
     DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD => dropout::cpu::table::dropout_forward;
     DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN => dropout::cpu::table::dropout_backward;
-    GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN;
-    GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS;
+    GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN => gather::cpu::table::gather_rows;
+    GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS => gather::cpu::table::gather_labels;
     FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN;
     IM2COL: CONV_WGSL "im2col" OUT_IN;
     COL2IM: CONV_WGSL "col2im" OUT_IN;

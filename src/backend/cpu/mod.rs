@@ -10,7 +10,7 @@ pub use storage::CpuTensor;
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
 use crate::ops::{self, norm::BatchNormMode, Window2d};
-use crate::ops::{gather::cpu as gather, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce};
+use crate::ops::{matmul::cpu as matmul, reduce::cpu as reduce};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 pub(crate) use storage::{access, access2, access_many, read_all};
 
@@ -180,49 +180,6 @@ impl Backend for CpuBackend {
         access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
     }
 
-    fn mse_loss(
-        &self,
-        loss: &mut CpuTensor,
-        dpred: &mut CpuTensor,
-        pred: &CpuTensor,
-        target: &CpuTensor,
-    ) -> Result<()> {
-        let op = "mse_loss";
-        crate::ops::loss::loss_with_target(op, &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
-        storage::check_no_alias(op, loss, &[pred, target, dpred])?;
-        let value = access(op, dpred, [pred, target], |g, [p, t]| loss::mse_loss(g, p, t))?;
-        store_scalar(op, loss, value)
-    }
-
-    fn cross_entropy_loss(
-        &self,
-        loss: &mut CpuTensor,
-        dlogits: &mut CpuTensor,
-        logits: &CpuTensor,
-        labels: &Vec<u32>,
-    ) -> Result<()> {
-        let op = "cross_entropy_loss";
-        let (b, c) = crate::ops::loss::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len())?;
-        check_labels(labels, c)?;
-        storage::check_no_alias(op, loss, &[logits, dlogits])?;
-        let value = access(op, dlogits, [logits], |g, [z]| loss::cross_entropy_loss(g, z, labels, b, c))?;
-        store_scalar(op, loss, value)
-    }
-
-    fn bce_with_logits_loss(
-        &self,
-        loss: &mut CpuTensor,
-        dlogits: &mut CpuTensor,
-        logits: &CpuTensor,
-        target: &CpuTensor,
-    ) -> Result<()> {
-        let op = "bce_with_logits_loss";
-        crate::ops::loss::loss_with_target(op, &loss.shape, &dlogits.shape, &logits.shape, &target.shape)?;
-        storage::check_no_alias(op, loss, &[logits, target, dlogits])?;
-        let value = access(op, dlogits, [logits, target], |g, [z, t]| loss::bce_with_logits_loss(g, z, t))?;
-        store_scalar(op, loss, value)
-    }
-
     fn sum(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
         checks::scalar_out("sum", &out.shape)?;
         storage::check_no_alias("sum", out, &[x])?;
@@ -245,37 +202,6 @@ impl Backend for CpuBackend {
         checks::scalar_out("max_abs", &out.shape)?;
         storage::check_no_alias("max_abs", out, &[x])?;
         store_scalar("max_abs", out, read_all([x], |[x]| reduce::max_abs(x)))
-    }
-
-    fn gather_rows(&self, out: &mut CpuTensor, x: &CpuTensor, idx: &Vec<u32>, offset: usize) -> Result<()> {
-        let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
-        let (src_rows, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
-        crate::ops::gather::gather("gather_rows", rows, offset, idx.len())?;
-        if cols != src_cols {
-            return Err(crate::error::shape_error(
-                "gather_rows",
-                format!("out {:?} and x {:?} rows differ in width", out.shape, x.shape),
-            ));
-        }
-        if let Some(&bad) = idx[offset..offset + rows].iter().find(|&&i| i as usize >= src_rows) {
-            return Err(crate::error::shape_error(
-                "gather_rows",
-                format!("index {bad} is past the {src_rows} rows of x"),
-            ));
-        }
-        access("gather_rows", out, [x], |o, [x]| gather::gather_rows(o, x, idx, offset, cols))
-    }
-
-    fn gather_labels(&self, out: &mut Vec<u32>, labels: &Vec<u32>, idx: &Vec<u32>, offset: usize) -> Result<()> {
-        crate::ops::gather::gather("gather_labels", out.len(), offset, idx.len())?;
-        if let Some(&bad) = idx[offset..offset + out.len()].iter().find(|&&i| i as usize >= labels.len()) {
-            return Err(crate::error::shape_error(
-                "gather_labels",
-                format!("index {bad} is past the {} labels", labels.len()),
-            ));
-        }
-        gather::gather_labels(out, labels, idx, offset);
-        Ok(())
     }
 
     fn first_nonfinite(&self, flag: &mut CpuTensor, loss: &CpuTensor, grad_sumsq: &CpuTensor) -> Result<()> {

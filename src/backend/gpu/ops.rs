@@ -147,45 +147,6 @@ impl Backend for GpuBackend {
         self.launch_column_sum(out, x, rows, cols, accumulate)
     }
 
-    fn mse_loss(
-        &self,
-        loss: &mut GpuTensor,
-        dpred: &mut GpuTensor,
-        pred: &GpuTensor,
-        target: &GpuTensor,
-    ) -> Result<()> {
-        crate::ops::loss::loss_with_target("mse_loss", &loss.shape, &dpred.shape, &pred.shape, &target.shape)?;
-        self.launch_loss_with_target(&kernels::MSE_LOSS, loss, dpred, pred, target)
-    }
-
-    fn cross_entropy_loss(
-        &self,
-        loss: &mut GpuTensor,
-        dlogits: &mut GpuTensor,
-        logits: &GpuTensor,
-        labels: &GpuLabels,
-    ) -> Result<()> {
-        let (b, c) = crate::ops::loss::cross_entropy(&loss.shape, &logits.shape, &dlogits.shape, labels.len)?;
-        self.launch_cross_entropy(loss, dlogits, logits, labels, b, c)
-    }
-
-    fn bce_with_logits_loss(
-        &self,
-        loss: &mut GpuTensor,
-        dlogits: &mut GpuTensor,
-        logits: &GpuTensor,
-        target: &GpuTensor,
-    ) -> Result<()> {
-        crate::ops::loss::loss_with_target(
-            "bce_with_logits_loss",
-            &loss.shape,
-            &dlogits.shape,
-            &logits.shape,
-            &target.shape,
-        )?;
-        self.launch_loss_with_target(&kernels::BCE_WITH_LOGITS_LOSS, loss, dlogits, logits, target)
-    }
-
     fn sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         checks::scalar_out("sum", &out.shape)?;
         self.launch_reduce_all(&kernels::SUM, out, x)
@@ -204,24 +165,6 @@ impl Backend for GpuBackend {
     fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
         checks::scalar_out("max_abs", &out.shape)?;
         self.launch_reduce_all(&kernels::MAX_ABS, out, x)
-    }
-
-    fn gather_rows(&self, out: &mut GpuTensor, x: &GpuTensor, idx: &GpuLabels, offset: usize) -> Result<()> {
-        let (rows, cols) = crate::tensor::as_matrix("gather_rows", &out.shape)?;
-        let (_, src_cols) = crate::tensor::as_matrix("gather_rows", &x.shape)?;
-        crate::ops::gather::gather("gather_rows", rows, offset, idx.len)?;
-        if cols != src_cols {
-            return Err(crate::error::shape_error(
-                "gather_rows",
-                format!("out {:?} and x {:?} rows differ in width", out.shape, x.shape),
-            ));
-        }
-        self.launch_gather_rows(out, x, idx, rows, cols, offset)
-    }
-
-    fn gather_labels(&self, out: &mut GpuLabels, labels: &GpuLabels, idx: &GpuLabels, offset: usize) -> Result<()> {
-        crate::ops::gather::gather("gather_labels", out.len, offset, idx.len)?;
-        self.launch_gather_labels(out, labels, idx, offset)
     }
 
     fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {

@@ -57,3 +57,41 @@ pub fn bce_with_logits_loss<F: Float>(dlogits: &mut [F], logits: &[F], target: &
     }
     total * inv_n
 }
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::loss::LossParams;
+
+    /// `mse_loss`: (loss, dpred, pred, target).
+    pub fn mse_loss(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let _: LossParams = params("mse_loss", bytes)?;
+        let [CpuBuf::Write(loss), CpuBuf::Write(g), CpuBuf::Read(pred), CpuBuf::Read(t)] = bufs else {
+            return Err(bad_buffers("mse_loss", bufs));
+        };
+        loss[0] = super::mse_loss(g, pred, t);
+        Ok(())
+    }
+
+    /// `bce_with_logits_loss`: (loss, dlogits, logits, target).
+    pub fn bce_with_logits_loss(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let _: LossParams = params("bce_with_logits_loss", bytes)?;
+        let [CpuBuf::Write(loss), CpuBuf::Write(g), CpuBuf::Read(z), CpuBuf::Read(t)] = bufs else {
+            return Err(bad_buffers("bce_with_logits_loss", bufs));
+        };
+        loss[0] = super::bce_with_logits_loss(g, z, t);
+        Ok(())
+    }
+
+    /// `cross_entropy_loss`: (loss, dlogits, logits, labels); every label must be a class.
+    pub fn cross_entropy_loss(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: LossParams = params("cross_entropy_loss", bytes)?;
+        let [CpuBuf::Write(loss), CpuBuf::Write(g), CpuBuf::Read(z), CpuBuf::ReadU32(labels)] = bufs else {
+            return Err(bad_buffers("cross_entropy_loss", bufs));
+        };
+        crate::backend::cpu::check_labels(labels, p.cols as usize)?;
+        loss[0] = super::cross_entropy_loss(g, z, labels, p.rows as usize, p.cols as usize);
+        Ok(())
+    }
+}
