@@ -8,7 +8,6 @@ pub mod kernel;
 
 use crate::error::Result;
 use crate::ops::norm::BatchNormMode;
-use crate::ops::Window2d;
 use crate::tensor::{MatmulForm, Tensor};
 use kernel::{Arg, Grid, Kernel};
 // Until matmul is launched through the op table, its fused epilogue names the activation.
@@ -177,44 +176,8 @@ pub trait Backend {
 
     // ---- elementwise utilities ----
     // ---- convolution (src/ops/conv; the matmuls are batched over groups) ----
-    /// `cols` [G, N·OH·OW, C/G·kh·kw] = the patches of `x` [N, C, H, W] under window `g`.
-    fn im2col(&self, cols: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;
-    /// `dx` [N, C, H, W] = the adjoint of [`Backend::im2col`] applied to `cols` (overwrites dx).
-    fn col2im(&self, dx: &mut Self::Tensor, cols: &Self::Tensor, g: &Window2d) -> Result<()>;
-    /// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` `[O]`.
-    fn conv_output(
-        &self,
-        out: &mut Self::Tensor,
-        product: &Self::Tensor,
-        bias: Option<&Self::Tensor>,
-        g: &Window2d,
-    ) -> Result<()>;
-    /// `gy` [G, N·OH·OW, O/G] = the output gradient [N, O, OH, OW] in the product's layout.
-    fn conv_grad_output(&self, gy: &mut Self::Tensor, go: &Self::Tensor, g: &Window2d) -> Result<()>;
-    /// `out[c] = Σ x[n, c, …]` over every dim but 1 (added to `out` with `accumulate`).
-    fn channel_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
     // ---- pooling (src/ops/pool) ----
-    /// Max pooling: `out` and the chosen `indices` (h·W + w, as f32), both [N, C, OH, OW].
-    fn max_pool_forward(
-        &self,
-        out: &mut Self::Tensor,
-        indices: &mut Self::Tensor,
-        x: &Self::Tensor,
-        g: &Window2d,
-    ) -> Result<()>;
-    /// Max pooling backward: `dx` sums `dy` over the windows that chose each element.
-    fn max_pool_backward(
-        &self,
-        dx: &mut Self::Tensor,
-        dy: &Self::Tensor,
-        indices: &Self::Tensor,
-        g: &Window2d,
-    ) -> Result<()>;
-    /// Average pooling; `g.flags` bit 0 is `count_include_pad`.
-    fn avg_pool_forward(&self, out: &mut Self::Tensor, x: &Self::Tensor, g: &Window2d) -> Result<()>;
-    /// Average pooling backward.
-    fn avg_pool_backward(&self, dx: &mut Self::Tensor, dy: &Self::Tensor, g: &Window2d) -> Result<()>;
 
     // ---- normalisation (src/ops/norm) ----
     /// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the

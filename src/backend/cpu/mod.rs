@@ -9,7 +9,7 @@ pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
-use crate::ops::{self, norm::BatchNormMode, Window2d};
+use crate::ops::{self, norm::BatchNormMode};
 use crate::ops::{matmul::cpu as matmul, reduce::cpu as reduce};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
 pub(crate) use storage::{access, access2, access_many, read_all};
@@ -209,54 +209,6 @@ impl Backend for CpuBackend {
         storage::check_no_alias("first_nonfinite", flag, &[loss, grad_sumsq])?;
         let (l, g) = (loss.to_vec()[0], grad_sumsq.to_vec()[0]);
         access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
-    }
-
-    fn im2col(&self, cols: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::conv::cpu::run::im2col(cols, x, g)
-    }
-
-    fn col2im(&self, dx: &mut CpuTensor, cols: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::conv::cpu::run::col2im(dx, cols, g)
-    }
-
-    fn conv_output(
-        &self,
-        out: &mut CpuTensor,
-        product: &CpuTensor,
-        bias: Option<&CpuTensor>,
-        g: &Window2d,
-    ) -> Result<()> {
-        ops::conv::cpu::run::conv_output(out, product, bias, g)
-    }
-
-    fn conv_grad_output(&self, gy: &mut CpuTensor, go: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::conv::cpu::run::conv_grad_output(gy, go, g)
-    }
-
-    fn channel_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
-        ops::conv::cpu::run::channel_sum(out, x, accumulate)
-    }
-
-    fn max_pool_forward(
-        &self,
-        out: &mut CpuTensor,
-        indices: &mut CpuTensor,
-        x: &CpuTensor,
-        g: &Window2d,
-    ) -> Result<()> {
-        ops::pool::cpu::run::max_pool_forward(out, indices, x, g)
-    }
-
-    fn max_pool_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, indices: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::pool::cpu::run::max_pool_backward(dx, dy, indices, g)
-    }
-
-    fn avg_pool_forward(&self, out: &mut CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::pool::cpu::run::avg_pool_forward(out, x, g)
-    }
-
-    fn avg_pool_backward(&self, dx: &mut CpuTensor, dy: &CpuTensor, g: &Window2d) -> Result<()> {
-        ops::pool::cpu::run::avg_pool_backward(dx, dy, g)
     }
 
     fn batch_norm_forward(

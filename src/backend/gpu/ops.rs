@@ -4,8 +4,8 @@
 use super::{GpuBackend, GpuLabels, GpuTensor};
 use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
+use crate::ops::norm::BatchNormMode;
 use crate::ops::registry as kernels;
-use crate::ops::{norm::BatchNormMode, Window2d};
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use std::sync::Arc;
 
@@ -170,54 +170,6 @@ impl Backend for GpuBackend {
     fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
         crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
         self.launch_first_nonfinite(flag, loss, grad_sumsq)
-    }
-
-    fn im2col(&self, cols: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.im2col_gpu(cols, x, g)
-    }
-
-    fn col2im(&self, dx: &mut GpuTensor, cols: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.col2im_gpu(dx, cols, g)
-    }
-
-    fn conv_output(
-        &self,
-        out: &mut GpuTensor,
-        product: &GpuTensor,
-        bias: Option<&GpuTensor>,
-        g: &Window2d,
-    ) -> Result<()> {
-        self.conv_output_gpu(out, product, bias, g)
-    }
-
-    fn conv_grad_output(&self, gy: &mut GpuTensor, go: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.conv_grad_output_gpu(gy, go, g)
-    }
-
-    fn channel_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
-        self.channel_sum_gpu(out, x, accumulate)
-    }
-
-    fn max_pool_forward(
-        &self,
-        out: &mut GpuTensor,
-        indices: &mut GpuTensor,
-        x: &GpuTensor,
-        g: &Window2d,
-    ) -> Result<()> {
-        self.max_pool_forward_gpu(out, indices, x, g)
-    }
-
-    fn max_pool_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, indices: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.max_pool_backward_gpu(dx, dy, indices, g)
-    }
-
-    fn avg_pool_forward(&self, out: &mut GpuTensor, x: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.avg_pool_forward_gpu(out, x, g)
-    }
-
-    fn avg_pool_backward(&self, dx: &mut GpuTensor, dy: &GpuTensor, g: &Window2d) -> Result<()> {
-        self.avg_pool_backward_gpu(dx, dy, g)
     }
 
     fn batch_norm_forward(

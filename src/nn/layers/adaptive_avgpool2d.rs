@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{Backward, Forward, Layer};
+use crate::ops::pool;
 use crate::ops::{Window2d, WindowSpec};
 
 /// Global average pooling to 1×1.
@@ -50,12 +51,12 @@ impl Layer for AdaptiveAvgPool2d {
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
-        be.avg_pool_forward(io.y, io.x, &g)
+        pool::avg_pool_forward(be, io.y, io.x, &g)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let Some(dx) = io.dx else { return Ok(()) };
         let g = self.geometry(be.shape(io.x))?;
-        be.avg_pool_backward(dx, io.dy, &g)
+        pool::avg_pool_backward(be, dx, io.dy, &g)
     }
 }

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{scratch_n, Backward, Forward, Layer, TensorSpec};
+use crate::ops::conv;
 use crate::ops::conv::{cols_shape, patch_len, product_shape};
 use crate::ops::{Window2d, WindowSpec};
 use crate::rng::Rng;
@@ -153,27 +154,27 @@ impl Layer for Conv2d {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
         let [cols, product] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
-        be.im2col(cols, io.x, &g)?;
+        conv::im2col(be, cols, io.x, &g)?;
         let w = be.view(&io.params[0], 0, &[self.groups, self.out_channels / self.groups, patch_len(&g)])?;
         be.matmul(MatmulForm::Nt, product, cols, &w, false)?;
-        be.conv_output(io.y, product, io.params.get(1), &g)
+        conv::conv_output(be, io.y, product, io.params.get(1), &g)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
         let [cols, gy] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
         let grouped = [self.groups, self.out_channels / self.groups, patch_len(&g)];
-        be.conv_grad_output(gy, io.dy, &g)?;
+        conv::conv_grad_output(be, gy, io.dy, &g)?;
         let mut dw = be.view(&io.grads[0], 0, &grouped)?;
         be.matmul(MatmulForm::Tn, &mut dw, gy, cols, io.accumulate)?;
         if self.bias {
-            be.channel_sum(&mut io.grads[1], io.dy, io.accumulate)?;
+            conv::channel_sum(be, &mut io.grads[1], io.dy, io.accumulate)?;
         }
         if let Some(dx) = io.dx {
             // The columns are no longer needed: they take the column gradient.
             let w = be.view(&io.params[0], 0, &grouped)?;
             be.matmul(MatmulForm::Nn, cols, gy, &w, false)?;
-            be.col2im(dx, cols, &g)?;
+            conv::col2im(be, dx, cols, &g)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{scratch_n, Backward, Forward, Layer};
+use crate::ops::pool;
 use crate::ops::{Window2d, WindowSpec};
 
 /// Max pooling; the chosen indices are its scratch, for the backward pass.
@@ -58,13 +59,13 @@ impl Layer for MaxPool2d {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
         let [indices] = scratch_n::<_, 1>(io.scratch, "maxpool2d")?;
-        be.max_pool_forward(io.y, indices, io.x, &g)
+        pool::max_pool_forward(be, io.y, indices, io.x, &g)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let Some(dx) = io.dx else { return Ok(()) };
         let g = self.geometry(be.shape(io.x))?;
         let [indices] = scratch_n::<_, 1>(io.scratch, "maxpool2d")?;
-        be.max_pool_backward(dx, io.dy, indices, &g)
+        pool::max_pool_backward(be, dx, io.dy, indices, &g)
     }
 }

@@ -153,37 +153,52 @@ pub fn channel_sum<F: Float>(out: &mut [F], x: &[F], n: usize, c: usize, s: usiz
     }
 }
 
-/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
-pub(crate) mod run {
-    use crate::backend::cpu::{access, CpuTensor};
+/// The twins as the op table calls them (the window as params, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
     use crate::error::Result;
     use crate::ops::Window2d;
 
-    pub fn im2col(cols: &CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
-        super::super::check_cols("im2col", &cols.shape, &x.shape, g)?;
-        access("im2col", cols, [x], |c, [x]| super::im2col(c, x, g))
+    /// `im2col`: (cols, x).
+    pub fn im2col(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("im2col", bytes)?;
+        let [CpuBuf::Write(cols), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("im2col", bufs)) };
+        super::im2col(cols, x, &g);
+        Ok(())
     }
 
-    pub fn col2im(dx: &CpuTensor, cols: &CpuTensor, g: &Window2d) -> Result<()> {
-        super::super::check_cols("col2im", &cols.shape, &dx.shape, g)?;
-        access("col2im", dx, [cols], |d, [c]| super::col2im(d, c, g))
+    /// `col2im`: (dx, cols).
+    pub fn col2im(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("col2im", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(cols)] = bufs else { return Err(bad_buffers("col2im", bufs)) };
+        super::col2im(dx, cols, &g);
+        Ok(())
     }
 
-    pub fn conv_output(out: &CpuTensor, product: &CpuTensor, bias: Option<&CpuTensor>, g: &Window2d) -> Result<()> {
-        super::super::check_product("conv_output", &out.shape, &product.shape, bias.map(|b| b.shape.as_slice()), g)?;
-        match bias {
-            Some(b) => access("conv_output", out, [product, b], |o, [p, b]| super::conv_output(o, p, Some(b), g)),
-            None => access("conv_output", out, [product], |o, [p]| super::conv_output(o, p, None, g)),
-        }
+    /// `conv_output`: (out, product, bias); the bias only when flag bit 0 is set.
+    pub fn conv_output(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("conv_output", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(product), CpuBuf::Read(bias)] = bufs else {
+            return Err(bad_buffers("conv_output", bufs));
+        };
+        let bias: Option<&[f32]> = if g.flags & 1 != 0 { Some(bias) } else { None };
+        super::conv_output(out, product, bias, &g);
+        Ok(())
     }
 
-    pub fn conv_grad_output(gy: &CpuTensor, go: &CpuTensor, g: &Window2d) -> Result<()> {
-        super::super::check_product("conv_grad_output", &go.shape, &gy.shape, None, g)?;
-        access("conv_grad_output", gy, [go], |o, [go]| super::conv_grad_output(o, go, g))
+    /// `conv_grad_output`: (gy, go).
+    pub fn conv_grad_output(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("conv_grad_output", bytes)?;
+        let [CpuBuf::Write(gy), CpuBuf::Read(go)] = bufs else { return Err(bad_buffers("conv_grad_output", bufs)) };
+        super::conv_grad_output(gy, go, &g);
+        Ok(())
     }
 
-    pub fn channel_sum(out: &CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
-        let (n, c, s) = super::super::check_channel_sum(&out.shape, &x.shape)?;
-        access("channel_sum", out, [x], |o, [x]| super::channel_sum(o, x, n, c, s, accumulate))
+    /// `channel_sum`: (out, x); the window carries (N, C, elements per channel, accumulate).
+    pub fn channel_sum(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("channel_sum", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("channel_sum", bufs)) };
+        super::channel_sum(out, x, g.n as usize, g.c as usize, g.h as usize, g.flags != 0);
+        Ok(())
     }
 }

@@ -13,10 +13,13 @@
 //! ```
 
 pub mod cpu;
-mod gpu;
 
 use super::{expect_shape, Window2d};
+use crate::backend::kernel::{Arg, Grid};
+use crate::backend::Backend;
 use crate::error::Result;
+use crate::ops::registry;
+use crate::tensor::numel;
 
 /// Columns of the im2col matrix: C/G·kh·kw.
 pub fn patch_len(g: &Window2d) -> usize {
@@ -65,4 +68,51 @@ pub fn check_channel_sum(out: &[usize], x: &[usize]) -> Result<(usize, usize, us
     }
     expect_shape("channel_sum", "out", out, &[x[1]])?;
     Ok((x[0], x[1], x[2..].iter().product()))
+}
+
+/// `cols` [G, N·OH·OW, C/G·kh·kw] = the patches of `x` [N, C, H, W] under window `g`.
+pub fn im2col<B: Backend>(be: &B, cols: &mut B::Tensor, x: &B::Tensor, g: &Window2d) -> Result<()> {
+    check_cols("im2col", be.shape(cols), be.shape(x), g)?;
+    let n = numel(be.shape(cols));
+    be.launch(&registry::IM2COL, bytemuck::bytes_of(g), &mut [Arg::Write(cols), Arg::Read(x)], Grid::Items(n))
+}
+
+/// `dx` [N, C, H, W] = the adjoint of [`im2col`] applied to `cols` (overwrites dx).
+pub fn col2im<B: Backend>(be: &B, dx: &mut B::Tensor, cols: &B::Tensor, g: &Window2d) -> Result<()> {
+    check_cols("col2im", be.shape(cols), be.shape(dx), g)?;
+    let n = numel(be.shape(dx));
+    be.launch(&registry::COL2IM, bytemuck::bytes_of(g), &mut [Arg::Write(dx), Arg::Read(cols)], Grid::Items(n))
+}
+
+/// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` `[O]`.
+pub fn conv_output<B: Backend>(
+    be: &B,
+    out: &mut B::Tensor,
+    product: &B::Tensor,
+    bias: Option<&B::Tensor>,
+    g: &Window2d,
+) -> Result<()> {
+    check_product("conv_output", be.shape(out), be.shape(product), bias.map(|b| be.shape(b)), g)?;
+    let g = g.with_flag(bias.is_some());
+    // Without a bias the product is bound twice (read-only); the kernel does not read it.
+    let bias = bias.unwrap_or(product);
+    let n = numel(be.shape(out));
+    let args = &mut [Arg::Write(out), Arg::Read(product), Arg::Read(bias)];
+    be.launch(&registry::CONV_OUTPUT, bytemuck::bytes_of(&g), args, Grid::Items(n))
+}
+
+/// `gy` [G, N·OH·OW, O/G] = the output gradient [N, O, OH, OW] in the product's layout.
+pub fn conv_grad_output<B: Backend>(be: &B, gy: &mut B::Tensor, go: &B::Tensor, g: &Window2d) -> Result<()> {
+    check_product("conv_grad_output", be.shape(go), be.shape(gy), None, g)?;
+    let n = numel(be.shape(gy));
+    be.launch(&registry::CONV_GRAD_OUTPUT, bytemuck::bytes_of(g), &mut [Arg::Write(gy), Arg::Read(go)], Grid::Items(n))
+}
+
+/// `out[c] = Σ x[n, c, …]` over every dim but 1 (added to `out` with `accumulate`): one
+/// invocation per channel, summing in a fixed order.
+pub fn channel_sum<B: Backend>(be: &B, out: &mut B::Tensor, x: &B::Tensor, accumulate: bool) -> Result<()> {
+    let (n, c, s) = check_channel_sum(be.shape(out), be.shape(x))?;
+    let g = Window2d { n: n as u32, c: c as u32, h: s as u32, w: 1, flags: accumulate as u32, ..Default::default() };
+    let args = &mut [Arg::Write(out), Arg::Read(x)];
+    be.launch(&registry::CHANNEL_SUM, bytemuck::bytes_of(&g), args, Grid::Blocks { items: c, per_group: 1 })
 }

@@ -178,31 +178,46 @@ pub fn avg_pool_backward<F: Float>(dx: &mut [F], dy: &[F], g: &Window2d) {
     }
 }
 
-/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
-pub(crate) mod run {
-    use crate::backend::cpu::{access, access2, CpuTensor};
+/// The twins as the op table calls them (the window as params, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
     use crate::error::Result;
-    use crate::ops::pool::check;
     use crate::ops::Window2d;
 
-    pub fn max_pool_forward(out: &CpuTensor, indices: &CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
-        check("max_pool_forward", &x.shape, &out.shape, Some(&indices.shape), g)?;
-        access2("max_pool_forward", out, indices, [x], |o, i, [x]| super::max_pool_forward(o, i, x, g))
+    /// `max_pool_forward`: (out, x, indices).
+    pub fn max_pool_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("max_pool_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x), CpuBuf::Write(idx)] = bufs else {
+            return Err(bad_buffers("max_pool_forward", bufs));
+        };
+        super::max_pool_forward(out, idx, x, &g);
+        Ok(())
     }
 
-    pub fn max_pool_backward(dx: &CpuTensor, dy: &CpuTensor, indices: &CpuTensor, g: &Window2d) -> Result<()> {
-        check("max_pool_backward", &dx.shape, &dy.shape, Some(&indices.shape), g)?;
-        access("max_pool_backward", dx, [dy, indices], |d, [dy, i]| super::max_pool_backward(d, dy, i, g))
+    /// `max_pool_backward`: (dx, dy, indices).
+    pub fn max_pool_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("max_pool_backward", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(dy), CpuBuf::Read(idx)] = bufs else {
+            return Err(bad_buffers("max_pool_backward", bufs));
+        };
+        super::max_pool_backward(dx, dy, idx, &g);
+        Ok(())
     }
 
-    pub fn avg_pool_forward(out: &CpuTensor, x: &CpuTensor, g: &Window2d) -> Result<()> {
-        check("avg_pool_forward", &x.shape, &out.shape, None, g)?;
-        access("avg_pool_forward", out, [x], |o, [x]| super::avg_pool_forward(o, x, g))
+    /// `avg_pool_forward`: (out, x).
+    pub fn avg_pool_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("avg_pool_forward", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("avg_pool_forward", bufs)) };
+        super::avg_pool_forward(out, x, &g);
+        Ok(())
     }
 
-    pub fn avg_pool_backward(dx: &CpuTensor, dy: &CpuTensor, g: &Window2d) -> Result<()> {
-        check("avg_pool_backward", &dx.shape, &dy.shape, None, g)?;
-        access("avg_pool_backward", dx, [dy], |d, [dy]| super::avg_pool_backward(d, dy, g))
+    /// `avg_pool_backward`: (dx, dy).
+    pub fn avg_pool_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let g: Window2d = params("avg_pool_backward", bytes)?;
+        let [CpuBuf::Write(dx), CpuBuf::Read(dy)] = bufs else { return Err(bad_buffers("avg_pool_backward", bufs)) };
+        super::avg_pool_backward(dx, dy, &g);
+        Ok(())
     }
 }
 
