@@ -7,7 +7,6 @@ pub mod gpu;
 pub mod kernel;
 
 use crate::error::Result;
-use crate::ops::norm::BatchNormMode;
 use crate::tensor::{MatmulForm, Tensor};
 use kernel::{Arg, Grid, Kernel};
 // Until matmul is launched through the op table, its fused epilogue names the activation.
@@ -180,59 +179,6 @@ pub trait Backend {
     // ---- pooling (src/ops/pool) ----
 
     // ---- normalisation (src/ops/norm) ----
-    /// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the
-    /// running stats `[C]` move.
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    fn batch_norm_forward(
-        &self,
-        y: &mut Self::Tensor,
-        saved: &mut Self::Tensor,
-        running_mean: &mut Self::Tensor,
-        running_var: &mut Self::Tensor,
-        x: &Self::Tensor,
-        weight: &Self::Tensor,
-        bias: &Self::Tensor,
-        mode: &BatchNormMode,
-    ) -> Result<()>;
-    /// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    fn batch_norm_backward(
-        &self,
-        dx: &mut Self::Tensor,
-        sums: &mut Self::Tensor,
-        x: &Self::Tensor,
-        weight: &Self::Tensor,
-        saved: &Self::Tensor,
-        dy: &Self::Tensor,
-        mode: &BatchNormMode,
-    ) -> Result<()>;
-    /// Layer norm over the last dims of x (the weight's shape): `y` and `saved` [2, rows].
-    fn layer_norm_forward(
-        &self,
-        y: &mut Self::Tensor,
-        saved: &mut Self::Tensor,
-        x: &Self::Tensor,
-        weight: &Self::Tensor,
-        bias: &Self::Tensor,
-        eps: f32,
-    ) -> Result<()>;
-    /// Layer norm input gradient.
-    fn layer_norm_backward(
-        &self,
-        dx: &mut Self::Tensor,
-        x: &Self::Tensor,
-        weight: &Self::Tensor,
-        saved: &Self::Tensor,
-        dy: &Self::Tensor,
-    ) -> Result<()>;
-    /// Layer norm parameter gradients: `sums` [2, stride] = (Σ dy·x̂, Σ dy) per normalised element.
-    fn layer_norm_param_grad(
-        &self,
-        sums: &mut Self::Tensor,
-        x: &Self::Tensor,
-        saved: &Self::Tensor,
-        dy: &Self::Tensor,
-    ) -> Result<()>;
 
     // ---- embedding (src/ops/embedding) ----
 

@@ -151,11 +151,11 @@ kernels! {
     MAX_POOL_BACKWARD: POOL_WGSL "max_pool_backward" OUT_IN_IN => pool::cpu::table::max_pool_backward;
     AVG_POOL_FORWARD: POOL_WGSL "avg_pool_forward" OUT_IN => pool::cpu::table::avg_pool_forward;
     AVG_POOL_BACKWARD: POOL_WGSL "avg_pool_backward" OUT_IN => pool::cpu::table::avg_pool_backward;
-    BATCH_NORM_FORWARD: NORM_WGSL "batch_norm_forward" BN_FWD;
-    BATCH_NORM_BACKWARD: NORM_WGSL "batch_norm_backward" BN_BWD;
-    LAYER_NORM_FORWARD: NORM_WGSL "layer_norm_forward" LN_FWD;
-    LAYER_NORM_BACKWARD: NORM_WGSL "layer_norm_backward" LN_BWD;
-    LAYER_NORM_PARAM_GRAD: NORM_WGSL "layer_norm_param_grad" LN_PARAM_GRAD;
+    BATCH_NORM_FORWARD: NORM_WGSL "batch_norm_forward" BN_FWD => norm::cpu::table::batch_norm_forward;
+    BATCH_NORM_BACKWARD: NORM_WGSL "batch_norm_backward" BN_BWD => norm::cpu::table::batch_norm_backward;
+    LAYER_NORM_FORWARD: NORM_WGSL "layer_norm_forward" LN_FWD => norm::cpu::table::layer_norm_forward;
+    LAYER_NORM_BACKWARD: NORM_WGSL "layer_norm_backward" LN_BWD => norm::cpu::table::layer_norm_backward;
+    LAYER_NORM_PARAM_GRAD: NORM_WGSL "layer_norm_param_grad" LN_PARAM_GRAD => norm::cpu::table::layer_norm_param_grad;
     EMBEDDING_FORWARD: EMBEDDING_WGSL "embedding_forward" OUT_IN_IN => embedding::cpu::table::embedding_forward;
     EMBEDDING_BACKWARD: EMBEDDING_WGSL "embedding_backward" OUT_IN_IN => embedding::cpu::table::embedding_backward;
     CAUSAL_MASK: ATTENTION_WGSL "causal_mask" INPLACE => attention::cpu::table::causal_mask;

@@ -9,10 +9,9 @@ pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
-use crate::ops::{self, norm::BatchNormMode};
 use crate::ops::{matmul::cpu as matmul, reduce::cpu as reduce};
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
-pub(crate) use storage::{access, access2, access_many, read_all};
+pub(crate) use storage::{access, read_all};
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -209,65 +208,5 @@ impl Backend for CpuBackend {
         storage::check_no_alias("first_nonfinite", flag, &[loss, grad_sumsq])?;
         let (l, g) = (loss.to_vec()[0], grad_sumsq.to_vec()[0]);
         access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
-    }
-
-    fn batch_norm_forward(
-        &self,
-        y: &mut CpuTensor,
-        saved: &mut CpuTensor,
-        running_mean: &mut CpuTensor,
-        running_var: &mut CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        bias: &CpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        ops::norm::cpu::run::batch_norm_forward(y, saved, running_mean, running_var, x, weight, bias, mode)
-    }
-
-    fn batch_norm_backward(
-        &self,
-        dx: &mut CpuTensor,
-        sums: &mut CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        saved: &CpuTensor,
-        dy: &CpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        ops::norm::cpu::run::batch_norm_backward(dx, sums, x, weight, saved, dy, mode)
-    }
-
-    fn layer_norm_forward(
-        &self,
-        y: &mut CpuTensor,
-        saved: &mut CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        bias: &CpuTensor,
-        eps: f32,
-    ) -> Result<()> {
-        ops::norm::cpu::run::layer_norm_forward(y, saved, x, weight, bias, eps)
-    }
-
-    fn layer_norm_backward(
-        &self,
-        dx: &mut CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        saved: &CpuTensor,
-        dy: &CpuTensor,
-    ) -> Result<()> {
-        ops::norm::cpu::run::layer_norm_backward(dx, x, weight, saved, dy)
-    }
-
-    fn layer_norm_param_grad(
-        &self,
-        sums: &mut CpuTensor,
-        x: &CpuTensor,
-        saved: &CpuTensor,
-        dy: &CpuTensor,
-    ) -> Result<()> {
-        ops::norm::cpu::run::layer_norm_param_grad(sums, x, saved, dy)
     }
 }

@@ -70,51 +70,9 @@ pub(crate) fn access<const N: usize, R>(
     Ok(f(&mut out_guard[range], slices))
 }
 
-/// [`access`] for ops with two outputs (dropout's result and mask, the optimizer's parameters
-/// and state): neither output may share storage with the other or with an input.
-pub(crate) fn access2<const N: usize, R>(
-    op: &'static str,
-    out_a: &CpuTensor,
-    out_b: &CpuTensor,
-    inputs: [&CpuTensor; N],
-    f: impl FnOnce(&mut [f32], &mut [f32], [&[f32]; N]) -> R,
-) -> Result<R> {
-    check_no_alias(op, out_a, &inputs)?;
-    check_no_alias(op, out_b, &inputs)?;
-    check_no_alias(op, out_a, &[out_b])?;
-    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
-    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
-    let (mut a, mut b) = (out_a.storage.write(), out_b.storage.write());
-    let (ra, rb) = (out_a.range(), out_b.range());
-    Ok(f(&mut a[ra], &mut b[rb], slices))
-}
-
 /// Runs `f` on the inputs' elements only (reductions that return a value).
 pub(crate) fn read_all<const N: usize, R>(inputs: [&CpuTensor; N], f: impl FnOnce([&[f32]; N]) -> R) -> R {
     let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
     let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
     f(slices)
-}
-
-/// [`access`] for ops with `M` outputs: no output may share storage with another or with an input.
-pub(crate) fn access_many<const M: usize, const N: usize, R>(
-    op: &'static str,
-    outs: [&CpuTensor; M],
-    inputs: [&CpuTensor; N],
-    f: impl FnOnce([&mut [f32]; M], [&[f32]; N]) -> R,
-) -> Result<R> {
-    for (i, o) in outs.iter().enumerate() {
-        check_no_alias(op, o, &inputs)?;
-        check_no_alias(op, o, &outs[i + 1..])?;
-    }
-    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
-    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
-    let mut out_guards = outs.map(|o| o.storage.write());
-    let mut k = 0;
-    let out_slices = out_guards.each_mut().map(|g| {
-        let r = outs[k].range();
-        k += 1;
-        &mut g[r]
-    });
-    Ok(f(out_slices, slices))
 }

@@ -4,7 +4,6 @@
 use super::{GpuBackend, GpuLabels, GpuTensor};
 use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
-use crate::ops::norm::BatchNormMode;
 use crate::ops::registry as kernels;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use std::sync::Arc;
@@ -170,65 +169,5 @@ impl Backend for GpuBackend {
     fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
         crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
         self.launch_first_nonfinite(flag, loss, grad_sumsq)
-    }
-
-    fn batch_norm_forward(
-        &self,
-        y: &mut GpuTensor,
-        saved: &mut GpuTensor,
-        running_mean: &mut GpuTensor,
-        running_var: &mut GpuTensor,
-        x: &GpuTensor,
-        weight: &GpuTensor,
-        bias: &GpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        self.batch_norm_forward_gpu(y, saved, running_mean, running_var, x, weight, bias, mode)
-    }
-
-    fn batch_norm_backward(
-        &self,
-        dx: &mut GpuTensor,
-        sums: &mut GpuTensor,
-        x: &GpuTensor,
-        weight: &GpuTensor,
-        saved: &GpuTensor,
-        dy: &GpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        self.batch_norm_backward_gpu(dx, sums, x, weight, saved, dy, mode)
-    }
-
-    fn layer_norm_forward(
-        &self,
-        y: &mut GpuTensor,
-        saved: &mut GpuTensor,
-        x: &GpuTensor,
-        weight: &GpuTensor,
-        bias: &GpuTensor,
-        eps: f32,
-    ) -> Result<()> {
-        self.layer_norm_forward_gpu(y, saved, x, weight, bias, eps)
-    }
-
-    fn layer_norm_backward(
-        &self,
-        dx: &mut GpuTensor,
-        x: &GpuTensor,
-        weight: &GpuTensor,
-        saved: &GpuTensor,
-        dy: &GpuTensor,
-    ) -> Result<()> {
-        self.layer_norm_backward_gpu(dx, x, weight, saved, dy)
-    }
-
-    fn layer_norm_param_grad(
-        &self,
-        sums: &mut GpuTensor,
-        x: &GpuTensor,
-        saved: &GpuTensor,
-        dy: &GpuTensor,
-    ) -> Result<()> {
-        self.layer_norm_param_grad_gpu(sums, x, saved, dy)
     }
 }

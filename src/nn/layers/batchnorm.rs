@@ -8,6 +8,7 @@ use crate::error::{shape_error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{store_grad, Backward, Forward, Layer, TensorSpec};
+use crate::ops::norm;
 use crate::ops::norm::{sums_stride, BatchNormMode};
 use crate::rng::Rng;
 
@@ -116,7 +117,8 @@ impl Layer for BatchNorm {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let [running_mean, running_var] = io.buffers else { return Err(missing()) };
         let saved = io.scratch.first_mut().ok_or_else(missing)?;
-        be.batch_norm_forward(
+        norm::batch_norm_forward(
+            be,
             io.y,
             saved,
             running_mean,
@@ -135,7 +137,7 @@ impl Layer for BatchNorm {
             Some(dx) => dx,
             None => rest.first_mut().ok_or_else(missing)?,
         };
-        be.batch_norm_backward(dx, sums, io.x, &io.params[0], saved, io.dy, &self.mode(io.train))?;
+        norm::batch_norm_backward(be, dx, sums, io.x, &io.params[0], saved, io.dy, &self.mode(io.train))?;
         let c = self.features;
         let stride = sums_stride(c);
         store_grad(be, &mut io.grads[0], &be.view(sums, 0, &[c])?, io.accumulate)?;

@@ -7,6 +7,7 @@ use crate::error::{shape_error, Error, Result};
 use crate::nn::args::{Bound, Value};
 use crate::nn::init::Init;
 use crate::nn::layer::{store_grad, Backward, Forward, Layer, TensorSpec};
+use crate::ops::norm;
 use crate::ops::norm::{layer_norm_dims, sums_stride};
 use crate::rng::Rng;
 
@@ -91,17 +92,17 @@ impl Layer for LayerNorm {
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let saved = io.scratch.first_mut().ok_or_else(missing)?;
-        be.layer_norm_forward(io.y, saved, io.x, &io.params[0], &io.params[1], self.eps as f32)
+        norm::layer_norm_forward(be, io.y, saved, io.x, &io.params[0], &io.params[1], self.eps as f32)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let [saved, sums] = io.scratch else { return Err(missing()) };
-        be.layer_norm_param_grad(sums, io.x, saved, io.dy)?;
+        norm::layer_norm_param_grad(be, sums, io.x, saved, io.dy)?;
         let stride = sums_stride(self.m());
         store_grad(be, &mut io.grads[0], &be.view(sums, 0, &self.shape)?, io.accumulate)?;
         store_grad(be, &mut io.grads[1], &be.view(sums, stride, &self.shape)?, io.accumulate)?;
         if let Some(dx) = io.dx {
-            be.layer_norm_backward(dx, io.x, &io.params[0], saved, io.dy)?;
+            norm::layer_norm_backward(be, dx, io.x, &io.params[0], saved, io.dy)?;
         }
         Ok(())
     }

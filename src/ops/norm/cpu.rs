@@ -161,96 +161,63 @@ pub fn layer_norm_param_grad<F: Float>(sums: &mut [F], x: &[F], saved: &[F], dy:
     }
 }
 
-/// The CPU path's entry points: shape checks, then the twins on the tensors' storage.
-pub(crate) mod run {
-    use crate::backend::cpu::{access, access2, access_many, CpuTensor};
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
     use crate::error::Result;
-    use crate::ops::expect_shape;
-    use crate::ops::norm::{self, BatchNormMode};
+    use crate::ops::norm::NormParams;
 
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    pub fn batch_norm_forward(
-        y: &CpuTensor,
-        saved: &CpuTensor,
-        running_mean: &CpuTensor,
-        running_var: &CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        bias: &CpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        let p = norm::batch_norm_params("batch_norm_forward", &y.shape, &saved.shape, &x.shape, mode)?;
-        let c = p.c as usize;
-        norm::check_channels(
-            "batch_norm_forward",
-            c,
-            &[
-                ("running_mean", &running_mean.shape),
-                ("running_var", &running_var.shape),
-                ("weight", &weight.shape),
-                ("bias", &bias.shape),
-            ],
-        )?;
-        access_many(
-            "batch_norm_forward",
-            [y, saved, running_mean, running_var],
-            [x, weight, bias],
-            |[y, s, rm, rv], [x, w, b]| super::batch_norm_forward(y, s, rm, rv, x, w, b, &p),
-        )
+    /// `batch_norm_forward`: (y, saved, running_mean, running_var, x, weight, bias).
+    pub fn batch_norm_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("batch_norm_forward", bytes)?;
+        let [CpuBuf::Write(y), CpuBuf::Write(s), CpuBuf::Write(rm), CpuBuf::Write(rv), CpuBuf::Read(x), CpuBuf::Read(w), CpuBuf::Read(b)] =
+            bufs
+        else {
+            return Err(bad_buffers("batch_norm_forward", bufs));
+        };
+        super::batch_norm_forward(y, s, rm, rv, x, w, b, &p);
+        Ok(())
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-    pub fn batch_norm_backward(
-        dx: &CpuTensor,
-        sums: &CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        saved: &CpuTensor,
-        dy: &CpuTensor,
-        mode: &BatchNormMode,
-    ) -> Result<()> {
-        let p = norm::batch_norm_params("batch_norm_backward", &dx.shape, &saved.shape, &x.shape, mode)?;
-        expect_shape("batch_norm_backward", "dy", &dy.shape, &x.shape)?;
-        expect_shape("batch_norm_backward", "sums", &sums.shape, &[2, p.stride as usize])?;
-        norm::check_channels("batch_norm_backward", p.c as usize, &[("weight", &weight.shape)])?;
-        access2("batch_norm_backward", dx, sums, [x, weight, saved, dy], |d, s, [x, w, sv, dy]| {
-            super::batch_norm_backward(d, s, x, w, sv, dy, &p)
-        })
+    /// `batch_norm_backward`: (dx, sums, x, weight, saved, dy).
+    pub fn batch_norm_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("batch_norm_backward", bytes)?;
+        let [CpuBuf::Write(d), CpuBuf::Write(s), CpuBuf::Read(x), CpuBuf::Read(w), CpuBuf::Read(sv), CpuBuf::Read(dy)] =
+            bufs
+        else {
+            return Err(bad_buffers("batch_norm_backward", bufs));
+        };
+        super::batch_norm_backward(d, s, x, w, sv, dy, &p);
+        Ok(())
     }
 
-    pub fn layer_norm_forward(
-        y: &CpuTensor,
-        saved: &CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        bias: &CpuTensor,
-        eps: f32,
-    ) -> Result<()> {
-        let p = norm::layer_norm_params("layer_norm_forward", &y.shape, &saved.shape, &x.shape, &weight.shape, eps)?;
-        expect_shape("layer_norm_forward", "bias", &bias.shape, &weight.shape)?;
-        access2("layer_norm_forward", y, saved, [x, weight, bias], |y, s, [x, w, b]| {
-            super::layer_norm_forward(y, s, x, w, b, &p)
-        })
+    /// `layer_norm_forward`: (y, saved, x, weight, bias).
+    pub fn layer_norm_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("layer_norm_forward", bytes)?;
+        let [CpuBuf::Write(y), CpuBuf::Write(s), CpuBuf::Read(x), CpuBuf::Read(w), CpuBuf::Read(b)] = bufs else {
+            return Err(bad_buffers("layer_norm_forward", bufs));
+        };
+        super::layer_norm_forward(y, s, x, w, b, &p);
+        Ok(())
     }
 
-    pub fn layer_norm_backward(
-        dx: &CpuTensor,
-        x: &CpuTensor,
-        weight: &CpuTensor,
-        saved: &CpuTensor,
-        dy: &CpuTensor,
-    ) -> Result<()> {
-        let p = norm::layer_norm_params("layer_norm_backward", &dx.shape, &saved.shape, &x.shape, &weight.shape, 0.0)?;
-        expect_shape("layer_norm_backward", "dy", &dy.shape, &x.shape)?;
-        access("layer_norm_backward", dx, [x, weight, saved, dy], |d, [x, w, s, dy]| {
-            super::layer_norm_backward(d, x, w, s, dy, &p)
-        })
+    /// `layer_norm_backward`: (dx, x, weight, saved, dy).
+    pub fn layer_norm_backward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("layer_norm_backward", bytes)?;
+        let [CpuBuf::Write(d), CpuBuf::Read(x), CpuBuf::Read(w), CpuBuf::Read(s), CpuBuf::Read(dy)] = bufs else {
+            return Err(bad_buffers("layer_norm_backward", bufs));
+        };
+        super::layer_norm_backward(d, x, w, s, dy, &p);
+        Ok(())
     }
 
-    pub fn layer_norm_param_grad(sums: &CpuTensor, x: &CpuTensor, saved: &CpuTensor, dy: &CpuTensor) -> Result<()> {
-        let p = norm::layer_norm_grad_params(&sums.shape, &saved.shape, &x.shape, &dy.shape)?;
-        access("layer_norm_param_grad", sums, [x, saved, dy], |s, [x, sv, dy]| {
-            super::layer_norm_param_grad(s, x, sv, dy, &p)
-        })
+    /// `layer_norm_param_grad`: (sums, x, saved, dy).
+    pub fn layer_norm_param_grad(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("layer_norm_param_grad", bytes)?;
+        let [CpuBuf::Write(s), CpuBuf::Read(x), CpuBuf::Read(sv), CpuBuf::Read(dy)] = bufs else {
+            return Err(bad_buffers("layer_norm_param_grad", bufs));
+        };
+        super::layer_norm_param_grad(s, x, sv, dy, &p);
+        Ok(())
     }
 }

@@ -11,10 +11,12 @@
 //! One workgroup per channel (row) reduces on the GPU; the CPU twins sum in f64.
 
 pub mod cpu;
-mod gpu;
 
 use super::expect_shape;
+use crate::backend::kernel::{Arg, Grid};
+use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::registry;
 
 /// The uniform of norm.wgsl.
 #[repr(C)]
@@ -167,4 +169,110 @@ pub fn layer_norm_grad_params(sums: &[usize], saved: &[usize], x: &[usize], dy: 
         stride: sums_stride(m) as u32,
         pad: 0,
     })
+}
+
+/// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the
+/// running stats `[C]` move. One workgroup per channel.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_forward<B: Backend>(
+    be: &B,
+    y: &mut B::Tensor,
+    saved: &mut B::Tensor,
+    running_mean: &mut B::Tensor,
+    running_var: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    bias: &B::Tensor,
+    mode: &BatchNormMode,
+) -> Result<()> {
+    let op = "batch_norm_forward";
+    let p = batch_norm_params(op, be.shape(y), be.shape(saved), be.shape(x), mode)?;
+    let channels = [
+        ("running_mean", be.shape(running_mean)),
+        ("running_var", be.shape(running_var)),
+        ("weight", be.shape(weight)),
+        ("bias", be.shape(bias)),
+    ];
+    check_channels(op, p.c as usize, &channels)?;
+    let args = &mut [
+        Arg::Write(y),
+        Arg::Write(saved),
+        Arg::Write(running_mean),
+        Arg::Write(running_var),
+        Arg::Read(x),
+        Arg::Read(weight),
+        Arg::Read(bias),
+    ];
+    be.launch(&registry::BATCH_NORM_FORWARD, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
+}
+
+/// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_backward<B: Backend>(
+    be: &B,
+    dx: &mut B::Tensor,
+    sums: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    saved: &B::Tensor,
+    dy: &B::Tensor,
+    mode: &BatchNormMode,
+) -> Result<()> {
+    let op = "batch_norm_backward";
+    let p = batch_norm_params(op, be.shape(dx), be.shape(saved), be.shape(x), mode)?;
+    expect_shape(op, "dy", be.shape(dy), be.shape(x))?;
+    expect_shape(op, "sums", be.shape(sums), &[2, p.stride as usize])?;
+    check_channels(op, p.c as usize, &[("weight", be.shape(weight))])?;
+    let args =
+        &mut [Arg::Write(dx), Arg::Write(sums), Arg::Read(x), Arg::Read(weight), Arg::Read(saved), Arg::Read(dy)];
+    be.launch(&registry::BATCH_NORM_BACKWARD, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
+}
+
+/// Layer norm over the last dims of x (the weight's shape): `y` and `saved` [2, rows]. One
+/// workgroup per row.
+pub fn layer_norm_forward<B: Backend>(
+    be: &B,
+    y: &mut B::Tensor,
+    saved: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    bias: &B::Tensor,
+    eps: f32,
+) -> Result<()> {
+    let op = "layer_norm_forward";
+    let p = layer_norm_params(op, be.shape(y), be.shape(saved), be.shape(x), be.shape(weight), eps)?;
+    expect_shape(op, "bias", be.shape(bias), be.shape(weight))?;
+    let args = &mut [Arg::Write(y), Arg::Write(saved), Arg::Read(x), Arg::Read(weight), Arg::Read(bias)];
+    let grid = Grid::Blocks { items: p.n as usize, per_group: 1 };
+    be.launch(&registry::LAYER_NORM_FORWARD, bytemuck::bytes_of(&p), args, grid)
+}
+
+/// Layer norm input gradient.
+pub fn layer_norm_backward<B: Backend>(
+    be: &B,
+    dx: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    saved: &B::Tensor,
+    dy: &B::Tensor,
+) -> Result<()> {
+    let op = "layer_norm_backward";
+    let p = layer_norm_params(op, be.shape(dx), be.shape(saved), be.shape(x), be.shape(weight), 0.0)?;
+    expect_shape(op, "dy", be.shape(dy), be.shape(x))?;
+    let args = &mut [Arg::Write(dx), Arg::Read(x), Arg::Read(weight), Arg::Read(saved), Arg::Read(dy)];
+    let grid = Grid::Blocks { items: p.n as usize, per_group: 1 };
+    be.launch(&registry::LAYER_NORM_BACKWARD, bytemuck::bytes_of(&p), args, grid)
+}
+
+/// Layer norm parameter gradients: `sums` [2, stride] = (Σ dy·x̂, Σ dy) per normalised element.
+pub fn layer_norm_param_grad<B: Backend>(
+    be: &B,
+    sums: &mut B::Tensor,
+    x: &B::Tensor,
+    saved: &B::Tensor,
+    dy: &B::Tensor,
+) -> Result<()> {
+    let p = layer_norm_grad_params(be.shape(sums), be.shape(saved), be.shape(x), be.shape(dy))?;
+    let args = &mut [Arg::Write(sums), Arg::Read(x), Arg::Read(saved), Arg::Read(dy)];
+    be.launch(&registry::LAYER_NORM_PARAM_GRAD, bytemuck::bytes_of(&p), args, Grid::Items(p.c as usize))
 }
