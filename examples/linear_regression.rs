@@ -7,6 +7,7 @@
 use downhill::device::{open, DeviceRequest};
 use downhill::ops::elementwise;
 use downhill::ops::loss;
+use downhill::ops::reduce;
 use downhill::{Backend, Device, MatmulForm, Result, Tensor};
 
 const TRUE_W: [f32; 3] = [2.0, -3.0, 0.5];
@@ -30,7 +31,7 @@ fn fit<B: Backend>(be: &B) -> Result<()> {
         elementwise::bias_add(be, &mut pred, &b)?;
         loss::mse_loss(be, &mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
         be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
-        be.column_sum(&mut db, &dpred, false)?;
+        reduce::column_sum(be, &mut db, &dpred, false)?;
         elementwise::axpy(be, &mut w, -lr, &dw)?; // w -= lr·dw
         elementwise::axpy(be, &mut b, -lr, &db)?;
         if step % 100 == 0 {

@@ -13,6 +13,7 @@ use downhill::kernels::all_kernels;
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
 use downhill::ops::elementwise;
+use downhill::ops::reduce;
 use downhill::ops::sample;
 use downhill::ops::softmax;
 use downhill::ops::surface;
@@ -142,9 +143,9 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     // Above 65,536 elements a reduction takes two passes (reduce_partial, then one workgroup).
     let big = be.upload(&Tensor::from_vec(&[70_000], rng.vec_f32(70_000, -1.0, 1.0)).unwrap()).unwrap();
     let mut r = be.zeros(&[1]).unwrap();
-    be.sum(&mut r, &big).unwrap();
+    reduce::sum(be, &mut r, &big).unwrap();
     out.push(("sum of 70,000".into(), be.read(&r).unwrap()));
-    be.max_abs(&mut r, &big).unwrap();
+    reduce::max_abs(be, &mut r, &big).unwrap();
     out.push(("max_abs".into(), be.read(&r).unwrap()));
     // Causal attention (the mask kernel; the rest is matmul and softmax), forward and backward.
     use downhill::ops::attention::{sdpa_backward, sdpa_forward, AttentionDims, AttentionScratch};

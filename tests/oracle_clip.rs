@@ -7,6 +7,7 @@ mod common;
 
 use common::oracle::{host, load, tensor};
 use common::{gpu, worst_relative};
+use downhill::ops::reduce;
 use downhill::optim::{Clip, Optimizer, OptimizerConfig, SgdConfig};
 use downhill::params::{FlatStore, ParamLayout};
 use downhill::{Backend, CpuBackend};
@@ -50,7 +51,7 @@ fn run_all<B: Backend>(be: &B) -> (f64, f64) {
         opt.set_clip(clip).unwrap();
         if given_sum {
             let mut sum = be.zeros(&[1]).unwrap();
-            be.sum_squares(&mut sum, grads.flat()).unwrap();
+            reduce::sum_squares(be, &mut sum, grads.flat()).unwrap();
             opt.step_with_sum_squares(be, params.flat_mut(), grads.flat(), &sum).unwrap();
         } else {
             opt.step(be, params.flat_mut(), grads.flat()).unwrap();

@@ -8,6 +8,7 @@ use downhill::ops::dropout;
 use downhill::ops::elementwise;
 use downhill::ops::gather;
 use downhill::ops::loss;
+use downhill::ops::reduce;
 use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
 
@@ -96,10 +97,10 @@ impl<B: Backend> Runner for B {
         match which {
             Unary::Act(a) => elementwise::activation_forward(self, a, &mut out, &xd).unwrap(),
             Unary::Softmax => softmax::softmax_forward(self, &mut out, &xd).unwrap(),
-            Unary::Sum => self.sum(&mut out, &xd).unwrap(),
-            Unary::SumSquares => self.sum_squares(&mut out, &xd).unwrap(),
-            Unary::SumAbs => self.sum_abs(&mut out, &xd).unwrap(),
-            Unary::MaxAbs => self.max_abs(&mut out, &xd).unwrap(),
+            Unary::Sum => reduce::sum(self, &mut out, &xd).unwrap(),
+            Unary::SumSquares => reduce::sum_squares(self, &mut out, &xd).unwrap(),
+            Unary::SumAbs => reduce::sum_abs(self, &mut out, &xd).unwrap(),
+            Unary::MaxAbs => reduce::max_abs(self, &mut out, &xd).unwrap(),
             Unary::Scale(a) => {
                 out = xd;
                 elementwise::scale(self, &mut out, a).unwrap()
@@ -130,7 +131,7 @@ impl<B: Backend> Runner for B {
             }
             Binary::ColumnSum => {
                 let mut out = self.zeros(&[a.shape()[1]]).unwrap();
-                self.column_sum(&mut out, &ad, false).unwrap();
+                reduce::column_sum(self, &mut out, &ad, false).unwrap();
                 self.read(&out).unwrap()
             }
             Binary::Axpy(alpha) => {
@@ -297,7 +298,7 @@ fn elementwise_ops_cover_grids_larger_than_one_dimension() {
     let mut x = g.zeros(&[n]).unwrap();
     elementwise::fill(g, &mut x, 1.5).unwrap();
     let mut total = g.zeros(&[1]).unwrap();
-    g.max_abs(&mut total, &x).unwrap();
+    reduce::max_abs(g, &mut total, &x).unwrap();
     let host = g.read(&x).unwrap();
     assert!(host.data().iter().all(|&v| v == 1.5), "fill left an element unwritten past the first grid row");
     assert_eq!(g.read(&total).unwrap().data(), &[1.5]);
@@ -321,7 +322,7 @@ fn flat_buffer_ops<B: Backend>(be: &B, rng_seed: u64) -> Vec<Tensor> {
     // Two micro-batches' gradients summed in place: dW += dyᵀ·x twice, db likewise.
     for _ in 0..2 {
         be.matmul(MatmulForm::Tn, &mut dw, &dy, &x, true).unwrap();
-        be.column_sum(&mut db, &dy, true).unwrap();
+        reduce::column_sum(be, &mut db, &dy, true).unwrap();
     }
     vec![be.read(&y).unwrap(), be.read(&grads).unwrap(), be.read(&dw).unwrap()]
 }
@@ -409,7 +410,7 @@ fn gather_and_guard<B: Backend>(be: &B) -> (Vec<Tensor>, Vec<u32>) {
     for (l, g) in [(0.5, 1.0), (0.4, 2.0), (0.3, f32::INFINITY), (f32::NAN, 1.0), (0.2, 1.0)] {
         be.write(&mut loss, &Tensor::full(&[1], l)).unwrap();
         be.write(&mut sumsq, &Tensor::full(&[1], g)).unwrap();
-        be.first_nonfinite(&mut guard, &loss, &sumsq).unwrap();
+        reduce::first_nonfinite(be, &mut guard, &loss, &sumsq).unwrap();
     }
     // Labels come back through a one-hot trick: cross-entropy's gradient marks the label column.
     let mut dl = be.zeros(&[13, 7]).unwrap();

@@ -94,6 +94,11 @@ pub trait Backend {
     /// parameters, gradients and optimizer states each live in one flat buffer.
     fn view(&self, t: &Self::Tensor, offset: usize, shape: &[usize]) -> Result<Self::Tensor>;
 
+    /// A scratch tensor of `len` elements, created once per length and reused (a two-pass
+    /// reduction's partials). Ops recorded in order may share it: each sees the previous one's
+    /// writes.
+    fn scratch(&self, len: usize) -> Result<Self::Tensor>;
+
     /// Runs one entry of the op table (`ops::registry`) with the uniform `params` and the storage
     /// buffers `args` in the kernel's binding order: recorded on the GPU path (over `grid`), run
     /// at once by the kernel's CPU twin on the CPU path. Refuses buffers that do not match the
@@ -143,9 +148,6 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- bias ----
-    /// `out[c] = Σ_r x[r, c]`, the bias gradient (added to `out` with `accumulate`).
-    /// x is (R,C), out is (C).
-    fn column_sum(&self, out: &mut Self::Tensor, x: &Self::Tensor, accumulate: bool) -> Result<()>;
 
     // ---- activations ----
 
@@ -154,22 +156,10 @@ pub trait Backend {
     // ---- losses (mean reduction, forward and backward fused) ----
 
     // ---- reductions (to a one-element `out`) ----
-    /// `out[0] = Σ x`.
-    fn sum(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
-    /// `out[0] = Σ x²`, the square of the L2 norm (for global gradient-norm clipping).
-    fn sum_squares(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
-    /// `out[0] = Σ |x|`, the L1 norm.
-    fn sum_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
-    /// `out[0] = max |x|` (0 for an empty tensor), the L∞ norm.
-    fn max_abs(&self, out: &mut Self::Tensor, x: &Self::Tensor) -> Result<()>;
 
     // ---- batches from a resident data set ----
 
     // ---- divergence guard ----
-    /// Counts a step in `flag[1]` and, the first time `loss[0]` or `grad_sumsq[0]` is NaN or
-    /// infinite, records that count in `flag[0]` (0 while healthy). `flag` is (2); nothing is
-    /// read back until the caller reads it.
-    fn first_nonfinite(&self, flag: &mut Self::Tensor, loss: &Self::Tensor, grad_sumsq: &Self::Tensor) -> Result<()>;
 
     // ---- optimizer ----
 

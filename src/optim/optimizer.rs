@@ -10,6 +10,7 @@ use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::elementwise;
+use crate::ops::reduce;
 use crate::ops::segment_norm;
 use crate::params::{ParamLayout, ALIGN};
 use crate::schedule::Schedule;
@@ -357,13 +358,13 @@ impl<B: Backend> Optimizer<B> {
         match self.clip {
             Clip::L2Norm(_) => match sum_squares {
                 Some(s) => elementwise::copy(be, &mut self.norm_head, s)?,
-                None => be.sum_squares(&mut self.norm_head, grads)?,
+                None => reduce::sum_squares(be, &mut self.norm_head, grads)?,
             },
-            Clip::InfNorm(_) => be.max_abs(&mut self.norm_head, grads)?,
-            Clip::L1Norm(_) => be.sum_abs(&mut self.norm_head, grads)?,
+            Clip::InfNorm(_) => reduce::max_abs(be, &mut self.norm_head, grads)?,
+            Clip::L1Norm(_) => reduce::sum_abs(be, &mut self.norm_head, grads)?,
             _ if lamb_clip => match sum_squares {
                 Some(s) => elementwise::copy(be, &mut self.norm_head, s)?,
-                None => be.sum_squares(&mut self.norm_head, grads)?,
+                None => reduce::sum_squares(be, &mut self.norm_head, grads)?,
             },
             _ => {}
         }
@@ -774,7 +775,7 @@ impl<B: Backend> MuonMatrix<B> {
     fn step(&mut self, be: &B, c: &super::MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
         use crate::tensor::MatmulForm::{Nn, Nt, Tn};
         let (a, b, cc) = c.ns_coefficients;
-        be.sum_squares(&mut self.sumsq, &self.u)?;
+        reduce::sum_squares(be, &mut self.sumsq, &self.u)?;
         elementwise::div_by_norm(be, &mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
         let tall = self.rows > self.cols;
         for _ in 0..c.ns_steps {

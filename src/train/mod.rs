@@ -7,6 +7,7 @@
 mod sync;
 
 use crate::ops::elementwise;
+use crate::ops::reduce;
 use crate::ops::sample;
 pub use sync::AllReduceStats;
 use sync::GradSync;
@@ -345,8 +346,8 @@ impl<B: Backend> Trainer<B> {
         if self.config.l1 != 0.0 {
             elementwise::add_sign(be, grads, self.config.l1 as f32, self.model.params.flat())?;
         }
-        be.sum_squares(&mut self.grad_sumsq, self.model.grads.flat())?;
-        be.first_nonfinite(&mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
+        reduce::sum_squares(be, &mut self.grad_sumsq, self.model.grads.flat())?;
+        reduce::first_nonfinite(be, &mut self.guard, self.model.loss_tensor()?, &self.grad_sumsq)?;
         self.optimizer.apply_schedule(&self.config.schedule, &self.base_lrs, &mut self.lrs, self.steps)?;
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
         self.optimizer.step_with_sum_squares(be, params, grads, &self.grad_sumsq)?;

@@ -9,9 +9,9 @@ pub use storage::CpuTensor;
 
 use super::{checks, Activation, Backend};
 use crate::error::{Error, Result};
-use crate::ops::{matmul::cpu as matmul, reduce::cpu as reduce};
+use crate::ops::matmul::cpu as matmul;
 use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
-pub(crate) use storage::{access, read_all};
+pub(crate) use storage::access;
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -33,11 +33,6 @@ pub(crate) fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Writes a loss value into the one-element `loss` tensor.
-fn store_scalar(op: &'static str, out: &CpuTensor, value: f32) -> Result<()> {
-    access(op, out, [], |o, []| o[0] = value)
 }
 
 impl Backend for CpuBackend {
@@ -122,6 +117,11 @@ impl Backend for CpuBackend {
         Ok(CpuTensor { storage: t.storage.clone(), offset: t.offset + offset, shape: shape.to_vec() })
     }
 
+    fn scratch(&self, len: usize) -> Result<CpuTensor> {
+        // The CPU path reduces in one pass and never asks; a fresh tensor is still correct.
+        self.zeros(&[len])
+    }
+
     fn launch(
         &self,
         kernel: &'static crate::backend::kernel::Kernel,
@@ -172,41 +172,5 @@ impl Backend for CpuBackend {
         crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
         self.matmul_bias(out, a, b, bias)?;
         crate::ops::elementwise::activation_forward(self, act, act_out, out)
-    }
-
-    fn column_sum(&self, out: &mut CpuTensor, x: &CpuTensor, accumulate: bool) -> Result<()> {
-        let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
-        access("column_sum", out, [x], |o, [x]| reduce::column_sum(o, x, rows, cols, accumulate))
-    }
-
-    fn sum(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        checks::scalar_out("sum", &out.shape)?;
-        storage::check_no_alias("sum", out, &[x])?;
-        store_scalar("sum", out, read_all([x], |[x]| reduce::sum(x)))
-    }
-
-    fn sum_squares(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        checks::scalar_out("sum_squares", &out.shape)?;
-        storage::check_no_alias("sum_squares", out, &[x])?;
-        store_scalar("sum_squares", out, read_all([x], |[x]| reduce::sum_squares(x)))
-    }
-
-    fn sum_abs(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        checks::scalar_out("sum_abs", &out.shape)?;
-        storage::check_no_alias("sum_abs", out, &[x])?;
-        store_scalar("sum_abs", out, read_all([x], |[x]| reduce::sum_abs(x)))
-    }
-
-    fn max_abs(&self, out: &mut CpuTensor, x: &CpuTensor) -> Result<()> {
-        checks::scalar_out("max_abs", &out.shape)?;
-        storage::check_no_alias("max_abs", out, &[x])?;
-        store_scalar("max_abs", out, read_all([x], |[x]| reduce::max_abs(x)))
-    }
-
-    fn first_nonfinite(&self, flag: &mut CpuTensor, loss: &CpuTensor, grad_sumsq: &CpuTensor) -> Result<()> {
-        crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
-        storage::check_no_alias("first_nonfinite", flag, &[loss, grad_sumsq])?;
-        let (l, g) = (loss.to_vec()[0], grad_sumsq.to_vec()[0]);
-        access("first_nonfinite", flag, [], |f, []| reduce::first_nonfinite(f, l, g))
     }
 }

@@ -69,10 +69,3 @@ pub(crate) fn access<const N: usize, R>(
     let range = out.range();
     Ok(f(&mut out_guard[range], slices))
 }
-
-/// Runs `f` on the inputs' elements only (reductions that return a value).
-pub(crate) fn read_all<const N: usize, R>(inputs: [&CpuTensor; N], f: impl FnOnce([&[f32]; N]) -> R) -> R {
-    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
-    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
-    f(slices)
-}

@@ -234,12 +234,6 @@ impl GpuBackend {
         Ok((max as u32, y as u32, 1))
     }
 
-    /// The grid for `kernel` running one invocation per item, `items` items, at its file's
-    /// `WG` ([`crate::backend::kernel::Shader::workgroup`]).
-    pub(crate) fn items_grid(&self, kernel: &Kernel, items: usize) -> Result<(u32, u32, u32)> {
-        self.grid(kernel.entry, items, kernel.shader.workgroup)
-    }
-
     /// Builds (once) the pipeline and explicit bind group layout of `kernel`.
     fn pipeline<'s>(
         &self,

@@ -4,7 +4,6 @@
 use super::{GpuBackend, GpuLabels, GpuTensor};
 use crate::backend::{checks, Activation, Backend};
 use crate::error::Result;
-use crate::ops::registry as kernels;
 use crate::tensor::{same_shape, MatmulForm, Tensor};
 use std::sync::Arc;
 
@@ -101,6 +100,10 @@ impl Backend for GpuBackend {
         Ok(GpuTensor { buf: t.buf.clone(), offset: t.offset + (offset * 4) as u64, shape: shape.to_vec() })
     }
 
+    fn scratch(&self, len: usize) -> Result<GpuTensor> {
+        GpuBackend::scratch(self, len)
+    }
+
     fn launch(
         &self,
         kernel: &'static crate::backend::kernel::Kernel,
@@ -139,35 +142,5 @@ impl Backend for GpuBackend {
     ) -> Result<()> {
         let dims = crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
         self.launch_matmul_bias_act(out, act_out, a, b, bias, dims, act)
-    }
-
-    fn column_sum(&self, out: &mut GpuTensor, x: &GpuTensor, accumulate: bool) -> Result<()> {
-        let (rows, cols) = crate::ops::reduce::column_sum(&out.shape, &x.shape)?;
-        self.launch_column_sum(out, x, rows, cols, accumulate)
-    }
-
-    fn sum(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        checks::scalar_out("sum", &out.shape)?;
-        self.launch_reduce_all(&kernels::SUM, out, x)
-    }
-
-    fn sum_squares(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        checks::scalar_out("sum_squares", &out.shape)?;
-        self.launch_reduce_all(&kernels::SUM_SQUARES, out, x)
-    }
-
-    fn sum_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        checks::scalar_out("sum_abs", &out.shape)?;
-        self.launch_reduce_all(&kernels::SUM_ABS, out, x)
-    }
-
-    fn max_abs(&self, out: &mut GpuTensor, x: &GpuTensor) -> Result<()> {
-        checks::scalar_out("max_abs", &out.shape)?;
-        self.launch_reduce_all(&kernels::MAX_ABS, out, x)
-    }
-
-    fn first_nonfinite(&self, flag: &mut GpuTensor, loss: &GpuTensor, grad_sumsq: &GpuTensor) -> Result<()> {
-        crate::ops::reduce::guard(&flag.shape, &loss.shape, &grad_sumsq.shape)?;
-        self.launch_first_nonfinite(flag, loss, grad_sumsq)
     }
 }

@@ -7,6 +7,7 @@ use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
 use crate::ops::elementwise;
+use crate::ops::reduce;
 use crate::rng::Rng;
 use crate::tensor::MatmulForm;
 
@@ -134,7 +135,7 @@ impl Layer for Linear {
         let (w_grad, rest) = io.grads.split_at_mut(1);
         be.matmul(MatmulForm::Tn, &mut w_grad[0], dy, x, io.accumulate)?;
         if self.bias {
-            be.column_sum(&mut rest[0], dy, io.accumulate)?;
+            reduce::column_sum(be, &mut rest[0], dy, io.accumulate)?;
         }
         if let Some(dx) = io.dx {
             if shape.len() == 2 {

@@ -106,3 +106,64 @@ pub fn first_nonfinite(flag: &mut [f32], loss: f32, grad_sumsq: f32) {
         flag[0] = step;
     }
 }
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::reduce::ReduceParams;
+
+    /// `column_sum`: (out, x).
+    pub fn column_sum(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ReduceParams = params("column_sum", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("column_sum", bufs)) };
+        super::column_sum(out, x, p.rows as usize, p.cols as usize, p.accumulate != 0);
+        Ok(())
+    }
+
+    /// `reduce_partial`: (partials, x).
+    pub fn reduce_partial(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ReduceParams = params("reduce_partial", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers("reduce_partial", bufs)) };
+        super::reduce_partial(out, x, p.accumulate, p.rows as usize);
+        Ok(())
+    }
+
+    /// A one-value reduction's twin: `out[0] = f(x)`.
+    fn whole(entry: &'static str, bytes: &[u8], bufs: &mut [CpuBuf<'_>], f: fn(&[f32]) -> f32) -> Result<()> {
+        let _: ReduceParams = params(entry, bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else { return Err(bad_buffers(entry, bufs)) };
+        out[0] = f(x);
+        Ok(())
+    }
+
+    /// `sum`: (out, x).
+    pub fn sum(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        whole("sum", bytes, bufs, super::sum)
+    }
+
+    /// `sum_squares`: (out, x).
+    pub fn sum_squares(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        whole("sum_squares", bytes, bufs, super::sum_squares)
+    }
+
+    /// `sum_abs`: (out, x).
+    pub fn sum_abs(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        whole("sum_abs", bytes, bufs, super::sum_abs)
+    }
+
+    /// `max_abs`: (out, x).
+    pub fn max_abs(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        whole("max_abs", bytes, bufs, super::max_abs)
+    }
+
+    /// `first_nonfinite`: (flag, loss, grad_sumsq).
+    pub fn first_nonfinite(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let _: ReduceParams = params("first_nonfinite", bytes)?;
+        let [CpuBuf::Write(flag), CpuBuf::Read(loss), CpuBuf::Read(gsq)] = bufs else {
+            return Err(bad_buffers("first_nonfinite", bufs));
+        };
+        super::first_nonfinite(flag, loss[0], gsq[0]);
+        Ok(())
+    }
+}
