@@ -8,6 +8,7 @@
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use downhill::device::open_gpu_from_env;
+use downhill::ops::matmul;
 use downhill::{Backend, CpuBackend, GpuBackend, MatmulForm, Tensor};
 use std::time::{Duration, Instant};
 
@@ -52,7 +53,7 @@ impl<B: Backend> Case<B> {
     }
 
     fn run(&mut self, be: &B) {
-        be.matmul(self.form, &mut self.out, &self.a, &self.b, false).unwrap();
+        matmul::matmul(be, self.form, &mut self.out, &self.a, &self.b, false).unwrap();
         be.sync().unwrap();
     }
 }

@@ -7,6 +7,7 @@
 use downhill::device::{open, DeviceRequest};
 use downhill::ops::elementwise;
 use downhill::ops::loss;
+use downhill::ops::matmul;
 use downhill::ops::reduce;
 use downhill::{Backend, Device, MatmulForm, Result, Tensor};
 
@@ -27,10 +28,10 @@ fn fit<B: Backend>(be: &B) -> Result<()> {
     let (mut dw, mut db) = (be.zeros(&[1, 3])?, be.zeros(&[1])?);
     let lr = 0.1;
     for step in 0..=300 {
-        be.matmul(MatmulForm::Nt, &mut pred, &x, &w, false)?; // pred = x·wᵀ
+        matmul::matmul(be, MatmulForm::Nt, &mut pred, &x, &w, false)?; // pred = x·wᵀ
         elementwise::bias_add(be, &mut pred, &b)?;
         loss::mse_loss(be, &mut loss, &mut dpred, &pred, &y)?; // loss and dL/dpred in one kernel
-        be.matmul(MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
+        matmul::matmul(be, MatmulForm::Tn, &mut dw, &dpred, &x, false)?; // dw = dpredᵀ·x
         reduce::column_sum(be, &mut db, &dpred, false)?;
         elementwise::axpy(be, &mut w, -lr, &dw)?; // w -= lr·dw
         elementwise::axpy(be, &mut b, -lr, &db)?;

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::feed::FeedMode;
 use crate::loss::LossKind;
 use crate::nn::{Init, Model, ModelSpec};
+use crate::ops::matmul;
 use crate::optim::{registry, Optimizer, Settings};
 use crate::rng::Rng;
 use crate::tensor::{MatmulForm, Tensor};
@@ -259,7 +260,11 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             let (a, b) = (rand(n * n)?, rand(n * n)?);
             let mut out = be.zeros(&[n, n])?;
             let flops = 2.0 * (n as f64).powi(3);
-            measure(t, || be.matmul(MatmulForm::Nt, &mut out, &a, &b, false).map(|_| flops / 1e9), || be.sync())?
+            measure(
+                t,
+                || matmul::matmul(be, MatmulForm::Nt, &mut out, &a, &b, false).map(|_| flops / 1e9),
+                || be.sync(),
+            )?
         }
         Workload::Mlp(sizes, batch) => {
             let spec = ModelSpec::mlp(sizes, crate::Activation::Relu, 0.0, Init::TorchDefault)?;

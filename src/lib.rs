@@ -32,7 +32,8 @@ pub mod train;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};
 pub use backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
-pub use backend::{Activation, Backend};
+pub use backend::Backend;
 pub use device::{Device, DeviceRequest, Selection};
 pub use error::{Error, Result};
+pub use ops::elementwise::Activation;
 pub use tensor::{MatmulForm, Tensor};

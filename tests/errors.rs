@@ -7,6 +7,7 @@ use common::gpu;
 use downhill::device::{open, DeviceRequest};
 use downhill::ops::elementwise;
 use downhill::ops::loss;
+use downhill::ops::matmul;
 use downhill::ops::reduce;
 use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, Error, MatmulForm, Tensor};
@@ -24,18 +25,18 @@ fn bad_calls_are_refused<B: Backend>(be: &B) {
 
     // matmul: inner dimensions differ; out of the wrong shape; a vector where a matrix goes.
     expect(
-        be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[4, 5]), &z(&[3, 6]), false),
+        matmul::matmul(be, MatmulForm::Nt, &mut z(&[4, 3]), &z(&[4, 5]), &z(&[3, 6]), false),
         &["matmul_nt", "[4, 5]", "[3, 6]"],
     );
     expect(
-        be.matmul(MatmulForm::Nn, &mut z(&[4, 2]), &z(&[4, 5]), &z(&[5, 3]), false),
+        matmul::matmul(be, MatmulForm::Nn, &mut z(&[4, 2]), &z(&[4, 5]), &z(&[5, 3]), false),
         &["matmul_nn", "[4, 3]", "[4, 2]"],
     );
     expect(
-        be.matmul(MatmulForm::Tn, &mut z(&[5, 3]), &z(&[4, 5]), &z(&[7, 3]), false),
+        matmul::matmul(be, MatmulForm::Tn, &mut z(&[5, 3]), &z(&[4, 5]), &z(&[7, 3]), false),
         &["matmul_tn", "[4, 5]", "[7, 3]"],
     );
-    expect(be.matmul(MatmulForm::Nt, &mut z(&[4, 3]), &z(&[20]), &z(&[3, 5]), false), &["matmul_nt", "[20]"]);
+    expect(matmul::matmul(be, MatmulForm::Nt, &mut z(&[4, 3]), &z(&[20]), &z(&[3, 5]), false), &["matmul_nt", "[20]"]);
 
     expect(elementwise::bias_add(be, &mut z(&[4, 3]), &z(&[4])), &["bias_add", "[3]", "[4]"]);
     expect(reduce::column_sum(be, &mut z(&[4]), &z(&[2, 3]), false), &["column_sum", "[3]", "[4]"]);

@@ -5,6 +5,7 @@ mod common;
 
 use common::{gpu, own_gpu, Rng};
 use downhill::ops::elementwise;
+use downhill::ops::matmul;
 use downhill::ops::reduce;
 use downhill::{Activation, Backend, MatmulForm, Tensor};
 
@@ -22,7 +23,7 @@ fn a_sequence_of_ops_goes_out_in_one_submit_and_reuses_everything() {
     g.sync().unwrap();
 
     let step = |z: &mut _, a: &mut _, norm: &mut _| {
-        g.matmul(MatmulForm::Nt, z, &x, &w, false).unwrap();
+        matmul::matmul(g, MatmulForm::Nt, z, &x, &w, false).unwrap();
         elementwise::bias_add(g, z, &b).unwrap();
         elementwise::activation_forward(g, Activation::Tanh, a, z).unwrap();
         reduce::sum_squares(g, norm, a).unwrap();

@@ -8,6 +8,7 @@ use downhill::ops::dropout;
 use downhill::ops::elementwise;
 use downhill::ops::gather;
 use downhill::ops::loss;
+use downhill::ops::matmul;
 use downhill::ops::reduce;
 use downhill::ops::softmax;
 use downhill::{Activation, Backend, CpuBackend, MatmulForm, Tensor};
@@ -82,7 +83,7 @@ impl<B: Backend> Runner for B {
     fn matmul(&self, form: MatmulForm, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Tensor {
         let (a, b) = (self.upload(a).unwrap(), self.upload(b).unwrap());
         let mut out = self.zeros(out_shape).unwrap();
-        Backend::matmul(self, form, &mut out, &a, &b, false).unwrap();
+        matmul::matmul(self, form, &mut out, &a, &b, false).unwrap();
         self.read(&out).unwrap()
     }
 
@@ -317,11 +318,11 @@ fn flat_buffer_ops<B: Backend>(be: &B, rng_seed: u64) -> Vec<Tensor> {
     let mut dw = be.view(&grads, 0, &[3, 7]).unwrap();
     let mut db = be.view(&grads, 64, &[3]).unwrap();
     let mut y = be.zeros(&[5, 3]).unwrap();
-    be.matmul(MatmulForm::Nt, &mut y, &x, &w, false).unwrap();
+    matmul::matmul(be, MatmulForm::Nt, &mut y, &x, &w, false).unwrap();
     elementwise::bias_add(be, &mut y, &b).unwrap();
     // Two micro-batches' gradients summed in place: dW += dyᵀ·x twice, db likewise.
     for _ in 0..2 {
-        be.matmul(MatmulForm::Tn, &mut dw, &dy, &x, true).unwrap();
+        matmul::matmul(be, MatmulForm::Tn, &mut dw, &dy, &x, true).unwrap();
         reduce::column_sum(be, &mut db, &dy, true).unwrap();
     }
     vec![be.read(&y).unwrap(), be.read(&grads).unwrap(), be.read(&dw).unwrap()]

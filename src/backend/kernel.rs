@@ -56,9 +56,8 @@ pub struct Kernel {
     pub entry: &'static str,
     /// `(binding, access)` pairs, the uniform first, in the order a launch passes buffers.
     pub bindings: &'static [(u32, Access)],
-    /// The CPU twin, for the families launched through the table ([`crate::Backend::launch`]);
-    /// `None` for families whose CPU path still runs through its own `Backend` method.
-    pub cpu: Option<CpuTwin>,
+    /// The CPU twin: what [`crate::Backend::launch`] runs on the CPU path.
+    pub cpu: CpuTwin,
 }
 
 /// Most storage bindings one kernel has.

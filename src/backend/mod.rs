@@ -7,10 +7,8 @@ pub mod gpu;
 pub mod kernel;
 
 use crate::error::Result;
-use crate::tensor::{MatmulForm, Tensor};
+use crate::tensor::Tensor;
 use kernel::{Arg, Grid, Kernel};
-// Until matmul is launched through the op table, its fused epilogue names the activation.
-pub use crate::ops::elementwise::Activation;
 
 /// Counters of a recording path (see [`Backend::recording_stats`]); differences between two
 /// reads give the cost of what ran in between.
@@ -112,40 +110,6 @@ pub trait Backend {
     ) -> Result<()>;
 
     // ---- matmul ----
-    /// One of the three products of a Linear layer, chosen by `form` (see [`MatmulForm`]);
-    /// with `accumulate` the product is added to `out` (gradient accumulation).
-    fn matmul(
-        &self,
-        form: MatmulForm,
-        out: &mut Self::Tensor,
-        a: &Self::Tensor,
-        b: &Self::Tensor,
-        accumulate: bool,
-    ) -> Result<()>;
-    /// The Linear forward in one op: `out = a·bᵀ + bias`, bias (N) added to every row. out is
-    /// (M,N), a (M,K), b (N,K). The GPU adds the bias in the product's epilogue (one pass over
-    /// out instead of two); the CPU path runs the product, then [`Backend::bias_add`].
-    fn matmul_bias(
-        &self,
-        out: &mut Self::Tensor,
-        a: &Self::Tensor,
-        b: &Self::Tensor,
-        bias: &Self::Tensor,
-    ) -> Result<()>;
-
-    /// A Linear layer and the activation after it in one op: `out = a·bᵀ + bias` (kept: the
-    /// activation's backward reads it) and `act_out = act(out)`. Shapes as
-    /// [`Backend::matmul_bias`]; act_out is shaped as out. The GPU computes both in the
-    /// product's epilogue; the CPU path runs the three ops in turn (the same values).
-    fn matmul_bias_act(
-        &self,
-        out: &mut Self::Tensor,
-        act_out: &mut Self::Tensor,
-        a: &Self::Tensor,
-        b: &Self::Tensor,
-        bias: &Self::Tensor,
-        act: Activation,
-    ) -> Result<()>;
 
     // ---- bias ----
 

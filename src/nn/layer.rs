@@ -7,9 +7,10 @@
 use super::init::Init;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::GpuBackend;
-use crate::backend::{Activation, Backend};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::elementwise;
+use crate::ops::elementwise::Activation;
 use crate::rng::Rng;
 use std::fmt::Debug;
 

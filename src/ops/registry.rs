@@ -86,25 +86,14 @@ const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R
 const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
 
-/// `Some(twin)` for an entry with a CPU twin, `None` for one whose CPU path is still a
-/// `Backend` method.
-macro_rules! twin {
-    () => {
-        None
-    };
-    ($twin:path) => {
-        Some($twin)
-    };
-}
-
 /// One line per kernel: `NAME: SHADER "entry" BINDINGS => cpu twin;`. Generates the consts and
 /// [`ALL_KERNELS`].
 macro_rules! kernels {
-    ($($name:ident: $shader:ident $entry:literal $bindings:ident $(=> $twin:path)?;)*) => {
+    ($($name:ident: $shader:ident $entry:literal $bindings:ident => $twin:path;)*) => {
         $(
             #[doc = concat!("`", $entry, "` in the file it belongs to.")]
             pub const $name: Kernel =
-                Kernel { shader: &$shader, entry: $entry, bindings: $bindings, cpu: twin!($($twin)?) };
+                Kernel { shader: &$shader, entry: $entry, bindings: $bindings, cpu: $twin };
         )*
         /// Every kernel, for tests that check each entry point exists with the bindings listed here.
         pub const ALL_KERNELS: &[&Kernel] = &[$(&$name),*];
@@ -112,11 +101,11 @@ macro_rules! kernels {
 }
 
 kernels! {
-    MATMUL_NT: MATMUL_WGSL "matmul_nt" OUT_IN_IN;
-    MATMUL_NT_BIAS: MATMUL_WGSL "matmul_nt_bias" OUT_IN_IN_IN;
-    MATMUL_NT_BIAS_ACT: MATMUL_WGSL "matmul_nt_bias_act" OUT_IN_IN_IN_OUT;
-    MATMUL_NN: MATMUL_WGSL "matmul_nn" OUT_IN_IN;
-    MATMUL_TN: MATMUL_WGSL "matmul_tn" OUT_IN_IN;
+    MATMUL_NT: MATMUL_WGSL "matmul_nt" OUT_IN_IN => matmul::cpu::table::matmul_nt;
+    MATMUL_NT_BIAS: MATMUL_WGSL "matmul_nt_bias" OUT_IN_IN_IN => matmul::cpu::table::matmul_nt_bias;
+    MATMUL_NT_BIAS_ACT: MATMUL_WGSL "matmul_nt_bias_act" OUT_IN_IN_IN_OUT => matmul::cpu::table::matmul_nt_bias_act;
+    MATMUL_NN: MATMUL_WGSL "matmul_nn" OUT_IN_IN => matmul::cpu::table::matmul_nn;
+    MATMUL_TN: MATMUL_WGSL "matmul_tn" OUT_IN_IN => matmul::cpu::table::matmul_tn;
     ACTIVATION_FORWARD: ELEMENTWISE_WGSL "activation_forward" OUT_IN => elementwise::cpu::table::activation_forward;
     ACTIVATION_BACKWARD: ELEMENTWISE_WGSL "activation_backward" OUT_IN_IN => elementwise::cpu::table::activation_backward;
     BIAS_ADD: ELEMENTWISE_WGSL "bias_add" OUT_IN => elementwise::cpu::table::bias_add;

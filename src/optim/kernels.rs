@@ -17,7 +17,7 @@ macro_rules! rules {
                 shader: &$shader,
                 entry: $entry,
                 bindings: OPTIM_BINDINGS,
-                cpu: Some(|bytes, bufs| fused::fused_twin($entry, bytes, bufs, $update)),
+                cpu: |bytes, bufs| fused::fused_twin($entry, bytes, bufs, $update),
             };
         )*
         /// Every update rule's kernel (with the ops' table, what the coverage and binding tests
@@ -52,5 +52,5 @@ pub const ADAFACTOR_STEP: Kernel = Kernel {
     shader: &ADAFACTOR_WGSL,
     entry: "adafactor_step",
     bindings: &[(0, U), (1, W), (2, R), (3, W), (4, R), (6, R), (7, R)],
-    cpu: Some(fused::adafactor_twin),
+    cpu: fused::adafactor_twin,
 };

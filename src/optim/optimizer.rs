@@ -10,6 +10,7 @@ use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::elementwise;
+use crate::ops::matmul;
 use crate::ops::reduce;
 use crate::ops::segment_norm;
 use crate::params::{ParamLayout, ALIGN};
@@ -779,14 +780,14 @@ impl<B: Backend> MuonMatrix<B> {
         elementwise::div_by_norm(be, &mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
         let tall = self.rows > self.cols;
         for _ in 0..c.ns_steps {
-            be.matmul(if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
-            be.matmul(Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
+            matmul::matmul(be, if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
+            matmul::matmul(be, Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
             elementwise::scale(be, &mut self.gram2, cc as f32)?;
             elementwise::axpy(be, &mut self.gram2, b as f32, &self.gram)?;
             if tall {
-                be.matmul(Nn, &mut self.product, &self.x, &self.gram2, false)?;
+                matmul::matmul(be, Nn, &mut self.product, &self.x, &self.gram2, false)?;
             } else {
-                be.matmul(Nn, &mut self.product, &self.gram2, &self.x, false)?;
+                matmul::matmul(be, Nn, &mut self.product, &self.gram2, &self.x, false)?;
             }
             elementwise::scale(be, &mut self.x, a as f32)?;
             elementwise::axpy(be, &mut self.x, 1.0, &self.product)?;

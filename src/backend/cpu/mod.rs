@@ -7,11 +7,9 @@ mod storage;
 
 pub use storage::CpuTensor;
 
-use super::{checks, Activation, Backend};
+use super::{checks, Backend};
 use crate::error::{Error, Result};
-use crate::ops::matmul::cpu as matmul;
-use crate::tensor::{numel, same_shape, MatmulForm, Tensor};
-pub(crate) use storage::access;
+use crate::tensor::{numel, same_shape, Tensor};
 
 /// Runs every op on the host with the twins in this module.
 #[derive(Clone, Debug, Default)]
@@ -130,47 +128,5 @@ impl Backend for CpuBackend {
         _grid: crate::backend::kernel::Grid,
     ) -> Result<()> {
         launch::launch(kernel, params, args)
-    }
-
-    fn matmul(
-        &self,
-        form: MatmulForm,
-        out: &mut CpuTensor,
-        a: &CpuTensor,
-        b: &CpuTensor,
-        accumulate: bool,
-    ) -> Result<()> {
-        let (batch, m, n, k) = form.dims(&out.shape, &a.shape, &b.shape)?;
-        let f = match form {
-            MatmulForm::Nt => matmul::matmul_nt::<f32>,
-            MatmulForm::Nn => matmul::matmul_nn::<f32>,
-            MatmulForm::Tn => matmul::matmul_tn::<f32>,
-        };
-        access(form.op_name(), out, [a, b], |o, [a, b]| {
-            for i in 0..batch {
-                let o = &mut o[i * m * n..][..m * n];
-                f(o, &a[i * m * k..][..m * k], &b[i * n * k..][..n * k], m, n, k, accumulate)
-            }
-        })
-    }
-
-    fn matmul_bias(&self, out: &mut CpuTensor, a: &CpuTensor, b: &CpuTensor, bias: &CpuTensor) -> Result<()> {
-        crate::ops::matmul::bias_dims(&out.shape, &a.shape, &b.shape, &bias.shape)?;
-        self.matmul(MatmulForm::Nt, out, a, b, false)?;
-        crate::ops::elementwise::bias_add(self, out, bias)
-    }
-
-    fn matmul_bias_act(
-        &self,
-        out: &mut CpuTensor,
-        act_out: &mut CpuTensor,
-        a: &CpuTensor,
-        b: &CpuTensor,
-        bias: &CpuTensor,
-        act: Activation,
-    ) -> Result<()> {
-        crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
-        self.matmul_bias(out, a, b, bias)?;
-        crate::ops::elementwise::activation_forward(self, act, act_out, out)
     }
 }

@@ -1,9 +1,8 @@
 //! CPU tensors: views (offset + shape) into shared host storage, so a model's parameters can
 //! live in ONE flat buffer on this path too, exactly as on the GPU path.
 
-use crate::error::{Error, Result};
 use crate::tensor::numel;
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::RwLock;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -41,31 +40,4 @@ impl CpuTensor {
     pub(crate) fn to_vec(&self) -> Vec<f32> {
         self.storage.read_recursive()[self.range()].to_vec()
     }
-}
-
-/// Fails when `out` shares storage with any input: an op may not read what it writes.
-pub(crate) fn check_no_alias(op: &'static str, out: &CpuTensor, inputs: &[&CpuTensor]) -> Result<()> {
-    if let Some(i) = inputs.iter().position(|t| t.same_storage(out)) {
-        return Err(Error::InvalidArgument {
-            what: op.into(),
-            detail: format!("the output shares its buffer with input {i}; an op cannot read the buffer it writes"),
-        });
-    }
-    Ok(())
-}
-
-/// Runs `f` on the output's elements (mutable) and the inputs' elements, after checking that no
-/// input shares the output's storage.
-pub(crate) fn access<const N: usize, R>(
-    op: &'static str,
-    out: &CpuTensor,
-    inputs: [&CpuTensor; N],
-    f: impl FnOnce(&mut [f32], [&[f32]; N]) -> R,
-) -> Result<R> {
-    check_no_alias(op, out, &inputs)?;
-    let guards: [RwLockReadGuard<'_, Vec<f32>>; N] = std::array::from_fn(|i| inputs[i].storage.read_recursive());
-    let slices: [&[f32]; N] = std::array::from_fn(|i| &guards[i][inputs[i].range()]);
-    let mut out_guard = out.storage.write();
-    let range = out.range();
-    Ok(f(&mut out_guard[range], slices))
 }

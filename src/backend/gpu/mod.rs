@@ -146,11 +146,6 @@ impl GpuBackend {
             .unwrap_or_default()
     }
 
-    /// The adapter's most workgroups per grid dimension.
-    pub(crate) fn max_workgroups_per_dimension(&self) -> usize {
-        self.ctx.limits.max_compute_workgroups_per_dimension as usize
-    }
-
     /// Compute passes begun so far: one per submit that records any dispatch.
     pub fn compute_passes(&self) -> u64 {
         self.state.lock().map(|s| s.passes).unwrap_or(0)

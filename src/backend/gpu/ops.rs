@@ -2,9 +2,9 @@
 //! `backend/checks.rs`), then records its kernel through a launcher.
 
 use super::{GpuBackend, GpuLabels, GpuTensor};
-use crate::backend::{checks, Activation, Backend};
+use crate::backend::{checks, Backend};
 use crate::error::Result;
-use crate::tensor::{same_shape, MatmulForm, Tensor};
+use crate::tensor::{same_shape, Tensor};
 use std::sync::Arc;
 
 impl Backend for GpuBackend {
@@ -112,35 +112,5 @@ impl Backend for GpuBackend {
         grid: crate::backend::kernel::Grid,
     ) -> Result<()> {
         self.launch_kernel(kernel, params, args, grid)
-    }
-
-    fn matmul(
-        &self,
-        form: MatmulForm,
-        out: &mut GpuTensor,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        accumulate: bool,
-    ) -> Result<()> {
-        let dims = form.dims(&out.shape, &a.shape, &b.shape)?;
-        self.launch_matmul(form, out, a, b, dims, accumulate)
-    }
-
-    fn matmul_bias(&self, out: &mut GpuTensor, a: &GpuTensor, b: &GpuTensor, bias: &GpuTensor) -> Result<()> {
-        let dims = crate::ops::matmul::bias_dims(&out.shape, &a.shape, &b.shape, &bias.shape)?;
-        self.launch_matmul_bias(out, a, b, bias, dims)
-    }
-
-    fn matmul_bias_act(
-        &self,
-        out: &mut GpuTensor,
-        act_out: &mut GpuTensor,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        bias: &GpuTensor,
-        act: Activation,
-    ) -> Result<()> {
-        let dims = crate::ops::matmul::bias_act_dims(&out.shape, &act_out.shape, &a.shape, &b.shape, &bias.shape)?;
-        self.launch_matmul_bias_act(out, act_out, a, b, bias, dims, act)
     }
 }

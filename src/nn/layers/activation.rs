@@ -1,11 +1,12 @@
 //! Elementwise activations as layers: `relu`, `leaky_relu(negative_slope=0.01)`, `sigmoid`,
 //! `tanh`, `gelu` (exact erf form), `gelu_tanh`, `silu`, on tensors of any rank.
 
-use crate::backend::{Activation, Backend};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::nn::args::Bound;
 use crate::nn::layer::{Backward, Forward, Layer};
 use crate::ops::elementwise;
+use crate::ops::elementwise::Activation;
 
 /// An activation layer.
 #[derive(Clone, Debug, PartialEq)]

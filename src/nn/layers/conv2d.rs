@@ -9,6 +9,7 @@ use crate::nn::init::Init;
 use crate::nn::layer::{scratch_n, Backward, Forward, Layer, TensorSpec};
 use crate::ops::conv;
 use crate::ops::conv::{cols_shape, patch_len, product_shape};
+use crate::ops::matmul;
 use crate::ops::{Window2d, WindowSpec};
 use crate::rng::Rng;
 use crate::tensor::MatmulForm;
@@ -156,7 +157,7 @@ impl Layer for Conv2d {
         let [cols, product] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
         conv::im2col(be, cols, io.x, &g)?;
         let w = be.view(&io.params[0], 0, &[self.groups, self.out_channels / self.groups, patch_len(&g)])?;
-        be.matmul(MatmulForm::Nt, product, cols, &w, false)?;
+        matmul::matmul(be, MatmulForm::Nt, product, cols, &w, false)?;
         conv::conv_output(be, io.y, product, io.params.get(1), &g)
     }
 
@@ -166,14 +167,14 @@ impl Layer for Conv2d {
         let grouped = [self.groups, self.out_channels / self.groups, patch_len(&g)];
         conv::conv_grad_output(be, gy, io.dy, &g)?;
         let mut dw = be.view(&io.grads[0], 0, &grouped)?;
-        be.matmul(MatmulForm::Tn, &mut dw, gy, cols, io.accumulate)?;
+        matmul::matmul(be, MatmulForm::Tn, &mut dw, gy, cols, io.accumulate)?;
         if self.bias {
             conv::channel_sum(be, &mut io.grads[1], io.dy, io.accumulate)?;
         }
         if let Some(dx) = io.dx {
             // The columns are no longer needed: they take the column gradient.
             let w = be.view(&io.params[0], 0, &grouped)?;
-            be.matmul(MatmulForm::Nn, cols, gy, &w, false)?;
+            matmul::matmul(be, MatmulForm::Nn, cols, gy, &w, false)?;
             conv::col2im(be, dx, cols, &g)?;
         }
         Ok(())

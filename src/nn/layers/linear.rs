@@ -1,12 +1,14 @@
 //! `linear(out_features, bias=true)`: `y = x·Wᵀ + b` on the last dimension, as torch.nn.Linear
 //! (in_features inferred from the input, as nn.LazyLinear).
 
-use crate::backend::{Activation, Backend};
+use crate::backend::Backend;
 use crate::error::{shape_error, Result};
 use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
 use crate::ops::elementwise;
+use crate::ops::elementwise::Activation;
+use crate::ops::matmul;
 use crate::ops::reduce;
 use crate::rng::Rng;
 use crate::tensor::MatmulForm;
@@ -49,10 +51,10 @@ impl Linear {
         then: Option<(Activation, &mut B::Tensor)>,
     ) -> Result<()> {
         match (self.bias, then) {
-            (true, Some((act, z))) => be.matmul_bias_act(y, z, x, &params[0], &params[1], act),
-            (true, None) => be.matmul_bias(y, x, &params[0], &params[1]),
+            (true, Some((act, z))) => matmul::matmul_bias_act(be, y, z, x, &params[0], &params[1], act),
+            (true, None) => matmul::matmul_bias(be, y, x, &params[0], &params[1]),
             (false, then) => {
-                be.matmul(MatmulForm::Nt, y, x, &params[0], false)?;
+                matmul::matmul(be, MatmulForm::Nt, y, x, &params[0], false)?;
                 match then {
                     Some((act, z)) => elementwise::activation_forward(be, act, z, y),
                     None => Ok(()),
@@ -133,16 +135,16 @@ impl Layer for Linear {
             (&views.0, &views.1)
         };
         let (w_grad, rest) = io.grads.split_at_mut(1);
-        be.matmul(MatmulForm::Tn, &mut w_grad[0], dy, x, io.accumulate)?;
+        matmul::matmul(be, MatmulForm::Tn, &mut w_grad[0], dy, x, io.accumulate)?;
         if self.bias {
             reduce::column_sum(be, &mut rest[0], dy, io.accumulate)?;
         }
         if let Some(dx) = io.dx {
             if shape.len() == 2 {
-                be.matmul(MatmulForm::Nn, dx, dy, &io.params[0], false)?;
+                matmul::matmul(be, MatmulForm::Nn, dx, dy, &io.params[0], false)?;
             } else {
                 let mut dx = be.view(dx, 0, &[self.rows(&shape), self.inputs])?;
-                be.matmul(MatmulForm::Nn, &mut dx, dy, &io.params[0], false)?;
+                matmul::matmul(be, MatmulForm::Nn, &mut dx, dy, &io.params[0], false)?;
             }
         }
         Ok(())

@@ -16,8 +16,8 @@ mod pool;
 
 use super::args::Bound;
 use super::layer::Layer;
-use crate::backend::Activation;
 use crate::error::Result;
+use crate::ops::elementwise::Activation;
 
 /// Builds a layer from its bound arguments and its input shape (batch first).
 pub type Builder = fn(Bound, &[usize]) -> Result<Box<dyn Layer>>;

@@ -18,6 +18,7 @@ use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
 use crate::ops::elementwise;
+use crate::ops::matmul;
 use crate::ops::registry;
 use crate::ops::softmax;
 use crate::tensor::MatmulForm;
@@ -134,14 +135,14 @@ pub fn sdpa_forward<B: Backend>(
     elementwise::scale(be, &mut sc.ks, root)?;
     // The scores live in the backward's dS buffer until the softmax has read them.
     let mut scores = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
-    be.matmul(MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
+    matmul::matmul(be, MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
     if causal {
         causal_mask(be, &mut scores)?;
     }
     let mut probs = be.view(&sc.probs, 0, &[d.m * d.l, d.s])?;
     softmax::softmax_forward(be, &mut probs, &sc.ds)?;
     let mut o = be.view(out, 0, &[d.m, d.l, d.ev])?;
-    be.matmul(MatmulForm::Nn, &mut o, &sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
+    matmul::matmul(be, MatmulForm::Nn, &mut o, &sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
 }
 
 /// The gradients of [`sdpa_forward`] (which must have run with the same scratch): `dq`, `dk`,
@@ -161,15 +162,15 @@ pub fn sdpa_backward<B: Backend>(
     let root = d.sqrt_scale();
     let dout = be.view(dout, 0, &[d.m, d.l, d.ev])?;
     let mut dv3 = be.view(dv, 0, &[d.m, d.s, d.ev])?;
-    be.matmul(MatmulForm::Tn, &mut dv3, &sc.probs, &dout, false)?;
+    matmul::matmul(be, MatmulForm::Tn, &mut dv3, &sc.probs, &dout, false)?;
     let mut dp = be.view(&sc.dp, 0, &[d.m, d.l, d.s])?;
-    be.matmul(MatmulForm::Nt, &mut dp, &dout, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)?;
+    matmul::matmul(be, MatmulForm::Nt, &mut dp, &dout, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)?;
     softmax::softmax_backward(be, &mut sc.ds, &be.view(&sc.probs, 0, &[d.m * d.l, d.s])?, &sc.dp)?;
     let ds = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
     let mut dq3 = be.view(dq, 0, &[d.m, d.l, d.e])?;
-    be.matmul(MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;
+    matmul::matmul(be, MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;
     elementwise::scale(be, dq, root)?;
     let mut dk3 = be.view(dk, 0, &[d.m, d.s, d.e])?;
-    be.matmul(MatmulForm::Tn, &mut dk3, &ds, &sc.qs, false)?;
+    matmul::matmul(be, MatmulForm::Tn, &mut dk3, &ds, &sc.qs, false)?;
     elementwise::scale(be, dk, root)
 }

@@ -73,3 +73,79 @@ pub fn matmul_tn<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, 
     assert!(a.len() >= k * m && b.len() >= k * n, "matmul_tn operand sizes");
     product(out, transposed(a, m), plain(b, n), m, n, k, accumulate);
 }
+
+/// The twins as the op table calls them (params bytes, buffers in binding order).
+pub(crate) mod table {
+    use crate::backend::kernel::{bad_buffers, params, CpuBuf};
+    use crate::error::Result;
+    use crate::ops::matmul::MatmulParams;
+
+    /// The batched product `f` over every batch entry of `out`.
+    fn batched(
+        p: &MatmulParams,
+        out: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        f: fn(&mut [f32], &[f32], &[f32], usize, usize, usize, bool),
+    ) {
+        let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
+        let batch = if m * n == 0 { 0 } else { out.len() / (m * n) };
+        for i in 0..batch {
+            let o = &mut out[i * m * n..][..m * n];
+            f(o, &a[i * m * k..][..m * k], &b[i * n * k..][..n * k], m, n, k, p.accumulate != 0)
+        }
+    }
+
+    /// One of the three products: (out, a, b).
+    fn product(
+        entry: &'static str,
+        bytes: &[u8],
+        bufs: &mut [CpuBuf<'_>],
+        f: fn(&mut [f32], &[f32], &[f32], usize, usize, usize, bool),
+    ) -> Result<()> {
+        let p: MatmulParams = params(entry, bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(a), CpuBuf::Read(b)] = bufs else { return Err(bad_buffers(entry, bufs)) };
+        batched(&p, out, a, b, f);
+        Ok(())
+    }
+
+    /// `matmul_nt`: (out, a, b).
+    pub fn matmul_nt(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        product("matmul_nt", bytes, bufs, super::matmul_nt::<f32>)
+    }
+
+    /// `matmul_nn`: (out, a, b).
+    pub fn matmul_nn(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        product("matmul_nn", bytes, bufs, super::matmul_nn::<f32>)
+    }
+
+    /// `matmul_tn`: (out, a, b).
+    pub fn matmul_tn(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        product("matmul_tn", bytes, bufs, super::matmul_tn::<f32>)
+    }
+
+    /// `matmul_nt_bias`: (out, a, b, bias): the product, then the bias add.
+    pub fn matmul_nt_bias(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: MatmulParams = params("matmul_nt_bias", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(a), CpuBuf::Read(b), CpuBuf::Read(bias)] = bufs else {
+            return Err(bad_buffers("matmul_nt_bias", bufs));
+        };
+        batched(&p, out, a, b, super::matmul_nt::<f32>);
+        crate::ops::elementwise::cpu::bias_add(out, bias, p.n as usize);
+        Ok(())
+    }
+
+    /// `matmul_nt_bias_act`: (out, a, b, bias, act_out): the product, the bias add, then the
+    /// activation into act_out.
+    pub fn matmul_nt_bias_act(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: MatmulParams = params("matmul_nt_bias_act", bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(a), CpuBuf::Read(b), CpuBuf::Read(bias), CpuBuf::Write(act_out)] = bufs
+        else {
+            return Err(bad_buffers("matmul_nt_bias_act", bufs));
+        };
+        batched(&p, out, a, b, super::matmul_nt::<f32>);
+        crate::ops::elementwise::cpu::bias_add(out, bias, p.n as usize);
+        crate::ops::elementwise::cpu::activation_forward_kind(p.act_kind, p.act_param, act_out, out);
+        Ok(())
+    }
+}
