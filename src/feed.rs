@@ -67,9 +67,9 @@ pub(crate) struct ResidentSet<B: Backend> {
     /// Identity of the host data this copies (address, rows, features).
     key: (usize, usize, usize),
     pub(crate) x: B::Tensor,
-    pub(crate) labels: Option<B::Labels>,
+    pub(crate) labels: Option<B::U32Buffer>,
     pub(crate) values: Option<B::Tensor>,
-    pub(crate) perm: B::Labels,
+    pub(crate) perm: B::U32Buffer,
 }
 
 impl<B: Backend> ResidentSet<B> {
@@ -80,13 +80,7 @@ impl<B: Backend> ResidentSet<B> {
             Targets::Labels { labels, classes } => (Some(be.upload_labels(labels, *classes)?), None),
             Targets::Values(t) => (None, Some(be.upload(t)?)),
         };
-        Ok(Self {
-            key: Self::key_of(data),
-            x: be.upload(&data.x)?,
-            labels,
-            values,
-            perm: be.upload_labels(&vec![0; n], n.max(1))?,
-        })
+        Ok(Self { key: Self::key_of(data), x: be.upload(&data.x)?, labels, values, perm: be.upload_u32(&vec![0; n])? })
     }
 
     fn key_of(data: &Dataset) -> (usize, usize, usize) {
@@ -183,7 +177,7 @@ struct BatchBuffers<B: Backend> {
     rows: usize,
     x: B::Tensor,
     values: Option<B::Tensor>,
-    labels: Option<B::Labels>,
+    labels: Option<B::U32Buffer>,
 }
 
 /// The feeding side of a trainer: the resident set (when uploaded) and one set of input
@@ -225,10 +219,12 @@ impl<B: Backend> Feed<B> {
         }
         let perm: Vec<u32> = order.iter().map(|&i| i as u32).collect();
         let res = self.resident.as_mut().ok_or_else(|| no_buffer("resident"))?;
+        // Row indices, checked here: the device gathers without checking.
+        crate::backend::checks::indices("epoch order", &perm, data.len())?;
         if perm.len() == data.len() {
-            be.write_labels(&mut res.perm, &perm, data.len())
+            be.write_u32(&mut res.perm, &perm)
         } else {
-            be.upload_labels(&perm, data.len()).map(|p| res.perm = p)
+            be.upload_u32(&perm).map(|p| res.perm = p)
         }
     }
 

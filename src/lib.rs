@@ -31,7 +31,7 @@ pub mod tensor;
 pub mod train;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};
-pub use backend::gpu::{GpuBackend, GpuLabels, GpuTensor};
+pub use backend::gpu::{GpuBackend, GpuTensor, GpuU32Buffer};
 pub use backend::Backend;
 pub use device::{Device, DeviceRequest, Selection};
 pub use error::{Error, Result};

@@ -47,7 +47,7 @@ pub enum Target<'a, B: Backend> {
     /// A tensor of the output's shape (MSE, BCE).
     Values(&'a B::Tensor),
     /// One class label per row (cross-entropy).
-    Labels(&'a B::Labels),
+    Labels(&'a B::U32Buffer),
 }
 
 impl LossKind {

@@ -179,7 +179,7 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let logits = be.upload(&Tensor::from_vec(&[6, 5], rng.vec_f32(30, -2.0, 2.0)).unwrap()).unwrap();
     let mut labels = be.upload_labels(&[0; 6], 5).unwrap();
     sample::sample_labels(be, &mut labels, &logits, 77).unwrap();
-    let drawn = be.read_labels(&labels).unwrap().iter().map(|&l| l as f32).collect();
+    let drawn = be.read_u32(&labels).unwrap().iter().map(|&l| l as f32).collect();
     out.push(("sampled labels".into(), Tensor::from_vec(&[6], drawn).unwrap()));
     // The explorer's surfaces: every kind at 5 points 3 elements apart, one traced row.
     use downhill::ops::surface::{SurfaceKind, SurfaceParams};

@@ -12,7 +12,7 @@ fn draw<B: Backend>(be: &B, logits: &Tensor, key: u32) -> Vec<u32> {
     let rows = logits.shape()[0];
     let mut labels = be.upload_labels(&vec![0; rows], logits.shape()[1]).unwrap();
     sample::sample_labels(be, &mut labels, &be.upload(logits).unwrap(), key).unwrap();
-    be.read_labels(&labels).unwrap()
+    be.read_u32(&labels).unwrap()
 }
 
 #[test]

@@ -49,6 +49,28 @@ pub fn view(parent: &[usize], offset: usize, shape: &[usize], align: usize) -> R
     Ok(())
 }
 
+/// Checks that every label is below `classes`, naming the first one that is not.
+pub fn labels(labels: &[u32], classes: usize) -> Result<()> {
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
+        return Err(crate::error::Error::InvalidArgument {
+            what: "labels".into(),
+            detail: format!("label {l} at index {i} is outside the {classes} classes (expected 0..{})", classes),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every index of `what` is below `len`, naming the first that is not.
+pub fn indices(what: &str, values: &[u32], len: usize) -> Result<()> {
+    if let Some((i, &v)) = values.iter().enumerate().find(|(_, &v)| v as usize >= len) {
+        return Err(crate::error::Error::InvalidArgument {
+            what: what.into(),
+            detail: format!("index {v} at position {i} is past the {len} rows"),
+        });
+    }
+    Ok(())
+}
+
 /// Two lengths that must agree (labels written over labels).
 pub fn same_len(op: &'static str, have: usize, given: usize) -> Result<()> {
     if have != given {

@@ -34,8 +34,9 @@ pub struct RecordingStats {
 pub trait Backend {
     /// A tensor living on this path (host memory or a device buffer).
     type Tensor;
-    /// Class labels (u32) living on this path, for cross-entropy.
-    type Labels;
+    /// A buffer of u32 on this path: class labels, a permutation of rows, an optimizer's
+    /// tensor table.
+    type U32Buffer;
 
     /// The passes of a layer on this path (the bridge from `dyn Layer` to its generic code).
     fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self>
@@ -49,10 +50,20 @@ pub trait Backend {
     fn upload(&self, host: &Tensor) -> Result<Self::Tensor>;
     /// A zero-filled tensor of `shape` on this path.
     fn zeros(&self, shape: &[usize]) -> Result<Self::Tensor>;
-    /// Copies `labels` onto this path after checking each is below `classes`.
-    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Self::Labels>;
+    /// Copies u32 data onto this path.
+    fn upload_u32(&self, data: &[u32]) -> Result<Self::U32Buffer>;
+    /// Overwrites an existing u32 buffer with as many new values.
+    fn write_u32(&self, dst: &mut Self::U32Buffer, data: &[u32]) -> Result<()>;
+    /// Copies class `labels` onto this path after checking each is below `classes`.
+    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Self::U32Buffer> {
+        checks::labels(labels, classes)?;
+        self.upload_u32(labels)
+    }
     /// Overwrites existing labels with as many new ones, each below `classes`.
-    fn write_labels(&self, dst: &mut Self::Labels, labels: &[u32], classes: usize) -> Result<()>;
+    fn write_labels(&self, dst: &mut Self::U32Buffer, labels: &[u32], classes: usize) -> Result<()> {
+        checks::labels(labels, classes)?;
+        self.write_u32(dst, labels)
+    }
     /// Overwrites an existing tensor with host data of the same shape.
     fn write(&self, dst: &mut Self::Tensor, host: &Tensor) -> Result<()>;
     /// Runs everything recorded so far and copies `t` back to the host.
@@ -64,10 +75,10 @@ pub trait Backend {
         out.copy_from_slice(host.data());
         Ok(())
     }
-    /// How many u32s a labels buffer holds.
-    fn u32_len(&self, labels: &Self::Labels) -> usize;
-    /// Labels back to the host (labels a kernel wrote, such as sampled ones).
-    fn read_labels(&self, labels: &Self::Labels) -> Result<Vec<u32>>;
+    /// How many u32s a u32 buffer holds.
+    fn u32_len(&self, data: &Self::U32Buffer) -> usize;
+    /// A u32 buffer back to the host (labels a kernel wrote, such as sampled ones).
+    fn read_u32(&self, data: &Self::U32Buffer) -> Result<Vec<u32>>;
     /// Runs everything recorded so far and waits for it.
     fn sync(&self) -> Result<()>;
     /// What recording work has cost the host so far, on paths that record (the GPU); `None`
@@ -105,7 +116,7 @@ pub trait Backend {
         &self,
         kernel: &'static Kernel,
         params: &[u8],
-        args: &mut [Arg<'_, Self::Tensor, Self::Labels>],
+        args: &mut [Arg<'_, Self::Tensor, Self::U32Buffer>],
         grid: Grid,
     ) -> Result<()>;
 

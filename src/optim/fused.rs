@@ -78,7 +78,7 @@ pub fn record<B: Backend>(
     grads: &B::Tensor,
     state: &mut B::Tensor,
     table: &B::Tensor,
-    chunk_groups: &B::Labels,
+    chunk_groups: &B::U32Buffer,
     norm: &B::Tensor,
 ) -> Result<()> {
     let chunks = be.u32_len(chunk_groups);
@@ -106,7 +106,7 @@ pub fn record_adafactor<B: Backend>(
     grads: &B::Tensor,
     state: &mut B::Tensor,
     table: &B::Tensor,
-    tensors: &B::Labels,
+    tensors: &B::U32Buffer,
     norm: &B::Tensor,
 ) -> Result<()> {
     let op = "adafactor_step";
@@ -153,7 +153,7 @@ where
         return Err(bad_buffers(entry, bufs));
     };
     let table = blocks(entry, t)?;
-    crate::backend::cpu::check_labels(chunk_groups, table.len())?;
+    crate::backend::checks::labels(chunk_groups, table.len())?;
     let step =
         FusedStep { params: p, grads: g, state: st, table, chunk_groups, norm: nrm[0], chunk_scalars: &nrm[1..] };
     drive(update, step);

@@ -97,7 +97,7 @@ pub struct Optimizer<B: Backend> {
     config: OptimizerConfig,
     layout: ParamLayout,
     groups: Vec<GroupSettings>,
-    chunk_groups: B::Labels,
+    chunk_groups: B::U32Buffer,
     /// A ring of step tables: step t writes table t mod RING, which recorded steps no longer
     /// read unless they are RING steps old, so writing it rarely forces a submit and several
     /// steps can share one.
@@ -109,9 +109,9 @@ pub struct Optimizer<B: Backend> {
     /// `norm` except for LAMB, whose `norm` also holds a trust ratio per chunk).
     norm_head: B::Tensor,
     /// LAMB: its layout's tensors as (offset, length) pairs, and the ring of phase-1 tables.
-    segments: Option<B::Labels>,
+    segments: Option<B::U32Buffer>,
     /// Adafactor: its tensor table (`optim::adafactor::tensor_table`).
-    tensor_table: Option<B::Labels>,
+    tensor_table: Option<B::U32Buffer>,
     /// Muon: each 2-D tensor's Newton–Schulz buffers.
     matrices: Vec<MuonMatrix<B>>,
     phase_tables: Vec<B::Tensor>,
@@ -190,23 +190,22 @@ impl<B: Backend> Optimizer<B> {
         let lamb = matches!(config, OptimizerConfig::Lamb(_));
         let norm = be.zeros(&[if lamb { 1 + layout.chunks() } else { 1 }])?;
         let segments = crate::ops::segment_norm::segments(layout);
-        let bound = layout.total() + 1;
         if let OptimizerConfig::Adagrad(c) = &config {
             if c.initial_accumulator_value != 0.0 {
                 elementwise::fill(be, &mut state, c.initial_accumulator_value as f32)?;
             }
         }
         Ok(Self {
-            chunk_groups: be.upload_labels(&chunk_groups, settings.len())?,
+            chunk_groups: be.upload_u32(&chunk_groups)?,
             tables: (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?,
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm_head: be.view(&norm, 0, &[1])?,
             norm,
-            segments: if lamb { Some(be.upload_labels(&segments, bound)?) } else { None },
+            segments: if lamb { Some(be.upload_u32(&segments)?) } else { None },
             tensor_table: match config {
                 OptimizerConfig::Adafactor(_) => {
                     let table = super::adafactor::tensor_table(layout.views(), |v| chunk_groups[v.offset / ALIGN]);
-                    Some(be.upload_labels(&table, u32::MAX as usize)?)
+                    Some(be.upload_u32(&table)?)
                 }
                 _ => None,
             },

@@ -170,7 +170,7 @@ pub struct Trainer<B: Backend> {
     /// The feed batch of the last micro-step (Sophia-G's Hessian estimate reuses it).
     last_batch: usize,
     /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
-    sampled: Vec<(usize, B::Labels)>,
+    sampled: Vec<(usize, B::U32Buffer)>,
     /// Data parallelism: the replicas' group and the host copy of the flat gradient.
     sync: Option<GradSync<B>>,
 }

@@ -8,7 +8,7 @@ mod storage;
 pub use storage::CpuTensor;
 
 use super::{checks, Backend};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::{numel, same_shape, Tensor};
 
 /// Runs every op on the host with the twins in this module.
@@ -22,20 +22,9 @@ impl CpuBackend {
     }
 }
 
-/// Checks that every label is below `classes`, naming the first one that is not.
-pub(crate) fn check_labels(labels: &[u32], classes: usize) -> Result<()> {
-    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
-        return Err(Error::InvalidArgument {
-            what: "labels".into(),
-            detail: format!("label {l} at index {i} is outside the {classes} classes (expected 0..{})", classes),
-        });
-    }
-    Ok(())
-}
-
 impl Backend for CpuBackend {
     type Tensor = CpuTensor;
-    type Labels = Vec<u32>;
+    type U32Buffer = Vec<u32>;
 
     fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
         layer.on_cpu()
@@ -53,15 +42,13 @@ impl Backend for CpuBackend {
         Ok(CpuTensor::new(shape, vec![0.0; numel(shape)]))
     }
 
-    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<Vec<u32>> {
-        check_labels(labels, classes)?;
-        Ok(labels.to_vec())
+    fn upload_u32(&self, data: &[u32]) -> Result<Vec<u32>> {
+        Ok(data.to_vec())
     }
 
-    fn write_labels(&self, dst: &mut Vec<u32>, labels: &[u32], classes: usize) -> Result<()> {
-        checks::same_len("write_labels", dst.len(), labels.len())?;
-        check_labels(labels, classes)?;
-        dst.copy_from_slice(labels);
+    fn write_u32(&self, dst: &mut Vec<u32>, data: &[u32]) -> Result<()> {
+        checks::same_len("write_u32", dst.len(), data.len())?;
+        dst.copy_from_slice(data);
         Ok(())
     }
 
@@ -76,7 +63,7 @@ impl Backend for CpuBackend {
         labels.len()
     }
 
-    fn read_labels(&self, labels: &Vec<u32>) -> Result<Vec<u32>> {
+    fn read_u32(&self, labels: &Vec<u32>) -> Result<Vec<u32>> {
         Ok(labels.clone())
     }
 

@@ -66,12 +66,12 @@ impl GpuTensor {
 
 /// Class labels (u32) in device memory.
 #[derive(Debug)]
-pub struct GpuLabels {
+pub struct GpuU32Buffer {
     pub(crate) buf: DeviceBuffer,
     pub(crate) len: usize,
 }
 
-impl GpuLabels {
+impl GpuU32Buffer {
     /// The labels' byte range, for binding.
     pub(crate) fn binding(&self) -> Binding<'_> {
         Binding { buf: &self.buf, offset: 0, bytes: (self.len * 4) as u64 }

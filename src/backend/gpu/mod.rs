@@ -9,7 +9,7 @@ mod ops;
 mod profile;
 
 pub(crate) use buffers::Binding;
-pub use buffers::{GpuLabels, GpuTensor};
+pub use buffers::{GpuTensor, GpuU32Buffer};
 pub use context::{list_adapters, AdapterChoice, AdapterLimits, AdapterReport, GpuContext};
 pub use profile::KernelTime;
 
@@ -296,11 +296,11 @@ impl GpuBackend {
         &self,
         kernel: &'static Kernel,
         params: &[u8],
-        args: &mut [Arg<'_, GpuTensor, GpuLabels>],
+        args: &mut [Arg<'_, GpuTensor, GpuU32Buffer>],
         grid: Grid,
     ) -> Result<()> {
         crate::backend::kernel::check_args(kernel, args)?;
-        fn binding<'a>(a: &'a Arg<'_, GpuTensor, GpuLabels>) -> Binding<'a> {
+        fn binding<'a>(a: &'a Arg<'_, GpuTensor, GpuU32Buffer>) -> Binding<'a> {
             match a {
                 Arg::Read(t) | Arg::Write(t) => t.binding(),
                 Arg::ReadU32(u) => u.binding(),

@@ -1,7 +1,7 @@
 //! The op list on the GPU path: each op checks shapes (shared with the CPU path in
 //! `backend/checks.rs`), then records its kernel through a launcher.
 
-use super::{GpuBackend, GpuLabels, GpuTensor};
+use super::{GpuBackend, GpuTensor, GpuU32Buffer};
 use crate::backend::{checks, Backend};
 use crate::error::Result;
 use crate::tensor::{same_shape, Tensor};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 impl Backend for GpuBackend {
     type Tensor = GpuTensor;
-    type Labels = GpuLabels;
+    type U32Buffer = GpuU32Buffer;
 
     fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
         layer.on_gpu()
@@ -31,16 +31,14 @@ impl Backend for GpuBackend {
         Ok(GpuTensor { buf: Arc::new(self.storage(shape, bytes)?), offset: 0, shape: shape.to_vec() })
     }
 
-    fn upload_labels(&self, labels: &[u32], classes: usize) -> Result<GpuLabels> {
-        crate::backend::cpu::check_labels(labels, classes)?;
-        let buf = self.upload_bytes(&[labels.len()], bytemuck::cast_slice(labels))?;
-        Ok(GpuLabels { buf, len: labels.len() })
+    fn upload_u32(&self, data: &[u32]) -> Result<GpuU32Buffer> {
+        let buf = self.upload_bytes(&[data.len()], bytemuck::cast_slice(data))?;
+        Ok(GpuU32Buffer { buf, len: data.len() })
     }
 
-    fn write_labels(&self, dst: &mut GpuLabels, labels: &[u32], classes: usize) -> Result<()> {
-        checks::same_len("write_labels", dst.len, labels.len())?;
-        crate::backend::cpu::check_labels(labels, classes)?;
-        self.write_bytes(&dst.buf, 0, bytemuck::cast_slice(labels))
+    fn write_u32(&self, dst: &mut GpuU32Buffer, data: &[u32]) -> Result<()> {
+        checks::same_len("write_u32", dst.len, data.len())?;
+        self.write_bytes(&dst.buf, 0, bytemuck::cast_slice(data))
     }
 
     fn write(&self, dst: &mut GpuTensor, host: &Tensor) -> Result<()> {
@@ -48,11 +46,11 @@ impl Backend for GpuBackend {
         self.write_bytes(&dst.buf, dst.offset, bytemuck::cast_slice(host.data()))
     }
 
-    fn u32_len(&self, labels: &GpuLabels) -> usize {
+    fn u32_len(&self, labels: &GpuU32Buffer) -> usize {
         labels.len
     }
 
-    fn read_labels(&self, labels: &GpuLabels) -> Result<Vec<u32>> {
+    fn read_u32(&self, labels: &GpuU32Buffer) -> Result<Vec<u32>> {
         Ok(bytemuck::pod_collect_to_vec(&self.read_bytes(labels.binding())?))
     }
 
@@ -108,7 +106,7 @@ impl Backend for GpuBackend {
         &self,
         kernel: &'static crate::backend::kernel::Kernel,
         params: &[u8],
-        args: &mut [crate::backend::kernel::Arg<'_, GpuTensor, GpuLabels>],
+        args: &mut [crate::backend::kernel::Arg<'_, GpuTensor, GpuU32Buffer>],
         grid: crate::backend::kernel::Grid,
     ) -> Result<()> {
         self.launch_kernel(kernel, params, args, grid)

@@ -54,7 +54,7 @@ fn launch<B: Backend>(
     be: &B,
     kernel: &'static Kernel,
     p: ElementwiseParams,
-    args: &mut [Arg<'_, B::Tensor, B::Labels>],
+    args: &mut [Arg<'_, B::Tensor, B::U32Buffer>],
 ) -> Result<()> {
     be.launch(kernel, bytemuck::bytes_of(&p), args, Grid::Items(p.n as usize))
 }

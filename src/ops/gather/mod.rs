@@ -30,7 +30,7 @@ pub fn gather_rows<B: Backend>(
     be: &B,
     out: &mut B::Tensor,
     x: &B::Tensor,
-    idx: &B::Labels,
+    idx: &B::U32Buffer,
     offset: usize,
 ) -> Result<()> {
     let (rows, cols) = as_matrix("gather_rows", be.shape(out))?;
@@ -50,9 +50,9 @@ pub fn gather_rows<B: Backend>(
 /// `out[r] = labels[idx[offset + r]]`: the batch's labels.
 pub fn gather_labels<B: Backend>(
     be: &B,
-    out: &mut B::Labels,
-    labels: &B::Labels,
-    idx: &B::Labels,
+    out: &mut B::U32Buffer,
+    labels: &B::U32Buffer,
+    idx: &B::U32Buffer,
     offset: usize,
 ) -> Result<()> {
     let rows = be.u32_len(out);

@@ -90,7 +90,7 @@ pub(crate) mod table {
         let [CpuBuf::Write(loss), CpuBuf::Write(g), CpuBuf::Read(z), CpuBuf::ReadU32(labels)] = bufs else {
             return Err(bad_buffers("cross_entropy_loss", bufs));
         };
-        crate::backend::cpu::check_labels(labels, p.cols as usize)?;
+        crate::backend::checks::labels(labels, p.cols as usize)?;
         loss[0] = super::cross_entropy_loss(g, z, labels, p.rows as usize, p.cols as usize);
         Ok(())
     }

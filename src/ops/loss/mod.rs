@@ -75,7 +75,7 @@ pub fn cross_entropy_loss<B: Backend>(
     loss: &mut B::Tensor,
     dlogits: &mut B::Tensor,
     logits: &B::Tensor,
-    labels: &B::Labels,
+    labels: &B::U32Buffer,
 ) -> Result<()> {
     let (b, c) = cross_entropy(be.shape(loss), be.shape(logits), be.shape(dlogits), be.u32_len(labels))?;
     let p = LossParams::new(b, c, b);

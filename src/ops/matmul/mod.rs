@@ -102,7 +102,7 @@ fn tiled<B: Backend>(
     (batch, m, n, k): (usize, usize, usize, usize),
     accumulate: bool,
     act: Option<Activation>,
-    args: &mut [Arg<'_, B::Tensor, B::Labels>],
+    args: &mut [Arg<'_, B::Tensor, B::U32Buffer>],
 ) -> Result<()> {
     let p = MatmulParams {
         m: m as u32,

@@ -86,7 +86,7 @@ fn launch<B: Backend>(
     kernel: &'static Kernel,
     g: &Window2d,
     items: usize,
-    args: &mut [Arg<'_, B::Tensor, B::Labels>],
+    args: &mut [Arg<'_, B::Tensor, B::U32Buffer>],
 ) -> Result<()> {
     let planes = Window2d { n: g.n * g.c, c: 1, ..*g };
     be.launch(kernel, bytemuck::bytes_of(&planes), args, Grid::Items(items))

@@ -39,7 +39,7 @@ pub struct SampleParams {
 
 /// One class label per row of `logits`, drawn from softmax(row) with a hash of (row, `key`):
 /// the same labels on both paths for the same key. Sophia-G's Hessian estimate trains on them.
-pub fn sample_labels<B: Backend>(be: &B, labels: &mut B::Labels, logits: &B::Tensor, key: u32) -> Result<()> {
+pub fn sample_labels<B: Backend>(be: &B, labels: &mut B::U32Buffer, logits: &B::Tensor, key: u32) -> Result<()> {
     let (rows, classes) = check(be.u32_len(labels), be.shape(logits))?;
     let p = SampleParams { rows: rows as u32, classes: classes as u32, key, pad: 0 };
     let args = &mut [Arg::WriteU32(labels), Arg::Read(logits)];

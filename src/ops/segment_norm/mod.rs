@@ -39,7 +39,7 @@ pub fn trust_ratio<B: Backend>(
     a: &B::Tensor,
     b: &B::Tensor,
     b_offset: usize,
-    segments: &B::Labels,
+    segments: &B::U32Buffer,
 ) -> Result<()> {
     let words = be.u32_len(segments);
     check(be.shape(out), be.shape(a), be.shape(b), b_offset, words)?;

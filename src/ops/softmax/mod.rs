@@ -39,7 +39,7 @@ fn launch<B: Backend>(
     kernel: &'static Kernel,
     rows: usize,
     cols: usize,
-    args: &mut [Arg<'_, B::Tensor, B::Labels>],
+    args: &mut [Arg<'_, B::Tensor, B::U32Buffer>],
 ) -> Result<()> {
     if cols == 0 {
         return Ok(());
