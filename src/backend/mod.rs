@@ -10,6 +10,18 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use kernel::{Arg, Grid, Kernel};
 
+/// Something with one value per path, from which each backend picks its own
+/// ([`Backend::pick`]): how code written against trait objects (a model's `dyn Layer`s) reaches
+/// code generic over the backend without naming the concrete paths above this module.
+pub trait PerPath {
+    /// What the value is on path `B`.
+    type On<B: Backend>: ?Sized;
+    /// The CPU path's value.
+    fn on_cpu(&self) -> &Self::On<cpu::CpuBackend>;
+    /// The GPU path's value.
+    fn on_gpu(&self) -> &Self::On<gpu::GpuBackend>;
+}
+
 /// Counters of a recording path (see [`Backend::recording_stats`]); differences between two
 /// reads give the cost of what ran in between.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,8 +50,9 @@ pub trait Backend {
     /// tensor table.
     type U32Buffer;
 
-    /// The passes of a layer on this path (the bridge from `dyn Layer` to its generic code).
-    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self>
+    /// This path's value of `x` (for a `dyn Layer`: its passes on this path, the bridge from a
+    /// trait object to its generic code).
+    fn pick<X: PerPath + ?Sized>(x: &X) -> &X::On<Self>
     where
         Self: Sized;
 

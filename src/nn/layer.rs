@@ -7,7 +7,7 @@
 use super::init::Init;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::GpuBackend;
-use crate::backend::Backend;
+use crate::backend::{Backend, PerPath};
 use crate::error::Result;
 use crate::ops::elementwise;
 use crate::ops::elementwise::Activation;
@@ -163,20 +163,31 @@ impl<B: Backend, L: Layer> RunOn<B> for L {
     }
 }
 
-/// The passes of a `dyn Layer` on each path (implemented for every layer; see [`Backend::layer`]).
+/// The passes of a `dyn Layer` on each path (implemented for every layer; [`Backend::pick`]
+/// chooses through [`PerPath`]).
 pub trait OnBackends {
     /// The passes on the CPU path.
-    fn on_cpu(&self) -> &dyn RunOn<CpuBackend>;
+    fn on_cpu(&self) -> &(dyn RunOn<CpuBackend> + 'static);
     /// The passes on the GPU path.
-    fn on_gpu(&self) -> &dyn RunOn<GpuBackend>;
+    fn on_gpu(&self) -> &(dyn RunOn<GpuBackend> + 'static);
 }
 
-impl<L: Layer> OnBackends for L {
-    fn on_cpu(&self) -> &dyn RunOn<CpuBackend> {
+impl<L: Layer + 'static> OnBackends for L {
+    fn on_cpu(&self) -> &(dyn RunOn<CpuBackend> + 'static) {
         self
     }
-    fn on_gpu(&self) -> &dyn RunOn<GpuBackend> {
+    fn on_gpu(&self) -> &(dyn RunOn<GpuBackend> + 'static) {
         self
+    }
+}
+
+impl PerPath for dyn Layer {
+    type On<B: Backend> = dyn RunOn<B>;
+    fn on_cpu(&self) -> &(dyn RunOn<CpuBackend> + 'static) {
+        OnBackends::on_cpu(self)
+    }
+    fn on_gpu(&self) -> &(dyn RunOn<GpuBackend> + 'static) {
+        OnBackends::on_gpu(self)
     }
 }
 

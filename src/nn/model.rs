@@ -252,7 +252,7 @@ impl<B: Backend> Model<B> {
                             slot: this_slot,
                             then: fused_next.map(|(a, _)| a).zip(z.as_mut()),
                         };
-                        B::layer(layer).run_forward(be, io)
+                        B::pick(layer).run_forward(be, io)
                     });
                     plan.acts[step.output] = Some(y);
                     if let (Some((_, id)), Some(z)) = (fused_next, z) {
@@ -353,7 +353,7 @@ impl<B: Backend> Model<B> {
                             train,
                             accumulate,
                         };
-                        B::layer(&*placed.leaf.layer).run_backward(be, io)?;
+                        B::pick(&*placed.leaf.layer).run_backward(be, io)?;
                         if placed.params.is_empty() {
                             return Ok(());
                         }

@@ -26,8 +26,8 @@ impl Backend for CpuBackend {
     type Tensor = CpuTensor;
     type U32Buffer = Vec<u32>;
 
-    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
-        layer.on_cpu()
+    fn pick<X: super::PerPath + ?Sized>(x: &X) -> &X::On<Self> {
+        x.on_cpu()
     }
 
     fn describe(&self) -> String {

@@ -11,8 +11,8 @@ impl Backend for GpuBackend {
     type Tensor = GpuTensor;
     type U32Buffer = GpuU32Buffer;
 
-    fn layer(layer: &dyn crate::nn::Layer) -> &dyn crate::nn::RunOn<Self> {
-        layer.on_gpu()
+    fn pick<X: crate::backend::PerPath + ?Sized>(x: &X) -> &X::On<Self> {
+        x.on_gpu()
     }
 
     fn describe(&self) -> String {
