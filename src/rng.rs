@@ -84,7 +84,7 @@ pub fn dropout_key(seed: u64, counter: u64) -> u32 {
 }
 
 /// A dropout key as the f32 whose bits it is: how keys travel in a tensor to
-/// `Backend::dropout_forward` (both paths read the bits back unchanged).
+/// `ops::dropout::dropout_forward` (both paths read the bits back unchanged).
 pub fn key_bits(key: u32) -> f32 {
     f32::from_bits(key)
 }

@@ -1,10 +1,10 @@
-//! Kernel families, one folder each: `mod.rs` holds the op's parameter struct (it mirrors the
-//! WGSL `Params` byte for byte) and the shape checks both paths share, `cpu.rs` the CPU twin
-//! (plain index loops shaped like the shader, generic over f32/f64 for gradient checks) and
-//! `gpu.rs` the launch. The kernels are in `shaders/<family>.wgsl`.
-//!
-//! `backend/cpu/mod.rs` and `backend/gpu/ops.rs` implement `Backend` by forwarding each op to
-//! its family; `backend/checks.rs` keeps the shape checks every family shares.
+//! Kernel families, one folder each: `mod.rs` holds the ops as free functions over any
+//! [`crate::Backend`] (the params struct mirroring the WGSL `Params` byte for byte, the shape
+//! checks both paths share, the grid, the launches) and `cpu.rs` the CPU twins (plain index
+//! loops shaped like the shader, generic over f32/f64 for gradient checks) with, in
+//! `cpu::table`, the adapters the op table calls. The kernels are in `shaders/<family>.wgsl`;
+//! the table that joins each entry point to its twin is [`registry`]. `backend/checks.rs`
+//! keeps the shape checks every family shares.
 
 pub mod attention;
 pub mod conv;

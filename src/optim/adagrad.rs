@@ -48,6 +48,7 @@ impl AdagradConfig {
 }
 
 /// The CPU twin of `adagrad_step`. State: sum.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdagradTerms>());
     let g = coupled(h, *p, g);

@@ -85,6 +85,7 @@ impl AdamConfig {
 }
 
 /// The CPU twin of `adam_step`. State: exp_avg, exp_avg_sq, max_exp_avg_sq.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdamTerms>());
     let g = decay(h, t.decoupled, p, g);

@@ -46,6 +46,7 @@ impl AdamaxConfig {
 }
 
 /// The CPU twin of `adamax_step`. State: exp_avg, exp_inf.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<AdamaxTerms>());
     let g = coupled(h, *p, g);

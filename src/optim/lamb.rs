@@ -1,7 +1,7 @@
 //! LAMB (You et al. 2019, Algorithm 2, as timm 1.0.31's `Lamb`): Adam's bias-corrected ratio
 //! plus weight decay, scaled per tensor by the trust ratio ‖w‖/‖u‖ (`shaders/optim/lamb.wgsl`).
 //! A step is three dispatches over the flat buffer: phase 0 (moments, the update u into a
-//! scratch slot, decoupled decay), the per-tensor trust ratios (`Backend::trust_ratio`, one
+//! scratch slot, decoupled decay), the per-tensor trust ratios (`ops::segment_norm::trust_ratio`, one
 //! workgroup per tensor), phase 1 (p −= lr·trust·u); a global `max_grad_norm` adds the
 //! gradient's sum of squares before them.
 
@@ -141,6 +141,7 @@ impl LambConfig {
 /// (1 − β2)·g·g; u = (m/bc1) / (√v/√bc2 + ε); decay: p += (−lr·wd)·p, or u += wd·p; u into
 /// slot 2. Phase 1: u ·= trust (min(trust, 1) with trust clip) when adapting; p += (−lr)·u.
 /// State: exp_avg, exp_avg_sq, and the scratch slot u.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let h = &b.head;
     let t: LambTerms = b.terms();

@@ -41,6 +41,7 @@ impl LionConfig {
 
 /// The CPU twin of `lion_step`: c = β1·m + (1−β1)·g; p = p·(1 − lr·wd) − lr·sign(c);
 /// m = β2·m + (1−β2)·g. State: exp_avg.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let h = &b.head;
     let c = h.beta1 * s[0] + h.one_minus_beta1 * g;

@@ -132,6 +132,7 @@ impl MuonConfig {
 /// The CPU twin of `muon_step`'s elementwise part. Muon's group: buf = lerp(buf, g, 1 − μ)
 /// (slot 0), U = lerp(g, buf, μ) with Nesterov, else buf, into slot 2. AdamW's group: Adam's
 /// update (slots 0 and 1).
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let t: MuonTerms = b.terms();
     if t.muon == 0.0 {

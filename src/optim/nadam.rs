@@ -75,6 +75,7 @@ impl NadamConfig {
 }
 
 /// The CPU twin of `nadam_step`. State: exp_avg, exp_avg_sq.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<NadamTerms>());
     let g = decay(h, t.decoupled, p, g);

@@ -71,6 +71,7 @@ impl RadamConfig {
 }
 
 /// The CPU twin of `radam_step`. State: exp_avg, exp_avg_sq.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<RadamTerms>());
     let g = decay(h, t.decoupled, p, g);

@@ -55,6 +55,7 @@ impl RmspropConfig {
 }
 
 /// The CPU twin of `rmsprop_step`. State: square_avg, momentum_buffer, grad_avg.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<RmspropTerms>());
     let g = coupled(h, *p, g);

@@ -128,6 +128,7 @@ impl ScheduleFreeConfig {
 /// The CPU twin of `schedule_free_step`. A step (state: z, exp_avg_sq; p is y):
 /// z = p at the first step; v = β2·v + (1−β2)·g·g; gn = g / (sqrt(v/bc2) + eps);
 /// gn += wd·y; y = lerp(y, z, ckp1); y += y_coef·gn; z −= lr·gn. A switch: p = lerp(p, z, w).
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let h = &b.head;
     let t: ScheduleFreeTerms = b.terms();

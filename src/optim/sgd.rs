@@ -67,6 +67,7 @@ impl SgdConfig {
 }
 
 /// The CPU twin of `sgd_step` for element i. State: momentum_buffer.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let (h, t) = (&b.head, b.terms::<SgdTerms>());
     let mut g = coupled(h, *p, g);

@@ -62,6 +62,7 @@ impl SophiaConfig {
 /// The CPU twin of `sophia_step`. A step: p = p·(1 − lr·wd); m = β1·m + (1−β1)·g;
 /// ratio = min(|m| / (ρ·bs·h + 1e-15), 1); p = p − lr·sign(m)·ratio. A Hessian pass:
 /// h = β2·h + (1−β2)·ĝ·ĝ. State: exp_avg, hessian.
+#[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     let h = &b.head;
     let t: SophiaTerms = b.terms();
