@@ -7,7 +7,9 @@
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
+use super::rule::{GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use crate::params::ParamView;
 use serde_json::Value;
@@ -214,4 +216,29 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 /// From `torch.optim.Adafactor`'s constructor arguments.
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     Ok(OptimizerConfig::Adafactor(AdafactorConfig::from_reference(h)?))
+}
+
+impl UpdateRule for AdafactorConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::ADAFACTOR_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["row_var", "col_var"]
+    }
+    /// One workgroup per tensor (its row and column statistics).
+    fn is_elementwise(&self) -> bool {
+        false
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }

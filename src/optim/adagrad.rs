@@ -2,7 +2,9 @@
 
 use super::hyper::{coupled, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
+use super::rule::{GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -77,4 +79,25 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
         initial_accumulator_value: num(h, "initial_accumulator_value")?,
         eps: num(h, "eps")?,
     }))
+}
+
+impl UpdateRule for AdagradConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::ADAGRAD_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["sum"]
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }

@@ -7,7 +7,9 @@
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
 use super::registry::{betas, flag_of, num, Settings};
+use super::rule::{GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -183,4 +185,39 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 /// From timm `Lamb`'s constructor arguments.
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     Ok(OptimizerConfig::Lamb(LambConfig::from_reference(h)?))
+}
+
+impl UpdateRule for LambConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::LAMB_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn betas(&self) -> Option<(f64, f64)> {
+        Some(self.betas)
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+    /// The trust-ratio update u in a scratch slot.
+    fn scratch_slots(&self) -> usize {
+        1
+    }
+    /// Three dispatches around the per-tensor trust ratios.
+    fn is_elementwise(&self) -> bool {
+        false
+    }
+    fn own_clip(&self) -> Option<f64> {
+        self.max_grad_norm
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s, 0)
+    }
 }

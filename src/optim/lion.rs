@@ -3,7 +3,9 @@
 
 use super::hyper::{GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
+use super::rule::{GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -69,4 +71,28 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 /// From lion-pytorch's constructor arguments (`lr`, `betas`, `weight_decay`).
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     Ok(OptimizerConfig::Lion(LionConfig { lr: num(h, "lr")?, betas: betas(h)?, weight_decay: num(h, "weight_decay")? }))
+}
+
+impl UpdateRule for LionConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::LION_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn betas(&self) -> Option<(f64, f64)> {
+        Some(self.betas)
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg"]
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }

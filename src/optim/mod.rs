@@ -20,6 +20,7 @@ mod optimizer;
 mod radam;
 pub mod registry;
 mod rmsprop;
+pub mod rule;
 mod schedule_free;
 mod sgd;
 mod sophia;

@@ -9,8 +9,14 @@
 
 use super::hyper::{flag, lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
+use super::rule::{GroupContext, UpdateRule};
+use super::ParamGroup;
 use super::{adam, AdamConfig, OptimizerConfig};
+use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::ops::{elementwise, matmul, reduce};
+use crate::params::ParamLayout;
 use serde_json::Value;
 
 /// How the step is scaled for a [A, B] weight (torch's `adjust_lr_fn`).
@@ -159,4 +165,129 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 /// From `torch.optim.Muon`'s constructor arguments.
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     Ok(OptimizerConfig::Muon(MuonConfig::from_reference(h)?))
+}
+
+impl UpdateRule for MuonConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::MUON_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn momentum(&self) -> f64 {
+        self.momentum
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+    /// Its U (the Newton–Schulz input) in a scratch slot.
+    fn scratch_slots(&self) -> usize {
+        1
+    }
+    /// Newton–Schulz runs per 2-D tensor after the fused step.
+    fn is_elementwise(&self) -> bool {
+        false
+    }
+    /// The default group (index 0) holds the tensors that are not 2-D, which AdamW updates.
+    fn block(&self, s: &StepScalars, group: GroupContext<'_>) -> GroupHyper {
+        if group.index == 0 {
+            self.adamw.block(s)
+        } else {
+            self.block(s)
+        }
+    }
+}
+
+/// Muon's parameter groups: the 2-D tensors in one (Muon's lr and decay), the rest in the
+/// default group (AdamW's). Fails on a layout without 2-D tensors, and on groups of the caller's.
+pub(crate) fn muon_split(c: &MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Vec<ParamGroup>> {
+    if !groups.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "muon".into(),
+            detail: "it makes its own parameter groups (2-D weights to Muon, the rest to AdamW); pass none".into(),
+        });
+    }
+    let matrices: Vec<String> = layout.views().iter().filter(|v| v.shape.len() == 2).map(|v| v.name.clone()).collect();
+    if matrices.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "muon".into(),
+            detail: "it orthogonalises 2-D weights and this model has none; use adamw".into(),
+        });
+    }
+    Ok(vec![ParamGroup { params: matrices, lr: Some(c.lr), weight_decay: Some(c.weight_decay) }])
+}
+
+/// One 2-D tensor's Newton–Schulz buffers: U (a view of the scratch state slot the update
+/// kernel writes), the iterate X, the Gram matrix and its square (r × r, r = min(rows, cols)),
+/// the product, and ‖U‖².
+pub(crate) struct MuonMatrix<B: Backend> {
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    u: B::Tensor,
+    x: B::Tensor,
+    gram: B::Tensor,
+    gram2: B::Tensor,
+    product: B::Tensor,
+    sumsq: B::Tensor,
+}
+
+impl<B: Backend> MuonMatrix<B> {
+    /// The buffers of every 2-D tensor of `layout`, U viewing slot 2 of `state`.
+    pub(crate) fn all(be: &B, layout: &ParamLayout, state: &B::Tensor) -> Result<Vec<Self>> {
+        let n = layout.total();
+        layout
+            .views()
+            .iter()
+            .filter(|v| v.shape.len() == 2)
+            .map(|v| {
+                let (rows, cols) = (v.shape[0], v.shape[1]);
+                let r = rows.min(cols);
+                Ok(Self {
+                    offset: v.offset,
+                    rows,
+                    cols,
+                    u: be.view(state, 2 * n + v.offset, &[rows, cols])?,
+                    x: be.zeros(&[rows, cols])?,
+                    gram: be.zeros(&[r, r])?,
+                    gram2: be.zeros(&[r, r])?,
+                    product: be.zeros(&[rows, cols])?,
+                    sumsq: be.zeros(&[1])?,
+                })
+            })
+            .collect()
+    }
+
+    /// X = U/max(‖U‖, ε); `ns_steps` times G = X·Xᵀ, G2 = c·G·G + b·G, X = a·X + G2·X (for a
+    /// tall tensor the same on the transpose: G = XᵀX, X = a·X + X·G2); then
+    /// p = p·(1 − lr·wd) − lr·ratio·X. 4 + 7·ns_steps dispatches.
+    pub(crate) fn step(&mut self, be: &B, c: &MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
+        use crate::tensor::MatmulForm::{Nn, Nt, Tn};
+        let (a, b, cc) = c.ns_coefficients;
+        reduce::sum_squares(be, &mut self.sumsq, &self.u)?;
+        elementwise::div_by_norm(be, &mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
+        let tall = self.rows > self.cols;
+        for _ in 0..c.ns_steps {
+            matmul::matmul(be, if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
+            matmul::matmul(be, Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
+            elementwise::scale(be, &mut self.gram2, cc as f32)?;
+            elementwise::axpy(be, &mut self.gram2, b as f32, &self.gram)?;
+            if tall {
+                matmul::matmul(be, Nn, &mut self.product, &self.x, &self.gram2, false)?;
+            } else {
+                matmul::matmul(be, Nn, &mut self.product, &self.gram2, &self.x, false)?;
+            }
+            elementwise::scale(be, &mut self.x, a as f32)?;
+            elementwise::axpy(be, &mut self.x, 1.0, &self.product)?;
+        }
+        let mut w = be.view(params, self.offset, &[self.rows, self.cols])?;
+        elementwise::scale(be, &mut w, (1.0 - lr * wd) as f32)?;
+        elementwise::axpy(be, &mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
+    }
 }

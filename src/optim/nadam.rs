@@ -2,7 +2,9 @@
 
 use super::hyper::{adam_moments, decay, flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, flag_of, num, Settings};
+use super::rule::{GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -107,4 +109,28 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
         momentum_decay: num(h, "momentum_decay")?,
         decoupled_weight_decay: flag_of(h, "decoupled_weight_decay")?,
     }))
+}
+
+impl UpdateRule for NadamConfig {
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::NADAM_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn betas(&self) -> Option<(f64, f64)> {
+        Some(self.betas)
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }

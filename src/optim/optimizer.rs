@@ -5,12 +5,12 @@
 use super::config::OptimizerConfig;
 use super::fused;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
+use super::muon::{muon_split, MuonMatrix};
+use super::rule::GroupContext;
 use super::schedule_free::ScheduleFreeGroup;
-use super::LambConfig;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::elementwise;
-use crate::ops::matmul;
 use crate::ops::reduce;
 use crate::ops::segment_norm;
 use crate::params::{ParamLayout, ALIGN};
@@ -299,7 +299,7 @@ impl<B: Backend> Optimizer<B> {
 
     /// LAMB with a `max_grad_norm`: the update kernel clips by it (mode 5).
     fn own_clip(&self) -> bool {
-        matches!(self.config, OptimizerConfig::Lamb(c) if c.max_grad_norm.is_some())
+        self.config.rule().own_clip().is_some()
     }
 
     /// One update of the flat `params` from the flat `grads` (both laid out by this optimizer's
@@ -368,7 +368,6 @@ impl<B: Backend> Optimizer<B> {
             },
             _ => {}
         }
-        let kind = self.config.kind();
         if let Some(tensors) = &self.tensor_table {
             return fused::record_adafactor(
                 be,
@@ -380,7 +379,7 @@ impl<B: Backend> Optimizer<B> {
                 &self.norm,
             );
         }
-        let kernel = kind.kernel();
+        let kernel = self.config.rule().kernel();
         fused::record(be, kernel, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
         if let OptimizerConfig::Muon(c) = &self.config {
             let g = &self.groups[1];
@@ -438,7 +437,7 @@ impl<B: Backend> Optimizer<B> {
             self.zero_grads = Some(be.zeros(&[self.layout.total()])?);
         }
         let zero = self.zero_grads.as_ref().expect("made above");
-        let kernel = self.config.kind().kernel();
+        let kernel = self.config.rule().kernel();
         fused::record(be, kernel, params, zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
         self.eval_mode = to_eval;
         Ok(())
@@ -461,7 +460,7 @@ impl<B: Backend> Optimizer<B> {
         let table = self.hessian_table.as_ref().expect("written above");
         fused::record(
             be,
-            self.config.kind().kernel(),
+            self.config.rule().kernel(),
             params,
             hessian_grads,
             &mut self.state,
@@ -505,13 +504,9 @@ impl<B: Backend> Optimizer<B> {
             t,
             mu_product: self.mu_product as f64,
         };
-        let mut h = match &self.config {
-            OptimizerConfig::ScheduleFree(c) => c.block(&scalars, &mut g.schedule_free),
-            OptimizerConfig::Muon(c) if gi == 0 => c.adamw.block(&scalars),
-            other => other.block(&scalars),
-        };
-        let (mode, value) = match (self.clip, &self.config) {
-            (Clip::None, OptimizerConfig::Lamb(LambConfig { max_grad_norm: Some(v), .. })) => (5.0, *v),
+        let mut h = self.config.rule().block(&scalars, GroupContext { index: gi, running: &mut g.schedule_free });
+        let (mode, value) = match (self.clip, self.config.rule().own_clip()) {
+            (Clip::None, Some(v)) => (5.0, v),
             (clip, _) => Self::clip_mode(clip),
         };
         h.clip = ClipBlock { mode, value: value as f32, pad: [0.0; 3] };
@@ -674,125 +669,5 @@ fn validate(config: &OptimizerConfig) -> Result<()> {
             }
         }
     }
-    if let OptimizerConfig::ScheduleFree(c) = config {
-        if !(c.eps.is_finite() && c.eps > 0.0) {
-            return bad("eps", c.eps, "> 0");
-        }
-        for (name, v) in [("r", c.r), ("weight_lr_power", c.weight_lr_power)] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(name, v, "a finite number ≥ 0");
-            }
-        }
-    }
-    if let OptimizerConfig::Sophia(c) = config {
-        if !(c.rho.is_finite() && c.rho > 0.0) {
-            return bad("rho", c.rho, "> 0");
-        }
-        if !(c.bs.is_finite() && c.bs >= 1.0) {
-            return bad("bs", c.bs, "≥ 1");
-        }
-        if c.hessian_interval == 0 {
-            return bad("hessian_interval", 0.0, "≥ 1 (a Hessian estimate every k steps)");
-        }
-    }
-    if let OptimizerConfig::Sgd(c) = config {
-        if c.nesterov && (c.momentum <= 0.0 || c.dampening != 0.0) {
-            return Err(Error::InvalidArgument {
-                what: "Sgd".into(),
-                detail: "Nesterov momentum requires a momentum and zero dampening".into(),
-            });
-        }
-        if c.momentum.is_nan() || c.momentum < 0.0 {
-            return bad("momentum", c.momentum, "≥ 0");
-        }
-    }
-    Ok(())
-}
-
-/// Muon's parameter groups: the 2-D tensors in one (Muon's lr and decay), the rest in the
-/// default group (AdamW's). Fails on a layout without 2-D tensors, and on groups of the caller's.
-fn muon_split(c: &super::MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Vec<ParamGroup>> {
-    if !groups.is_empty() {
-        return Err(Error::InvalidArgument {
-            what: "muon".into(),
-            detail: "it makes its own parameter groups (2-D weights to Muon, the rest to AdamW); pass none".into(),
-        });
-    }
-    let matrices: Vec<String> = layout.views().iter().filter(|v| v.shape.len() == 2).map(|v| v.name.clone()).collect();
-    if matrices.is_empty() {
-        return Err(Error::InvalidArgument {
-            what: "muon".into(),
-            detail: "it orthogonalises 2-D weights and this model has none; use adamw".into(),
-        });
-    }
-    Ok(vec![ParamGroup { params: matrices, lr: Some(c.lr), weight_decay: Some(c.weight_decay) }])
-}
-
-/// One 2-D tensor's Newton–Schulz buffers: U (a view of the scratch state slot the update
-/// kernel writes), the iterate X, the Gram matrix and its square (r × r, r = min(rows, cols)),
-/// the product, and ‖U‖².
-struct MuonMatrix<B: Backend> {
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    u: B::Tensor,
-    x: B::Tensor,
-    gram: B::Tensor,
-    gram2: B::Tensor,
-    product: B::Tensor,
-    sumsq: B::Tensor,
-}
-
-impl<B: Backend> MuonMatrix<B> {
-    /// The buffers of every 2-D tensor of `layout`, U viewing slot 2 of `state`.
-    fn all(be: &B, layout: &ParamLayout, state: &B::Tensor) -> Result<Vec<Self>> {
-        let n = layout.total();
-        layout
-            .views()
-            .iter()
-            .filter(|v| v.shape.len() == 2)
-            .map(|v| {
-                let (rows, cols) = (v.shape[0], v.shape[1]);
-                let r = rows.min(cols);
-                Ok(Self {
-                    offset: v.offset,
-                    rows,
-                    cols,
-                    u: be.view(state, 2 * n + v.offset, &[rows, cols])?,
-                    x: be.zeros(&[rows, cols])?,
-                    gram: be.zeros(&[r, r])?,
-                    gram2: be.zeros(&[r, r])?,
-                    product: be.zeros(&[rows, cols])?,
-                    sumsq: be.zeros(&[1])?,
-                })
-            })
-            .collect()
-    }
-
-    /// X = U/max(‖U‖, ε); `ns_steps` times G = X·Xᵀ, G2 = c·G·G + b·G, X = a·X + G2·X (for a
-    /// tall tensor the same on the transpose: G = XᵀX, X = a·X + X·G2); then
-    /// p = p·(1 − lr·wd) − lr·ratio·X. 4 + 7·ns_steps dispatches.
-    fn step(&mut self, be: &B, c: &super::MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
-        use crate::tensor::MatmulForm::{Nn, Nt, Tn};
-        let (a, b, cc) = c.ns_coefficients;
-        reduce::sum_squares(be, &mut self.sumsq, &self.u)?;
-        elementwise::div_by_norm(be, &mut self.x, &self.u, &self.sumsq, c.eps as f32)?;
-        let tall = self.rows > self.cols;
-        for _ in 0..c.ns_steps {
-            matmul::matmul(be, if tall { Tn } else { Nt }, &mut self.gram, &self.x, &self.x, false)?;
-            matmul::matmul(be, Nn, &mut self.gram2, &self.gram, &self.gram, false)?;
-            elementwise::scale(be, &mut self.gram2, cc as f32)?;
-            elementwise::axpy(be, &mut self.gram2, b as f32, &self.gram)?;
-            if tall {
-                matmul::matmul(be, Nn, &mut self.product, &self.x, &self.gram2, false)?;
-            } else {
-                matmul::matmul(be, Nn, &mut self.product, &self.gram2, &self.x, false)?;
-            }
-            elementwise::scale(be, &mut self.x, a as f32)?;
-            elementwise::axpy(be, &mut self.x, 1.0, &self.product)?;
-        }
-        let mut w = be.view(params, self.offset, &[self.rows, self.cols])?;
-        elementwise::scale(be, &mut w, (1.0 - lr * wd) as f32)?;
-        elementwise::axpy(be, &mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
-    }
+    config.rule().validate()
 }

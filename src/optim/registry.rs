@@ -173,7 +173,7 @@ pub fn from_torch(torch_name: &str, h: &Value) -> Result<OptimizerConfig> {
 }
 
 /// Checks the settings a run gives `name`: each one applies to that optimizer and lies in its
-/// range (lr, eps > 0; momentum, β in [0, 1); weight decay ≥ 0; Nesterov needs momentum).
+/// range (lr, eps > 0; momentum, β in [0, 1); weight decay ≥ 0); the rule checks its own (Nesterov needs momentum) when built.
 pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
     let takes = find(name)?.takes;
     let given = [
@@ -217,12 +217,6 @@ pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
         |v| v >= 1.0,
         "at least 1 (an estimate every k steps)",
     )?;
-    if s.nesterov && s.momentum.unwrap_or(0.0) <= 0.0 {
-        return Err(Error::InvalidArgument {
-            what: "nesterov".into(),
-            detail: "needs momentum > 0 (as torch.optim.SGD)".into(),
-        });
-    }
     Ok(())
 }
 
@@ -230,7 +224,9 @@ pub fn check_settings(name: &str, s: &Settings) -> Result<()> {
 /// takes the optimizer's own default.
 pub fn build(name: &str, settings: &Settings) -> Result<OptimizerConfig> {
     check_settings(name, settings)?;
-    Ok((find(name)?.from_settings)(settings))
+    let config = (find(name)?.from_settings)(settings);
+    config.rule().validate()?;
+    Ok(config)
 }
 
 fn missing(key: &str) -> Error {

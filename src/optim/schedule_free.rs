@@ -6,7 +6,9 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
+use super::rule::{out_of_range, GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -165,4 +167,39 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 /// From `AdamWScheduleFree`'s constructor arguments.
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     Ok(OptimizerConfig::ScheduleFree(ScheduleFreeConfig::from_reference(h)?))
+}
+
+impl UpdateRule for ScheduleFreeConfig {
+    fn validate(&self) -> Result<()> {
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(out_of_range("ScheduleFree", "eps", self.eps, "> 0"));
+        }
+        for (name, v) in [("r", self.r), ("weight_lr_power", self.weight_lr_power)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(out_of_range("ScheduleFree", name, v, "a finite number ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::SCHEDULE_FREE_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn betas(&self) -> Option<(f64, f64)> {
+        Some(self.betas)
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["z", "exp_avg_sq"]
+    }
+    fn block(&self, s: &StepScalars, group: GroupContext<'_>) -> GroupHyper {
+        self.block(s, group.running)
+    }
 }

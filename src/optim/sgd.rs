@@ -2,7 +2,9 @@
 
 use super::hyper::{coupled, flag, GroupHyper, Head, StepScalars};
 use super::registry::{flag_of, num, Settings};
+use super::rule::{out_of_range, GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -100,4 +102,41 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
         weight_decay: num(h, "weight_decay")?,
         nesterov: flag_of(h, "nesterov")?,
     }))
+}
+
+impl UpdateRule for SgdConfig {
+    fn validate(&self) -> Result<()> {
+        // The one Nesterov check (the CLI's settings reach it through `registry::build`).
+        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
+            return Err(crate::Error::InvalidArgument {
+                what: "nesterov".into(),
+                detail: "needs momentum > 0 and zero dampening (as torch.optim.SGD)".into(),
+            });
+        }
+        if self.momentum.is_nan() || self.momentum < 0.0 {
+            return Err(out_of_range("Sgd", "momentum", self.momentum, "≥ 0"));
+        }
+        Ok(())
+    }
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::SGD_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn momentum(&self) -> f64 {
+        self.momentum
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        self.state_names()
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }

@@ -5,7 +5,9 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
+use super::rule::{out_of_range, GroupContext, UpdateRule};
 use super::OptimizerConfig;
+use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -118,4 +120,40 @@ pub(crate) fn from_settings(s: &Settings) -> OptimizerConfig {
 pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
     let d = SophiaConfig::default();
     Ok(OptimizerConfig::Sophia(SophiaConfig::from_reference(h, d.bs, d.hessian_interval)?))
+}
+
+impl UpdateRule for SophiaConfig {
+    fn validate(&self) -> Result<()> {
+        if !(self.rho.is_finite() && self.rho > 0.0) {
+            return Err(out_of_range("Sophia", "rho", self.rho, "> 0"));
+        }
+        if !(self.bs.is_finite() && self.bs >= 1.0) {
+            return Err(out_of_range("Sophia", "bs", self.bs, "≥ 1"));
+        }
+        if self.hessian_interval == 0 {
+            return Err(out_of_range("Sophia", "hessian_interval", 0.0, "≥ 1 (a Hessian estimate every k steps)"));
+        }
+        Ok(())
+    }
+    fn kernel(&self) -> &'static Kernel {
+        &super::kernels::SOPHIA_STEP
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+    fn betas(&self) -> Option<(f64, f64)> {
+        Some(self.betas)
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "hessian"]
+    }
+    fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
+        self.block(s)
+    }
 }
