@@ -152,7 +152,8 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let [q, k, v, dout] =
         [0; 4].map(|_| be.upload(&Tensor::from_vec(&[1, 2, 5, 4], rng.vec_f32(40, -1.0, 1.0)).unwrap()).unwrap());
     let d = AttentionDims::new(&[1, 2, 5, 4], &[1, 2, 5, 4], &[1, 2, 5, 4]).unwrap();
-    let mut scratch = AttentionScratch::new(be, &d).unwrap();
+    let mut tensors: Vec<_> = d.scratch_shapes().iter().map(|s| be.zeros(s).unwrap()).collect();
+    let mut scratch = AttentionScratch::new(&mut tensors).unwrap();
     let mut att = be.zeros(&[1, 2, 5, 4]).unwrap();
     sdpa_forward(be, &mut att, &q, &k, &v, true, &mut scratch).unwrap();
     let [mut dq, mut dk, mut dv] = [0; 3].map(|_| be.zeros(&[1, 2, 5, 4]).unwrap());

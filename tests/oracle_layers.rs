@@ -113,7 +113,8 @@ fn attention_case<B: Backend>(be: &B, case: &Value, check: &mut impl FnMut(Strin
     let causal = h["is_causal"].as_bool().unwrap();
     let [q, k, v] = ["query", "key", "value"].map(|n| host(&case["inputs"][n]));
     let d = AttentionDims::new(q.shape(), k.shape(), v.shape()).unwrap();
-    let mut scratch = AttentionScratch::new(be, &d).unwrap();
+    let mut tensors: Vec<_> = d.scratch_shapes().iter().map(|s| be.zeros(s).unwrap()).collect();
+    let mut scratch = AttentionScratch::new(&mut tensors).unwrap();
     let [qd, kd, vd] = [&q, &k, &v].map(|t| be.upload(t).unwrap());
     let mut out = be.zeros(&[q.shape()[0], q.shape()[1], d.l, d.ev]).unwrap();
     sdpa_forward(be, &mut out, &qd, &kd, &vd, causal, &mut scratch).unwrap();

@@ -2,7 +2,7 @@
 //! and gradients are views into two flat buffers; buffers (BatchNorm's running stats) are
 //! tensors of their own; activations live in step plans traced once per input shape.
 
-use super::plan::{act, missing, Plan, StepKind};
+use super::plan::{act, io, missing, Plan, StepKind};
 use super::spec::{Leaf, ModelSpec};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -235,40 +235,36 @@ impl<B: Backend> Model<B> {
                     if layer.uses_rng(train) {
                         slot += 1;
                     }
-                    let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
-                    let mut z = match fused_next {
-                        Some((_, id)) => Some(plan.acts[id].take().ok_or_else(|| missing("activation", id))?),
-                        None => None,
+                    let acts = &mut plan.acts;
+                    let (x, y, then) = match fused_next {
+                        Some((a, id)) => {
+                            let ([x], [y, z]) = io(acts, Some(x), "activation", [step.input], [step.output, id])?;
+                            (x, y, Some((a, z)))
+                        }
+                        None => {
+                            let ([x], [y]) = io(acts, Some(x), "activation", [step.input], [step.output])?;
+                            (x, y, None)
+                        }
                     };
-                    let result = act::<B>(&plan.acts, x, step.input).and_then(|x| {
-                        let io = Forward {
-                            x,
-                            y: &mut y,
-                            params: &params[placed.params.clone()],
-                            buffers: &mut self.buffers[placed.buffers.clone()],
-                            scratch: &mut step.scratch,
-                            train,
-                            keys: &self.keys[ring],
-                            slot: this_slot,
-                            then: fused_next.map(|(a, _)| a).zip(z.as_mut()),
-                        };
-                        B::pick(layer).run_forward(be, io)
-                    });
-                    plan.acts[step.output] = Some(y);
-                    if let (Some((_, id)), Some(z)) = (fused_next, z) {
-                        plan.acts[id] = Some(z);
-                    }
-                    result?;
+                    let io = Forward {
+                        x,
+                        y,
+                        params: &params[placed.params.clone()],
+                        buffers: &mut self.buffers[placed.buffers.clone()],
+                        scratch: &mut step.scratch,
+                        train,
+                        keys: &self.keys[ring],
+                        slot: this_slot,
+                        then,
+                    };
+                    B::pick(layer).run_forward(be, io)?;
                 }
                 StepKind::Fork { .. } => {}
                 StepKind::Join { skip } => {
-                    let mut y = plan.acts[step.output].take().ok_or_else(|| missing("activation", step.output))?;
-                    let result = (|| {
-                        elementwise::copy(be, &mut y, act::<B>(&plan.acts, x, step.input)?)?;
-                        elementwise::axpy(be, &mut y, 1.0, act::<B>(&plan.acts, x, skip)?)
-                    })();
-                    plan.acts[step.output] = Some(y);
-                    result?;
+                    let ([body, skip], [y]) =
+                        io(&mut plan.acts, Some(x), "activation", [step.input, skip], [step.output])?;
+                    elementwise::copy(be, y, body)?;
+                    elementwise::axpy(be, y, 1.0, skip)?;
                 }
             }
         }
@@ -332,58 +328,48 @@ impl<B: Backend> Model<B> {
         let params = self.params.views();
         let grads = self.grads.views_mut();
         for step in plan.steps.iter_mut().rev() {
-            let mut dx = match step.dx {
-                Some(d) => Some(plan.grads[d].take().ok_or_else(|| missing("gradient", d))?),
-                None => None,
-            };
-            let result = match step.kind {
+            let grads_of = &mut plan.grads;
+            match step.kind {
                 StepKind::Leaf(li) => {
                     let placed = &self.placed[li];
-                    (|| {
-                        let dy = plan.grads[step.output].as_ref().ok_or_else(|| missing("gradient", step.output))?;
-                        let io = Backward {
-                            x: act::<B>(&plan.acts, x, step.input)?,
-                            y: act::<B>(&plan.acts, x, step.output)?,
-                            dy,
-                            dx: dx.as_mut(),
-                            params: &params[placed.params.clone()],
-                            grads: &mut grads[placed.params.clone()],
-                            buffers: &self.buffers[placed.buffers.clone()],
-                            scratch: &mut step.scratch,
-                            train,
-                            accumulate,
-                        };
-                        B::pick(&*placed.leaf.layer).run_backward(be, io)?;
-                        if placed.params.is_empty() {
-                            return Ok(());
+                    let (dy, dx) = match step.dx {
+                        Some(d) => {
+                            let ([dy], [dx]) = io(grads_of, None, "gradient", [step.output], [d])?;
+                            (dy, Some(dx))
                         }
-                        ready(placed.params.clone())
-                    })()
+                        None => (io(grads_of, None, "gradient", [step.output], [])?.0[0], None),
+                    };
+                    let io = Backward {
+                        x: act::<B>(&plan.acts, x, step.input)?,
+                        y: act::<B>(&plan.acts, x, step.output)?,
+                        dy,
+                        dx,
+                        params: &params[placed.params.clone()],
+                        grads: &mut grads[placed.params.clone()],
+                        buffers: &self.buffers[placed.buffers.clone()],
+                        scratch: &mut step.scratch,
+                        train,
+                        accumulate,
+                    };
+                    B::pick(&*placed.leaf.layer).run_backward(be, io)?;
+                    if !placed.params.is_empty() {
+                        ready(placed.params.clone())?;
+                    }
                 }
-                StepKind::Join { .. } => match dx.as_mut() {
-                    Some(d) => plan.grads[step.output]
-                        .as_ref()
-                        .ok_or_else(|| missing("gradient", step.output))
-                        .and_then(|g| elementwise::copy(be, d, g)),
-                    None => Ok(()),
-                },
-                StepKind::Fork { temp, join } => match (dx.as_mut(), temp) {
-                    (Some(d), Some(t)) => (|| {
-                        elementwise::copy(be, d, plan.grads[t].as_ref().ok_or_else(|| missing("gradient", t))?)?;
-                        elementwise::axpy(
-                            be,
-                            d,
-                            1.0,
-                            plan.grads[join].as_ref().ok_or_else(|| missing("gradient", join))?,
-                        )
-                    })(),
-                    _ => Ok(()),
-                },
-            };
-            if let (Some(d), Some(t)) = (step.dx, dx) {
-                plan.grads[d] = Some(t);
+                StepKind::Join { .. } => {
+                    if let Some(d) = step.dx {
+                        let ([dy], [dx]) = io(grads_of, None, "gradient", [step.output], [d])?;
+                        elementwise::copy(be, dx, dy)?;
+                    }
+                }
+                StepKind::Fork { temp, join } => {
+                    if let (Some(d), Some(t)) = (step.dx, temp) {
+                        let ([body, skip], [dx]) = io(grads_of, None, "gradient", [t, join], [d])?;
+                        elementwise::copy(be, dx, body)?;
+                        elementwise::axpy(be, dx, 1.0, skip)?;
+                    }
+                }
             }
-            result?;
         }
         Ok(())
     }

@@ -223,3 +223,51 @@ pub(crate) fn act<'a, B: Backend>(acts: &'a [Option<B::Tensor>], x: &'a B::Tenso
 pub(crate) fn missing(what: &str, id: usize) -> Error {
     Error::InvalidArgument { what: "step plan".into(), detail: format!("{what} buffer {id} is missing") }
 }
+
+/// Borrows plan buffers for one step: `reads` shared and `writes` mutable, all at once and
+/// without taking them out of the plan. A step with several inputs (a join, attention's
+/// q, k, v) or several outputs (a fused epilogue) asks for them in one call. Id 0 in `reads` is
+/// the model's input `x` when it is given (activations: the input is never in the plan's
+/// buffers; gradients: id 0 is the input's gradient, a buffer); an id written twice, or both read and
+/// written, is refused: a kernel may not read the buffer it writes.
+pub(crate) fn io<'a, T, const R: usize, const W: usize>(
+    bufs: &'a mut [Option<T>],
+    x: Option<&'a T>,
+    what: &str,
+    reads: [usize; R],
+    writes: [usize; W],
+) -> Result<([&'a T; R], [&'a mut T; W])> {
+    let mut read: [Option<&'a T>; R] = [None; R];
+    let mut write: [Option<&'a mut T>; W] = std::array::from_fn(|_| None);
+    for (k, &id) in reads.iter().enumerate() {
+        if id == 0 && x.is_some() {
+            read[k] = x;
+        }
+    }
+    for (id, buf) in bufs.iter_mut().enumerate() {
+        let Some(slot) = writes.iter().position(|&w| w == id) else {
+            // Read-only here: one shared borrow, copied to each read of this id.
+            if reads.contains(&id) && !(id == 0 && x.is_some()) {
+                let shared: Option<&'a T> = buf.as_ref();
+                for (k, _) in reads.iter().enumerate().filter(|(_, &r)| r == id) {
+                    read[k] = shared;
+                }
+            }
+            continue;
+        };
+        if reads.contains(&id) || writes[slot + 1..].contains(&id) {
+            return Err(Error::InvalidArgument {
+                what: "step plan".into(),
+                detail: format!("{what} buffer {id} is both written and read (or written twice) by one step"),
+            });
+        }
+        write[slot] = buf.as_mut();
+    }
+    if let Some(k) = read.iter().position(Option::is_none) {
+        return Err(missing(what, reads[k]));
+    }
+    if let Some(k) = write.iter().position(Option::is_none) {
+        return Err(missing(what, writes[k]));
+    }
+    Ok((read.map(|r| r.expect("checked above")), write.map(|w| w.expect("checked above"))))
+}

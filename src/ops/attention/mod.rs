@@ -94,26 +94,40 @@ impl AttentionDims {
     }
 }
 
-/// The tensors one attention call keeps between forward and backward, allocated once for its
-/// dimensions: the scaled Q and K, the probabilities P, and the backward's dP.
-pub struct AttentionScratch<B: Backend> {
-    qs: B::Tensor,
-    ks: B::Tensor,
-    probs: B::Tensor,
-    dp: B::Tensor,
-    ds: B::Tensor,
+impl AttentionDims {
+    /// The shapes of the scratch one call keeps from forward to backward (the scaled Q and K,
+    /// the probabilities P, the backward's dP and dS): what a layer declares in
+    /// `Layer::scratch`, so the step plan allocates them once like every other layer's.
+    pub fn scratch_shapes(&self) -> Vec<Vec<usize>> {
+        vec![
+            vec![self.m, self.l, self.e],
+            vec![self.m, self.s, self.e],
+            vec![self.m, self.l, self.s],
+            vec![self.m * self.l, self.s],
+            vec![self.m * self.l, self.s],
+        ]
+    }
 }
 
-impl<B: Backend> AttentionScratch<B> {
-    /// Scratch for `d`.
-    pub fn new(be: &B, d: &AttentionDims) -> Result<Self> {
-        Ok(Self {
-            qs: be.zeros(&[d.m, d.l, d.e])?,
-            ks: be.zeros(&[d.m, d.s, d.e])?,
-            probs: be.zeros(&[d.m, d.l, d.s])?,
-            dp: be.zeros(&[d.m * d.l, d.s])?,
-            ds: be.zeros(&[d.m * d.l, d.s])?,
-        })
+/// The scratch tensors of one attention call (allocated by the plan from
+/// [`AttentionDims::scratch_shapes`]), borrowed for a forward and its backward.
+pub struct AttentionScratch<'a, B: Backend> {
+    qs: &'a mut B::Tensor,
+    ks: &'a mut B::Tensor,
+    probs: &'a mut B::Tensor,
+    dp: &'a mut B::Tensor,
+    ds: &'a mut B::Tensor,
+}
+
+impl<'a, B: Backend> AttentionScratch<'a, B> {
+    /// The five scratch tensors in [`AttentionDims::scratch_shapes`]' order (a layer's plan
+    /// scratch); the ops check their shapes when they run.
+    pub fn new(scratch: &'a mut [B::Tensor]) -> Result<Self> {
+        let len = scratch.len();
+        let [qs, ks, probs, dp, ds] = scratch else {
+            return Err(shape_error("scaled_dot_product_attention", format!("expects 5 scratch tensors, got {len}")));
+        };
+        Ok(Self { qs, ks, probs, dp, ds })
     }
 }
 
@@ -125,7 +139,7 @@ pub fn sdpa_forward<B: Backend>(
     k: &B::Tensor,
     v: &B::Tensor,
     causal: bool,
-    sc: &mut AttentionScratch<B>,
+    sc: &mut AttentionScratch<'_, B>,
 ) -> Result<()> {
     let d = AttentionDims::new(be.shape(q), be.shape(k), be.shape(v))?;
     let root = d.sqrt_scale();
@@ -156,7 +170,7 @@ pub fn sdpa_backward<B: Backend>(
     k: &B::Tensor,
     v: &B::Tensor,
     dout: &B::Tensor,
-    sc: &mut AttentionScratch<B>,
+    sc: &mut AttentionScratch<'_, B>,
 ) -> Result<()> {
     let d = AttentionDims::new(be.shape(dq), be.shape(k), be.shape(v))?;
     let root = d.sqrt_scale();
