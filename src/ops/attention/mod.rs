@@ -143,20 +143,20 @@ pub fn sdpa_forward<B: Backend>(
 ) -> Result<()> {
     let d = AttentionDims::new(be.shape(q), be.shape(k), be.shape(v))?;
     let root = d.sqrt_scale();
-    elementwise::copy(be, &mut sc.qs, &be.view(q, 0, &[d.m, d.l, d.e])?)?;
-    elementwise::scale(be, &mut sc.qs, root)?;
-    elementwise::copy(be, &mut sc.ks, &be.view(k, 0, &[d.m, d.s, d.e])?)?;
-    elementwise::scale(be, &mut sc.ks, root)?;
+    elementwise::copy(be, sc.qs, &be.view(q, 0, &[d.m, d.l, d.e])?)?;
+    elementwise::scale(be, sc.qs, root)?;
+    elementwise::copy(be, sc.ks, &be.view(k, 0, &[d.m, d.s, d.e])?)?;
+    elementwise::scale(be, sc.ks, root)?;
     // The scores live in the backward's dS buffer until the softmax has read them.
-    let mut scores = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
-    matmul::matmul(be, MatmulForm::Nt, &mut scores, &sc.qs, &sc.ks, false)?;
+    let mut scores = be.view(sc.ds, 0, &[d.m, d.l, d.s])?;
+    matmul::matmul(be, MatmulForm::Nt, &mut scores, sc.qs, sc.ks, false)?;
     if causal {
         causal_mask(be, &mut scores)?;
     }
-    let mut probs = be.view(&sc.probs, 0, &[d.m * d.l, d.s])?;
-    softmax::softmax_forward(be, &mut probs, &sc.ds)?;
+    let mut probs = be.view(sc.probs, 0, &[d.m * d.l, d.s])?;
+    softmax::softmax_forward(be, &mut probs, sc.ds)?;
     let mut o = be.view(out, 0, &[d.m, d.l, d.ev])?;
-    matmul::matmul(be, MatmulForm::Nn, &mut o, &sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
+    matmul::matmul(be, MatmulForm::Nn, &mut o, sc.probs, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)
 }
 
 /// The gradients of [`sdpa_forward`] (which must have run with the same scratch): `dq`, `dk`,
@@ -176,15 +176,15 @@ pub fn sdpa_backward<B: Backend>(
     let root = d.sqrt_scale();
     let dout = be.view(dout, 0, &[d.m, d.l, d.ev])?;
     let mut dv3 = be.view(dv, 0, &[d.m, d.s, d.ev])?;
-    matmul::matmul(be, MatmulForm::Tn, &mut dv3, &sc.probs, &dout, false)?;
-    let mut dp = be.view(&sc.dp, 0, &[d.m, d.l, d.s])?;
+    matmul::matmul(be, MatmulForm::Tn, &mut dv3, sc.probs, &dout, false)?;
+    let mut dp = be.view(sc.dp, 0, &[d.m, d.l, d.s])?;
     matmul::matmul(be, MatmulForm::Nt, &mut dp, &dout, &be.view(v, 0, &[d.m, d.s, d.ev])?, false)?;
-    softmax::softmax_backward(be, &mut sc.ds, &be.view(&sc.probs, 0, &[d.m * d.l, d.s])?, &sc.dp)?;
-    let ds = be.view(&sc.ds, 0, &[d.m, d.l, d.s])?;
+    softmax::softmax_backward(be, sc.ds, &be.view(sc.probs, 0, &[d.m * d.l, d.s])?, sc.dp)?;
+    let ds = be.view(sc.ds, 0, &[d.m, d.l, d.s])?;
     let mut dq3 = be.view(dq, 0, &[d.m, d.l, d.e])?;
-    matmul::matmul(be, MatmulForm::Nn, &mut dq3, &ds, &sc.ks, false)?;
+    matmul::matmul(be, MatmulForm::Nn, &mut dq3, &ds, sc.ks, false)?;
     elementwise::scale(be, dq, root)?;
     let mut dk3 = be.view(dk, 0, &[d.m, d.s, d.e])?;
-    matmul::matmul(be, MatmulForm::Tn, &mut dk3, &ds, &sc.qs, false)?;
+    matmul::matmul(be, MatmulForm::Tn, &mut dk3, &ds, sc.qs, false)?;
     elementwise::scale(be, dk, root)
 }

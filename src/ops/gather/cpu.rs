@@ -33,7 +33,7 @@ pub(crate) mod table {
             return Err(bad_buffers("gather_rows", bufs));
         };
         let (rows, cols, offset) = (p.rows as usize, p.cols as usize, p.offset as usize);
-        let src_rows = if cols == 0 { 0 } else { x.len() / cols };
+        let src_rows = x.len().checked_div(cols).unwrap_or(0);
         if let Some(&bad) = idx[offset..offset + rows].iter().find(|&&i| i as usize >= src_rows) {
             return Err(shape_error("gather_rows", format!("index {bad} is past the {src_rows} rows of x")));
         }

@@ -80,16 +80,13 @@ pub(crate) mod table {
     use crate::error::Result;
     use crate::ops::matmul::MatmulParams;
 
+    /// One of the three products on f32: (out, a, b, m, n, k, accumulate).
+    type Product = fn(&mut [f32], &[f32], &[f32], usize, usize, usize, bool);
+
     /// The batched product `f` over every batch entry of `out`.
-    fn batched(
-        p: &MatmulParams,
-        out: &mut [f32],
-        a: &[f32],
-        b: &[f32],
-        f: fn(&mut [f32], &[f32], &[f32], usize, usize, usize, bool),
-    ) {
+    fn batched(p: &MatmulParams, out: &mut [f32], a: &[f32], b: &[f32], f: Product) {
         let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
-        let batch = if m * n == 0 { 0 } else { out.len() / (m * n) };
+        let batch = out.len().checked_div(m * n).unwrap_or(0);
         for i in 0..batch {
             let o = &mut out[i * m * n..][..m * n];
             f(o, &a[i * m * k..][..m * k], &b[i * n * k..][..n * k], m, n, k, p.accumulate != 0)
@@ -97,12 +94,7 @@ pub(crate) mod table {
     }
 
     /// One of the three products: (out, a, b).
-    fn product(
-        entry: &'static str,
-        bytes: &[u8],
-        bufs: &mut [CpuBuf<'_>],
-        f: fn(&mut [f32], &[f32], &[f32], usize, usize, usize, bool),
-    ) -> Result<()> {
+    fn product(entry: &'static str, bytes: &[u8], bufs: &mut [CpuBuf<'_>], f: Product) -> Result<()> {
         let p: MatmulParams = params(entry, bytes)?;
         let [CpuBuf::Write(out), CpuBuf::Read(a), CpuBuf::Read(b)] = bufs else { return Err(bad_buffers(entry, bufs)) };
         batched(&p, out, a, b, f);
