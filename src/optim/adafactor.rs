@@ -219,6 +219,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for AdafactorConfig {
+    fn state_of(&self, v: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+        Some(state_layout(v))
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::ADAFACTOR_STEP
     }

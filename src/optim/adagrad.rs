@@ -82,6 +82,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for AdagradConfig {
+    fn initial_state(&self) -> f32 {
+        self.initial_accumulator_value as f32
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::ADAGRAD_STEP
     }

@@ -188,6 +188,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for LambConfig {
+    fn norm_len(&self, layout: &crate::params::ParamLayout) -> usize {
+        1 + layout.chunks()
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::LAMB_STEP
     }

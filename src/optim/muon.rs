@@ -17,6 +17,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::{elementwise, matmul, reduce};
 use crate::params::ParamLayout;
+use crate::params::ParamView;
 use serde_json::Value;
 
 /// How the step is scaled for a [A, B] weight (torch's `adjust_lr_fn`).
@@ -168,6 +169,18 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for MuonConfig {
+    fn param_groups(&self, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Option<Vec<ParamGroup>>> {
+        muon_split(self, layout, groups).map(Some)
+    }
+    /// The default group is AdamW's (the tensors that are not 2-D).
+    fn default_group(&self) -> (f64, f64, f64) {
+        (self.adamw.lr, self.adamw.weight_decay, self.adamw.betas.0)
+    }
+    /// 2-D weights keep Muon's momentum buffer; the rest AdamW's two moments.
+    fn state_of(&self, v: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+        let names: &[&'static str] = if v.shape.len() == 2 { &["momentum_buffer"] } else { &["exp_avg", "exp_avg_sq"] };
+        Some(names.iter().enumerate().map(|(slot, &name)| (name, slot, v.len(), v.shape.clone())).collect())
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::MUON_STEP
     }
@@ -206,7 +219,7 @@ impl UpdateRule for MuonConfig {
 
 /// Muon's parameter groups: the 2-D tensors in one (Muon's lr and decay), the rest in the
 /// default group (AdamW's). Fails on a layout without 2-D tensors, and on groups of the caller's.
-pub(crate) fn muon_split(c: &MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Vec<ParamGroup>> {
+fn muon_split(c: &MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Vec<ParamGroup>> {
     if !groups.is_empty() {
         return Err(Error::InvalidArgument {
             what: "muon".into(),

@@ -112,6 +112,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for NadamConfig {
+    fn running_product(&self, momentum: f64, t: f64) -> Option<f64> {
+        Some(self.mu(momentum, t))
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::NADAM_STEP
     }

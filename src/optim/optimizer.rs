@@ -5,7 +5,7 @@
 use super::config::OptimizerConfig;
 use super::fused;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
-use super::muon::{muon_split, MuonMatrix};
+use super::muon::MuonMatrix;
 use super::rule::GroupContext;
 use super::schedule_free::ScheduleFreeGroup;
 use crate::backend::Backend;
@@ -133,20 +133,12 @@ impl<B: Backend> Optimizer<B> {
     /// An optimizer for the tensors of `layout`, with `groups` overriding settings for some.
     pub fn new(be: &B, config: OptimizerConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Self> {
         validate(&config)?;
-        let muon_groups;
-        let groups = match &config {
-            OptimizerConfig::Muon(c) => {
-                muon_groups = muon_split(c, layout, groups)?;
-                &muon_groups[..]
-            }
-            _ => groups,
-        };
-        let mut settings = vec![GroupSettings {
-            lr: config.lr(),
-            weight_decay: config.weight_decay(),
-            momentum: config.momentum(),
-            schedule_free: ScheduleFreeGroup::default(),
-        }];
+        let rule = config.rule();
+        let own_groups = rule.param_groups(layout, groups)?;
+        let groups = own_groups.as_deref().unwrap_or(groups);
+        let (lr, weight_decay, momentum) = rule.default_group();
+        let mut settings =
+            vec![GroupSettings { lr, weight_decay, momentum, schedule_free: ScheduleFreeGroup::default() }];
         let mut chunk_groups = vec![0u32; layout.chunks()];
         let mut claimed: Vec<Option<usize>> = vec![None; layout.views().len()];
         for (gi, group) in groups.iter().enumerate() {
@@ -172,15 +164,6 @@ impl<B: Backend> Optimizer<B> {
                 }
             }
         }
-        if let OptimizerConfig::Muon(c) = &config {
-            // The default group is AdamW's (the tensors that are not 2-D).
-            settings[0] = GroupSettings {
-                lr: c.adamw.lr,
-                weight_decay: c.adamw.weight_decay,
-                momentum: c.adamw.betas.0,
-                schedule_free: ScheduleFreeGroup::default(),
-            };
-        }
         let slots = config.state_names().len() + config.scratch_slots();
         let mut state = be.zeros(&[slots * layout.total()])?;
         let matrices = match &config {
@@ -188,12 +171,11 @@ impl<B: Backend> Optimizer<B> {
             _ => Vec::new(),
         };
         let lamb = matches!(config, OptimizerConfig::Lamb(_));
-        let norm = be.zeros(&[if lamb { 1 + layout.chunks() } else { 1 }])?;
+        let norm = be.zeros(&[config.rule().norm_len(layout)])?;
         let segments = crate::ops::segment_norm::segments(layout);
-        if let OptimizerConfig::Adagrad(c) = &config {
-            if c.initial_accumulator_value != 0.0 {
-                elementwise::fill(be, &mut state, c.initial_accumulator_value as f32)?;
-            }
+        let initial = config.rule().initial_state();
+        if initial != 0.0 {
+            elementwise::fill(be, &mut state, initial)?;
         }
         Ok(Self {
             chunk_groups: be.upload_u32(&chunk_groups)?,
@@ -345,8 +327,8 @@ impl<B: Backend> Optimizer<B> {
         }
         self.step += 1;
         let t = self.step as f64;
-        if let OptimizerConfig::Nadam(c) = &self.config {
-            self.mu_product *= c.mu(self.groups[0].momentum, t) as f32;
+        if let Some(factor) = self.config.rule().running_product(self.groups[0].momentum, t) {
+            self.mu_product *= factor as f32;
         }
         for gi in 0..self.groups.len() {
             let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(self.block(gi, t));
@@ -528,31 +510,15 @@ impl<B: Backend> Optimizer<B> {
     /// slot; Adafactor's row and column statistics are smaller than the tensor.
     fn state_layout(&self) -> Vec<StateEntry> {
         let views = self.layout.views();
-        if let OptimizerConfig::Muon(_) = self.config {
+        let rule = self.config.rule();
+        if views.first().is_some_and(|v| rule.state_of(v).is_some()) {
             let mut out = Vec::new();
             for (view, v) in views.iter().enumerate() {
-                let names: &[&'static str] =
-                    if v.shape.len() == 2 { &["momentum_buffer"] } else { &["exp_avg", "exp_avg_sq"] };
-                for (slot, &name) in names.iter().enumerate() {
-                    out.push(StateEntry { view, name, slot, len: v.len(), shape: v.shape.clone() });
+                for (name, slot, len, shape) in rule.state_of(v).unwrap_or_default() {
+                    out.push(StateEntry { view, name, slot, len, shape });
                 }
             }
             return out;
-        }
-        if let OptimizerConfig::Adafactor(_) = self.config {
-            return views
-                .iter()
-                .enumerate()
-                .flat_map(|(view, v)| {
-                    super::adafactor::state_layout(v).into_iter().map(move |(name, slot, len, shape)| StateEntry {
-                        view,
-                        name,
-                        slot,
-                        len,
-                        shape,
-                    })
-                })
-                .collect();
         }
         let mut out = Vec::new();
         for (slot, &name) in self.config.state_names().iter().enumerate() {
@@ -581,11 +547,10 @@ impl<B: Backend> Optimizer<B> {
             lrs: self.lrs(),
             momenta: self.groups.iter().map(|g| g.momentum).collect(),
             tensors,
-            schedule_free: match self.config {
-                OptimizerConfig::ScheduleFree(_) => {
-                    self.groups.iter().map(|g| (g.schedule_free.lr_max, g.schedule_free.weight_sum)).collect()
-                }
-                _ => Vec::new(),
+            schedule_free: if self.config.rule().keeps_running_groups() {
+                self.groups.iter().map(|g| (g.schedule_free.lr_max, g.schedule_free.weight_sum)).collect()
+            } else {
+                Vec::new()
             },
             eval_mode: self.eval_mode,
         })
@@ -626,7 +591,7 @@ impl<B: Backend> Optimizer<B> {
             g.lr = lr;
             g.momentum = m;
         }
-        if let OptimizerConfig::ScheduleFree(_) = self.config {
+        if self.config.rule().keeps_running_groups() {
             if state.schedule_free.len() != self.groups.len() {
                 return Err(Error::InvalidArgument {
                     what: "optimizer state".into(),

@@ -5,8 +5,10 @@
 
 use super::hyper::{GroupHyper, StepScalars};
 use super::schedule_free::ScheduleFreeGroup;
+use super::ParamGroup;
 use crate::backend::kernel::Kernel;
 use crate::error::{Error, Result};
+use crate::params::{ParamLayout, ParamView};
 
 /// The error of a rule setting `what = v` outside `range`, naming the optimizer.
 pub(crate) fn out_of_range(optimizer: &str, what: &str, v: f64, range: &str) -> Error {
@@ -62,5 +64,41 @@ pub trait UpdateRule: std::fmt::Debug {
     /// A clip of its own (LAMB's `max_grad_norm`, clip mode 5), used when no other is set.
     fn own_clip(&self) -> Option<f64> {
         None
+    }
+    /// Parameter groups the rule makes itself from the caller's (Muon: the 2-D tensors), or
+    /// None to use the caller's as they are.
+    fn param_groups(&self, _layout: &ParamLayout, _groups: &[ParamGroup]) -> Result<Option<Vec<ParamGroup>>> {
+        Ok(None)
+    }
+    /// The default group's (lr, weight decay, momentum): the rule's own, or another rule's for
+    /// the tensors it does not update itself (Muon's AdamW).
+    fn default_group(&self) -> (f64, f64, f64) {
+        (self.lr(), self.weight_decay(), self.momentum())
+    }
+    /// The value every state slot starts at (Adagrad's `initial_accumulator_value`).
+    fn initial_state(&self) -> f32 {
+        0.0
+    }
+    /// Elements of the norm buffer the step reads: the global norm, and for LAMB one trust
+    /// ratio per chunk after it.
+    fn norm_len(&self, _layout: &ParamLayout) -> usize {
+        1
+    }
+    /// The factor a running product kept across steps takes at step `t` (NAdam's μ_t, with the
+    /// default group's momentum), or None for rules without one.
+    fn running_product(&self, _momentum: f64, _t: f64) -> Option<f64> {
+        None
+    }
+    /// How one parameter's state is laid out when it is not one full-size tensor per named
+    /// slot: (name, slot, elements, shape) per state tensor (Muon's 2-D weights keep only a
+    /// momentum buffer, Adafactor's statistics are rows and columns), or None.
+    fn state_of(&self, _view: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+        None
+    }
+    /// True when each group keeps running numbers and the parameters may be in an eval mode
+    /// (schedule-free AdamW's lr_max and weight sum, and its x ↔ y switch): saved and restored
+    /// with the state.
+    fn keeps_running_groups(&self) -> bool {
+        false
     }
 }

@@ -170,6 +170,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for ScheduleFreeConfig {
+    fn keeps_running_groups(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<()> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return Err(out_of_range("ScheduleFree", "eps", self.eps, "> 0"));
