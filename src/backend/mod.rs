@@ -43,7 +43,7 @@ pub struct RecordingStats {
 /// and returns [`crate::Error::Shape`] naming the op and the shapes it was given. An op's output
 /// may not share storage with its inputs (views of one flat buffer included): that is an error
 /// on both paths.
-pub trait Backend {
+pub trait Backend: 'static {
     /// A tensor living on this path (host memory or a device buffer).
     type Tensor;
     /// A buffer of u32 on this path: class labels, a permutation of rows, an optimizer's

@@ -7,11 +7,13 @@
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
 use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::params::ParamView;
+use crate::params::ALIGN;
 use serde_json::Value;
 
 /// `torch.optim.Adafactor`'s settings (its defaults).
@@ -222,6 +224,10 @@ impl UpdateRule for AdafactorConfig {
     fn state_of(&self, v: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
         Some(state_layout(v))
     }
+    fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        let table = tensor_table(cx.layout.views(), |v| cx.chunk_groups[v.offset / ALIGN]);
+        Ok(Box::new(AdafactorDevice::<B> { tensors: be.upload_u32(&table)? }))
+    }
     fn kernel(&self) -> &'static Kernel {
         &super::kernels::ADAFACTOR_STEP
     }
@@ -243,5 +249,17 @@ impl UpdateRule for AdafactorConfig {
     }
     fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
         self.block(s)
+    }
+}
+
+/// Adafactor's device side: its tensor table (offset, numel, n, m, group per tensor), read by
+/// its one-workgroup-per-tensor kernel in place of the fused step.
+struct AdafactorDevice<B: Backend> {
+    tensors: B::U32Buffer,
+}
+
+impl<B: Backend> RuleDevice<B> for AdafactorDevice<B> {
+    fn record_step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor, s: Shared<'_, B>) -> Result<()> {
+        super::fused::record_adafactor(be, params, grads, s.state, s.table, &self.tensors, s.norm)
     }
 }

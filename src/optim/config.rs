@@ -2,11 +2,13 @@
 //! Hyperparameters are f64, as the Python floats PyTorch computes its step scalars from.
 
 use super::hyper::{GroupHyper, StepScalars};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, UpdateRule};
 use super::{
     AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, MuonConfig, NadamConfig,
     RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
 };
+use crate::backend::Backend;
+use crate::error::Result;
 
 /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,6 +77,25 @@ impl OptimizerConfig {
             OptimizerConfig::Lamb(c) => c,
             OptimizerConfig::Adafactor(c) => c,
             OptimizerConfig::Muon(c) => c,
+        }
+    }
+
+    /// The rule's device side on `be` (its own buffers and passes; see [`UpdateRule::device`]).
+    pub fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        match self {
+            OptimizerConfig::Sgd(c) => c.device(be, cx),
+            OptimizerConfig::Adagrad(c) => c.device(be, cx),
+            OptimizerConfig::Rmsprop(c) => c.device(be, cx),
+            OptimizerConfig::Adam(c) => c.device(be, cx),
+            OptimizerConfig::Adamax(c) => c.device(be, cx),
+            OptimizerConfig::Nadam(c) => c.device(be, cx),
+            OptimizerConfig::Radam(c) => c.device(be, cx),
+            OptimizerConfig::Lion(c) => c.device(be, cx),
+            OptimizerConfig::Sophia(c) => c.device(be, cx),
+            OptimizerConfig::ScheduleFree(c) => c.device(be, cx),
+            OptimizerConfig::Lamb(c) => c.device(be, cx),
+            OptimizerConfig::Adafactor(c) => c.device(be, cx),
+            OptimizerConfig::Muon(c) => c.device(be, cx),
         }
     }
 

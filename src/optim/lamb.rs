@@ -5,12 +5,15 @@
 //! workgroup per tensor), phase 1 (p −= lr·trust·u); a global `max_grad_norm` adds the
 //! gradient's sum of squares before them.
 
-use super::hyper::{lerp, GroupHyper, Head, StepScalars};
+use super::hyper::{lerp, GroupHyper, Head, StepScalars, HYPER_LEN};
+use super::optimizer::TABLE_RING;
 use super::registry::{betas, flag_of, num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
 use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::ops::segment_norm;
 use serde_json::Value;
 
 /// timm `Lamb`'s settings (its defaults).
@@ -188,6 +191,11 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for LambConfig {
+    fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        let segments = be.upload_u32(&segment_norm::segments(cx.layout))?;
+        let phase_tables = (0..TABLE_RING).map(|_| be.zeros(&[cx.groups, HYPER_LEN])).collect::<Result<_>>()?;
+        Ok(Box::new(LambDevice::<B> { segments, phase_tables }))
+    }
     fn norm_len(&self, layout: &crate::params::ParamLayout) -> usize {
         1 + layout.chunks()
     }
@@ -222,5 +230,32 @@ impl UpdateRule for LambConfig {
     }
     fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
         self.block(s, 0)
+    }
+}
+
+/// Where LAMB's phase flag sits in a block: the first of the terms, after the 8-float head.
+const PHASE: usize = 8;
+
+/// LAMB's device side: its layout's tensors as (offset, length) pairs for the trust ratios,
+/// and a ring of phase-1 tables.
+struct LambDevice<B: Backend> {
+    segments: B::U32Buffer,
+    phase_tables: Vec<B::Tensor>,
+}
+
+impl<B: Backend> RuleDevice<B> for LambDevice<B> {
+    /// Phase 0, the per-tensor trust ratios, then phase 1 (the same blocks with the phase set).
+    fn record_step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor, mut s: Shared<'_, B>) -> Result<()> {
+        let table = s.table;
+        s.record(be, params, grads, table)?;
+        let n = s.layout.total();
+        segment_norm::trust_ratio(be, s.norm, params, s.state, 2 * n, &self.segments)?;
+        for gi in 0..s.groups.len() {
+            s.table_host.data_mut()[gi * HYPER_LEN + PHASE] = 1.0;
+        }
+        let ring = s.ring % self.phase_tables.len();
+        let phase_table = &mut self.phase_tables[ring];
+        be.write(phase_table, s.table_host)?;
+        s.record(be, params, grads, phase_table)
     }
 }

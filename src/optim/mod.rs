@@ -16,7 +16,7 @@ mod lamb;
 mod lion;
 mod muon;
 mod nadam;
-mod optimizer;
+pub(crate) mod optimizer;
 mod radam;
 pub mod registry;
 mod rmsprop;

@@ -9,7 +9,7 @@
 
 use super::hyper::{flag, lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::ParamGroup;
 use super::{adam, AdamConfig, OptimizerConfig};
 use crate::backend::kernel::Kernel;
@@ -169,6 +169,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for MuonConfig {
+    fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        Ok(Box::new(MuonDevice { config: *self, matrices: MuonMatrix::all(be, cx.layout, cx.state)? }))
+    }
     fn param_groups(&self, layout: &ParamLayout, groups: &[ParamGroup]) -> Result<Option<Vec<ParamGroup>>> {
         muon_split(self, layout, groups).map(Some)
     }
@@ -239,7 +242,7 @@ fn muon_split(c: &MuonConfig, layout: &ParamLayout, groups: &[ParamGroup]) -> Re
 /// One 2-D tensor's Newton–Schulz buffers: U (a view of the scratch state slot the update
 /// kernel writes), the iterate X, the Gram matrix and its square (r × r, r = min(rows, cols)),
 /// the product, and ‖U‖².
-pub(crate) struct MuonMatrix<B: Backend> {
+struct MuonMatrix<B: Backend> {
     offset: usize,
     rows: usize,
     cols: usize,
@@ -253,7 +256,7 @@ pub(crate) struct MuonMatrix<B: Backend> {
 
 impl<B: Backend> MuonMatrix<B> {
     /// The buffers of every 2-D tensor of `layout`, U viewing slot 2 of `state`.
-    pub(crate) fn all(be: &B, layout: &ParamLayout, state: &B::Tensor) -> Result<Vec<Self>> {
+    fn all(be: &B, layout: &ParamLayout, state: &B::Tensor) -> Result<Vec<Self>> {
         let n = layout.total();
         layout
             .views()
@@ -280,7 +283,7 @@ impl<B: Backend> MuonMatrix<B> {
     /// X = U/max(‖U‖, ε); `ns_steps` times G = X·Xᵀ, G2 = c·G·G + b·G, X = a·X + G2·X (for a
     /// tall tensor the same on the transpose: G = XᵀX, X = a·X + X·G2); then
     /// p = p·(1 − lr·wd) − lr·ratio·X. 4 + 7·ns_steps dispatches.
-    pub(crate) fn step(&mut self, be: &B, c: &MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
+    fn step(&mut self, be: &B, c: &MuonConfig, params: &mut B::Tensor, lr: f64, wd: f64) -> Result<()> {
         use crate::tensor::MatmulForm::{Nn, Nt, Tn};
         let (a, b, cc) = c.ns_coefficients;
         reduce::sum_squares(be, &mut self.sumsq, &self.u)?;
@@ -302,5 +305,25 @@ impl<B: Backend> MuonMatrix<B> {
         let mut w = be.view(params, self.offset, &[self.rows, self.cols])?;
         elementwise::scale(be, &mut w, (1.0 - lr * wd) as f32)?;
         elementwise::axpy(be, &mut w, (-lr * c.adjust_lr.ratio(self.rows, self.cols)) as f32, &self.x)
+    }
+}
+
+/// Muon's device side: its config and each 2-D tensor's Newton–Schulz buffers, run after the
+/// fused step (momentum into U, AdamW for the rest).
+struct MuonDevice<B: Backend> {
+    config: MuonConfig,
+    matrices: Vec<MuonMatrix<B>>,
+}
+
+impl<B: Backend> RuleDevice<B> for MuonDevice<B> {
+    fn record_step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor, mut s: Shared<'_, B>) -> Result<()> {
+        let table = s.table;
+        s.record(be, params, grads, table)?;
+        // Group 1 holds the 2-D tensors (`muon_split`).
+        let g = &s.groups[1];
+        for m in &mut self.matrices {
+            m.step(be, &self.config, params, g.lr, g.weight_decay)?;
+        }
+        Ok(())
     }
 }

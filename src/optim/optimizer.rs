@@ -3,25 +3,38 @@
 //! reduction before it when clipping by norm), recorded with the rest of the training step.
 
 use super::config::OptimizerConfig;
-use super::fused;
 use super::hyper::{ClipBlock, GroupHyper, StepScalars, HYPER_LEN};
-use super::muon::MuonMatrix;
 use super::rule::GroupContext;
+use super::rule::{DeviceContext, RuleDevice, Shared};
 use super::schedule_free::ScheduleFreeGroup;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::elementwise;
 use crate::ops::reduce;
-use crate::ops::segment_norm;
 use crate::params::{ParamLayout, ALIGN};
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
 
 /// Step tables in the ring (see `Optimizer::tables`).
-const TABLE_RING: usize = 8;
+pub(crate) const TABLE_RING: usize = 8;
 
-/// Where LAMB's phase flag sits in a block: the first of the terms, after the 8-float head.
-const PHASE: usize = 8;
+/// The shared buffers as a rule's device side sees them ([`Shared`]), with the table of ring
+/// entry `ring`; a macro so the borrows stay disjoint from `self.device`.
+macro_rules! shared {
+    ($s:ident, $ring:expr) => {
+        Shared {
+            kernel: $s.config.rule().kernel(),
+            layout: &$s.layout,
+            state: &mut $s.state,
+            chunk_groups: &$s.chunk_groups,
+            norm: &mut $s.norm,
+            table: &$s.tables[$ring],
+            table_host: &mut $s.table_host,
+            groups: &$s.groups,
+            ring: $ring,
+        }
+    };
+}
 
 /// A parameter group: tensors (by name) that get their own learning rate or weight decay, as
 /// torch.optim's param groups. Tensors in no group use the optimizer's own settings.
@@ -83,13 +96,15 @@ struct StateEntry {
 
 /// One group's settings.
 #[derive(Clone, Debug)]
-struct GroupSettings {
-    lr: f64,
-    weight_decay: f64,
+pub struct GroupSettings {
+    /// Its learning rate.
+    pub lr: f64,
+    /// Its weight decay.
+    pub weight_decay: f64,
     /// SGD momentum, Adam-family β1 or RMSprop momentum: what OneCycle cycles.
-    momentum: f64,
+    pub momentum: f64,
     /// Schedule-free AdamW's running numbers (unused by the others).
-    schedule_free: ScheduleFreeGroup,
+    pub schedule_free: ScheduleFreeGroup,
 }
 
 /// An optimizer bound to one parameter layout on one backend.
@@ -108,21 +123,12 @@ pub struct Optimizer<B: Backend> {
     /// `norm[0]`, the global gradient norm the clip reads, as its own `[1]` view (the whole of
     /// `norm` except for LAMB, whose `norm` also holds a trust ratio per chunk).
     norm_head: B::Tensor,
-    /// LAMB: its layout's tensors as (offset, length) pairs, and the ring of phase-1 tables.
-    segments: Option<B::U32Buffer>,
-    /// Adafactor: its tensor table (`optim::adafactor::tensor_table`).
-    tensor_table: Option<B::U32Buffer>,
-    /// Muon: each 2-D tensor's Newton–Schulz buffers.
-    matrices: Vec<MuonMatrix<B>>,
-    phase_tables: Vec<B::Tensor>,
-    /// Sophia-G's Hessian-pass table (constant, written once).
-    hessian_table: Option<B::Tensor>,
-    /// Schedule-free AdamW's table for switching the parameters between y and x.
-    switch_table: Option<B::Tensor>,
+    /// The rule's device side: its own buffers and passes (LAMB's trust ratios and phases,
+    /// Adafactor's tensor table, Muon's Newton–Schulz buffers, Sophia's Hessian table,
+    /// schedule-free AdamW's switch).
+    device: Box<dyn RuleDevice<B>>,
     /// Schedule-free AdamW: the parameters hold x (eval mode) rather than y.
     eval_mode: bool,
-    /// Schedule-free AdamW: the all-zero gradient its switch binds (made at the first switch).
-    zero_grads: Option<B::Tensor>,
     norm: B::Tensor,
     step: u64,
     mu_product: f32,
@@ -166,13 +172,9 @@ impl<B: Backend> Optimizer<B> {
         }
         let slots = config.state_names().len() + config.scratch_slots();
         let mut state = be.zeros(&[slots * layout.total()])?;
-        let matrices = match &config {
-            OptimizerConfig::Muon(_) => MuonMatrix::all(be, layout, &state)?,
-            _ => Vec::new(),
-        };
-        let lamb = matches!(config, OptimizerConfig::Lamb(_));
+        let cx = DeviceContext { layout, state: &state, chunk_groups: &chunk_groups, groups: settings.len() };
+        let device = config.device(be, cx)?;
         let norm = be.zeros(&[config.rule().norm_len(layout)])?;
-        let segments = crate::ops::segment_norm::segments(layout);
         let initial = config.rule().initial_state();
         if initial != 0.0 {
             elementwise::fill(be, &mut state, initial)?;
@@ -183,24 +185,8 @@ impl<B: Backend> Optimizer<B> {
             table_host: Tensor::zeros(&[settings.len(), HYPER_LEN]),
             norm_head: be.view(&norm, 0, &[1])?,
             norm,
-            segments: if lamb { Some(be.upload_u32(&segments)?) } else { None },
-            tensor_table: match config {
-                OptimizerConfig::Adafactor(_) => {
-                    let table = super::adafactor::tensor_table(layout.views(), |v| chunk_groups[v.offset / ALIGN]);
-                    Some(be.upload_u32(&table)?)
-                }
-                _ => None,
-            },
-            phase_tables: if lamb {
-                (0..TABLE_RING).map(|_| be.zeros(&[settings.len(), HYPER_LEN])).collect::<Result<_>>()?
-            } else {
-                Vec::new()
-            },
-            hessian_table: None,
-            switch_table: None,
-            matrices,
+            device,
             eval_mode: false,
-            zero_grads: None,
             state,
             groups: settings,
             layout: layout.clone(),
@@ -350,36 +336,7 @@ impl<B: Backend> Optimizer<B> {
             },
             _ => {}
         }
-        if let Some(tensors) = &self.tensor_table {
-            return fused::record_adafactor(
-                be,
-                params,
-                grads,
-                &mut self.state,
-                &self.tables[ring],
-                tensors,
-                &self.norm,
-            );
-        }
-        let kernel = self.config.rule().kernel();
-        fused::record(be, kernel, params, grads, &mut self.state, &self.tables[ring], &self.chunk_groups, &self.norm)?;
-        if let OptimizerConfig::Muon(c) = &self.config {
-            let g = &self.groups[1];
-            for m in &mut self.matrices {
-                m.step(be, c, params, g.lr, g.weight_decay)?;
-            }
-        }
-        if let Some(segments) = &self.segments {
-            // LAMB: the trust ratios, then phase 1 (the same blocks with the phase set).
-            let n = self.layout.total();
-            segment_norm::trust_ratio(be, &mut self.norm, params, &self.state, 2 * n, segments)?;
-            for gi in 0..self.groups.len() {
-                self.table_host.data_mut()[gi * HYPER_LEN + PHASE] = 1.0;
-            }
-            be.write(&mut self.phase_tables[ring], &self.table_host)?;
-            let table = &self.phase_tables[ring];
-            fused::record(be, kernel, params, grads, &mut self.state, table, &self.chunk_groups, &self.norm)?;
-        }
+        self.device.record_step(be, params, grads, shared!(self, ring))?;
         Ok(())
     }
 
@@ -402,25 +359,16 @@ impl<B: Backend> Optimizer<B> {
     }
 
     fn switch_mode(&mut self, be: &B, params: &mut B::Tensor, to_eval: bool) -> Result<()> {
-        let OptimizerConfig::ScheduleFree(c) = self.config else { return Ok(()) };
+        if !self.config.rule().keeps_running_groups() {
+            return Ok(());
+        }
         // Before the first step z does not exist yet and y = x = the parameters.
         if self.eval_mode == to_eval || self.step == 0 {
             self.eval_mode = to_eval && self.step > 0;
             return Ok(());
         }
-        self.fill_table_host(|scalars| c.switch_block(scalars, to_eval));
-        match &mut self.switch_table {
-            Some(t) => be.write(t, &self.table_host)?,
-            None => self.switch_table = Some(be.upload(&self.table_host)?),
-        }
-        let table = self.switch_table.as_ref().expect("written above");
-        // The switch reads no gradient; the kernel still binds one. Made once, kept.
-        if self.zero_grads.is_none() {
-            self.zero_grads = Some(be.zeros(&[self.layout.total()])?);
-        }
-        let zero = self.zero_grads.as_ref().expect("made above");
-        let kernel = self.config.rule().kernel();
-        fused::record(be, kernel, params, zero, &mut self.state, table, &self.chunk_groups, &self.norm)?;
+        let ring = self.step as usize % TABLE_RING;
+        self.device.switch(be, params, to_eval, shared!(self, ring))?;
         self.eval_mode = to_eval;
         Ok(())
     }
@@ -429,27 +377,14 @@ impl<B: Backend> Optimizer<B> {
     /// of the loss against labels sampled from the model's own predictions): one dispatch of
     /// the update kernel in its Hessian mode. The parameters and the step count do not change.
     pub fn update_hessian(&mut self, be: &B, params: &mut B::Tensor, hessian_grads: &B::Tensor) -> Result<()> {
-        let OptimizerConfig::Sophia(c) = self.config else {
+        let ring = self.step as usize % TABLE_RING;
+        if !self.device.auxiliary_gradient(be, params, hessian_grads, shared!(self, ring))? {
             return Err(Error::InvalidArgument {
                 what: "update_hessian".into(),
                 detail: format!("only Sophia-G keeps a Hessian estimate, not {:?}", self.config.kind()),
             });
-        };
-        if self.hessian_table.is_none() {
-            self.fill_table_host(|scalars| c.hessian_block(scalars));
-            self.hessian_table = Some(be.upload(&self.table_host)?);
         }
-        let table = self.hessian_table.as_ref().expect("written above");
-        fused::record(
-            be,
-            self.config.rule().kernel(),
-            params,
-            hessian_grads,
-            &mut self.state,
-            table,
-            &self.chunk_groups,
-            &self.norm,
-        )
+        Ok(())
     }
 
     /// The global gradient norm before clipping, as of the last step that clipped by norm
@@ -461,18 +396,6 @@ impl<B: Backend> Optimizer<B> {
             Clip::InfNorm(_) | Clip::L1Norm(_) => Some(v),
             _ => None,
         })
-    }
-
-    /// Fills the host table with one block per group from `block`, given each group's settings
-    /// (t = 1): the tables of the passes that are not steps (schedule-free AdamW's y↔x switch,
-    /// Sophia-G's Hessian EMA).
-    fn fill_table_host(&mut self, block: impl Fn(&StepScalars) -> GroupHyper) {
-        for (gi, g) in self.groups.iter().enumerate() {
-            let scalars =
-                StepScalars { lr: g.lr, weight_decay: g.weight_decay, momentum: g.momentum, t: 1.0, mu_product: 1.0 };
-            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(block(&scalars));
-            self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
-        }
     }
 
     /// The step's numbers for one group (PyTorch's float64 scalars, rounded to f32): the

@@ -3,12 +3,16 @@
 //! settings (lr, weight decay, momentum or β), its state slots, its per-group step block and
 //! its own clip. Implemented by each config in `optim/<name>.rs`.
 
-use super::hyper::{GroupHyper, StepScalars};
+use super::fused;
+use super::hyper::{GroupHyper, StepScalars, HYPER_LEN};
+use super::optimizer::GroupSettings;
 use super::schedule_free::ScheduleFreeGroup;
 use super::ParamGroup;
 use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::params::{ParamLayout, ParamView};
+use crate::tensor::Tensor;
 
 /// The error of a rule setting `what = v` outside `range`, naming the optimizer.
 pub(crate) fn out_of_range(optimizer: &str, what: &str, v: f64, range: &str) -> Error {
@@ -101,4 +105,98 @@ pub trait UpdateRule: std::fmt::Debug {
     fn keeps_running_groups(&self) -> bool {
         false
     }
+    /// The rule's device side for backend `B` (its own buffers and passes); the default is
+    /// [`Fused`]: the one fused dispatch per step.
+    fn device<B: Backend>(&self, _be: &B, _cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>>
+    where
+        Self: Sized,
+    {
+        Ok(Box::new(Fused))
+    }
+}
+
+/// What a rule's device side sees of the optimizer during one pass: the shared buffers, this
+/// step's table and its host copy, and the groups' settings.
+pub struct Shared<'a, B: Backend> {
+    /// The rule's kernel.
+    pub kernel: &'static Kernel,
+    /// The parameter layout.
+    pub layout: &'a ParamLayout,
+    /// The flat state buffer (every slot).
+    pub state: &'a mut B::Tensor,
+    /// The group of every ALIGN-element chunk.
+    pub chunk_groups: &'a B::U32Buffer,
+    /// The norm buffer (`norm[0]` the global norm; LAMB's trust ratios after it).
+    pub norm: &'a mut B::Tensor,
+    /// This step's table (a step's blocks; passes that are not steps write their own).
+    pub table: &'a B::Tensor,
+    /// The host copy of the table, to write another table from.
+    pub table_host: &'a mut Tensor,
+    /// Each group's current settings, the default group first.
+    pub groups: &'a [GroupSettings],
+    /// This step's place in the table ring (rules with their own ring of tables use it too).
+    pub ring: usize,
+}
+
+impl<B: Backend> Shared<'_, B> {
+    /// One fused dispatch of the rule's kernel over the flat buffers with `table`.
+    pub fn record(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor, table: &B::Tensor) -> Result<()> {
+        fused::record(be, self.kernel, params, grads, self.state, table, self.chunk_groups, self.norm)
+    }
+
+    /// Fills the host table with one block per group from `block`, given each group's settings
+    /// (t = 1): the tables of the passes that are not steps (schedule-free AdamW's y ↔ x switch,
+    /// Sophia-G's Hessian EMA).
+    pub fn fill_table_host(&mut self, block: impl Fn(&StepScalars) -> GroupHyper) {
+        for (gi, g) in self.groups.iter().enumerate() {
+            let scalars =
+                StepScalars { lr: g.lr, weight_decay: g.weight_decay, momentum: g.momentum, t: 1.0, mu_product: 1.0 };
+            let block = bytemuck::cast::<GroupHyper, [f32; HYPER_LEN]>(block(&scalars));
+            self.table_host.data_mut()[gi * HYPER_LEN..(gi + 1) * HYPER_LEN].copy_from_slice(&block);
+        }
+    }
+}
+
+/// A rule's device side: the buffers it keeps beside the shared state and how it records its
+/// passes. The defaults are the one fused dispatch per step and no other pass; a rule that
+/// needs more implements this in its file and returns it from [`UpdateRule::device`].
+pub trait RuleDevice<B: Backend> {
+    /// Records a step, after the step table is written and the clip's norm computed.
+    fn record_step(&mut self, be: &B, params: &mut B::Tensor, grads: &B::Tensor, mut s: Shared<'_, B>) -> Result<()> {
+        let table = s.table;
+        s.record(be, params, grads, table)
+    }
+    /// An auxiliary-gradient pass (Sophia-G's Hessian EMA from ĝ); false when the rule has none.
+    fn auxiliary_gradient(
+        &mut self,
+        _be: &B,
+        _params: &mut B::Tensor,
+        _grads: &B::Tensor,
+        _s: Shared<'_, B>,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+    /// Moves the parameters between the train and the eval weights (schedule-free AdamW's
+    /// y ↔ x); only called for rules that [`UpdateRule::keeps_running_groups`].
+    fn switch(&mut self, _be: &B, _params: &mut B::Tensor, _to_eval: bool, _s: Shared<'_, B>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The device side of the rules that need nothing beyond the shared buffers.
+pub struct Fused;
+
+impl<B: Backend> RuleDevice<B> for Fused {}
+
+/// Where a rule's device side is made: the layout, the state buffer (Muon views its scratch
+/// slot) and the host copy of the chunk groups (Adafactor's tensor table names each tensor's).
+pub struct DeviceContext<'a, B: Backend> {
+    /// The parameter layout.
+    pub layout: &'a ParamLayout,
+    /// The flat state buffer.
+    pub state: &'a B::Tensor,
+    /// The group of every chunk, on the host.
+    pub chunk_groups: &'a [u32],
+    /// How many groups there are.
+    pub groups: usize,
 }

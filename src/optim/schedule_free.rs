@@ -6,9 +6,10 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
-use super::rule::{out_of_range, GroupContext, UpdateRule};
+use super::rule::{out_of_range, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
 use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -173,6 +174,9 @@ impl UpdateRule for ScheduleFreeConfig {
     fn keeps_running_groups(&self) -> bool {
         true
     }
+    fn device<B: Backend>(&self, _be: &B, _cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        Ok(Box::new(ScheduleFreeDevice::<B> { config: *self, switch_table: None, zero_grads: None }))
+    }
     fn validate(&self) -> Result<()> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return Err(out_of_range("ScheduleFree", "eps", self.eps, "> 0"));
@@ -204,5 +208,31 @@ impl UpdateRule for ScheduleFreeConfig {
     }
     fn block(&self, s: &StepScalars, group: GroupContext<'_>) -> GroupHyper {
         self.block(s, group.running)
+    }
+}
+
+/// Schedule-free AdamW's device side: the table of its y ↔ x switch and the all-zero gradient
+/// the switch binds (both made at the first switch, then kept).
+struct ScheduleFreeDevice<B: Backend> {
+    config: ScheduleFreeConfig,
+    switch_table: Option<B::Tensor>,
+    zero_grads: Option<B::Tensor>,
+}
+
+impl<B: Backend> RuleDevice<B> for ScheduleFreeDevice<B> {
+    /// `p = lerp(p, z, 1 − 1/β1)` to eval mode, `lerp(p, z, 1 − β1)` back: one dispatch.
+    fn switch(&mut self, be: &B, params: &mut B::Tensor, to_eval: bool, mut s: Shared<'_, B>) -> Result<()> {
+        let c = self.config;
+        s.fill_table_host(|scalars| c.switch_block(scalars, to_eval));
+        match &mut self.switch_table {
+            Some(t) => be.write(t, s.table_host)?,
+            None => self.switch_table = Some(be.upload(s.table_host)?),
+        }
+        if self.zero_grads.is_none() {
+            self.zero_grads = Some(be.zeros(&[s.layout.total()])?);
+        }
+        let (table, zero) =
+            (self.switch_table.as_ref().expect("written above"), self.zero_grads.as_ref().expect("made above"));
+        s.record(be, params, zero, table)
     }
 }

@@ -5,9 +5,10 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
-use super::rule::{out_of_range, GroupContext, UpdateRule};
+use super::rule::{out_of_range, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
 use crate::backend::kernel::Kernel;
+use crate::backend::Backend;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -123,6 +124,9 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for SophiaConfig {
+    fn device<B: Backend>(&self, _be: &B, _cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+        Ok(Box::new(SophiaDevice::<B> { config: *self, hessian_table: None }))
+    }
     fn validate(&self) -> Result<()> {
         if !(self.rho.is_finite() && self.rho > 0.0) {
             return Err(out_of_range("Sophia", "rho", self.rho, "> 0"));
@@ -155,5 +159,32 @@ impl UpdateRule for SophiaConfig {
     }
     fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
         self.block(s)
+    }
+}
+
+/// Sophia-G's device side: the constant table of its Hessian pass (written at the first).
+struct SophiaDevice<B: Backend> {
+    config: SophiaConfig,
+    hessian_table: Option<B::Tensor>,
+}
+
+impl<B: Backend> RuleDevice<B> for SophiaDevice<B> {
+    /// The Hessian EMA, `h = β2·h + (1 − β2)·ĝ·ĝ`, from `grads` ĝ: one dispatch of the kernel in
+    /// its Hessian mode; the parameters do not change.
+    fn auxiliary_gradient(
+        &mut self,
+        be: &B,
+        params: &mut B::Tensor,
+        grads: &B::Tensor,
+        mut s: Shared<'_, B>,
+    ) -> Result<bool> {
+        if self.hessian_table.is_none() {
+            let c = self.config;
+            s.fill_table_host(|scalars| c.hessian_block(scalars));
+            self.hessian_table = Some(be.upload(s.table_host)?);
+        }
+        let table = self.hessian_table.as_ref().expect("written above");
+        s.record(be, params, grads, table)?;
+        Ok(true)
     }
 }
