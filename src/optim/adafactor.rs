@@ -7,7 +7,7 @@
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
 use super::OptimizerConfig;
 use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
@@ -221,7 +221,7 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for AdafactorConfig {
-    fn state_of(&self, v: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+    fn state_of(&self, v: &ParamView) -> Option<StateTensors> {
         Some(state_layout(v))
     }
     fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {

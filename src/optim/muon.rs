@@ -9,7 +9,7 @@
 
 use super::hyper::{flag, lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
+use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
 use super::ParamGroup;
 use super::{adam, AdamConfig, OptimizerConfig};
 use crate::backend::kernel::Kernel;
@@ -180,7 +180,7 @@ impl UpdateRule for MuonConfig {
         (self.adamw.lr, self.adamw.weight_decay, self.adamw.betas.0)
     }
     /// 2-D weights keep Muon's momentum buffer; the rest AdamW's two moments.
-    fn state_of(&self, v: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+    fn state_of(&self, v: &ParamView) -> Option<StateTensors> {
         let names: &[&'static str] = if v.shape.len() == 2 { &["momentum_buffer"] } else { &["exp_avg", "exp_avg_sq"] };
         Some(names.iter().enumerate().map(|(slot, &name)| (name, slot, v.len(), v.shape.clone())).collect())
     }

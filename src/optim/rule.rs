@@ -19,6 +19,9 @@ pub(crate) fn out_of_range(optimizer: &str, what: &str, v: f64, range: &str) -> 
     Error::InvalidArgument { what: optimizer.into(), detail: format!("{what} = {v} must be {range}") }
 }
 
+/// A parameter's state tensors: (name, slot, elements, shape) each.
+pub type StateTensors = Vec<(&'static str, usize, usize, Vec<usize>)>;
+
 /// One parameter group as a rule's block sees it.
 #[derive(Debug)]
 pub struct GroupContext<'a> {
@@ -96,7 +99,7 @@ pub trait UpdateRule: std::fmt::Debug {
     /// How one parameter's state is laid out when it is not one full-size tensor per named
     /// slot: (name, slot, elements, shape) per state tensor (Muon's 2-D weights keep only a
     /// momentum buffer, Adafactor's statistics are rows and columns), or None.
-    fn state_of(&self, _view: &ParamView) -> Option<Vec<(&'static str, usize, usize, Vec<usize>)>> {
+    fn state_of(&self, _view: &ParamView) -> Option<StateTensors> {
         None
     }
     /// True when each group keeps running numbers and the parameters may be in an eval mode
@@ -104,6 +107,17 @@ pub trait UpdateRule: std::fmt::Debug {
     /// with the state.
     fn keeps_running_groups(&self) -> bool {
         false
+    }
+    /// Every how many steps the trainer runs the rule's auxiliary-gradient pass (Sophia-G's
+    /// Hessian estimate from labels sampled from the model, which needs the cross-entropy
+    /// loss), or None for rules without one.
+    fn auxiliary_interval(&self) -> Option<u64> {
+        None
+    }
+    /// The setting that counts the rows behind one step's gradient (Sophia-G's `bs`), for a
+    /// run to set from its batch, accumulation and replicas; None for rules without one.
+    fn rows_per_step(&mut self) -> Option<&mut f64> {
+        None
     }
     /// The rule's device side for backend `B` (its own buffers and passes); the default is
     /// [`Fused`]: the one fused dispatch per step.

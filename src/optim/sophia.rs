@@ -124,6 +124,12 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for SophiaConfig {
+    fn auxiliary_interval(&self) -> Option<u64> {
+        Some(self.hessian_interval)
+    }
+    fn rows_per_step(&mut self) -> Option<&mut f64> {
+        Some(&mut self.bs)
+    }
     fn device<B: Backend>(&self, _be: &B, _cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
         Ok(Box::new(SophiaDevice::<B> { config: *self, hessian_table: None }))
     }

@@ -227,8 +227,8 @@ pub fn build_trainer<B: Backend>(
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(rows, 7.0), data.bytes())?;
     let model = Model::new(be, spec.clone(), cfg.seed)?;
     let mut optimizer_cfg = optimizer_config(cfg)?;
-    if let crate::optim::OptimizerConfig::Sophia(c) = &mut optimizer_cfg {
-        c.bs *= replicas as f64; // the rows behind one step's (all-reduced) estimate
+    if let Some(rows) = optimizer_cfg.rule_mut().rows_per_step() {
+        *rows *= replicas as f64; // the rows behind one step's (all-reduced) estimate
     }
     let optimizer = Optimizer::new(be, optimizer_cfg, &spec.layout()?, &[])?;
     let steps_per_epoch = tc.steps_in_epoch(train_rows);

@@ -135,9 +135,9 @@ pub(crate) fn parse_init(name: &str, act: Activation) -> Result<Init> {
 pub fn optimizer_config(cfg: &RunConfig) -> Result<OptimizerConfig> {
     let entry = registry::find(&cfg.optimizer)?;
     let mut config = (entry.from_settings)(&cfg.optimizer_settings());
-    if let OptimizerConfig::Sophia(c) = &mut config {
+    if let Some(rows) = config.rule_mut().rows_per_step() {
         // Sophia-G's Hessian EMA is scaled by the examples behind one estimate: one step's rows.
-        c.bs = (cfg.batch_size * cfg.accumulation) as f64;
+        *rows = (cfg.batch_size * cfg.accumulation) as f64;
     }
     Ok(config)
 }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
 use crate::loss::LossKind;
 use crate::nn::Model;
-use crate::optim::{Clip, Optimizer, OptimizerConfig};
+use crate::optim::{Clip, Optimizer};
 use crate::params::ALIGN;
 use crate::rng::Rng;
 use crate::schedule::Schedule;
@@ -195,9 +195,9 @@ impl<B: Backend> Trainer<B> {
             });
         }
         optimizer.set_clip(config.clip)?;
-        if matches!(optimizer.config(), OptimizerConfig::Sophia(_)) && loss != LossKind::CrossEntropy {
+        if optimizer.config().rule().auxiliary_interval().is_some() && loss != LossKind::CrossEntropy {
             return Err(Error::InvalidArgument {
-                what: "sophia".into(),
+                what: format!("{:?}", optimizer.config().kind()).to_lowercase(),
                 detail: format!(
                     "its Hessian estimate samples class labels from the model (Gauss-Newton-Bartlett), so it needs \
                      the cross-entropy loss, not {loss:?}"
@@ -352,8 +352,8 @@ impl<B: Backend> Trainer<B> {
         let (params, grads) = (self.model.params.flat_mut(), self.model.grads.flat());
         self.optimizer.step_with_sum_squares(be, params, grads, &self.grad_sumsq)?;
         self.steps += 1;
-        if let OptimizerConfig::Sophia(c) = self.optimizer.config() {
-            if self.steps.is_multiple_of(c.hessian_interval) {
+        if let Some(k) = self.optimizer.config().rule().auxiliary_interval() {
+            if self.steps.is_multiple_of(k) {
                 self.hessian_estimate(be)?;
             }
         }
