@@ -1,4 +1,5 @@
-//! `OptimizerConfig`: one of the optimizers (each in its own file), and `OptimKind`, its kernel.
+//! `OptimizerConfig`: one of the optimizers (each in its own file, behind its `UpdateRule`), from
+//! one table that also makes `OptimKind`.
 //! Hyperparameters are f64, as the Python floats PyTorch computes its step scalars from.
 
 use super::hyper::{GroupHyper, StepScalars};
@@ -10,114 +11,87 @@ use super::{
 use crate::backend::Backend;
 use crate::error::Result;
 
-/// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad puts it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum OptimizerConfig {
+/// The table of optimizers: one line each (variant, its config in `optim/<name>.rs`, its doc).
+/// Generates [`OptimizerConfig`], [`OptimKind`] and the one dispatch to each config's
+/// [`UpdateRule`] (`rule`, `rule_mut`, `kind`, `device`), so nothing else matches on a name.
+macro_rules! optimizers {
+    ($($(#[$doc:meta])* $variant:ident($config:ty);)*) => {
+        /// Every optimizer downhill has, "sorted in order of increasing complexity" as tinygrad
+        /// puts it.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum OptimizerConfig {
+            $($(#[$doc])* $variant($config),)*
+        }
+
+        /// Which optimizer a config is (its name in messages).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum OptimKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl OptimizerConfig {
+            /// The optimizer's update rule (its file): every per-optimizer answer comes from it.
+            pub fn rule(&self) -> &dyn UpdateRule {
+                match self {
+                    $(OptimizerConfig::$variant(c) => c,)*
+                }
+            }
+
+            /// [`OptimizerConfig::rule`], to change a setting.
+            pub fn rule_mut(&mut self) -> &mut dyn UpdateRule {
+                match self {
+                    $(OptimizerConfig::$variant(c) => c,)*
+                }
+            }
+
+            /// The rule's device side on `be` (its own buffers and passes; see
+            /// [`UpdateRule::device`]).
+            pub fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
+                match self {
+                    $(OptimizerConfig::$variant(c) => c.device(be, cx),)*
+                }
+            }
+
+            /// Which optimizer this is.
+            pub fn kind(&self) -> OptimKind {
+                match self {
+                    $(OptimizerConfig::$variant(_) => OptimKind::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+optimizers! {
     /// SGD with optional momentum, dampening, Nesterov and L2.
-    Sgd(SgdConfig),
+    Sgd(SgdConfig);
     /// Adagrad.
-    Adagrad(AdagradConfig),
+    Adagrad(AdagradConfig);
     /// RMSprop.
-    Rmsprop(RmspropConfig),
+    Rmsprop(RmspropConfig);
     /// Adam / AdamW / AMSGrad.
-    Adam(AdamConfig),
+    Adam(AdamConfig);
     /// Adamax.
-    Adamax(AdamaxConfig),
+    Adamax(AdamaxConfig);
     /// NAdam.
-    Nadam(NadamConfig),
+    Nadam(NadamConfig);
     /// RAdam.
-    Radam(RadamConfig),
+    Radam(RadamConfig);
     /// Lion.
-    Lion(LionConfig),
+    Lion(LionConfig);
     /// Sophia-G.
-    Sophia(SophiaConfig),
+    Sophia(SophiaConfig);
     /// Schedule-free AdamW.
-    ScheduleFree(ScheduleFreeConfig),
+    ScheduleFree(ScheduleFreeConfig);
     /// LAMB.
-    Lamb(LambConfig),
+    Lamb(LambConfig);
     /// Adafactor.
-    Adafactor(AdafactorConfig),
+    Adafactor(AdafactorConfig);
     /// Muon for 2-D weights, AdamW for the rest.
-    Muon(MuonConfig),
+    Muon(MuonConfig);
 }
 
 impl OptimizerConfig {
-    /// The optimizer's update rule (its file): every per-optimizer answer comes from it.
-    pub fn rule(&self) -> &dyn UpdateRule {
-        match self {
-            OptimizerConfig::Sgd(c) => c,
-            OptimizerConfig::Adagrad(c) => c,
-            OptimizerConfig::Rmsprop(c) => c,
-            OptimizerConfig::Adam(c) => c,
-            OptimizerConfig::Adamax(c) => c,
-            OptimizerConfig::Nadam(c) => c,
-            OptimizerConfig::Radam(c) => c,
-            OptimizerConfig::Lion(c) => c,
-            OptimizerConfig::Sophia(c) => c,
-            OptimizerConfig::ScheduleFree(c) => c,
-            OptimizerConfig::Lamb(c) => c,
-            OptimizerConfig::Adafactor(c) => c,
-            OptimizerConfig::Muon(c) => c,
-        }
-    }
-
-    /// [`OptimizerConfig::rule`], to change a setting.
-    pub fn rule_mut(&mut self) -> &mut dyn UpdateRule {
-        match self {
-            OptimizerConfig::Sgd(c) => c,
-            OptimizerConfig::Adagrad(c) => c,
-            OptimizerConfig::Rmsprop(c) => c,
-            OptimizerConfig::Adam(c) => c,
-            OptimizerConfig::Adamax(c) => c,
-            OptimizerConfig::Nadam(c) => c,
-            OptimizerConfig::Radam(c) => c,
-            OptimizerConfig::Lion(c) => c,
-            OptimizerConfig::Sophia(c) => c,
-            OptimizerConfig::ScheduleFree(c) => c,
-            OptimizerConfig::Lamb(c) => c,
-            OptimizerConfig::Adafactor(c) => c,
-            OptimizerConfig::Muon(c) => c,
-        }
-    }
-
-    /// The rule's device side on `be` (its own buffers and passes; see [`UpdateRule::device`]).
-    pub fn device<B: Backend>(&self, be: &B, cx: DeviceContext<'_, B>) -> Result<Box<dyn RuleDevice<B>>> {
-        match self {
-            OptimizerConfig::Sgd(c) => c.device(be, cx),
-            OptimizerConfig::Adagrad(c) => c.device(be, cx),
-            OptimizerConfig::Rmsprop(c) => c.device(be, cx),
-            OptimizerConfig::Adam(c) => c.device(be, cx),
-            OptimizerConfig::Adamax(c) => c.device(be, cx),
-            OptimizerConfig::Nadam(c) => c.device(be, cx),
-            OptimizerConfig::Radam(c) => c.device(be, cx),
-            OptimizerConfig::Lion(c) => c.device(be, cx),
-            OptimizerConfig::Sophia(c) => c.device(be, cx),
-            OptimizerConfig::ScheduleFree(c) => c.device(be, cx),
-            OptimizerConfig::Lamb(c) => c.device(be, cx),
-            OptimizerConfig::Adafactor(c) => c.device(be, cx),
-            OptimizerConfig::Muon(c) => c.device(be, cx),
-        }
-    }
-
-    /// Which optimizer this is.
-    pub fn kind(&self) -> OptimKind {
-        match self {
-            OptimizerConfig::Sgd(_) => OptimKind::Sgd,
-            OptimizerConfig::Adagrad(_) => OptimKind::Adagrad,
-            OptimizerConfig::Rmsprop(_) => OptimKind::Rmsprop,
-            OptimizerConfig::Adam(_) => OptimKind::Adam,
-            OptimizerConfig::Adamax(_) => OptimKind::Adamax,
-            OptimizerConfig::Nadam(_) => OptimKind::Nadam,
-            OptimizerConfig::Radam(_) => OptimKind::Radam,
-            OptimizerConfig::Lion(_) => OptimKind::Lion,
-            OptimizerConfig::Sophia(_) => OptimKind::Sophia,
-            OptimizerConfig::ScheduleFree(_) => OptimKind::ScheduleFree,
-            OptimizerConfig::Lamb(_) => OptimKind::Lamb,
-            OptimizerConfig::Adafactor(_) => OptimKind::Adafactor,
-            OptimizerConfig::Muon(_) => OptimKind::Muon,
-        }
-    }
-
     /// The learning rate.
     pub fn lr(&self) -> f64 {
         self.rule().lr()
@@ -163,35 +137,4 @@ impl OptimizerConfig {
     pub fn block(&self, s: &StepScalars) -> GroupHyper {
         self.rule().block(s, GroupContext { index: 1, running: &mut Default::default() })
     }
-}
-
-/// The fused update kernels (the `*_step` entry points of `shaders/optim/`) and their CPU twins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptimKind {
-    /// `sgd_step`.
-    Sgd,
-    /// `adagrad_step`.
-    Adagrad,
-    /// `rmsprop_step`.
-    Rmsprop,
-    /// `adam_step` (Adam, AdamW, AMSGrad).
-    Adam,
-    /// `adamax_step`.
-    Adamax,
-    /// `nadam_step`.
-    Nadam,
-    /// `radam_step`.
-    Radam,
-    /// `lion_step`.
-    Lion,
-    /// `sophia_step` (Sophia-G's step and its Hessian EMA).
-    Sophia,
-    /// `schedule_free_step` (schedule-free AdamW's step and its y ↔ x switch).
-    ScheduleFree,
-    /// `lamb_step` (LAMB's two phases around the trust ratios).
-    Lamb,
-    /// `adafactor_step` (per tensor; not the elementwise fused step).
-    Adafactor,
-    /// `muon_step` (momentum into U and AdamW; Newton–Schulz follows on the matmuls).
-    Muon,
 }
