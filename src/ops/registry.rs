@@ -26,42 +26,34 @@ macro_rules! shader {
 }
 pub(crate) use shader;
 
-shader!(MATMUL_WGSL, "matmul.wgsl", 256, "activation.wgsl");
-shader!(ELEMENTWISE_WGSL, "elementwise.wgsl", 256, "activation.wgsl");
-shader!(SOFTMAX_WGSL, "softmax.wgsl", 64);
-shader!(LOSS_WGSL, "loss.wgsl", 256);
-shader!(REDUCE_WGSL, "reduce.wgsl", 64);
-shader!(DROPOUT_WGSL, "dropout.wgsl", 256);
-shader!(GATHER_WGSL, "gather.wgsl", 256);
-shader!(CONV_WGSL, "conv.wgsl", 256);
-shader!(POOL_WGSL, "pool.wgsl", 256);
-shader!(NORM_WGSL, "norm.wgsl", 256);
-shader!(EMBEDDING_WGSL, "embedding.wgsl", 256);
-shader!(ATTENTION_WGSL, "attention.wgsl", 256);
-shader!(SURFACE_WGSL, "surface.wgsl", 256);
-shader!(SEGMENT_NORM_WGSL, "segment_norm.wgsl", 256);
-shader!(SAMPLE_WGSL, "sample.wgsl", 256);
-shader!(HEADS_WGSL, "heads.wgsl", 256);
+/// One line per shader file: `NAME: "file" WG [preludes];`. Generates the consts and
+/// [`ALL_SHADERS`].
+macro_rules! shaders {
+    ($($name:ident: $file:literal $wg:literal [$($pre:literal),*];)*) => {
+        $(shader!($name, $file, $wg $(, $pre)*);)*
+        /// Every shader file, for validation.
+        pub const ALL_SHADERS: &[&Shader] = &[$(&$name),*];
+    };
+}
 
-/// Every shader file, for validation.
-pub const ALL_SHADERS: &[&Shader] = &[
-    &MATMUL_WGSL,
-    &ELEMENTWISE_WGSL,
-    &SOFTMAX_WGSL,
-    &LOSS_WGSL,
-    &REDUCE_WGSL,
-    &DROPOUT_WGSL,
-    &GATHER_WGSL,
-    &CONV_WGSL,
-    &POOL_WGSL,
-    &NORM_WGSL,
-    &EMBEDDING_WGSL,
-    &ATTENTION_WGSL,
-    &SURFACE_WGSL,
-    &SEGMENT_NORM_WGSL,
-    &SAMPLE_WGSL,
-    &HEADS_WGSL,
-];
+shaders! {
+    MATMUL_WGSL: "matmul.wgsl" 256 ["activation.wgsl"];
+    ELEMENTWISE_WGSL: "elementwise.wgsl" 256 ["activation.wgsl"];
+    SOFTMAX_WGSL: "softmax.wgsl" 64 [];
+    LOSS_WGSL: "loss.wgsl" 256 [];
+    REDUCE_WGSL: "reduce.wgsl" 64 [];
+    DROPOUT_WGSL: "dropout.wgsl" 256 [];
+    GATHER_WGSL: "gather.wgsl" 256 [];
+    CONV_WGSL: "conv.wgsl" 256 [];
+    POOL_WGSL: "pool.wgsl" 256 [];
+    NORM_WGSL: "norm.wgsl" 256 [];
+    EMBEDDING_WGSL: "embedding.wgsl" 256 [];
+    ATTENTION_WGSL: "attention.wgsl" 256 [];
+    SURFACE_WGSL: "surface.wgsl" 256 [];
+    SEGMENT_NORM_WGSL: "segment_norm.wgsl" 256 [];
+    SAMPLE_WGSL: "sample.wgsl" 256 [];
+    HEADS_WGSL: "heads.wgsl" 256 [];
+}
 
 use Access::{Read as R, ReadWrite as W, Uniform as U};
 
