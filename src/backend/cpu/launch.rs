@@ -11,7 +11,9 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 enum Guard<'a> {
     /// A u32 buffer (borrowed directly, no lock).
     None,
+    /// A tensor the kernel reads.
     Read(RwLockReadGuard<'a, Vec<f32>>),
+    /// A tensor the kernel writes.
     Write(RwLockWriteGuard<'a, Vec<f32>>),
 }
 
