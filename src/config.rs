@@ -438,22 +438,29 @@ impl RunConfig {
     }
 
     fn validate_optimizer(&self) -> Result<()> {
-        crate::optim::registry::check_settings(&self.optimizer, &self.optimizer_settings())?;
-        if self.optimizer == "sophia" && self.loss != "cross_entropy" {
+        // The rule answers what it needs (registry::build also runs its own validation).
+        let optimizer = crate::optim::registry::build(&self.optimizer, &self.optimizer_settings())?;
+        let rule = optimizer.rule();
+        if rule.auxiliary_interval().is_some() && self.loss != "cross_entropy" {
             return Err(Error::InvalidArgument {
                 what: "optimizer".into(),
                 detail: format!(
-                    "sophia samples class labels from the model for its Hessian estimate, so it needs the \
-                     cross-entropy loss, not {}",
-                    self.loss
+                    "{} samples class labels from the model for its auxiliary gradient (Sophia-G's Hessian \
+                     estimate), so it needs the cross-entropy loss, not {}",
+                    self.optimizer, self.loss
                 ),
             });
         }
-        if self.optimizer == "lamb" && (self.clip_norm.is_some() || self.clip_value.is_some()) {
-            return Err(Error::InvalidArgument {
-                what: if self.clip_norm.is_some() { "clip_norm" } else { "clip_value" }.into(),
-                detail: "does not apply to lamb: it clips by its own max_grad_norm (1.0, timm's default)".into(),
-            });
+        if let Some(max_norm) = rule.own_clip() {
+            if self.clip_norm.is_some() || self.clip_value.is_some() {
+                return Err(Error::InvalidArgument {
+                    what: if self.clip_norm.is_some() { "clip_norm" } else { "clip_value" }.into(),
+                    detail: format!(
+                        "does not apply to {}: it clips by its own max_grad_norm ({max_norm})",
+                        self.optimizer
+                    ),
+                });
+            }
         }
         Ok(())
     }
