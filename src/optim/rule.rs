@@ -1,7 +1,10 @@
-//! `UpdateRule`: what each optimizer's file says about itself, so `Optimizer` and
-//! `OptimizerConfig` ask the rule instead of matching on its name: its kernel, its PyTorch
-//! settings (lr, weight decay, momentum or β), its state slots, its per-group step block and
-//! its own clip. Implemented by each config in `optim/<name>.rs`.
+//! `UpdateRule`: what each optimizer's file says about itself, so `Optimizer`, the trainer and
+//! the run ask the rule instead of matching on its name: its kernel, its PyTorch settings (lr,
+//! weight decay, momentum or β), its state slots and layout, its per-group step block, its own
+//! clip and validation, and the hooks where it differs (its groups, its initial state, a
+//! running product, an auxiliary-gradient pass). `RuleDevice` is its device side: the buffers
+//! it keeps and how it records a step (by default the one fused dispatch), its auxiliary
+//! gradient and its train/eval switch. Both are implemented in `optim/<name>.rs`.
 
 use super::fused;
 use super::hyper::{GroupHyper, StepScalars, HYPER_LEN};

@@ -335,7 +335,7 @@ impl GpuBackend {
 
     /// Records one dispatch of `kernel` with a uniform holding `params` and the storage buffers
     /// in the kernel's binding order.
-    pub(crate) fn dispatch(
+    fn dispatch(
         &self,
         kernel: &Kernel,
         params: &[u8],
