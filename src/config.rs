@@ -133,7 +133,7 @@ impl Default for RunConfig {
             batch_size: 64,
             epochs: 15,
             seed: 0,
-            normalization: Normalization::Scalar,
+            normalization: Normalization::Auto,
             classes: None,
             validation: 0.0,
             patience: None,

@@ -9,6 +9,10 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Normalization {
+    /// The data's own default, chosen when the data are read ([`Normalization::resolve`]):
+    /// `standardize` for CSV tables (columns in their own units), `scalar` for images (IDX, or
+    /// CSV rows given a [C, H, W] input shape: pixels share one unit).
+    Auto,
     /// Leave features as read.
     None,
     /// `(x − mean_j) / std_j` per feature j (std 0 → 1), as scikit-learn's StandardScaler.
@@ -24,14 +28,30 @@ impl FromStr for Normalization {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
+            "auto" => Ok(Normalization::Auto),
             "none" => Ok(Normalization::None),
             "standardize" => Ok(Normalization::Standardize),
             "scalar" => Ok(Normalization::Scalar),
             "min-max" | "minmax" => Ok(Normalization::MinMax),
             other => Err(Error::InvalidArgument {
                 what: "normalization".into(),
-                detail: format!("unknown {other:?}; expected none, standardize, scalar or min-max"),
+                detail: format!("unknown {other:?}; expected auto, none, standardize, scalar or min-max"),
             }),
+        }
+    }
+}
+
+impl Normalization {
+    /// The kind to fit for data read as `schema` (`images`: the rows are [C, H, W] images):
+    /// `Auto` becomes `Standardize` for a CSV table (one mean and std over columns in
+    /// different units leaves the small-valued columns all but constant: wine scored 0.64
+    /// that way, 1.00 per column) and `Scalar` for images, IDX or CSV (pixels share one
+    /// unit); any other kind is kept.
+    pub fn resolve(self, schema: &super::InputSchema, images: bool) -> Normalization {
+        match (self, schema) {
+            (Normalization::Auto, super::InputSchema::Csv { .. }) if !images => Normalization::Standardize,
+            (Normalization::Auto, _) => Normalization::Scalar,
+            (kind, _) => kind,
         }
     }
 }
@@ -54,7 +74,8 @@ impl Normalizer {
         let x = data.x.data();
         let col = |j: usize| (0..n).map(move |r| x[r * f + j] as f64);
         let (shift, factor): (Vec<f64>, Vec<f64>) = match kind {
-            Normalization::None => (vec![0.0; f], vec![1.0; f]),
+            // Resolved before fitting; left unresolved, it changes nothing.
+            Normalization::Auto | Normalization::None => (vec![0.0; f], vec![1.0; f]),
             Normalization::Standardize => (0..f)
                 .map(|j| {
                     let mean = col(j).sum::<f64>() / n.max(1) as f64;

@@ -120,7 +120,10 @@ impl Prepared {
         }
         let normalizer = match ckpt {
             Some(c) => c.meta.normalizer.clone(),
-            None => Normalizer::fit(cfg.normalization, &train),
+            None => {
+                let images = cfg.input_shape.as_ref().is_some_and(|s| s.len() == 3);
+                Normalizer::fit(cfg.normalization.resolve(&schema, images), &train)
+            }
         };
         normalizer.apply(&mut train)?;
         normalizer.apply(&mut test)?;
@@ -463,7 +466,7 @@ fn likely_cause(cfg: &RunConfig, data: &Prepared) -> String {
         return format!(
             "the input features reach {max_abs:e} after normalisation ({:?}); rescale them (normalization = \
              \"standardize\") or remove the outlying rows",
-            cfg.normalization
+            data.normalizer.kind
         );
     }
     if cfg.eps.is_some_and(|e| e < 1e-12) {

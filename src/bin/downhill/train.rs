@@ -111,7 +111,9 @@ pub struct TrainArgs {
     /// Seed of everything random.
     #[arg(long)]
     seed: Option<u64>,
-    /// none, standardize, scalar, min-max.
+    /// auto (default: standardize for CSV tables, per column; scalar for images: IDX, or CSV
+    /// with a C,H,W input shape), none,
+    /// standardize, scalar, min-max. Fitted on the training rows and stored in the checkpoint.
     #[arg(long)]
     normalization: Option<String>,
     /// Number of classes (default: the data's label set, which must be dense).
