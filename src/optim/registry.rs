@@ -155,11 +155,21 @@ pub fn names() -> String {
     OPTIMIZERS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
 }
 
-/// The optimizer called `name` in the CLI or TOML.
+/// The optimizer called `name` in the CLI or TOML, in any letter case (`Adam` is `adam`); an
+/// unknown name's error suggests the nearest one.
 pub fn find(name: &str) -> Result<&'static OptimizerEntry> {
-    OPTIMIZERS.iter().find(|o| o.name == name).ok_or_else(|| Error::InvalidArgument {
-        what: "optimizer".into(),
-        detail: format!("unknown {name:?}; expected one of {}", names()),
+    let lower = name.to_lowercase();
+    OPTIMIZERS.iter().find(|o| o.name == lower).ok_or_else(|| {
+        let near = OPTIMIZERS
+            .iter()
+            .map(|o| o.name)
+            .min_by_key(|n| strsim::levenshtein(n, &lower))
+            .filter(|n| strsim::levenshtein(n, &lower) <= 3);
+        let hint = near.map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+        Error::InvalidArgument {
+            what: "optimizer".into(),
+            detail: format!("unknown {name:?}{hint}; expected one of {}", names()),
+        }
     })
 }
 

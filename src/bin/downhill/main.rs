@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train an MLP (on the built-in MNIST subset unless --data says otherwise).
+    /// Train a model: an MLP by default, a preset (cnn, lenet5) or a layer spec (--model), on the
+    /// built-in MNIST subset unless --data says otherwise.
     Train(Box<train::TrainArgs>),
     /// Evaluate a checkpoint on a test set.
     Eval(eval::EvalArgs),
