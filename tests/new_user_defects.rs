@@ -31,3 +31,25 @@ fn train_help_does_not_say_it_trains_only_an_mlp() {
     assert!(!line.contains("Train an MLP"), "{line}");
     assert!(line.contains("Train a model"), "{line}");
 }
+
+#[test]
+fn negative_option_values_reach_the_check_that_names_the_setting() {
+    let dir = std::env::temp_dir().join(format!("downhill-test-{}-negative", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["train", "--lr", "-1", "--out", out], &["lr", "-1 is out of range"]),
+        (&["train", "--schedule", "step", "--gamma", "-1", "--out", out], &["gamma", "-1 is out of range"]),
+        (&["train", "--patience", "-1", "--out", out], &["--patience", "-1 is not a whole number"]),
+        (&["train", "--checkpoint-every", "-1", "--out", out], &["--checkpoint-every", "-1 is not a whole number"]),
+        (&["bench", "--seconds", "-1"], &["--seconds", "-1 is out of range"]),
+    ];
+    for (args, needles) in cases {
+        let (ok, _, stderr) = downhill(args);
+        assert!(!ok, "{args:?} must fail");
+        assert!(!stderr.contains("unexpected argument"), "{args:?}: {stderr}");
+        for n in *needles {
+            assert!(stderr.contains(n), "{args:?}: {stderr:?} should mention {n:?}");
+        }
+        assert!(!dir.exists(), "{args:?} left {out}");
+    }
+}

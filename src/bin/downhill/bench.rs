@@ -8,8 +8,9 @@ use downhill::device::{open, Device, DeviceRequest};
 use downhill::{Backend, CpuBackend, GpuBackend, Result};
 use std::io::IsTerminal;
 
-/// Flags of `downhill bench`.
+/// Flags of `downhill bench` (a negative number is taken as a value and range-checked).
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// cpu, gpu, all (both, with the GPU/CPU ratio), auto, an adapter index or part of its name.
     #[arg(long, default_value = "all")]

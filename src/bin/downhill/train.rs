@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Flags of `downhill train`; each overrides the config file, which overrides the defaults.
+/// A negative number is taken as a value (`--lr -1`), so it reaches the check that names its
+/// setting instead of clap's "unexpected argument".
 #[derive(Args, Debug, Default)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// TOML file with any of the settings below (keys as the flags, with underscores).
     #[arg(long)]
@@ -123,7 +126,7 @@ pub struct TrainArgs {
     #[arg(long)]
     validation: Option<f64>,
     /// Early stopping patience in epochs.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<usize>)]
     patience: Option<usize>,
     /// val_loss, val_accuracy, train_loss, test_loss.
     #[arg(long)]
@@ -135,7 +138,7 @@ pub struct TrainArgs {
     #[arg(long)]
     feed: Option<String>,
     /// Checkpoint every N steps as well as at epoch ends.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<u64>)]
     checkpoint_every: Option<u64>,
     /// L1 penalty.
     #[arg(long)]
@@ -527,4 +530,10 @@ pub fn print_confusion(confusion: &Option<Vec<Vec<u64>>>, file: Option<&Path>) {
         }
         println!();
     }
+}
+
+/// A whole-number flag: a negative or fractional value is refused with the range it must be
+/// in (clap would say only "invalid digit found in string").
+fn whole<T: std::str::FromStr>(s: &str) -> std::result::Result<T, String> {
+    s.trim().parse::<T>().map_err(|_| format!("{s} is not a whole number ≥ 0"))
 }
