@@ -7,9 +7,8 @@
 
 use super::hyper::{lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
+use super::rule::{rule_settings, DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::params::ParamView;
@@ -228,18 +227,7 @@ impl UpdateRule for AdafactorConfig {
         let table = tensor_table(cx.layout.views(), |v| cx.chunk_groups[v.offset / ALIGN]);
         Ok(Box::new(AdafactorDevice::<B> { tensors: be.upload_u32(&table)? }))
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::ADAFACTOR_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
+    rule_settings!(ADAFACTOR_STEP);
     fn state_names(&self) -> &'static [&'static str] {
         &["row_var", "col_var"]
     }

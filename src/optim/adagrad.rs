@@ -2,9 +2,8 @@
 
 use super::hyper::{coupled, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{rule_settings, GroupContext, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -85,18 +84,7 @@ impl UpdateRule for AdagradConfig {
     fn initial_state(&self) -> f32 {
         self.initial_accumulator_value as f32
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::ADAGRAD_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
+    rule_settings!(ADAGRAD_STEP);
     fn state_names(&self) -> &'static [&'static str] {
         &["sum"]
     }

@@ -2,8 +2,7 @@
 //! one table that also makes `OptimKind`.
 //! Hyperparameters are f64, as the Python floats PyTorch computes its step scalars from.
 
-use super::hyper::{GroupHyper, StepScalars};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, UpdateRule};
+use super::rule::{DeviceContext, RuleDevice, UpdateRule};
 use super::{
     AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, LambConfig, LionConfig, MuonConfig, NadamConfig,
     RadamConfig, RmspropConfig, ScheduleFreeConfig, SgdConfig, SophiaConfig,
@@ -131,10 +130,5 @@ impl OptimizerConfig {
     /// Scratch slots after the saved ones (LAMB's u, Muon's U).
     pub fn scratch_slots(&self) -> usize {
         self.rule().scratch_slots()
-    }
-
-    /// The default group's block for step scalars `s` (schedule-free from fresh running numbers).
-    pub fn block(&self, s: &StepScalars) -> GroupHyper {
-        self.rule().block(s, GroupContext { index: 1, running: &mut Default::default() })
     }
 }

@@ -8,9 +8,8 @@
 use super::hyper::{lerp, GroupHyper, Head, StepScalars, HYPER_LEN};
 use super::optimizer::TABLE_RING;
 use super::registry::{betas, flag_of, num, Settings};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
+use super::rule::{rule_settings, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::segment_norm;
@@ -199,21 +198,7 @@ impl UpdateRule for LambConfig {
     fn norm_len(&self, layout: &crate::params::ParamLayout) -> usize {
         1 + layout.chunks()
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::LAMB_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn betas(&self) -> Option<(f64, f64)> {
-        Some(self.betas)
-    }
+    rule_settings!(LAMB_STEP, betas);
     fn state_names(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq"]
     }

@@ -9,10 +9,9 @@
 
 use super::hyper::{flag, lerp, GroupHyper, Head, StepScalars};
 use super::registry::{num, Settings};
-use super::rule::{DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
+use super::rule::{rule_settings, DeviceContext, GroupContext, RuleDevice, Shared, StateTensors, UpdateRule};
 use super::ParamGroup;
 use super::{adam, AdamConfig, OptimizerConfig};
-use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::{elementwise, matmul, reduce};
@@ -184,21 +183,7 @@ impl UpdateRule for MuonConfig {
         let names: &[&'static str] = if v.shape.len() == 2 { &["momentum_buffer"] } else { &["exp_avg", "exp_avg_sq"] };
         Some(names.iter().enumerate().map(|(slot, &name)| (name, slot, v.len(), v.shape.clone())).collect())
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::MUON_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn momentum(&self) -> f64 {
-        self.momentum
-    }
+    rule_settings!(MUON_STEP, momentum);
     fn state_names(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq"]
     }

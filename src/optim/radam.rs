@@ -2,9 +2,8 @@
 
 use super::hyper::{adam_moments, decay, flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, flag_of, num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{rule_settings, GroupContext, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -112,21 +111,7 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for RadamConfig {
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::RADAM_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn betas(&self) -> Option<(f64, f64)> {
-        Some(self.betas)
-    }
+    rule_settings!(RADAM_STEP, betas);
     fn state_names(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq"]
     }

@@ -2,9 +2,8 @@
 
 use super::hyper::{coupled, flag, lerp, GroupHyper, Head, StepScalars};
 use super::registry::{flag_of, num, Settings};
-use super::rule::{GroupContext, UpdateRule};
+use super::rule::{rule_settings, GroupContext, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -103,21 +102,7 @@ pub(crate) fn from_torch(h: &Value) -> Result<OptimizerConfig> {
 }
 
 impl UpdateRule for RmspropConfig {
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::RMSPROP_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn momentum(&self) -> f64 {
-        self.momentum
-    }
+    rule_settings!(RMSPROP_STEP, momentum);
     fn state_names(&self) -> &'static [&'static str] {
         &["square_avg", "momentum_buffer", "grad_avg"]
     }

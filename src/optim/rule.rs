@@ -25,6 +25,39 @@ pub(crate) fn out_of_range(optimizer: &str, what: &str, v: f64, range: &str) -> 
 /// A parameter's state tensors: (name, slot, elements, shape) each.
 pub type StateTensors = Vec<(&'static str, usize, usize, Vec<usize>)>;
 
+/// The settings every rule reads straight from its config's fields: its kernel (a line of
+/// `optim::kernels`), `lr`, `weight_decay` and, where the config has them, `betas` (the Adam
+/// family; momentum is β1) or `momentum` (SGD, RMSprop, Muon).
+macro_rules! rule_settings {
+    ($kernel:ident) => {
+        fn kernel(&self) -> &'static crate::backend::kernel::Kernel {
+            &super::kernels::$kernel
+        }
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn weight_decay(&self) -> f64 {
+            self.weight_decay
+        }
+    };
+    ($kernel:ident, betas) => {
+        rule_settings!($kernel);
+        fn betas(&self) -> Option<(f64, f64)> {
+            Some(self.betas)
+        }
+    };
+    ($kernel:ident, momentum) => {
+        rule_settings!($kernel);
+        fn momentum(&self) -> f64 {
+            self.momentum
+        }
+    };
+}
+pub(crate) use rule_settings;
+
 /// One parameter group as a rule's block sees it.
 #[derive(Debug)]
 pub struct GroupContext<'a> {

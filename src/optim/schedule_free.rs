@@ -6,9 +6,8 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
-use super::rule::{out_of_range, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
+use super::rule::{out_of_range, rule_settings, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
 use crate::error::Result;
 use serde_json::Value;
@@ -188,21 +187,7 @@ impl UpdateRule for ScheduleFreeConfig {
         }
         Ok(())
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::SCHEDULE_FREE_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn betas(&self) -> Option<(f64, f64)> {
-        Some(self.betas)
-    }
+    rule_settings!(SCHEDULE_FREE_STEP, betas);
     fn state_names(&self) -> &'static [&'static str] {
         &["z", "exp_avg_sq"]
     }

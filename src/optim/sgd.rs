@@ -2,9 +2,8 @@
 
 use super::hyper::{coupled, flag, GroupHyper, Head, StepScalars};
 use super::registry::{flag_of, num, Settings};
-use super::rule::{out_of_range, GroupContext, UpdateRule};
+use super::rule::{out_of_range, rule_settings, GroupContext, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -118,21 +117,7 @@ impl UpdateRule for SgdConfig {
         }
         Ok(())
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::SGD_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn momentum(&self) -> f64 {
-        self.momentum
-    }
+    rule_settings!(SGD_STEP, momentum);
     fn state_names(&self) -> &'static [&'static str] {
         self.state_names()
     }

@@ -5,9 +5,8 @@
 
 use super::hyper::{flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, num, Settings};
-use super::rule::{out_of_range, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
+use super::rule::{out_of_range, rule_settings, DeviceContext, GroupContext, RuleDevice, Shared, UpdateRule};
 use super::OptimizerConfig;
-use crate::backend::kernel::Kernel;
 use crate::backend::Backend;
 use crate::error::Result;
 use serde_json::Value;
@@ -145,21 +144,7 @@ impl UpdateRule for SophiaConfig {
         }
         Ok(())
     }
-    fn kernel(&self) -> &'static Kernel {
-        &super::kernels::SOPHIA_STEP
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn weight_decay(&self) -> f64 {
-        self.weight_decay
-    }
-    fn betas(&self) -> Option<(f64, f64)> {
-        Some(self.betas)
-    }
+    rule_settings!(SOPHIA_STEP, betas);
     fn state_names(&self) -> &'static [&'static str] {
         &["exp_avg", "hessian"]
     }
