@@ -147,6 +147,22 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     out.push(("sum of 70,000".into(), be.read(&r).unwrap()));
     reduce::max_abs(be, &mut r, &big).unwrap();
     out.push(("max_abs".into(), be.read(&r).unwrap()));
+    // The first pass of a two-pass reduction, launched directly on both paths (the host path
+    // reduces in one pass, so only this runs reduce_partial's CPU twin): every reduction kind.
+    {
+        use downhill::backend::kernel::{Arg, Grid};
+        use downhill::ops::{reduce::ReduceParams, registry};
+        let (n, chunk) = (70_000, 4_096);
+        let groups = n / chunk + 1;
+        for op in 0..4 {
+            let partials = be.zeros(&[groups]).unwrap();
+            let p = ReduceParams { n: n as u32, rows: chunk as u32, cols: 0, accumulate: op };
+            let args = &mut [Arg::Write(&partials), Arg::Read(&big)];
+            be.launch(&registry::REDUCE_PARTIAL, bytemuck::bytes_of(&p), args, Grid::Fixed(groups as u32, 1, 1))
+                .unwrap();
+            out.push((format!("reduce_partial op {op}"), be.read(&partials).unwrap()));
+        }
+    }
     // Causal attention (the mask kernel; the rest is matmul and softmax), forward and backward.
     use downhill::ops::attention::{sdpa_backward, sdpa_forward, AttentionDims, AttentionScratch};
     let [q, k, v, dout] =
