@@ -203,14 +203,45 @@ def torch_model(path):
     return model.eval(), meta
 
 
-def predictions_csv(outputs, classes):
-    """The CSV `downhill predict` writes."""
+def model_input(model, x, meta):
+    """Normalised rows as the module takes them: reshaped to the recorded per-sample input
+    shape (a CNN's [C, H, W]), and as int64 indices when the first layer is an nn.Embedding."""
+    import torch
+    from torch import nn
+
+    shape = [len(x)] + list(meta.get("input_shape") or [x.shape[1]])
+    t = torch.from_numpy(np.ascontiguousarray(x)).reshape(shape)
+    first = next((m for m in model.modules() if not list(m.children())), None)
+    return t.long() if isinstance(first, nn.Embedding) else t
+
+
+def restore_targets(outputs, meta):
+    """Regression outputs back in the targets' units (downhill trains on standardised targets
+    and `predict` undoes it)."""
+    t = meta.get("target_normalizer")
+    if not t:
+        return outputs
+    shift = np.asarray(t["shift"], dtype=np.float32)
+    factor = np.asarray(t["factor"], dtype=np.float32)
+    return (outputs / factor + shift).astype(np.float32)
+
+
+def _csv_field(s):
+    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n\r') else s
+
+
+def predictions_csv(outputs, classes, names=None):
+    """The CSV `downhill predict` writes (classes named by their original labels when the
+    checkpoint mapped them)."""
     out = []
     if classes is not None:
         probs = softmax(outputs)
-        out.append("row,prediction," + ",".join(f"p{c}" for c in range(outputs.shape[1])))
+        heads = [f"p_{n}" for n in names] if names else [f"p{c}" for c in range(outputs.shape[1])]
+        out.append("row,prediction," + ",".join(_csv_field(h) for h in heads))
         for r, p in enumerate(probs):
-            out.append(f"{r},{int(np.argmax(outputs[r]))}," + ",".join(f"{v:.6f}" for v in p))
+            k = int(np.argmax(outputs[r]))
+            label = _csv_field(names[k]) if names else str(k)
+            out.append(f"{r},{label}," + ",".join(f"{v:.6f}" for v in p))
     else:
         out.append("row," + ",".join(f"y{c}" for c in range(outputs.shape[1])))
         for r, y in enumerate(outputs):
@@ -229,12 +260,12 @@ def main(argv):
         import torch
 
         model, _ = torch_model(checkpoint)
-        shape = [len(x)] + list(meta.get("input_shape") or [x.shape[1]])
         with torch.no_grad():
-            outputs = model(torch.from_numpy(x).reshape(shape)).numpy()
+            outputs = model(model_input(model, x, meta)).numpy()
     else:
         outputs = forward(tensors, meta, x)
-    sys.stdout.write(predictions_csv(outputs, meta.get("classes")))
+    outputs = restore_targets(outputs, meta)
+    sys.stdout.write(predictions_csv(outputs, meta.get("classes"), meta.get("label_names")))
     return 0
 
 

@@ -8,6 +8,7 @@ use crate::config::RunConfig;
 use crate::data::normalize::Normalizer;
 pub use crate::data::InputSchema;
 use crate::error::{file_error, Error, Result};
+use crate::metrics::RegressionMetrics;
 use crate::optim::OptimizerState;
 use crate::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -37,7 +38,9 @@ pub struct EarlyStopState {
     pub bad_epochs: usize,
 }
 
-/// One epoch's metrics.
+/// One epoch's metrics. Held-out figures are the validation split's: the test set is scored
+/// once, at the end of the run (records of older checkpoints also held a per-epoch test
+/// score, which is no longer read).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// 1-based epoch number.
@@ -46,12 +49,11 @@ pub struct EpochRecord {
     pub train_loss: f64,
     /// Validation loss (when a validation split exists).
     pub val_loss: Option<f64>,
-    /// Validation accuracy.
+    /// Validation accuracy (classification).
     pub val_accuracy: Option<f64>,
-    /// Test loss.
-    pub test_loss: f64,
-    /// Test accuracy (classification).
-    pub test_accuracy: Option<f64>,
+    /// Validation MAE, RMSE and R² in the targets' own units (regression under `mse`).
+    #[serde(default)]
+    pub val_regression: Option<RegressionMetrics>,
     /// Learning rate at the epoch's last step (first group).
     pub lr: f64,
     /// Training rows per second over the epoch.
@@ -112,6 +114,14 @@ pub struct CheckpointMeta {
     pub params_in_eval_mode: bool,
     /// The fitted input normalisation.
     pub normalizer: Normalizer,
+    /// The fitted target standardisation (regression): the model predicts standardised
+    /// targets, which `predict` and `eval` turn back into the data's units.
+    #[serde(default)]
+    pub target_normalizer: Option<Normalizer>,
+    /// The original label of each class, when the labels were mapped to 0..K-1 (strings,
+    /// integers from 1, or `label_map = "sorted"`): `predict` writes these.
+    #[serde(default)]
+    pub label_names: Option<Vec<String>>,
     /// Metrics of every completed epoch.
     pub history: Vec<EpochRecord>,
     /// Early stopping's state (with `patience`).

@@ -1,6 +1,7 @@
 //! `RunConfig`: everything a training run is made of, from defaults, a TOML file and flags,
 //! saved into every checkpoint. Unknown keys are errors that suggest the nearest valid key.
 
+use crate::data::label_map::LabelMapMode;
 use crate::data::normalize::Normalization;
 use crate::error::{file_error, Error, Result};
 use crate::feed::FeedMode;
@@ -73,16 +74,24 @@ pub struct RunConfig {
     pub epochs: usize,
     /// Seed of initialisation, shuffles, splits and dropout.
     pub seed: u64,
-    /// none, standardize, scalar, min-max (fitted on the training rows).
+    /// auto, none, standardize, scalar, min-max (fitted on the training rows).
     pub normalization: Normalization,
+    /// How regression targets are rescaled for training (fitted on the training rows; reports
+    /// and predictions are in the targets' own units): auto (standardize under `mse`, none
+    /// otherwise), none, standardize, scalar, min-max.
+    pub target_normalization: Normalization,
     /// Number of classes (None: from the data's label set, which must then be dense: every
     /// class from 0 to the largest label present).
     pub classes: Option<usize>,
-    /// Fraction of training rows held out for validation (0 = none).
+    /// How CSV class labels become classes: auto (0..K-1 as they are; 1..K and text in sorted
+    /// order; other gaps refused) or sorted (every distinct label a class, in sorted order).
+    pub label_map: LabelMapMode,
+    /// Fraction of training rows held out for validation, scored every epoch (0 = none; the
+    /// test set is scored once, at the end).
     pub validation: f64,
     /// Stop after this many epochs without improvement of `early_stop_metric`.
     pub patience: Option<usize>,
-    /// val_loss, val_accuracy, train_loss, test_loss.
+    /// val_loss, val_accuracy, train_loss.
     pub early_stop_metric: String,
     /// With `patience`: end the run with the best epoch's weights (as Keras'
     /// `restore_best_weights`), which `best.safetensors` also holds.
@@ -134,8 +143,10 @@ impl Default for RunConfig {
             epochs: 15,
             seed: 0,
             normalization: Normalization::Auto,
+            target_normalization: Normalization::Auto,
             classes: None,
-            validation: 0.0,
+            label_map: LabelMapMode::Auto,
+            validation: 0.1,
             patience: None,
             early_stop_metric: "val_loss".into(),
             restore_best_weights: true,
@@ -180,7 +191,9 @@ pub const KEYS: &[&str] = &[
     "epochs",
     "seed",
     "normalization",
+    "target_normalization",
     "classes",
+    "label_map",
     "validation",
     "patience",
     "early_stop_metric",

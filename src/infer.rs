@@ -7,11 +7,13 @@ use crate::config::RunConfig;
 use crate::data::csv::{is_csv_path, read_matrix, CsvMatrix};
 use crate::data::idx::{images, read_idx_file};
 use crate::data::labels::StatedClasses;
-use crate::data::{Dataset, InputSchema};
+use crate::data::normalize::Normalizer;
+use crate::data::{Dataset, InputSchema, Targets};
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{file_error, Result};
 use crate::loss::LossKind;
 use crate::memory::check_fits;
+use crate::metrics::{class_scores, macro_f1, ClassScore, RegressionMetrics};
 use crate::nn::{Model, ModelSpec};
 use crate::optim::{Optimizer, OptimizerConfig, SgdConfig};
 use crate::run::{load_data, model_spec};
@@ -60,8 +62,16 @@ pub struct CheckpointEvaluation {
     pub data: String,
     /// Rows evaluated.
     pub rows: usize,
-    /// Loss, accuracy and confusion matrix.
+    /// Loss (in the units the model trains in), accuracy and confusion matrix.
     pub evaluation: Evaluation,
+    /// MAE, RMSE and R² in the targets' own units (regression under `mse`).
+    pub regression: Option<RegressionMetrics>,
+    /// Per-class precision, recall and F1 (classification).
+    pub class_scores: Option<Vec<ClassScore>>,
+    /// Their macro-averaged F1.
+    pub macro_f1: Option<f64>,
+    /// Each class's original label, when the labels were mapped.
+    pub label_names: Option<Vec<String>>,
 }
 
 /// Evaluates the checkpoint on the test set of `data` (or of the data it was trained on).
@@ -80,9 +90,16 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
             ));
         }
     }
-    let stated = ckpt.meta.classes.map(|count| StatedClasses { count, source: "of the checkpoint".into() });
+    let stated = ckpt.meta.classes.map(|count| StatedClasses {
+        count,
+        source: "of the checkpoint".into(),
+        names: ckpt.meta.label_names.clone(),
+    });
     let sets = load_data(&cfg, stated.as_ref())?;
     let mut test = sets.test;
+    if let (Some(tn), Targets::Values(t)) = (&ckpt.meta.target_normalizer, &mut test.targets) {
+        tn.apply_rows(t)?;
+    }
     if test.features() != ckpt.meta.inputs {
         return Err(file_error(
             path,
@@ -98,7 +115,20 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
         Device::Cpu(be) => eval_on(be, path, &ckpt, &test)?,
         Device::Gpu(be) => eval_on(be.as_ref(), path, &ckpt, &test)?,
     };
-    Ok(CheckpointEvaluation { device, data: sets.source, rows: test.len(), evaluation })
+    let scales = ckpt.meta.target_normalizer.as_ref().map(Normalizer::scales).unwrap_or_default();
+    let regression = evaluation.values.as_ref().map(|v| v.metrics(&scales));
+    let names = ckpt.meta.label_names.clone().unwrap_or_default();
+    let class_scores = evaluation.confusion.as_ref().map(|m| class_scores(m, &names));
+    Ok(CheckpointEvaluation {
+        device,
+        data: sets.source,
+        rows: test.len(),
+        regression,
+        macro_f1: class_scores.as_deref().map(macro_f1),
+        class_scores,
+        label_names: ckpt.meta.label_names.clone(),
+        evaluation,
+    })
 }
 
 /// Reads rows to predict on as the model's training data was read (`schema`): IDX images
@@ -164,18 +194,33 @@ fn csv_features(path: &Path, names: Option<Vec<String>>, m: Tensor, schema: &Inp
     Tensor::from_vec(&[rows, cols - 1], data)
 }
 
+/// What a checkpoint predicts for rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Predictions {
+    /// The model's outputs, (rows, outputs): logits for classification, targets in their own
+    /// units for regression (the training's target rescaling undone).
+    pub outputs: Tensor,
+    /// Softmax probabilities (classification).
+    pub probabilities: Option<Tensor>,
+    /// Each class's original label, when the labels were mapped (text, 1..K).
+    pub class_names: Option<Vec<String>>,
+}
+
 /// Outputs for every row of `input`, normalised as in training, plus softmax probabilities for
 /// classification models.
-pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> Result<(Tensor, Option<Tensor>)> {
+pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> Result<Predictions> {
     let ckpt = load_checkpoint(path)?;
     let mut x = read_inputs(input, &ckpt.meta.schema)?;
     ckpt.meta.normalizer.apply_rows(&mut x)?;
     let selection = open(device)?;
-    let outputs = match &selection.device {
+    let mut outputs = match &selection.device {
         Device::Cpu(be) => trainer_from(be, path, &ckpt)?.predict(be, &x)?,
         Device::Gpu(be) => trainer_from(be.as_ref(), path, &ckpt)?.predict(be.as_ref(), &x)?,
     };
-    let probs = if ckpt.meta.classes.is_some() {
+    if let Some(tn) = &ckpt.meta.target_normalizer {
+        tn.invert_rows(&mut outputs)?;
+    }
+    let probabilities = if ckpt.meta.classes.is_some() {
         let cols = outputs.shape()[1];
         let mut p = outputs.data().to_vec();
         for row in p.chunks_mut(cols) {
@@ -187,5 +232,5 @@ pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> 
     } else {
         None
     };
-    Ok((outputs, probs))
+    Ok(Predictions { outputs, probabilities, class_names: ckpt.meta.label_names.clone() })
 }

@@ -18,6 +18,7 @@ pub mod infer;
 pub mod kernels;
 pub mod loss;
 pub mod memory;
+pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod optim;

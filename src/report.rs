@@ -3,6 +3,7 @@
 
 use crate::checkpoint::{write_atomically, EpochRecord};
 use crate::error::{file_error, Result};
+use crate::metrics::{ClassScore, RegressionMetrics};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -12,17 +13,19 @@ use std::sync::Once;
 pub fn write_metrics(dir: &Path, history: &[EpochRecord]) -> Result<()> {
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     let mut csv =
-        String::from("epoch,train_loss,val_loss,val_accuracy,test_loss,test_accuracy,lr,samples_per_s,seconds\n");
+        String::from("epoch,train_loss,val_loss,val_accuracy,val_mae,val_rmse,val_r2,lr,samples_per_s,seconds\n");
     let mut jsonl = String::new();
     for r in history {
+        let reg = |pick: fn(&RegressionMetrics) -> f64| opt(r.val_regression.as_ref().map(pick));
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             r.epoch,
             r.train_loss,
             opt(r.val_loss),
             opt(r.val_accuracy),
-            r.test_loss,
-            opt(r.test_accuracy),
+            reg(|m| m.mae),
+            reg(|m| m.rmse),
+            reg(|m| m.r2),
             r.lr,
             r.samples_per_s,
             r.seconds
@@ -45,22 +48,49 @@ pub(crate) fn register_font() {
     });
 }
 
-/// Writes `confusion.csv` under `dir` (rows: true class, columns: predicted) and returns its
-/// path; the file holds the whole matrix whatever the class count.
-pub fn write_confusion(dir: &Path, m: &[Vec<u64>]) -> Result<std::path::PathBuf> {
+/// A CSV field: quoted when it holds a comma, quote or line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes `confusion.csv` under `dir` (rows: true class, columns: predicted; each class named
+/// by `names[c]`, its original label, or its index) and returns its path; the file holds the
+/// whole matrix whatever the class count.
+pub fn write_confusion(dir: &Path, m: &[Vec<u64>], names: &[String]) -> Result<std::path::PathBuf> {
+    let name = |c: usize| csv_field(&names.get(c).cloned().unwrap_or_else(|| c.to_string()));
     let mut csv = String::from("true\\predicted");
     for c in 0..m.len() {
-        csv.push_str(&format!(",{c}"));
+        csv.push_str(&format!(",{}", name(c)));
     }
     csv.push('\n');
     for (t, row) in m.iter().enumerate() {
-        csv.push_str(&t.to_string());
+        csv.push_str(&name(t));
         for v in row {
             csv.push_str(&format!(",{v}"));
         }
         csv.push('\n');
     }
     let path = dir.join("confusion.csv");
+    write_atomically(&path, csv.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes `per_class.csv` under `dir`: precision, recall, F1 and support of every class, then
+/// their macro average (support: all rows); returns its path.
+pub fn write_class_scores(dir: &Path, scores: &[ClassScore]) -> Result<std::path::PathBuf> {
+    let mut csv = String::from("class,precision,recall,f1,support\n");
+    for s in scores {
+        csv.push_str(&format!("{},{},{},{},{}\n", csv_field(&s.class), s.precision, s.recall, s.f1, s.support));
+    }
+    let n = scores.len().max(1) as f64;
+    let mean = |pick: fn(&ClassScore) -> f64| scores.iter().map(pick).sum::<f64>() / n;
+    let rows: u64 = scores.iter().map(|s| s.support).sum();
+    csv.push_str(&format!("macro avg,{},{},{},{rows}\n", mean(|s| s.precision), mean(|s| s.recall), mean(|s| s.f1)));
+    let path = dir.join("per_class.csv");
     write_atomically(&path, csv.as_bytes())?;
     Ok(path)
 }
@@ -134,11 +164,8 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
         history.iter().filter_map(|r| pick(r).map(|v| (r.epoch as f64, v))).filter(|p| p.1.is_finite()).collect()
     };
 
-    let losses: Vec<Curve> = vec![
-        ("train", BLUE, series(&|r| Some(r.train_loss))),
-        ("validation", GREEN, series(&|r| r.val_loss)),
-        ("test", RED, series(&|r| Some(r.test_loss))),
-    ];
+    let losses: Vec<Curve> =
+        vec![("train", BLUE, series(&|r| Some(r.train_loss))), ("validation", GREEN, series(&|r| r.val_loss))];
     let (lo, hi) = losses
         .iter()
         .flat_map(|c| c.2.iter().map(|p| p.1))
@@ -155,8 +182,7 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
         .map_err(fail)?;
 
     if let Some(right) = right {
-        let accs: Vec<Curve> =
-            vec![("validation", GREEN, series(&|r| r.val_accuracy)), ("test", RED, series(&|r| r.test_accuracy))];
+        let accs: Vec<Curve> = vec![("validation", GREEN, series(&|r| r.val_accuracy))];
         let lowest = accs.iter().flat_map(|c| c.2.iter().map(|p| p.1)).fold(1.0f64, f64::min);
         let floor = ((lowest - 0.05) * 20.0).floor().max(0.0) / 20.0;
         draw_panel(&right, "accuracy", "accuracy", epochs, floor..1.0, accs, SeriesLabelPosition::LowerRight)

@@ -144,9 +144,9 @@ fn a_failing_replica_stops_the_others_with_its_own_error() {
 #[test]
 fn more_replicas_than_rows_is_refused() {
     let dir = tmp_dir("dp-rows");
-    let data = digits_subset(&dir, 5); // 4 training rows
+    let data = digits_subset(&dir, 5); // 1 test row, 1 validation row, 3 training rows
     let err = run(&config(&data, 1, 1), "cpu,cpu,cpu,cpu,cpu", &dir.join("a"), None).unwrap_err().to_string();
-    assert!(err.contains("5 replicas for 4 training rows"), "{err}");
+    assert!(err.contains("5 replicas for 3 training rows"), "{err}");
     assert!(!dir.join("a").exists(), "nothing written");
 }
 

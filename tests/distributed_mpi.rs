@@ -252,11 +252,11 @@ fn more_ranks_than_rows_is_refused() {
         return;
     }
     let dir = tmp_dir("mpi-rows");
-    let data = digits_subset(&dir, 5); // 4 training rows
+    let data = digits_subset(&dir, 5); // 1 test row, 1 validation row, 3 training rows
     let mut o = mpirun(5);
     o.arg(BIN).args(train_args(&data, &dir.join("run"), 1, 1)).args(["--distributed", "--device", "cpu"]);
     let o = o.output().unwrap();
     let all = text(&o);
     assert!(!o.status.success());
-    assert!(all.contains("5 replicas for 4 training rows"), "{all}");
+    assert!(all.contains("5 replicas for 3 training rows"), "{all}");
 }

@@ -11,9 +11,11 @@ use downhill::data::normalize::Normalization;
 use downhill::data::InputSchema;
 use std::process::Command;
 
-fn downhill(args: &[&str]) -> (bool, String) {
+/// (success, stdout, stderr) of the CLI on the CPU.
+fn downhill(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_downhill")).env("DOWNHILL_DEVICE", "cpu").args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into())
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
 /// 400 rows: `weight` in the thousands says nothing, `dose` in hundredths decides the class
@@ -36,12 +38,13 @@ fn a_table_is_standardised_per_column_by_default() {
     let dir = tmp_dir("normalization-table");
     let data = mixed_units_csv(&dir);
     let out = dir.join("run");
-    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "10", "--out", out.to_str().unwrap(), "--quiet"];
-    let (ok, stderr) = downhill(&args);
+    let args = ["train", "--data", data.to_str().unwrap(), "--epochs", "10", "--out", out.to_str().unwrap(), "--json"];
+    let (ok, stdout, stderr) = downhill(&args);
     assert!(ok, "{stderr}");
     let c = Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
     assert_eq!(c.meta.normalizer.kind, Normalization::Standardize, "the fitted kind is stored, not `auto`");
-    let acc = c.meta.history.last().unwrap().test_accuracy.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let acc = json["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "the dose column decides the class: test accuracy {acc}");
 }
 

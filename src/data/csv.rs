@@ -1,9 +1,10 @@
 //! CSV files (optionally gzipped; comma, semicolon or tab separated, detected from the first
 //! line): numeric features plus one label column, chosen by name or index; classification
-//! (integer labels, class count as `labels::class_count` decides) or regression.
+//! (integer or text labels, mapped to classes as `label_map` decides) or regression.
 
 use super::idx::maybe_gunzip;
-use super::labels::{class_count, LabelSource, StatedClasses};
+use super::label_map::{map_labels, LabelMapMode};
+use super::labels::StatedClasses;
 use super::{Dataset, InputSchema, Targets};
 use crate::error::{file_error, Result};
 use crate::tensor::Tensor;
@@ -40,11 +41,19 @@ pub struct CsvOptions {
     pub task: Task,
     /// A class count stated outside the data (else the label set's own, which must be dense).
     pub classes: Option<StatedClasses>,
+    /// How class labels become classes (see `label_map`).
+    pub label_map: LabelMapMode,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { header: None, label: LabelColumn::Last, task: Task::Classification, classes: None }
+        Self {
+            header: None,
+            label: LabelColumn::Last,
+            task: Task::Classification,
+            classes: None,
+            label_map: LabelMapMode::Auto,
+        }
     }
 }
 
@@ -93,12 +102,22 @@ pub struct CsvMatrix {
 /// line is a header; None detects it (a non-numeric first line is one). Errors name the line
 /// and column of the bad cell, or the ragged row.
 pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
+    read_table(path, header, None).map(|(m, _)| m)
+}
+
+/// The cells of a CSV file, its delimiter and whether its first line is a header.
+struct Records {
+    rows: Vec<csv::StringRecord>,
+    delimiter: u8,
+}
+
+fn read_records(path: &Path) -> Result<Records> {
     let bytes = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     let bytes = maybe_gunzip(path, bytes)?;
     let delimiter = detect_delimiter(&bytes);
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(false).delimiter(delimiter).from_reader(&bytes[..]);
-    let mut records = Vec::new();
+    let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| match e.kind() {
             csv::ErrorKind::UnequalLengths { expected_len, len, pos } => file_error(
@@ -110,20 +129,70 @@ pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
             ),
             _ => file_error(path, format!("line {}: {e}", i + 1)),
         })?;
-        records.push(rec);
+        rows.push(rec);
     }
-    if records.is_empty() {
+    if rows.is_empty() {
         return Err(file_error(path, "no rows"));
     }
-    let first_numeric = records[0].iter().all(|c| c.trim().parse::<f64>().is_ok());
-    let header = header.unwrap_or(!first_numeric);
-    let names: Option<Vec<String>> = header.then(|| records[0].iter().map(|c| c.trim().to_string()).collect());
-    let body = if header { &records[1..] } else { &records[..] };
+    Ok(Records { rows, delimiter })
+}
+
+/// Which column `label` names in a file with `cols` columns and these header names.
+fn label_index(path: &Path, label: &LabelColumn, names: Option<&Vec<String>>, cols: usize) -> Result<usize> {
+    match label {
+        LabelColumn::Last => Ok(cols - 1),
+        LabelColumn::Index(i) if *i < cols => Ok(*i),
+        LabelColumn::Index(i) => {
+            Err(file_error(path, format!("label column index {i} is out of range: rows have {cols} columns")))
+        }
+        LabelColumn::Name(n) => match names.and_then(|h| h.iter().position(|c| c == n)) {
+            Some(i) => Ok(i),
+            None => {
+                let have = names.map_or("no header line".to_string(), |h| format!("columns {h:?}"));
+                Err(file_error(path, format!("no label column named {n:?} ({have})")))
+            }
+        },
+    }
+}
+
+/// The label column's cells as text, and its index.
+type TextColumn = (usize, Vec<String>);
+
+/// Reads a CSV file as numbers, except the column `text` names (a label column, which may
+/// hold class names): its cells come back as text, and 0 stands in for them in the matrix.
+/// Without `header`, the first line is a header when a cell of it other than the text
+/// column's is not a number (so `5.1,3.5,setosa` is data, `length,width,species` a header).
+fn read_table(
+    path: &Path,
+    header: Option<bool>,
+    text: Option<&LabelColumn>,
+) -> Result<(CsvMatrix, Option<TextColumn>)> {
+    let Records { rows: records, delimiter } = read_records(path)?;
     let cols = records[0].len();
+    let numeric = |c: &str| c.trim().parse::<f64>().is_ok();
+    let header = header.unwrap_or_else(|| {
+        let skip = match text {
+            Some(LabelColumn::Name(_)) => return true,
+            Some(l) => label_index(path, l, None, cols).ok(),
+            None => None,
+        };
+        let cells: Vec<&str> = records[0].iter().collect();
+        let others_numeric = cells.iter().enumerate().filter(|(i, _)| Some(*i) != skip).all(|(_, c)| numeric(c));
+        !others_numeric || (cols == 1 && !numeric(cells[0]))
+    });
+    let names: Option<Vec<String>> = header.then(|| records[0].iter().map(|c| c.trim().to_string()).collect());
+    let text_index = text.map(|l| label_index(path, l, names.as_ref(), cols)).transpose()?;
+    let body = if header { &records[1..] } else { &records[..] };
     let first_line = if header { 2 } else { 1 };
     let mut values = Vec::with_capacity(body.len() * cols);
+    let mut text_cells = Vec::with_capacity(if text_index.is_some() { body.len() } else { 0 });
     for (r, rec) in body.iter().enumerate() {
         for (c, cell) in rec.iter().enumerate() {
+            if Some(c) == text_index {
+                text_cells.push(cell.to_string());
+                values.push(0.0);
+                continue;
+            }
             let col =
                 || names.as_ref().map_or(format!("column {}", c + 1), |h| format!("column {} ({:?})", c + 1, h[c]));
             let v: f64 = cell.trim().parse().map_err(|_| {
@@ -159,32 +228,26 @@ pub fn read_matrix(path: &Path, header: Option<bool>) -> Result<CsvMatrix> {
             values.push(v as f32);
         }
     }
-    Ok(CsvMatrix { names, values: Tensor::from_vec(&[body.len(), cols], values)?, first_line })
+    let matrix = CsvMatrix { names, values: Tensor::from_vec(&[body.len(), cols], values)?, first_line };
+    Ok((matrix, text_index.map(|i| (i, text_cells))))
 }
 
 /// Reads features and labels from `path`. Errors name the line and column of the bad cell.
 pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
-    read_csv_with_schema(path, opts).map(|(d, _)| d)
+    read_csv_with_schema(path, opts).map(|(d, _, _)| d)
 }
 
 /// [`read_csv`], also saying how the file was laid out (the column count, the label column,
-/// the header) so new rows can be read the same way.
-pub fn read_csv_with_schema(path: &Path, opts: &CsvOptions) -> Result<(Dataset, InputSchema)> {
-    let CsvMatrix { names, values, first_line } = read_matrix(path, opts.header)?;
+/// the header) so new rows can be read the same way, and each class's original label when the
+/// labels were mapped (see `label_map`).
+pub fn read_csv_with_schema(path: &Path, opts: &CsvOptions) -> Result<(Dataset, InputSchema, Option<Vec<String>>)> {
+    let classify = opts.task == Task::Classification;
+    let (CsvMatrix { names, values, first_line }, text) =
+        read_table(path, opts.header, classify.then_some(&opts.label))?;
     let (rows, cols) = (values.shape()[0], values.shape()[1]);
-    let label = match &opts.label {
-        LabelColumn::Last => cols - 1,
-        LabelColumn::Index(i) if *i < cols => *i,
-        LabelColumn::Index(i) => {
-            return Err(file_error(path, format!("label column index {i} is out of range: rows have {cols} columns")))
-        }
-        LabelColumn::Name(n) => match names.as_ref().and_then(|h| h.iter().position(|c| c == n)) {
-            Some(i) => i,
-            None => {
-                let have = names.as_ref().map_or("no header line".to_string(), |h| format!("columns {h:?}"));
-                return Err(file_error(path, format!("no label column named {n:?} ({have})")));
-            }
-        },
+    let label = match &text {
+        Some((i, _)) => *i,
+        None => label_index(path, &opts.label, names.as_ref(), cols)?,
     };
     if cols < 2 {
         return Err(file_error(path, format!("rows need at least one feature and a label, found {cols} column(s)")));
@@ -196,28 +259,14 @@ pub fn read_csv_with_schema(path: &Path, opts: &CsvOptions) -> Result<(Dataset, 
         y.push(row[label]);
     }
     let features = Tensor::from_vec(&[rows, cols - 1], x)?;
-    let targets = match opts.task {
-        Task::Regression => Targets::Values(Tensor::from_vec(&[rows, 1], y)?),
-        Task::Classification => {
-            let mut labels = Vec::with_capacity(rows);
-            for (r, &v) in y.iter().enumerate() {
-                if v < 0.0 || v.fract() != 0.0 || v as f64 > u32::MAX as f64 {
-                    return Err(file_error(
-                        path,
-                        format!(
-                            "line {}, label column {}: {v} is not a class label (a non-negative integer)",
-                            first_line + r,
-                            label + 1
-                        ),
-                    ));
-                }
-                labels.push(v as u32);
-            }
+    let (targets, label_names) = match text {
+        None => (Targets::Values(Tensor::from_vec(&[rows, 1], y)?), None),
+        Some((_, cells)) => {
             let locate = |i: usize| format!("{}: line {}, label column {}", path.display(), first_line + i, label + 1);
-            let classes = class_count(&[LabelSource { labels: &labels, locate: &locate }], opts.classes.as_ref())?;
-            Targets::Labels { labels, classes }
+            let m = map_labels(&cells, opts.label_map, opts.classes.as_ref(), &locate)?;
+            (Targets::Labels { labels: m.labels, classes: m.classes }, m.names)
         }
     };
     let schema = InputSchema::Csv { columns: cols, label_index: label, header: names };
-    Ok((Dataset::new(features, targets)?, schema))
+    Ok((Dataset::new(features, targets)?, schema, label_names))
 }

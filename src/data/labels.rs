@@ -20,6 +20,9 @@ pub struct StatedClasses {
     pub count: usize,
     /// Who said so, as an error ends the phrase "the N classes …": "set by `classes`".
     pub source: String,
+    /// The original label of each class, when a trained model mapped its labels (CSV text or
+    /// 1..K integers): new rows' labels are looked up among them.
+    pub names: Option<Vec<String>>,
 }
 
 /// The largest class count inferred from data without `classes` being stated. A label set
@@ -32,7 +35,7 @@ pub const MAX_INFERRED_CLASSES: usize = 65_536;
 /// than rows.
 pub fn class_count(sources: &[LabelSource<'_>], stated: Option<&StatedClasses>) -> Result<usize> {
     let bad = |detail: String| Err(Error::InvalidArgument { what: "class labels".into(), detail });
-    if let Some(StatedClasses { count: classes, source: from }) = stated {
+    if let Some(StatedClasses { count: classes, source: from, .. }) = stated {
         let classes = *classes;
         for s in sources {
             if let Some((i, &l)) = s.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
@@ -111,8 +114,12 @@ mod tests {
     fn a_stated_count_bounds_every_label() {
         let labels = [0, 1, 4];
         let src = [LabelSource { labels: &labels, locate: &at }];
-        assert_eq!(class_count(&src, Some(&StatedClasses { count: 7, source: "set by --classes".into() })).unwrap(), 7);
-        let e = class_count(&src, Some(&StatedClasses { count: 3, source: "of the checkpoint".into() }))
+        assert_eq!(
+            class_count(&src, Some(&StatedClasses { count: 7, source: "set by --classes".into(), names: None }))
+                .unwrap(),
+            7
+        );
+        let e = class_count(&src, Some(&StatedClasses { count: 3, source: "of the checkpoint".into(), names: None }))
             .unwrap_err()
             .to_string();
         assert!(e.contains("row 2: label 4 is outside the 3 classes of the checkpoint"), "{e}");

@@ -19,6 +19,8 @@ pub struct TrainTest {
     pub source: String,
     /// How the rows were read.
     pub schema: InputSchema,
+    /// Each class's original label, when CSV labels were mapped to classes (text, 1..K).
+    pub label_names: Option<Vec<String>>,
 }
 
 /// The standard file stems, without `.gz`.
@@ -72,7 +74,7 @@ fn assemble(
         ));
     }
     let schema = InputSchema::Idx { pixels: train.features() };
-    Ok(TrainTest { train, test, source, schema })
+    Ok(TrainTest { train, test, source, schema, label_names: None })
 }
 
 /// The built-in MNIST subset (5,000 train / 1,000 test, real images). `classes`: a class count

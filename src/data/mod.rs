@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod idx;
+pub mod label_map;
 pub mod labels;
 pub mod mnist;
 pub mod normalize;
@@ -125,7 +126,8 @@ impl Dataset {
         }
     }
 
-    /// Splits off a seeded random `fraction` of rows as a validation set: (train, validation).
+    /// Splits off a seeded random `fraction` of rows (rounded, at least one of two or more) as a
+    /// held-out set: (train, held out).
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(0.0..1.0).contains(&fraction) {
             return Err(Error::InvalidArgument {
@@ -135,7 +137,11 @@ impl Dataset {
         }
         let mut order: Vec<usize> = (0..self.len()).collect();
         Rng::new(seed).shuffle(&mut order);
-        let n_val = (self.len() as f64 * fraction).round() as usize;
+        // At least one row when a fraction is asked for and there are rows to spare.
+        let n_val = match (self.len() as f64 * fraction).round() as usize {
+            0 if fraction > 0.0 && self.len() >= 2 => 1,
+            n => n,
+        };
         let (val, train) = order.split_at(n_val);
         Ok((self.gather(train)?, self.gather(val)?))
     }

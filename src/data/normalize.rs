@@ -56,6 +56,19 @@ impl Normalization {
     }
 }
 
+impl Normalization {
+    /// The kind to fit on regression targets under `loss`: `Auto` standardises them under
+    /// `mse` (so a target in the hundreds trains like one near 1) and leaves other losses'
+    /// targets (BCE's 0/1) alone; any other kind is kept.
+    pub fn resolve_targets(self, loss: crate::loss::LossKind) -> Normalization {
+        match (self, loss) {
+            (Normalization::Auto, crate::loss::LossKind::Mse) => Normalization::Standardize,
+            (Normalization::Auto, _) => Normalization::None,
+            (kind, _) => kind,
+        }
+    }
+}
+
 /// A fitted normalisation: `x' = (x − shift_j) · factor_j`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalizer {
@@ -70,8 +83,13 @@ pub struct Normalizer {
 impl Normalizer {
     /// Fits `kind` on the rows of `data` (statistics in f64).
     pub fn fit(kind: Normalization, data: &Dataset) -> Self {
-        let (n, f) = (data.len(), data.features());
-        let x = data.x.data();
+        Self::fit_rows(kind, &data.x)
+    }
+
+    /// Fits `kind` on the rows of a (rows, columns) tensor (statistics in f64).
+    pub fn fit_rows(kind: Normalization, x: &crate::tensor::Tensor) -> Self {
+        let (n, f) = (x.shape()[0], x.shape().get(1).copied().unwrap_or(0));
+        let x = x.data();
         let col = |j: usize| (0..n).map(move |r| x[r * f + j] as f64);
         let (shift, factor): (Vec<f64>, Vec<f64>) = match kind {
             // Resolved before fitting; left unresolved, it changes nothing.
@@ -108,6 +126,30 @@ impl Normalizer {
     /// Applies the fitted transform to every row of `data` in place.
     pub fn apply(&self, data: &mut Dataset) -> Result<()> {
         self.apply_rows(&mut data.x)
+    }
+
+    /// Undoes the fitted transform on every row of a (rows, features) tensor in place: what a
+    /// model trained on standardised targets predicts, back in the targets' units.
+    pub fn invert_rows(&self, x: &mut crate::tensor::Tensor) -> Result<()> {
+        let f = x.shape().get(1).copied().unwrap_or(0);
+        if f != self.shift.len() {
+            return Err(Error::InvalidArgument {
+                what: "normalization".into(),
+                detail: format!("fitted on {} columns, inverted on {f}", self.shift.len()),
+            });
+        }
+        for row in x.data_mut().chunks_mut(f.max(1)) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = *v / self.factor[j] + self.shift[j];
+            }
+        }
+        Ok(())
+    }
+
+    /// Each column's scale in the original units (1 / factor): what an error in the fitted
+    /// units is worth in the data's.
+    pub fn scales(&self) -> Vec<f64> {
+        self.factor.iter().map(|&f| 1.0 / f as f64).collect()
     }
 
     /// Applies the fitted transform to every row of a (rows, features) tensor in place.

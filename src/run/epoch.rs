@@ -9,8 +9,9 @@ use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecor
 use crate::config::RunConfig;
 use crate::distributed::{shard_order, ShardPlan};
 use crate::error::{Error, Result};
-use crate::report::{plot_curves, write_confusion, write_metrics};
-use crate::train::{Evaluation, StepInfo, Trainer};
+use crate::metrics::{class_scores, macro_f1};
+use crate::report::{plot_curves, write_class_scores, write_confusion, write_metrics};
+use crate::train::{StepInfo, Trainer};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -163,19 +164,18 @@ impl<'a, B: Backend> Run<'a, B> {
         Ok(())
     }
 
-    /// Evaluates on the validation and test sets and records the epoch.
-    pub(super) fn evaluate_epoch(&mut self, epoch: usize, seconds: f64) -> Result<(EpochRecord, Evaluation)> {
+    /// Evaluates on the validation split (when there is one) and records the epoch; the test
+    /// set waits for the end of the run.
+    pub(super) fn evaluate_epoch(&mut self, epoch: usize, seconds: f64) -> Result<EpochRecord> {
         let be = self.be;
         let train_loss = self.pos.partial.0 / self.pos.partial.1.max(1) as f64;
         let val_eval = self.data.val.as_ref().map(|v| self.trainer.evaluate(be, v)).transpose()?;
-        let test_eval = self.trainer.evaluate(be, &self.data.test)?;
         let record = EpochRecord {
             epoch,
             train_loss,
             val_loss: val_eval.as_ref().map(|e| e.loss),
             val_accuracy: val_eval.as_ref().and_then(|e| e.accuracy),
-            test_loss: test_eval.loss,
-            test_accuracy: test_eval.accuracy,
+            val_regression: val_eval.as_ref().and_then(|e| self.data.regression_metrics(e)),
             lr: self.trainer.optimizer.lrs()[0],
             samples_per_s: self.data.train.len() as f64 / seconds.max(1e-9),
             seconds,
@@ -184,7 +184,7 @@ impl<'a, B: Backend> Run<'a, B> {
         self.observer.on_epoch(&record);
         self.pos.epoch_step = 0;
         self.pos.partial = (0.0, 0);
-        Ok((record, test_eval))
+        Ok(record)
     }
 
     /// Early stopping on the chosen metric (lower is better; accuracy is negated), as Keras'
@@ -219,13 +219,9 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     /// The end of the run: the best epoch's weights restored when early stopping asks for
-    /// them, the final evaluation and confusion matrix, the summary.
-    pub(super) fn finish(mut self, last_test: Option<Evaluation>, started: Instant) -> Result<RunSummary> {
+    /// them, the test set's one evaluation (confusion matrix, per-class scores), the summary.
+    pub(super) fn finish(mut self, started: Instant) -> Result<RunSummary> {
         let be = self.be;
-        let mut final_eval = match last_test {
-            Some(e) => e,
-            None => self.trainer.evaluate(be, &self.data.test)?,
-        };
         let best_path = self.best_path();
         let best = match self.pos.early {
             Some(e) if self.cfg.patience.is_some() => {
@@ -244,16 +240,21 @@ impl<'a, B: Backend> Run<'a, B> {
                     if let Some(comm) = replicas {
                         parts::broadcast_weights(be, &mut self.trainer, comm.as_ref())?;
                     }
-                    final_eval = self.trainer.evaluate(be, &self.data.test)?;
                 }
                 let metric = parts::reported_metric(self.cfg, e.best);
                 Some(BestEpoch { epoch: e.best_epoch, metric, checkpoint: best_path, restored })
             }
             _ => None,
         };
-        let confusion_csv = match &final_eval.confusion {
-            Some(m) if self.saver.writes => Some(write_confusion(self.out, m)?),
-            _ => None,
+        // The test set's one score: the final weights (the best epoch's when restored).
+        let final_eval = self.trainer.evaluate(be, &self.data.test)?;
+        let names = self.data.label_names.clone().unwrap_or_default();
+        let class_scores = final_eval.confusion.as_ref().map(|m| class_scores(m, &names));
+        let (confusion_csv, class_scores_csv) = match (&final_eval.confusion, &class_scores) {
+            (Some(m), Some(scores)) if self.saver.writes => {
+                (Some(write_confusion(self.out, m, &names)?), Some(write_class_scores(self.out, scores)?))
+            }
+            _ => (None, None),
         };
         let last_train_loss = self.pos.history.last().map_or(f64::NAN, |r| r.train_loss);
         Ok(RunSummary {
@@ -262,6 +263,11 @@ impl<'a, B: Backend> Run<'a, B> {
             train_loss: last_train_loss,
             test_loss: final_eval.loss,
             test_accuracy: final_eval.accuracy,
+            test_regression: self.data.regression_metrics(&final_eval),
+            macro_f1: class_scores.as_deref().map(macro_f1),
+            class_scores,
+            class_scores_csv,
+            label_names: self.data.label_names.clone(),
             samples_per_s: self.rows_trained as f64 / self.train_seconds.max(1e-9),
             wall_s: started.elapsed().as_secs_f64(),
             train_s: self.train_seconds,

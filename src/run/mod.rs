@@ -17,6 +17,7 @@ use crate::config::RunConfig;
 use crate::device::{open, Device, DeviceRequest};
 use crate::distributed::{check_same_run, threads::ThreadGroup, Collective, ShardPlan, Solo};
 use crate::error::{Error, Result};
+use crate::metrics::{ClassScore, RegressionMetrics};
 use crate::report::plot_curves;
 use crate::train::StepInfo;
 use epoch::Run;
@@ -62,6 +63,10 @@ pub struct RunStart {
     pub data: String,
     /// Training, validation and test rows.
     pub rows: (usize, usize, usize),
+    /// Each class's original label, when the labels were mapped to classes 0..K-1.
+    pub label_names: Option<Vec<String>>,
+    /// The target rescaling fitted for training (regression).
+    pub target_normalizer: Option<crate::data::normalize::Normalizer>,
     /// Optimizer steps per epoch.
     pub steps_per_epoch: u64,
     /// First epoch to run (1-based; above 1 when resuming).
@@ -119,10 +124,21 @@ pub struct RunSummary {
     pub epochs: usize,
     /// Mean micro-batch loss of the last epoch.
     pub train_loss: f64,
-    /// Final test loss (of the best epoch's weights when they were restored).
+    /// The test loss, scored once at the end (of the best epoch's weights when they were
+    /// restored), in the units the model trains in (standardised targets, for regression).
     pub test_loss: f64,
-    /// Final test accuracy (classification).
+    /// The test accuracy (classification).
     pub test_accuracy: Option<f64>,
+    /// The test MAE, RMSE and R² in the targets' own units (regression under `mse`).
+    pub test_regression: Option<RegressionMetrics>,
+    /// Per-class precision, recall and F1 on the test set (classification).
+    pub class_scores: Option<Vec<ClassScore>>,
+    /// Their macro-averaged F1.
+    pub macro_f1: Option<f64>,
+    /// `per_class.csv`, beside the confusion matrix (classification).
+    pub class_scores_csv: Option<PathBuf>,
+    /// Each class's original label, when the labels were mapped (text, 1..K).
+    pub label_names: Option<Vec<String>>,
     /// Training rows per second over the epochs this run trained.
     pub samples_per_s: f64,
     /// Seconds from start to end.
@@ -288,6 +304,8 @@ fn train_on<B: Backend>(
         fallback_reason,
         data: data.source.clone(),
         rows: (data.train.len(), data.val.as_ref().map_or(0, |v| v.len()), data.test.len()),
+        label_names: data.label_names.clone(),
+        target_normalizer: data.target_normalizer.clone(),
         steps_per_epoch,
         first_epoch: pos.epoch,
         epochs: cfg.epochs,
@@ -312,18 +330,16 @@ fn train_on<B: Backend>(
         writes: root,
     };
     let mut run = Run::new(be, &cfg, &data, trainer, saver, pos, out, observer, resume, steps_per_epoch, plan);
-    let mut last_test = None;
     for epoch in run.pos.epoch..=cfg.epochs {
         let seconds = run.train_epoch(epoch)?;
         run.sync_replicas()?;
-        let (record, test_eval) = run.evaluate_epoch(epoch, seconds)?;
+        let record = run.evaluate_epoch(epoch, seconds)?;
         let (improved, stop) = run.early_stop(epoch, &record)?;
         run.save_epoch(epoch, improved)?;
-        last_test = Some(test_eval);
         if stop {
             run.stopped_early = true;
             break;
         }
     }
-    run.finish(last_test, started)
+    run.finish(started)
 }

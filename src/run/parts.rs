@@ -9,15 +9,16 @@ use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopS
 use crate::config::RunConfig;
 use crate::data::labels::StatedClasses;
 use crate::data::mnist::TrainTest;
-use crate::data::normalize::Normalizer;
+use crate::data::normalize::{Normalization, Normalizer};
 use crate::data::{Dataset, InputSchema, Targets};
 use crate::distributed::Collective;
 use crate::error::{file_error, Error, Result};
 use crate::loss::LossKind;
 use crate::memory::check_fits;
+use crate::metrics::RegressionMetrics;
 use crate::nn::{Model, ModelSpec};
 use crate::optim::{Clip, Optimizer};
-use crate::train::{BatchSize, TrainConfig, Trainer};
+use crate::train::{BatchSize, Evaluation, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
 /// The run's config with its data path made absolute, so `eval` from another folder finds the
@@ -64,6 +65,10 @@ pub struct Prepared {
     pub schema: InputSchema,
     /// The fitted normalisation.
     pub normalizer: Normalizer,
+    /// The fitted target rescaling (regression under `mse`, by default).
+    pub target_normalizer: Option<Normalizer>,
+    /// Each class's original label, when the labels were mapped.
+    pub label_names: Option<Vec<String>>,
     /// Classes (classification).
     pub classes: Option<usize>,
     /// Model outputs.
@@ -83,11 +88,19 @@ impl Prepared {
                     detail: format!("{a} given, but the checkpoint being resumed has {b} classes"),
                 })
             }
-            (Some(n), _) => Some(StatedClasses { count: n, source: "set by `classes`".into() }),
-            (None, Some(n)) => Some(StatedClasses { count: n, source: "of the checkpoint being resumed".into() }),
+            (Some(n), _) => Some(StatedClasses {
+                count: n,
+                source: "set by `classes`".into(),
+                names: ckpt.and_then(|c| c.meta.label_names.clone()),
+            }),
+            (None, Some(n)) => Some(StatedClasses {
+                count: n,
+                source: "of the checkpoint being resumed".into(),
+                names: ckpt.and_then(|c| c.meta.label_names.clone()),
+            }),
             (None, None) => None,
         };
-        let TrainTest { train: all_train, mut test, source, schema } = load_data(cfg, stated.as_ref())?;
+        let TrainTest { train: all_train, mut test, source, schema, label_names } = load_data(cfg, stated.as_ref())?;
         let total = all_train.len();
         let (mut train, mut val) = if cfg.validation > 0.0 {
             let (t, v) = all_train.split(cfg.validation, cfg.seed ^ 0x5A11)?;
@@ -130,6 +143,21 @@ impl Prepared {
         if let Some(v) = val.as_mut() {
             normalizer.apply(v)?;
         }
+        let target_normalizer = match (&train.targets, ckpt) {
+            (Targets::Values(_), Some(c)) => c.meta.target_normalizer.clone(),
+            (Targets::Values(t), None) => match cfg.target_normalization.resolve_targets(loss) {
+                Normalization::None => None,
+                kind => Some(Normalizer::fit_rows(kind, t)),
+            },
+            (Targets::Labels { .. }, _) => None,
+        };
+        if let Some(tn) = &target_normalizer {
+            for set in [Some(&mut train), val.as_mut(), Some(&mut test)].into_iter().flatten() {
+                if let Targets::Values(t) = &mut set.targets {
+                    tn.apply_rows(t)?;
+                }
+            }
+        }
         let classes = match (&train.targets, loss) {
             (Targets::Labels { classes, .. }, LossKind::CrossEntropy) => Some(*classes),
             (Targets::Labels { .. }, _) => {
@@ -161,7 +189,25 @@ impl Prepared {
                 });
             }
         }
-        Ok(Self { train, val, test, source, schema, normalizer, classes, outputs, loss })
+        Ok(Self {
+            train,
+            val,
+            test,
+            source,
+            schema,
+            normalizer,
+            target_normalizer,
+            label_names,
+            classes,
+            outputs,
+            loss,
+        })
+    }
+
+    /// An evaluation's regression metrics in the targets' own units (regression under `mse`).
+    pub fn regression_metrics(&self, e: &Evaluation) -> Option<RegressionMetrics> {
+        let scales = self.target_normalizer.as_ref().map(Normalizer::scales).unwrap_or_default();
+        e.values.as_ref().map(|v| v.metrics(&scales))
     }
 
     /// Host bytes the data sets hold.
@@ -436,6 +482,8 @@ impl Saver<'_> {
             schedule_free: state.schedule_free.clone(),
             params_in_eval_mode: state.eval_mode,
             normalizer: self.data.normalizer.clone(),
+            target_normalizer: self.data.target_normalizer.clone(),
+            label_names: self.data.label_names.clone(),
             history: pos.history.clone(),
             early_stop: pos.early,
             replicas: self.replicas,
@@ -514,11 +562,19 @@ pub fn early_stop_value(cfg: &RunConfig, record: &EpochRecord) -> Result<f64> {
         "val_loss" => record.val_loss,
         "val_accuracy" => record.val_accuracy.map(|a| -a),
         "train_loss" => Some(record.train_loss),
-        "test_loss" => Some(record.test_loss),
+        "test_loss" => {
+            return Err(Error::InvalidArgument {
+                what: "early_stop_metric".into(),
+                detail: "test_loss is no longer scored each epoch: the test set is scored once, at the end, so that \
+                         nothing is tuned to it; stop on val_loss (validation = 0.1 holds out a tenth of the \
+                         training rows)"
+                    .into(),
+            })
+        }
         other => {
             return Err(Error::InvalidArgument {
                 what: "early_stop_metric".into(),
-                detail: format!("unknown {other:?}; expected val_loss, val_accuracy, train_loss or test_loss"),
+                detail: format!("unknown {other:?}; expected val_loss, val_accuracy or train_loss"),
             })
         }
     };
@@ -539,8 +595,7 @@ pub fn check_early_stop_metric(cfg: &RunConfig, data: &Prepared) -> Result<()> {
         train_loss: 0.0,
         val_loss: data.val.as_ref().map(|_| 0.0),
         val_accuracy: data.val.as_ref().and(data.classes).map(|_| 0.0),
-        test_loss: 0.0,
-        test_accuracy: None,
+        val_regression: None,
         lr: 0.0,
         samples_per_s: 0.0,
         seconds: 0.0,

@@ -100,10 +100,10 @@ pub fn load_data(cfg: &RunConfig, classes: Option<&StatedClasses>) -> Result<Tra
                 None => LabelColumn::Last,
                 Some(l) => l.parse::<usize>().map_or_else(|_| LabelColumn::Name(l.clone()), LabelColumn::Index),
             };
-            let opts = CsvOptions { task, label, header: None, classes: classes.cloned() };
-            let (all, schema) = read_csv_with_schema(p, &opts)?;
+            let opts = CsvOptions { task, label, header: None, classes: classes.cloned(), label_map: cfg.label_map };
+            let (all, schema, label_names) = read_csv_with_schema(p, &opts)?;
             let (train, test) = all.split(0.2, cfg.seed ^ 0x5EED)?;
-            Ok(TrainTest { train, test, source: p.display().to_string(), schema })
+            Ok(TrainTest { train, test, source: p.display().to_string(), schema, label_names })
         }
     }
 }

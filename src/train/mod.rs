@@ -18,6 +18,7 @@ use crate::distributed::{eval_rows, ReduceOp};
 use crate::error::{Error, Result};
 use crate::feed::{choose_mode, start_stream, Feed, FeedMode, Load, RESIDENT_BUDGET_BYTES};
 use crate::loss::LossKind;
+use crate::metrics::ValueSums;
 use crate::nn::Model;
 use crate::optim::{Clip, Optimizer};
 use crate::params::ALIGN;
@@ -65,11 +66,12 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// Rows per micro-batch for an epoch of `rows` rows.
+    /// Rows per micro-batch for an epoch of `rows` rows: a batch larger than the epoch is the
+    /// epoch (what memory and plans are sized by).
     pub fn batch_rows(&self, rows: usize) -> usize {
         match self.batch_size {
             BatchSize::Full => rows.max(1),
-            BatchSize::Rows(r) => r,
+            BatchSize::Rows(r) => r.min(rows.max(1)),
         }
     }
 
@@ -126,6 +128,9 @@ pub struct Evaluation {
     pub accuracy: Option<f64>,
     /// `confusion[true][predicted]` counts (classification only).
     pub confusion: Option<Vec<Vec<u64>>>,
+    /// Error and target sums for MAE, RMSE and R², in the units the model trains in
+    /// (regression under `mse` only).
+    pub values: Option<ValueSums>,
 }
 
 /// What a step callback sees.
@@ -531,6 +536,10 @@ impl<B: Backend> Trainer<B> {
         }
         let classes = data.classes();
         let mut confusion = classes.map(|c| vec![vec![0u64; c]; c]);
+        let mut values = match (&data.targets, self.loss) {
+            (Targets::Values(t), LossKind::Mse) => Some(ValueSums::new(t.shape()[1])),
+            _ => None,
+        };
         let mut loss = 0.0f64;
         let rows = match &self.sync {
             Some(s) => eval_rows(n, s.comm.rank(), s.comm.size()),
@@ -546,6 +555,10 @@ impl<B: Backend> Trainer<B> {
                     m[labels[i] as usize][argmax(row)] += 1;
                 }
             }
+            if let (Targets::Values(t), Some(sums)) = (&data.targets, values.as_mut()) {
+                let out = be.read(self.model.output()?)?;
+                sums.add(out.data(), gather_rows(t, chunk)?.data());
+            }
         }
         if let Some(sync) = &self.sync {
             let mut sums: Vec<f64> =
@@ -555,12 +568,17 @@ impl<B: Backend> Trainer<B> {
             for (c, s) in confusion.iter_mut().flatten().flatten().zip(&sums[1..]) {
                 *c = *s as u64;
             }
+            if let Some(v) = values.as_mut() {
+                let mut flat = v.to_vec();
+                sync.comm.all_reduce_f64("the regression metrics", &mut flat, ReduceOp::Sum)?;
+                *v = ValueSums::from_vec(&flat, v.abs_err.len());
+            }
         }
         if !loss.is_finite() {
             return Err(Error::Diverged(format!("the evaluation loss is {loss}: the model's outputs are not finite")));
         }
         let accuracy = confusion.as_ref().map(|m| (0..m.len()).map(|c| m[c][c]).sum::<u64>() as f64 / n as f64);
-        Ok(Evaluation { loss: loss / n as f64, accuracy, confusion })
+        Ok(Evaluation { loss: loss / n as f64, accuracy, confusion, values })
     }
 
     /// Rows per evaluation or prediction chunk: 4096, or fewer when a step plan's largest

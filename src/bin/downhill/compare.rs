@@ -1,6 +1,6 @@
 //! `downhill compare-optimizers`: every optimizer (or a list) trained on the same data and
 //! model, each with its recommended settings, for the same epochs and seed: test accuracy,
-//! wall time, optimizer-state floats per parameter, and a figure of their test-loss curves.
+//! wall time, optimizer-state floats per parameter, and a figure of their validation-loss curves.
 
 use clap::Args;
 use downhill::checkpoint::{write_atomically, Checkpoint};
@@ -67,19 +67,31 @@ pub fn run(args: CompareArgs) -> Result<()> {
     for cfg in &configs {
         cfg.validate()?;
     }
+    let new_folder = !args.out.exists();
     std::fs::create_dir_all(&args.out).map_err(|e| downhill::Error::File {
         path: args.out.display().to_string(),
         detail: format!("cannot create the folder: {e}"),
     })?;
+    let result = compare(&args, &names, &configs, &device);
+    if result.is_err() && new_folder {
+        // A comparison refused before any run wrote leaves no empty folder (remove_dir removes
+        // only an empty one; a failed run removes its own).
+        let _ = std::fs::remove_dir(&args.out);
+    }
+    result
+}
+
+/// Trains every optimizer of `names` with its config, then writes the table and figure.
+fn compare(args: &CompareArgs, names: &[String], configs: &[RunConfig], device: &DeviceRequest) -> Result<()> {
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     let mut device_name = String::new();
-    for (name, cfg) in names.iter().zip(&configs) {
+    for (name, cfg) in names.iter().zip(configs) {
         let note = recommended(name).2;
         let out = args.out.join(name);
         let opts = RunOptions { overwrite: true, ..Default::default() };
         eprintln!("{name}: {note}");
-        let summary = train(cfg, &device, &out, &opts, &mut Quiet)?;
+        let summary = train(cfg, device, &out, &opts, &mut Quiet)?;
         device_name = summary.device.clone();
         let ckpt = Checkpoint::load(&summary.checkpoint)?;
         let params: usize = ckpt.params.iter().map(|(_, t)| t.data().len()).sum();
@@ -90,7 +102,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
             summary.test_accuracy.unwrap_or(f64::NAN),
             summary.wall_s
         );
-        curves.push((name.clone(), summary.history.iter().map(|r| (r.epoch as f64, r.test_loss)).collect::<Vec<_>>()));
+        let held_out = |r: &downhill::checkpoint::EpochRecord| (r.epoch as f64, r.val_loss.unwrap_or(r.train_loss));
+        curves.push((name.clone(), summary.history.iter().map(held_out).collect::<Vec<_>>()));
         rows.push((name.clone(), note, summary.test_accuracy, summary.test_loss, summary.wall_s, per_param));
     }
     let data = args.data.as_ref().map_or("the built-in MNIST subset".to_string(), |d| d.display().to_string());
@@ -106,7 +119,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
     write_atomically(&args.out.join("comparison.md"), md.as_bytes())?;
     write_atomically(&args.out.join("comparison.csv"), csv.as_bytes())?;
-    let title = format!("test loss per epoch: {} on {data}", args.model);
+    let title = format!("validation loss per epoch: {} on {data}", args.model);
     downhill::report::plot_comparison(&args.out.join("comparison.png"), &title, &curves)?;
     print!("{md}");
     println!("\nwrote {}", args.out.join("comparison.md").display());

@@ -7,6 +7,7 @@ mod eval;
 mod explore;
 mod interrupt;
 mod predict;
+mod summary;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -1,9 +1,11 @@
-//! `downhill predict`: IDX images or CSV rows in, a CSV of predictions (and class
-//! probabilities) out.
+//! `downhill predict`: IDX images or CSV rows in, a CSV of predictions out: the class (its
+//! original label when the labels were mapped) and each class's probability, or the targets
+//! in their own units.
 
 use clap::Args;
 use downhill::checkpoint::write_atomically;
 use downhill::infer::predict_checkpoint;
+use downhill::report::csv_field;
 use downhill::train::argmax;
 use downhill::{DeviceRequest, Result};
 use std::io::Read;
@@ -62,18 +64,21 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if let (Some(out), false) = (&args.output, args.overwrite) {
         check_output(out, &args.input, &args.checkpoint)?;
     }
-    let (outputs, probs) = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
-    let cols = outputs.shape()[1];
+    let p = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
+    let cols = p.outputs.shape()[1];
+    let name = |c: usize| p.class_names.as_ref().and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string());
     let mut csv = String::new();
-    match &probs {
-        Some(p) => {
+    match &p.probabilities {
+        Some(probs) => {
             csv.push_str("row,prediction");
             for c in 0..cols {
-                csv.push_str(&format!(",p{c}"));
+                // p0, p1, … for classes that are their indices; p_setosa for mapped labels.
+                let head = if p.class_names.is_some() { format!("p_{}", name(c)) } else { format!("p{c}") };
+                csv.push_str(&format!(",{}", csv_field(&head)));
             }
             csv.push('\n');
-            for (r, row) in p.data().chunks(cols).enumerate() {
-                csv.push_str(&format!("{r},{}", argmax(row)));
+            for (r, row) in probs.data().chunks(cols).enumerate() {
+                csv.push_str(&format!("{r},{}", csv_field(&name(argmax(row)))));
                 for v in row {
                     csv.push_str(&format!(",{v:.6}"));
                 }
@@ -86,7 +91,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
                 csv.push_str(&format!(",y{c}"));
             }
             csv.push('\n');
-            for (r, row) in outputs.data().chunks(cols).enumerate() {
+            for (r, row) in p.outputs.data().chunks(cols).enumerate() {
                 csv.push_str(&r.to_string());
                 for v in row {
                     csv.push_str(&format!(",{v}"));

@@ -1,9 +1,11 @@
 //! `downhill train`: flags and/or a TOML config, a progress bar, and a summary (or `--json`).
 
 use crate::interrupt;
+use crate::summary::{self, print_class_scores, print_confusion, MAX_PRINTED_CLASSES};
 use clap::Args;
 use downhill::checkpoint::EpochRecord;
 use downhill::config::RunConfig;
+use downhill::data::label_map::LabelMapMode;
 use downhill::data::normalize::Normalization;
 use downhill::distributed::{launcher_ranks, Collective, LaunchCheck};
 use downhill::feed::FeedMode;
@@ -119,16 +121,25 @@ pub struct TrainArgs {
     /// standardize, scalar, min-max. Fitted on the training rows and stored in the checkpoint.
     #[arg(long)]
     normalization: Option<String>,
+    /// Regression targets: auto (default: standardize under mse, so any target scale trains),
+    /// none, standardize, scalar, min-max. Reports and predictions stay in the targets' units.
+    #[arg(long)]
+    target_normalization: Option<String>,
     /// Number of classes (default: the data's label set, which must be dense).
     #[arg(long)]
     classes: Option<usize>,
-    /// Fraction of training rows held out for validation.
+    /// CSV class labels: auto (default: 0..K-1 as they are, 1..K and text mapped in sorted
+    /// order, any other gap an error) or sorted (every distinct label a class, in order).
+    #[arg(long)]
+    label_map: Option<String>,
+    /// Fraction of training rows held out for validation, scored each epoch (default 0.1;
+    /// 0: none). The test set is scored once, at the end.
     #[arg(long)]
     validation: Option<f64>,
     /// Early stopping patience in epochs.
     #[arg(long, value_parser = whole::<usize>)]
     patience: Option<usize>,
-    /// val_loss, val_accuracy, train_loss, test_loss.
+    /// val_loss (default), val_accuracy, train_loss.
     #[arg(long)]
     early_stop_metric: Option<String>,
     /// With --patience, keep the last epoch's weights instead of restoring the best epoch's.
@@ -220,6 +231,12 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     if let Some(n) = &args.normalization {
         cfg.normalization = n.parse::<Normalization>()?;
     }
+    if let Some(n) = &args.target_normalization {
+        cfg.target_normalization = n.parse::<Normalization>()?;
+    }
+    if let Some(m) = &args.label_map {
+        cfg.label_map = m.parse::<LabelMapMode>()?;
+    }
     if let Some(f) = &args.feed {
         cfg.feed = f.parse::<FeedMode>()?;
     }
@@ -269,6 +286,19 @@ impl Observer for Progress {
             "data:   {} — {} train / {} validation / {} test rows; {} parameters",
             s.data, s.rows.0, s.rows.1, s.rows.2, s.parameters
         );
+        if let Some(names) = &s.label_names {
+            eprintln!("labels: {}", summary::label_mapping(names));
+        }
+        if let Some(t) = &s.target_normalizer {
+            let mean = t.shift.first().copied().unwrap_or(0.0);
+            let std = t.factor.first().map_or(1.0, |f| 1.0 / f);
+            eprintln!(
+                "target: trained {:?} (mean {}, std {}); MAE, RMSE and R² are in the target's own units",
+                t.kind,
+                summary::figure(mean as f64),
+                summary::figure(std as f64)
+            );
+        }
         let total = s.steps_per_epoch * (s.epochs + 1 - s.first_epoch.min(s.epochs + 1)) as u64;
         let bar = ProgressBar::new(total.max(1));
         bar.set_style(
@@ -291,8 +321,8 @@ impl Observer for Progress {
                 let acc = self
                     .last
                     .as_ref()
-                    .and_then(|r| r.test_accuracy)
-                    .map_or(String::new(), |a| format!(" (last test acc {a:.4})"));
+                    .and_then(|r| r.val_accuracy)
+                    .map_or(String::new(), |a| format!(" (last val acc {a:.4})"));
                 let rate = self.rate.rate().map_or(String::new(), |r| format!(" {r:.0} samples/s"));
                 bar.set_message(format!("epoch {epoch}/{}{loss}{acc}{rate}", self.epochs));
             }
@@ -312,11 +342,14 @@ impl Observer for Progress {
 
     fn on_epoch(&mut self, r: &EpochRecord) {
         if let Some(bar) = &self.bar {
-            let acc = r.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
             let val = r.val_loss.map_or(String::new(), |v| format!(", val loss {v:.4}"));
+            let acc = r.val_accuracy.map_or(String::new(), |a| format!(", val accuracy {a:.4}"));
+            let reg = r.val_regression.map_or(String::new(), |m| {
+                format!(", val MAE {} RMSE {} R² {:.4}", summary::figure(m.mae), summary::figure(m.rmse), m.r2)
+            });
             let line = format!(
-                "epoch {:>3}: train loss {:.4}{val}, test loss {:.4}{acc} — {:.0} samples/s",
-                r.epoch, r.train_loss, r.test_loss, r.samples_per_s
+                "epoch {:>3}: train loss {:.4}{val}{acc}{reg} — {:.0} samples/s",
+                r.epoch, r.train_loss, r.samples_per_s
             );
             // println would be swallowed when stderr is not a terminal; suspend the bar instead.
             bar.suspend(|| eprintln!("{line}"));
@@ -420,15 +453,26 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 "read_s": a.read_s, "write_s": a.write_s,
             })),
             "confusion": summary.confusion.as_ref().filter(|m| m.len() <= MAX_PRINTED_CLASSES),
+            "test_mae": summary.test_regression.map(|m| m.mae),
+            "test_rmse": summary.test_regression.map(|m| m.rmse),
+            "test_r2": summary.test_regression.map(|m| m.r2),
+            "macro_f1": summary.macro_f1,
+            "per_class": summary.class_scores,
+            "per_class_csv": summary.class_scores_csv,
+            "labels": summary.label_names,
         });
         println!("{json}");
         return Ok(());
     }
-    print_confusion(&summary.confusion, summary.confusion_csv.as_deref());
+    let names = summary.label_names.as_deref();
+    print_confusion(&summary.confusion, names, summary.confusion_csv.as_deref());
+    print_class_scores(&summary.class_scores, summary.class_scores_csv.as_deref());
     let acc = summary.test_accuracy.map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
+    let f1 = summary.macro_f1.map_or(String::new(), |f| format!(", macro-F1 {f:.4}"));
+    let reg = summary::regression_line(&summary.test_regression);
     let early = if summary.stopped_early { " (stopped early)" } else { "" };
     println!(
-        "done{early}: {} epochs in {:.1} s on {}: test loss {:.4}{acc}, {:.0} samples/s",
+        "done{early}: {} epochs in {:.1} s on {}: test loss {:.4}{acc}{f1}{reg}, {:.0} samples/s",
         summary.epochs, summary.wall_s, summary.device, summary.test_loss, summary.samples_per_s
     );
     if let Some(b) = &summary.best {
@@ -503,33 +547,6 @@ fn agreed_by_every_rank(e: &downhill::Error) -> bool {
 
 fn show(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// The most classes whose confusion matrix is printed; larger ones are only written to a file.
-pub const MAX_PRINTED_CLASSES: usize = 20;
-
-/// Prints a confusion matrix (rows: true class, columns: predicted) when it is small enough
-/// to read, else where its file is.
-pub fn print_confusion(confusion: &Option<Vec<Vec<u64>>>, file: Option<&Path>) {
-    let Some(m) = confusion else { return };
-    if m.len() > MAX_PRINTED_CLASSES {
-        let at = file.map_or(String::new(), |f| format!(": see {}", f.display()));
-        println!("confusion matrix: {} classes, too many to print{at}", m.len());
-        return;
-    }
-    println!("confusion matrix on the test set (rows: true class, columns: predicted):");
-    print!("      ");
-    for c in 0..m.len() {
-        print!("{c:>6}");
-    }
-    println!();
-    for (t, row) in m.iter().enumerate() {
-        print!("{t:>5} ");
-        for v in row {
-            print!("{v:>6}");
-        }
-        println!();
-    }
 }
 
 /// A whole-number flag: a negative or fractional value is refused with the range it must be
