@@ -142,6 +142,19 @@ pub struct Selection {
     pub fallback_reason: Option<String>,
 }
 
+/// When `request` is what `DOWNHILL_DEVICE` asks for, says so in `e`: a value set long ago in
+/// a shell profile is otherwise a mystery.
+fn from_env_note(request: &DeviceRequest, e: Error) -> Error {
+    let from_env = std::env::var(DEVICE_ENV).ok().and_then(|v| v.parse::<DeviceRequest>().ok());
+    match e {
+        Error::NoGpu(detail) if from_env.as_ref() == Some(request) => Error::NoGpu(format!(
+            "{DEVICE_ENV}={}: {detail} (unset {DEVICE_ENV} or pass --device)",
+            std::env::var(DEVICE_ENV).unwrap_or_default()
+        )),
+        e => e,
+    }
+}
+
 /// Opens the device `request` names. `Auto` never fails: it falls back to the CPU path and
 /// says why. Explicit GPU requests fail with an error naming what was not found.
 pub fn open(request: &DeviceRequest) -> Result<Selection> {
@@ -151,7 +164,9 @@ pub fn open(request: &DeviceRequest) -> Result<Selection> {
     };
     match request {
         DeviceRequest::Cpu => Ok(Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: None }),
-        DeviceRequest::Gpu | DeviceRequest::Index(_) | DeviceRequest::Name(_) => gpu(request.adapter_choice()),
+        DeviceRequest::Gpu | DeviceRequest::Index(_) | DeviceRequest::Name(_) => {
+            gpu(request.adapter_choice()).map_err(|e| from_env_note(request, e))
+        }
         DeviceRequest::Auto => {
             let cpu = |why: String| Selection { device: Device::Cpu(CpuBackend::new()), fallback_reason: Some(why) };
             let reports = crate::backend::gpu::list_adapters();
@@ -160,9 +175,13 @@ pub fn open(request: &DeviceRequest) -> Result<Selection> {
                 return Ok(cpu("no GPU adapter found on any wgpu backend; using the CPU path".into()));
             }
             if !hardware {
-                let names: Vec<_> = reports.iter().map(|r| format!("{} ({})", r.name, r.backend)).collect();
+                // One name per adapter, however many backends reach it ("llvmpipe", not
+                // "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan), llvmpipe (LLVM 15.0.6, 256 bits) (Gl)").
+                let mut names: Vec<&str> =
+                    reports.iter().map(|r| r.name.split(" (").next().unwrap_or(&r.name)).collect();
+                names.dedup();
                 return Ok(cpu(format!(
-                    "only software adapters found ({}); the CPU path is faster, so using it (DOWNHILL_DEVICE=gpu forces the adapter)",
+                    "only a software GPU ({}): the CPU path is faster (DOWNHILL_DEVICE=gpu uses it anyway)",
                     names.join(", ")
                 )));
             }

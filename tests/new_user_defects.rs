@@ -53,3 +53,69 @@ fn negative_option_values_reach_the_check_that_names_the_setting() {
         assert!(!dir.exists(), "{args:?} left {out}");
     }
 }
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("downhill-test-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn a_batch_larger_than_the_data_is_sized_as_the_data() {
+    // 10 million rows a batch: the epoch is one batch of the training rows; the memory check
+    // once sized it by the batch and refused it as 100.9 GiB.
+    let out = tmp("huge-batch");
+    let (ok, stdout, stderr) =
+        downhill(&["train", "--batch-size", "10000000", "--epochs", "1", "--out", out.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\"test_accuracy\""), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn layer_sizes_that_are_not_whole_numbers_or_too_large_say_so() {
+    use downhill::nn::{Init, ModelSpec};
+    let parse = |spec: &str| ModelSpec::parse(spec, &[4], 2, Init::TorchDefault).err().unwrap().to_string();
+    let e = parse("linear(1e3) relu linear(2)");
+    assert!(e.contains("out_features=1000.0 is not a whole number (write 1000)"), "{e}");
+    let e = parse("linear(18446744073709551616) relu linear(2)");
+    assert!(e.contains("is too large (max 9223372036854775807)"), "{e}");
+    let e = parse("linear(2.5) relu linear(2)");
+    assert!(e.contains("out_features=2.5 is not a whole number") && !e.contains("write"), "{e}");
+}
+
+#[test]
+fn a_spec_nested_thousands_deep_is_an_error_not_a_stack_overflow() {
+    let spec = format!("{}linear(2){}", "sequential(".repeat(3000), ")".repeat(3000));
+    let out = tmp("deep-spec");
+    let (ok, _, stderr) = downhill(&["train", "--model", &spec, "--epochs", "1", "--out", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("nests more than 64 levels deep"), "{}", &stderr[..stderr.len().min(400)]);
+    assert!(!out.exists(), "no folder (and no stale lock) is left");
+    let tuple = format!("conv2d(4, {}3{})", "(".repeat(3000), ")".repeat(3000));
+    let (ok, _, stderr) = downhill(&["train", "--model", &tuple, "--out", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("nests more than 64 levels deep"), "{}", &stderr[..stderr.len().min(400)]);
+}
+
+#[test]
+fn compare_optimizers_on_bad_data_leaves_no_empty_folder() {
+    let dir = tmp("compare-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("bad.csv");
+    std::fs::write(&data, "a,label\n1,0\nx,1\n").unwrap();
+    let out = dir.join("cmp");
+    let args = ["compare-optimizers", "--data", data.to_str().unwrap(), "--optimizers", "sgd", "--epochs", "1"];
+    let (ok, _, stderr) = downhill(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(!ok && stderr.contains("\"x\" is not a number"), "{stderr}");
+    assert!(!out.exists(), "the refused comparison left {}", out.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_device_in_the_environment_is_named_as_such() {
+    // `devices` opens the device the environment asks for straight away.
+    let out = Command::new(env!("CARGO_BIN_EXE_downhill"))
+        .env("DOWNHILL_DEVICE", "bogus-adapter")
+        .arg("devices")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("DOWNHILL_DEVICE=bogus-adapter"), "{stderr}");
+}

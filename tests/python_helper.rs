@@ -1,22 +1,61 @@
 //! python/downhill_torch.py reproduces `downhill predict` on the built-in test set: the same
 //! preprocessing (÷255, then the checkpoint's normalisation) and the same forward pass, so
-//! every prediction agrees. Runs the helper with NumPy (`DOWNHILL_PYTHON`, else `python3`);
-//! without NumPy it says SKIPPED, and fails instead under `DOWNHILL_REQUIRE_PYTHON=1` (CI).
+//! every prediction agrees. Runs the helper with NumPy: `DOWNHILL_PYTHON`, else the venv
+//! `target/pyvenv` when there is one (`.ci/run` makes it), else `python3`. Without NumPy the
+//! test FAILS, saying how to install it: a skip printed into captured output would read as a
+//! pass. `DOWNHILL_REQUIRE_PYTHON=0` skips it on purpose.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What to do about the helper's test, given whether the interpreter imports NumPy and the
+/// value of `DOWNHILL_REQUIRE_PYTHON`.
+#[derive(Debug, PartialEq)]
+enum Plan {
+    Run,
+    Skip,
+    Fail(String),
+}
+
+fn plan(py: &str, has_numpy: bool, require: Option<&str>) -> Plan {
+    match (has_numpy, require) {
+        (true, _) => Plan::Run,
+        (false, Some("0")) => Plan::Skip,
+        (false, _) => Plan::Fail(format!(
+            "{py} cannot import numpy, so python/downhill_torch.py cannot be checked; install it with \
+             `python3 -m venv target/pyvenv && target/pyvenv/bin/pip install numpy` (found without further \
+             settings), point DOWNHILL_PYTHON at an interpreter that has it, or skip this test on purpose with \
+             DOWNHILL_REQUIRE_PYTHON=0"
+        )),
+    }
+}
+
 fn python() -> Option<String> {
-    let py = std::env::var("DOWNHILL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
+    let py = std::env::var("DOWNHILL_PYTHON").unwrap_or_else(|_| {
+        if venv.is_file() {
+            venv.display().to_string()
+        } else {
+            "python3".into()
+        }
+    });
     let has_numpy = Command::new(&py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if has_numpy {
-        return Some(py);
+    match plan(&py, has_numpy, std::env::var("DOWNHILL_REQUIRE_PYTHON").ok().as_deref()) {
+        Plan::Run => Some(py),
+        Plan::Skip => {
+            eprintln!("SKIPPED (DOWNHILL_REQUIRE_PYTHON=0): {py} cannot import numpy");
+            None
+        }
+        Plan::Fail(why) => panic!("{why}"),
     }
-    if std::env::var("DOWNHILL_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("DOWNHILL_REQUIRE_PYTHON=1 but {py} cannot import numpy");
-    }
-    eprintln!("SKIPPED: {py} cannot import numpy; set DOWNHILL_PYTHON to an interpreter that can");
-    None
+}
+
+#[test]
+fn a_missing_numpy_fails_unless_skipping_is_asked_for() {
+    assert_eq!(plan("python3", true, None), Plan::Run);
+    assert!(matches!(plan("python3", false, None), Plan::Fail(m) if m.contains("pip install numpy")));
+    assert!(matches!(plan("python3", false, Some("1")), Plan::Fail(_)));
+    assert_eq!(plan("python3", false, Some("0")), Plan::Skip);
 }
 
 /// (header, rows of (prediction, probabilities)) of a predictions CSV.
@@ -70,4 +109,48 @@ fn the_python_helper_reproduces_downhill_predict_on_the_built_in_test_set() {
         a.iter().zip(&b).flat_map(|(x, y)| x.1.iter().zip(&y.1).map(|(p, q)| (p - q).abs())).fold(0.0, f64::max);
     assert!(worst <= 2e-6, "probabilities agree to the printed digits, worst {worst:e}");
     eprintln!("python helper: {agree}/{} predictions agree; worst probability difference {worst:e}", a.len());
+}
+
+/// A stand-in for the few torch calls `model_input` makes (PyTorch is too large for CI): enough
+/// to check that rows are reshaped to the recorded input shape and that an embedding model
+/// gets int64 indices (PyTorch's Embedding refuses float ones).
+const TORCH_STUB: &str = "import numpy as np
+class Tensor:
+    def __init__(self, a): self.a = a
+    def reshape(self, shape): return Tensor(self.a.reshape(shape))
+    def long(self): return Tensor(self.a.astype(np.int64))
+def from_numpy(a): return Tensor(a)
+";
+
+const NN_STUB: &str = "class Module:
+    def __init__(self, *children): self._children = list(children)
+    def children(self): return iter(self._children)
+    def modules(self):
+        yield self
+        for c in self._children: yield from c.modules()
+class Sequential(Module): pass
+class Embedding(Module): pass
+class Linear(Module): pass
+";
+
+#[test]
+fn the_torch_path_gives_embeddings_integer_indices_and_cnns_their_shape() {
+    let Some(py) = python() else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("downhill-py-stub-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("torch")).unwrap();
+    std::fs::write(dir.join("torch/__init__.py"), TORCH_STUB).unwrap();
+    std::fs::write(dir.join("torch/nn.py"), NN_STUB).unwrap();
+    let script = "import numpy as np, downhill_torch as dt
+from torch import nn
+x = np.array([[1, 2, 3, 0], [4, 5, 6, 7]], dtype=np.float32)
+emb = dt.model_input(nn.Sequential(nn.Embedding(), nn.Linear()), x, {'input_shape': [4]})
+cnn = dt.model_input(nn.Sequential(nn.Linear()), x, {'input_shape': [1, 2, 2]})
+print(emb.a.dtype, cnn.a.dtype, cnn.a.shape)
+";
+    let path = format!("{}:{}", dir.display(), root.join("python").display());
+    let out = Command::new(&py).args(["-c", script]).env("PYTHONPATH", path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "int64 float32 (2, 1, 2, 2)");
+    let _ = std::fs::remove_dir_all(&dir);
 }

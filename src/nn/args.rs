@@ -26,7 +26,7 @@ impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Int(v) => write!(f, "{v}"),
-            Value::Float(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v:?}"),
             Value::Bool(v) => write!(f, "{v}"),
             Value::Null => write!(f, "None"),
             Value::Word(w) => write!(f, "{w}"),
@@ -100,10 +100,19 @@ impl Bound {
         bad(self.layer, format!("{name}={v} is out of range: {want}"))
     }
 
-    /// A whole number ≥ `min`, or `default` when absent.
+    /// A whole number ≥ `min`, or `default` when absent. A number written with a point or an
+    /// exponent (`1e3`) is not a whole number, and one beyond 64 bits is too large: each is
+    /// said as such rather than as out of range.
     pub fn int(&self, name: &str, min: i64, default: Option<i64>) -> Result<i64> {
         match self.values.get(name) {
             Some(Value::Int(v)) if *v >= min => Ok(*v),
+            Some(Value::Float(v)) if v.fract() == 0.0 && v.abs() >= i64::MAX as f64 => {
+                Err(bad(self.layer, format!("{name}={} is too large (max {})", Value::Float(*v), i64::MAX)))
+            }
+            Some(v @ Value::Float(x)) => {
+                let hint = if x.fract() == 0.0 { format!(" (write {})", *x as i64) } else { String::new() };
+                Err(bad(self.layer, format!("{name}={v} is not a whole number{hint}")))
+            }
             Some(v) => Err(self.err(name, v, &format!("a whole number ≥ {min}"))),
             None => default.ok_or_else(|| bad(self.layer, format!("needs {name}"))),
         }

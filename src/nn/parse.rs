@@ -30,7 +30,13 @@ struct Lexer<'a> {
     src: &'a str,
     chars: Vec<char>,
     pos: usize,
+    /// Containers and tuples open at `pos`.
+    depth: usize,
 }
+
+/// The deepest nesting of containers (and of tuples in arguments) a spec may have: far beyond
+/// any real model, well within the stack.
+pub const MAX_DEPTH: usize = 64;
 
 fn err(detail: String) -> Error {
     Error::InvalidArgument { what: "model".into(), detail }
@@ -38,7 +44,7 @@ fn err(detail: String) -> Error {
 
 /// Parses a whole spec.
 pub fn parse(src: &str) -> Result<Vec<Item>> {
-    let mut lx = Lexer { src, chars: src.chars().collect(), pos: 0 };
+    let mut lx = Lexer { src, chars: src.chars().collect(), pos: 0, depth: 0 };
     let items = lx.list(None)?;
     if items.is_empty() {
         return Err(err("the spec has no layer".into()));
@@ -61,6 +67,20 @@ impl Lexer<'_> {
                 break;
             }
         }
+    }
+
+    /// One level deeper (a container or a tuple opens), refused past [`MAX_DEPTH`] so a
+    /// runaway nesting is an error instead of a stack overflow.
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(format!(
+                "the spec nests more than {MAX_DEPTH} levels deep (at character {}); flatten it (a \
+                 sequential(...) inside a sequential(...) adds nothing)",
+                self.pos
+            )));
+        }
+        Ok(())
     }
 
     fn skip_ws(&mut self) {
@@ -109,7 +129,9 @@ impl Lexer<'_> {
                     return Err(err(format!("{} needs its layers in parentheses {}", item.name, self.here())));
                 }
                 self.pos += 1;
+                self.enter()?;
                 item.children = Some(self.list(Some(')'))?);
+                self.depth -= 1;
             } else if self.peek() == Some('(') {
                 self.pos += 1;
                 item.args = self.args()?;
@@ -161,12 +183,14 @@ impl Lexer<'_> {
             Some(open @ ('(' | '[')) => {
                 let close = if open == '(' { ')' } else { ']' };
                 self.pos += 1;
+                self.enter()?;
                 let mut vs = Vec::new();
                 loop {
                     self.skip_ws();
                     match self.peek() {
                         Some(c) if c == close => {
                             self.pos += 1;
+                            self.depth -= 1;
                             return Ok(Value::Tuple(vs));
                         }
                         Some(',') => self.pos += 1,

@@ -56,16 +56,20 @@ fn parse_start(s: &str) -> Result<[f64; 2]> {
 pub fn run(args: ExploreArgs) -> Result<()> {
     let request = DeviceRequest::from_flag_or_env(args.device.as_deref())?;
     let selection = downhill::device::open(&request)?;
-    if let Some(why) = &selection.fallback_reason {
-        eprintln!("{why}");
-    }
     match selection.device {
-        Device::Cpu(be) => run_on(be, &args),
-        Device::Gpu(be) => run_on(*be, &args),
+        Device::Cpu(be) => run_on(be, &args, selection.fallback_reason),
+        Device::Gpu(be) => run_on(*be, &args, selection.fallback_reason),
     }
 }
 
-fn run_on<B: Backend + Send + Sync + 'static>(be: B, args: &ExploreArgs) -> Result<()> {
+/// Exports or serves on `be`; `fallback` (why the CPU path was chosen) is said once the
+/// settings are known good, so it never precedes an error about something else.
+fn run_on<B: Backend + Send + Sync + 'static>(be: B, args: &ExploreArgs, fallback: Option<String>) -> Result<()> {
+    let say_fallback = || {
+        if let Some(why) = &fallback {
+            eprintln!("device: {why}");
+        }
+    };
     if args.export.is_some() || args.png.is_some() {
         let surface = Surface::new(&args.surface, None, None)?;
         let start = match &args.start {
@@ -74,6 +78,7 @@ fn run_on<B: Backend + Send + Sync + 'static>(be: B, args: &ExploreArgs) -> Resu
         };
         let presets: Vec<&str> = args.optimizers.split(',').map(str::trim).collect();
         let spec = export::ExportSpec::new(surface, start, args.steps, &presets)?;
+        say_fallback();
         if let Some(path) = &args.export {
             export::write_page(&be, &spec, path)?;
             println!("wrote {} (open it in any browser; no server needed)", path.display());
@@ -84,6 +89,7 @@ fn run_on<B: Backend + Send + Sync + 'static>(be: B, args: &ExploreArgs) -> Resu
         }
         return Ok(());
     }
+    say_fallback();
     let device = be.describe();
     let open = args.open;
     server::serve(be, args.port, |addr| {
