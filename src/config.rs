@@ -372,6 +372,20 @@ impl RunConfig {
                 });
             }
         }
+        let classification = self.loss == "cross_entropy";
+        if classification && !matches!(self.target_normalization, Normalization::Auto | Normalization::None) {
+            return Err(Error::InvalidArgument {
+                what: "target_normalization".into(),
+                detail: "rescales regression targets (loss mse); class labels under cross_entropy are not rescaled"
+                    .into(),
+            });
+        }
+        if !classification && self.label_map != LabelMapMode::Auto {
+            return Err(Error::InvalidArgument {
+                what: "label_map".into(),
+                detail: format!("maps class labels (loss cross_entropy), not the targets of loss {}", self.loss),
+            });
+        }
         check_range("dropout", self.dropout as f64, 0.0, false, 1.0, true, "0 ≤ dropout < 1")?;
         check_range("validation", self.validation, 0.0, false, 1.0, true, "0 ≤ validation < 1")?;
         check_range("l1", self.l1, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;

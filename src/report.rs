@@ -191,7 +191,69 @@ pub fn plot_curves(path: &Path, history: &[EpochRecord], classification: bool) -
     root.present().map_err(|e| fail(e.to_string()))
 }
 
-/// Draws several runs' test loss per epoch into one PNG at `path` (log scale), one colour and
+/// Line colours of a comparison: Tableau's ten, then six more, every one dark enough to read
+/// on white (Palette99 gave Muon a near-white).
+pub const SERIES_COLOURS: [[u8; 3]; 16] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+    [0, 0, 0],
+    [0, 0, 128],
+    [128, 0, 0],
+    [0, 128, 128],
+    [102, 51, 153],
+    [0, 100, 0],
+];
+
+/// Labelled values for a log axis over [lo, hi]: the coarsest of 1·10^k, {1, 2, 5}·10^k,
+/// {1, …, 9}·10^k, or steps of 0.1·10^k, that puts at least four labels in range (a range
+/// within one decade, 0.4 to 0.9 say, gets 0.4, 0.5, …, not just the powers of ten outside it).
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let mantissas: [&[f64]; 3] = [&[1.0], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
+    let fine: Vec<f64> = (10..100).map(|m| m as f64 / 10.0).collect();
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let within = |set: &[f64]| -> Vec<f64> {
+        (first..=last)
+            .flat_map(|e| set.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9))
+            .collect()
+    };
+    for set in mantissas.iter().copied().chain(std::iter::once(&fine[..])) {
+        let ticks = within(set);
+        if ticks.len() >= 4 {
+            let every = ticks.len().div_ceil(12);
+            return ticks.into_iter().step_by(every).collect();
+        }
+    }
+    within(&fine)
+}
+
+/// A tick value with the digits it needs (0.45, 2, 1e-05).
+fn tick_label(v: f64) -> String {
+    if (1e-3..1e5).contains(&v) {
+        let digits = (2 - v.log10().floor() as i32).clamp(0, 6) as usize;
+        let text = format!("{v:.digits$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+/// Draws several runs' validation loss per epoch into one PNG at `path` (log scale), one colour and
 /// legend entry per run: `downhill compare-optimizers`' figure.
 pub fn plot_comparison(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
     register_font();
@@ -209,18 +271,20 @@ pub fn plot_comparison(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.5..epochs + 0.5, (lo..hi).log_scale())
+            .build_cartesian_2d(0.5..epochs + 0.5, (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)))
             .map_err(|e| fail(e.to_string()))?;
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("test loss (log scale)")
+            .y_desc("validation loss (log scale)")
+            .y_label_formatter(&|v| tick_label(*v))
             .x_labels((epochs as usize).clamp(2, 12) + 1)
             .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round()) } else { String::new() })
             .draw()
             .map_err(|e| fail(e.to_string()))?;
         for (i, (name, points)) in runs.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let [r, g, b] = SERIES_COLOURS[i % SERIES_COLOURS.len()];
+            let colour = RGBColor(r, g, b).to_rgba();
             let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))

@@ -307,6 +307,19 @@ fn an_exported_page_plays_without_a_server_and_its_slider_picks_precomputed_rate
     driver.wait_for("return document.body.dataset.playback", &|v| v == "ready", 60);
     let device = driver.script("return document.getElementById('device').textContent");
     assert!(device.as_str().unwrap().contains("precomputed at 17 learning rates"), "{device}");
+    // Its start is fixed: the page must not invite a click that does nothing.
+    let hint = driver.script("return document.getElementById('hover').textContent");
+    assert!(!hint.as_str().unwrap().contains("click"), "{hint}");
+    // On a 1280×900 screen the controls sit beside the plot with Play in view (they once
+    // wrapped below 900 px of plot, leaving 40 % of the page blank).
+    driver.session_call("POST", "/window/rect", Some(json!({"width": 1280, "height": 900})));
+    let layout = driver.script(
+        "const r = (id) => document.getElementById(id).getBoundingClientRect();
+         return [r('play').bottom, innerHeight, r('controls').left, r('stage').right];",
+    );
+    let [play_bottom, height, controls_left, stage_right] = [0, 1, 2, 3].map(|i| layout[i].as_f64().unwrap());
+    assert!(controls_left >= stage_right, "the controls are beside the stage: {layout}");
+    assert!(play_bottom <= height, "Play is above the fold: {layout}");
     // The rate slider moves over the grid: index 12 is 10^(−4 + 12/4) = 0.1.
     assert_eq!(driver.script("return document.getElementById('lr-sgd').max"), "16");
     let computed = driver.script("return document.body.dataset.computed");
@@ -322,6 +335,9 @@ fn an_exported_page_plays_without_a_server_and_its_slider_picks_precomputed_rate
     // SGD at 0.1 from (1.7, 1.5) settles in the local basin on the right: the table says where.
     let position = driver.script("return document.querySelector('#racers tbody tr td:nth-child(6)').textContent");
     assert!(position.as_str().unwrap().starts_with("(0.9601,"), "SGD at lr 0.1 ends at {position}");
+    // The loss plot's last iteration label ends inside its canvas (it was clipped).
+    let tick = driver.script("const c = document.getElementById('lossplot'); return [+c.dataset.lastTickRight, c.width / (window.devicePixelRatio || 1)];");
+    assert!(tick[0].as_f64().unwrap() <= tick[1].as_f64().unwrap(), "the last x tick ends at {tick}");
     let shot = Shot::decode(&decode_base64(driver.session_call("GET", "/screenshot", None).as_str().unwrap()));
     let mut colours = std::collections::HashSet::new();
     for y in (100..600).step_by(20) {

@@ -119,3 +119,36 @@ fn a_bad_device_in_the_environment_is_named_as_such() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("DOWNHILL_DEVICE=bogus-adapter"), "{stderr}");
 }
+
+#[test]
+fn test_processes_get_a_runtime_dir_so_mesa_stays_quiet() {
+    // .cargo/config.toml's [env]: without it every adapter opened in a test printed Mesa's
+    // "XDG_RUNTIME_DIR is invalid or not set" (86 lines in one run of the test command).
+    assert!(std::env::var_os("XDG_RUNTIME_DIR").is_some());
+}
+
+#[test]
+fn comparison_plots_label_a_narrow_log_axis_and_draw_no_line_in_white() {
+    use downhill::report::{log_ticks, SERIES_COLOURS};
+    // Losses between 0.4 and 0.9 once got the labels 1.0 and 2.0 only, both out of range.
+    let ticks = log_ticks(0.4, 0.9);
+    assert!(ticks.len() >= 4 && ticks.iter().all(|t| (0.4..=0.9).contains(t)), "{ticks:?}");
+    assert!(ticks.contains(&0.5), "{ticks:?}");
+    let wide = log_ticks(1e-3, 10.0);
+    assert!(wide.len() >= 4 && wide.len() <= 12, "{wide:?}");
+    // Relative luminance below 0.7: every line reads on the white background (Palette99 gave
+    // the 14th optimizer, Muon, a near-white); and no two alike.
+    let luminance = |[r, g, b]: [u8; 3]| (0.2126 * r as f64 + 0.7152 * g as f64 + 0.0722 * b as f64) / 255.0;
+    for (i, c) in SERIES_COLOURS.iter().enumerate() {
+        assert!(luminance(*c) < 0.7, "colour {i} {c:?} is too light");
+        assert!(!SERIES_COLOURS[..i].contains(c), "colour {i} repeats");
+    }
+    assert!(SERIES_COLOURS.len() >= downhill::optim::OPTIMIZERS.len(), "one colour per optimizer");
+    // The explorer's racers: bright enough for the dark heat map, none white (Nesterov was
+    // #ffffff, invisible on the still's white legend).
+    for p in downhill::explore::presets::presets() {
+        let v = u32::from_str_radix(p.colour.trim_start_matches('#'), 16).unwrap();
+        let rgb = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        assert!(luminance(rgb) < 0.9, "{} is drawn in {} (too light on white)", p.label, p.colour);
+    }
+}

@@ -86,7 +86,7 @@ pub fn builtin(classes: Option<&StatedClasses>) -> Result<TrainTest> {
         decoded.push(parse_idx(path, &maybe_gunzip(path, bytes.to_vec())?)?);
     }
     let decoded: [super::idx::Idx; 4] = decoded.try_into().expect("four files");
-    assemble(paths, decoded, "built-in MNIST subset (5,000 train / 1,000 test)".into(), classes)
+    assemble(paths, decoded, "built-in MNIST subset (mnist-mini)".into(), classes)
 }
 
 /// Reads the four standard files from `dir`, each as `<name>.gz` or `<name>`. `classes`: as

@@ -92,3 +92,68 @@ mod tests {
         assert_eq!(viridis(1.0), VIRIDIS[8]);
     }
 }
+
+/// One contour segment, from one point to another, in grid units: sample (row r, column c)
+/// sits at (c + 0.5, r + 0.5).
+pub type Segment = [(f64, f64); 2];
+
+/// Contour lines of an n×n grid of scaled values `t` (row-major, each in [0, 1]) at
+/// `levels − 1` even steps, by marching squares with linear interpolation along each cell edge:
+/// smooth lines where darkening whole cells drew staircases. The page draws the same
+/// (`drawContours` in `web/explore.js`).
+pub fn contour_segments(t: &[f64], n: usize, levels: usize) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for level in 1..levels {
+        let level = level as f64 / levels as f64;
+        for r in 0..n.saturating_sub(1) {
+            for c in 0..n - 1 {
+                let (a, b, d, e) = (t[r * n + c], t[r * n + c + 1], t[(r + 1) * n + c], t[(r + 1) * n + c + 1]);
+                let mut pts: Vec<(f64, f64)> = Vec::with_capacity(4);
+                let mut edge = |v0: f64, v1: f64, p0: (f64, f64), p1: (f64, f64)| {
+                    if (v0 < level) != (v1 < level) {
+                        let w = (level - v0) / (v1 - v0);
+                        pts.push((p0.0 + w * (p1.0 - p0.0) + 0.5, p0.1 + w * (p1.1 - p0.1) + 0.5));
+                    }
+                };
+                let (x, y) = (c as f64, r as f64);
+                edge(a, b, (x, y), (x + 1.0, y));
+                edge(b, e, (x + 1.0, y), (x + 1.0, y + 1.0));
+                edge(d, e, (x, y + 1.0), (x + 1.0, y + 1.0));
+                edge(a, d, (x, y), (x, y + 1.0));
+                for pair in pts.chunks_exact(2) {
+                    segments.push([pair[0], pair[1]]);
+                }
+            }
+        }
+    }
+    segments
+}
+
+#[cfg(test)]
+mod contour_tests {
+    use super::*;
+
+    #[test]
+    fn contours_of_a_cone_lie_on_circles() {
+        // t = distance from the centre / radius: the level-k line is a circle of radius k·R/L.
+        let n = 41;
+        let centre = 20.5;
+        let t: Vec<f64> = (0..n * n)
+            .map(|i| {
+                let (r, c) = ((i / n) as f64 + 0.5, (i % n) as f64 + 0.5);
+                ((r - centre).hypot(c - centre) / 30.0).min(1.0)
+            })
+            .collect();
+        let segments = contour_segments(&t, n, 4);
+        assert!(!segments.is_empty());
+        for [p, q] in segments {
+            for (x, y) in [p, q] {
+                let radius = (x - centre).hypot(y - centre);
+                let nearest = [7.5, 15.0, 22.5].iter().map(|l| (radius - l).abs()).fold(f64::INFINITY, f64::min);
+                // Linear interpolation of a cone is exact along rows and columns up to the
+                // curvature within one cell: far below the half cell a staircase is off by.
+                assert!(nearest < 0.1, "({x}, {y}) is {nearest} from its circle");
+            }
+        }
+    }
+}

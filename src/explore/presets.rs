@@ -27,7 +27,7 @@ fn preset(key: &'static str, label: &'static str, colour: &'static str, name: &s
 pub fn presets() -> Vec<Preset> {
     let mut momentum = preset("momentum", "Momentum", "#ff9f1c", "sgd", 0.01);
     momentum.optimizer.momentum = Some(0.9);
-    let mut nesterov = preset("nesterov", "Nesterov", "#ffffff", "sgd", 0.01);
+    let mut nesterov = preset("nesterov", "Nesterov", "#3a86ff", "sgd", 0.01);
     nesterov.optimizer.momentum = Some(0.9);
     nesterov.optimizer.nesterov = true;
     vec![

@@ -1,7 +1,7 @@
 //! `--png`: a still of a race drawn with plotters: the heat map with contour lines, a colour
 //! bar, the known minima, each racer's path and where it ended, and a legend.
 
-use super::colour::{viridis, Scale, CONTOURS};
+use super::colour::{contour_segments, viridis, Scale, CONTOURS};
 use super::presets::Preset;
 use super::run::Trajectory;
 use super::surfaces::{MarkerKind, Surface};
@@ -42,17 +42,24 @@ pub fn render(
             .map_err(|e| e.to_string())?;
         chart.configure_mesh().disable_mesh().x_desc("x").y_desc("y").draw().map_err(|e| e.to_string())?;
         let (dx, dy) = ((x1 - x0) / n as f64, (y1 - y0) / n as f64);
-        let level = |i: usize| (scale.t(values[i] as f64) * CONTOURS as f64).floor() as i64;
+        let t: Vec<f64> = values.iter().map(|&v| scale.t(v as f64)).collect();
         chart
             .draw_series((0..n * n).map(|i| {
                 let (row, col) = (i / n, i % n);
-                let [r, g, b] = viridis(scale.t(values[i] as f64));
-                // A cell whose level differs from its right or lower neighbour draws the contour.
-                let edge = (col + 1 < n && level(i + 1) != level(i)) || (row + 1 < n && level(i + n) != level(i));
-                let shade = |c: u8| if edge { (c as f64 * 0.55) as u8 } else { c };
+                let [r, g, b] = viridis(t[i]);
                 let (cx, cy) = (x0 + col as f64 * dx, y1 - row as f64 * dy);
-                Rectangle::new([(cx, cy), (cx + dx, cy - dy)], RGBColor(shade(r), shade(g), shade(b)).filled())
+                Rectangle::new([(cx, cy), (cx + dx, cy - dy)], RGBColor(r, g, b).filled())
             }))
+            .map_err(|e| e.to_string())?;
+        // Contours as the page draws them: interpolated lines, not darkened cells.
+        let to_plot = |(gx, gy): (f64, f64)| (x0 + gx * dx, y1 - gy * dy);
+        let ink = BLACK.mix(0.4).stroke_width(1);
+        chart
+            .draw_series(
+                contour_segments(&t, n, CONTOURS)
+                    .into_iter()
+                    .map(|[p, q]| PathElement::new(vec![to_plot(p), to_plot(q)], ink)),
+            )
             .map_err(|e| e.to_string())?;
         for m in &surface.info.markers {
             let at = (m.at[0], m.at[1]);

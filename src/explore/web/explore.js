@@ -361,9 +361,16 @@
       ctx.fillText(`1e${e}`, 18, Y(e) + 4);
       ctx.fillStyle = "#eee"; ctx.fillRect(L + 1, Y(e), W - L - R - 2, 1); ctx.fillStyle = "#1d1d24";
     }
-    for (const k of [0, Math.round(steps / 2), steps]) ctx.fillText(String(k), X(k) - 8, H - B + 14);
+    // First tick left-aligned, middle centred, last right-aligned: each stays inside the
+    // canvas whatever its width (the last one's right edge is kept for the page's test).
+    [[0, "left"], [Math.round(steps / 2), "center"], [steps, "right"]].forEach(([k, align]) => {
+      ctx.textAlign = align;
+      ctx.fillText(String(k), X(k), H - B + 14);
+    });
+    ctx.textAlign = "left";
+    $("lossplot").dataset.lastTickRight = String(X(steps));
     for (const [r, ys] of series) {
-      ctx.strokeStyle = r.preset.colour === "#ffffff" ? "#888" : r.preset.colour;
+      ctx.strokeStyle = r.preset.colour;
       ctx.lineWidth = 1.8;
       ctx.beginPath();
       const shown = Math.min(S.iter, ys.length - 1);
@@ -559,6 +566,7 @@
     if (DATA) {
       S.info = { surfaces: [DATA.surface], presets: DATA.runs.map((r) => r.preset), optimizers: [], device: DATA.device };
       $("device").textContent = `exported from downhill (computed on ${DATA.device}); trajectories precomputed at ${DATA.lrs.length} learning rates, the sliders pick among them; start fixed`;
+      $("hover").textContent = "hover over the surface to read f(x, y); the start is fixed in an exported page";
       for (const id of ["surface", "steps", "schedule", "kappa", "theta"]) $(id).disabled = true;
       $("steps").value = DATA.steps;
       $("basin-box").style.display = "none";
