@@ -191,3 +191,19 @@ fn item4_validation_is_scored_each_epoch_and_the_test_set_once() {
     let (ok_, _, stderr) = downhill(&[&args[..], &["--out", dir.join("t").to_str().unwrap()]].concat());
     assert!(!ok_ && stderr.contains("test_loss") && stderr.contains("val_loss"), "{stderr}");
 }
+
+#[test]
+fn settings_that_would_be_ignored_are_refused() {
+    let dir = tmp_dir("tabular-ignored");
+    let data = three_class_csv(&dir, "three.csv", &|c| c.to_string());
+    let d = data.to_str().unwrap();
+    let out = dir.join("never");
+    let o = out.to_str().unwrap();
+    let (ok_, _, stderr) = downhill(&["train", "--data", d, "--target-normalization", "standardize", "--out", o]);
+    assert!(!ok_ && stderr.contains("target_normalization") && stderr.contains("cross_entropy"), "{stderr}");
+    let (ok_, _, stderr) = downhill(&["train", "--data", d, "--loss", "mse", "--label-map", "sorted", "--out", o]);
+    assert!(!ok_ && stderr.contains("label_map") && stderr.contains("mse"), "{stderr}");
+    let (ok_, _, stderr) = downhill(&["train", "--data", d, "--label-map", "alphabetical", "--out", o]);
+    assert!(!ok_ && stderr.contains("expected auto or sorted"), "{stderr}");
+    assert!(!out.exists());
+}
