@@ -98,8 +98,19 @@ pub fn map_labels(
     }
     let first_text = read.iter().position(|c| matches!(c, Cell::Text(_)));
     let first_number = read.iter().position(|c| matches!(c, Cell::Number(_)));
-    if mode == LabelMapMode::Sorted || (first_number.is_none() && stated.is_none()) {
-        return Ok(sorted(&read));
+    if mode == LabelMapMode::Sorted || first_number.is_none() {
+        let m = sorted(&read);
+        if let Some(s) = stated.filter(|s| m.classes > s.count) {
+            return bad(format!(
+                "{} distinct labels, but the classes {} are {}: {}",
+                m.classes,
+                s.source,
+                s.count,
+                m.names.as_deref().unwrap_or_default().join(", ")
+            ));
+        }
+        // A stated count may exceed the labels present (classes this file does not hold).
+        return Ok(MappedLabels { classes: stated.map_or(m.classes, |s| s.count), ..m });
     }
     if let (Some(t), Some(n)) = (first_text, first_number) {
         return bad(format!(
@@ -245,6 +256,17 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("1.5") && e.contains("--loss mse"), "{e}");
         let e = map_labels(&cells(&["1", "2", "n/a"]), LabelMapMode::Auto, None, &at).unwrap_err().to_string();
         assert!(e.contains("line 4") && e.contains("\"n/a\""), "{e}");
+    }
+
+    #[test]
+    fn text_labels_under_a_stated_count_must_fit_it() {
+        let stated = StatedClasses { count: 2, source: "set by `classes`".into(), names: None };
+        let m = map_labels(&cells(&["b", "a"]), LabelMapMode::Auto, Some(&stated), &at).unwrap();
+        assert_eq!((m.labels, m.classes), (vec![1, 0], 2));
+        let three = StatedClasses { count: 3, ..stated.clone() };
+        assert_eq!(map_labels(&cells(&["b", "a"]), LabelMapMode::Auto, Some(&three), &at).unwrap().classes, 3);
+        let e = map_labels(&cells(&["b", "a", "c"]), LabelMapMode::Auto, Some(&stated), &at).unwrap_err().to_string();
+        assert!(e.contains("3 distinct labels, but the classes set by `classes` are 2: a, b, c"), "{e}");
     }
 
     #[test]

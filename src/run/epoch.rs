@@ -2,7 +2,8 @@
 //! checkpoints (and a Ctrl-C checkpoint), its evaluation, early stopping, the epoch's
 //! checkpoint and files, and the summary at the end.
 
-use super::parts::{self, early_stop_value, Position, Prepared, Saver};
+use super::parts::{self, early_stop_value, Position, Saver};
+use super::prepared::Prepared;
 use super::{BestEpoch, Control, Observer, RunSummary};
 use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, Checkpoint, EarlyStopState, EpochRecord};

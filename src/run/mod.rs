@@ -6,6 +6,7 @@
 mod epoch;
 mod output;
 mod parts;
+mod prepared;
 mod setup;
 
 pub use output::{claim, process_alive, OutputLock, LOCK_FILE, RUN_FILES};
@@ -21,7 +22,8 @@ use crate::metrics::{ClassScore, RegressionMetrics};
 use crate::report::plot_curves;
 use crate::train::StepInfo;
 use epoch::Run;
-use parts::{Position, Prepared, Saver};
+use parts::{Position, Saver};
+use prepared::Prepared;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

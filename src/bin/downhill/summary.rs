@@ -9,14 +9,18 @@ use std::path::Path;
 /// only written to files.
 pub const MAX_PRINTED_CLASSES: usize = 20;
 
-/// Class `c`'s name for a printed table: its original label (cut to 10 characters) or index.
-fn class_name(names: Option<&[String]>, c: usize) -> String {
-    let name = names.and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string());
+/// A class name cut to 10 characters for a printed table.
+fn shorten(name: &str) -> String {
     if name.chars().count() > 10 {
         format!("{}…", name.chars().take(9).collect::<String>())
     } else {
-        name
+        name.to_string()
     }
+}
+
+/// Class `c`'s name for a printed table: its original label or its index.
+fn class_name(names: Option<&[String]>, c: usize) -> String {
+    shorten(&names.and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string()))
 }
 
 /// Prints a confusion matrix (rows: true class, columns: predicted) when it is small enough
@@ -56,7 +60,7 @@ pub fn print_class_scores(scores: &Option<Vec<ClassScore>>, file: Option<&Path>)
     let width = scores.iter().map(|s| s.class.chars().count().min(10)).max().unwrap_or(0).max(9);
     println!("{:>width$}  precision  recall      f1  support", "class");
     for s in scores {
-        let name = class_name(Some(std::slice::from_ref(&s.class)), 0);
+        let name = shorten(&s.class);
         println!("{name:>width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", s.precision, s.recall, s.f1, s.support);
     }
     let n = scores.len().max(1) as f64;
