@@ -156,3 +156,24 @@ fn comparison_plots_label_a_narrow_log_axis_and_draw_no_line_in_white() {
         assert!(luminance(rgb) < 0.9, "{} is drawn in {} (too light on white)", p.label, p.colour);
     }
 }
+
+#[test]
+fn the_software_adapter_note_is_one_short_line_said_after_the_settings_are_good() {
+    // Where `auto` finds only software adapters (this machine, CI) it says so once, briefly:
+    // each adapter once, not once per backend (it was a 200-character line).
+    let selection = downhill::device::open(&downhill::DeviceRequest::Auto).unwrap();
+    if let Some(why) = &selection.fallback_reason {
+        assert!(why.len() <= 120, "{} characters: {why}", why.len());
+        assert!(!why.contains("(Vulkan)") && !why.contains("(Gl)"), "{why}");
+    }
+    // `explore --png` with a bad surface says what is wrong, not first which device it chose.
+    let png = std::env::temp_dir().join(format!("downhill-test-{}-never.png", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_downhill"))
+        .env_remove("DOWNHILL_DEVICE")
+        .args(["explore", "--surface", "no-such-surface", "--png", png.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no-such-surface"), "{stderr}");
+    assert!(!stderr.contains("software"), "the device note came before the error: {stderr}");
+}
