@@ -11,7 +11,7 @@ struct Params {
     cols: u32,
     pad0: u32,
     pad1: u32,
-    inv_count: f32, // 1/N for mse and bce (all elements), 1/B for cross-entropy (rows)
+    inv_count: f32, // 1/N for mse and bce (all elements); cross-entropy counts its own rows
     pad2: f32,
     pad3: f32,
     pad4: f32,
@@ -24,21 +24,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read> targets: array<f32>;
 @group(0) @binding(5) var<storage, read> labels: array<u32>;
 
-const THREADS: u32 = 256u;
-var<workgroup> partial: array<f32, 256>;
-
-// Sums `partial` across the workgroup; invocation 0 writes the scaled total.
+const THREADS: u32 = REDUCE_THREADS;
+// Sums `mine` across the workgroup (the prelude's workgroup_sum); invocation 0 writes the
+// total times p.inv_count.
 fn finish(tid: u32, mine: f32) {
-    partial[tid] = mine;
-    workgroupBarrier();
-    for (var stride = THREADS / 2u; stride > 0u; stride = stride / 2u) {
-        if (tid < stride) {
-            partial[tid] = partial[tid] + partial[tid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(tid, mine);
     if (tid == 0u) {
-        loss[0] = partial[0] * p.inv_count;
+        loss[0] = total * p.inv_count;
     }
 }
 
@@ -56,13 +48,30 @@ fn mse_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
     finish(tid, mine);
 }
 
-// loss = Σ_r (logsumexp(z_r) − z_r[y_r]) / B; grad = (softmax(z) − onehot(y)) / B
+// The label of a position that does not count (PyTorch's ignore_index = -1 as a u32).
+const IGNORE: u32 = 0xffffffffu;
+
+// loss = Σ_r (logsumexp(z_r) − z_r[y_r]) / N; grad = (softmax(z) − onehot(y)) / N, over the N
+// rows whose label is not IGNORE (ignored rows get a zero gradient). N is counted here first
+// (a workgroup reduction), since the labels may have been gathered on the device.
 @compute @workgroup_size(256)
 fn cross_entropy_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
     let tid = lid.x;
+    var mine_count = 0.0;
+    for (var r = tid; r < p.rows; r += THREADS) {
+        mine_count += select(1.0, 0.0, labels[r] == IGNORE);
+    }
+    let inv_n = 1.0 / workgroup_sum(tid, mine_count);
     var mine = 0.0;
     for (var r = tid; r < p.rows; r += THREADS) {
         let base = r * p.cols;
+        let y = labels[r];
+        if (y == IGNORE) {
+            for (var c = 0u; c < p.cols; c++) {
+                grad[base + c] = 0.0;
+            }
+            continue;
+        }
         var m = input[base];
         for (var c = 1u; c < p.cols; c++) {
             m = max(m, input[base + c]);
@@ -71,15 +80,17 @@ fn cross_entropy_loss(@builtin(local_invocation_id) lid: vec3<u32>) {
         for (var c = 0u; c < p.cols; c++) {
             sum += exp(input[base + c] - m);
         }
-        let y = labels[r];
         mine += log(sum) - (input[base + y] - m);
         for (var c = 0u; c < p.cols; c++) {
             let prob = exp(input[base + c] - m) / sum;
             let onehot = select(0.0, 1.0, c == y);
-            grad[base + c] = (prob - onehot) * p.inv_count;
+            grad[base + c] = (prob - onehot) * inv_n;
         }
     }
-    finish(tid, mine);
+    let total = workgroup_sum(tid, mine);
+    if (tid == 0u) {
+        loss[0] = total * inv_n;
+    }
 }
 
 // loss = Σ max(z,0) − z·y + ln(1 + e^−|z|) / N; grad = (sigmoid(z) − y) / N

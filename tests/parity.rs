@@ -248,6 +248,12 @@ fn losses_match() {
         compare(&format!("cross_entropy_loss {shape:?}"), 1e-7, 1e-5, |r| {
             r.loss(Loss::CrossEntropy, &x, &target, &labels)
         });
+        // A language model's targets: every third position ignored (PyTorch's −1).
+        let ignored: Vec<u32> =
+            labels.iter().enumerate().map(|(i, &l)| if i % 3 == 1 { loss::IGNORE_LABEL } else { l }).collect();
+        compare(&format!("cross_entropy_loss ignoring {shape:?}"), 1e-7, 1e-5, |r| {
+            r.loss(Loss::CrossEntropy, &x, &target, &ignored)
+        });
     }
 }
 

@@ -49,9 +49,14 @@ pub fn view(parent: &[usize], offset: usize, shape: &[usize], align: usize) -> R
     Ok(())
 }
 
+/// The label of a position that does not count (PyTorch's `ignore_index = -1` as a u32): the
+/// token cross-entropy skips it and means over the other positions.
+pub const IGNORE_LABEL: u32 = u32::MAX;
+
 /// Checks that every label is below `classes`, naming the first one that is not.
 pub fn labels(labels: &[u32], classes: usize) -> Result<()> {
-    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
+    let outside = |l: u32| l != IGNORE_LABEL && l as usize >= classes;
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| outside(l)) {
         return Err(crate::error::Error::InvalidArgument {
             what: "labels".into(),
             detail: format!("label {l} at index {i} is outside the {classes} classes (expected 0..{})", classes),

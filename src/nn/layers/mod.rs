@@ -5,6 +5,7 @@ pub mod activation;
 pub mod adaptive_avgpool2d;
 pub mod avgpool2d;
 pub mod batchnorm;
+pub mod causal_self_attention;
 pub mod conv2d;
 pub mod dropout;
 pub mod embedding;
@@ -13,6 +14,7 @@ pub mod layernorm;
 pub mod linear;
 pub mod maxpool2d;
 mod pool;
+pub mod position_embedding;
 
 use super::args::Bound;
 use super::layer::Layer;
@@ -50,6 +52,8 @@ pub const REGISTRY: &[LayerKind] = &[
     LayerKind { name: "layernorm", args: layernorm::ARGS, build: layernorm::build },
     LayerKind { name: "flatten", args: flatten::ARGS, build: flatten::build },
     LayerKind { name: "embedding", args: embedding::ARGS, build: embedding::build },
+    LayerKind { name: "position_embedding", args: position_embedding::ARGS, build: position_embedding::build },
+    LayerKind { name: "causal_self_attention", args: causal_self_attention::ARGS, build: causal_self_attention::build },
     LayerKind { name: "dropout", args: dropout::ARGS, build: dropout::build },
     LayerKind { name: "relu", args: &[], build: act!(Activation::Relu) },
     LayerKind { name: "leaky_relu", args: activation::LEAKY_ARGS, build: activation::build_leaky },

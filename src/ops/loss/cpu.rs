@@ -2,6 +2,7 @@
 //! Each returns the loss and writes the gradient with respect to the prediction or logits.
 #![allow(clippy::needless_range_loop, reason = "index loops mirror the GPU shaders")]
 
+use crate::backend::checks::IGNORE_LABEL;
 use crate::backend::cpu::float::Float;
 
 /// MSE, mean over all N elements: loss = Σ (p − t)² / N, dpred = 2 (p − t) / N.
@@ -16,13 +17,21 @@ pub fn mse_loss<F: Float>(dpred: &mut [F], pred: &[F], target: &[F]) -> F {
     total * inv_n
 }
 
-/// Softmax cross-entropy with integer labels, mean over B rows:
-/// loss = Σ_r (logsumexp(z_r) − z_r(y_r)) / B, dlogits = (softmax(z) − onehot(y)) / B.
-/// logits and dlogits are (B,C); labels are (B), each below C (checked by the caller).
+/// Softmax cross-entropy with integer labels, mean over the rows whose label counts:
+/// loss = Σ_r (logsumexp(z_r) − z_r(y_r)) / N, dlogits = (softmax(z) − onehot(y)) / N, where N
+/// is the number of rows whose label is not [`IGNORE_LABEL`] (those rows get a zero gradient;
+/// PyTorch's `ignore_index`). logits and dlogits are (B,C); labels are (B), each below C or
+/// ignored (checked by the caller). With every row ignored the loss is NaN, as PyTorch's.
 pub fn cross_entropy_loss<F: Float>(dlogits: &mut [F], logits: &[F], labels: &[u32], rows: usize, cols: usize) -> F {
-    let inv_b = F::one() / F::c(rows as f64);
+    let counted = labels[..rows].iter().filter(|&&l| l != IGNORE_LABEL).count();
+    let inv_n = F::one() / F::c(counted as f64);
     let mut total = F::zero();
     for r in 0..rows {
+        let y = labels[r];
+        if y == IGNORE_LABEL {
+            dlogits[r * cols..(r + 1) * cols].iter_mut().for_each(|g| *g = F::zero());
+            continue;
+        }
         let z = &logits[r * cols..(r + 1) * cols];
         let mut max = z[0];
         for c in 1..cols {
@@ -33,15 +42,15 @@ pub fn cross_entropy_loss<F: Float>(dlogits: &mut [F], logits: &[F], labels: &[u
             sum += (z[c] - max).exp();
         }
         let log_sum = sum.ln();
-        let y = labels[r] as usize;
+        let y = y as usize;
         total += log_sum - (z[y] - max);
         for c in 0..cols {
             let p = (z[c] - max).exp() / sum;
             let onehot = if c == y { F::one() } else { F::zero() };
-            dlogits[r * cols + c] = (p - onehot) * inv_b;
+            dlogits[r * cols + c] = (p - onehot) * inv_n;
         }
     }
-    total * inv_b
+    total * inv_n
 }
 
 /// Binary cross-entropy on logits, mean over all N elements:
@@ -93,5 +102,26 @@ pub(crate) mod table {
         crate::backend::checks::labels(labels, p.cols as usize)?;
         loss[0] = super::cross_entropy_loss(g, z, labels, p.rows as usize, p.cols as usize);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignored_rows_neither_count_nor_get_a_gradient() {
+        // Rows 0 and 2 count; row 1 is ignored: the mean is over 2 rows, as
+        // F.cross_entropy(z, y, ignore_index=-1).
+        let z = [1.0f64, 2.0, 0.5, 9.0, -9.0, 0.0, 0.0, 0.0, 3.0];
+        let y = [1, IGNORE_LABEL, 2];
+        let mut g = [7.0f64; 9];
+        let loss = cross_entropy_loss(&mut g, &z, &y, 3, 3);
+        let lse = |r: &[f64]| r.iter().map(|v| v.exp()).sum::<f64>().ln();
+        let want = ((lse(&z[0..3]) - 2.0) + (lse(&z[6..9]) - 3.0)) / 2.0;
+        assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
+        assert_eq!(&g[3..6], &[0.0; 3], "the ignored row's gradient is zero");
+        let p0: Vec<f64> = z[0..3].iter().map(|v| (v - lse(&z[0..3])).exp()).collect();
+        assert!((g[1] - (p0[1] - 1.0) / 2.0).abs() < 1e-12 && (g[0] - p0[0] / 2.0).abs() < 1e-12);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cpu;
 
+pub use crate::backend::checks::IGNORE_LABEL;
 use crate::backend::checks::{rows, scalar_out};
 use crate::backend::kernel::{Arg, Grid, Kernel};
 use crate::backend::Backend;
@@ -69,7 +70,11 @@ fn with_target<B: Backend>(
     be.launch(kernel, bytemuck::bytes_of(&p), args, Grid::Fixed(1, 1, 1))
 }
 
-/// Softmax cross-entropy with integer targets, mean over rows: `loss[0]` and `dlogits`.
+/// Softmax cross-entropy with integer targets, mean over the rows whose label is not
+/// [`IGNORE_LABEL`] (PyTorch's `ignore_index = -1`; those rows get a zero gradient): `loss[0]`
+/// and `dlogits`. Logits `[B, T, V]` (or `[B·T, V]`) with B·T labels is the token
+/// cross-entropy of a language model. The kernel counts the rows itself: the labels may have
+/// been gathered on the device.
 pub fn cross_entropy_loss<B: Backend>(
     be: &B,
     loss: &mut B::Tensor,
@@ -98,10 +103,23 @@ pub fn loss_with_target(
     Ok((r, c))
 }
 
-/// Logits (B,C) and B labels for cross-entropy, a one-element `loss`: returns (B, C).
+/// Logits (B,C), or (B,T,C) flattened to (B·T, C), and as many labels as rows for
+/// cross-entropy, a one-element `loss`: returns (rows, C).
 pub fn cross_entropy(loss: &[usize], logits: &[usize], dlogits: &[usize], labels: usize) -> Result<(usize, usize)> {
     scalar_out("cross_entropy_loss", loss)?;
-    let (b, c) = rows("cross_entropy_loss", &[("logits", logits), ("dlogits", dlogits)])?;
+    let flat = |s: &[usize]| -> Vec<usize> {
+        match s {
+            [.., c] if s.len() > 2 => vec![s[..s.len() - 1].iter().product(), *c],
+            _ => s.to_vec(),
+        }
+    };
+    if logits != dlogits {
+        return Err(shape_error(
+            "cross_entropy_loss",
+            format!("logits {} and dlogits {} differ", ShapeDisplay(logits), ShapeDisplay(dlogits)),
+        ));
+    }
+    let (b, c) = rows("cross_entropy_loss", &[("logits", &flat(logits)), ("dlogits", &flat(dlogits))])?;
     non_empty("cross_entropy_loss", b, c)?;
     if labels != b {
         return Err(shape_error(

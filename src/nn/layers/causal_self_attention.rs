@@ -1,0 +1,229 @@
+//! `causal_self_attention(n_head, bias=true)`: multi-head causal self-attention with nanoGPT's
+//! structure and names. Input and output `[B, T, C]`; `c_attn` (Linear C→3C) makes q, k and v
+//! (split in that order along its output), each viewed as H heads of C/H; scaled dot-product
+//! attention with the causal mask and scale 1/√(C/H); the heads merged back to `[B, T, C]` and
+//! `c_proj` (Linear C→C). The parameters are `c_attn.weight`, `c_attn.bias`, `c_proj.weight`,
+//! `c_proj.bias` (nanoGPT's `CausalSelfAttention`; no dropout inside: a `dropout` layer after
+//! it is nanoGPT's `resid_dropout`).
+//!
+//! The attention itself is `ops::attention` (materialised scores); the head split and merge are
+//! `ops::heads`; both Linears are `linear.rs` itself, given their slices of the parameters.
+
+use super::linear::Linear;
+use crate::backend::Backend;
+use crate::error::{shape_error, Error, Result};
+use crate::nn::args::Bound;
+use crate::nn::init::Init;
+use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
+use crate::ops::attention::{sdpa_backward, sdpa_forward, AttentionDims, AttentionScratch};
+use crate::ops::heads::{merge_heads, split_heads};
+use crate::rng::Rng;
+
+/// Causal self-attention over a sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CausalSelfAttention {
+    /// Width C (the input's last dimension).
+    pub dim: usize,
+    /// Heads H; C/H each.
+    pub heads: usize,
+    /// Whether `c_attn` and `c_proj` have biases.
+    pub bias: bool,
+}
+
+/// Argument names in order.
+pub const ARGS: &[&str] = &["n_head", "bias"];
+
+/// Builds the layer for `input` `[batch, T, C]`.
+pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
+    let layer = CausalSelfAttention {
+        dim: *input.last().unwrap_or(&0),
+        heads: args.size("n_head", 1, None)?,
+        bias: args.flag("bias", true)?,
+    };
+    if !layer.dim.is_multiple_of(layer.heads) {
+        return Err(Error::InvalidArgument {
+            what: "model: causal_self_attention".into(),
+            detail: format!(
+                "n_embd {} is not divisible by n_head {}: each head takes C/H of the width",
+                layer.dim, layer.heads
+            ),
+        });
+    }
+    layer.output_shape(input)?;
+    Ok(Box::new(layer))
+}
+
+/// Scratch tensors, in [`Layer::scratch`] order: forward (kept for backward), then backward's.
+const QKV: usize = 0;
+const Q: usize = 1;
+const K: usize = 2;
+const V: usize = 3;
+const ATT: usize = 4;
+const MERGED: usize = 5;
+const SDPA: usize = 6; // five tensors: AttentionDims::scratch_shapes
+const D_MERGED: usize = 11;
+// 12: the attention output's gradient, split into heads
+const DQ: usize = 13; // then DK, DV
+const D_QKV: usize = 16;
+
+impl CausalSelfAttention {
+    /// (B, T) of an input `[B, T, C]`.
+    fn dims(&self, shape: &[usize]) -> Result<(usize, usize)> {
+        match shape {
+            [b, t, c] if *c == self.dim && *t >= 1 => Ok((*b, *t)),
+            _ => Err(shape_error(
+                "causal_self_attention",
+                format!("expects [batch, T, {}] (a sequence of embeddings), got {shape:?}", self.dim),
+            )),
+        }
+    }
+
+    fn c_attn(&self) -> Linear {
+        Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias }
+    }
+
+    fn c_proj(&self) -> Linear {
+        Linear { inputs: self.dim, outputs: self.dim, bias: self.bias }
+    }
+
+    /// Parameters per Linear: weight, and bias when there is one.
+    fn per_linear(&self) -> usize {
+        1 + self.bias as usize
+    }
+
+    /// The shape of one of q, k, v split into heads: `[B, H, T, C/H]`.
+    fn head_shape(&self, b: usize, t: usize) -> Vec<usize> {
+        vec![b, self.heads, t, self.dim / self.heads]
+    }
+}
+
+/// Runs a Linear's forward on its slice of the parameters.
+fn linear_forward<B: Backend>(
+    be: &B,
+    layer: &Linear,
+    y: &mut B::Tensor,
+    x: &B::Tensor,
+    params: &[B::Tensor],
+    keys: &B::Tensor,
+) -> Result<()> {
+    let io = Forward { x, y, params, buffers: &mut [], scratch: &mut [], train: false, keys, slot: 0, then: None };
+    layer.forward(be, io)
+}
+
+/// Runs a Linear's backward on its slices of the parameters and gradients.
+#[allow(clippy::too_many_arguments, reason = "a Linear's backward inputs, outside its own layer")]
+fn linear_backward<B: Backend>(
+    be: &B,
+    layer: &Linear,
+    dx: Option<&mut B::Tensor>,
+    x: &B::Tensor,
+    dy: &B::Tensor,
+    params: &[B::Tensor],
+    grads: &mut [B::Tensor],
+    accumulate: bool,
+) -> Result<()> {
+    // Linear's backward reads neither y nor its buffers and scratch.
+    let io = Backward { x, y: dy, dy, dx, params, grads, buffers: &[], scratch: &mut [], train: true, accumulate };
+    layer.backward(be, io)
+}
+
+impl Layer for CausalSelfAttention {
+    fn spec(&self) -> String {
+        if self.bias {
+            format!("causal_self_attention({})", self.heads)
+        } else {
+            format!("causal_self_attention({}, bias=false)", self.heads)
+        }
+    }
+
+    fn torch(&self) -> String {
+        format!("CausalSelfAttention(n_embd={}, n_head={}, bias={})", self.dim, self.heads, self.bias)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        self.dims(input)?;
+        Ok(input.to_vec())
+    }
+
+    fn params(&self) -> Vec<TensorSpec> {
+        let c = self.dim;
+        let mut p = vec![TensorSpec::new("c_attn.weight", &[3 * c, c])];
+        if self.bias {
+            p.push(TensorSpec::new("c_attn.bias", &[3 * c]));
+        }
+        p.push(TensorSpec::new("c_proj.weight", &[c, c]));
+        if self.bias {
+            p.push(TensorSpec::new("c_proj.bias", &[c]));
+        }
+        p
+    }
+
+    fn init_params(&self, init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
+        let mut p = self.c_attn().init_params(init, rng);
+        p.extend(self.c_proj().init_params(init, rng));
+        p
+    }
+
+    fn scratch(&self, input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
+        let (b, t) = self.dims(input)?;
+        let c = self.dim;
+        let heads = self.head_shape(b, t);
+        let sdpa = AttentionDims::new(&heads, &heads, &heads)?.scratch_shapes();
+        let mut s = vec![vec![b, t, 3 * c], heads.clone(), heads.clone(), heads.clone(), heads.clone(), vec![b, t, c]];
+        s.extend(sdpa);
+        s.extend([vec![b, t, c], heads.clone(), heads.clone(), heads.clone(), heads, vec![b, t, 3 * c]]);
+        Ok(s)
+    }
+
+    fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
+        self.dims(be.shape(io.x))?;
+        let (attn_params, proj_params) = io.params.split_at(self.per_linear());
+        let s = io.scratch;
+        let (qkv, rest) = s.split_at_mut(Q);
+        linear_forward(be, &self.c_attn(), &mut qkv[0], io.x, attn_params, io.keys)?;
+        let c = self.dim;
+        for (k, slot) in [Q, K, V].into_iter().enumerate() {
+            split_heads(be, &mut rest[slot - Q], &qkv[QKV], k * c)?;
+        }
+        let (qkv_heads, rest) = rest.split_at_mut(ATT - Q);
+        let (att, rest) = rest.split_at_mut(1);
+        let (merged, rest) = rest.split_at_mut(1);
+        let mut sc = AttentionScratch::new(&mut rest[..5])?;
+        sdpa_forward(be, &mut att[0], &qkv_heads[0], &qkv_heads[1], &qkv_heads[2], true, &mut sc)?;
+        merge_heads(be, &mut merged[0], &att[0], 0)?;
+        linear_forward(be, &self.c_proj(), io.y, &merged[0], proj_params, io.keys)
+    }
+
+    fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
+        self.dims(be.shape(io.x))?;
+        let n = self.per_linear();
+        let (attn_params, proj_params) = io.params.split_at(n);
+        let (attn_grads, proj_grads) = io.grads.split_at_mut(n);
+        let (fwd, bwd) = io.scratch.split_at_mut(D_MERGED);
+        let (d_merged, bwd) = bwd.split_at_mut(1);
+        let (d_att, bwd) = bwd.split_at_mut(1);
+        let (dqkv_heads, d_qkv) = bwd.split_at_mut(D_QKV - DQ);
+        let [dq, dk, dv] = dqkv_heads else { unreachable!("three head gradients") };
+        // c_proj: its input was the merged heads.
+        let c_proj = self.c_proj();
+        linear_backward(
+            be,
+            &c_proj,
+            Some(&mut d_merged[0]),
+            &fwd[MERGED],
+            io.dy,
+            proj_params,
+            proj_grads,
+            io.accumulate,
+        )?;
+        split_heads(be, &mut d_att[0], &d_merged[0], 0)?;
+        let (heads, rest) = fwd.split_at_mut(ATT);
+        let mut sc = AttentionScratch::new(&mut rest[SDPA - ATT..SDPA - ATT + 5])?;
+        sdpa_backward(be, dq, dk, dv, &heads[K], &heads[V], &d_att[0], &mut sc)?;
+        let c = self.dim;
+        for (k, g) in [&*dq, &*dk, &*dv].into_iter().enumerate() {
+            merge_heads(be, &mut d_qkv[0], g, k * c)?;
+        }
+        linear_backward(be, &self.c_attn(), io.dx, io.x, &d_qkv[0], attn_params, attn_grads, io.accumulate)
+    }
+}
