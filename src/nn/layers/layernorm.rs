@@ -1,4 +1,4 @@
-//! `layernorm(normalized_shape=last dim, eps=1e-5)`: normalises over the last one or more dims
+//! `layernorm(normalized_shape=last dim, eps=1e-5, bias=true)`: normalises over the last one or more dims
 //! with an affine weight and bias of that shape, as torch.nn.LayerNorm. `normalized_shape` is
 //! a number (the last dim) or a tuple (the last dims).
 
@@ -7,6 +7,7 @@ use crate::error::{shape_error, Error, Result};
 use crate::nn::args::{Bound, Value};
 use crate::nn::init::Init;
 use crate::nn::layer::{store_grad, Backward, Forward, Layer, TensorSpec};
+use crate::ops::elementwise;
 use crate::ops::norm;
 use crate::ops::norm::{layer_norm_dims, sums_stride};
 use crate::rng::Rng;
@@ -18,10 +19,13 @@ pub struct LayerNorm {
     pub shape: Vec<usize>,
     /// Added to the variance inside the square root.
     pub eps: f64,
+    /// Whether it has a bias (PyTorch's `bias=False` leaves only the weight: nanoGPT's
+    /// `LayerNorm(ndim, bias=False)`).
+    pub bias: bool,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["normalized_shape", "eps"];
+pub const ARGS: &[&str] = &["normalized_shape", "eps", "bias"];
 
 /// Builds the layer for `input`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
@@ -38,7 +42,8 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
             .collect::<Result<_>>()?,
         Some(other) => return Err(bad(format!("normalized_shape={other} must be a number or a tuple"))),
     };
-    let layer = LayerNorm { shape, eps: args.float("eps", f64::MIN_POSITIVE..f64::INFINITY, 1e-5)? };
+    let eps = args.float("eps", f64::MIN_POSITIVE..f64::INFINITY, 1e-5)?;
+    let layer = LayerNorm { shape, eps, bias: args.flag("bias", true)? };
     layer.output_shape(input)?;
     Ok(Box::new(layer))
 }
@@ -59,15 +64,14 @@ impl Layer for LayerNorm {
         } else {
             format!("({})", self.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
         };
-        if self.eps != 1e-5 {
-            format!("layernorm({shape}, eps={})", self.eps)
-        } else {
-            format!("layernorm({shape})")
-        }
+        let eps = if self.eps != 1e-5 { format!(", eps={}", self.eps) } else { String::new() };
+        let bias = if self.bias { "" } else { ", bias=false" };
+        format!("layernorm({shape}{eps}{bias})")
     }
 
     fn torch(&self) -> String {
-        format!("nn.LayerNorm({:?}, eps={})", self.shape, self.eps)
+        let bias = if self.bias { "" } else { ", bias=False" };
+        format!("nn.LayerNorm({:?}, eps={}{bias})", self.shape, self.eps)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -79,28 +83,51 @@ impl Layer for LayerNorm {
     }
 
     fn params(&self) -> Vec<TensorSpec> {
-        vec![TensorSpec::new("weight", &self.shape), TensorSpec::new("bias", &self.shape)]
+        let mut p = vec![TensorSpec::new("weight", &self.shape)];
+        if self.bias {
+            p.push(TensorSpec::new("bias", &self.shape));
+        }
+        p
     }
 
     fn init_params(&self, _init: Init, _rng: &mut Rng) -> Vec<Vec<f32>> {
-        vec![vec![1.0; self.m()], vec![0.0; self.m()]]
+        let mut p = vec![vec![1.0; self.m()]];
+        if self.bias {
+            p.push(vec![0.0; self.m()]);
+        }
+        p
     }
 
+    /// The saved statistics, the parameter-gradient sums, and without a bias a zero one for
+    /// the kernel (which always adds one).
     fn scratch(&self, input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
-        Ok(vec![vec![2, self.rows(input)?], vec![2, sums_stride(self.m())]])
+        let mut s = vec![vec![2, self.rows(input)?], vec![2, sums_stride(self.m())]];
+        if !self.bias {
+            s.push(self.shape.clone());
+        }
+        Ok(s)
     }
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
-        let saved = io.scratch.first_mut().ok_or_else(missing)?;
-        norm::layer_norm_forward(be, io.y, saved, io.x, &io.params[0], &io.params[1], self.eps as f32)
+        let eps = self.eps as f32;
+        match (self.bias, io.scratch) {
+            (true, [saved, ..]) => norm::layer_norm_forward(be, io.y, saved, io.x, &io.params[0], &io.params[1], eps),
+            (false, [saved, _, zero]) => {
+                elementwise::fill(be, zero, 0.0)?;
+                norm::layer_norm_forward(be, io.y, saved, io.x, &io.params[0], zero, eps)
+            }
+            _ => Err(missing()),
+        }
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
-        let [saved, sums] = io.scratch else { return Err(missing()) };
+        let [saved, sums, ..] = io.scratch else { return Err(missing()) };
         norm::layer_norm_param_grad(be, sums, io.x, saved, io.dy)?;
         let stride = sums_stride(self.m());
         store_grad(be, &mut io.grads[0], &be.view(sums, 0, &self.shape)?, io.accumulate)?;
-        store_grad(be, &mut io.grads[1], &be.view(sums, stride, &self.shape)?, io.accumulate)?;
+        if self.bias {
+            store_grad(be, &mut io.grads[1], &be.view(sums, stride, &self.shape)?, io.accumulate)?;
+        }
         if let Some(dx) = io.dx {
             norm::layer_norm_backward(be, dx, io.x, &io.params[0], saved, io.dy)?;
         }
