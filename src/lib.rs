@@ -14,6 +14,7 @@ pub mod distributed;
 pub mod error;
 pub mod explore;
 pub mod feed;
+pub mod generate;
 pub mod infer;
 pub mod kernels;
 pub mod loss;

@@ -35,11 +35,16 @@ impl ParamView {
     }
 }
 
-/// The layout of a flat buffer: views in order, each aligned to [`ALIGN`] elements.
+/// The layout of a flat buffer: views in order, each aligned to [`ALIGN`] elements, and names
+/// that alias a view (a tied parameter: GPT's `lm_head.weight` is `transformer.wte.weight`).
+/// An alias has no storage of its own and is not among [`ParamLayout::views`], so everything
+/// that walks the tensors (the optimizer, clipping, all-reduce buckets) sees a tied tensor once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamLayout {
     views: Vec<ParamView>,
     total: usize,
+    /// (alias name, index of the view it shares).
+    aliases: Vec<(String, usize)>,
 }
 
 impl ParamLayout {
@@ -58,23 +63,64 @@ impl ParamLayout {
             views.push(ParamView { name: name.to_string(), shape: shape.clone(), offset });
             offset += numel(shape).div_ceil(ALIGN) * ALIGN;
         }
-        Ok(Self { views, total: offset })
+        Ok(Self { views, total: offset, aliases: Vec::new() })
     }
 
-    /// The views in layout order.
+    /// Lays out `specs` as [`ParamLayout::new`], except that each `(alias, target)` of `ties`
+    /// shares `target`'s storage: the alias must have the target's shape and the target must
+    /// be a tensor of its own.
+    pub fn tied<S: AsRef<str>>(specs: &[(S, Vec<usize>)], ties: &[(String, String)]) -> Result<Self> {
+        let bad = |detail: String| Error::InvalidArgument { what: "tied parameters".into(), detail };
+        let is_alias = |name: &str| ties.iter().any(|(a, _)| a == name);
+        let own: Vec<(&str, Vec<usize>)> =
+            specs.iter().filter(|(n, _)| !is_alias(n.as_ref())).map(|(n, s)| (n.as_ref(), s.clone())).collect();
+        let mut layout = Self::new(&own)?;
+        for (alias, target) in ties {
+            let Some((_, shape)) = specs.iter().find(|(n, _)| n.as_ref() == alias) else {
+                return Err(bad(format!("{alias} is not a parameter of the model")));
+            };
+            let Some(t) = layout.views.iter().position(|v| v.name == *target) else {
+                return Err(bad(format!("{alias} is tied to {target}, which is not a parameter of its own")));
+            };
+            if layout.views[t].shape != *shape {
+                return Err(bad(format!(
+                    "{alias} {shape:?} cannot share {target} {:?}: the shapes differ",
+                    layout.views[t].shape
+                )));
+            }
+            layout.aliases.push((alias.clone(), t));
+        }
+        Ok(layout)
+    }
+
+    /// The views in layout order (aliases not included).
     pub fn views(&self) -> &[ParamView] {
         &self.views
     }
 
-    /// The view called `name`.
-    pub fn get(&self, name: &str) -> Result<&ParamView> {
-        self.views.iter().find(|v| v.name == name).ok_or_else(|| {
-            let names: Vec<_> = self.views.iter().map(|v| v.name.as_str()).collect();
-            Error::InvalidArgument {
-                what: "parameter name".into(),
-                detail: format!("no {name:?}; the model has {names:?}"),
-            }
+    /// The aliases: (name, index of the view whose storage it shares).
+    pub fn aliases(&self) -> &[(String, usize)] {
+        &self.aliases
+    }
+
+    /// The index of the view called `name`, or of the view an alias of that name shares.
+    pub fn index(&self, name: &str) -> Result<usize> {
+        if let Some(i) = self.views.iter().position(|v| v.name == name) {
+            return Ok(i);
+        }
+        if let Some((_, t)) = self.aliases.iter().find(|(a, _)| a == name) {
+            return Ok(*t);
+        }
+        let names: Vec<_> = self.views.iter().map(|v| v.name.as_str()).collect();
+        Err(Error::InvalidArgument {
+            what: "parameter name".into(),
+            detail: format!("no {name:?}; the model has {names:?}"),
         })
+    }
+
+    /// The view called `name` (or the one an alias of that name shares).
+    pub fn get(&self, name: &str) -> Result<&ParamView> {
+        Ok(&self.views[self.index(name)?])
     }
 
     /// Elements in the flat buffer, padding included (a multiple of [`ALIGN`]).
@@ -167,13 +213,15 @@ impl<B: Backend> FlatStore<B> {
         be.read(&self.views[self.index(name)?])
     }
 
-    /// Every tensor, by name, in layout order.
+    /// Every tensor, by name, in layout order, then each alias under its own name (as
+    /// PyTorch's state_dict lists a tied tensor under both names).
     pub fn read_all(&self, be: &B) -> Result<Vec<(String, Tensor)>> {
-        self.layout.views().iter().zip(&self.views).map(|(v, t)| Ok((v.name.clone(), be.read(t)?))).collect()
+        let own = self.layout.views().iter().zip(&self.views).map(|(v, t)| Ok((v.name.clone(), be.read(t)?)));
+        let aliases = self.layout.aliases().iter().map(|(a, i)| Ok((a.clone(), be.read(&self.views[*i])?)));
+        own.chain(aliases).collect()
     }
 
     fn index(&self, name: &str) -> Result<usize> {
-        self.layout.get(name)?;
-        Ok(self.layout.views().iter().position(|v| v.name == name).expect("found above"))
+        self.layout.index(name)
     }
 }

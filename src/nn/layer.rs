@@ -99,6 +99,11 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     fn init_params(&self, _init: Init, _rng: &mut Rng) -> Vec<Vec<f32>> {
         Vec::new()
     }
+    /// Parameters that are another layer's: (local name, the owner's full name, e.g.
+    /// `0.weight`). They share its storage and its gradient sums both uses (weight tying).
+    fn tied_params(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// State that is saved but not trained (BatchNorm's running stats) with its initial value.
     fn buffers(&self) -> Vec<(TensorSpec, f32)> {
         Vec::new()

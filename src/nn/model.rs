@@ -17,8 +17,19 @@ use std::ops::Range;
 /// A leaf with where its parameters and buffers sit.
 struct Placed {
     leaf: Leaf,
+    /// Its own parameters' views (those not tied to another layer's), in layout order.
     params: Range<usize>,
+    /// The layout index of each of its parameters in [`Layer::params`] order: `params` itself
+    /// unless one is tied (then that one is the index of the tensor it shares).
+    indices: Vec<usize>,
     buffers: Range<usize>,
+}
+
+impl Placed {
+    /// True when its parameters are exactly its own contiguous views.
+    fn untied(&self) -> bool {
+        self.indices.len() == self.params.len()
+    }
 }
 
 /// A model on a backend: the spec, flat parameters and gradients, buffers and step plans.
@@ -35,6 +46,9 @@ pub struct Model<B: Backend> {
     tracks_batches: bool,
     batches_tracked: u64,
     plans: Vec<Plan<B>>,
+    /// For each leaf with a tied parameter: views of its parameters and gradients in its own
+    /// order (the tied one's into the shared tensor); None for the others, which take slices.
+    tied_views: Vec<Option<(Vec<B::Tensor>, Vec<B::Tensor>)>>,
     input_grad: bool,
     current: Option<usize>,
     last_train: bool,
@@ -56,23 +70,46 @@ impl<B: Backend> Model<B> {
         let layout = spec.layout()?;
         let initial = spec.initial_params(seed)?;
         let (mut p, mut b) = (0, 0);
-        let placed = spec
+        let placed: Vec<Placed> = spec
             .leaves()
             .into_iter()
             .map(|leaf| {
-                let (np, nb) = (leaf.layer.params().len(), leaf.layer.buffers().len());
-                let placed = Placed { leaf, params: p..p + np, buffers: b..b + nb };
+                let tied = leaf.layer.tied_params();
+                let (np, nb) = (leaf.layer.params().len() - tied.len(), leaf.layer.buffers().len());
+                let indices = leaf
+                    .layer
+                    .params()
+                    .iter()
+                    .map(|t| layout.index(&format!("{}.{}", leaf.path, t.name)))
+                    .collect::<Result<Vec<_>>>()?;
+                let placed = Placed { leaf, params: p..p + np, indices, buffers: b..b + nb };
                 p += np;
                 b += nb;
-                placed
+                Ok(placed)
             })
-            .collect();
+            .collect::<Result<_>>()?;
+        let aliases: Vec<&str> = layout.aliases().iter().map(|(a, _)| a.as_str()).collect();
+        // A tied parameter starts as the tensor it shares was initialised.
+        let initial: Vec<(String, Tensor)> =
+            initial.into_iter().filter(|(n, _)| !aliases.contains(&n.as_str())).collect();
         let specs = spec.buffer_specs();
         let random_layers = placed_random_layers(&spec).max(1);
         let buffers = specs.iter().map(|(_, shape, v)| be.upload(&Tensor::full(shape, *v))).collect::<Result<_>>()?;
+        let (params, grads) = (FlatStore::zeros(be, &layout)?, FlatStore::zeros(be, &layout)?);
+        let views_of = |store: &FlatStore<B>, indices: &[usize]| -> Result<Vec<B::Tensor>> {
+            indices.iter().map(|&i| be.view(store.flat(), layout.views()[i].offset, &layout.views()[i].shape)).collect()
+        };
+        let tied_views = placed
+            .iter()
+            .map(|p| match p.untied() {
+                true => Ok(None),
+                false => Ok(Some((views_of(&params, &p.indices)?, views_of(&grads, &p.indices)?))),
+            })
+            .collect::<Result<_>>()?;
         let mut model = Self {
-            params: FlatStore::zeros(be, &layout)?,
-            grads: FlatStore::zeros(be, &layout)?,
+            params,
+            grads,
+            tied_views,
             placed,
             buffers,
             buffer_names: specs.into_iter().map(|(n, _, _)| n).collect(),
@@ -173,6 +210,15 @@ impl<B: Backend> Model<B> {
         if shape[1..] == self.spec.input[..] {
             return Ok(None);
         }
+        // Token ids of any length up to the one built for (a language model's prompt): the
+        // layers check it (position_embedding refuses more than block_size).
+        let tokens = self.placed.first().is_some_and(|p| !p.leaf.layer.has_input_grad());
+        if tokens
+            && shape.len() == self.spec.input.len() + 1
+            && shape[1..].iter().zip(&self.spec.input).all(|(a, b)| a <= b)
+        {
+            return Ok(None);
+        }
         if shape.len() != 2 || shape[1] != self.spec.inputs() {
             return Err(Error::Shape {
                 op: "Model::forward",
@@ -249,7 +295,10 @@ impl<B: Backend> Model<B> {
                     let io = Forward {
                         x,
                         y,
-                        params: &params[placed.params.clone()],
+                        params: match &self.tied_views[li] {
+                            Some((p, _)) => p,
+                            None => &params[placed.params.clone()],
+                        },
                         buffers: &mut self.buffers[placed.buffers.clone()],
                         scratch: &mut step.scratch,
                         train,
@@ -327,11 +376,30 @@ impl<B: Backend> Model<B> {
         let plan = &mut self.plans[pi];
         let params = self.params.views();
         let grads = self.grads.views_mut();
+        // With tied parameters: which tensors' gradients this pass has written, so the second
+        // use of a shared tensor adds to the first (PyTorch sums both uses' gradients).
+        let tied = self.tied_views.iter().any(Option::is_some);
+        let mut written = vec![false; if tied { grads.len() } else { 0 }];
         for step in plan.steps.iter_mut().rev() {
             let grads_of = &mut plan.grads;
             match step.kind {
                 StepKind::Leaf(li) => {
                     let placed = &self.placed[li];
+                    let mut accumulate = accumulate;
+                    if tied && placed.indices.iter().any(|&i| written[i]) && !accumulate {
+                        // This layer adds to a shared gradient: its other gradients start at 0.
+                        for &i in placed.indices.iter().filter(|&&i| !written[i]) {
+                            elementwise::fill(be, &mut grads[i], 0.0)?;
+                        }
+                        accumulate = true;
+                    }
+                    for &i in placed.indices.iter().filter(|_| tied) {
+                        written[i] = true;
+                    }
+                    let (tied_params, tied_grads) = match &mut self.tied_views[li] {
+                        Some((p, g)) => (Some(&p[..]), Some(&mut g[..])),
+                        None => (None, None),
+                    };
                     let (dy, dx) = match step.dx {
                         Some(d) => {
                             let ([dy], [dx]) = io(grads_of, None, "gradient", [step.output], [d])?;
@@ -344,8 +412,11 @@ impl<B: Backend> Model<B> {
                         y: act::<B>(&plan.acts, x, step.output)?,
                         dy,
                         dx,
-                        params: &params[placed.params.clone()],
-                        grads: &mut grads[placed.params.clone()],
+                        params: tied_params.unwrap_or(&params[placed.params.clone()]),
+                        grads: match tied_grads {
+                            Some(g) => g,
+                            None => &mut grads[placed.params.clone()],
+                        },
                         buffers: &self.buffers[placed.buffers.clone()],
                         scratch: &mut step.scratch,
                         train,

@@ -200,7 +200,7 @@ impl ModelSpec {
         }
         let mut nodes = Vec::new();
         for (i, pair) in sizes.windows(2).enumerate() {
-            nodes.push(Node::Layer(Arc::new(Linear { inputs: pair[0], outputs: pair[1], bias: true })));
+            nodes.push(Node::Layer(Arc::new(Linear { inputs: pair[0], outputs: pair[1], bias: true, tie: None })));
             if i + 2 < sizes.len() {
                 nodes.push(Node::Layer(Arc::new(Act(act))));
                 if dropout > 0.0 {
@@ -309,7 +309,18 @@ impl ModelSpec {
 
     /// The flat-buffer layout of the parameters.
     pub fn layout(&self) -> Result<ParamLayout> {
-        ParamLayout::new(&self.param_shapes())
+        ParamLayout::tied(&self.param_shapes(), &self.ties())
+    }
+
+    /// Tied parameters: (the full name of a parameter that shares storage, the full name of
+    /// the one it shares), e.g. (`5.weight`, `0.weight`).
+    pub fn ties(&self) -> Vec<(String, String)> {
+        self.leaves()
+            .iter()
+            .flat_map(|l| {
+                l.layer.tied_params().into_iter().map(move |(name, target)| (format!("{}.{name}", l.path), target))
+            })
+            .collect()
     }
 
     /// Initial parameters drawn from `seed`, layer by layer in order.

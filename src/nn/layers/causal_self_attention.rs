@@ -79,11 +79,11 @@ impl CausalSelfAttention {
     }
 
     fn c_attn(&self) -> Linear {
-        Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias }
+        Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias, tie: None }
     }
 
     fn c_proj(&self) -> Linear {
-        Linear { inputs: self.dim, outputs: self.dim, bias: self.bias }
+        Linear { inputs: self.dim, outputs: self.dim, bias: self.bias, tie: None }
     }
 
     /// Parameters per Linear: weight, and bias when there is one.

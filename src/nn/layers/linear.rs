@@ -1,5 +1,6 @@
-//! `linear(out_features, bias=true)`: `y = x·Wᵀ + b` on the last dimension, as torch.nn.Linear
-//! (in_features inferred from the input, as nn.LazyLinear).
+//! `linear(out_features, bias=true, tie=None)`: `y = x·Wᵀ + b` on the last dimension, as
+//! torch.nn.Linear (in_features inferred from the input, as nn.LazyLinear). `tie=K` shares the
+//! weight of top-level layer K (GPT's `lm_head.weight = transformer.wte.weight`).
 
 use crate::backend::Backend;
 use crate::error::{shape_error, Result};
@@ -22,16 +23,20 @@ pub struct Linear {
     pub outputs: usize,
     /// Whether a bias is added.
     pub bias: bool,
+    /// Its weight is the weight of top-level layer `tie` (weight tying: GPT's head shares the
+    /// token embedding, `[V, C]` both); None for a weight of its own.
+    pub tie: Option<usize>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["out_features", "bias"];
+pub const ARGS: &[&str] = &["out_features", "bias", "tie"];
 
 /// Builds the layer for `input` from its spec arguments.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
     let outputs = args.size("out_features", 1, None)?;
     let inputs = *input.last().unwrap_or(&0);
-    Ok(Box::new(Linear { inputs, outputs, bias: args.flag("bias", true)? }))
+    let tie = args.optional_size("tie")?;
+    Ok(Box::new(Linear { inputs, outputs, bias: args.flag("bias", true)?, tie }))
 }
 
 impl Linear {
@@ -70,11 +75,13 @@ impl Layer for Linear {
     }
 
     fn spec(&self) -> String {
-        if self.bias {
-            format!("linear({})", self.outputs)
-        } else {
-            format!("linear({}, bias=false)", self.outputs)
-        }
+        let bias = if self.bias { "" } else { ", bias=false" };
+        let tie = self.tie.map_or(String::new(), |k| format!(", tie={k}"));
+        format!("linear({}{bias}{tie})", self.outputs)
+    }
+
+    fn tied_params(&self) -> Vec<(&'static str, String)> {
+        self.tie.map(|k| vec![("weight", format!("{k}.weight"))]).unwrap_or_default()
     }
 
     fn torch(&self) -> String {
