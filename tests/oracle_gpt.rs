@@ -162,7 +162,7 @@ fn a_gpt_without_biases_is_one_with_zero_biases() {
     let targets: Vec<u32> =
         tensor(&case["targets"]).1.iter().map(|&y| if y < 0.0 { IGNORE_LABEL } else { y as u32 }).collect();
     let labels = be.upload_labels(&targets, v).unwrap();
-    let mut run = |spec: ModelSpec| {
+    let run = |spec: ModelSpec| {
         let names: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
         let mut model = Model::new(&be, spec, 0).unwrap();
         let params: Vec<(String, Tensor)> = weights.iter().filter(|(n, _)| names.contains(n)).cloned().collect();

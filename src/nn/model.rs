@@ -32,6 +32,9 @@ impl Placed {
     }
 }
 
+/// A leaf's parameter and gradient views in its own order, when one of them is tied.
+type TiedViews<B> = (Vec<<B as Backend>::Tensor>, Vec<<B as Backend>::Tensor>);
+
 /// A model on a backend: the spec, flat parameters and gradients, buffers and step plans.
 pub struct Model<B: Backend> {
     spec: ModelSpec,
@@ -48,7 +51,7 @@ pub struct Model<B: Backend> {
     plans: Vec<Plan<B>>,
     /// For each leaf with a tied parameter: views of its parameters and gradients in its own
     /// order (the tied one's into the shared tensor); None for the others, which take slices.
-    tied_views: Vec<Option<(Vec<B::Tensor>, Vec<B::Tensor>)>>,
+    tied_views: Vec<Option<TiedViews<B>>>,
     input_grad: bool,
     current: Option<usize>,
     last_train: bool,
