@@ -26,11 +26,16 @@ fn size(config: &Value, key: &str) -> usize {
     config[key].as_u64().unwrap_or_else(|| panic!("config.{key}")) as usize
 }
 
+/// nanoGPT's `bias` (True when the configuration leaves it out, as nanoGPT's default).
+fn has_bias(config: &Value) -> bool {
+    config["bias"].as_bool().unwrap_or(true)
+}
+
 /// The case's model in the spec language.
 fn gpt_spec(config: &Value) -> String {
     let (v, block, layers, heads, c) =
         (size(config, "V"), size(config, "block"), size(config, "L"), size(config, "H"), size(config, "C"));
-    let bias = if config["bias"].as_bool().unwrap() { "" } else { ", bias=false" };
+    let bias = if has_bias(config) { "" } else { ", bias=false" };
     let mut spec = format!("embedding({v}, {c}) position_embedding({block})");
     for _ in 0..layers {
         spec += &format!(
@@ -45,7 +50,7 @@ fn gpt_spec(config: &Value) -> String {
 /// nanoGPT's parameter names in its `named_parameters()` order (the order of the spec's
 /// parameters too), `lm_head.weight` last.
 fn nanogpt_names(config: &Value) -> Vec<String> {
-    let bias = config["bias"].as_bool().unwrap();
+    let bias = has_bias(config);
     let with_bias = |module: String| -> Vec<String> {
         let mut v = vec![format!("{module}.weight")];
         if bias {
@@ -307,4 +312,110 @@ fn cpu_path_decodes_greedily_as_pytorch() {
 fn gpu_path_decodes_greedily_as_pytorch() {
     let Some(be) = gpu() else { return };
     greedy(be);
+}
+
+/// nanoGPT's training loop (section `gpt_train`) on the first characters of tiny-shakespeare
+/// (shipped as `data/tinyshakespeare/input.txt`): the character vocabulary, a 90/10 split,
+/// the fixture's windows per step, AdamW with decay on every tensor of two or more dims,
+/// linear warm-up then cosine decay to min_lr by iteration, clipping. Each step's loss within
+/// `tol`, then the validation loss on the fixture's windows, then the parameters.
+fn train_steps<B: Backend>(be: &B, tol: f64) -> [f64; 3] {
+    use downhill::optim::{AdamConfig, Clip, Optimizer, OptimizerConfig, ParamGroup};
+    let oracle = load("transformer.json");
+    let case = &oracle["gpt_train"];
+    let mut config = case["config"].clone();
+    let vocab: Vec<char> = config["vocab"].as_str().unwrap().chars().collect();
+    let chars = size(&config, "corpus_chars");
+    let corpus =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/tinyshakespeare/input.txt")).unwrap();
+    let ids: Vec<u32> = corpus
+        .chars()
+        .take(chars)
+        .map(|c| vocab.iter().position(|&v| v == c).expect("in the vocabulary") as u32)
+        .collect();
+    let split = ids.len() * 9 / 10;
+    let (train, val) = ids.split_at(split);
+    config["V"] = vocab.len().into();
+    let (block, v, steps) = (size(&config, "block"), vocab.len(), size(&config, "steps"));
+    let spec = ModelSpec::parse(&gpt_spec(&config), &[block], v, Init::TorchDefault).unwrap();
+    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
+    let theirs = nanogpt_names(&config);
+    let params: Vec<(String, Tensor)> =
+        ours.iter().zip(&theirs).map(|(o, t)| (o.clone(), host(&case["initial_params"][t.as_str()]))).collect();
+    let mut model = Model::new(be, spec, 0).unwrap();
+    model.load(be, &params).unwrap();
+    let layout = model.spec().layout().unwrap();
+    let no_decay: Vec<String> = layout.views().iter().filter(|v| v.shape.len() < 2).map(|v| v.name.clone()).collect();
+    let betas = config["betas"].as_array().unwrap();
+    let f = |k: &str| config[k].as_f64().unwrap();
+    let adamw = AdamConfig {
+        lr: f("lr"),
+        betas: (betas[0].as_f64().unwrap(), betas[1].as_f64().unwrap()),
+        weight_decay: f("wd"),
+        ..AdamConfig::adamw()
+    };
+    let group = ParamGroup { params: no_decay, lr: None, weight_decay: Some(0.0) };
+    let mut optimizer = Optimizer::new(be, OptimizerConfig::Adam(adamw), &layout, &[group]).unwrap();
+    optimizer.set_clip(Clip::L2Norm(f("clip"))).unwrap();
+    let windows = |data: &[u32], offsets: &[Value]| -> (B::Tensor, B::U32Buffer) {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for o in offsets {
+            let o = o.as_u64().unwrap() as usize;
+            x.extend(data[o..o + block].iter().map(|&i| i as f32));
+            y.extend_from_slice(&data[o + 1..o + 1 + block]);
+        }
+        (be.upload(&Tensor::from_vec(&[offsets.len(), block], x).unwrap()).unwrap(), be.upload_labels(&y, v).unwrap())
+    };
+    let (warmup, lr, min_lr) = (size(&config, "warmup"), f("lr"), f("min_lr"));
+    let mut worst = [0.0f64; 3];
+    let relative = |got: f64, want: f64| (got - want).abs() / want.abs();
+    for it in 0..steps {
+        let rate = if it < warmup {
+            lr * (it + 1) as f64 / (warmup + 1) as f64
+        } else {
+            let progress = (it - warmup) as f64 / (steps - warmup) as f64;
+            min_lr + 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()) * (lr - min_lr)
+        };
+        let want_lr = case["lrs"][it].as_f64().unwrap();
+        assert!(relative(rate, want_lr) < 1e-12, "step {it}: lr {rate} vs {want_lr}");
+        optimizer.set_lrs(&[rate, rate]).unwrap();
+        let (x, y) = windows(train, case["train_offsets"][it].as_array().unwrap());
+        model.forward(be, &x, true).unwrap();
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y)).unwrap();
+        model.backward(be, &x, false).unwrap();
+        let loss = be.read(model.loss_tensor().unwrap()).unwrap().data()[0] as f64;
+        let want = case["losses"][it].as_f64().unwrap();
+        assert!(relative(loss, want) <= tol, "step {it}: loss {loss} vs {want}");
+        worst[0] = worst[0].max(relative(loss, want));
+        optimizer.step(be, model.params.flat_mut(), model.grads.flat()).unwrap();
+    }
+    let (x, y) = windows(val, case["val_offsets"].as_array().unwrap());
+    model.forward(be, &x, false).unwrap();
+    model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y)).unwrap();
+    let val_loss = be.read(model.loss_tensor().unwrap()).unwrap().data()[0] as f64;
+    let want = case["val_loss_after"].as_f64().unwrap();
+    assert!(relative(val_loss, want) <= tol, "validation loss after training {val_loss} vs {want}");
+    worst[1] = relative(val_loss, want);
+    for (o, t) in ours.iter().zip(&theirs) {
+        let got = model.params.read(be, o).unwrap();
+        for (i, (&g, &w)) in got.data().iter().zip(&tensor(&case["params_after"][t.as_str()]).1).enumerate() {
+            let err = (g as f64 - w).abs() / w.abs().max(1.0);
+            assert!(err <= 10.0 * tol, "{t}[{i}] after training: got {g} want {w} ({err:e})");
+            worst[2] = worst[2].max(err);
+        }
+    }
+    worst
+}
+
+#[test]
+fn cpu_path_trains_like_nanogpt_on_tiny_shakespeare() {
+    let w = train_steps(&CpuBackend::new(), 1e-4);
+    eprintln!("cpu path: step losses {:.2e}, validation loss {:.2e}, parameters {:.2e}", w[0], w[1], w[2]);
+}
+
+#[test]
+fn gpu_path_trains_like_nanogpt_on_tiny_shakespeare() {
+    let Some(be) = gpu() else { return };
+    let w = train_steps(be, 1e-3);
+    eprintln!("gpu path: step losses {:.2e}, validation loss {:.2e}, parameters {:.2e}", w[0], w[1], w[2]);
 }
