@@ -419,3 +419,50 @@ fn gpu_path_trains_like_nanogpt_on_tiny_shakespeare() {
     let w = train_steps(be, 1e-3);
     eprintln!("gpu path: step losses {:.2e}, validation loss {:.2e}, parameters {:.2e}", w[0], w[1], w[2]);
 }
+
+/// The `gpt(...)` preset is the model above (same parameters in the same order and shapes,
+/// the head tied), initialised as nanoGPT's `_init_weights`: weights normal(0, 0.02), the two
+/// residual projections of each block 0.02/√(2·n_layer), biases 0, LayerNorm weights 1.
+#[test]
+fn the_gpt_preset_is_nanogpts_model_and_initialisation() {
+    let oracle = load("transformer.json");
+    let config = &oracle["gpt"][0]["config"];
+    let (v, block, layers) = (size(config, "V"), size(config, "block"), size(config, "L"));
+    let text = format!(
+        "gpt(n_layer={layers}, n_head={}, n_embd={}, block_size={block})",
+        size(config, "H"),
+        size(config, "C")
+    );
+    let preset = ModelSpec::parse(&text, &[block], v, Init::TorchDefault).unwrap();
+    let by_hand = ModelSpec::parse(&gpt_spec(config), &[block], v, Init::TorchDefault).unwrap();
+    assert_eq!(preset.param_shapes(), by_hand.param_shapes());
+    assert_eq!(preset.ties(), by_hand.ties());
+    // Big enough for the sample statistics to be sharp.
+    let big = ModelSpec::parse("gpt(n_layer=2, n_head=4, n_embd=128, block_size=64)", &[64], 500, Init::TorchDefault)
+        .unwrap();
+    let std_of =
+        |t: &Tensor| (t.data().iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / t.data().len() as f64).sqrt();
+    let names = nanogpt_names(&serde_json::json!({"L": 2, "bias": true}));
+    for ((ours, t), theirs) in big.initial_params(7).unwrap().iter().zip(&names) {
+        if theirs == "lm_head.weight" {
+            continue; // the token embedding itself in the model (its own draw is not loaded)
+        }
+        let want = if theirs.ends_with("c_proj.weight") {
+            0.02 / (2.0 * 2.0f64).sqrt() // 0.02/√(2·n_layer)
+        } else if theirs.contains(".ln_") && theirs.ends_with("weight") {
+            assert!(t.data().iter().all(|&x| x == 1.0), "{theirs} starts at 1");
+            continue;
+        } else if theirs.ends_with("bias") {
+            assert!(t.data().iter().all(|&x| x == 0.0), "{theirs} starts at 0");
+            continue;
+        } else {
+            0.02
+        };
+        let got = std_of(t);
+        assert!((got - want).abs() < 0.05 * want, "{theirs} ({ours}): std {got} vs {want}");
+    }
+    let e = ModelSpec::parse("gpt(n_layer=1, n_head=3, n_embd=32, block_size=8)", &[8], 65, Init::TorchDefault)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not divisible by n_head 3"), "{e}");
+}

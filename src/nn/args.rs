@@ -141,6 +141,14 @@ impl Bound {
         }
     }
 
+    /// An optional finite number in `range` (None when absent).
+    pub fn optional_float(&self, name: &str, range: std::ops::Range<f64>) -> Result<Option<f64>> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.float(name, range, 0.0).map(Some),
+        }
+    }
+
     /// A finite number in `range`, or `default`.
     pub fn float(&self, name: &str, range: std::ops::Range<f64>, default: f64) -> Result<f64> {
         match self.values.get(name) {

@@ -32,6 +32,11 @@ pub enum Init {
     },
     /// All zeros (weights and biases).
     Zeros,
+    /// Weights normal(0, std), biases zero: GPT-2's and nanoGPT's initialisation (std 0.02).
+    Normal {
+        /// The standard deviation.
+        std: f64,
+    },
 }
 
 impl Init {
@@ -53,13 +58,14 @@ impl Init {
             Init::KaimingUniform { gain } => uniform(rng, gain * (3.0 / fi).sqrt()),
             Init::KaimingNormal { gain } => normal(rng, gain / fi.sqrt()),
             Init::Zeros => vec![0.0; n],
+            Init::Normal { std } => normal(rng, std),
         }
     }
 
     /// Fills a bias of `fan_out` elements: PyTorch's default uniform ±1/√fan_in, zeros for `Zeros`.
     pub fn bias(self, rng: &mut Rng, fan_in: usize, fan_out: usize) -> Vec<f32> {
         match self {
-            Init::Zeros => vec![0.0; fan_out],
+            Init::Zeros | Init::Normal { .. } => vec![0.0; fan_out],
             _ => {
                 let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
                 (0..fan_out).map(|_| rng.uniform(-bound, bound) as f32).collect()

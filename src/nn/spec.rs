@@ -180,7 +180,10 @@ impl ModelSpec {
     /// Builds `text` (a spec or a preset name) for samples of shape `input` (no batch dim).
     /// Every layer's input size is inferred; errors name the layer, its text and its input.
     pub fn parse(text: &str, input: &[usize], classes: usize, init: Init) -> Result<Self> {
-        let text = preset(text, classes).unwrap_or_else(|| text.to_string());
+        let text = match super::gpt::expand(text, classes)? {
+            Some(gpt) => gpt,
+            None => preset(text, classes).unwrap_or_else(|| text.to_string()),
+        };
         let mut shape = vec![BUILD_BATCH];
         shape.extend_from_slice(input);
         let nodes = build_nodes(parse(&text)?, &mut shape, &mut 0)?;
@@ -200,7 +203,13 @@ impl ModelSpec {
         }
         let mut nodes = Vec::new();
         for (i, pair) in sizes.windows(2).enumerate() {
-            nodes.push(Node::Layer(Arc::new(Linear { inputs: pair[0], outputs: pair[1], bias: true, tie: None })));
+            nodes.push(Node::Layer(Arc::new(Linear {
+                inputs: pair[0],
+                outputs: pair[1],
+                bias: true,
+                tie: None,
+                std: None,
+            })));
             if i + 2 < sizes.len() {
                 nodes.push(Node::Layer(Arc::new(Act(act))));
                 if dropout > 0.0 {

@@ -1,5 +1,6 @@
-//! `causal_self_attention(n_head, bias=true)`: multi-head causal self-attention with nanoGPT's
-//! structure and names. Input and output `[B, T, C]`; `c_attn` (Linear C→3C) makes q, k and v
+//! `causal_self_attention(n_head, bias=true, std=None, proj_std=None)`: multi-head causal
+//! self-attention with nanoGPT's structure and names. Input and output `[B, T, C]`; `c_attn`
+//! (Linear C→3C) makes q, k and v
 //! (split in that order along its output), each viewed as H heads of C/H; scaled dot-product
 //! attention with the causal mask and scale 1/√(C/H); the heads merged back to `[B, T, C]` and
 //! `c_proj` (Linear C→C). The parameters are `c_attn.weight`, `c_attn.bias`, `c_proj.weight`,
@@ -28,10 +29,14 @@ pub struct CausalSelfAttention {
     pub heads: usize,
     /// Whether `c_attn` and `c_proj` have biases.
     pub bias: bool,
+    /// Initialise `c_attn` normal(0, std), biases zero (None: the model's init).
+    pub std: Option<f64>,
+    /// Initialise `c_proj` normal(0, proj_std) (nanoGPT: 0.02/√(2·n_layer)); None: as `c_attn`.
+    pub proj_std: Option<f64>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["n_head", "bias"];
+pub const ARGS: &[&str] = &["n_head", "bias", "std", "proj_std"];
 
 /// Builds the layer for `input` `[batch, T, C]`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
@@ -39,6 +44,8 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
         dim: *input.last().unwrap_or(&0),
         heads: args.size("n_head", 1, None)?,
         bias: args.flag("bias", true)?,
+        std: args.optional_float("std", 0.0..f64::INFINITY)?,
+        proj_std: args.optional_float("proj_std", 0.0..f64::INFINITY)?,
     };
     if !layer.dim.is_multiple_of(layer.heads) {
         return Err(Error::InvalidArgument {
@@ -79,11 +86,11 @@ impl CausalSelfAttention {
     }
 
     fn c_attn(&self) -> Linear {
-        Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias, tie: None }
+        Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias, tie: None, std: self.std }
     }
 
     fn c_proj(&self) -> Linear {
-        Linear { inputs: self.dim, outputs: self.dim, bias: self.bias, tie: None }
+        Linear { inputs: self.dim, outputs: self.dim, bias: self.bias, tie: None, std: self.proj_std.or(self.std) }
     }
 
     /// Parameters per Linear: weight, and bias when there is one.
@@ -129,11 +136,10 @@ fn linear_backward<B: Backend>(
 
 impl Layer for CausalSelfAttention {
     fn spec(&self) -> String {
-        if self.bias {
-            format!("causal_self_attention({})", self.heads)
-        } else {
-            format!("causal_self_attention({}, bias=false)", self.heads)
-        }
+        let bias = if self.bias { "" } else { ", bias=false" };
+        let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
+        let proj = self.proj_std.map_or(String::new(), |s| format!(", proj_std={s:?}"));
+        format!("causal_self_attention({}{bias}{std}{proj})", self.heads)
     }
 
     fn torch(&self) -> String {

@@ -19,10 +19,12 @@ pub struct Embedding {
     pub dim: usize,
     /// The row that gets no gradient (and starts at zero).
     pub padding_idx: Option<usize>,
+    /// Initialise normal(0, std) instead of N(0, 1) (GPT's 0.02).
+    pub std: Option<f64>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["num_embeddings", "embedding_dim", "padding_idx"];
+pub const ARGS: &[&str] = &["num_embeddings", "embedding_dim", "padding_idx", "std"];
 
 /// Builds the layer.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
@@ -30,6 +32,7 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
         vocab: args.size("num_embeddings", 1, None)?,
         dim: args.size("embedding_dim", 1, None)?,
         padding_idx: args.optional_size("padding_idx")?,
+        std: args.optional_float("std", 0.0..f64::INFINITY)?,
     };
     if let Some(p) = layer.padding_idx.filter(|&p| p >= layer.vocab) {
         return Err(Error::InvalidArgument {
@@ -43,10 +46,9 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
 
 impl Layer for Embedding {
     fn spec(&self) -> String {
-        match self.padding_idx {
-            Some(p) => format!("embedding({}, {}, padding_idx={p})", self.vocab, self.dim),
-            None => format!("embedding({}, {})", self.vocab, self.dim),
-        }
+        let padding = self.padding_idx.map_or(String::new(), |p| format!(", padding_idx={p}"));
+        let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
+        format!("embedding({}, {}{padding}{std})", self.vocab, self.dim)
     }
 
     fn torch(&self) -> String {
@@ -70,7 +72,8 @@ impl Layer for Embedding {
     }
 
     fn init_params(&self, _init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
-        let mut w: Vec<f32> = (0..self.vocab * self.dim).map(|_| rng.normal() as f32).collect();
+        let std = self.std.unwrap_or(1.0);
+        let mut w: Vec<f32> = (0..self.vocab * self.dim).map(|_| (rng.normal() * std) as f32).collect();
         if let Some(p) = self.padding_idx {
             w[p * self.dim..(p + 1) * self.dim].fill(0.0);
         }

@@ -26,17 +26,21 @@ pub struct Linear {
     /// Its weight is the weight of top-level layer `tie` (weight tying: GPT's head shares the
     /// token embedding, `[V, C]` both); None for a weight of its own.
     pub tie: Option<usize>,
+    /// Initialise the weight normal(0, std) and the bias zero (GPT's init), whatever the
+    /// model's init; None follows the model's.
+    pub std: Option<f64>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["out_features", "bias", "tie"];
+pub const ARGS: &[&str] = &["out_features", "bias", "tie", "std"];
 
 /// Builds the layer for `input` from its spec arguments.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
     let outputs = args.size("out_features", 1, None)?;
     let inputs = *input.last().unwrap_or(&0);
     let tie = args.optional_size("tie")?;
-    Ok(Box::new(Linear { inputs, outputs, bias: args.flag("bias", true)?, tie }))
+    let std = args.optional_float("std", 0.0..f64::INFINITY)?;
+    Ok(Box::new(Linear { inputs, outputs, bias: args.flag("bias", true)?, tie, std }))
 }
 
 impl Linear {
@@ -77,7 +81,8 @@ impl Layer for Linear {
     fn spec(&self) -> String {
         let bias = if self.bias { "" } else { ", bias=false" };
         let tie = self.tie.map_or(String::new(), |k| format!(", tie={k}"));
-        format!("linear({}{bias}{tie})", self.outputs)
+        let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
+        format!("linear({}{bias}{tie}{std})", self.outputs)
     }
 
     fn tied_params(&self) -> Vec<(&'static str, String)> {
@@ -106,6 +111,7 @@ impl Layer for Linear {
     }
 
     fn init_params(&self, init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
+        let init = self.std.map_or(init, |std| Init::Normal { std });
         let mut p = vec![init.weight(rng, self.inputs, self.outputs)];
         if self.bias {
             p.push(init.bias(rng, self.inputs, self.outputs));

@@ -1,4 +1,4 @@
-//! `position_embedding(block_size)`: a learned position embedding added to its input, as a GPT
+//! `position_embedding(block_size, std=None)`: a learned position embedding added to its input, as a GPT
 //! adds `wpe[0..T)` to the token embedding (nanoGPT: `tok_emb + self.transformer.wpe(pos)`).
 //! Input and output `[B, T, C]` with T ≤ block_size; the weight is `[block_size, C]`, initialised
 //! N(0, 1) as torch.nn.Embedding. Forward: one bias add over the batch (the first T rows of the
@@ -21,14 +21,20 @@ pub struct PositionEmbedding {
     pub block_size: usize,
     /// The width C (the input's last dimension).
     pub dim: usize,
+    /// Initialise normal(0, std) instead of N(0, 1) (GPT's 0.02).
+    pub std: Option<f64>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["block_size"];
+pub const ARGS: &[&str] = &["block_size", "std"];
 
 /// Builds the layer for `input` `[batch, T, C]`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
-    let layer = PositionEmbedding { block_size: args.size("block_size", 1, None)?, dim: *input.last().unwrap_or(&0) };
+    let layer = PositionEmbedding {
+        block_size: args.size("block_size", 1, None)?,
+        dim: *input.last().unwrap_or(&0),
+        std: args.optional_float("std", 0.0..f64::INFINITY)?,
+    };
     layer.output_shape(input)?;
     Ok(Box::new(layer))
 }
@@ -52,7 +58,8 @@ impl PositionEmbedding {
 
 impl Layer for PositionEmbedding {
     fn spec(&self) -> String {
-        format!("position_embedding({})", self.block_size)
+        let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
+        format!("position_embedding({}{std})", self.block_size)
     }
 
     fn torch(&self) -> String {
@@ -69,7 +76,8 @@ impl Layer for PositionEmbedding {
     }
 
     fn init_params(&self, _init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
-        vec![(0..self.block_size * self.dim).map(|_| rng.normal() as f32).collect()]
+        let std = self.std.unwrap_or(1.0);
+        vec![(0..self.block_size * self.dim).map(|_| (rng.normal() * std) as f32).collect()]
     }
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {

@@ -1,0 +1,72 @@
+//! The `gpt` preset: nanoGPT's decoder written in the spec language, so a user types
+//! `gpt(n_layer=4, n_head=4, n_embd=128, block_size=64)` and gets the model of nanoGPT's
+//! `model.py` with its initialisation (normal 0.02; the residual projections 0.02/√(2·n_layer);
+//! biases zero) and the head tied to the token embedding. The vocabulary is the model's output
+//! count (the data's). Every layer of the expansion is an ordinary spec layer, so other decoders
+//! are written the same way by hand.
+
+use super::args::Args;
+use super::parse::parse;
+use crate::error::{Error, Result};
+
+/// Argument names in order, with nanoGPT's CPU recipe (README: "baby GPT") as defaults.
+pub const ARGS: &[&str] = &["n_layer", "n_head", "n_embd", "block_size", "bias", "dropout"];
+
+/// nanoGPT's initialisation std.
+const STD: f64 = 0.02;
+
+/// The spec text `text` stands for when it is the `gpt` preset (`gpt` or `gpt(...)`), for a
+/// vocabulary of `vocab` tokens; None for any other text.
+pub fn expand(text: &str, vocab: usize) -> Result<Option<String>> {
+    let trimmed = text.trim();
+    if trimmed != "gpt" && !trimmed.starts_with("gpt(") && !trimmed.starts_with("gpt (") {
+        return Ok(None);
+    }
+    let items = parse(trimmed)?;
+    let [item] = &items[..] else {
+        return Err(bad("write the gpt preset alone: gpt(n_layer=…, n_head=…, n_embd=…, block_size=…)".into()));
+    };
+    let args: Args = item.args.clone();
+    let b = args.bind("gpt", ARGS)?;
+    let layers = b.size("n_layer", 1, Some(4))?;
+    let heads = b.size("n_head", 1, Some(4))?;
+    let c = b.size("n_embd", 1, Some(128))?;
+    let block = b.size("block_size", 1, Some(64))?;
+    let bias = b.flag("bias", true)?;
+    let dropout = b.float("dropout", 0.0..1.0, 0.0)?;
+    if !c.is_multiple_of(heads) {
+        return Err(bad(format!("n_embd {c} is not divisible by n_head {heads}: each head takes n_embd / n_head")));
+    }
+    if dropout > 0.0 {
+        return Err(bad(format!(
+            "dropout={dropout}: nanoGPT also drops attention probabilities, which causal_self_attention does not \
+             do yet; use dropout=0 (the CPU recipe's), or write the model by hand with dropout layers"
+        )));
+    }
+    let nb = if bias { String::new() } else { ", bias=false".into() };
+    let proj = STD / (2.0 * layers as f64).sqrt();
+    let mut spec = format!("embedding({vocab}, {c}, std={STD:?}) position_embedding({block}, std={STD:?})");
+    for _ in 0..layers {
+        spec += &format!(
+            " residual(layernorm({c}{nb}) causal_self_attention({heads}{nb}, std={STD:?}, proj_std={proj:?})) \
+             residual(layernorm({c}{nb}) linear({}{nb}, std={STD:?}) gelu linear({c}{nb}, std={proj:?}))",
+            4 * c
+        );
+    }
+    spec += &format!(" layernorm({c}{nb}) linear({vocab}, bias=false, tie=0)");
+    Ok(Some(spec))
+}
+
+/// The block size a `gpt(...)` text asks for (its input length), when it is the preset.
+pub fn block_size(text: &str) -> Result<Option<usize>> {
+    if expand(text, 1)?.is_none() {
+        return Ok(None);
+    }
+    let items = parse(text.trim())?;
+    let b = items[0].args.clone().bind("gpt", ARGS)?;
+    Ok(Some(b.size("block_size", 1, Some(64))?))
+}
+
+fn bad(detail: String) -> Error {
+    Error::InvalidArgument { what: "model: gpt".into(), detail }
+}
