@@ -8,6 +8,7 @@ pub mod label_map;
 pub mod labels;
 pub mod mnist;
 pub mod normalize;
+pub mod text;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
