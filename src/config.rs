@@ -104,6 +104,20 @@ pub struct RunConfig {
     pub l1: f64,
     /// L2 penalty.
     pub l2: f64,
+    /// Text data (language models): optimizer steps to train (an iteration is one batch of
+    /// `batch_size` random windows).
+    pub max_iters: u64,
+    /// Text data: iterations between evaluations (and best-validation checkpoints).
+    pub eval_interval: u64,
+    /// Text data: random batches of each split averaged per evaluation (nanoGPT's
+    /// `estimate_loss`).
+    pub eval_iters: u64,
+    /// Text data: the learning rate the cosine decay ends at (None: lr / 10, as nanoGPT).
+    pub min_lr: Option<f64>,
+    /// Text data: iterations of linear warm-up before the cosine decay.
+    pub warmup_iters: u64,
+    /// Text data: `chars` (one token per distinct character) or `bytes` (one per byte).
+    pub tokenizer: String,
     /// Data parallelism: all-reduce the gradient in buckets of about this many megabytes while
     /// the backward pass runs (as DDP's bucket_cap_mb); 0 (the default) all-reduces the whole
     /// flat gradient once after it.
@@ -154,6 +168,12 @@ impl Default for RunConfig {
             checkpoint_every: 0,
             l1: 0.0,
             l2: 0.0,
+            max_iters: 2000,
+            eval_interval: 250,
+            eval_iters: 200,
+            min_lr: None,
+            warmup_iters: 100,
+            tokenizer: "chars".into(),
             bucket_mb: 0.0,
         }
     }
@@ -202,6 +222,12 @@ pub const KEYS: &[&str] = &[
     "checkpoint_every",
     "l1",
     "l2",
+    "max_iters",
+    "eval_interval",
+    "eval_iters",
+    "min_lr",
+    "warmup_iters",
+    "tokenizer",
     "bucket_mb",
 ];
 
@@ -214,6 +240,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("optim", "optimizer"),
     ("batch", "batch_size"),
     ("num_epochs", "epochs"),
+    ("lr_decay_iters", "max_iters"),
     ("max_epochs", "epochs"),
     ("hidden_sizes", "hidden"),
     ("hidden_layers", "hidden"),
@@ -391,6 +418,19 @@ impl RunConfig {
         check_range("l1", self.l1, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
         check_range("l2", self.l2, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
         check_range("bucket_mb", self.bucket_mb, 0.0, false, 1e6, false, "megabytes ≥ 0 (0: no buckets)")?;
+        if self.max_iters == 0 || self.eval_interval == 0 || self.eval_iters == 0 {
+            return Err(out_of_range(
+                "max_iters, eval_interval, eval_iters",
+                format!("{}, {}, {}", self.max_iters, self.eval_interval, self.eval_iters),
+                "each at least 1",
+            ));
+        }
+        if let Some(m) = self.min_lr {
+            check_range("min_lr", m, 0.0, false, f64::MAX, false, "a finite number ≥ 0")?;
+        }
+        if !matches!(self.tokenizer.as_str(), "chars" | "bytes") {
+            return Err(out_of_range("tokenizer", format!("{:?}", self.tokenizer), "chars or bytes"));
+        }
         if let Some(n) = self.clip_norm {
             check_range("clip_norm", n, 0.0, true, f64::MAX, false, "a finite number > 0")?;
         }

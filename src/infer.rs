@@ -136,6 +136,9 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
 /// label column (dropped, wherever it was) or without it. A header must name the training
 /// file's columns. Anything else is refused, saying what was expected.
 pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
+    if let InputSchema::Text { .. } = schema {
+        return Err(file_error(path, "the model is a language model: give it a prompt with `downhill generate`"));
+    }
     let x = if is_csv_path(path) {
         let CsvMatrix { names, values, .. } = read_matrix(path, None)?;
         csv_features(path, names, values, schema)?
@@ -145,6 +148,7 @@ pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
     let inputs = match schema {
         InputSchema::Idx { pixels } => *pixels,
         InputSchema::Csv { columns, .. } => columns - 1,
+        InputSchema::Text { .. } => unreachable!("refused above"),
     };
     if x.shape()[1] != inputs {
         return Err(file_error(path, format!("rows have {} values but the model takes {inputs} inputs", x.shape()[1])));

@@ -22,6 +22,14 @@ pub enum InputSchema {
         /// Values per image.
         pixels: usize,
     },
+    /// Text for a language model: token ids of windows of `block_size`, read with this
+    /// vocabulary (`generate` encodes prompts and decodes tokens with it).
+    Text {
+        /// How text becomes tokens.
+        vocabulary: text::Vocabulary,
+        /// The window length the model was trained on (its context).
+        block_size: usize,
+    },
     /// A CSV file: the column count, which column was the label and the header's names.
     Csv {
         /// Columns per row, the label included.

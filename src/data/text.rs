@@ -58,7 +58,9 @@ impl Vocabulary {
     pub fn decode(&self, ids: &[u32]) -> String {
         match self {
             Vocabulary::Bytes => String::from_utf8_lossy(&ids.iter().map(|&i| i as u8).collect::<Vec<_>>()).into(),
-            Vocabulary::Chars(chars) => ids.iter().map(|&i| chars.get(i as usize).copied().unwrap_or('\u{FFFD}')).collect(),
+            Vocabulary::Chars(chars) => {
+                ids.iter().map(|&i| chars.get(i as usize).copied().unwrap_or('\u{FFFD}')).collect()
+            }
         }
     }
 }
@@ -77,6 +79,11 @@ pub struct Corpus {
 /// named), is an error.
 pub fn read_corpus(path: &Path, bytes: bool) -> Result<Corpus> {
     let raw = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    corpus_from_bytes(path, raw, bytes)
+}
+
+/// [`read_corpus`] of bytes already read (`path` names them in errors).
+pub fn corpus_from_bytes(path: &Path, raw: Vec<u8>, bytes: bool) -> Result<Corpus> {
     if raw.is_empty() {
         return Err(file_error(path, "the text is empty: a language model needs text to learn from"));
     }

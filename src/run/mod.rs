@@ -4,6 +4,7 @@
 //! watch it without owning it.
 
 mod epoch;
+pub mod lm;
 mod output;
 mod parts;
 mod prepared;

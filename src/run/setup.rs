@@ -26,7 +26,9 @@ pub fn model_spec(cfg: &RunConfig, features: usize, schema: &InputSchema, output
         return ModelSpec::mlp(&sizes, act, cfg.dropout, init);
     }
     let spec = ModelSpec::parse(&cfg.model, &input, outputs, init)?;
-    spec.check_trainable()?;
+    if !matches!(schema, InputSchema::Text { .. }) {
+        spec.check_trainable()?; // a language model's [N, T, V] output takes the token loss
+    }
     if spec.outputs() != outputs {
         return Err(Error::InvalidArgument {
             what: "model".into(),

@@ -5,10 +5,12 @@ mod compare;
 mod devices;
 mod eval;
 mod explore;
+mod generate;
 mod interrupt;
 mod predict;
 mod summary;
 mod train;
+mod train_lm;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,13 +25,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model: an MLP by default, a preset (cnn, lenet5) or a layer spec (--model), on the
-    /// built-in MNIST subset unless --data says otherwise.
+    /// Train a model: an MLP by default, a preset (cnn, lenet5, gpt) or a layer spec (--model), on
+    /// the built-in MNIST subset (tiny-shakespeare for gpt) unless --data says otherwise.
     Train(Box<train::TrainArgs>),
     /// Evaluate a checkpoint on a test set.
     Eval(eval::EvalArgs),
     /// Predict with a checkpoint: IDX or CSV in, CSV of predictions and probabilities out.
     Predict(predict::PredictArgs),
+    /// Generate text with a language-model checkpoint (trained on text), streamed to stdout.
+    Generate(generate::GenerateArgs),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
     /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Generate(args) => generate::run(args),
         Command::Devices => devices::run(),
         Command::Bench(args) => bench::run_bench(args),
         Command::Explore(args) => explore::run(*args),

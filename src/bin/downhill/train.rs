@@ -161,16 +161,34 @@ pub struct TrainArgs {
     /// a list (gpu,cpu or 0,1) or `all` (every hardware GPU) trains one data-parallel replica
     /// per device in this process.
     #[arg(long)]
-    device: Option<String>,
+    pub(crate) device: Option<String>,
     /// Data-parallel training over MPI, one rank per process: `mpirun -np N downhill train
     /// --distributed ...` (needs the `mpi` cargo feature; also detected from mpirun's
     /// environment).
     #[arg(long)]
-    distributed: bool,
+    pub(crate) distributed: bool,
     /// Data parallelism: all-reduce the gradient in buckets of about this many MB while the
     /// backward pass runs (DDP's bucket_cap_mb); 0 (default): once, after it.
     #[arg(long)]
     bucket_mb: Option<f64>,
+    /// Text data: optimizer steps (iterations of one batch of random windows; default 2000).
+    #[arg(long, value_parser = whole::<u64>)]
+    max_iters: Option<u64>,
+    /// Text data: iterations between evaluations and best-validation checkpoints (default 250).
+    #[arg(long, value_parser = whole::<u64>)]
+    eval_interval: Option<u64>,
+    /// Text data: random batches of each split per evaluation (default 200).
+    #[arg(long, value_parser = whole::<u64>)]
+    eval_iters: Option<u64>,
+    /// Text data: the learning rate the cosine decay ends at (default lr / 10).
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Text data: iterations of linear warm-up (default 100).
+    #[arg(long, value_parser = whole::<u64>)]
+    warmup_iters: Option<u64>,
+    /// Text data: chars (one token per distinct character, default) or bytes.
+    #[arg(long)]
+    tokenizer: Option<String>,
     /// Seconds a replica waits in a collective (the gradient all-reduce) for the others before
     /// it gives up on them as dead or hung.
     #[arg(long, default_value_t = 300.0)]
@@ -180,19 +198,19 @@ pub struct TrainArgs {
     out: Option<PathBuf>,
     /// Replace a run already in --out (without it, such a folder is refused).
     #[arg(long)]
-    overwrite: bool,
+    pub(crate) overwrite: bool,
     /// Continue from this checkpoint.
     #[arg(long)]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// When resuming with another --optimizer: keep the weights, start its state fresh.
     #[arg(long)]
     reset_optimizer: bool,
     /// No progress bar or epoch lines (the summary and the paths are still printed).
     #[arg(long)]
-    quiet: bool,
+    pub(crate) quiet: bool,
     /// Print one JSON object with the results at the end (implies --quiet).
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Flags given replace the config's value.
@@ -220,6 +238,8 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set_some!(cfg, args, input_shape);
     set!(cfg, args, schedule, step_size, gamma, warmup_epochs, accumulation, batch_size, epochs, seed, validation);
     set!(cfg, args, early_stop_metric, checkpoint_every, l1, l2, bucket_mb);
+    set!(cfg, args, max_iters, eval_interval, eval_iters, warmup_iters, tokenizer);
+    set_some!(cfg, args, min_lr);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
     set_some!(cfg, args, patience, classes, rho, hessian_interval);
     if args.nesterov {
@@ -362,6 +382,9 @@ impl Observer for Progress {
 /// (`--device gpu,cpu`), or one MPI rank (`--distributed`, or started by mpirun).
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = config(&args)?;
+    if downhill::run::lm::is_language_model(&cfg) {
+        return super::train_lm::run(&args, &cfg, out_folder(&args));
+    }
     let timeout = collective_timeout(args.collective_timeout)?;
     let launch =
         LaunchCheck::decide(args.distributed, launcher_ranks(|v| std::env::var(v).ok()), cfg!(feature = "mpi"))?;

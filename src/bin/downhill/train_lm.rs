@@ -1,0 +1,56 @@
+//! `downhill train` on text (a `.txt` file, or the `gpt` preset without `--data`): a language
+//! model trained by iterations as nanoGPT's `train.py`, with its evaluations printed as it goes
+//! (`run::lm`).
+
+use super::train::TrainArgs;
+use downhill::config::RunConfig;
+use downhill::run::lm::{train_lm, LmEvent};
+use downhill::{DeviceRequest, Error, Result};
+use std::path::PathBuf;
+
+/// Trains the language model `cfg` describes into `out`.
+pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
+    if args.resume.is_some() || args.distributed {
+        return Err(Error::InvalidArgument {
+            what: if args.resume.is_some() { "--resume" } else { "--distributed" }.into(),
+            detail: "language-model runs (text data) do not support it yet; start the run again".into(),
+        });
+    }
+    let device = match args.device.as_deref() {
+        Some(flag) => flag.parse::<DeviceRequest>()?,
+        None => DeviceRequest::from_env()?,
+    };
+    let talk = !(args.quiet || args.json);
+    let mut report = |e: &LmEvent| match e {
+        LmEvent::Start { device, data, vocabulary, tokens, parameters, model } if talk => {
+            eprintln!("device: {device}");
+            eprintln!(
+                "data:   {data}: vocabulary of {vocabulary}, {} train / {} validation tokens",
+                tokens.0, tokens.1
+            );
+            eprintln!("model:  {parameters} parameters: {model}");
+        }
+        LmEvent::Eval { iter, train, val, tokens_per_s, lr } if talk => {
+            let rate = if *iter == 0 { String::new() } else { format!(", {tokens_per_s:.0} tokens/s, lr {lr:.2e}") };
+            eprintln!("iter {iter:>6}: train loss {train:.4}, val loss {val:.4}{rate}");
+        }
+        _ => {}
+    };
+    let s = train_lm(cfg, &device, &out, args.overwrite, &mut report)?;
+    if args.json {
+        let json = serde_json::json!({
+            "device": s.device, "iters": s.iters, "best_val_loss": s.best_val_loss,
+            "tokens_per_s": s.tokens_per_s, "wall_s": s.wall_s, "checkpoint": s.checkpoint,
+            "evals": s.evals,
+        });
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "done: {} iterations in {:.1} s on {}: best val loss {:.4}, {:.0} tokens/s",
+        s.iters, s.wall_s, s.device, s.best_val_loss, s.tokens_per_s
+    );
+    println!("checkpoint: {}", s.checkpoint.display());
+    println!("sample:     downhill generate --checkpoint {}", s.checkpoint.display());
+    Ok(())
+}

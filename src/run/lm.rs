@@ -1,0 +1,349 @@
+//! A language model's run, nanoGPT's `train.py` loop: a text corpus (the built-in
+//! tiny-shakespeare without `data`), a character (or byte) vocabulary, the first 90 % to train
+//! and the rest to validate; each iteration one batch of random windows (`get_batch`); AdamW
+//! with weight decay on the tensors of two or more dims only; linear warm-up then cosine decay
+//! to `min_lr`, by iteration; gradient clipping; every `eval_interval` iterations the mean loss
+//! of `eval_iters` random batches of each split (`estimate_loss`), and a checkpoint when the
+//! validation loss is the best so far. Resuming is not supported yet.
+
+use super::output::claim;
+use crate::backend::Backend;
+use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, FORMAT};
+use crate::config::RunConfig;
+use crate::data::normalize::{Normalization, Normalizer};
+use crate::data::text::{corpus_from_bytes, get_batch, split, Vocabulary};
+use crate::data::InputSchema;
+use crate::device::{open, Device, DeviceRequest};
+use crate::error::{Error, Result};
+use crate::loss::{LossKind, Target};
+use crate::nn::{gpt, Init, Model, ModelSpec};
+use crate::optim::{registry, AdamConfig, Clip, Optimizer, OptimizerConfig, ParamGroup};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// tiny-shakespeare, the built-in text corpus (`data/tinyshakespeare`).
+static BUILTIN_TEXT: &[u8] = include_bytes!("../../data/tinyshakespeare/input.txt");
+
+/// True when `cfg` trains a language model: its data is a `.txt` file, or it has no data and
+/// its model is the `gpt` preset.
+pub fn is_language_model(cfg: &RunConfig) -> bool {
+    match &cfg.data {
+        Some(p) => p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")),
+        None => matches!(gpt::block_size(&cfg.model), Ok(Some(_))),
+    }
+}
+
+/// What a language-model run reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LmEvent {
+    /// The run is about to train.
+    Start {
+        /// Where ops run.
+        device: String,
+        /// Where the text came from and its size.
+        data: String,
+        /// Tokens in the vocabulary.
+        vocabulary: usize,
+        /// Training and validation tokens.
+        tokens: (usize, usize),
+        /// Parameters (a tied tensor once).
+        parameters: usize,
+        /// The model as the spec language writes it.
+        model: String,
+    },
+    /// An evaluation (`estimate_loss`) at iteration `iter`.
+    Eval {
+        /// The iteration (0: before training).
+        iter: u64,
+        /// Mean loss of `eval_iters` random training batches.
+        train: f64,
+        /// Mean loss of `eval_iters` random validation batches.
+        val: f64,
+        /// Training tokens per second since the previous evaluation.
+        tokens_per_s: f64,
+        /// Learning rate of the last step.
+        lr: f64,
+    },
+    /// A checkpoint with the best validation loss so far was written.
+    Checkpoint(PathBuf),
+}
+
+/// How a language-model run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmSummary {
+    /// Where ops ran.
+    pub device: String,
+    /// Iterations trained.
+    pub iters: u64,
+    /// The best validation loss of an evaluation (the checkpoint's).
+    pub best_val_loss: f64,
+    /// Training tokens per second over the run (evaluations excluded).
+    pub tokens_per_s: f64,
+    /// Seconds from start to end.
+    pub wall_s: f64,
+    /// The checkpoint (best validation loss).
+    pub checkpoint: PathBuf,
+    /// Every evaluation: (iteration, train loss, val loss).
+    pub evals: Vec<(u64, f64, f64)>,
+}
+
+/// nanoGPT's learning rate at iteration `it`: linear warm-up over `warmup` iterations
+/// (lr·(it+1)/(warmup+1)), then cosine decay to `min_lr` at `total`.
+pub fn lm_lr(it: u64, lr: f64, min_lr: f64, warmup: u64, total: u64) -> f64 {
+    if it < warmup {
+        return lr * (it + 1) as f64 / (warmup + 1) as f64;
+    }
+    if it > total {
+        return min_lr;
+    }
+    let progress = (it - warmup) as f64 / (total - warmup).max(1) as f64;
+    min_lr + 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()) * (lr - min_lr)
+}
+
+/// Trains the language model `cfg` describes on the device `device` names, writing into `out`.
+pub fn train_lm(
+    cfg: &RunConfig,
+    device: &DeviceRequest,
+    out: &Path,
+    overwrite: bool,
+    report: &mut dyn FnMut(&LmEvent),
+) -> Result<LmSummary> {
+    cfg.validate()?;
+    let selection = open(device)?;
+    let new_folder = !out.exists();
+    let result = match &selection.device {
+        Device::Cpu(be) => train_on(be, cfg, out, overwrite, report),
+        Device::Gpu(be) => train_on(be.as_ref(), cfg, out, overwrite, report),
+    };
+    if result.is_err() && new_folder {
+        let _ = std::fs::remove_dir(out); // only when nothing was written
+    }
+    result
+}
+
+/// The corpus `cfg` names (or the built-in one) and where it came from.
+fn corpus(cfg: &RunConfig) -> Result<(crate::data::text::Corpus, String)> {
+    let bytes = cfg.tokenizer == "bytes";
+    match &cfg.data {
+        Some(p) => {
+            let raw = std::fs::read(p).map_err(|e| crate::error::file_error(p, format!("cannot read: {e}")))?;
+            Ok((corpus_from_bytes(p, raw, bytes)?, p.display().to_string()))
+        }
+        None => Ok((
+            corpus_from_bytes(Path::new("<built-in tiny-shakespeare>"), BUILTIN_TEXT.to_vec(), bytes)?,
+            "built-in tiny-shakespeare".into(),
+        )),
+    }
+}
+
+/// The context length: the `gpt` preset's block_size, or `input_shape = [T]`.
+fn block_size(cfg: &RunConfig) -> Result<usize> {
+    if let Some(b) = gpt::block_size(&cfg.model)? {
+        return Ok(b);
+    }
+    match cfg.input_shape.as_deref() {
+        Some([t]) => Ok(*t),
+        _ => Err(Error::InvalidArgument {
+            what: "model".into(),
+            detail: format!(
+                "a language model on text needs its context length: use the gpt preset (gpt(block_size=64, …)) or \
+                 give input_shape = [T] for {:?}",
+                cfg.model
+            ),
+        }),
+    }
+}
+
+/// AdamW as nanoGPT configures it: decay on every tensor of two or more dims, none on the rest
+/// (biases, LayerNorm weights). Any other optimizer named in `cfg` is used as it is.
+fn optimizer<B: Backend>(be: &B, cfg: &RunConfig, layout: &crate::params::ParamLayout) -> Result<Optimizer<B>> {
+    let adamw = cfg.optimizer == RunConfig::default().optimizer || cfg.optimizer.eq_ignore_ascii_case("adamw");
+    if !adamw {
+        let entry = registry::find(&cfg.optimizer)?;
+        return Optimizer::new(be, (entry.from_settings)(&cfg.optimizer_settings()), layout, &[]);
+    }
+    let d = AdamConfig::adamw();
+    let config = AdamConfig {
+        lr: cfg.lr.unwrap_or(d.lr),
+        betas: (cfg.beta1.unwrap_or(d.betas.0), cfg.beta2.unwrap_or(d.betas.1)),
+        eps: cfg.eps.unwrap_or(d.eps),
+        weight_decay: cfg.weight_decay.unwrap_or(d.weight_decay),
+        ..d
+    };
+    let no_decay: Vec<String> = layout.views().iter().filter(|v| v.shape.len() < 2).map(|v| v.name.clone()).collect();
+    let group = ParamGroup { params: no_decay, lr: None, weight_decay: Some(0.0) };
+    Optimizer::new(be, OptimizerConfig::Adam(config), layout, &[group])
+}
+
+fn train_on<B: Backend>(
+    be: &B,
+    cfg: &RunConfig,
+    out: &Path,
+    overwrite: bool,
+    report: &mut dyn FnMut(&LmEvent),
+) -> Result<LmSummary> {
+    let started = Instant::now();
+    let (corpus, source) = corpus(cfg)?;
+    let block = block_size(cfg)?;
+    let vocab = corpus.vocabulary.len();
+    let (train, val) = split(&corpus.tokens, cfg.validation, block, &source)?;
+    let spec = ModelSpec::parse(&cfg.model, &[block], vocab, Init::TorchDefault)?;
+    let _lock = claim(out, overwrite, None)?;
+    write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let mut model = Model::new(be, spec.clone(), cfg.seed)?;
+    let layout = spec.layout()?;
+    let mut opt = optimizer(be, cfg, &layout)?;
+    if let Some(c) = cfg.clip_norm {
+        opt.set_clip(Clip::L2Norm(c))?;
+    }
+    let lr = opt.lrs()[0];
+    let min_lr = cfg.min_lr.unwrap_or(lr / 10.0);
+    report(&LmEvent::Start {
+        device: be.describe(),
+        data: format!("{source} ({} tokens)", corpus.tokens.len()),
+        vocabulary: vocab,
+        tokens: (train.len(), val.len()),
+        parameters: layout.parameter_count(),
+        model: spec.text(),
+    });
+    let batch = cfg.batch_size.max(1);
+    let mut rng = Rng::new(cfg.seed ^ 0x6E7A_6E70);
+    let path = out.join("checkpoint.safetensors");
+    let (mut best, mut evals, mut train_s, mut trained) = (f64::INFINITY, Vec::new(), 0.0, 0u64);
+    let (mut window_tokens, mut window_s) = (0u64, 0.0);
+    let mut step_lr = lr;
+    for it in 0..=cfg.max_iters {
+        if it % cfg.eval_interval == 0 || it == cfg.max_iters {
+            let mut eval_rng = Rng::new(cfg.seed ^ 0xE7A1 ^ it);
+            let train_loss = estimate_loss(be, &mut model, &train, cfg.eval_iters, batch, block, &mut eval_rng)?;
+            let val_loss = estimate_loss(be, &mut model, &val, cfg.eval_iters, batch, block, &mut eval_rng)?;
+            let tokens_per_s = window_tokens as f64 / f64::max(window_s, 1e-9);
+            report(&LmEvent::Eval { iter: it, train: train_loss, val: val_loss, tokens_per_s, lr: step_lr });
+            (window_tokens, window_s) = (0, 0.0);
+            evals.push((it, train_loss, val_loss));
+            if val_loss < best {
+                best = val_loss;
+                save(be, &model, &opt, cfg, &spec, &corpus.vocabulary, block, it, &path)?;
+                report(&LmEvent::Checkpoint(path.clone()));
+            }
+        }
+        if it == cfg.max_iters {
+            break;
+        }
+        let step_started = Instant::now();
+        step_lr = lm_lr(it, lr, min_lr, cfg.warmup_iters, cfg.max_iters);
+        opt.set_lrs(&vec![step_lr; opt.lrs().len()])?;
+        let (x, y) = get_batch(&mut rng, &train, batch, block);
+        let x = be.upload(&Tensor::from_vec(&[batch, block], x)?)?;
+        let y = be.upload_labels(&y, vocab)?;
+        model.forward(be, &x, true)?;
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y))?;
+        model.backward(be, &x, false)?;
+        opt.step(be, model.params.flat_mut(), model.grads.flat())?;
+        if it % 50 == 0 {
+            let loss = be.read(model.loss_tensor()?)?.data()[0];
+            if !loss.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "the loss is {loss} at iteration {it}: lower the learning rate (lr {step_lr:e}) or clip gradients \
+                     (clip_norm = 1)"
+                )));
+            }
+        }
+        be.sync()?;
+        let s = step_started.elapsed().as_secs_f64();
+        (train_s, window_s) = (train_s + s, window_s + s);
+        window_tokens += (batch * block) as u64;
+        trained += 1;
+    }
+    Ok(LmSummary {
+        device: be.describe(),
+        iters: trained,
+        best_val_loss: best,
+        tokens_per_s: (trained * (batch * block) as u64) as f64 / f64::max(train_s, 1e-9),
+        wall_s: started.elapsed().as_secs_f64(),
+        checkpoint: path,
+        evals,
+    })
+}
+
+/// nanoGPT's `estimate_loss` on one split: the mean loss of `iters` random batches, the model
+/// in evaluation mode (no dropout).
+fn estimate_loss<B: Backend>(
+    be: &B,
+    model: &mut Model<B>,
+    data: &[u32],
+    iters: u64,
+    batch: usize,
+    block: usize,
+    rng: &mut Rng,
+) -> Result<f64> {
+    let vocab = model.spec().outputs();
+    let mut total = 0.0;
+    for _ in 0..iters {
+        let (x, y) = get_batch(rng, data, batch, block);
+        let x = be.upload(&Tensor::from_vec(&[batch, block], x)?)?;
+        let y = be.upload_labels(&y, vocab)?;
+        model.forward(be, &x, false)?;
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y))?;
+        total += be.read(model.loss_tensor()?)?.data()[0] as f64;
+    }
+    Ok(total / iters as f64)
+}
+
+/// Writes the model (with its vocabulary and context length, so `generate` can use it) and the
+/// optimizer state at iteration `iter`.
+#[allow(clippy::too_many_arguments, reason = "the run's parts a checkpoint records")]
+fn save<B: Backend>(
+    be: &B,
+    model: &Model<B>,
+    opt: &Optimizer<B>,
+    cfg: &RunConfig,
+    spec: &ModelSpec,
+    vocabulary: &Vocabulary,
+    block: usize,
+    iter: u64,
+    path: &Path,
+) -> Result<()> {
+    let state = opt.state(be)?;
+    let names = spec.param_shapes().into_iter().map(|(n, _)| (n.clone(), n)).collect();
+    let meta = CheckpointMeta {
+        format: FORMAT.into(),
+        config: cfg.clone(),
+        inputs: block,
+        input_shape: vec![block],
+        torch_code: String::new(),
+        schema: InputSchema::Text { vocabulary: vocabulary.clone(), block_size: block },
+        outputs: vocabulary.len(),
+        classes: Some(vocabulary.len()),
+        epoch: 0,
+        epoch_step: 0,
+        steps: iter,
+        epoch_rng_state: 0,
+        rng_state: 0,
+        dropout_calls: model.dropout_calls(),
+        partial_loss: (0.0, 0),
+        optimizer_step: state.step,
+        mu_product: state.mu_product,
+        lrs: state.lrs.clone(),
+        momenta: state.momenta.clone(),
+        schedule_free: state.schedule_free.clone(),
+        params_in_eval_mode: state.eval_mode,
+        normalizer: Normalizer { kind: Normalization::None, shift: Vec::new(), factor: Vec::new() },
+        target_normalizer: None,
+        label_names: None,
+        history: Vec::new(),
+        early_stop: None,
+        replicas: 1,
+        names,
+    };
+    let ckpt = Checkpoint {
+        meta,
+        params: model.params.read_all(be)?,
+        buffers: model.read_buffers(be)?,
+        optimizer: state.tensors,
+    };
+    ckpt.check_finite(path)?;
+    write_atomically(path, &ckpt.to_bytes()?)
+}

@@ -1,0 +1,120 @@
+//! `downhill train` on text and `downhill generate` (issue 21 items 5, 6 and 9): a tiny GPT
+//! trains on a text file by iterations, its validation loss falls, the best checkpoint holds
+//! the vocabulary, generation is seeded and streams the prompt's continuation; bad text, bad
+//! settings and bad prompts are refused before anything is written, naming what is wrong.
+
+mod common;
+
+use common::tmp_dir;
+use std::path::Path;
+use std::process::Command;
+
+const TINY: &str = "gpt(n_layer=1, n_head=2, n_embd=16, block_size=16)";
+
+fn downhill(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_downhill")).env("DOWNHILL_DEVICE", "cpu").args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+fn corpus(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/tinyshakespeare/input.txt")).unwrap();
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, &text[..60_000]).unwrap();
+    path
+}
+
+#[test]
+fn a_tiny_gpt_trains_on_text_and_generates() {
+    let dir = tmp_dir("gpt-cli");
+    let data = corpus(&dir);
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let args =
+        ["train", "--data", d, "--model", TINY, "--max-iters", "60", "--eval-interval", "30", "--eval-iters", "4"];
+    let (ok, stdout, stderr) =
+        downhill(&[&args[..], &["--batch-size", "8", "--lr", "3e-3", "--out", o, "--json"]].concat());
+    assert!(ok, "{stderr}");
+    let run: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let evals = run["evals"].as_array().unwrap();
+    assert_eq!(evals.len(), 3, "iterations 0, 30 and 60: {run}");
+    let val = |k: usize| evals[k][2].as_f64().unwrap();
+    assert!(val(2) < val(0) - 0.3, "the validation loss falls: {evals:?}");
+    assert!((run["best_val_loss"].as_f64().unwrap() - val(2)).abs() < 1e-12);
+
+    let ckpt = out.join("checkpoint.safetensors");
+    let c = ckpt.to_str().unwrap();
+    let sample = |seed: &str| {
+        downhill(&["generate", "--checkpoint", c, "--prompt", "KING", "--max-new-tokens", "40", "--seed", seed])
+    };
+    let (ok, first, stderr) = sample("3");
+    assert!(ok, "{stderr}");
+    assert!(first.starts_with("KING") && first.trim_end().chars().count() >= 44, "{first:?}");
+    assert_eq!(sample("3").1, first, "the same seed, the same text");
+    assert_ne!(sample("4").1, first, "another seed, another sample");
+    let (ok, greedy, _) = downhill(&["generate", "--checkpoint", c, "--temperature", "0", "--max-new-tokens", "10"]);
+    assert!(ok && greedy.chars().count() >= 11, "{greedy:?}");
+
+    // Bad prompts and settings: each named.
+    for (args, needle) in [
+        (vec!["--prompt", "KINGü"], "character 'ü' at position 4"),
+        (vec!["--temperature", "-1"], "temperature: -1 is not a number"),
+        (vec!["--temperature", "NaN"], "temperature: NaN"),
+        (vec!["--top-k", "0"], "top_k: 0 is outside"),
+        (vec!["--top-k", "1000"], "top_k: 1000 is outside"),
+    ] {
+        let (ok, _, stderr) = downhill(&[&["generate", "--checkpoint", c][..], &args[..]].concat());
+        assert!(!ok && stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    let long = "KING ".repeat(10);
+    let (ok, text, stderr) = downhill(&["generate", "--checkpoint", c, "--prompt", &long, "--max-new-tokens", "3"]);
+    assert!(ok && stderr.contains("more than the model's context of 16"), "{stderr}");
+    assert!(text.starts_with(&long[long.len() - 16..]), "cropped from the left: {text:?}");
+    // A checkpoint that is not a language model.
+    let table = dir.join("table.csv");
+    std::fs::write(&table, (0..40).map(|i| format!("{i},{}\n", i % 2)).collect::<String>()).unwrap();
+    let mlp = dir.join("mlp");
+    let (ok, _, stderr) =
+        downhill(&["train", "--data", table.to_str().unwrap(), "--epochs", "1", "--out", mlp.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = downhill(&["generate", "--checkpoint", mlp.join("checkpoint.safetensors").to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is not a language model"), "{stderr}");
+}
+
+#[test]
+fn bad_text_settings_and_prompts_are_named() {
+    let dir = tmp_dir("gpt-cli-bad");
+    let never = dir.join("never");
+    let n = never.to_str().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (vec!["--data".into(), write("empty.txt", b"")], vec!["empty"]),
+        (
+            vec!["--data".into(), write("short.txt", b"to be or not to be")],
+            vec!["fewer than one window", "block_size + 1 = 17"],
+        ),
+        (vec!["--data".into(), write("latin1.txt", b"caf\xe9 au lait")], vec!["byte offset 3", "--tokenizer bytes"]),
+    ];
+    for (data, needles) in cases {
+        let args: Vec<&str> =
+            ["train", "--model", TINY, "--out", n].into_iter().chain(data.iter().map(String::as_str)).collect();
+        let (ok, _, stderr) = downhill(&args);
+        assert!(!ok, "{args:?} must fail");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        }
+        assert!(!never.exists(), "{args:?} left a folder");
+    }
+    for (model, needle) in [
+        ("gpt(n_layer=1, n_head=3, n_embd=16, block_size=16)", "not divisible by n_head 3"),
+        ("gpt(n_layer=1, n_head=2, n_embd=16, block_size=0)", "block_size=0"),
+    ] {
+        let (ok, _, stderr) = downhill(&["train", "--model", model, "--out", n]);
+        assert!(!ok && stderr.contains(needle), "{model}: {stderr}");
+        assert!(!never.exists());
+    }
+}
