@@ -109,6 +109,10 @@ fn bad_text_settings_and_prompts_are_named() {
         }
         assert!(!never.exists(), "{args:?} left a folder");
     }
+    let (ok, _, stderr) = downhill(&["train", "--model", TINY, "--epochs", "3", "--out", n]);
+    assert!(!ok && stderr.contains("epochs") && stderr.contains("iterations"), "{stderr}");
+    let (ok, _, stderr) = downhill(&["train", "--max-iters", "3", "--out", n]);
+    assert!(!ok && stderr.contains("max_iters") && stderr.contains("language models"), "{stderr}");
     for (model, needle) in [
         ("gpt(n_layer=1, n_head=3, n_embd=16, block_size=16)", "not divisible by n_head 3"),
         ("gpt(n_layer=1, n_head=2, n_embd=16, block_size=0)", "block_size=0"),

@@ -16,6 +16,7 @@ use crate::data::InputSchema;
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
+use crate::memory::check_fits;
 use crate::nn::{gpt, Init, Model, ModelSpec};
 use crate::optim::{registry, AdamConfig, Clip, Optimizer, OptimizerConfig, ParamGroup};
 use crate::rng::Rng;
@@ -33,6 +34,45 @@ pub fn is_language_model(cfg: &RunConfig) -> bool {
         Some(p) => p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")),
         None => matches!(gpt::block_size(&cfg.model), Ok(Some(_))),
     }
+}
+
+/// Refuses settings that the other kind of run would ignore: epochs (and epoch schedules) for
+/// text, iterations and tokenizers for images and tables.
+pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
+    let d = RunConfig::default();
+    let set: Vec<&str> = if text {
+        [
+            ("epochs", cfg.epochs != d.epochs),
+            ("schedule", cfg.schedule != d.schedule),
+            ("patience", cfg.patience.is_some()),
+        ]
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(k, _)| *k)
+        .collect()
+    } else {
+        [
+            ("max_iters", cfg.max_iters != d.max_iters),
+            ("eval_interval", cfg.eval_interval != d.eval_interval),
+            ("eval_iters", cfg.eval_iters != d.eval_iters),
+            ("min_lr", cfg.min_lr.is_some()),
+            ("warmup_iters", cfg.warmup_iters != d.warmup_iters),
+            ("tokenizer", cfg.tokenizer != d.tokenizer),
+        ]
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(k, _)| *k)
+        .collect()
+    };
+    if set.is_empty() {
+        return Ok(());
+    }
+    let detail = if text {
+        "a language model on text trains by iterations (max_iters, eval_interval) with warm-up and cosine decay by          iteration (warmup_iters, min_lr); these settings would be ignored"
+    } else {
+        "these settings are for language models on text (a .txt file or the gpt preset); with this data they would          be ignored"
+    };
+    Err(Error::InvalidArgument { what: set.join(", "), detail: detail.into() })
 }
 
 /// What a language-model run reports.
@@ -111,6 +151,7 @@ pub fn train_lm(
     report: &mut dyn FnMut(&LmEvent),
 ) -> Result<LmSummary> {
     cfg.validate()?;
+    check_settings(cfg, true)?;
     let selection = open(device)?;
     let new_folder = !out.exists();
     let result = match &selection.device {
@@ -190,6 +231,9 @@ fn train_on<B: Backend>(
     let vocab = corpus.vocabulary.len();
     let (train, val) = split(&corpus.tokens, cfg.validation, block, &source)?;
     let spec = ModelSpec::parse(&cfg.model, &[block], vocab, Init::TorchDefault)?;
+    let batch = cfg.batch_size.max(1);
+    let tokens_bytes = 4.0 * corpus.tokens.len() as f64;
+    check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), tokens_bytes)?;
     let _lock = claim(out, overwrite, None)?;
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let mut model = Model::new(be, spec.clone(), cfg.seed)?;
@@ -208,7 +252,6 @@ fn train_on<B: Backend>(
         parameters: layout.parameter_count(),
         model: spec.text(),
     });
-    let batch = cfg.batch_size.max(1);
     let mut rng = Rng::new(cfg.seed ^ 0x6E7A_6E70);
     let path = out.join("checkpoint.safetensors");
     let (mut best, mut evals, mut train_s, mut trained) = (f64::INFINITY, Vec::new(), 0.0, 0u64);

@@ -194,6 +194,7 @@ pub fn train_replica(
     comm: Arc<dyn Collective>,
 ) -> Result<RunSummary> {
     cfg.validate()?;
+    lm::check_settings(cfg, false)?;
     let selection = open(device)?;
     let reason = selection.fallback_reason.clone();
     let root = comm.rank() == 0;
