@@ -84,6 +84,16 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
+// out[p.cols + i] = in0[p.kind + i] for i < p.n: a run of elements copied between offsets
+// that need not be aligned (a KV cache's new row); p.cols and p.kind carry the offsets.
+@compute @workgroup_size(WG)
+fn copy_range(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i < p.n) {
+        out[p.cols + i] = in0[p.kind + i];
+    }
+}
+
 // out (y) += alpha * sign(in0 (x)), the gradient of an L1 penalty alpha·Σ|x| (sign(0) = 0)
 @compute @workgroup_size(WG)
 fn add_sign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -2,8 +2,10 @@
 //! output is `[1, T, V]` logits): append one token at a time, chosen from the last position's
 //! logits — the argmax (temperature 0: greedy) or a seeded sample of the softmax at a
 //! temperature, optionally among the `top_k` largest — with the context cropped from the left
-//! to `block_size`, as nanoGPT's `generate`. Each new token re-runs the whole (cropped) context:
-//! there is no KV cache yet.
+//! to `block_size`, as nanoGPT's `generate`. Models whose layers can (a GPT) decode with a KV
+//! cache (`nn::decode`): each new token costs one position's forward and O(T) attention. Once
+//! the context is full, cropping shifts every position, so each further token re-runs the
+//! cropped context, as the uncached loop does throughout.
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -67,6 +69,8 @@ pub fn next_token(logits: &[f32], sampling: &Sampling, rng: &mut Rng) -> u32 {
 
 /// `prompt` followed by `new_tokens` generated tokens; `on_token` sees each new one as it is
 /// made (to stream it). The model must take `[1, T]` token ids for every T up to `block_size`.
+/// With `cached`, a model that can decode position by position does (the same tokens, faster).
+#[allow(clippy::too_many_arguments, reason = "the model, the prompt, how many, how, and the stream")]
 pub fn generate<B: Backend>(
     be: &B,
     model: &mut Model<B>,
@@ -74,6 +78,7 @@ pub fn generate<B: Backend>(
     new_tokens: usize,
     block_size: usize,
     sampling: &Sampling,
+    cached: bool,
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Vec<u32>> {
     if prompt.is_empty() {
@@ -81,7 +86,27 @@ pub fn generate<B: Backend>(
     }
     let mut rng = Rng::new(sampling.seed);
     let mut ids = prompt.to_vec();
-    for _ in 0..new_tokens {
+    let mut made = 0;
+    if let (true, Some(mut cache)) = (cached, model.kv_cache(be, block_size)?) {
+        // The prompt's positions (its last block_size tokens) enter the cache one by one.
+        let start = ids.len().saturating_sub(block_size);
+        let mut logits = None;
+        for &t in &ids[start..] {
+            logits = Some(model.decode_step(be, &mut cache, t)?);
+        }
+        while made < new_tokens && !cache.is_full() {
+            let l = logits.take().expect("a position was decoded");
+            sampling.check(l.data().len())?;
+            let next = next_token(l.data(), sampling, &mut rng);
+            on_token(next);
+            ids.push(next);
+            made += 1;
+            if made < new_tokens && !cache.is_full() {
+                logits = Some(model.decode_step(be, &mut cache, next)?);
+            }
+        }
+    }
+    for _ in made..new_tokens {
         let context = &ids[ids.len().saturating_sub(block_size)..];
         let t = context.len();
         let x = be.upload(&Tensor::from_vec(&[1, t], context.iter().map(|&i| i as f32).collect())?)?;

@@ -295,12 +295,19 @@ fn greedy<B: Backend>(be: &B) {
     let mut model = Model::new(be, spec, 0).unwrap();
     model.load(be, &params).unwrap();
     let mut streamed = Vec::new();
-    let got = generate(be, &mut model, &prompt, want.len() - prompt.len(), block, &Sampling::GREEDY, &mut |t| {
-        streamed.push(t)
-    })
-    .unwrap();
+    let new = want.len() - prompt.len();
+    let got =
+        generate(be, &mut model, &prompt, new, block, &Sampling::GREEDY, false, &mut |t| streamed.push(t)).unwrap();
     assert_eq!(got, want);
     assert_eq!(streamed, want[prompt.len()..]);
+    // With the KV cache: the same ids; and on past a full context (where it falls back to
+    // re-running the cropped context) the same sampled tokens as without.
+    let cached = generate(be, &mut model, &prompt, new, block, &Sampling::GREEDY, true, &mut |_| {}).unwrap();
+    assert_eq!(cached, want, "cached greedy decoding");
+    let sampling = Sampling { temperature: 1.0, top_k: Some(10), seed: 5 };
+    let a = generate(be, &mut model, &prompt, 2 * block, block, &sampling, false, &mut |_| {}).unwrap();
+    let b = generate(be, &mut model, &prompt, 2 * block, block, &sampling, true, &mut |_| {}).unwrap();
+    assert_eq!(a, b, "sampled, cached and not, through a full context");
 }
 
 #[test]

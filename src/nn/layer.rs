@@ -80,6 +80,24 @@ pub struct Backward<'a, B: Backend> {
     pub accumulate: bool,
 }
 
+/// How a layer runs when a language model decodes one new position at a time with a KV cache
+/// (`nn/decode.rs`).
+#[derive(Clone, Debug)]
+pub enum Decoding {
+    /// It cannot (a convolution, a pooling, a batch norm): decoding re-runs the whole context.
+    Unsupported,
+    /// Each position on its own (Linear, LayerNorm, activations, dropout, the token
+    /// embedding): its ordinary forward on the new position alone.
+    PositionWise,
+    /// Adds the learned embedding of the new position (`position_embedding`).
+    Position {
+        /// The width C.
+        dim: usize,
+    },
+    /// Attends from the new position to every cached one (`causal_self_attention`).
+    Attention(super::layers::causal_self_attention::CausalSelfAttention),
+}
+
 /// A leaf layer. Implementors write `forward` and `backward` once, generic over the backend;
 /// [`RunOn`] makes them callable through `dyn Layer` on either path.
 pub trait Layer: Debug + Send + Sync + OnBackends {
@@ -98,6 +116,10 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     /// PyTorch's default initialisation, or `init` where the layer lets it choose.
     fn init_params(&self, _init: Init, _rng: &mut Rng) -> Vec<Vec<f32>> {
         Vec::new()
+    }
+    /// How it runs in cached decoding ([`Decoding`]); unsupported unless it says otherwise.
+    fn decoding(&self) -> Decoding {
+        Decoding::Unsupported
     }
     /// Parameters that are another layer's: (local name, the owner's full name, e.g.
     /// `0.weight`). They share its storage and its gradient sums both uses (weight tying).

@@ -5,6 +5,7 @@
 //! under `layers/`.
 
 pub mod args;
+pub mod decode;
 pub mod gpt;
 mod init;
 pub mod layer;

@@ -138,6 +138,16 @@ impl<B: Backend> Model<B> {
         &self.spec
     }
 
+    /// Leaf `li`'s parameters (a tied one's view into the shared tensor) and buffers.
+    pub(crate) fn leaf_state(&mut self, li: usize) -> (&[B::Tensor], &mut [B::Tensor]) {
+        let placed = &self.placed[li];
+        let params = match &self.tied_views[li] {
+            Some((p, _)) => &p[..],
+            None => &self.params.views()[placed.params.clone()],
+        };
+        (params, &mut self.buffers[placed.buffers.clone()])
+    }
+
     /// Gives this model its own dropout stream: replica `stream` of a data-parallel run draws
     /// masks no other replica draws (stream 0 keeps the single-replica masks).
     pub fn set_dropout_stream(&mut self, stream: u64) {

@@ -106,6 +106,7 @@ kernels! {
     ADD_SIGN: ELEMENTWISE_WGSL "add_sign" OUT_IN => elementwise::cpu::table::add_sign;
     FILL: ELEMENTWISE_WGSL "fill" INPLACE => elementwise::cpu::table::fill;
     COPY: ELEMENTWISE_WGSL "copy" OUT_IN => elementwise::cpu::table::copy;
+    COPY_RANGE: ELEMENTWISE_WGSL "copy_range" OUT_IN => elementwise::cpu::table::copy_range;
     DIV_BY_NORM: ELEMENTWISE_WGSL "div_by_norm" OUT_IN_IN => elementwise::cpu::table::div_by_norm;
     SOFTMAX_FORWARD: SOFTMAX_WGSL "softmax_forward" OUT_IN => softmax::cpu::table::softmax_forward;
     SOFTMAX_BACKWARD: SOFTMAX_WGSL "softmax_backward" OUT_IN_IN => softmax::cpu::table::softmax_backward;

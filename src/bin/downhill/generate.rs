@@ -95,7 +95,7 @@ impl Job<'_> {
             let mut out = stdout.lock();
             let _ = write!(out, "{}", self.vocabulary.decode(self.prompt));
             let sampling = Sampling { seed: self.sampling.seed.wrapping_add(k as u64), ..self.sampling };
-            generate(be, &mut model, self.prompt, self.args.max_new_tokens, self.block, &sampling, &mut |t| {
+            generate(be, &mut model, self.prompt, self.args.max_new_tokens, self.block, &sampling, true, &mut |t| {
                 let _ = write!(out, "{}", self.vocabulary.decode(&[t]));
                 let _ = out.flush();
             })?;

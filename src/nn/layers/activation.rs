@@ -27,6 +27,10 @@ pub fn build_leaky(args: Bound, _input: &[usize]) -> Result<Box<dyn Layer>> {
 }
 
 impl Layer for Act {
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::PositionWise
+    }
+
     fn activation(&self) -> Option<Activation> {
         Some(self.0)
     }

@@ -85,16 +85,18 @@ impl CausalSelfAttention {
         }
     }
 
-    fn c_attn(&self) -> Linear {
+    /// `c_attn` as a Linear (its parameters are this layer's first).
+    pub(crate) fn c_attn(&self) -> Linear {
         Linear { inputs: self.dim, outputs: 3 * self.dim, bias: self.bias, tie: None, std: self.std }
     }
 
-    fn c_proj(&self) -> Linear {
+    /// `c_proj` as a Linear (its parameters follow `c_attn`'s).
+    pub(crate) fn c_proj(&self) -> Linear {
         Linear { inputs: self.dim, outputs: self.dim, bias: self.bias, tie: None, std: self.proj_std.or(self.std) }
     }
 
     /// Parameters per Linear: weight, and bias when there is one.
-    fn per_linear(&self) -> usize {
+    pub(crate) fn per_linear(&self) -> usize {
         1 + self.bias as usize
     }
 
@@ -105,7 +107,7 @@ impl CausalSelfAttention {
 }
 
 /// Runs a Linear's forward on its slice of the parameters.
-fn linear_forward<B: Backend>(
+pub(crate) fn linear_forward<B: Backend>(
     be: &B,
     layer: &Linear,
     y: &mut B::Tensor,
@@ -144,6 +146,10 @@ impl Layer for CausalSelfAttention {
 
     fn torch(&self) -> String {
         format!("CausalSelfAttention(n_embd={}, n_head={}, bias={})", self.dim, self.heads, self.bias)
+    }
+
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::Attention(self.clone())
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

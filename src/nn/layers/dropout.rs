@@ -21,6 +21,10 @@ pub fn build(args: Bound, _input: &[usize]) -> Result<Box<dyn Layer>> {
 }
 
 impl Layer for Dropout {
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::PositionWise
+    }
+
     fn spec(&self) -> String {
         format!("dropout({})", self.0)
     }

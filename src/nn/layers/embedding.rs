@@ -67,6 +67,10 @@ impl Layer for Embedding {
         Ok(out)
     }
 
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::PositionWise
+    }
+
     fn params(&self) -> Vec<TensorSpec> {
         vec![TensorSpec::new("weight", &[self.vocab, self.dim])]
     }

@@ -82,6 +82,10 @@ impl Layer for LayerNorm {
         Ok(input.to_vec())
     }
 
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::PositionWise
+    }
+
     fn params(&self) -> Vec<TensorSpec> {
         let mut p = vec![TensorSpec::new("weight", &self.shape)];
         if self.bias {

@@ -85,6 +85,10 @@ impl Layer for Linear {
         format!("linear({}{bias}{tie}{std})", self.outputs)
     }
 
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::PositionWise
+    }
+
     fn tied_params(&self) -> Vec<(&'static str, String)> {
         self.tie.map(|k| vec![("weight", format!("{k}.weight"))]).unwrap_or_default()
     }

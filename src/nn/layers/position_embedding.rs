@@ -66,6 +66,10 @@ impl Layer for PositionEmbedding {
         format!("PositionEmbedding({}, {})", self.block_size, self.dim)
     }
 
+    fn decoding(&self) -> crate::nn::layer::Decoding {
+        crate::nn::layer::Decoding::Position { dim: self.dim }
+    }
+
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         self.dims(input)?;
         Ok(input.to_vec())

@@ -320,6 +320,15 @@ pub(crate) mod table {
         Ok(())
     }
 
+    /// `copy_range`: (dst, src); n elements from src offset `kind` to dst offset `cols`.
+    pub fn copy_range(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: ElementwiseParams = params("copy_range", bytes)?;
+        let [CpuBuf::Write(dst), CpuBuf::Read(src)] = bufs else { return Err(bad_buffers("copy_range", bufs)) };
+        let (n, d, s) = (p.n as usize, p.cols as usize, p.kind as usize);
+        super::copy(&mut dst[d..d + n], &src[s..s + n]);
+        Ok(())
+    }
+
     /// `div_by_norm`: (out, x, sumsq).
     pub fn div_by_norm(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: ElementwiseParams = params("div_by_norm", bytes)?;

@@ -117,6 +117,28 @@ pub fn copy<B: Backend>(be: &B, dst: &mut B::Tensor, src: &B::Tensor) -> Result<
     launch(be, &registry::COPY, ElementwiseParams::new(n, 0, 0, 0.0), &mut [Arg::Write(dst), Arg::Read(src)])
 }
 
+/// `dst[dst_offset..dst_offset + n] = src[src_offset..src_offset + n]`: a run of elements
+/// between offsets that need not be aligned as views' must (a KV cache's new row).
+pub fn copy_range<B: Backend>(
+    be: &B,
+    dst: &mut B::Tensor,
+    dst_offset: usize,
+    src: &B::Tensor,
+    src_offset: usize,
+    n: usize,
+) -> Result<()> {
+    let (dl, sl) = (numel(be.shape(dst)), numel(be.shape(src)));
+    if dst_offset + n > dl || src_offset + n > sl {
+        return Err(shape_error(
+            "copy_range",
+            format!("{n} elements from offset {src_offset} of {sl} to offset {dst_offset} of {dl} do not fit"),
+        ));
+    }
+    // The offsets ride in the params' `cols` and `kind` fields (see the shader).
+    let p = ElementwiseParams::new(n, dst_offset, src_offset as u32, 0.0);
+    launch(be, &registry::COPY_RANGE, p, &mut [Arg::Write(dst), Arg::Read(src)])
+}
+
 /// `out = x / max(√sumsq[0], eps)`, with `sumsq` a one-element Σx² on the device (Muon's
 /// normalisation before Newton–Schulz, without a read-back).
 pub fn div_by_norm<B: Backend>(be: &B, out: &mut B::Tensor, x: &B::Tensor, sumsq: &B::Tensor, eps: f32) -> Result<()> {
