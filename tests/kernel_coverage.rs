@@ -192,6 +192,11 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let bias = be.upload(&Tensor::from_vec(&[7], rng.vec_f32(7, -1.0, 1.0)).unwrap()).unwrap();
     elementwise::bias_add(be, &mut c, &bias).unwrap();
     out.push(("fill, scale, bias_add".into(), be.read(&c).unwrap()));
+    // A run of 37 elements between unaligned offsets (a KV cache's new row).
+    let src = be.upload(&Tensor::from_vec(&[50], rng.vec_f32(50, -1.0, 1.0)).unwrap()).unwrap();
+    let mut dst = be.zeros(&[100]).unwrap();
+    elementwise::copy_range(be, &mut dst, 41, &src, 7, 37).unwrap();
+    out.push(("copy_range".into(), be.read(&dst).unwrap()));
     // Labels sampled from softmax (Sophia-G's Hessian estimate), as 0/1 indicators.
     let logits = be.upload(&Tensor::from_vec(&[6, 5], rng.vec_f32(30, -2.0, 2.0)).unwrap()).unwrap();
     let mut labels = be.upload_labels(&[0; 6], 5).unwrap();
