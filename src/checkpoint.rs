@@ -270,13 +270,20 @@ impl Checkpoint {
                 other => Err(bad(format!("tensor {name} is {other:?}, expected F32"))),
             }
         };
-        // Parameters are stored under their state_dict names, which are the model's names since
-        // format 3; format 2's optimizer state used `fc1.weight`-style names, renamed here.
+        // Parameters are stored under their state_dict names. Since format 3 a file name may
+        // differ from the model's (a GPT's are nanoGPT's): the parameter takes the model's
+        // name back. Format 2's file names were the model's, and its optimizer state used
+        // `fc1.weight`-style names, renamed here.
+        let current = format == FORMAT;
         let mut params = Vec::new();
-        for (file_name, _) in &meta.names {
-            params.push((file_name.clone(), tensor(file_name)?));
+        for (file_name, model_name) in &meta.names {
+            let name = if current { model_name } else { file_name };
+            params.push((name.clone(), tensor(file_name)?));
         }
         let rename = |state: &str| -> String {
+            if current {
+                return state.to_string(); // optimizer state is under the model's names
+            }
             meta.names
                 .iter()
                 .find_map(|(file, model)| state.strip_prefix(&format!("{model}.")).map(|rest| format!("{file}.{rest}")))
@@ -299,7 +306,9 @@ impl Checkpoint {
             buffers.push((name.to_string(), tensor(name)?));
         }
         let mut meta = meta;
-        meta.names = meta.names.iter().map(|(f, _)| (f.clone(), f.clone())).collect();
+        if !current {
+            meta.names = meta.names.iter().map(|(f, _)| (f.clone(), f.clone())).collect();
+        }
         meta.format = FORMAT.to_string();
         Ok(Self { meta, params, buffers, optimizer })
     }

@@ -44,6 +44,16 @@ fn a_tiny_gpt_trains_on_text_and_generates() {
 
     let ckpt = out.join("checkpoint.safetensors");
     let c = ckpt.to_str().unwrap();
+    // The file holds nanoGPT's state_dict names (both of the tied pair), for GPT.load_state_dict.
+    let bytes = std::fs::read(&ckpt).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> =
+        st.names().into_iter().filter(|n| !n.starts_with("optimizer.")).map(str::to_string).collect();
+    names.sort();
+    let mut want = downhill::nn::gpt::nanogpt_names(1, true);
+    want.sort();
+    assert_eq!(names, want);
+    assert_eq!(st.tensor("lm_head.weight").unwrap().data(), st.tensor("transformer.wte.weight").unwrap().data());
     let sample = |seed: &str| {
         downhill(&["generate", "--checkpoint", c, "--prompt", "KING", "--max-new-tokens", "40", "--seed", seed])
     };

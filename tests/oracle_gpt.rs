@@ -50,23 +50,7 @@ fn gpt_spec(config: &Value) -> String {
 /// nanoGPT's parameter names in its `named_parameters()` order (the order of the spec's
 /// parameters too), `lm_head.weight` last.
 fn nanogpt_names(config: &Value) -> Vec<String> {
-    let bias = has_bias(config);
-    let with_bias = |module: String| -> Vec<String> {
-        let mut v = vec![format!("{module}.weight")];
-        if bias {
-            v.push(format!("{module}.bias"));
-        }
-        v
-    };
-    let mut names = vec!["transformer.wte.weight".to_string(), "transformer.wpe.weight".to_string()];
-    for i in 0..size(config, "L") {
-        for module in ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"] {
-            names.extend(with_bias(format!("transformer.h.{i}.{module}")));
-        }
-    }
-    names.extend(with_bias("transformer.ln_f".into()));
-    names.push("lm_head.weight".into());
-    names
+    downhill::nn::gpt::nanogpt_names(size(config, "L"), has_bias(config))
 }
 
 /// Runs every case on `be`; returns the worst relative errors (logits, loss, gradients).

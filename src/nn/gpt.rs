@@ -70,3 +70,40 @@ pub fn block_size(text: &str) -> Result<Option<usize>> {
 fn bad(detail: String) -> Error {
     Error::InvalidArgument { what: "model: gpt".into(), detail }
 }
+
+/// nanoGPT's parameter names (`GPT.named_parameters()` order, `lm_head.weight` last) for
+/// `n_layer` blocks, with or without biases.
+pub fn nanogpt_names(layers: usize, bias: bool) -> Vec<String> {
+    let with_bias = |module: String| -> Vec<String> {
+        let mut v = vec![format!("{module}.weight")];
+        if bias {
+            v.push(format!("{module}.bias"));
+        }
+        v
+    };
+    let mut names = vec!["transformer.wte.weight".to_string(), "transformer.wpe.weight".to_string()];
+    for i in 0..layers {
+        for module in ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"] {
+            names.extend(with_bias(format!("transformer.h.{i}.{module}")));
+        }
+    }
+    names.extend(with_bias("transformer.ln_f".into()));
+    names.push("lm_head.weight".into());
+    names
+}
+
+/// For a `gpt(...)` model text and its spec's parameter names (in spec order): each name
+/// paired with nanoGPT's, so a checkpoint can store nanoGPT's state_dict names; None for any
+/// other model.
+pub fn state_dict_names(text: &str, ours: &[String]) -> Result<Option<Vec<(String, String)>>> {
+    if expand(text, 1)?.is_none() {
+        return Ok(None);
+    }
+    let items = parse(text.trim())?;
+    let b = items[0].args.clone().bind("gpt", ARGS)?;
+    let theirs = nanogpt_names(b.size("n_layer", 1, Some(4))?, b.flag("bias", true)?);
+    if theirs.len() != ours.len() {
+        return Ok(None);
+    }
+    Ok(Some(ours.iter().cloned().zip(theirs).collect()))
+}

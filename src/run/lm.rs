@@ -350,7 +350,13 @@ fn save<B: Backend>(
     path: &Path,
 ) -> Result<()> {
     let state = opt.state(be)?;
-    let names = spec.param_shapes().into_iter().map(|(n, _)| (n.clone(), n)).collect();
+    // (file name, model name): nanoGPT's state_dict names for the gpt preset, so nanoGPT's
+    // `GPT.load_state_dict` takes the parameters; the model's own names otherwise.
+    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
+    let names = match gpt::state_dict_names(&cfg.model, &ours)? {
+        Some(pairs) => pairs.into_iter().map(|(model, file)| (file, model)).collect(),
+        None => ours.iter().map(|n| (n.clone(), n.clone())).collect(),
+    };
     let meta = CheckpointMeta {
         format: FORMAT.into(),
         config: cfg.clone(),
