@@ -92,6 +92,8 @@ pub enum LmEvent {
         parameters: usize,
         /// The model as the spec language writes it.
         model: String,
+        /// The optimizer and its groups, in words.
+        optimizer: String,
     },
     /// An evaluation (`estimate_loss`) at iteration `iter`.
     Eval {
@@ -199,9 +201,14 @@ fn block_size(cfg: &RunConfig) -> Result<usize> {
 
 /// AdamW as nanoGPT configures it: decay on every tensor of two or more dims, none on the rest
 /// (biases, LayerNorm weights). Any other optimizer named in `cfg` is used as it is.
+/// Language models train with nanoGPT's AdamW unless another optimizer than the default is
+/// named (the default `adam` means "not chosen" here).
+fn uses_adamw(cfg: &RunConfig) -> bool {
+    cfg.optimizer == RunConfig::default().optimizer || cfg.optimizer.eq_ignore_ascii_case("adamw")
+}
+
 fn optimizer<B: Backend>(be: &B, cfg: &RunConfig, layout: &crate::params::ParamLayout) -> Result<Optimizer<B>> {
-    let adamw = cfg.optimizer == RunConfig::default().optimizer || cfg.optimizer.eq_ignore_ascii_case("adamw");
-    if !adamw {
+    if !uses_adamw(cfg) {
         let entry = registry::find(&cfg.optimizer)?;
         return Optimizer::new(be, (entry.from_settings)(&cfg.optimizer_settings()), layout, &[]);
     }
@@ -251,6 +258,11 @@ fn train_on<B: Backend>(
         tokens: (train.len(), val.len()),
         parameters: layout.parameter_count(),
         model: spec.text(),
+        optimizer: if uses_adamw(cfg) {
+            "adamw, weight decay on the tensors of two or more dims only (nanoGPT's groups)".into()
+        } else {
+            cfg.optimizer.clone()
+        },
     });
     let mut rng = Rng::new(cfg.seed ^ 0x6E7A_6E70);
     let path = out.join("checkpoint.safetensors");
