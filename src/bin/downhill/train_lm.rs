@@ -22,13 +22,14 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
     };
     let talk = !(args.quiet || args.json);
     let mut report = |e: &LmEvent| match e {
-        LmEvent::Start { device, data, vocabulary, tokens, parameters, model } if talk => {
+        LmEvent::Start { device, data, vocabulary, tokens, parameters, model, optimizer } if talk => {
             eprintln!("device: {device}");
             eprintln!(
                 "data:   {data}: vocabulary of {vocabulary}, {} train / {} validation tokens",
                 tokens.0, tokens.1
             );
             eprintln!("model:  {parameters} parameters: {model}");
+            eprintln!("optim:  {optimizer}");
         }
         LmEvent::Eval { iter, train, val, tokens_per_s, lr } if talk => {
             let rate = if *iter == 0 { String::new() } else { format!(", {tokens_per_s:.0} tokens/s, lr {lr:.2e}") };
