@@ -79,6 +79,12 @@ pub struct CheckpointEvaluation {
 /// Evaluates the checkpoint on the test set of `data` (or of the data it was trained on).
 pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequest) -> Result<CheckpointEvaluation> {
     let ckpt = load_checkpoint(path)?;
+    if let InputSchema::Text { .. } = ckpt.meta.schema {
+        return Err(file_error(
+            path,
+            "is a language model: its validation loss is in the run's output; sample it with `downhill generate`",
+        ));
+    }
     let cfg =
         RunConfig { data: data.map(Path::to_path_buf).or(ckpt.meta.config.data.clone()), ..ckpt.meta.config.clone() };
     if let (None, Some(d)) = (data, &cfg.data) {

@@ -80,6 +80,11 @@ fn a_tiny_gpt_trains_on_text_and_generates() {
     let (ok, text, stderr) = downhill(&["generate", "--checkpoint", c, "--prompt", &long, "--max-new-tokens", "3"]);
     assert!(ok && stderr.contains("more than the model's context of 16"), "{stderr}");
     assert!(text.starts_with(&long[long.len() - 16..]), "cropped from the left: {text:?}");
+    // eval and predict are for images and tables: they say what to use instead.
+    let (ok, _, stderr) = downhill(&["eval", "--checkpoint", c]);
+    assert!(!ok && stderr.contains("downhill generate"), "{stderr}");
+    let (ok, _, stderr) = downhill(&["predict", "--checkpoint", c, "--input", data.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("downhill generate"), "{stderr}");
     // A checkpoint that is not a language model.
     let table = dir.join("table.csv");
     std::fs::write(&table, (0..40).map(|i| format!("{i},{}\n", i % 2)).collect::<String>()).unwrap();
