@@ -137,3 +137,56 @@ fn bad_text_settings_and_prompts_are_named() {
         assert!(!never.exists());
     }
 }
+
+/// `--resume` continues a text run bit for bit: a run stopped at its iteration-20 checkpoint and
+/// resumed ends with the weights and the last evaluation of the run that went straight through.
+#[test]
+fn a_text_run_resumes_bit_for_bit() {
+    use downhill::config::RunConfig;
+    use downhill::run::lm::{train_lm, LmEvent};
+    use downhill::run::RunOptions;
+    use downhill::DeviceRequest;
+    let dir = tmp_dir("gpt-resume");
+    let cfg = RunConfig {
+        data: Some(corpus(&dir)),
+        model: TINY.into(),
+        max_iters: 40,
+        eval_interval: 20,
+        eval_iters: 2,
+        batch_size: 4,
+        lr: Some(3e-3),
+        ..RunConfig::default()
+    };
+    let cpu = DeviceRequest::Cpu;
+    let straight = train_lm(&cfg, &cpu, &dir.join("straight"), &RunOptions::default(), &mut |_| {}).unwrap();
+    let at20 = dir.join("at20.safetensors");
+    let mut last_eval = 0;
+    let mut keep = |e: &LmEvent| match e {
+        LmEvent::Eval { iter, .. } => last_eval = *iter,
+        LmEvent::Checkpoint(p) if last_eval == 20 => {
+            std::fs::copy(p, &at20).unwrap();
+        }
+        _ => {}
+    };
+    train_lm(&cfg, &cpu, &dir.join("first"), &RunOptions::default(), &mut keep).unwrap();
+    let opts = RunOptions { resume: Some(at20.clone()), ..Default::default() };
+    let resumed = train_lm(&cfg, &cpu, &dir.join("resumed"), &opts, &mut |_| {}).unwrap();
+    assert_eq!(resumed.iters, 20, "the resumed run trains the last 20 iterations");
+    assert_eq!(resumed.evals.last(), straight.evals.last(), "the same last evaluation");
+    let params = |p: &Path| downhill::checkpoint::Checkpoint::load(p).unwrap().params;
+    assert_eq!(params(&resumed.checkpoint), params(&straight.checkpoint), "bit for bit");
+    // A finished run is not resumed; a checkpoint of another model is refused.
+    let e = train_lm(
+        &cfg,
+        &cpu,
+        &dir.join("again"),
+        &RunOptions { resume: Some(straight.checkpoint.clone()), ..Default::default() },
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("already finished") && e.contains("--max-iters"), "{e}");
+    let other = RunConfig { model: "gpt(n_layer=2, n_head=2, n_embd=16, block_size=16)".into(), ..cfg.clone() };
+    let e = train_lm(&other, &cpu, &dir.join("other"), &opts, &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("holds the model"), "{e}");
+}

@@ -3,12 +3,14 @@
 //! and the rest to validate; each iteration one batch of random windows (`get_batch`); AdamW
 //! with weight decay on the tensors of two or more dims only; linear warm-up then cosine decay
 //! to `min_lr`, by iteration; gradient clipping; every `eval_interval` iterations the mean loss
-//! of `eval_iters` random batches of each split (`estimate_loss`), and a checkpoint when the
-//! validation loss is the best so far. Resuming is not supported yet.
+//! of `eval_iters` random batches of each split (`estimate_loss`) and a checkpoint:
+//! `checkpoint.safetensors` after every evaluation (what `--resume` continues, bit for bit) and
+//! `best.safetensors` when the validation loss is the best so far.
 
 use super::output::claim;
+use super::RunOptions;
 use crate::backend::Backend;
-use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, FORMAT};
+use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, FORMAT};
 use crate::config::RunConfig;
 use crate::data::normalize::{Normalization, Normalizer};
 use crate::data::text::{corpus_from_bytes, get_batch, split, Vocabulary};
@@ -108,7 +110,7 @@ pub enum LmEvent {
         /// Learning rate of the last step.
         lr: f64,
     },
-    /// A checkpoint with the best validation loss so far was written.
+    /// A checkpoint was written (after every evaluation).
     Checkpoint(PathBuf),
 }
 
@@ -125,8 +127,10 @@ pub struct LmSummary {
     pub tokens_per_s: f64,
     /// Seconds from start to end.
     pub wall_s: f64,
-    /// The checkpoint (best validation loss).
+    /// The last checkpoint (the last evaluation's: what `--resume` continues).
     pub checkpoint: PathBuf,
+    /// The checkpoint of the best validation loss (`best.safetensors`).
+    pub best_checkpoint: PathBuf,
     /// Every evaluation: (iteration, train loss, val loss).
     pub evals: Vec<(u64, f64, f64)>,
 }
@@ -149,7 +153,7 @@ pub fn train_lm(
     cfg: &RunConfig,
     device: &DeviceRequest,
     out: &Path,
-    overwrite: bool,
+    opts: &RunOptions,
     report: &mut dyn FnMut(&LmEvent),
 ) -> Result<LmSummary> {
     cfg.validate()?;
@@ -157,8 +161,8 @@ pub fn train_lm(
     let selection = open(device)?;
     let new_folder = !out.exists();
     let result = match &selection.device {
-        Device::Cpu(be) => train_on(be, cfg, out, overwrite, report),
-        Device::Gpu(be) => train_on(be.as_ref(), cfg, out, overwrite, report),
+        Device::Cpu(be) => train_on(be, cfg, out, opts, report),
+        Device::Gpu(be) => train_on(be.as_ref(), cfg, out, opts, report),
     };
     if result.is_err() && new_folder {
         let _ = std::fs::remove_dir(out); // only when nothing was written
@@ -229,7 +233,7 @@ fn train_on<B: Backend>(
     be: &B,
     cfg: &RunConfig,
     out: &Path,
-    overwrite: bool,
+    opts: &RunOptions,
     report: &mut dyn FnMut(&LmEvent),
 ) -> Result<LmSummary> {
     let started = Instant::now();
@@ -241,7 +245,8 @@ fn train_on<B: Backend>(
     let batch = cfg.batch_size.max(1);
     let tokens_bytes = 4.0 * corpus.tokens.len() as f64;
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), tokens_bytes)?;
-    let _lock = claim(out, overwrite, None)?;
+    let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &corpus.vocabulary)).transpose()?;
+    let _lock = claim(out, opts.overwrite, opts.resume.as_deref())?;
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let mut model = Model::new(be, spec.clone(), cfg.seed)?;
     let layout = spec.layout()?;
@@ -249,7 +254,22 @@ fn train_on<B: Backend>(
     if let Some(c) = cfg.clip_norm {
         opt.set_clip(Clip::L2Norm(c))?;
     }
+    // The schedule's peak is the configured rate (a checkpoint's optimizer holds its last step's).
     let lr = opt.lrs()[0];
+    let path = out.join("checkpoint.safetensors");
+    let best_path = out.join("best.safetensors");
+    // Where the run starts: iteration 0, or a checkpoint's (its weights, optimizer state, the
+    // window sampler's state and the best validation loss so far).
+    let (start, mut rng, mut best) = match (&resumed, opts.resume.as_deref()) {
+        (Some(c), Some(p)) => {
+            model.load(be, &c.params).map_err(|e| crate::error::file_error(p, e.to_string()))?;
+            model.load_buffers(be, &c.buffers)?;
+            model.set_dropout_calls(c.meta.dropout_calls);
+            opt.load_state(be, &c.optimizer_state()).map_err(|e| crate::error::file_error(p, e.to_string()))?;
+            (c.meta.steps, Rng::new(c.meta.rng_state), c.meta.early_stop.map_or(f64::INFINITY, |e| e.best))
+        }
+        _ => (0, Rng::new(cfg.seed ^ 0x6E7A_6E70), f64::INFINITY),
+    };
     let min_lr = cfg.min_lr.unwrap_or(lr / 10.0);
     report(&LmEvent::Start {
         device: be.describe(),
@@ -264,13 +284,13 @@ fn train_on<B: Backend>(
             cfg.optimizer.clone()
         },
     });
-    let mut rng = Rng::new(cfg.seed ^ 0x6E7A_6E70);
-    let path = out.join("checkpoint.safetensors");
-    let (mut best, mut evals, mut train_s, mut trained) = (f64::INFINITY, Vec::new(), 0.0, 0u64);
+    let (mut evals, mut train_s, mut trained) = (Vec::new(), 0.0, 0u64);
     let (mut window_tokens, mut window_s) = (0u64, 0.0);
     let mut step_lr = lr;
-    for it in 0..=cfg.max_iters {
-        if it % cfg.eval_interval == 0 || it == cfg.max_iters {
+    for it in start..=cfg.max_iters {
+        // A resumed run's first iteration was evaluated (and checkpointed) by the run it continues.
+        let resuming_here = resumed.is_some() && it == start;
+        if (it % cfg.eval_interval == 0 || it == cfg.max_iters) && !resuming_here {
             let mut eval_rng = Rng::new(cfg.seed ^ 0xE7A1 ^ it);
             let train_loss = estimate_loss(be, &mut model, &train, cfg.eval_iters, batch, block, &mut eval_rng)?;
             let val_loss = estimate_loss(be, &mut model, &val, cfg.eval_iters, batch, block, &mut eval_rng)?;
@@ -278,10 +298,13 @@ fn train_on<B: Backend>(
             report(&LmEvent::Eval { iter: it, train: train_loss, val: val_loss, tokens_per_s, lr: step_lr });
             (window_tokens, window_s) = (0, 0.0);
             evals.push((it, train_loss, val_loss));
-            if val_loss < best {
-                best = val_loss;
-                save(be, &model, &opt, cfg, &spec, &corpus.vocabulary, block, it, &path)?;
-                report(&LmEvent::Checkpoint(path.clone()));
+            let improved = val_loss < best;
+            best = best.min(val_loss);
+            let at = Position { iter: it, rng: rng.state(), best };
+            let bytes = save(be, &model, &opt, cfg, &spec, &corpus.vocabulary, block, &at, &path)?;
+            report(&LmEvent::Checkpoint(path.clone()));
+            if improved {
+                write_atomically(&best_path, &bytes)?;
             }
         }
         if it == cfg.max_iters {
@@ -319,6 +342,7 @@ fn train_on<B: Backend>(
         tokens_per_s: (trained * (batch * block) as u64) as f64 / f64::max(train_s, 1e-9),
         wall_s: started.elapsed().as_secs_f64(),
         checkpoint: path,
+        best_checkpoint: best_path,
         evals,
     })
 }
@@ -358,9 +382,9 @@ fn save<B: Backend>(
     spec: &ModelSpec,
     vocabulary: &Vocabulary,
     block: usize,
-    iter: u64,
+    at: &Position,
     path: &Path,
-) -> Result<()> {
+) -> Result<Vec<u8>> {
     let state = opt.state(be)?;
     // (file name, model name): nanoGPT's state_dict names for the gpt preset, so nanoGPT's
     // `GPT.load_state_dict` takes the parameters; the model's own names otherwise.
@@ -380,9 +404,9 @@ fn save<B: Backend>(
         classes: Some(vocabulary.len()),
         epoch: 0,
         epoch_step: 0,
-        steps: iter,
+        steps: at.iter,
         epoch_rng_state: 0,
-        rng_state: 0,
+        rng_state: at.rng,
         dropout_calls: model.dropout_calls(),
         partial_loss: (0.0, 0),
         optimizer_step: state.step,
@@ -395,7 +419,7 @@ fn save<B: Backend>(
         target_normalizer: None,
         label_names: None,
         history: Vec::new(),
-        early_stop: None,
+        early_stop: Some(EarlyStopState { best: at.best, best_epoch: 0, bad_epochs: 0 }),
         replicas: 1,
         names,
     };
@@ -406,5 +430,40 @@ fn save<B: Backend>(
         optimizer: state.tensors,
     };
     ckpt.check_finite(path)?;
-    write_atomically(path, &ckpt.to_bytes()?)
+    let bytes = ckpt.to_bytes()?;
+    write_atomically(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Where a language-model run stands when it writes a checkpoint.
+struct Position {
+    /// The next iteration to train.
+    iter: u64,
+    /// The window sampler's state.
+    rng: u64,
+    /// The best validation loss so far.
+    best: f64,
+}
+
+/// Loads the checkpoint to resume and refuses what cannot continue this run: not a language
+/// model, another vocabulary (other text), another model, or every iteration done.
+fn load_for_resume(path: &Path, cfg: &RunConfig, vocabulary: &Vocabulary) -> Result<Checkpoint> {
+    let bad = |detail: String| crate::error::file_error(path, detail);
+    let c = Checkpoint::load(path)?;
+    c.check_finite(path)?;
+    match &c.meta.schema {
+        InputSchema::Text { vocabulary: v, .. } if v == vocabulary => {}
+        InputSchema::Text { .. } => return Err(bad("was trained on text with another vocabulary".into())),
+        _ => return Err(bad("is not a language model: resume it without text data".into())),
+    }
+    if c.meta.config.model != cfg.model {
+        return Err(bad(format!("holds the model {:?}, this run asks for {:?}", c.meta.config.model, cfg.model)));
+    }
+    if c.meta.steps >= cfg.max_iters {
+        return Err(bad(format!(
+            "this run already finished: it trained {} of {} iterations; to train further, pass --max-iters with more",
+            c.meta.steps, cfg.max_iters
+        )));
+    }
+    Ok(c)
 }

@@ -5,15 +5,16 @@
 use super::train::TrainArgs;
 use downhill::config::RunConfig;
 use downhill::run::lm::{train_lm, LmEvent};
+use downhill::run::RunOptions;
 use downhill::{DeviceRequest, Error, Result};
 use std::path::PathBuf;
 
 /// Trains the language model `cfg` describes into `out`.
 pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
-    if args.resume.is_some() || args.distributed {
+    if args.distributed {
         return Err(Error::InvalidArgument {
-            what: if args.resume.is_some() { "--resume" } else { "--distributed" }.into(),
-            detail: "language-model runs (text data) do not support it yet; start the run again".into(),
+            what: "--distributed".into(),
+            detail: "language-model runs (text data) are not data-parallel yet".into(),
         });
     }
     let device = match args.device.as_deref() {
@@ -37,11 +38,13 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
         }
         _ => {}
     };
-    let s = train_lm(cfg, &device, &out, args.overwrite, &mut report)?;
+    let opts = RunOptions { resume: args.resume.clone(), overwrite: args.overwrite, reset_optimizer: false };
+    let s = train_lm(cfg, &device, &out, &opts, &mut report)?;
     if args.json {
         let json = serde_json::json!({
             "device": s.device, "iters": s.iters, "best_val_loss": s.best_val_loss,
             "tokens_per_s": s.tokens_per_s, "wall_s": s.wall_s, "checkpoint": s.checkpoint,
+            "best_checkpoint": s.best_checkpoint,
             "evals": s.evals,
         });
         println!("{json}");
@@ -51,7 +54,8 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
         "done: {} iterations in {:.1} s on {}: best val loss {:.4}, {:.0} tokens/s",
         s.iters, s.wall_s, s.device, s.best_val_loss, s.tokens_per_s
     );
-    println!("checkpoint: {}", s.checkpoint.display());
-    println!("sample:     downhill generate --checkpoint {}", s.checkpoint.display());
+    println!("checkpoint: {} (the last evaluation's; --resume continues it)", s.checkpoint.display());
+    println!("best:       {}", s.best_checkpoint.display());
+    println!("sample:     downhill generate --checkpoint {}", s.best_checkpoint.display());
     Ok(())
 }
