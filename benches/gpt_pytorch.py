@@ -38,6 +38,17 @@ class Block(nn.Module):
         self.mlp.c_proj = nn.Linear(4 * c, c)
         self.h = h
 
+    def step(self, x, cache):
+        """One new position x [1, 1, C] with this block's (k, v) cache [1, H, t, D] each."""
+        b, t, c = x.shape
+        q, k, v = self.attn.c_attn(self.ln_1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.h, c // self.h).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v)
+        x = x + self.attn.c_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x)))), (k, v)
+
     def forward(self, x):
         b, t, c = x.shape
         q, k, v = self.attn.c_attn(self.ln_1(x)).split(c, dim=2)
@@ -69,6 +80,27 @@ class GPT(nn.Module):
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * layers))
 
+    @torch.no_grad()
+    def generate_cached(self, idx, new_tokens):
+        """Greedy decoding with a KV cache (each new token one position's forward), within
+        the context: the loop downhill's `generate` runs until block_size."""
+        caches = [None] * len(self.transformer.h)
+        tokens = idx.tolist()[0]
+        logits = None
+        for pos, tok in enumerate(tokens):
+            logits = self._step(tok, pos, caches)
+        for _ in range(new_tokens):
+            nxt = int(logits.argmax())
+            tokens.append(nxt)
+            logits = self._step(nxt, len(tokens) - 1, caches)
+        return tokens
+
+    def _step(self, tok, pos, caches):
+        x = self.transformer.wte(torch.tensor([[tok]])) + self.transformer.wpe(torch.tensor([pos]))
+        for i, block in enumerate(self.transformer.h):
+            x, caches[i] = block.step(x, caches[i])
+        return self.lm_head(self.transformer.ln_f(x))[0, -1]
+
     def forward(self, idx, targets):
         t = idx.shape[1]
         x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(t))
@@ -94,6 +126,7 @@ def main():
     a.add_argument("--min-lr", type=float, default=1e-4)
     a.add_argument("--warmup-iters", type=int, default=100)
     a.add_argument("--seed", type=int, default=1337)
+    a.add_argument("--generate", type=int, default=0, help="only time N cached greedy tokens (within block_size)")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -113,6 +146,14 @@ def main():
         return x, y
 
     model = GPT(len(chars), block, args.n_layer, args.n_head, args.n_embd)
+    if args.generate:
+        model.eval()
+        t0 = time.perf_counter()
+        model.generate_cached(torch.tensor([[0]]), args.generate)
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"engine": f"pytorch {torch.__version__} eager, KV cache", "threads": args.threads,
+                          "tokens": args.generate, "tokens_per_s": args.generate / seconds}))
+        return
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
