@@ -124,8 +124,34 @@ fn bad_text_settings_and_prompts_are_named() {
         }
         assert!(!never.exists(), "{args:?} left a folder");
     }
-    let (ok, _, stderr) = downhill(&["train", "--model", TINY, "--epochs", "3", "--out", n]);
-    assert!(!ok && stderr.contains("epochs") && stderr.contains("iterations"), "{stderr}");
+    for flag in [["--epochs", "3"], ["--accumulation", "4"], ["--loss", "mse"], ["--normalization", "standardize"]] {
+        let (ok, _, stderr) = downhill(&["train", "--model", TINY, flag[0], flag[1], "--out", n]);
+        let key = flag[0].trim_start_matches("--");
+        assert!(!ok && stderr.contains(key) && stderr.contains("would be ignored"), "{flag:?}: {stderr}");
+        assert!(!never.exists());
+    }
+    // The text settings' own ranges.
+    for (flag, needle) in [
+        (["--max-iters", "0"], "each at least 1"),
+        (["--eval-iters", "0"], "each at least 1"),
+        (["--min-lr", "-1"], "min_lr"),
+        (["--tokenizer", "words"], "chars or bytes"),
+    ] {
+        let (ok, _, stderr) = downhill(&["train", "--model", TINY, flag[0], flag[1], "--out", n]);
+        assert!(!ok && stderr.contains(needle), "{flag:?}: {stderr}");
+        assert!(!never.exists());
+    }
+    // Layer arguments the preset writes are checked too: a negative std, a tie to no weight.
+    for (model, needle) in [
+        ("embedding(65, 16, std=-1) position_embedding(16) layernorm(16) linear(65)", "std=-1"),
+        ("embedding(65, 16) position_embedding(16) linear(65, bias=false, tie=1)", "1.weight"),
+    ] {
+        let text = corpus(&dir);
+        let args = ["train", "--data", text.to_str().unwrap(), "--model", model, "--input-shape", "16", "--out", n];
+        let (ok, _, stderr) = downhill(&args);
+        assert!(!ok && stderr.contains(needle), "{model}: {stderr}");
+        assert!(!never.exists(), "{model} left a folder");
+    }
     let (ok, _, stderr) = downhill(&["train", "--max-iters", "3", "--out", n]);
     assert!(!ok && stderr.contains("max_iters") && stderr.contains("language models"), "{stderr}");
     for (model, needle) in [

@@ -38,8 +38,9 @@ pub fn is_language_model(cfg: &RunConfig) -> bool {
     }
 }
 
-/// Refuses settings that the other kind of run would ignore: epochs (and epoch schedules) for
-/// text, iterations and tokenizers for images and tables.
+/// Refuses settings that the other kind of run would ignore: for text, epochs, epoch
+/// schedules, early stopping, accumulation, another loss, penalties, class and label settings,
+/// normalisations and step checkpoints; for images and tables, iterations and tokenizers.
 pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
     let d = RunConfig::default();
     let set: Vec<&str> = if text {
@@ -47,6 +48,16 @@ pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
             ("epochs", cfg.epochs != d.epochs),
             ("schedule", cfg.schedule != d.schedule),
             ("patience", cfg.patience.is_some()),
+            ("accumulation", cfg.accumulation != d.accumulation),
+            ("loss", cfg.loss != d.loss),
+            ("l1", cfg.l1 != d.l1),
+            ("l2", cfg.l2 != d.l2),
+            ("classes", cfg.classes.is_some()),
+            ("label", cfg.label.is_some()),
+            ("label_map", cfg.label_map != d.label_map),
+            ("normalization", cfg.normalization != d.normalization),
+            ("target_normalization", cfg.target_normalization != d.target_normalization),
+            ("checkpoint_every", cfg.checkpoint_every != d.checkpoint_every),
         ]
         .iter()
         .filter(|(_, differs)| *differs)
@@ -70,7 +81,9 @@ pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
         return Ok(());
     }
     let detail = if text {
-        "a language model on text trains by iterations (max_iters, eval_interval) with warm-up and cosine decay by          iteration (warmup_iters, min_lr); these settings would be ignored"
+        "a language model on text trains by iterations (max_iters, eval_interval) with warm-up and cosine decay by \
+         iteration (warmup_iters, min_lr), one batch a step, on the token cross-entropy of unnormalised token ids; \
+         these settings would be ignored (gradient accumulation is not implemented for text yet)"
     } else {
         "these settings are for language models on text (a .txt file or the gpt preset); with this data they would          be ignored"
     };
@@ -246,10 +259,11 @@ fn train_on<B: Backend>(
     let tokens_bytes = 4.0 * corpus.tokens.len() as f64;
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), tokens_bytes)?;
     let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &corpus.vocabulary)).transpose()?;
+    // Every check that can refuse the run comes before the folder is claimed (ties included).
+    let layout = spec.layout()?;
     let _lock = claim(out, opts.overwrite, opts.resume.as_deref())?;
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let mut model = Model::new(be, spec.clone(), cfg.seed)?;
-    let layout = spec.layout()?;
     let mut opt = optimizer(be, cfg, &layout)?;
     if let Some(c) = cfg.clip_norm {
         opt.set_clip(Clip::L2Norm(c))?;
@@ -285,18 +299,24 @@ fn train_on<B: Backend>(
         },
     });
     let (mut evals, mut train_s, mut trained) = (Vec::new(), 0.0, 0u64);
-    let (mut window_tokens, mut window_s) = (0u64, 0.0);
+    let mut window_tokens = 0u64;
     let mut step_lr = lr;
+    // One batch on the device, rewritten each iteration (no allocation in the step).
+    let mut windows = Windows::new(be, batch, block, vocab)?;
+    let mut window_started = Instant::now();
     for it in start..=cfg.max_iters {
         // A resumed run's first iteration was evaluated (and checkpointed) by the run it continues.
         let resuming_here = resumed.is_some() && it == start;
         if (it % cfg.eval_interval == 0 || it == cfg.max_iters) && !resuming_here {
+            be.sync()?;
+            let window_s = window_started.elapsed().as_secs_f64();
+            train_s += window_s;
             let mut eval_rng = Rng::new(cfg.seed ^ 0xE7A1 ^ it);
-            let train_loss = estimate_loss(be, &mut model, &train, cfg.eval_iters, batch, block, &mut eval_rng)?;
-            let val_loss = estimate_loss(be, &mut model, &val, cfg.eval_iters, batch, block, &mut eval_rng)?;
+            let train_loss = estimate_loss(be, &mut model, &mut windows, &train, cfg.eval_iters, &mut eval_rng)?;
+            let val_loss = estimate_loss(be, &mut model, &mut windows, &val, cfg.eval_iters, &mut eval_rng)?;
             let tokens_per_s = window_tokens as f64 / f64::max(window_s, 1e-9);
             report(&LmEvent::Eval { iter: it, train: train_loss, val: val_loss, tokens_per_s, lr: step_lr });
-            (window_tokens, window_s) = (0, 0.0);
+            window_tokens = 0;
             evals.push((it, train_loss, val_loss));
             let improved = val_loss < best;
             best = best.min(val_loss);
@@ -306,19 +326,17 @@ fn train_on<B: Backend>(
             if improved {
                 write_atomically(&best_path, &bytes)?;
             }
+            window_started = Instant::now();
         }
         if it == cfg.max_iters {
             break;
         }
-        let step_started = Instant::now();
         step_lr = lm_lr(it, lr, min_lr, cfg.warmup_iters, cfg.max_iters);
         opt.set_lrs(&vec![step_lr; opt.lrs().len()])?;
-        let (x, y) = get_batch(&mut rng, &train, batch, block);
-        let x = be.upload(&Tensor::from_vec(&[batch, block], x)?)?;
-        let y = be.upload_labels(&y, vocab)?;
-        model.forward(be, &x, true)?;
-        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y))?;
-        model.backward(be, &x, false)?;
+        windows.draw(be, &mut rng, &train)?;
+        model.forward(be, &windows.x, true)?;
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
+        model.backward(be, &windows.x, false)?;
         opt.step(be, model.params.flat_mut(), model.grads.flat())?;
         if it % 50 == 0 {
             let loss = be.read(model.loss_tensor()?)?.data()[0];
@@ -329,9 +347,6 @@ fn train_on<B: Backend>(
                 )));
             }
         }
-        be.sync()?;
-        let s = step_started.elapsed().as_secs_f64();
-        (train_s, window_s) = (train_s + s, window_s + s);
         window_tokens += (batch * block) as u64;
         trained += 1;
     }
@@ -347,25 +362,45 @@ fn train_on<B: Backend>(
     })
 }
 
+/// One batch of windows on the device: the inputs (token ids as f32, what an embedding takes)
+/// and the targets, allocated once and rewritten for every batch.
+struct Windows<B: Backend> {
+    x: B::Tensor,
+    y: B::U32Buffer,
+    batch: usize,
+    block: usize,
+    vocab: usize,
+}
+
+impl<B: Backend> Windows<B> {
+    fn new(be: &B, batch: usize, block: usize, vocab: usize) -> Result<Self> {
+        let y = be.upload_u32(&vec![0; batch * block])?;
+        Ok(Self { x: be.zeros(&[batch, block])?, y, batch, block, vocab })
+    }
+
+    /// Draws the next batch from `data` with `rng` (nanoGPT's `get_batch`) into the buffers.
+    fn draw(&mut self, be: &B, rng: &mut Rng, data: &[u32]) -> Result<()> {
+        let (x, y) = get_batch(rng, data, self.batch, self.block);
+        be.write(&mut self.x, &Tensor::from_vec(&[self.batch, self.block], x)?)?;
+        be.write_labels(&mut self.y, &y, self.vocab)
+    }
+}
+
 /// nanoGPT's `estimate_loss` on one split: the mean loss of `iters` random batches, the model
 /// in evaluation mode (no dropout).
 fn estimate_loss<B: Backend>(
     be: &B,
     model: &mut Model<B>,
+    windows: &mut Windows<B>,
     data: &[u32],
     iters: u64,
-    batch: usize,
-    block: usize,
     rng: &mut Rng,
 ) -> Result<f64> {
-    let vocab = model.spec().outputs();
     let mut total = 0.0;
     for _ in 0..iters {
-        let (x, y) = get_batch(rng, data, batch, block);
-        let x = be.upload(&Tensor::from_vec(&[batch, block], x)?)?;
-        let y = be.upload_labels(&y, vocab)?;
-        model.forward(be, &x, false)?;
-        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&y))?;
+        windows.draw(be, rng, data)?;
+        model.forward(be, &windows.x, false)?;
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
         total += be.read(model.loss_tensor()?)?.data()[0] as f64;
     }
     Ok(total / iters as f64)
