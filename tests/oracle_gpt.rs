@@ -53,6 +53,21 @@ fn nanogpt_names(config: &Value) -> Vec<String> {
     downhill::nn::gpt::nanogpt_names(size(config, "L"), has_bias(config))
 }
 
+/// The case's model built for input length `t` with the fixture's parameters `params` (by
+/// nanoGPT's names) loaded: (model, downhill's names, nanoGPT's names), in the same order.
+fn loaded_gpt<B: Backend>(be: &B, config: &Value, t: usize, params: &Value) -> (Model<B>, Vec<String>, Vec<String>) {
+    let spec = ModelSpec::parse(&gpt_spec(config), &[t], size(config, "V"), Init::TorchDefault).unwrap();
+    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
+    let theirs = nanogpt_names(config);
+    assert_eq!(theirs.len(), params.as_object().unwrap().len(), "every fixture parameter, once");
+    assert_eq!(ours.len(), theirs.len(), "one parameter each, in nanoGPT's order");
+    let loaded: Vec<(String, Tensor)> =
+        ours.iter().zip(&theirs).map(|(o, n)| (o.clone(), host(&params[n.as_str()]))).collect();
+    let mut model = Model::new(be, spec, 0).unwrap();
+    model.load(be, &loaded).unwrap();
+    (model, ours, theirs)
+}
+
 /// Runs every case on `be`; returns the worst relative errors (logits, loss, gradients).
 fn run_all<B: Backend>(be: &B) -> [f64; 3] {
     let oracle = load("transformer.json");
@@ -61,15 +76,7 @@ fn run_all<B: Backend>(be: &B) -> [f64; 3] {
         let name = case["name"].as_str().unwrap();
         let config = &case["config"];
         let (b, t, v) = (size(config, "B"), size(config, "T"), size(config, "V"));
-        let spec = ModelSpec::parse(&gpt_spec(config), &[t], v, Init::TorchDefault).unwrap();
-        let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
-        let theirs = nanogpt_names(config);
-        assert_eq!(theirs.len(), case["params"].as_object().unwrap().len(), "{name}: every fixture parameter");
-        assert_eq!(ours.len(), theirs.len(), "{name}: one parameter each, in nanoGPT's order");
-        let params: Vec<(String, Tensor)> =
-            ours.iter().zip(&theirs).map(|(o, t)| (o.clone(), host(&case["params"][t.as_str()]))).collect();
-        let mut model = Model::new(be, spec, 0).unwrap();
-        model.load(be, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (mut model, ours, theirs) = loaded_gpt(be, config, t, &case["params"]);
 
         let idx = be.upload(&host(&case["idx"])).unwrap();
         let logits = be.read(model.forward(be, &idx, true).unwrap()).unwrap();
@@ -184,13 +191,7 @@ fn adamw_steps<B: Backend>(be: &B) -> [f64; 3] {
     let (config, o) = (&case["config"], &case["optimizer"]);
     assert_eq!(o["class"], "AdamW");
     let (t, v) = (size(config, "T"), size(config, "V"));
-    let spec = ModelSpec::parse(&gpt_spec(config), &[t], v, Init::TorchDefault).unwrap();
-    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
-    let theirs = nanogpt_names(config);
-    let params: Vec<(String, Tensor)> =
-        ours.iter().zip(&theirs).map(|(o, t)| (o.clone(), host(&case["initial_params"][t.as_str()]))).collect();
-    let mut model = Model::new(be, spec, 0).unwrap();
-    model.load(be, &params).unwrap();
+    let (mut model, ours, theirs) = loaded_gpt(be, config, t, &case["initial_params"]);
     let decayed: Vec<&str> = o["weight_decay_on"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
     let layout = model.spec().layout().unwrap();
     let no_decay: Vec<String> = ours
@@ -268,16 +269,11 @@ fn greedy<B: Backend>(be: &B) {
     let oracle = load("transformer.json");
     let case = &oracle["gpt"][0];
     let config = &case["config"];
-    let (block, v) = (size(config, "block"), size(config, "V"));
+    let block = size(config, "block");
     let prompt: Vec<u32> = tensor(&oracle["gpt_generate"]["prompt"]).1.iter().map(|&i| i as u32).collect();
     let want: Vec<u32> = tensor(&oracle["gpt_generate"]["greedy_ids"]).1.iter().map(|&i| i as u32).collect();
     // The spec is built for the full block; shorter contexts take their own step plans.
-    let spec = ModelSpec::parse(&gpt_spec(config), &[block], v, Init::TorchDefault).unwrap();
-    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
-    let params: Vec<(String, Tensor)> =
-        ours.iter().zip(nanogpt_names(config)).map(|(o, t)| (o.clone(), host(&case["params"][t.as_str()]))).collect();
-    let mut model = Model::new(be, spec, 0).unwrap();
-    model.load(be, &params).unwrap();
+    let (mut model, _, _) = loaded_gpt(be, config, block, &case["params"]);
     let mut streamed = Vec::new();
     let new = want.len() - prompt.len();
     let got =
@@ -328,13 +324,7 @@ fn train_steps<B: Backend>(be: &B, tol: f64) -> [f64; 3] {
     let (train, val) = ids.split_at(split);
     config["V"] = vocab.len().into();
     let (block, v, steps) = (size(&config, "block"), vocab.len(), size(&config, "steps"));
-    let spec = ModelSpec::parse(&gpt_spec(&config), &[block], v, Init::TorchDefault).unwrap();
-    let ours: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
-    let theirs = nanogpt_names(&config);
-    let params: Vec<(String, Tensor)> =
-        ours.iter().zip(&theirs).map(|(o, t)| (o.clone(), host(&case["initial_params"][t.as_str()]))).collect();
-    let mut model = Model::new(be, spec, 0).unwrap();
-    model.load(be, &params).unwrap();
+    let (mut model, ours, theirs) = loaded_gpt(be, &config, block, &case["initial_params"]);
     let layout = model.spec().layout().unwrap();
     let no_decay: Vec<String> = layout.views().iter().filter(|v| v.shape.len() < 2).map(|v| v.name.clone()).collect();
     let betas = config["betas"].as_array().unwrap();
@@ -361,12 +351,8 @@ fn train_steps<B: Backend>(be: &B, tol: f64) -> [f64; 3] {
     let mut worst = [0.0f64; 3];
     let relative = |got: f64, want: f64| (got - want).abs() / want.abs();
     for it in 0..steps {
-        let rate = if it < warmup {
-            lr * (it + 1) as f64 / (warmup + 1) as f64
-        } else {
-            let progress = (it - warmup) as f64 / (steps - warmup) as f64;
-            min_lr + 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()) * (lr - min_lr)
-        };
+        // The rate a text run uses (run::lm) against the fixture's.
+        let rate = downhill::run::lm::lm_lr(it as u64, lr, min_lr, warmup as u64, steps as u64);
         let want_lr = case["lrs"][it].as_f64().unwrap();
         assert!(relative(rate, want_lr) < 1e-12, "step {it}: lr {rate} vs {want_lr}");
         optimizer.set_lrs(&[rate, rate]).unwrap();
