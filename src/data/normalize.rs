@@ -131,19 +131,7 @@ impl Normalizer {
     /// Undoes the fitted transform on every row of a (rows, features) tensor in place: what a
     /// model trained on standardised targets predicts, back in the targets' units.
     pub fn invert_rows(&self, x: &mut crate::tensor::Tensor) -> Result<()> {
-        let f = x.shape().get(1).copied().unwrap_or(0);
-        if f != self.shift.len() {
-            return Err(Error::InvalidArgument {
-                what: "normalization".into(),
-                detail: format!("fitted on {} columns, inverted on {f}", self.shift.len()),
-            });
-        }
-        for row in x.data_mut().chunks_mut(f.max(1)) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = *v / self.factor[j] + self.shift[j];
-            }
-        }
-        Ok(())
+        self.map_rows(x, "inverted on", |v, shift, factor| v / factor + shift)
     }
 
     /// Each column's scale in the original units (1 / factor): what an error in the fitted
@@ -154,16 +142,22 @@ impl Normalizer {
 
     /// Applies the fitted transform to every row of a (rows, features) tensor in place.
     pub fn apply_rows(&self, x: &mut crate::tensor::Tensor) -> Result<()> {
-        let f = x.shape().get(1).copied().unwrap_or(0);
-        if f != self.shift.len() {
+        self.map_rows(x, "applied to", |v, shift, factor| (v - shift) * factor)
+    }
+
+    /// `f(value, shift_j, factor_j)` on every element of a (rows, features) tensor, whose
+    /// width must be the fitted one (`doing` says how it was used, for the error).
+    fn map_rows(&self, x: &mut crate::tensor::Tensor, doing: &str, f: impl Fn(f32, f32, f32) -> f32) -> Result<()> {
+        let cols = x.shape().get(1).copied().unwrap_or(0);
+        if cols != self.shift.len() {
             return Err(Error::InvalidArgument {
                 what: "normalization".into(),
-                detail: format!("fitted on {} features, applied to {f}", self.shift.len()),
+                detail: format!("fitted on {} columns, {doing} {cols}", self.shift.len()),
             });
         }
-        for row in x.data_mut().chunks_mut(f.max(1)) {
+        for row in x.data_mut().chunks_mut(cols.max(1)) {
             for (j, v) in row.iter_mut().enumerate() {
-                *v = (*v - self.shift[j]) * self.factor[j];
+                *v = f(*v, self.shift[j], self.factor[j]);
             }
         }
         Ok(())
