@@ -8,7 +8,7 @@ mod common;
 use common::gradcheck::{assert_grad, dot, numeric_grad, randv};
 use common::Rng;
 use downhill::ops::{
-    elementwise::cpu as elementwise, heads, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
+    elementwise::cpu as elementwise, loss::cpu as loss, matmul::cpu as matmul, reduce::cpu as reduce,
     softmax::cpu as softmax,
 };
 use downhill::Activation;
@@ -101,37 +101,44 @@ fn linear_layer_backward_matches_finite_differences() {
 }
 
 #[test]
-fn head_split_and_merge_are_transposes_and_each_others_backward() {
-    // x [B, T, W] with the heads in columns 3..3+H·D (as q, k or v inside c_attn's output).
+fn fused_attention_backward_matches_finite_differences() {
+    // q, k, v packed side by side in one [B, T, 3C] buffer (c_attn's output), causal; and a
+    // non-causal cross case (3 queries over 7 keys in their own buffer, values at a column
+    // offset), whose two gradients go to two buffers.
+    use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
     let mut rng = Rng::new(15);
-    let (b, t, h, d, w, offset) = (2, 3, 2, 4, 13, 3);
-    let p = heads::check("split_heads", &[b, t, w], &[b, h, t, d], offset).unwrap();
-    let x = randv(&mut rng, b * t * w, -1.0, 1.0);
-    let mut split = vec![0.0; b * h * t * d];
-    heads::cpu::split_heads(&mut split, &x, &p);
-    // PyTorch's x[..., 3:3+H·D].view(B, T, H, D).transpose(1, 2), written out.
-    for (bi, hi, ti, di) in (0..b)
-        .flat_map(|bi| (0..h).flat_map(move |hi| (0..t).flat_map(move |ti| (0..d).map(move |di| (bi, hi, ti, di)))))
-    {
-        assert_eq!(split[((bi * h + hi) * t + ti) * d + di], x[(bi * t + ti) * w + offset + hi * d + di]);
+    let (b, h, d) = (2, 2, 3);
+    let c = h * d;
+    for (t_q, t_k, packed, causal) in [(5, 5, true, true), (3, 7, false, false), (2, 6, false, true)] {
+        let layout = if packed {
+            FlashLayout::packed_qkv(h, c, causal)
+        } else {
+            FlashLayout { heads: h, q_off: 1, k_off: 0, v_off: c + 2, causal }
+        };
+        let (q_shape, kv_shape) =
+            if packed { ([b, t_q, 3 * c], [b, t_k, 3 * c]) } else { ([b, t_q, c + 1], [b, t_k, 2 * c + 2]) };
+        let p = layout.params("gradcheck", &q_shape, &kv_shape, &[b, t_q, c]).unwrap();
+        let q = randv(&mut rng, q_shape.iter().product(), -1.5, 1.5);
+        let kv = if packed { q.clone() } else { randv(&mut rng, kv_shape.iter().product(), -1.5, 1.5) };
+        let stats = b * h * t_q;
+        let forward = |q: &[f64], kv: &[f64]| {
+            let (mut out, mut lse) = (vec![0.0; b * t_q * c], vec![0.0; stats]);
+            attention::flash_forward(&mut out, &mut lse, q, kv, &p);
+            (out, lse)
+        };
+        let (out, lse) = forward(&q, &kv);
+        let dy = randv(&mut rng, out.len(), -1.0, 1.0);
+        let (mut dq, mut dkv, mut delta) = (vec![0.0; q.len()], vec![0.0; kv.len()], vec![0.0; stats]);
+        attention::flash_backward_dq(&mut dq, &mut delta, &q, &kv, (&out, &dy, &lse), &p);
+        attention::flash_backward_dkv(&mut dkv, &q, &kv, (&dy, &lse, &delta), &p);
+        let case = format!("T {t_q}×{t_k}, packed {packed}, causal {causal}");
+        if packed {
+            // One buffer feeds q, k and v: its gradient is the sum, and dq, dkv fill disjoint columns.
+            let both: Vec<f64> = dq.iter().zip(&dkv).map(|(a, b)| a + b).collect();
+            assert_grad(&case, &both, &numeric_grad(&q, |x| dot(&forward(x, x).0, &dy)));
+        } else {
+            assert_grad(&format!("{case}: dq"), &dq, &numeric_grad(&q, |x| dot(&forward(x, &kv).0, &dy)));
+            assert_grad(&format!("{case}: dk, dv"), &dkv, &numeric_grad(&kv, |x| dot(&forward(&q, x).0, &dy)));
+        }
     }
-    // The split's backward is the merge (into a zeroed gradient), and the merge's is the split.
-    let dy = randv(&mut rng, b * h * t * d, -1.0, 1.0);
-    let mut dx = vec![0.0; b * t * w];
-    heads::cpu::merge_heads(&mut dx, &dy, &p);
-    let numeric = numeric_grad(&x, |x| {
-        let mut y = vec![0.0; b * h * t * d];
-        heads::cpu::split_heads(&mut y, x, &p);
-        dot(&y, &dy)
-    });
-    assert_grad("split_heads backward = merge_heads", &dx, &numeric);
-    let dz = randv(&mut rng, b * t * w, -1.0, 1.0);
-    let mut dsplit = vec![0.0; b * h * t * d];
-    heads::cpu::split_heads(&mut dsplit, &dz, &p);
-    let numeric = numeric_grad(&split, |y| {
-        let mut z = vec![0.0; b * t * w];
-        heads::cpu::merge_heads(&mut z, y, &p);
-        dot(&z, &dz)
-    });
-    assert_grad("merge_heads backward = split_heads", &dsplit, &numeric);
 }

@@ -177,14 +177,33 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     for (n, t) in [("causal attention", &att), ("attention dq", &dq), ("attention dk", &dk), ("attention dv", &dv)] {
         out.push((n.into(), be.read(t).unwrap()));
     }
-    // Heads split out of a [B, T, 3C] product at offset C and merged back into a zeroed one.
-    use downhill::ops::heads::{merge_heads, split_heads};
-    let qkv = be.upload(&Tensor::from_vec(&[2, 5, 18], rng.vec_f32(180, -1.0, 1.0)).unwrap()).unwrap();
-    let (mut split, mut merged) = (be.zeros(&[2, 3, 5, 2]).unwrap(), be.zeros(&[2, 5, 18]).unwrap());
-    split_heads(be, &mut split, &qkv, 6).unwrap();
-    merge_heads(be, &mut merged, &split, 6).unwrap();
-    out.push(("split heads".into(), be.read(&split).unwrap()));
-    out.push(("merged heads".into(), be.read(&merged).unwrap()));
+    // Fused attention: packed q, k, v over two workgroups and two key tiles (T = 70), causal;
+    // then 3 queries, the last of 9 keys and values in their own buffer, causal and not.
+    use downhill::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashLayout};
+    let cases = [
+        (70, 70, FlashLayout::packed_qkv(2, 8, true)),
+        (3, 9, FlashLayout { heads: 2, q_off: 0, k_off: 0, v_off: 8, causal: true }),
+        (3, 9, FlashLayout { heads: 2, q_off: 0, k_off: 0, v_off: 8, causal: false }),
+    ];
+    for (i, (l, s, layout)) in cases.into_iter().enumerate() {
+        let packed = layout.k_off != 0;
+        let (qw, kvw) = if packed { (24, 24) } else { (8, 16) };
+        let q = be.upload(&Tensor::from_vec(&[2, l, qw], rng.vec_f32(2 * l * qw, -1.0, 1.0)).unwrap()).unwrap();
+        let kv = if packed {
+            be.view(&q, 0, &[2, s, kvw]).unwrap()
+        } else {
+            be.upload(&Tensor::from_vec(&[2, s, kvw], rng.vec_f32(2 * s * kvw, -1.0, 1.0)).unwrap()).unwrap()
+        };
+        let (mut att, mut lse) = (be.zeros(&[2, l, 8]).unwrap(), be.zeros(&stats_shape(2, 2, l)).unwrap());
+        flash_forward(be, &mut att, &mut lse, &q, &kv, &layout).unwrap();
+        let dout = be.upload(&Tensor::from_vec(&[2, l, 8], rng.vec_f32(2 * l * 8, -1.0, 1.0)).unwrap()).unwrap();
+        let (dq, dkv, mut delta) =
+            (be.zeros(&[2, l, qw]).unwrap(), be.zeros(&[2, s, kvw]).unwrap(), be.zeros(&stats_shape(2, 2, l)).unwrap());
+        flash_backward(be, &dq, &dkv, &mut delta, &q, &kv, &att, &dout, &lse, &layout).unwrap();
+        for (n, t) in [("out", &att), ("lse", &lse), ("dq", &dq), ("dkv", &dkv), ("delta", &delta)] {
+            out.push((format!("flash attention {i} {n}"), be.read(t).unwrap()));
+        }
+    }
     let mut c = be.zeros(&[4, 7]).unwrap();
     elementwise::fill(be, &mut c, 0.25).unwrap();
     elementwise::scale(be, &mut c, 3.0).unwrap();

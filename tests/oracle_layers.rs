@@ -1,8 +1,9 @@
 //! Both paths against PyTorch on every single-layer case of tests/fixtures/oracle/layers.json:
 //! outputs, input and parameter gradients, running stats and max-pool indices, through
 //! `nn::Model` (the layer built from the spec language, run by a step plan), and the three
-//! scaled_dot_product_attention cases through the attention op (`ops::attention`). Every
-//! setting is read from the fixture.
+//! scaled_dot_product_attention cases through the attention op (`ops::attention`) and, where
+//! q, k and v share one head width, the fused op (`ops::attention::flash`). Every setting is
+//! read from the fixture.
 
 mod common;
 
@@ -125,6 +126,68 @@ fn attention_case<B: Backend>(be: &B, case: &Value, check: &mut impl FnMut(Strin
     for (n, g) in [("query", &dq), ("key", &dk), ("value", &dv)] {
         check(format!("{name} grad {n}"), &be.read(g).unwrap(), &case["grads"][n]);
     }
+    if d.e == d.ev {
+        flash_case(be, case, causal, check);
+    }
+}
+
+/// The same case through the fused op (`ops::attention::flash`), which takes one head width for
+/// q, k and v: the query packed as `[B, L, H·E]` rows, keys and values side by side in
+/// `[B, S, 2·H·E]` rows; the output and gradients unpacked back to `[B, H, ·, E]`.
+fn flash_case<B: Backend>(be: &B, case: &Value, causal: bool, check: &mut impl FnMut(String, &Tensor, &Value)) {
+    use downhill::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashLayout};
+    let name = case["name"].as_str().unwrap();
+    let [q, k, v] = ["query", "key", "value"].map(|n| host(&case["inputs"][n]));
+    let &[b, h, l, e] = q.shape() else { panic!("{name}: query [B, H, L, E]") };
+    let s = k.shape()[2];
+    let c = h * e;
+    let qrows = be.upload(&pack(&[&q])).unwrap();
+    let kv = be.upload(&pack(&[&k, &v])).unwrap();
+    let layout = FlashLayout { heads: h, q_off: 0, k_off: 0, v_off: c, causal };
+    let (mut out, mut lse) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&stats_shape(b, h, l)).unwrap());
+    flash_forward(be, &mut out, &mut lse, &qrows, &kv, &layout).unwrap();
+    let unpacked = |t: &Tensor, at: usize, n: usize| unpack(t, at, [b, h, n, e]);
+    check(format!("{name} flash output"), &unpacked(&be.read(&out).unwrap(), 0, l), &case["output"]);
+    let dout = be.upload(&pack(&[&host(&case["grad_output"])])).unwrap();
+    let (dq, dkv) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&[b, s, 2 * c]).unwrap());
+    let mut delta = be.zeros(&stats_shape(b, h, l)).unwrap();
+    flash_backward(be, &dq, &dkv, &mut delta, &qrows, &kv, &out, &dout, &lse, &layout).unwrap();
+    let (dq, dkv) = (be.read(&dq).unwrap(), be.read(&dkv).unwrap());
+    for (n, g) in [("query", unpacked(&dq, 0, l)), ("key", unpacked(&dkv, 0, s)), ("value", unpacked(&dkv, c, s))] {
+        check(format!("{name} flash grad {n}"), &g, &case["grads"][n]);
+    }
+}
+
+/// `[B, H, N, E]` tensors side by side as `[B, N, Σ H·E]` rows (each head's E columns in turn).
+fn pack(parts: &[&Tensor]) -> Tensor {
+    let &[b, h, n, e] = parts[0].shape() else { panic!("[B, H, N, E]") };
+    let mut rows = Vec::with_capacity(parts.len() * b * n * h * e);
+    for bi in 0..b {
+        for i in 0..n {
+            for t in parts {
+                for hi in 0..h {
+                    let at = ((bi * h + hi) * n + i) * e;
+                    rows.extend_from_slice(&t.data()[at..at + e]);
+                }
+            }
+        }
+    }
+    Tensor::from_vec(&[b, n, parts.len() * h * e], rows).unwrap()
+}
+
+/// The `[B, H, N, E]` tensor whose heads start at column `at` of `[B, N, W]` rows.
+fn unpack(rows: &Tensor, at: usize, [b, h, n, e]: [usize; 4]) -> Tensor {
+    let w = rows.shape()[2];
+    let mut out = Vec::with_capacity(b * h * n * e);
+    for bi in 0..b {
+        for hi in 0..h {
+            for i in 0..n {
+                let from = (bi * n + i) * w + at + hi * e;
+                out.extend_from_slice(&rows.data()[from..from + e]);
+            }
+        }
+    }
+    Tensor::from_vec(&[b, h, n, e], out).unwrap()
 }
 
 fn report(path: &str, (ran, (err, at)): (usize, (f64, String))) {

@@ -12,9 +12,8 @@ use super::spec::Node;
 use super::Model;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::attention::{sdpa_forward, AttentionDims, AttentionScratch};
+use crate::ops::attention::flash::{flash_forward, stats_shape, FlashLayout};
 use crate::ops::elementwise;
-use crate::ops::heads::{merge_heads, split_heads};
 use crate::tensor::Tensor;
 
 /// The keys and values of the positions decoded so far, one `[block_size, 2C]` tensor per
@@ -164,7 +163,8 @@ impl<B: Backend> Model<B> {
 }
 
 /// `causal_self_attention` at position `t`: the new q, k, v from `c_attn`; k and v appended as
-/// row t of the cache; the new query attends over rows 0..=t; heads merged; `c_proj`.
+/// row t of the cache; the fused attention of the new query over rows 0..=t (q read from
+/// `c_attn`'s output, k and v from the cache rows, the heads written merged); `c_proj`.
 fn attend<B: Backend>(
     be: &B,
     a: &CausalSelfAttention,
@@ -174,25 +174,16 @@ fn attend<B: Backend>(
     t: usize,
     keys: &B::Tensor,
 ) -> Result<B::Tensor> {
-    let (c, h) = (a.dim, a.heads);
-    let d = c / h;
+    let c = a.dim;
     let (attn_params, proj_params) = params.split_at(a.per_linear());
     let mut qkv = be.zeros(&[1, 1, 3 * c])?;
     linear_forward(be, &a.c_attn(), &mut qkv, x, attn_params, keys)?;
     elementwise::copy_range(be, kv, t * 2 * c, &qkv, c, 2 * c)?;
-    let mut q = be.zeros(&[1, h, 1, d])?;
-    split_heads(be, &mut q, &qkv, 0)?;
     let rows = be.view(kv, 0, &[1, t + 1, 2 * c])?;
-    let (mut k, mut v) = (be.zeros(&[1, h, t + 1, d])?, be.zeros(&[1, h, t + 1, d])?);
-    split_heads(be, &mut k, &rows, 0)?;
-    split_heads(be, &mut v, &rows, c)?;
-    let shapes = AttentionDims::new(be.shape(&q), be.shape(&k), be.shape(&v))?.scratch_shapes();
-    let mut scratch: Vec<B::Tensor> = shapes.iter().map(|s| be.zeros(s)).collect::<Result<_>>()?;
-    let mut att = be.zeros(&[1, h, 1, d])?;
-    sdpa_forward(be, &mut att, &q, &k, &v, false, &mut AttentionScratch::new(&mut scratch)?)?;
-    let mut merged = be.zeros(&[1, 1, c])?;
-    merge_heads(be, &mut merged, &att, 0)?;
+    let layout = FlashLayout { heads: a.heads, q_off: 0, k_off: 0, v_off: c, causal: false };
+    let (mut att, mut lse) = (be.zeros(&[1, 1, c])?, be.zeros(&stats_shape(1, a.heads, 1))?);
+    flash_forward(be, &mut att, &mut lse, &qkv, &rows, &layout)?;
     let mut y = be.zeros(&[1, 1, c])?;
-    linear_forward(be, &a.c_proj(), &mut y, &merged, proj_params, keys)?;
+    linear_forward(be, &a.c_proj(), &mut y, &att, proj_params, keys)?;
     Ok(y)
 }

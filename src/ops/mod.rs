@@ -12,7 +12,6 @@ pub mod dropout;
 pub mod elementwise;
 pub mod embedding;
 pub mod gather;
-pub mod heads;
 pub mod loss;
 pub mod matmul;
 pub mod norm;

@@ -52,7 +52,7 @@ shaders! {
     SURFACE_WGSL: "surface.wgsl" 256 [];
     SEGMENT_NORM_WGSL: "segment_norm.wgsl" 256 [];
     SAMPLE_WGSL: "sample.wgsl" 256 [];
-    HEADS_WGSL: "heads.wgsl" 256 [];
+    FLASH_ATTENTION_WGSL: "flash_attention.wgsl" 64 [];
 }
 
 use Access::{Read as R, ReadWrite as W, Uniform as U};
@@ -77,6 +77,9 @@ const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
 const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
+const FLASH_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R)];
+const FLASH_DQ: &[(u32, Access)] = &[(0, U), (3, R), (4, R), (5, R), (6, R), (7, R), (8, W), (9, W)];
+const FLASH_DKV: &[(u32, Access)] = &[(0, U), (3, R), (4, R), (6, R), (7, R), (10, R), (11, W)];
 
 /// One line per kernel: `NAME: SHADER "entry" BINDINGS => cpu twin;`. Generates the consts and
 /// [`ALL_KERNELS`].
@@ -144,6 +147,7 @@ kernels! {
     SURFACE: SURFACE_WGSL "surface" SURFACE_BINDINGS => surface::cpu::table::surface;
     TRUST_RATIO: SEGMENT_NORM_WGSL "trust_ratio" OUT_IN_IN_IN => segment_norm::cpu::table::trust_ratio;
     SAMPLE_LABELS: SAMPLE_WGSL "sample_labels" OUT_IN => sample::cpu::table::sample_labels;
-    SPLIT_HEADS: HEADS_WGSL "split_heads" OUT_IN => heads::cpu::table::split_heads;
-    MERGE_HEADS: HEADS_WGSL "merge_heads" OUT_IN => heads::cpu::table::merge_heads;
+    FLASH_ATTENTION_FORWARD: FLASH_ATTENTION_WGSL "flash_attention_forward" FLASH_FWD => attention::cpu::table::flash_attention_forward;
+    FLASH_ATTENTION_BACKWARD_DQ: FLASH_ATTENTION_WGSL "flash_attention_backward_dq" FLASH_DQ => attention::cpu::table::flash_attention_backward_dq;
+    FLASH_ATTENTION_BACKWARD_DKV: FLASH_ATTENTION_WGSL "flash_attention_backward_dkv" FLASH_DKV => attention::cpu::table::flash_attention_backward_dkv;
 }

@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Everything but the causal mask is the batched matmul and the row softmax; the mask is this
-//! family's one kernel. Inputs are [B, H, L, E] (query), [B, H, S, E] (key), [B, H, S, Ev] (value).
+//! form's one kernel. Inputs are [B, H, L, E] (query), [B, H, S, E] (key), [B, H, S, Ev] (value).
+//! This materialised form is the functional op (any value width, PyTorch's exact rounding);
+//! the layers run the fused form in [`flash`], which never stores the scores.
 
 pub mod cpu;
+pub mod flash;
 
 use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;

@@ -13,18 +13,20 @@ pub fn embedding_forward<F: Float>(out: &mut [F], idx: &[F], weight: &[F], p: &E
 }
 
 /// `dweight[v, :] (+)= Σ_{r: idx[r] = v} dy[r, :]`, rows in order; the padding row gets 0.
+/// One pass over the rows into a zeroed sum (the same additions, in the same order, as the
+/// shader's loop over the rows for each element), then the sum stored or added.
 pub fn embedding_backward<F: Float>(dweight: &mut [F], idx: &[F], dy: &[F], p: &EmbeddingParams) {
     let d = p.dim as usize;
-    for (t, g) in dweight.iter_mut().enumerate() {
-        let (v, k) = (t / d, t % d);
-        let mut acc = F::zero();
+    let mut sum = vec![F::zero(); dweight.len()];
+    for (r, row) in dy.chunks_exact(d).take(p.rows as usize).enumerate() {
+        let v = idx[r].to_f64() as usize;
         if v as u32 != p.padding_idx {
-            for r in 0..p.rows as usize {
-                if idx[r].to_f64() as usize == v {
-                    acc += dy[r * d + k];
-                }
+            for (acc, g) in sum[v * d..(v + 1) * d].iter_mut().zip(row) {
+                *acc += *g;
             }
         }
+    }
+    for (g, acc) in dweight.iter_mut().zip(sum) {
         *g = if p.accumulate != 0 { *g + acc } else { acc };
     }
 }

@@ -1,0 +1,245 @@
+//! Fused multi-head attention in the flash-attention style (Dao et al. 2022): the T×T scores
+//! are never stored. Queries, keys and values are read straight out of row-major `[B, rows, W]`
+//! buffers at column offsets (so q, k and v come out of `c_attn`'s `[B, T, 3C]` output, or a
+//! KV cache's `[1, S, 2C]` rows, without a head split), and the output is written merged,
+//! `[B, L, H·D]`, without a head merge. For batch b, head h and query i:
+//!
+//! ```text
+//! s_ij  = scale · q_i · k_j            j visible to i: j ≤ i + (S − L) when causal, else all j
+//! lse_i = log Σ_j exp(s_ij)            (online: a running max and sum over key tiles)
+//! o_i   = Σ_j exp(s_ij − lse_i) v_j
+//! backward   δ_i = dO_i · o_i;  p_ij = exp(s_ij − lse_i) recomputed from the saved lse;
+//!            ds_ij = p_ij (dO_i · v_j − δ_i)
+//!            dq_i = scale Σ_j ds_ij k_j;  dk_j = scale Σ_i ds_ij q_i;  dv_j = Σ_i p_ij dO_i
+//! ```
+//!
+//! Three kernels: the forward (one invocation per query, key/value tiles in workgroup memory),
+//! the backward's dq pass (which also writes δ) and its dk/dv pass (one invocation per key,
+//! query tiles in workgroup memory): each gradient element is written by one invocation, so
+//! there are no atomics and the sums have a fixed order. The CPU twins run the same tiles,
+//! parallel over (batch, head). Gradients are written in the layout of what they differentiate:
+//! dq like q, dk and dv like k and v (into `c_attn`'s `[B, T, 3C]` gradient at once).
+
+use crate::backend::kernel::{Arg, Grid};
+use crate::backend::Backend;
+use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::registry;
+
+/// Queries (or keys) one workgroup of the GPU kernels handles; also the CPU twins' key tile.
+pub const ROWS_PER_GROUP: u32 = 64;
+
+/// The widest head the GPU kernels hold in registers (`HEAD_DIM_MAX` in flash_attention.wgsl).
+pub const HEAD_DIM_MAX: usize = 128;
+
+/// Mirrors `FlashParams` in flash_attention.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FlashParams {
+    /// Batch B.
+    pub batch: u32,
+    /// Heads H.
+    pub heads: u32,
+    /// Width of one head D.
+    pub dim: u32,
+    /// Query positions L.
+    pub l: u32,
+    /// Key positions S (≥ L when causal: the queries are the last L positions).
+    pub s: u32,
+    /// Row width of the query buffer (and of dq).
+    pub q_width: u32,
+    /// First column of the queries in it.
+    pub q_off: u32,
+    /// Row width of the key/value buffer (and of dk, dv).
+    pub kv_width: u32,
+    /// First column of the keys in it.
+    pub k_off: u32,
+    /// First column of the values in it.
+    pub v_off: u32,
+    /// 1: query i sees keys j ≤ i + S − L; 0: every key.
+    pub causal: u32,
+    /// The score scale (1/√D).
+    pub scale: f32,
+}
+
+/// Where the queries, keys and values of one attention call live: `q` rows of `q_width`
+/// columns holding H heads of D from column `q_off`; `kv` rows holding the keys from `k_off`
+/// and the values from `v_off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlashLayout {
+    /// Heads H.
+    pub heads: usize,
+    /// First query column.
+    pub q_off: usize,
+    /// First key column.
+    pub k_off: usize,
+    /// First value column.
+    pub v_off: usize,
+    /// Whether the mask is causal.
+    pub causal: bool,
+}
+
+impl FlashLayout {
+    /// Self-attention over `c_attn`'s `[B, T, 3C]` output: q, k, v at columns 0, C and 2C.
+    pub fn packed_qkv(heads: usize, width: usize, causal: bool) -> Self {
+        Self { heads, q_off: 0, k_off: width, v_off: 2 * width, causal }
+    }
+
+    /// Checks the buffers' shapes (`q` `[B, L, Wq]`, `kv` `[B, S, Wkv]`, `out` `[B, L, C]` with
+    /// C = H·D) and returns the kernels' params.
+    pub fn params(&self, op: &'static str, q: &[usize], kv: &[usize], out: &[usize]) -> Result<FlashParams> {
+        let bad = |why: String| {
+            shape_error(
+                op,
+                format!(
+                    "query rows {}, key/value rows {}, output {}: {why}",
+                    ShapeDisplay(q),
+                    ShapeDisplay(kv),
+                    ShapeDisplay(out)
+                ),
+            )
+        };
+        let (&[b, l, wq], &[kb, s, wkv], &[ob, ol, c]) = (q, kv, out) else {
+            return Err(bad("expects [B, L, Wq], [B, S, Wkv] and [B, L, H·D]".into()));
+        };
+        let h = self.heads;
+        if h == 0 || !c.is_multiple_of(h) || c == 0 {
+            return Err(bad(format!("the output width must be a positive multiple of the {h} heads")));
+        }
+        let d = c / h;
+        if (kb, ob, ol) != (b, b, l) || l == 0 || s == 0 {
+            return Err(bad("batch and query positions must agree and be positive".into()));
+        }
+        if self.q_off + c > wq || self.k_off + c > wkv || self.v_off + c > wkv {
+            return Err(bad(format!(
+                "columns {}.., {}.. and {}.. of width {c} do not fit the rows",
+                self.q_off, self.k_off, self.v_off
+            )));
+        }
+        if self.causal && s < l {
+            return Err(bad("a causal mask needs at least as many keys as queries".into()));
+        }
+        if d > HEAD_DIM_MAX {
+            return Err(bad(format!("heads of {d} are wider than the kernels' {HEAD_DIM_MAX}")));
+        }
+        let u = |v: usize| v as u32;
+        Ok(FlashParams {
+            batch: u(b),
+            heads: u(h),
+            dim: u(d),
+            l: u(l),
+            s: u(s),
+            q_width: u(wq),
+            q_off: u(self.q_off),
+            kv_width: u(wkv),
+            k_off: u(self.k_off),
+            v_off: u(self.v_off),
+            causal: self.causal as u32,
+            scale: (1.0 / (d as f64).sqrt()) as f32,
+        })
+    }
+}
+
+/// The grid of `rows` positions per (batch, head): workgroups of [`ROWS_PER_GROUP`] along x,
+/// one (batch, head) pair per y.
+fn grid(p: &FlashParams, rows: u32) -> Result<Grid> {
+    let pairs = p.batch * p.heads;
+    if pairs > u16::MAX as u32 {
+        return Err(shape_error("flash_attention", format!("{pairs} (batch, head) pairs pass the 65535 a grid holds")));
+    }
+    Ok(Grid::Fixed(rows.div_ceil(ROWS_PER_GROUP), pairs, 1))
+}
+
+/// The shape of the per-query statistics (the row log-sum-exp, the backward's δ): `[B, H, L]`.
+pub fn stats_shape(batch: usize, heads: usize, queries: usize) -> Vec<usize> {
+    vec![batch, heads, queries]
+}
+
+/// `out [B, L, H·D]` = attention of the queries in `q` over the keys and values in `kv`
+/// (placed as `layout` says); `lse [B, H, L]` keeps each query's log-sum-exp for the backward.
+pub fn flash_forward<B: Backend>(
+    be: &B,
+    out: &mut B::Tensor,
+    lse: &mut B::Tensor,
+    q: &B::Tensor,
+    kv: &B::Tensor,
+    layout: &FlashLayout,
+) -> Result<()> {
+    let p = layout.params("flash_attention_forward", be.shape(q), be.shape(kv), be.shape(out))?;
+    check_stats("flash_attention_forward", be.shape(lse), &p)?;
+    be.launch(
+        &registry::FLASH_ATTENTION_FORWARD,
+        bytemuck::bytes_of(&p),
+        &mut [Arg::Write(out), Arg::Write(lse), Arg::Read(q), Arg::Read(kv)],
+        grid(&p, p.l)?,
+    )
+}
+
+/// The gradients of [`flash_forward`] from the output gradient `dout` (laid out like `out`):
+/// dq into `dq` (laid out like `q`), dk and dv into `dkv` (laid out like `kv`; the two may be
+/// one tensor when q and kv were, which is why both are shared references: kernels write
+/// through shared storage). Columns outside the heads are not touched. `delta` `[B, H, L]` is
+/// scratch.
+#[allow(clippy::too_many_arguments, reason = "the forward's inputs and output, and the three gradients")]
+pub fn flash_backward<B: Backend>(
+    be: &B,
+    dq: &B::Tensor,
+    dkv: &B::Tensor,
+    delta: &mut B::Tensor,
+    q: &B::Tensor,
+    kv: &B::Tensor,
+    out: &B::Tensor,
+    dout: &B::Tensor,
+    lse: &B::Tensor,
+    layout: &FlashLayout,
+) -> Result<()> {
+    let op = "flash_attention_backward";
+    let p = layout.params(op, be.shape(q), be.shape(kv), be.shape(out))?;
+    for (what, shape, want) in [("dq", be.shape(dq), be.shape(q)), ("dkv", be.shape(dkv), be.shape(kv))] {
+        if shape != want {
+            return Err(shape_error(
+                op,
+                format!("{what} {} must match its input {}", ShapeDisplay(shape), ShapeDisplay(want)),
+            ));
+        }
+    }
+    if be.shape(dout) != be.shape(out) {
+        return Err(shape_error(
+            op,
+            format!("dout {} must match out {}", ShapeDisplay(be.shape(dout)), ShapeDisplay(be.shape(out))),
+        ));
+    }
+    check_stats(op, be.shape(lse), &p)?;
+    check_stats(op, be.shape(delta), &p)?;
+    be.launch(
+        &registry::FLASH_ATTENTION_BACKWARD_DQ,
+        bytemuck::bytes_of(&p),
+        &mut [
+            Arg::Read(q),
+            Arg::Read(kv),
+            Arg::Read(out),
+            Arg::Read(dout),
+            Arg::Read(lse),
+            Arg::Write(dq),
+            Arg::Write(delta),
+        ],
+        grid(&p, p.l)?,
+    )?;
+    be.launch(
+        &registry::FLASH_ATTENTION_BACKWARD_DKV,
+        bytemuck::bytes_of(&p),
+        &mut [Arg::Read(q), Arg::Read(kv), Arg::Read(dout), Arg::Read(lse), Arg::Read(delta), Arg::Write(dkv)],
+        grid(&p, p.s)?,
+    )
+}
+
+/// Checks a `[B, H, L]` statistics tensor.
+fn check_stats(op: &'static str, shape: &[usize], p: &FlashParams) -> Result<()> {
+    let want = stats_shape(p.batch as usize, p.heads as usize, p.l as usize);
+    if shape != want {
+        return Err(shape_error(
+            op,
+            format!("statistics {} must be [B, H, L] = {}", ShapeDisplay(shape), ShapeDisplay(&want)),
+        ));
+    }
+    Ok(())
+}
