@@ -39,7 +39,7 @@ pub fn is_language_model(cfg: &RunConfig) -> bool {
 }
 
 /// Refuses settings that the other kind of run would ignore: for text, epochs, epoch
-/// schedules, early stopping, accumulation, another loss, penalties, class and label settings,
+/// schedules, early stopping, another loss, penalties, class and label settings,
 /// normalisations and step checkpoints; for images and tables, iterations and tokenizers.
 pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
     let d = RunConfig::default();
@@ -48,7 +48,6 @@ pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
             ("epochs", cfg.epochs != d.epochs),
             ("schedule", cfg.schedule != d.schedule),
             ("patience", cfg.patience.is_some()),
-            ("accumulation", cfg.accumulation != d.accumulation),
             ("loss", cfg.loss != d.loss),
             ("l1", cfg.l1 != d.l1),
             ("l2", cfg.l2 != d.l2),
@@ -82,10 +81,11 @@ pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
     }
     let detail = if text {
         "a language model on text trains by iterations (max_iters, eval_interval) with warm-up and cosine decay by \
-         iteration (warmup_iters, min_lr), one batch a step, on the token cross-entropy of unnormalised token ids; \
-         these settings would be ignored (gradient accumulation is not implemented for text yet)"
+         iteration (warmup_iters, min_lr), on the token cross-entropy of unnormalised token ids; these settings \
+         would be ignored"
     } else {
-        "these settings are for language models on text (a .txt file or the gpt preset); with this data they would          be ignored"
+        "these settings are for language models on text (a .txt file or the gpt preset); with this data they would \
+         be ignored"
     };
     Err(Error::InvalidArgument { what: set.join(", "), detail: detail.into() })
 }
@@ -118,6 +118,9 @@ pub enum LmEvent {
         train: f64,
         /// Mean loss of `eval_iters` random validation batches.
         val: f64,
+        /// Token accuracy (the most likely next token is the right one) on those validation
+        /// batches.
+        val_accuracy: f64,
         /// Training tokens per second since the previous evaluation.
         tokens_per_s: f64,
         /// Learning rate of the last step.
@@ -125,6 +128,19 @@ pub enum LmEvent {
     },
     /// A checkpoint was written (after every evaluation).
     Checkpoint(PathBuf),
+}
+
+/// One evaluation of a language-model run (`estimate_loss` on both splits).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct EvalRecord {
+    /// The iteration (0: before training).
+    pub iter: u64,
+    /// Mean loss of `eval_iters` random training batches.
+    pub train_loss: f64,
+    /// Mean loss of `eval_iters` random validation batches.
+    pub val_loss: f64,
+    /// Token accuracy on those validation batches.
+    pub val_accuracy: f64,
 }
 
 /// How a language-model run ended.
@@ -145,7 +161,7 @@ pub struct LmSummary {
     /// The checkpoint of the best validation loss (`best.safetensors`).
     pub best_checkpoint: PathBuf,
     /// Every evaluation: (iteration, train loss, val loss).
-    pub evals: Vec<(u64, f64, f64)>,
+    pub evals: Vec<EvalRecord>,
 }
 
 /// nanoGPT's learning rate at iteration `it`: linear warm-up over `warmup` iterations
@@ -256,6 +272,7 @@ fn train_on<B: Backend>(
     let (train, val) = split(&corpus.tokens, cfg.validation, block, &source)?;
     let spec = ModelSpec::parse(&cfg.model, &[block], vocab, Init::TorchDefault)?;
     let batch = cfg.batch_size.max(1);
+    let accumulation = cfg.accumulation.max(1);
     let tokens_bytes = 4.0 * corpus.tokens.len() as f64;
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), tokens_bytes)?;
     let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &corpus.vocabulary)).transpose()?;
@@ -312,12 +329,20 @@ fn train_on<B: Backend>(
             let window_s = window_started.elapsed().as_secs_f64();
             train_s += window_s;
             let mut eval_rng = Rng::new(cfg.seed ^ 0xE7A1 ^ it);
-            let train_loss = estimate_loss(be, &mut model, &mut windows, &train, cfg.eval_iters, &mut eval_rng)?;
-            let val_loss = estimate_loss(be, &mut model, &mut windows, &val, cfg.eval_iters, &mut eval_rng)?;
+            let (train_loss, _) = estimate_loss(be, &mut model, &mut windows, &train, cfg.eval_iters, &mut eval_rng)?;
+            let (val_loss, val_accuracy) =
+                estimate_loss(be, &mut model, &mut windows, &val, cfg.eval_iters, &mut eval_rng)?;
             let tokens_per_s = window_tokens as f64 / f64::max(window_s, 1e-9);
-            report(&LmEvent::Eval { iter: it, train: train_loss, val: val_loss, tokens_per_s, lr: step_lr });
+            report(&LmEvent::Eval {
+                iter: it,
+                train: train_loss,
+                val: val_loss,
+                val_accuracy,
+                tokens_per_s,
+                lr: step_lr,
+            });
             window_tokens = 0;
-            evals.push((it, train_loss, val_loss));
+            evals.push(EvalRecord { iter: it, train_loss, val_loss, val_accuracy });
             let improved = val_loss < best;
             best = best.min(val_loss);
             let at = Position { iter: it, rng: rng.state(), best };
@@ -333,10 +358,17 @@ fn train_on<B: Backend>(
         }
         step_lr = lm_lr(it, lr, min_lr, cfg.warmup_iters, cfg.max_iters);
         opt.set_lrs(&vec![step_lr; opt.lrs().len()])?;
-        windows.draw(be, &mut rng, &train)?;
-        model.forward(be, &windows.x, true)?;
-        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
-        model.backward(be, &windows.x, false)?;
+        // `accumulation` micro-batches, drawn one after another (nanoGPT's
+        // gradient_accumulation_steps), their gradients summed and averaged.
+        for micro in 0..accumulation {
+            windows.draw(be, &mut rng, &train)?;
+            model.forward(be, &windows.x, true)?;
+            model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
+            model.backward(be, &windows.x, micro > 0)?;
+        }
+        if accumulation > 1 {
+            crate::ops::elementwise::scale(be, model.grads.flat_mut(), 1.0 / accumulation as f32)?;
+        }
         opt.step(be, model.params.flat_mut(), model.grads.flat())?;
         if it % 50 == 0 {
             let loss = be.read(model.loss_tensor()?)?.data()[0];
@@ -347,14 +379,14 @@ fn train_on<B: Backend>(
                 )));
             }
         }
-        window_tokens += (batch * block) as u64;
+        window_tokens += (accumulation * batch * block) as u64;
         trained += 1;
     }
     Ok(LmSummary {
         device: be.describe(),
         iters: trained,
         best_val_loss: best,
-        tokens_per_s: (trained * (batch * block) as u64) as f64 / f64::max(train_s, 1e-9),
+        tokens_per_s: (trained * (accumulation * batch * block) as u64) as f64 / f64::max(train_s, 1e-9),
         wall_s: started.elapsed().as_secs_f64(),
         checkpoint: path,
         best_checkpoint: best_path,
@@ -367,6 +399,8 @@ fn train_on<B: Backend>(
 struct Windows<B: Backend> {
     x: B::Tensor,
     y: B::U32Buffer,
+    /// The targets of the last batch drawn, on the host (for the token accuracy).
+    targets: Vec<u32>,
     batch: usize,
     block: usize,
     vocab: usize,
@@ -375,19 +409,22 @@ struct Windows<B: Backend> {
 impl<B: Backend> Windows<B> {
     fn new(be: &B, batch: usize, block: usize, vocab: usize) -> Result<Self> {
         let y = be.upload_u32(&vec![0; batch * block])?;
-        Ok(Self { x: be.zeros(&[batch, block])?, y, batch, block, vocab })
+        Ok(Self { x: be.zeros(&[batch, block])?, y, targets: Vec::new(), batch, block, vocab })
     }
 
     /// Draws the next batch from `data` with `rng` (nanoGPT's `get_batch`) into the buffers.
     fn draw(&mut self, be: &B, rng: &mut Rng, data: &[u32]) -> Result<()> {
         let (x, y) = get_batch(rng, data, self.batch, self.block);
         be.write(&mut self.x, &Tensor::from_vec(&[self.batch, self.block], x)?)?;
-        be.write_labels(&mut self.y, &y, self.vocab)
+        be.write_labels(&mut self.y, &y, self.vocab)?;
+        self.targets = y;
+        Ok(())
     }
 }
 
 /// nanoGPT's `estimate_loss` on one split: the mean loss of `iters` random batches, the model
-/// in evaluation mode (no dropout).
+/// in evaluation mode (no dropout); and the token accuracy over them (the share of positions
+/// whose most likely next token, the first on ties, is the target).
 fn estimate_loss<B: Backend>(
     be: &B,
     model: &mut Model<B>,
@@ -395,15 +432,21 @@ fn estimate_loss<B: Backend>(
     data: &[u32],
     iters: u64,
     rng: &mut Rng,
-) -> Result<f64> {
-    let mut total = 0.0;
+) -> Result<(f64, f64)> {
+    let (mut total, mut right, mut counted) = (0.0, 0usize, 0usize);
     for _ in 0..iters {
         windows.draw(be, rng, data)?;
-        model.forward(be, &windows.x, false)?;
+        let logits = be.read(model.forward(be, &windows.x, false)?)?;
+        let v = windows.vocab;
+        for (row, &target) in logits.data().chunks_exact(v).zip(&windows.targets) {
+            let best = row.iter().enumerate().fold(0, |b, (i, x)| if *x > row[b] { i } else { b });
+            right += (best == target as usize) as usize;
+            counted += 1;
+        }
         model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
         total += be.read(model.loss_tensor()?)?.data()[0] as f64;
     }
-    Ok(total / iters as f64)
+    Ok((total / iters as f64, right as f64 / counted.max(1) as f64))
 }
 
 /// Writes the model (with its vocabulary and context length, so `generate` can use it) and the

@@ -32,14 +32,15 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
             eprintln!("model:  {parameters} parameters: {model}");
             eprintln!("optim:  {optimizer}");
         }
-        LmEvent::Eval { iter, train, val, tokens_per_s, lr } if talk => {
+        LmEvent::Eval { iter, train, val, val_accuracy, tokens_per_s, lr } if talk => {
             let rate = if *iter == 0 { String::new() } else { format!(", {tokens_per_s:.0} tokens/s, lr {lr:.2e}") };
             // Perplexity and bits per token (per character for a character vocabulary) follow
             // from the mean cross-entropy in nats.
             let (ppl, bits) = (val.exp(), val / std::f64::consts::LN_2);
             eprintln!(
                 "iter {iter:>6}: train loss {train:.4}, val loss {val:.4} (perplexity {ppl:.2}, {bits:.3} bits per \
-                 token){rate}"
+                 token, token accuracy {:.1}%){rate}",
+                100.0 * val_accuracy
             );
         }
         _ => {}
