@@ -9,6 +9,7 @@ pub mod labels;
 pub mod mnist;
 pub mod normalize;
 pub mod text;
+pub mod token_file;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;

@@ -13,7 +13,8 @@ use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, FORMAT};
 use crate::config::RunConfig;
 use crate::data::normalize::{Normalization, Normalizer};
-use crate::data::text::{corpus_from_bytes, get_batch, split, Vocabulary};
+use crate::data::text::Vocabulary;
+use crate::data::token_file::{self, TextSource, Tokens};
 use crate::data::InputSchema;
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{Error, Result};
@@ -25,6 +26,9 @@ use crate::rng::Rng;
 use crate::tensor::Tensor;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The token file a run writes into its folder (little-endian u16 or u32 tokens, mapped).
+pub const TOKEN_FILE: &str = "tokens.bin";
 
 /// tiny-shakespeare, the built-in text corpus (`data/tinyshakespeare`).
 static BUILTIN_TEXT: &[u8] = include_bytes!("../../data/tinyshakespeare/input.txt");
@@ -199,18 +203,11 @@ pub fn train_lm(
     result
 }
 
-/// The corpus `cfg` names (or the built-in one) and where it came from.
-fn corpus(cfg: &RunConfig) -> Result<(crate::data::text::Corpus, String)> {
-    let bytes = cfg.tokenizer == "bytes";
+/// The text `cfg` names (or the built-in one) and what to call it.
+fn text_source(cfg: &RunConfig) -> (TextSource<'_>, String) {
     match &cfg.data {
-        Some(p) => {
-            let raw = std::fs::read(p).map_err(|e| crate::error::file_error(p, format!("cannot read: {e}")))?;
-            Ok((corpus_from_bytes(p, raw, bytes)?, p.display().to_string()))
-        }
-        None => Ok((
-            corpus_from_bytes(Path::new("<built-in tiny-shakespeare>"), BUILTIN_TEXT.to_vec(), bytes)?,
-            "built-in tiny-shakespeare".into(),
-        )),
+        Some(p) => (TextSource::File(p), p.display().to_string()),
+        None => (TextSource::Bytes(BUILTIN_TEXT, "<built-in tiny-shakespeare>"), "built-in tiny-shakespeare".into()),
     }
 }
 
@@ -266,20 +263,25 @@ fn train_on<B: Backend>(
     report: &mut dyn FnMut(&LmEvent),
 ) -> Result<LmSummary> {
     let started = Instant::now();
-    let (corpus, source) = corpus(cfg)?;
+    // One streaming pass finds the vocabulary and the length (checked before anything is
+    // written); the second, once the folder is claimed, writes the token file.
+    let (text, source) = text_source(cfg);
+    let scan = token_file::scan(&text, cfg.tokenizer == "bytes")?;
     let block = block_size(cfg)?;
-    let vocab = corpus.vocabulary.len();
-    let (train, val) = split(&corpus.tokens, cfg.validation, block, &source)?;
+    let vocab = scan.vocabulary.len();
+    let train_len = token_file::split_point(scan.tokens, cfg.validation, block, &source)? as usize;
     let spec = ModelSpec::parse(&cfg.model, &[block], vocab, Init::TorchDefault)?;
     let batch = cfg.batch_size.max(1);
     let accumulation = cfg.accumulation.max(1);
-    let tokens_bytes = 4.0 * corpus.tokens.len() as f64;
-    check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), tokens_bytes)?;
-    let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &corpus.vocabulary)).transpose()?;
+    // The tokens are mapped from disk, not held in memory.
+    check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), 0.0)?;
+    let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &scan.vocabulary)).transpose()?;
     // Every check that can refuse the run comes before the folder is claimed (ties included).
     let layout = spec.layout()?;
     let _lock = claim(out, opts.overwrite, opts.resume.as_deref())?;
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let tokens = token_file::write(&text, &scan.vocabulary, &out.join(TOKEN_FILE))?;
+    let (train, val) = tokens.tokens().split_at(train_len);
     let mut model = Model::new(be, spec.clone(), cfg.seed)?;
     let mut opt = optimizer(be, cfg, &layout)?;
     if let Some(c) = cfg.clip_norm {
@@ -304,7 +306,7 @@ fn train_on<B: Backend>(
     let min_lr = cfg.min_lr.unwrap_or(lr / 10.0);
     report(&LmEvent::Start {
         device: be.describe(),
-        data: format!("{source} ({} tokens)", corpus.tokens.len()),
+        data: format!("{source} ({} tokens, encoded into {TOKEN_FILE})", scan.tokens),
         vocabulary: vocab,
         tokens: (train.len(), val.len()),
         parameters: layout.parameter_count(),
@@ -329,9 +331,9 @@ fn train_on<B: Backend>(
             let window_s = window_started.elapsed().as_secs_f64();
             train_s += window_s;
             let mut eval_rng = Rng::new(cfg.seed ^ 0xE7A1 ^ it);
-            let (train_loss, _) = estimate_loss(be, &mut model, &mut windows, &train, cfg.eval_iters, &mut eval_rng)?;
+            let (train_loss, _) = estimate_loss(be, &mut model, &mut windows, train, cfg.eval_iters, &mut eval_rng)?;
             let (val_loss, val_accuracy) =
-                estimate_loss(be, &mut model, &mut windows, &val, cfg.eval_iters, &mut eval_rng)?;
+                estimate_loss(be, &mut model, &mut windows, val, cfg.eval_iters, &mut eval_rng)?;
             let tokens_per_s = window_tokens as f64 / f64::max(window_s, 1e-9);
             report(&LmEvent::Eval {
                 iter: it,
@@ -346,7 +348,7 @@ fn train_on<B: Backend>(
             let improved = val_loss < best;
             best = best.min(val_loss);
             let at = Position { iter: it, rng: rng.state(), best };
-            let bytes = save(be, &model, &opt, cfg, &spec, &corpus.vocabulary, block, &at, &path)?;
+            let bytes = save(be, &model, &opt, cfg, &spec, &scan.vocabulary, block, &at, &path)?;
             report(&LmEvent::Checkpoint(path.clone()));
             if improved {
                 write_atomically(&best_path, &bytes)?;
@@ -361,7 +363,7 @@ fn train_on<B: Backend>(
         // `accumulation` micro-batches, drawn one after another (nanoGPT's
         // gradient_accumulation_steps), their gradients summed and averaged.
         for micro in 0..accumulation {
-            windows.draw(be, &mut rng, &train)?;
+            windows.draw(be, &mut rng, train)?;
             model.forward(be, &windows.x, true)?;
             model.loss(be, LossKind::CrossEntropy, &Target::Labels(&windows.y))?;
             model.backward(be, &windows.x, micro > 0)?;
@@ -413,8 +415,8 @@ impl<B: Backend> Windows<B> {
     }
 
     /// Draws the next batch from `data` with `rng` (nanoGPT's `get_batch`) into the buffers.
-    fn draw(&mut self, be: &B, rng: &mut Rng, data: &[u32]) -> Result<()> {
-        let (x, y) = get_batch(rng, data, self.batch, self.block);
+    fn draw(&mut self, be: &B, rng: &mut Rng, data: Tokens<'_>) -> Result<()> {
+        let (x, y) = data.get_batch(rng, self.batch, self.block)?;
         be.write(&mut self.x, &Tensor::from_vec(&[self.batch, self.block], x)?)?;
         be.write_labels(&mut self.y, &y, self.vocab)?;
         self.targets = y;
@@ -429,7 +431,7 @@ fn estimate_loss<B: Backend>(
     be: &B,
     model: &mut Model<B>,
     windows: &mut Windows<B>,
-    data: &[u32],
+    data: Tokens<'_>,
     iters: u64,
     rng: &mut Rng,
 ) -> Result<(f64, f64)> {
