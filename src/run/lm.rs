@@ -113,6 +113,17 @@ pub enum LmEvent {
         model: String,
         /// The optimizer and its groups, in words.
         optimizer: String,
+        /// The first iteration to train (0, or where a resumed run continues).
+        first_iter: u64,
+        /// The last (`max_iters`).
+        max_iters: u64,
+    },
+    /// Iteration `iter` (counting from 1) took its optimizer step on `tokens` training tokens.
+    Step {
+        /// Iterations done.
+        iter: u64,
+        /// Tokens the step trained on (batch × block_size × accumulation).
+        tokens: u64,
     },
     /// An evaluation (`estimate_loss`) at iteration `iter`.
     Eval {
@@ -316,6 +327,8 @@ fn train_on<B: Backend>(
         } else {
             cfg.optimizer.clone()
         },
+        first_iter: start,
+        max_iters: cfg.max_iters,
     });
     let (mut evals, mut train_s, mut trained) = (Vec::new(), 0.0, 0u64);
     let mut window_tokens = 0u64;
@@ -383,6 +396,7 @@ fn train_on<B: Backend>(
         }
         window_tokens += (accumulation * batch * block) as u64;
         trained += 1;
+        report(&LmEvent::Step { iter: it + 1, tokens: (accumulation * batch * block) as u64 });
     }
     Ok(LmSummary {
         device: be.describe(),
