@@ -250,7 +250,7 @@ fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<
             sum = sum * corr;
             o.iter_mut().for_each(|v| *v = *v * corr);
             for sj in s.iter_mut() {
-                *sj = (*sj - top).exp();
+                *sj = (*sj - top).exp_lanes();
                 sum += *sj;
             }
             add_weighted_rows(o, s, &head.v[j0 * d..(j0 + s.len()) * d]);
@@ -283,7 +283,7 @@ pub fn flash_forward<F: Float>(out: &mut [F], lse: &mut [F], q: &[F], kv: &[F], 
 #[inline(always)]
 fn probs_and_ds<F: Float>(p: &mut [F], ds: &mut [F], head: &HeadKv<F>, qs: &[F], dout: &[F], (lse, delta): (F, F)) {
     dots(p, qs, &head.kt, head.stride, 0);
-    p.iter_mut().for_each(|v| *v = (*v - lse).exp());
+    p.iter_mut().for_each(|v| *v = (*v - lse).exp_lanes());
     dots(ds, dout, &head.vt, head.stride, 0);
     ds.iter_mut().zip(p.iter()).for_each(|(v, pj)| *v = *pj * (*v - delta));
 }

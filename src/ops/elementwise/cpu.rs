@@ -10,7 +10,6 @@ use rayon::prelude::*;
 /// √(2/π), the GELU tanh-approximation constant.
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// 1/√2.
-const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
 /// 1/√(2π), the standard normal density at 0.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 /// The cubic coefficient of GELU's tanh approximation.
@@ -32,7 +31,6 @@ pub fn sigmoid<F: Float>(x: F) -> F {
 /// own formula and vectorises.
 #[inline(always)]
 fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
-    let half = F::c(0.5);
     match K {
         0 => x.max(F::zero()),
         1 => {
@@ -50,7 +48,7 @@ fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
             let inner = F::c(SQRT_2_OVER_PI) * (x + F::c(GELU_KAPPA) * x * x * x);
             x * sigmoid(F::c(2.0) * inner)
         }
-        5 => half * x * (F::one() + (x * F::c(FRAC_1_SQRT_2)).erf()),
+        5 => x * x.normal_cdf(),
         6 => x * sigmoid(x),
         // A kind without a formula: NaN, as the shader's `default:`.
         _ => F::c(f64::NAN),
@@ -95,8 +93,8 @@ fn derivative_kind<F: Float, const K: u32>(x: F, p: F) -> F {
             left_derivative + right_derivative
         }
         5 => {
-            let cdf = half * (one + (x * F::c(FRAC_1_SQRT_2)).erf());
-            let pdf = F::c(FRAC_1_SQRT_2PI) * (-half * x * x).exp();
+            let pdf = F::c(FRAC_1_SQRT_2PI) * (-half * x * x).exp_lanes();
+            let cdf = x.normal_cdf();
             cdf + x * pdf
         }
         6 => {
@@ -114,31 +112,100 @@ pub(crate) const TASK: usize = 1 << 15;
 
 /// `out[i] = f(x[i])`, in parallel tasks of [`TASK`] elements above one task's worth.
 pub(crate) fn map1<F: Float>(out: &mut [F], x: &[F], f: impl Fn(F) -> F + Sync) {
-    let run = |o: &mut [F], x: &[F]| o.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x));
     if out.len() <= TASK {
-        run(out, x);
+        map1_task(out, x, &f);
     } else {
-        out.par_chunks_mut(TASK).zip(x.par_chunks(TASK)).for_each(|(o, x)| run(o, x));
+        out.par_chunks_mut(TASK).zip(x.par_chunks(TASK)).for_each(|(o, x)| map1_task(o, x, &f));
     }
 }
 
 /// `out[i] = f(out[i], a[i], b[i])` (`b` may be empty when `f` ignores it; `a` may not), in
 /// parallel tasks.
 pub(crate) fn map3<F: Float>(out: &mut [F], a: &[F], b: &[F], f: impl Fn(F, F, F) -> F + Sync) {
-    let run = |o: &mut [F], a: &[F], b: &[F]| {
-        if b.is_empty() {
-            o.iter_mut().zip(a).for_each(|(o, a)| *o = f(*o, *a, F::zero()));
-        } else {
-            o.iter_mut().zip(a).zip(b).for_each(|((o, a), b)| *o = f(*o, *a, *b));
-        }
-    };
     if out.len() <= TASK {
-        run(out, a, b);
+        map3_task(out, a, b, &f);
     } else if b.is_empty() {
-        out.par_chunks_mut(TASK).zip(a.par_chunks(TASK)).for_each(|(o, a)| run(o, a, &[]));
+        out.par_chunks_mut(TASK).zip(a.par_chunks(TASK)).for_each(|(o, a)| map3_task(o, a, &[], &f));
     } else {
-        out.par_chunks_mut(TASK).zip(a.par_chunks(TASK)).zip(b.par_chunks(TASK)).for_each(|((o, a), b)| run(o, a, b));
+        out.par_chunks_mut(TASK)
+            .zip(a.par_chunks(TASK))
+            .zip(b.par_chunks(TASK))
+            .for_each(|((o, a), b)| map3_task(o, a, b, &f));
     }
+}
+
+/// One task of [`map1`]: the loop compiled for AVX-512 or AVX2 when the CPU has them (each
+/// element on its own, so the bits do not depend on the width).
+fn map1_task<F: Float, G: Fn(F) -> F>(o: &mut [F], x: &[F], f: &G) {
+    #[inline(always)]
+    fn body<F: Float, G: Fn(F) -> F>(o: &mut [F], x: &[F], f: &G) {
+        let n = o.len().min(x.len());
+        let (o, x) = (&mut o[..n], &x[..n]);
+        for i in 0..n {
+            o[i] = f(x[i]);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<F: Float, G: Fn(F) -> F>(o: &mut [F], x: &[F], f: &G) {
+            body(o, x, f)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<F: Float, G: Fn(F) -> F>(o: &mut [F], x: &[F], f: &G) {
+            body(o, x, f)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(o, x, f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(o, x, f) };
+        }
+    }
+    body(o, x, f)
+}
+
+/// One task of [`map3`], compiled as [`map1_task`] is.
+fn map3_task<F: Float, G: Fn(F, F, F) -> F>(o: &mut [F], a: &[F], b: &[F], f: &G) {
+    #[inline(always)]
+    fn body<F: Float, G: Fn(F, F, F) -> F>(o: &mut [F], a: &[F], b: &[F], f: &G) {
+        // Index loops over slices cut to one length: no iterator adapter left to inline, so
+        // the loop compiles inside the wrapper with its instruction set.
+        let n = o.len().min(a.len());
+        let (o, a) = (&mut o[..n], &a[..n]);
+        if b.is_empty() {
+            for i in 0..n {
+                o[i] = f(o[i], a[i], F::zero());
+            }
+        } else {
+            let b = &b[..n];
+            for i in 0..n {
+                o[i] = f(o[i], a[i], b[i]);
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<F: Float, G: Fn(F, F, F) -> F>(o: &mut [F], a: &[F], b: &[F], f: &G) {
+            body(o, a, b, f)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<F: Float, G: Fn(F, F, F) -> F>(o: &mut [F], a: &[F], b: &[F], f: &G) {
+            body(o, a, b, f)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { avx512(o, a, b, f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { avx2(o, a, b, f) };
+        }
+    }
+    body(o, a, b, f)
 }
 
 /// `out[i] = act(x[i])`. out and x are (N).
