@@ -301,6 +301,29 @@ fn gpu_path_decodes_greedily_as_pytorch() {
     greedy(be);
 }
 
+/// Seeded sampling (temperature 0.8, all tokens; the KV cache, then the cropped context past a
+/// full one) from the fixture's model: `2·block_size` tokens.
+fn sampled<B: Backend>(be: &B) -> Vec<u32> {
+    use downhill::generate::{generate, Sampling};
+    let oracle = load("transformer.json");
+    let case = &oracle["gpt"][0];
+    let block = size(&case["config"], "block");
+    let prompt: Vec<u32> = tensor(&oracle["gpt_generate"]["prompt"]).1.iter().map(|&i| i as u32).collect();
+    let (mut model, _, _) = loaded_gpt(be, &case["config"], block, &case["params"]);
+    let sampling = Sampling { temperature: 0.8, top_k: None, seed: 11 };
+    generate(be, &mut model, &prompt, 2 * block, block, &sampling, true, &mut |_| {}).unwrap()
+}
+
+/// The same seed samples the same tokens on both paths (the draws are on the host; the logits
+/// the two paths give differ by float rounding only).
+#[test]
+fn sampling_is_the_same_on_both_paths() {
+    let Some(be) = gpu() else { return };
+    let (cpu, gpu) = (sampled(&CpuBackend::new()), sampled(be));
+    assert_eq!(cpu, gpu);
+    assert!(cpu.iter().collect::<std::collections::BTreeSet<_>>().len() > 3, "sampling, not one repeated token");
+}
+
 /// nanoGPT's training loop (section `gpt_train`) on the first characters of tiny-shakespeare
 /// (shipped as `data/tinyshakespeare/input.txt`): the character vocabulary, a 90/10 split,
 /// the fixture's windows per step, AdamW with decay on every tensor of two or more dims,
