@@ -4,6 +4,10 @@
 // recomputes the scores from it. Rules in src/ops/attention/flash.rs; CPU twins:
 // src/ops/attention/cpu.rs.
 //
+// With dropout (nanoGPT's attn_dropout) each weight p_ij is multiplied by a factor drawn from a
+// hash of its index and the call's key (drop_factor), identically in all three kernels and the
+// CPU twins; the softmax's row sums are taken before it.
+//
 // Each workgroup handles ROWS positions of one (batch, head) pair (workgroup_id.y); each
 // invocation one position, whose rows (the query, its accumulators) live in private arrays of
 // HEAD_DIM_MAX. Every gradient element is written by one invocation: no atomics, fixed order.
@@ -21,6 +25,10 @@ struct FlashParams {
     v_off: u32,     // first value column
     causal: u32,    // 1: query i sees keys j <= i + s - l
     scale: f32,     // 1/sqrt(D)
+    drop_threshold: u32,  // attention dropout: floor(p·2^32), 0 for none
+    drop_scale: f32,      // 1/(1 − p)
+    slot: u32,            // the dropout key's index in `keys`
+    pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: FlashParams;
@@ -35,6 +43,7 @@ struct FlashParams {
 @group(0) @binding(9) var<storage, read_write> delta: array<f32>;    // [B, H, L]: dO_i · o_i
 @group(0) @binding(10) var<storage, read> delta_in: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dkv: array<f32>;     // laid out like kv
+@group(0) @binding(12) var<storage, read> keys: array<f32>;          // dropout keys (u32 bits)
 
 const ROWS: u32 = 64u;           // positions per workgroup (ROWS_PER_GROUP in flash.rs)
 const HEAD_DIM_MAX: u32 = 128u;  // HEAD_DIM_MAX in flash.rs
@@ -74,6 +83,24 @@ fn stat_index(b: u32, h: u32, i: u32) -> u32 {
     return (b * p.heads + h) * p.l + i;
 }
 
+// The dropout factor of weight (b, h, i, j): 0 or 1/(1 − p), as dropout.wgsl draws it from the
+// weight's flat index in [B, H, L, S] and the key; 1 without dropout.
+fn drop_factor(key: u32, b: u32, h: u32, i: u32, j: u32) -> f32 {
+    if (p.drop_threshold == 0u) {
+        return 1.0;
+    }
+    let index = ((b * p.heads + h) * p.l + i) * p.s + j;
+    return select(0.0, p.drop_scale, hash32(hash32(index) ^ key) >= p.drop_threshold);
+}
+
+// This call's dropout key (0 without dropout: `keys` is then not read).
+fn drop_key() -> u32 {
+    if (p.drop_threshold == 0u) {
+        return 0u;
+    }
+    return bitcast<u32>(keys[p.slot]);
+}
+
 // Keys (tile_a) and values (tile_b) j0..j0 + rows of head h; zeros past S.
 fn load_kv_tile(b: u32, h: u32, j0: u32, rows: u32, tid: u32) {
     for (var e = tid; e < rows * p.dim; e += ROWS) {
@@ -106,9 +133,10 @@ fn flash_attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local
     }
     var m = NEG_BIG;
     var l = 0.0;
+    let key = drop_key();
     let rows = tile_rows();
-    let keys = visible(min(wid.x * ROWS + ROWS, p.l) - 1u);  // what the group's last query sees
-    for (var j0 = 0u; j0 < keys; j0 += rows) {
+    let seen = visible(min(wid.x * ROWS + ROWS, p.l) - 1u);  // what the group's last query sees
+    for (var j0 = 0u; j0 < seen; j0 += rows) {
         workgroupBarrier();
         load_kv_tile(b, h, j0, rows, lid.x);
         workgroupBarrier();
@@ -130,8 +158,9 @@ fn flash_attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local
                 }
                 let pj = exp(s - m);
                 l += pj;
+                let w = pj * drop_factor(key, b, h, i, j);
                 for (var d = 0u; d < p.dim; d++) {
-                    o[d] += pj * tile_b[base + d];
+                    o[d] += w * tile_b[base + d];
                 }
             }
         }
@@ -165,9 +194,10 @@ fn flash_attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(l
         li = lse_in[stat_index(b, h, i)];
         delta[stat_index(b, h, i)] = dl;
     }
+    let key = drop_key();
     let rows = tile_rows();
-    let keys = visible(min(wid.x * ROWS + ROWS, p.l) - 1u);
-    for (var j0 = 0u; j0 < keys; j0 += rows) {
+    let seen = visible(min(wid.x * ROWS + ROWS, p.l) - 1u);
+    for (var j0 = 0u; j0 < seen; j0 += rows) {
         workgroupBarrier();
         load_kv_tile(b, h, j0, rows, lid.x);
         workgroupBarrier();
@@ -181,7 +211,7 @@ fn flash_attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(l
                     s += qs[d] * tile_a[base + d];
                     dp += dor[d] * tile_b[base + d];
                 }
-                let ds = exp(s - li) * (dp - dl);
+                let ds = exp(s - li) * (drop_factor(key, b, h, i, j) * dp - dl);
                 for (var d = 0u; d < p.dim; d++) {
                     acc[d] += ds * tile_a[base + d];
                 }
@@ -221,6 +251,7 @@ fn flash_attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
     if (p.causal != 0u && first_key > shift) {
         start = first_key - shift;
     }
+    let key = drop_key();
     let rows = tile_rows();
     for (var i0 = start; i0 < p.l; i0 += rows) {
         workgroupBarrier();
@@ -263,9 +294,11 @@ fn flash_attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
                     dp += tile_b[base + d] * vr[d];
                 }
                 let pj = exp(s - tile_stats[r]);
-                let ds = pj * (dp - tile_stats[ROWS + r]);
+                let f = drop_factor(key, b, h, i, j);
+                let ds = pj * (f * dp - tile_stats[ROWS + r]);
+                let w = pj * f;
                 for (var d = 0u; d < p.dim; d++) {
-                    dv[d] += pj * tile_b[base + d];
+                    dv[d] += w * tile_b[base + d];
                     dk[d] += ds * tile_a[base + d];
                 }
             }

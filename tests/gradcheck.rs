@@ -104,12 +104,14 @@ fn linear_layer_backward_matches_finite_differences() {
 fn fused_attention_backward_matches_finite_differences() {
     // q, k, v packed side by side in one [B, T, 3C] buffer (c_attn's output), causal; and a
     // non-causal cross case (3 queries over 7 keys in their own buffer, values at a column
-    // offset), whose two gradients go to two buffers.
+    // offset), whose two gradients go to two buffers; each without and with dropout of the
+    // attention probabilities (a fixed key: a fixed mask, so the function is differentiable).
     use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
     let mut rng = Rng::new(15);
     let (b, h, d) = (2, 2, 3);
     let c = h * d;
-    for (t_q, t_k, packed, causal) in [(5, 5, true, true), (3, 7, false, false), (2, 6, false, true)] {
+    let cases = [(5, 5, true, true), (3, 7, false, false), (2, 6, false, true)];
+    for ((t_q, t_k, packed, causal), drop) in cases.into_iter().flat_map(|c| [(c, 0.0f32), (c, 0.3)]) {
         let layout = if packed {
             FlashLayout::packed_qkv(h, c, causal)
         } else {
@@ -117,21 +119,25 @@ fn fused_attention_backward_matches_finite_differences() {
         };
         let (q_shape, kv_shape) =
             if packed { ([b, t_q, 3 * c], [b, t_k, 3 * c]) } else { ([b, t_q, c + 1], [b, t_k, 2 * c + 2]) };
-        let p = layout.params("gradcheck", &q_shape, &kv_shape, &[b, t_q, c]).unwrap();
+        let mut p = layout.params("gradcheck", &q_shape, &kv_shape, &[b, t_q, c]).unwrap();
+        let key = 0x2545_f491;
+        if drop > 0.0 {
+            (p.drop_threshold, p.drop_scale) = ((drop as f64 * 4_294_967_296.0) as u32, 1.0 / (1.0 - drop));
+        }
         let q = randv(&mut rng, q_shape.iter().product(), -1.5, 1.5);
         let kv = if packed { q.clone() } else { randv(&mut rng, kv_shape.iter().product(), -1.5, 1.5) };
         let stats = b * h * t_q;
         let forward = |q: &[f64], kv: &[f64]| {
             let (mut out, mut lse) = (vec![0.0; b * t_q * c], vec![0.0; stats]);
-            attention::flash_forward(&mut out, &mut lse, q, kv, &p);
+            attention::flash_forward(&mut out, &mut lse, q, kv, key, &p);
             (out, lse)
         };
         let (out, lse) = forward(&q, &kv);
         let dy = randv(&mut rng, out.len(), -1.0, 1.0);
         let (mut dq, mut dkv, mut delta) = (vec![0.0; q.len()], vec![0.0; kv.len()], vec![0.0; stats]);
-        attention::flash_backward_dq(&mut dq, &mut delta, &q, &kv, (&out, &dy, &lse), &p);
-        attention::flash_backward_dkv(&mut dkv, &q, &kv, (&dy, &lse, &delta), &p);
-        let case = format!("T {t_q}×{t_k}, packed {packed}, causal {causal}");
+        attention::flash_backward_dq(&mut dq, &mut delta, &q, &kv, (&out, &dy, &lse), key, &p);
+        attention::flash_backward_dkv(&mut dkv, &q, &kv, (&dy, &lse, &delta), key, &p);
+        let case = format!("T {t_q}×{t_k}, packed {packed}, causal {causal}, dropout {drop}");
         if packed {
             // One buffer feeds q, k and v: its gradient is the sum, and dq, dkv fill disjoint columns.
             let both: Vec<f64> = dq.iter().zip(&dkv).map(|(a, b)| a + b).collect();
@@ -141,4 +147,37 @@ fn fused_attention_backward_matches_finite_differences() {
             assert_grad(&format!("{case}: dk, dv"), &dkv, &numeric_grad(&kv, |x| dot(&forward(&q, x).0, &dy)));
         }
     }
+}
+
+/// Attention dropout keeps the expectation: over many keys, the mean output is the output
+/// without dropout (each weight kept with probability 1 − p and scaled by 1/(1 − p)), and
+/// about p of the weights are dropped.
+#[test]
+fn fused_attention_dropout_is_unbiased() {
+    use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
+    let mut rng = Rng::new(16);
+    let (b, h, t, c) = (1, 2, 6, 8);
+    let layout = FlashLayout::packed_qkv(h, c, true);
+    let mut p = layout.params("unbiased", &[b, t, 3 * c], &[b, t, 3 * c], &[b, t, c]).unwrap();
+    let qkv = randv(&mut rng, b * t * 3 * c, -1.0, 1.0);
+    let run = |p: &downhill::ops::attention::flash::FlashParams, key: u32| {
+        let (mut out, mut lse) = (vec![0.0f64; b * t * c], vec![0.0; b * h * t]);
+        attention::flash_forward(&mut out, &mut lse, &qkv, &qkv, key, p);
+        out
+    };
+    let plain = run(&p, 0);
+    let drop = 0.25;
+    (p.drop_threshold, p.drop_scale) = ((drop as f64 * 4_294_967_296.0) as u32, 1.0 / (1.0 - drop));
+    let draws = 4000;
+    let mut mean = vec![0.0; plain.len()];
+    let mut changed = 0;
+    for key in 0..draws {
+        let out = run(&p, downhill::rng::dropout_key(7, key));
+        changed += (out != plain) as usize;
+        mean.iter_mut().zip(&out).for_each(|(m, o)| *m += o / draws as f64);
+    }
+    let scale = plain.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = mean.iter().zip(&plain).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 0.05 * scale, "mean over {draws} keys off by {worst} (outputs up to {scale})");
+    assert!(changed > draws as usize * 9 / 10, "dropout changes the output for almost every key: {changed}");
 }

@@ -466,3 +466,54 @@ fn the_gpt_preset_is_nanogpts_model_and_initialisation() {
         .to_string();
     assert!(e.contains("not divisible by n_head 3"), "{e}");
 }
+
+/// `gpt(…, dropout=p)` is nanoGPT's model with its four dropouts (after the embeddings, of the
+/// attention probabilities, after each block's two projections): in training the same masks on
+/// both paths (so one step's loss and gradients agree), in evaluation none (the output of the
+/// same weights without dropout).
+#[test]
+fn a_gpt_with_dropout_masks_the_same_on_both_paths() {
+    let text = "gpt(n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.2)";
+    let (v, t, batch) = (11, 8, 3);
+    let expanded = downhill::nn::gpt::expand(text, v).unwrap().unwrap();
+    assert_eq!(expanded.matches("dropout(0.2)").count(), 5, "{expanded}");
+    assert_eq!(expanded.matches("causal_self_attention(2, std=0.02, proj_std=0.01, dropout=0.2)").count(), 2);
+    let mut rng = common::Rng::new(4);
+    let ids: Vec<f32> = (0..batch * t).map(|_| rng.below(v as u32) as f32).collect();
+    let targets: Vec<u32> = (0..batch * t).map(|_| rng.below(v as u32)).collect();
+    fn run<B: Backend>(
+        be: &B,
+        text: &str,
+        ids: &[f32],
+        targets: &[u32],
+        (v, t, batch): (usize, usize, usize),
+    ) -> Vec<Tensor> {
+        let expanded = downhill::nn::gpt::expand(text, v).unwrap().unwrap();
+        let spec = ModelSpec::parse(&expanded, &[t], v, Init::TorchDefault).unwrap();
+        let mut model = Model::new(be, spec, 3).unwrap();
+        let x = be.upload(&Tensor::from_vec(&[batch, t], ids.to_vec()).unwrap()).unwrap();
+        let labels = be.upload_labels(targets, v).unwrap();
+        let eval = be.read(model.forward(be, &x, false).unwrap()).unwrap();
+        let train = be.read(model.forward(be, &x, true).unwrap()).unwrap();
+        model.loss(be, LossKind::CrossEntropy, &Target::Labels(&labels)).unwrap();
+        model.zero_grad(be).unwrap();
+        model.backward(be, &x, false).unwrap();
+        let mut out = vec![eval, train, be.read(model.loss_tensor().unwrap()).unwrap()];
+        out.extend(model.grads.read_all(be).unwrap().into_iter().map(|(_, g)| g));
+        out
+    }
+    let dims = (v, t, batch);
+    let cpu = run(&CpuBackend::new(), text, &ids, &targets, dims);
+    let plain = run(&CpuBackend::new(), "gpt(n_layer=2, n_head=2, n_embd=16, block_size=8)", &ids, &targets, dims);
+    assert_eq!(cpu[0].data(), plain[0].data(), "evaluation: no dropout, the same weights");
+    let moved = cpu[1].data().iter().zip(plain[1].data()).filter(|(a, b)| a != b).count();
+    assert!(moved > cpu[1].data().len() / 2, "training: dropout changes the output ({moved} values)");
+    let Some(be) = gpu() else { return };
+    let gpu = run(be, text, &ids, &targets, dims);
+    for (k, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
+        let largest = a.data().iter().fold(0.0f64, |m, x| m.max(x.abs() as f64));
+        let want: Vec<f64> = a.data().iter().map(|&x| x as f64).collect();
+        let (err, i) = worst_relative(b.data(), &want, 0.1 * largest);
+        assert!(err < 1e-4, "tensor {k}: element {i}: gpu {} cpu {} ({err:e})", b.data()[i], a.data()[i]);
+    }
+}

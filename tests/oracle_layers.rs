@@ -145,13 +145,13 @@ fn flash_case<B: Backend>(be: &B, case: &Value, causal: bool, check: &mut impl F
     let kv = be.upload(&pack(&[&k, &v])).unwrap();
     let layout = FlashLayout { heads: h, q_off: 0, k_off: 0, v_off: c, causal };
     let (mut out, mut lse) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&stats_shape(b, h, l)).unwrap());
-    flash_forward(be, &mut out, &mut lse, &qrows, &kv, &layout).unwrap();
+    flash_forward(be, &mut out, &mut lse, &qrows, &kv, &layout, None).unwrap();
     let unpacked = |t: &Tensor, at: usize, n: usize| unpack(t, at, [b, h, n, e]);
     check(format!("{name} flash output"), &unpacked(&be.read(&out).unwrap(), 0, l), &case["output"]);
     let dout = be.upload(&pack(&[&host(&case["grad_output"])])).unwrap();
     let (dq, dkv) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&[b, s, 2 * c]).unwrap());
     let mut delta = be.zeros(&stats_shape(b, h, l)).unwrap();
-    flash_backward(be, &dq, &dkv, &mut delta, &qrows, &kv, &out, &dout, &lse, &layout).unwrap();
+    flash_backward(be, &dq, &dkv, &mut delta, &qrows, &kv, &out, &dout, &lse, &layout, None).unwrap();
     let (dq, dkv) = (be.read(&dq).unwrap(), be.read(&dkv).unwrap());
     for (n, g) in [("query", unpacked(&dq, 0, l)), ("key", unpacked(&dkv, 0, s)), ("value", unpacked(&dkv, c, s))] {
         check(format!("{name} flash grad {n}"), &g, &case["grads"][n]);

@@ -60,8 +60,8 @@ pub struct Kernel {
     pub cpu: CpuTwin,
 }
 
-/// Most storage bindings one kernel has.
-pub const MAX_STORAGE: usize = 7;
+/// Most storage bindings one kernel has (WebGPU's default `maxStorageBuffersPerShaderStage`).
+pub const MAX_STORAGE: usize = 8;
 
 /// One storage buffer of a launch, in binding order: a tensor or a u32 buffer, read or written.
 /// A written tensor is passed by shared reference: both paths write through shared storage, and

@@ -182,7 +182,7 @@ fn attend<B: Backend>(
     let rows = be.view(kv, 0, &[1, t + 1, 2 * c])?;
     let layout = FlashLayout { heads: a.heads, q_off: 0, k_off: 0, v_off: c, causal: false };
     let (mut att, mut lse) = (be.zeros(&[1, 1, c])?, be.zeros(&stats_shape(1, a.heads, 1))?);
-    flash_forward(be, &mut att, &mut lse, &qkv, &rows, &layout)?;
+    flash_forward(be, &mut att, &mut lse, &qkv, &rows, &layout, None)?;
     let mut y = be.zeros(&[1, 1, c])?;
     linear_forward(be, &a.c_proj(), &mut y, &att, proj_params, keys)?;
     Ok(y)

@@ -37,19 +37,21 @@ pub fn expand(text: &str, vocab: usize) -> Result<Option<String>> {
     if !c.is_multiple_of(heads) {
         return Err(bad(format!("n_embd {c} is not divisible by n_head {heads}: each head takes n_embd / n_head")));
     }
-    if dropout > 0.0 {
-        return Err(bad(format!(
-            "dropout={dropout}: nanoGPT also drops attention probabilities, which causal_self_attention does not \
-             do yet; use dropout=0 (the CPU recipe's), or write the model by hand with dropout layers"
-        )));
-    }
     let nb = if bias { String::new() } else { ", bias=false".into() };
     let proj = STD / (2.0 * layers as f64).sqrt();
-    let mut spec = format!("embedding({vocab}, {c}, std={STD:?}) position_embedding({block}, std={STD:?})");
+    // nanoGPT's four dropouts: after the embeddings (`drop`), of the attention probabilities
+    // (`attn_dropout`), after c_proj (`resid_dropout`) and after the MLP (`mlp.dropout`). None
+    // are written at 0, so such a model is the same layers as before dropout existed.
+    let (drop, attn_drop) = if dropout > 0.0 {
+        (format!(" dropout({dropout:?})"), format!(", dropout={dropout:?}"))
+    } else {
+        (String::new(), String::new())
+    };
+    let mut spec = format!("embedding({vocab}, {c}, std={STD:?}) position_embedding({block}, std={STD:?}){drop}");
     for _ in 0..layers {
         spec += &format!(
-            " residual(layernorm({c}{nb}) causal_self_attention({heads}{nb}, std={STD:?}, proj_std={proj:?})) \
-             residual(layernorm({c}{nb}) linear({}{nb}, std={STD:?}) gelu linear({c}{nb}, std={proj:?}))",
+            " residual(layernorm({c}{nb}) causal_self_attention({heads}{nb}, std={STD:?}, proj_std={proj:?}{attn_drop}){drop}) \
+             residual(layernorm({c}{nb}) linear({}{nb}, std={STD:?}) gelu linear({c}{nb}, std={proj:?}){drop})",
             4 * c
         );
     }

@@ -19,7 +19,8 @@ use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::scratch_n;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
-use crate::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashLayout};
+use crate::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout};
+use crate::ops::elementwise::copy_range;
 use crate::rng::Rng;
 
 /// Causal self-attention over a sequence.
@@ -35,10 +36,12 @@ pub struct CausalSelfAttention {
     pub std: Option<f64>,
     /// Initialise `c_proj` normal(0, proj_std) (nanoGPT: 0.02/√(2·n_layer)); None: as `c_attn`.
     pub proj_std: Option<f64>,
+    /// Dropout of the attention probabilities in training (nanoGPT's `attn_dropout`), in [0, 1).
+    pub dropout: f32,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["n_head", "bias", "std", "proj_std"];
+pub const ARGS: &[&str] = &["n_head", "bias", "std", "proj_std", "dropout"];
 
 /// Builds the layer for `input` `[batch, T, C]`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
@@ -48,6 +51,7 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
         bias: args.flag("bias", true)?,
         std: args.optional_float("std", 0.0..f64::INFINITY)?,
         proj_std: args.optional_float("proj_std", 0.0..f64::INFINITY)?,
+        dropout: args.float("dropout", 0.0..1.0, 0.0)? as f32,
     };
     if !layer.dim.is_multiple_of(layer.heads) {
         return Err(Error::InvalidArgument {
@@ -130,11 +134,15 @@ impl Layer for CausalSelfAttention {
         let bias = if self.bias { "" } else { ", bias=false" };
         let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
         let proj = self.proj_std.map_or(String::new(), |s| format!(", proj_std={s:?}"));
-        format!("causal_self_attention({}{bias}{std}{proj})", self.heads)
+        let drop = if self.dropout > 0.0 { format!(", dropout={:?}", self.dropout) } else { String::new() };
+        format!("causal_self_attention({}{bias}{std}{proj}{drop})", self.heads)
     }
 
     fn torch(&self) -> String {
-        format!("CausalSelfAttention(n_embd={}, n_head={}, bias={})", self.dim, self.heads, self.bias)
+        format!(
+            "CausalSelfAttention(n_embd={}, n_head={}, bias={}, dropout={})",
+            self.dim, self.heads, self.bias, self.dropout
+        )
     }
 
     fn decoding(&self) -> crate::nn::layer::Decoding {
@@ -167,21 +175,32 @@ impl Layer for CausalSelfAttention {
 
     /// Kept from forward to backward: c_attn's output `[B, T, 3C]` (q, k, v side by side), the
     /// attention output with its heads merged `[B, T, C]` (c_proj's input), each query's
-    /// log-sum-exp `[B, H, T]`; then the backward's: the attention output's gradient, δ, and
-    /// c_attn's output gradient.
+    /// log-sum-exp `[B, H, T]`, the dropout key the forward drew with `[1]`; then the
+    /// backward's: the attention output's gradient, δ, and c_attn's output gradient.
     fn scratch(&self, input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
         let (b, t) = self.dims(input)?;
         let c = self.dim;
         let stats = stats_shape(b, self.heads, t);
-        Ok(vec![vec![b, t, 3 * c], vec![b, t, c], stats.clone(), vec![b, t, c], stats, vec![b, t, 3 * c]])
+        Ok(vec![vec![b, t, 3 * c], vec![b, t, c], stats.clone(), vec![1], vec![b, t, c], stats, vec![b, t, 3 * c]])
+    }
+
+    fn uses_rng(&self, train: bool) -> bool {
+        train && self.dropout > 0.0
     }
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         self.dims(be.shape(io.x))?;
         let (attn_params, proj_params) = io.params.split_at(self.per_linear());
-        let [qkv, att, lse, ..] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
+        let [qkv, att, lse, key, ..] = scratch_n::<_, 7>(io.scratch, "causal_self_attention")?;
         linear_forward(be, &self.c_attn(), qkv, io.x, attn_params, io.keys)?;
-        flash_forward(be, att, lse, qkv, qkv, &self.layout(true))?;
+        // The backward draws the same mask from the key kept here (it is not given the keys).
+        let dropout = if self.uses_rng(io.train) {
+            copy_range(be, key, 0, io.keys, io.slot, 1)?;
+            Some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 })
+        } else {
+            None
+        };
+        flash_forward(be, att, lse, qkv, qkv, &self.layout(true), dropout)?;
         linear_forward(be, &self.c_proj(), io.y, att, proj_params, io.keys)
     }
 
@@ -190,10 +209,12 @@ impl Layer for CausalSelfAttention {
         let n = self.per_linear();
         let (attn_params, proj_params) = io.params.split_at(n);
         let (attn_grads, proj_grads) = io.grads.split_at_mut(n);
-        let [qkv, att, lse, d_att, delta, d_qkv] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
+        let [qkv, att, lse, key, d_att, delta, d_qkv] = scratch_n::<_, 7>(io.scratch, "causal_self_attention")?;
         // c_proj: its input was the merged heads.
         linear_backward(be, &self.c_proj(), Some(d_att), att, io.dy, proj_params, proj_grads, io.accumulate)?;
-        flash_backward(be, d_qkv, d_qkv, delta, qkv, qkv, att, d_att, lse, &self.layout(true))?;
+        // `io.train` is the last forward's mode: with dropout, it kept its key.
+        let dropout = self.uses_rng(io.train).then_some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 });
+        flash_backward(be, d_qkv, d_qkv, delta, qkv, qkv, att, d_att, lse, &self.layout(true), dropout)?;
         linear_backward(be, &self.c_attn(), io.dx, io.x, d_qkv, attn_params, attn_grads, io.accumulate)
     }
 }
@@ -208,12 +229,13 @@ mod tests {
     /// k, and three [H, T, T] score-sized tensors) took 208 MB.
     #[test]
     fn scratch_is_linear_in_the_sequence_length() {
-        let layer = CausalSelfAttention { dim: 768, heads: 12, bias: true, std: None, proj_std: None };
+        let layer = CausalSelfAttention { dim: 768, heads: 12, bias: true, std: None, proj_std: None, dropout: 0.0 };
         let floats = |t: usize| -> usize {
             layer.scratch(&[1, t, 768], false).unwrap().iter().map(|s| s.iter().product::<usize>()).sum()
         };
-        assert_eq!(floats(1024), 2 * floats(512));
-        assert_eq!(floats(1024), 8 * 1024 * 768 + 2 * 12 * 1024);
-        assert_eq!(floats(1024) * 4, 25_264_128);
+        // Everything but the one-element dropout key doubles with T.
+        assert_eq!(floats(1024) - 1, 2 * (floats(512) - 1));
+        assert_eq!(floats(1024), 8 * 1024 * 768 + 2 * 12 * 1024 + 1);
+        assert_eq!(floats(1024) * 4, 25_264_132);
     }
 }

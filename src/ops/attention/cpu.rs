@@ -4,6 +4,7 @@
 
 use super::flash::{FlashParams, ROWS_PER_GROUP};
 use crate::backend::cpu::float::Float;
+use crate::rng::hash32;
 use rayon::prelude::*;
 
 /// `scores[m, i, j] = −∞` for `j > i`, for scores of `l` query and `s` key positions per matrix.
@@ -202,11 +203,43 @@ macro_rules! widest_simd {
     };
 }
 
-/// One (batch, head) pair of a twin: the geometry, the scale, and which pair.
+/// Attention-probability dropout as the shader draws it (`drop_factor`).
+#[derive(Clone, Copy)]
+struct Dropout {
+    /// ⌊p·2³²⌋; 0: none.
+    threshold: u32,
+    /// 1/(1 − p).
+    scale: f32,
+    /// This call's key.
+    key: u32,
+}
+
+impl Dropout {
+    fn new(p: &FlashParams, key: u32) -> Self {
+        Self { threshold: p.drop_threshold, scale: p.drop_scale, key }
+    }
+
+    /// `w[j] *= factor(base + j)`: 0 or 1/(1 − p) from the hash of the weight's flat index
+    /// (u32, wrapping as the shader's) and the key; nothing without dropout.
+    #[inline(always)]
+    fn apply<F: Float>(&self, w: &mut [F], base: u32) {
+        if self.threshold == 0 {
+            return;
+        }
+        let scale = F::c(self.scale as f64);
+        for (j, v) in w.iter_mut().enumerate() {
+            let keep = hash32(hash32(base.wrapping_add(j as u32)) ^ self.key) >= self.threshold;
+            *v = if keep { *v * scale } else { F::zero() };
+        }
+    }
+}
+
+/// One (batch, head) pair of a twin: the geometry, the scale, the dropout, and which pair.
 #[derive(Clone, Copy)]
 struct Pair<'a, F> {
     g: &'a Geometry,
     scale: F,
+    drop: Dropout,
     b: usize,
     h: usize,
 }
@@ -216,14 +249,25 @@ impl<F: Float> Pair<'_, F> {
     fn stat(&self, i: usize) -> usize {
         (self.b * self.g.heads + self.h) * self.g.l + i
     }
+
+    /// The flat index of weight (i, 0) of this pair in `[B, H, L, S]`, wrapping as the
+    /// shader's u32 arithmetic does.
+    fn weight_base(&self, i: usize) -> u32 {
+        (self.stat(i) as u32).wrapping_mul(self.g.s as u32)
+    }
 }
 
 /// Runs `task` for every (batch, head) pair in parallel; returns their results in pair order.
-fn per_head<F: Float, T: Send>(g: &Geometry, p: &FlashParams, task: impl Fn(Pair<'_, F>) -> T + Sync) -> Vec<T> {
-    let scale = F::c(p.scale as f64);
+fn per_head<F: Float, T: Send>(
+    g: &Geometry,
+    p: &FlashParams,
+    key: u32,
+    task: impl Fn(Pair<'_, F>) -> T + Sync,
+) -> Vec<T> {
+    let (scale, drop) = (F::c(p.scale as f64), Dropout::new(p, key));
     (0..p.batch as usize * g.heads)
         .into_par_iter()
-        .map(|bh| task(Pair { g, scale, b: bh / g.heads, h: bh % g.heads }))
+        .map(|bh| task(Pair { g, scale, drop, b: bh / g.heads, h: bh % g.heads }))
         .collect()
 }
 
@@ -233,7 +277,7 @@ widest_simd!(forward_head_simd => forward_head(pair: Pair<'_, F>, q: &[F], kv: &
 /// keys in tiles of [`ROWS_PER_GROUP`] with a running max and sum per query.
 #[inline(always)]
 fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<F>) {
-    let Pair { g, scale, b, h } = pair;
+    let Pair { g, scale, b, h, .. } = pair;
     let (d, tile) = (g.dim, ROWS_PER_GROUP as usize);
     let head = head_kv(g, kv, b, h);
     let (mut o, mut stats) = (vec![F::zero(); g.l * d], Vec::with_capacity(g.l));
@@ -253,6 +297,8 @@ fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<
                 *sj = (*sj - top).exp_lanes();
                 sum += *sj;
             }
+            // The row sum is taken before dropout; the weights of the values after it.
+            pair.drop.apply(s, pair.weight_base(i).wrapping_add(j0 as u32));
             add_weighted_rows(o, s, &head.v[j0 * d..(j0 + s.len()) * d]);
             m = top;
         }
@@ -264,10 +310,10 @@ fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<
 
 /// `flash_attention_forward`: `out [B, L, H·D]` and `lse [B, H, L]`, one (batch, head) pair
 /// per task.
-pub fn flash_forward<F: Float>(out: &mut [F], lse: &mut [F], q: &[F], kv: &[F], p: &FlashParams) {
+pub fn flash_forward<F: Float>(out: &mut [F], lse: &mut [F], q: &[F], kv: &[F], key: u32, p: &FlashParams) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, |pair| forward_head_simd(pair, q, kv));
+    let heads = per_head(&g, p, key, |pair| forward_head_simd(pair, q, kv));
     for (bh, (o, stats)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for (i, row) in o.chunks_exact(d).enumerate() {
@@ -278,14 +324,33 @@ pub fn flash_forward<F: Float>(out: &mut [F], lse: &mut [F], q: &[F], kv: &[F], 
     }
 }
 
-/// One query's backward quantities over the keys it sees (the lengths of `p` and `ds`): p_j,
-/// and ds_j = p_j (dO · v_j − δ).
+/// One query's backward quantities over the keys it sees (the lengths of `w` and `ds`), with
+/// m_j the dropout factors: the value weights w_j = p_j·m_j, and ds_j = p_j (m_j·dO · v_j − δ).
 #[inline(always)]
-fn probs_and_ds<F: Float>(p: &mut [F], ds: &mut [F], head: &HeadKv<F>, qs: &[F], dout: &[F], (lse, delta): (F, F)) {
-    dots(p, qs, &head.kt, head.stride, 0);
-    p.iter_mut().for_each(|v| *v = (*v - lse).exp_lanes());
+#[allow(clippy::too_many_arguments, reason = "one query's inputs and its two outputs")]
+fn weights_and_ds<F: Float>(
+    w: &mut [F],
+    ds: &mut [F],
+    m: &mut [F],
+    head: &HeadKv<F>,
+    qs: &[F],
+    dout: &[F],
+    (lse, delta): (F, F),
+    (drop, base): (&Dropout, u32),
+) {
+    dots(w, qs, &head.kt, head.stride, 0);
+    w.iter_mut().for_each(|v| *v = (*v - lse).exp_lanes());
     dots(ds, dout, &head.vt, head.stride, 0);
-    ds.iter_mut().zip(p.iter()).for_each(|(v, pj)| *v = *pj * (*v - delta));
+    if drop.threshold == 0 {
+        ds.iter_mut().zip(w.iter()).for_each(|(v, pj)| *v = *pj * (*v - delta));
+        return;
+    }
+    m.fill(F::one());
+    drop.apply(m, base);
+    for ((v, pj), mj) in ds.iter_mut().zip(w.iter_mut()).zip(m.iter()) {
+        *v = *pj * (*mj * *v - delta);
+        *pj = *pj * *mj;
+    }
 }
 
 widest_simd!(dq_head_simd => dq_head(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], lse: &[F]) -> (Vec<F>, Vec<F>));
@@ -293,18 +358,29 @@ widest_simd!(dq_head_simd => dq_head(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[
 /// dq rows `[L, D]` and δ `[L]` of one (batch, head) pair.
 #[inline(always)]
 fn dq_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], lse: &[F]) -> (Vec<F>, Vec<F>) {
-    let Pair { g, scale, b, h } = pair;
+    let Pair { g, scale, b, h, .. } = pair;
     let d = g.dim;
     let head = head_kv(g, kv, b, h);
     let (mut dqs, mut deltas) = (vec![F::zero(); g.l * d], Vec::with_capacity(g.l));
-    let (mut qs, mut pr, mut ds) = (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s]);
+    let (mut qs, mut pr, mut ds, mut m) =
+        (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s], vec![F::zero(); g.s]);
     for (i, acc) in dqs.chunks_exact_mut(d).enumerate() {
         let at = g.out_index(b, i, h);
         let (dor, or) = (&dout[at..at + d], &o[at..at + d]);
         let dl = dor.iter().zip(or).fold(F::zero(), |a, (x, y)| a + *x * *y);
         scaled_query(&mut qs, g, q, (b, i, h), scale);
         let seen = g.visible(i);
-        probs_and_ds(&mut pr[..seen], &mut ds[..seen], &head, &qs, dor, (lse[pair.stat(i)], dl));
+        let drop = (&pair.drop, pair.weight_base(i));
+        weights_and_ds(
+            &mut pr[..seen],
+            &mut ds[..seen],
+            &mut m[..seen],
+            &head,
+            &qs,
+            dor,
+            (lse[pair.stat(i)], dl),
+            drop,
+        );
         add_weighted_rows(acc, &ds[..seen], &head.k[..seen * d]);
         acc.iter_mut().for_each(|v| *v = *v * scale);
         deltas.push(dl);
@@ -319,11 +395,12 @@ pub fn flash_backward_dq<F: Float>(
     q: &[F],
     kv: &[F],
     (o, dout, lse): (&[F], &[F], &[F]),
+    key: u32,
     p: &FlashParams,
 ) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, |pair| dq_head_simd(pair, q, kv, o, dout, lse));
+    let heads = per_head(&g, p, key, |pair| dq_head_simd(pair, q, kv, o, dout, lse));
     for (bh, (rows, deltas)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for (i, row) in rows.chunks_exact(d).enumerate() {
@@ -340,17 +417,28 @@ widest_simd!(dkv_head_simd => dkv_head(pair: Pair<'_, F>, q: &[F], kv: &[F], dou
 /// ascending order as the shader does.
 #[inline(always)]
 fn dkv_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], dout: &[F], lse: &[F], delta: &[F]) -> (Vec<F>, Vec<F>) {
-    let Pair { g, scale, b, h } = pair;
+    let Pair { g, scale, b, h, .. } = pair;
     let d = g.dim;
     let head = head_kv(g, kv, b, h);
     let (mut dk, mut dv) = (vec![F::zero(); g.s * d], vec![F::zero(); g.s * d]);
-    let (mut qs, mut pr, mut ds) = (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s]);
+    let (mut qs, mut pr, mut ds, mut m) =
+        (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s], vec![F::zero(); g.s]);
     for i in 0..g.l {
         let at = g.out_index(b, i, h);
         let dor = &dout[at..at + d];
         scaled_query(&mut qs, g, q, (b, i, h), scale);
         let (stat, seen) = (pair.stat(i), g.visible(i));
-        probs_and_ds(&mut pr[..seen], &mut ds[..seen], &head, &qs, dor, (lse[stat], delta[stat]));
+        let drop = (&pair.drop, pair.weight_base(i));
+        weights_and_ds(
+            &mut pr[..seen],
+            &mut ds[..seen],
+            &mut m[..seen],
+            &head,
+            &qs,
+            dor,
+            (lse[stat], delta[stat]),
+            drop,
+        );
         for (j, (pj, dsj)) in pr[..seen].iter().zip(&ds[..seen]).enumerate() {
             axpy(&mut dv[j * d..(j + 1) * d], *pj, dor);
             axpy(&mut dk[j * d..(j + 1) * d], *dsj, &qs);
@@ -365,11 +453,12 @@ pub fn flash_backward_dkv<F: Float>(
     q: &[F],
     kv: &[F],
     (dout, lse, delta): (&[F], &[F], &[F]),
+    key: u32,
     p: &FlashParams,
 ) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, |pair| dkv_head_simd(pair, q, kv, dout, lse, delta));
+    let heads = per_head(&g, p, key, |pair| dkv_head_simd(pair, q, kv, dout, lse, delta));
     for (bh, (dk, dv)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for j in 0..g.s {
@@ -395,37 +484,47 @@ pub(crate) mod table {
         Ok(())
     }
 
-    /// `flash_attention_forward`: (out, lse, q, kv).
+    /// The dropout key the kernels read (`drop_key` in the shader): element `slot` of `keys`
+    /// as u32 bits, 0 without dropout (then `keys` is not read).
+    fn key(keys: &[f32], p: &FlashParams) -> u32 {
+        if p.drop_threshold == 0 {
+            return 0;
+        }
+        keys.get(p.slot as usize).map_or(0, |k| k.to_bits())
+    }
+
+    /// `flash_attention_forward`: (out, lse, q, kv, keys).
     pub fn flash_attention_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_forward", bytes)?;
-        let [CpuBuf::Write(out), CpuBuf::Write(lse), CpuBuf::Read(q), CpuBuf::Read(kv)] = bufs else {
+        let [CpuBuf::Write(out), CpuBuf::Write(lse), CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(keys)] = bufs
+        else {
             return Err(bad_buffers("flash_attention_forward", bufs));
         };
-        super::flash_forward(out, lse, q, kv, &p);
+        super::flash_forward(out, lse, q, kv, key(keys, &p), &p);
         Ok(())
     }
 
-    /// `flash_attention_backward_dq`: (q, kv, out, dout, lse, dq, delta).
+    /// `flash_attention_backward_dq`: (q, kv, out, dout, lse, dq, delta, keys).
     pub fn flash_attention_backward_dq(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_backward_dq", bytes)?;
-        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(o), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Write(dq), CpuBuf::Write(delta)] =
+        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(o), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Write(dq), CpuBuf::Write(delta), CpuBuf::Read(keys)] =
             bufs
         else {
             return Err(bad_buffers("flash_attention_backward_dq", bufs));
         };
-        super::flash_backward_dq(dq, delta, q, kv, (o, dout, lse), &p);
+        super::flash_backward_dq(dq, delta, q, kv, (o, dout, lse), key(keys, &p), &p);
         Ok(())
     }
 
-    /// `flash_attention_backward_dkv`: (q, kv, dout, lse, delta, dkv).
+    /// `flash_attention_backward_dkv`: (q, kv, dout, lse, delta, dkv, keys).
     pub fn flash_attention_backward_dkv(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_backward_dkv", bytes)?;
-        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Read(delta), CpuBuf::Write(dkv)] =
+        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Read(delta), CpuBuf::Write(dkv), CpuBuf::Read(keys)] =
             bufs
         else {
             return Err(bad_buffers("flash_attention_backward_dkv", bufs));
         };
-        super::flash_backward_dkv(dkv, q, kv, (dout, lse, delta), &p);
+        super::flash_backward_dkv(dkv, q, kv, (dout, lse, delta), key(keys, &p), &p);
         Ok(())
     }
 }

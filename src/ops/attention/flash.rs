@@ -59,6 +59,15 @@ pub struct FlashParams {
     pub causal: u32,
     /// The score scale (1/√D).
     pub scale: f32,
+    /// Attention-probability dropout: ⌊p·2³²⌋, 0 for none (a weight is kept where its hash is
+    /// at least this, as `ops::dropout`).
+    pub drop_threshold: u32,
+    /// 1/(1 − p).
+    pub drop_scale: f32,
+    /// Where the dropout key is in the keys buffer.
+    pub slot: u32,
+    /// Padding to 64 bytes.
+    pub pad0: u32,
 }
 
 /// Where the queries, keys and values of one attention call live: `q` rows of `q_width`
@@ -135,7 +144,56 @@ impl FlashLayout {
             v_off: u(self.v_off),
             causal: self.causal as u32,
             scale: (1.0 / (d as f64).sqrt()) as f32,
+            drop_threshold: 0,
+            drop_scale: 1.0,
+            slot: 0,
+            pad0: 0,
         })
+    }
+}
+
+/// Dropout of the attention probabilities (nanoGPT's `attn_dropout`): weight (b, h, i, j) is
+/// kept, scaled by 1/(1 − p), where `hash32(hash32(index) ^ key) ≥ ⌊p·2³²⌋` with index the
+/// flat position of the weight in `[B, H, L, S]` (u32, wrapping) and key element `slot` of
+/// `keys` (u32 bits as f32, as `ops::dropout` takes them). The row sums of the softmax are not
+/// dropped: out_i = Σ_j p_ij·m_ij·v_j, so the forward and both backward kernels draw the same
+/// mask from the key alone.
+#[derive(Clone, Copy, Debug)]
+pub struct FlashDropout<'a, T> {
+    /// Drop probability, in [0, 1).
+    pub p: f32,
+    /// The keys buffer.
+    pub keys: &'a T,
+    /// This call's key in it.
+    pub slot: usize,
+}
+
+impl<T> FlashDropout<'_, T> {
+    /// Sets `params`' dropout fields, after checking p and the slot.
+    fn apply(&self, params: &mut FlashParams, keys_len: usize) -> Result<()> {
+        crate::ops::dropout::dropout_p(self.p)?;
+        crate::ops::dropout::key_slot(keys_len, self.slot)?;
+        params.drop_threshold = crate::ops::dropout::cpu::threshold(self.p);
+        params.drop_scale = 1.0 / (1.0 - self.p);
+        params.slot = self.slot as u32;
+        Ok(())
+    }
+}
+
+/// The params with `dropout` applied, and the buffer to bind as keys (`fallback`, never read,
+/// without dropout).
+fn with_dropout<'a, B: Backend>(
+    be: &B,
+    mut p: FlashParams,
+    dropout: Option<FlashDropout<'a, B::Tensor>>,
+    fallback: &'a B::Tensor,
+) -> Result<(FlashParams, &'a B::Tensor)> {
+    match dropout {
+        Some(d) if d.p > 0.0 => {
+            d.apply(&mut p, crate::tensor::numel(be.shape(d.keys)))?;
+            Ok((p, d.keys))
+        }
+        _ => Ok((p, fallback)),
     }
 }
 
@@ -155,7 +213,8 @@ pub fn stats_shape(batch: usize, heads: usize, queries: usize) -> Vec<usize> {
 }
 
 /// `out [B, L, H·D]` = attention of the queries in `q` over the keys and values in `kv`
-/// (placed as `layout` says); `lse [B, H, L]` keeps each query's log-sum-exp for the backward.
+/// (placed as `layout` says), with `dropout` of the attention probabilities when given; `lse
+/// [B, H, L]` keeps each query's log-sum-exp for the backward.
 pub fn flash_forward<B: Backend>(
     be: &B,
     out: &mut B::Tensor,
@@ -163,23 +222,26 @@ pub fn flash_forward<B: Backend>(
     q: &B::Tensor,
     kv: &B::Tensor,
     layout: &FlashLayout,
+    dropout: Option<FlashDropout<'_, B::Tensor>>,
 ) -> Result<()> {
     let p = layout.params("flash_attention_forward", be.shape(q), be.shape(kv), be.shape(out))?;
     check_stats("flash_attention_forward", be.shape(lse), &p)?;
+    let (p, keys) = with_dropout(be, p, dropout, q)?;
     be.launch(
         &registry::FLASH_ATTENTION_FORWARD,
         bytemuck::bytes_of(&p),
-        &mut [Arg::Write(out), Arg::Write(lse), Arg::Read(q), Arg::Read(kv)],
+        &mut [Arg::Write(out), Arg::Write(lse), Arg::Read(q), Arg::Read(kv), Arg::Read(keys)],
         grid(&p, p.l)?,
     )
 }
 
-/// The gradients of [`flash_forward`] from the output gradient `dout` (laid out like `out`):
+/// The gradients of [`flash_forward`] (given the same `dropout`, so the same mask is drawn)
+/// from the output gradient `dout` (laid out like `out`):
 /// dq into `dq` (laid out like `q`), dk and dv into `dkv` (laid out like `kv`; the two may be
 /// one tensor when q and kv were, which is why both are shared references: kernels write
 /// through shared storage). Columns outside the heads are not touched. `delta` `[B, H, L]` is
 /// scratch.
-#[allow(clippy::too_many_arguments, reason = "the forward's inputs and output, and the three gradients")]
+#[allow(clippy::too_many_arguments, reason = "the forward's inputs, output and dropout, and the three gradients")]
 pub fn flash_backward<B: Backend>(
     be: &B,
     dq: &B::Tensor,
@@ -191,6 +253,7 @@ pub fn flash_backward<B: Backend>(
     dout: &B::Tensor,
     lse: &B::Tensor,
     layout: &FlashLayout,
+    dropout: Option<FlashDropout<'_, B::Tensor>>,
 ) -> Result<()> {
     let op = "flash_attention_backward";
     let p = layout.params(op, be.shape(q), be.shape(kv), be.shape(out))?;
@@ -210,6 +273,7 @@ pub fn flash_backward<B: Backend>(
     }
     check_stats(op, be.shape(lse), &p)?;
     check_stats(op, be.shape(delta), &p)?;
+    let (p, keys) = with_dropout(be, p, dropout, q)?;
     be.launch(
         &registry::FLASH_ATTENTION_BACKWARD_DQ,
         bytemuck::bytes_of(&p),
@@ -221,13 +285,22 @@ pub fn flash_backward<B: Backend>(
             Arg::Read(lse),
             Arg::Write(dq),
             Arg::Write(delta),
+            Arg::Read(keys),
         ],
         grid(&p, p.l)?,
     )?;
     be.launch(
         &registry::FLASH_ATTENTION_BACKWARD_DKV,
         bytemuck::bytes_of(&p),
-        &mut [Arg::Read(q), Arg::Read(kv), Arg::Read(dout), Arg::Read(lse), Arg::Read(delta), Arg::Write(dkv)],
+        &mut [
+            Arg::Read(q),
+            Arg::Read(kv),
+            Arg::Read(dout),
+            Arg::Read(lse),
+            Arg::Read(delta),
+            Arg::Write(dkv),
+            Arg::Read(keys),
+        ],
         grid(&p, p.s)?,
     )
 }
