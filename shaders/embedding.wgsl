@@ -28,26 +28,57 @@ fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     out[t] = in1[u32(idx[r]) * p.dim + t % p.dim];
 }
 
-// out = dweight [V, D]: each element sums in1 = dy [R, D] over the rows whose index is its row.
-@compute @workgroup_size(WG)
-fn embedding_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = flat_index(gid, nwg);
-    if (t >= p.vocab * p.dim) {
-        return;
+// out = dweight [V, D]: row v sums in1 = dy [R, D] over the rows r whose index is v, in
+// ascending r (the CPU twin's order). One workgroup per vocabulary row: it scans the indices
+// EMB_THREADS at a time into a flag per row, then every invocation walks the flags in order
+// and adds the matching rows into the columns it owns (k ≡ its id mod EMB_THREADS), EMB_COLS
+// columns at a time. V·R index reads in all, not V·D·R; no atomics.
+const EMB_THREADS: u32 = 64u;
+const EMB_COLS: u32 = 2048u;
+var<workgroup> emb_acc: array<f32, 2048>;
+var<workgroup> emb_flags: array<u32, 64>;
+
+@compute @workgroup_size(64)
+fn embedding_backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let v = wid.x + wid.y * nwg.x;  // the grid folds into two dimensions past the limit
+    if (v >= p.vocab) {
+        return;  // the whole workgroup
     }
-    let v = t / p.dim;
-    let k = t % p.dim;
-    var acc = 0.0;
-    if (v != p.padding_idx) {
-        for (var r = 0u; r < p.rows; r++) {
-            if (u32(idx[r]) == v) {
-                acc += in1[r * p.dim + k];
+    let t = lid.x;
+    let counted = v != p.padding_idx;  // the padding row's gradient is 0
+    for (var c0 = 0u; c0 < p.dim; c0 += EMB_COLS) {
+        let cols = min(EMB_COLS, p.dim - c0);
+        for (var k = t; k < cols; k += EMB_THREADS) {
+            emb_acc[k] = 0.0;
+        }
+        if (counted) {
+            for (var r0 = 0u; r0 < p.rows; r0 += EMB_THREADS) {
+                workgroupBarrier();
+                let r = r0 + t;
+                emb_flags[t] = select(0u, 1u, r < p.rows && u32(idx[r]) == v);
+                workgroupBarrier();
+                for (var m = 0u; m < EMB_THREADS; m++) {
+                    if (emb_flags[m] != 0u) {
+                        let row = (r0 + m) * p.dim + c0;
+                        for (var k = t; k < cols; k += EMB_THREADS) {
+                            emb_acc[k] += in1[row + k];
+                        }
+                    }
+                }
             }
         }
-    }
-    if (p.accumulate != 0u) {
-        out[t] = out[t] + acc;
-    } else {
-        out[t] = acc;
+        for (var k = t; k < cols; k += EMB_THREADS) {
+            let o = v * p.dim + c0 + k;
+            if (p.accumulate != 0u) {
+                out[o] = out[o] + emb_acc[k];
+            } else {
+                out[o] = emb_acc[k];
+            }
+        }
+        workgroupBarrier();
     }
 }

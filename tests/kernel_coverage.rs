@@ -209,6 +209,17 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
             out.push((format!("flash attention {i} {n}"), be.read(t).unwrap()));
         }
     }
+    // The embedding's weight gradient past one workgroup's index chunk (R = 150 > 64 rows) and
+    // column block (D = 2100 > 2048), with a padding row, accumulating onto what is there.
+    use downhill::ops::embedding::embedding_backward;
+    for (v, d, r) in [(7, 130, 150), (3, 2100, 70)] {
+        let idx: Vec<f32> = (0..r).map(|_| rng.below(v as u32) as f32).collect();
+        let idx = be.upload(&Tensor::from_vec(&[r], idx).unwrap()).unwrap();
+        let dy = be.upload(&Tensor::from_vec(&[r, d], rng.vec_f32(r * d, -1.0, 1.0)).unwrap()).unwrap();
+        let mut dw = be.upload(&Tensor::from_vec(&[v, d], rng.vec_f32(v * d, -1.0, 1.0)).unwrap()).unwrap();
+        embedding_backward(be, &mut dw, &idx, &dy, Some(2), true).unwrap();
+        out.push((format!("embedding backward {v}x{d} over {r} rows"), be.read(&dw).unwrap()));
+    }
     let mut c = be.zeros(&[4, 7]).unwrap();
     elementwise::fill(be, &mut c, 0.25).unwrap();
     elementwise::scale(be, &mut c, 3.0).unwrap();

@@ -71,6 +71,9 @@ pub fn embedding_forward<B: Backend>(be: &B, out: &mut B::Tensor, idx: &B::Tenso
     be.launch(&registry::EMBEDDING_FORWARD, bytemuck::bytes_of(&p), args, Grid::Items(n))
 }
 
+/// Invocations per vocabulary row of the backward kernel (`EMB_THREADS` in embedding.wgsl).
+const EMBEDDING_BACKWARD_THREADS: usize = 64;
+
 /// `dweight[v, :] (+)= Σ_{r: idx[r] = v} dy[r, :]`; the `padding_idx` row gets nothing.
 pub fn embedding_backward<B: Backend>(
     be: &B,
@@ -83,7 +86,11 @@ pub fn embedding_backward<B: Backend>(
     let mut p = check("embedding_backward", be.shape(idx), be.shape(dweight), be.shape(dy))?;
     p.padding_idx = padding_idx.map_or(u32::MAX, |v| v as u32);
     p.accumulate = accumulate as u32;
-    let n = p.vocab as usize * p.dim as usize;
+    // One workgroup of EMBEDDING_BACKWARD_THREADS per vocabulary row (see the shader).
+    let grid = Grid::Blocks {
+        items: p.vocab as usize * EMBEDDING_BACKWARD_THREADS,
+        per_group: EMBEDDING_BACKWARD_THREADS as u32,
+    };
     let args = &mut [Arg::Write(dweight), Arg::Read(idx), Arg::Read(dy)];
-    be.launch(&registry::EMBEDDING_BACKWARD, bytemuck::bytes_of(&p), args, Grid::Items(n))
+    be.launch(&registry::EMBEDDING_BACKWARD, bytemuck::bytes_of(&p), args, grid)
 }
