@@ -28,27 +28,27 @@ struct FlashParams {
     drop_threshold: u32,  // attention dropout: floor(p·2^32), 0 for none
     drop_scale: f32,      // 1/(1 − p)
     slot: u32,            // the dropout key's index in `keys`
-    pad0: u32,
+    key_mask: u32,        // 1: `mask` [B, S] is bound (0.0 marks a padding key)
 }
 
 @group(0) @binding(0) var<uniform> p: FlashParams;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;      // [B, L, H·D]
-@group(0) @binding(2) var<storage, read_write> lse: array<f32>;      // [B, H, L]
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;    // [2, B, H, L]: lse, then δ = dO_i · o_i
 @group(0) @binding(3) var<storage, read> q: array<f32>;              // [B, L, q_width]
 @group(0) @binding(4) var<storage, read> kv: array<f32>;             // [B, S, kv_width]
 @group(0) @binding(5) var<storage, read> o_in: array<f32>;           // the forward's out
 @group(0) @binding(6) var<storage, read> dout: array<f32>;           // its gradient
-@group(0) @binding(7) var<storage, read> lse_in: array<f32>;         // the forward's lse
+@group(0) @binding(7) var<storage, read> stats_in: array<f32>;       // stats, read-only (dk/dv)
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;       // laid out like q
-@group(0) @binding(9) var<storage, read_write> delta: array<f32>;    // [B, H, L]: dO_i · o_i
-@group(0) @binding(10) var<storage, read> delta_in: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dkv: array<f32>;     // laid out like kv
 @group(0) @binding(12) var<storage, read> keys: array<f32>;          // dropout keys (u32 bits)
+@group(0) @binding(13) var<storage, read> mask: array<f32>;          // key mask [B, S]
 
 const ROWS: u32 = 64u;           // positions per workgroup (ROWS_PER_GROUP in flash.rs)
 const HEAD_DIM_MAX: u32 = 128u;  // HEAD_DIM_MAX in flash.rs
 const TILE_ELEMS: u32 = 1792u;   // floats per tile array: 2 of them + stats stay under 16 KiB
 const NEG_BIG: f32 = -3.4028235e38;
+const POS_BIG: f32 = 3.4028235e38;  // the lse of a query that sees no key: every exp(s − lse) is 0
 
 var<workgroup> tile_a: array<f32, 1792>;  // keys (forward, dq) or scaled queries (dk/dv)
 var<workgroup> tile_b: array<f32, 1792>;  // values (forward, dq) or output gradients (dk/dv)
@@ -81,6 +81,16 @@ fn out_index(b: u32, i: u32, h: u32, d: u32) -> u32 {
 
 fn stat_index(b: u32, h: u32, i: u32) -> u32 {
     return (b * p.heads + h) * p.l + i;
+}
+
+// Where δ of query i is in stats (after every lse).
+fn delta_index(b: u32, h: u32, i: u32) -> u32 {
+    return p.batch * p.heads * p.l + stat_index(b, h, i);
+}
+
+// Whether key j of batch row b can be attended to (the key mask; every key without one).
+fn key_on(b: u32, j: u32) -> bool {
+    return p.key_mask == 0u || mask[b * p.s + j] != 0.0;
 }
 
 // The dropout factor of weight (b, h, i, j): 0 or 1/(1 − p), as dropout.wgsl draws it from the
@@ -143,6 +153,9 @@ fn flash_attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local
         if (live) {
             let end = min(j0 + rows, visible(i));
             for (var j = j0; j < end; j++) {
+                if (!key_on(b, j)) {
+                    continue;
+                }
                 let base = (j - j0) * p.dim;
                 var s = 0.0;
                 for (var d = 0u; d < p.dim; d++) {
@@ -166,10 +179,11 @@ fn flash_attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local
         }
     }
     if (live) {
+        let seen_any = l > 0.0;  // false only when the mask hides every key from this query
         for (var d = 0u; d < p.dim; d++) {
-            out[out_index(b, i, h, d)] = o[d] / l;
+            out[out_index(b, i, h, d)] = select(0.0, o[d] / l, seen_any);
         }
-        lse[stat_index(b, h, i)] = m + log(l);
+        stats[stat_index(b, h, i)] = select(POS_BIG, m + log(l), seen_any);
     }
 }
 
@@ -191,8 +205,8 @@ fn flash_attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(l
             dor[d] = dout[out_index(b, i, h, d)];
             dl += dor[d] * o_in[out_index(b, i, h, d)];
         }
-        li = lse_in[stat_index(b, h, i)];
-        delta[stat_index(b, h, i)] = dl;
+        li = stats[stat_index(b, h, i)];
+        stats[delta_index(b, h, i)] = dl;
     }
     let key = drop_key();
     let rows = tile_rows();
@@ -204,6 +218,9 @@ fn flash_attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(l
         if (live) {
             let end = min(j0 + rows, visible(i));
             for (var j = j0; j < end; j++) {
+                if (!key_on(b, j)) {
+                    continue;
+                }
                 let base = (j - j0) * p.dim;
                 var s = 0.0;
                 var dp = 0.0;
@@ -232,7 +249,7 @@ fn flash_attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
     let b = wid.y / p.heads;
     let h = wid.y % p.heads;
     let j = wid.x * ROWS + lid.x;
-    let live = j < p.s;
+    let live = j < p.s && key_on(b, j);  // a masked key gets zero gradients
     var kr: array<f32, HEAD_DIM_MAX>;
     var vr: array<f32, HEAD_DIM_MAX>;
     var dk: array<f32, HEAD_DIM_MAX>;
@@ -272,8 +289,8 @@ fn flash_attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
             var ls = 0.0;
             var dl = 0.0;
             if (i < p.l) {
-                ls = lse_in[stat_index(b, h, i)];
-                dl = delta_in[stat_index(b, h, i)];
+                ls = stats_in[stat_index(b, h, i)];
+                dl = stats_in[delta_index(b, h, i)];
             }
             tile_stats[lid.x] = ls;
             tile_stats[ROWS + lid.x] = dl;
@@ -304,7 +321,7 @@ fn flash_attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
             }
         }
     }
-    if (live) {
+    if (j < p.s) {
         for (var d = 0u; d < p.dim; d++) {
             dkv[kv_index(b, j, p.k_off, h, d)] = dk[d];
             dkv[kv_index(b, j, p.v_off, h, d)] = dv[d];

@@ -105,7 +105,9 @@ fn fused_attention_backward_matches_finite_differences() {
     // q, k, v packed side by side in one [B, T, 3C] buffer (c_attn's output), causal; and a
     // non-causal cross case (3 queries over 7 keys in their own buffer, values at a column
     // offset), whose two gradients go to two buffers; each without and with dropout of the
-    // attention probabilities (a fixed key: a fixed mask, so the function is differentiable).
+    // attention probabilities (a fixed key: a fixed mask, so the function is differentiable);
+    // the non-packed ones also with a key mask that hides keys 1 and 4 of the first batch row
+    // and every key of the second (whose outputs are then 0).
     use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
     let mut rng = Rng::new(15);
     let (b, h, d) = (2, 2, 3);
@@ -126,26 +128,60 @@ fn fused_attention_backward_matches_finite_differences() {
         }
         let q = randv(&mut rng, q_shape.iter().product(), -1.5, 1.5);
         let kv = if packed { q.clone() } else { randv(&mut rng, kv_shape.iter().product(), -1.5, 1.5) };
-        let stats = b * h * t_q;
-        let forward = |q: &[f64], kv: &[f64]| {
-            let (mut out, mut lse) = (vec![0.0; b * t_q * c], vec![0.0; stats]);
-            attention::flash_forward(&mut out, &mut lse, q, kv, key, &p);
-            (out, lse)
-        };
-        let (out, lse) = forward(&q, &kv);
-        let dy = randv(&mut rng, out.len(), -1.0, 1.0);
-        let (mut dq, mut dkv, mut delta) = (vec![0.0; q.len()], vec![0.0; kv.len()], vec![0.0; stats]);
-        attention::flash_backward_dq(&mut dq, &mut delta, &q, &kv, (&out, &dy, &lse), key, &p);
-        attention::flash_backward_dkv(&mut dkv, &q, &kv, (&dy, &lse, &delta), key, &p);
-        let case = format!("T {t_q}×{t_k}, packed {packed}, causal {causal}, dropout {drop}");
-        if packed {
-            // One buffer feeds q, k and v: its gradient is the sum, and dq, dkv fill disjoint columns.
-            let both: Vec<f64> = dq.iter().zip(&dkv).map(|(a, b)| a + b).collect();
-            assert_grad(&case, &both, &numeric_grad(&q, |x| dot(&forward(x, x).0, &dy)));
-        } else {
-            assert_grad(&format!("{case}: dq"), &dq, &numeric_grad(&q, |x| dot(&forward(x, &kv).0, &dy)));
-            assert_grad(&format!("{case}: dk, dv"), &dkv, &numeric_grad(&kv, |x| dot(&forward(&q, x).0, &dy)));
+        let mask: Vec<f64> = (0..b * t_k).map(|i| if i == 1 || i == 4 || i >= t_k { 0.0 } else { 1.0 }).collect();
+        for masked in [false, true].into_iter().filter(|m| !m || !packed) {
+            let mask = masked.then_some(&mask[..]);
+            let stats = 2 * b * h * t_q;
+            let forward = |q: &[f64], kv: &[f64]| {
+                let (mut out, mut st) = (vec![0.0; b * t_q * c], vec![0.0; stats]);
+                attention::flash_forward(&mut out, &mut st, q, kv, (key, mask), &p);
+                (out, st)
+            };
+            let (out, mut st) = forward(&q, &kv);
+            let dy = randv(&mut rng, out.len(), -1.0, 1.0);
+            let (mut dq, mut dkv) = (vec![0.0; q.len()], vec![0.0; kv.len()]);
+            attention::flash_backward_dq(&mut dq, &mut st, &q, &kv, (&out, &dy), (key, mask), &p);
+            attention::flash_backward_dkv(&mut dkv, &q, &kv, (&dy, &st), (key, mask), &p);
+            let case = format!("T {t_q}×{t_k}, packed {packed}, causal {causal}, dropout {drop}, masked {masked}");
+            if masked {
+                let second = &out[t_q * c..];
+                assert!(second.iter().all(|v| *v == 0.0), "{case}: a row that sees no key outputs 0");
+            }
+            if packed {
+                // One buffer feeds q, k and v: its gradient is the sum, and dq, dkv fill disjoint columns.
+                let both: Vec<f64> = dq.iter().zip(&dkv).map(|(a, b)| a + b).collect();
+                assert_grad(&case, &both, &numeric_grad(&q, |x| dot(&forward(x, x).0, &dy)));
+            } else {
+                assert_grad(&format!("{case}: dq"), &dq, &numeric_grad(&q, |x| dot(&forward(x, &kv).0, &dy)));
+                assert_grad(&format!("{case}: dk, dv"), &dkv, &numeric_grad(&kv, |x| dot(&forward(&q, x).0, &dy)));
+            }
         }
+    }
+}
+
+/// A key mask is padding: a batch of sequences padded to one length with their padding keys
+/// masked gives, at every real position, what each sequence gives alone (no causal mask: an
+/// encoder's attention, where padding is what the mask is for).
+#[test]
+fn masked_padding_keys_are_as_if_absent() {
+    use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
+    let mut rng = Rng::new(17);
+    let (h, c, t) = (2, 6, 7);
+    let lengths = [7usize, 4];
+    let layout = FlashLayout::packed_qkv(h, c, false);
+    let qkv = randv(&mut rng, lengths.len() * t * 3 * c, -1.0, 1.0);
+    let mask: Vec<f64> = lengths.iter().flat_map(|&n| (0..t).map(move |j| if j < n { 1.0 } else { 0.0 })).collect();
+    let p = layout.params("padding", &[2, t, 3 * c], &[2, t, 3 * c], &[2, t, c]).unwrap();
+    let mut out = vec![0.0; 2 * t * c];
+    attention::flash_forward(&mut out, &mut vec![0.0; 2 * 2 * h * t], &qkv, &qkv, (0, Some(&mask)), &p);
+    for (b, &n) in lengths.iter().enumerate() {
+        let alone = &qkv[b * t * 3 * c..(b * t + n) * 3 * c];
+        let p1 = layout.params("alone", &[1, n, 3 * c], &[1, n, 3 * c], &[1, n, c]).unwrap();
+        let mut want = vec![0.0; n * c];
+        attention::flash_forward(&mut want, &mut vec![0.0; 2 * h * n], alone, alone, (0, None), &p1);
+        let got = &out[b * t * c..(b * t + n) * c];
+        let worst = got.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst < 1e-12, "sequence {b}: padded and masked vs alone differ by {worst}");
     }
 }
 
@@ -161,8 +197,8 @@ fn fused_attention_dropout_is_unbiased() {
     let mut p = layout.params("unbiased", &[b, t, 3 * c], &[b, t, 3 * c], &[b, t, c]).unwrap();
     let qkv = randv(&mut rng, b * t * 3 * c, -1.0, 1.0);
     let run = |p: &downhill::ops::attention::flash::FlashParams, key: u32| {
-        let (mut out, mut lse) = (vec![0.0f64; b * t * c], vec![0.0; b * h * t]);
-        attention::flash_forward(&mut out, &mut lse, &qkv, &qkv, key, p);
+        let (mut out, mut stats) = (vec![0.0f64; b * t * c], vec![0.0; 2 * b * h * t]);
+        attention::flash_forward(&mut out, &mut stats, &qkv, &qkv, (key, None), p);
         out
     };
     let plain = run(&p, 0);

@@ -179,8 +179,14 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     }
     // Fused attention: packed q, k, v over two workgroups and two key tiles (T = 70), causal,
     // without and with dropout of the probabilities (the same mask on both paths); then 3
-    // queries, the last of 9 keys and values in their own buffer, causal and not.
-    use downhill::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout};
+    // queries, the last of 9 keys and values in their own buffer, causal and not, and not
+    // causal with a key mask (keys 2, 5 and 8 of the first batch row hidden, every key of the
+    // second: its outputs 0).
+    use downhill::ops::attention::flash::{
+        flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout, FlashOptions,
+    };
+    let mask: Vec<f32> = (0..2 * 9).map(|i| if i < 9 && i % 3 != 2 { 1.0 } else { 0.0 }).collect();
+    let mask = be.upload(&Tensor::from_vec(&[2, 9], mask).unwrap()).unwrap();
     let keys = [0.5f32, downhill::rng::key_bits(downhill::rng::dropout_key(3, 9))];
     let keys = be.upload(&Tensor::from_vec(&[2], keys.to_vec()).unwrap()).unwrap();
     let cases = [
@@ -188,9 +194,14 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
         (70, 70, FlashLayout::packed_qkv(2, 8, true), 0.3),
         (3, 9, FlashLayout { heads: 2, q_off: 0, k_off: 0, v_off: 8, causal: true }, 0.0),
         (3, 9, FlashLayout { heads: 2, q_off: 0, k_off: 0, v_off: 8, causal: false }, 0.0),
+        (3, 9, FlashLayout { heads: 2, q_off: 0, k_off: 0, v_off: 8, causal: false }, -1.0),
     ];
     for (i, (l, s, layout, drop)) in cases.into_iter().enumerate() {
-        let dropout = || (drop > 0.0).then_some(FlashDropout { p: drop, keys: &keys, slot: 1 });
+        // drop < 0 marks the key-mask case.
+        let opts = || FlashOptions {
+            dropout: (drop > 0.0).then_some(FlashDropout { p: drop, keys: &keys, slot: 1 }),
+            key_mask: (drop < 0.0).then_some(&mask),
+        };
         let packed = layout.k_off != 0;
         let (qw, kvw) = if packed { (24, 24) } else { (8, 16) };
         let q = be.upload(&Tensor::from_vec(&[2, l, qw], rng.vec_f32(2 * l * qw, -1.0, 1.0)).unwrap()).unwrap();
@@ -199,13 +210,13 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
         } else {
             be.upload(&Tensor::from_vec(&[2, s, kvw], rng.vec_f32(2 * s * kvw, -1.0, 1.0)).unwrap()).unwrap()
         };
-        let (mut att, mut lse) = (be.zeros(&[2, l, 8]).unwrap(), be.zeros(&stats_shape(2, 2, l)).unwrap());
-        flash_forward(be, &mut att, &mut lse, &q, &kv, &layout, dropout()).unwrap();
+        let (mut att, mut stats) = (be.zeros(&[2, l, 8]).unwrap(), be.zeros(&stats_shape(2, 2, l)).unwrap());
+        flash_forward(be, &mut att, &mut stats, &q, &kv, &layout, opts()).unwrap();
         let dout = be.upload(&Tensor::from_vec(&[2, l, 8], rng.vec_f32(2 * l * 8, -1.0, 1.0)).unwrap()).unwrap();
-        let (dq, dkv, mut delta) =
-            (be.zeros(&[2, l, qw]).unwrap(), be.zeros(&[2, s, kvw]).unwrap(), be.zeros(&stats_shape(2, 2, l)).unwrap());
-        flash_backward(be, &dq, &dkv, &mut delta, &q, &kv, &att, &dout, &lse, &layout, dropout()).unwrap();
-        for (n, t) in [("out", &att), ("lse", &lse), ("dq", &dq), ("dkv", &dkv), ("delta", &delta)] {
+        let (dq, dkv) = (be.zeros(&[2, l, qw]).unwrap(), be.zeros(&[2, s, kvw]).unwrap());
+        out.push((format!("flash attention {i} lse"), be.read(&stats).unwrap()));
+        flash_backward(be, &dq, &dkv, &stats, &q, &kv, &att, &dout, &layout, opts()).unwrap();
+        for (n, t) in [("out", &att), ("stats", &stats), ("dq", &dq), ("dkv", &dkv)] {
             out.push((format!("flash attention {i} {n}"), be.read(t).unwrap()));
         }
     }

@@ -135,7 +135,7 @@ fn attention_case<B: Backend>(be: &B, case: &Value, check: &mut impl FnMut(Strin
 /// q, k and v: the query packed as `[B, L, H·E]` rows, keys and values side by side in
 /// `[B, S, 2·H·E]` rows; the output and gradients unpacked back to `[B, H, ·, E]`.
 fn flash_case<B: Backend>(be: &B, case: &Value, causal: bool, check: &mut impl FnMut(String, &Tensor, &Value)) {
-    use downhill::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashLayout};
+    use downhill::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashLayout, FlashOptions};
     let name = case["name"].as_str().unwrap();
     let [q, k, v] = ["query", "key", "value"].map(|n| host(&case["inputs"][n]));
     let &[b, h, l, e] = q.shape() else { panic!("{name}: query [B, H, L, E]") };
@@ -144,14 +144,13 @@ fn flash_case<B: Backend>(be: &B, case: &Value, causal: bool, check: &mut impl F
     let qrows = be.upload(&pack(&[&q])).unwrap();
     let kv = be.upload(&pack(&[&k, &v])).unwrap();
     let layout = FlashLayout { heads: h, q_off: 0, k_off: 0, v_off: c, causal };
-    let (mut out, mut lse) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&stats_shape(b, h, l)).unwrap());
-    flash_forward(be, &mut out, &mut lse, &qrows, &kv, &layout, None).unwrap();
+    let (mut out, mut stats) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&stats_shape(b, h, l)).unwrap());
+    flash_forward(be, &mut out, &mut stats, &qrows, &kv, &layout, FlashOptions::default()).unwrap();
     let unpacked = |t: &Tensor, at: usize, n: usize| unpack(t, at, [b, h, n, e]);
     check(format!("{name} flash output"), &unpacked(&be.read(&out).unwrap(), 0, l), &case["output"]);
     let dout = be.upload(&pack(&[&host(&case["grad_output"])])).unwrap();
     let (dq, dkv) = (be.zeros(&[b, l, c]).unwrap(), be.zeros(&[b, s, 2 * c]).unwrap());
-    let mut delta = be.zeros(&stats_shape(b, h, l)).unwrap();
-    flash_backward(be, &dq, &dkv, &mut delta, &qrows, &kv, &out, &dout, &lse, &layout, None).unwrap();
+    flash_backward(be, &dq, &dkv, &stats, &qrows, &kv, &out, &dout, &layout, FlashOptions::default()).unwrap();
     let (dq, dkv) = (be.read(&dq).unwrap(), be.read(&dkv).unwrap());
     for (n, g) in [("query", unpacked(&dq, 0, l)), ("key", unpacked(&dkv, 0, s)), ("value", unpacked(&dkv, c, s))] {
         check(format!("{name} flash grad {n}"), &g, &case["grads"][n]);

@@ -12,7 +12,7 @@ use super::spec::Node;
 use super::Model;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::attention::flash::{flash_forward, stats_shape, FlashLayout};
+use crate::ops::attention::flash::{flash_forward, stats_shape, FlashLayout, FlashOptions};
 use crate::ops::elementwise;
 use crate::tensor::Tensor;
 
@@ -181,8 +181,8 @@ fn attend<B: Backend>(
     elementwise::copy_range(be, kv, t * 2 * c, &qkv, c, 2 * c)?;
     let rows = be.view(kv, 0, &[1, t + 1, 2 * c])?;
     let layout = FlashLayout { heads: a.heads, q_off: 0, k_off: 0, v_off: c, causal: false };
-    let (mut att, mut lse) = (be.zeros(&[1, 1, c])?, be.zeros(&stats_shape(1, a.heads, 1))?);
-    flash_forward(be, &mut att, &mut lse, &qkv, &rows, &layout, None)?;
+    let (mut att, mut stats) = (be.zeros(&[1, 1, c])?, be.zeros(&stats_shape(1, a.heads, 1))?);
+    flash_forward(be, &mut att, &mut stats, &qkv, &rows, &layout, FlashOptions::default())?;
     let mut y = be.zeros(&[1, 1, c])?;
     linear_forward(be, &a.c_proj(), &mut y, &att, proj_params, keys)?;
     Ok(y)

@@ -77,9 +77,9 @@ const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
 const SURFACE_BINDINGS: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (3, W), (4, W)];
 const LN_PARAM_GRAD: &[(u32, Access)] = &[(0, U), (2, W), (5, R), (8, R), (9, R)];
-const FLASH_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R), (12, R)];
-const FLASH_DQ: &[(u32, Access)] = &[(0, U), (3, R), (4, R), (5, R), (6, R), (7, R), (8, W), (9, W), (12, R)];
-const FLASH_DKV: &[(u32, Access)] = &[(0, U), (3, R), (4, R), (6, R), (7, R), (10, R), (11, W), (12, R)];
+const FLASH_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (4, R), (12, R), (13, R)];
+const FLASH_DQ: &[(u32, Access)] = &[(0, U), (2, W), (3, R), (4, R), (5, R), (6, R), (8, W), (12, R), (13, R)];
+const FLASH_DKV: &[(u32, Access)] = &[(0, U), (3, R), (4, R), (6, R), (7, R), (11, W), (12, R), (13, R)];
 
 /// One line per kernel: `NAME: SHADER "entry" BINDINGS => cpu twin;`. Generates the consts and
 /// [`ALL_KERNELS`].

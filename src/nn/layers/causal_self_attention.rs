@@ -19,7 +19,9 @@ use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::scratch_n;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
-use crate::ops::attention::flash::{flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout};
+use crate::ops::attention::flash::{
+    flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout, FlashOptions,
+};
 use crate::ops::elementwise::copy_range;
 use crate::rng::Rng;
 
@@ -174,14 +176,15 @@ impl Layer for CausalSelfAttention {
     }
 
     /// Kept from forward to backward: c_attn's output `[B, T, 3C]` (q, k, v side by side), the
-    /// attention output with its heads merged `[B, T, C]` (c_proj's input), each query's
-    /// log-sum-exp `[B, H, T]`, the dropout key the forward drew with `[1]`; then the
-    /// backward's: the attention output's gradient, δ, and c_attn's output gradient.
+    /// attention output with its heads merged `[B, T, C]` (c_proj's input), the statistics
+    /// `[2, B, H, T]` (each query's log-sum-exp, then the backward's δ), the dropout key the
+    /// forward drew with `[1]`; then the backward's: the attention output's gradient and
+    /// c_attn's output gradient.
     fn scratch(&self, input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
         let (b, t) = self.dims(input)?;
         let c = self.dim;
         let stats = stats_shape(b, self.heads, t);
-        Ok(vec![vec![b, t, 3 * c], vec![b, t, c], stats.clone(), vec![1], vec![b, t, c], stats, vec![b, t, 3 * c]])
+        Ok(vec![vec![b, t, 3 * c], vec![b, t, c], stats, vec![1], vec![b, t, c], vec![b, t, 3 * c]])
     }
 
     fn uses_rng(&self, train: bool) -> bool {
@@ -191,7 +194,7 @@ impl Layer for CausalSelfAttention {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         self.dims(be.shape(io.x))?;
         let (attn_params, proj_params) = io.params.split_at(self.per_linear());
-        let [qkv, att, lse, key, ..] = scratch_n::<_, 7>(io.scratch, "causal_self_attention")?;
+        let [qkv, att, stats, key, ..] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
         linear_forward(be, &self.c_attn(), qkv, io.x, attn_params, io.keys)?;
         // The backward draws the same mask from the key kept here (it is not given the keys).
         let dropout = if self.uses_rng(io.train) {
@@ -200,7 +203,7 @@ impl Layer for CausalSelfAttention {
         } else {
             None
         };
-        flash_forward(be, att, lse, qkv, qkv, &self.layout(true), dropout)?;
+        flash_forward(be, att, stats, qkv, qkv, &self.layout(true), FlashOptions::dropout(dropout))?;
         linear_forward(be, &self.c_proj(), io.y, att, proj_params, io.keys)
     }
 
@@ -209,12 +212,13 @@ impl Layer for CausalSelfAttention {
         let n = self.per_linear();
         let (attn_params, proj_params) = io.params.split_at(n);
         let (attn_grads, proj_grads) = io.grads.split_at_mut(n);
-        let [qkv, att, lse, key, d_att, delta, d_qkv] = scratch_n::<_, 7>(io.scratch, "causal_self_attention")?;
+        let [qkv, att, stats, key, d_att, d_qkv] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
         // c_proj: its input was the merged heads.
         linear_backward(be, &self.c_proj(), Some(d_att), att, io.dy, proj_params, proj_grads, io.accumulate)?;
         // `io.train` is the last forward's mode: with dropout, it kept its key.
         let dropout = self.uses_rng(io.train).then_some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 });
-        flash_backward(be, d_qkv, d_qkv, delta, qkv, qkv, att, d_att, lse, &self.layout(true), dropout)?;
+        let opts = FlashOptions::dropout(dropout);
+        flash_backward(be, d_qkv, d_qkv, stats, qkv, qkv, att, d_att, &self.layout(true), opts)?;
         linear_backward(be, &self.c_attn(), io.dx, io.x, d_qkv, attn_params, attn_grads, io.accumulate)
     }
 }

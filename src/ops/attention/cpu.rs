@@ -234,12 +234,15 @@ impl Dropout {
     }
 }
 
-/// One (batch, head) pair of a twin: the geometry, the scale, the dropout, and which pair.
+/// One (batch, head) pair of a twin: the geometry, the scale, the dropout, its batch row of
+/// the key mask, and which pair.
 #[derive(Clone, Copy)]
 struct Pair<'a, F> {
     g: &'a Geometry,
     scale: F,
     drop: Dropout,
+    /// The key mask's row `[S]` for this batch row (0 marks a padding key).
+    mask: Option<&'a [F]>,
     b: usize,
     h: usize,
 }
@@ -255,19 +258,43 @@ impl<F: Float> Pair<'_, F> {
     fn weight_base(&self, i: usize) -> u32 {
         (self.stat(i) as u32).wrapping_mul(self.g.s as u32)
     }
+
+    /// Zeroes `w[j]` (and `also[j]`) for the padding keys `from + j`.
+    #[inline(always)]
+    fn mask_keys(&self, w: &mut [F], also: Option<&mut [F]>, from: usize) {
+        let Some(mask) = self.mask else { return };
+        let row = &mask[from..from + w.len()];
+        match also {
+            Some(also) => {
+                for ((v, a), m) in w.iter_mut().zip(also.iter_mut()).zip(row) {
+                    if *m == F::zero() {
+                        (*v, *a) = (F::zero(), F::zero());
+                    }
+                }
+            }
+            None => w.iter_mut().zip(row).filter(|(_, m)| **m == F::zero()).for_each(|(v, _)| *v = F::zero()),
+        }
+    }
 }
+
+/// The lse of a query that sees no key (every key masked): every exp(s − lse) is 0.
+const NO_KEYS_LSE: f64 = f32::MAX as f64;
 
 /// Runs `task` for every (batch, head) pair in parallel; returns their results in pair order.
 fn per_head<F: Float, T: Send>(
     g: &Geometry,
     p: &FlashParams,
-    key: u32,
+    (key, mask): (u32, Option<&[F]>),
     task: impl Fn(Pair<'_, F>) -> T + Sync,
 ) -> Vec<T> {
     let (scale, drop) = (F::c(p.scale as f64), Dropout::new(p, key));
     (0..p.batch as usize * g.heads)
         .into_par_iter()
-        .map(|bh| task(Pair { g, scale, drop, b: bh / g.heads, h: bh % g.heads }))
+        .map(|bh| {
+            let b = bh / g.heads;
+            let mask = mask.map(|m| &m[b * g.s..(b + 1) * g.s]);
+            task(Pair { g, scale, drop, mask, b, h: bh % g.heads })
+        })
         .collect()
 }
 
@@ -289,12 +316,19 @@ fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<
         for j0 in (0..seen).step_by(tile) {
             let s = &mut scores[..tile.min(seen - j0)];
             dots(s, &qs, &head.kt, head.stride, j0);
-            let top = s.iter().fold(m, |a, v| if *v > a { *v } else { a });
+            let on = |j: usize| pair.mask.is_none_or(|m| m[j0 + j] != F::zero());
+            let top = s.iter().enumerate().filter(|(j, _)| on(*j)).fold(m, |a, (_, v)| if *v > a { *v } else { a });
+            if top == F::c(f64::NEG_INFINITY) {
+                continue; // every key of the tile is masked (and none before it was seen)
+            }
             let corr = (m - top).exp();
             sum = sum * corr;
             o.iter_mut().for_each(|v| *v = *v * corr);
             for sj in s.iter_mut() {
                 *sj = (*sj - top).exp_lanes();
+            }
+            pair.mask_keys(s, None, j0);
+            for sj in s.iter() {
                 sum += *sj;
             }
             // The row sum is taken before dropout; the weights of the values after it.
@@ -302,18 +336,30 @@ fn forward_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F]) -> (Vec<F>, Vec<
             add_weighted_rows(o, s, &head.v[j0 * d..(j0 + s.len()) * d]);
             m = top;
         }
+        if sum == F::zero() {
+            stats.push(F::c(NO_KEYS_LSE)); // o stays 0: the mask hides every key
+            continue;
+        }
         o.iter_mut().for_each(|v| *v = *v / sum);
         stats.push(m + sum.ln());
     }
     (o, stats)
 }
 
-/// `flash_attention_forward`: `out [B, L, H·D]` and `lse [B, H, L]`, one (batch, head) pair
-/// per task.
-pub fn flash_forward<F: Float>(out: &mut [F], lse: &mut [F], q: &[F], kv: &[F], key: u32, p: &FlashParams) {
+/// `flash_attention_forward`: `out [B, L, H·D]` and the lse half of `stats [2, B, H, L]`, one
+/// (batch, head) pair per task; `key` is the dropout key, `mask` the key mask `[B, S]`.
+pub fn flash_forward<F: Float>(
+    out: &mut [F],
+    stats: &mut [F],
+    q: &[F],
+    kv: &[F],
+    (key, mask): (u32, Option<&[F]>),
+    p: &FlashParams,
+) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, key, |pair| forward_head_simd(pair, q, kv));
+    let lse = stats;
+    let heads = per_head(&g, p, (key, mask), |pair| forward_head_simd(pair, q, kv));
     for (bh, (o, stats)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for (i, row) in o.chunks_exact(d).enumerate() {
@@ -353,6 +399,24 @@ fn weights_and_ds<F: Float>(
     }
 }
 
+/// [`weights_and_ds`] with the padding keys' weights and ds zeroed.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, reason = "one query's inputs and its two outputs")]
+fn masked_weights_and_ds<F: Float>(
+    pair: &Pair<'_, F>,
+    w: &mut [F],
+    ds: &mut [F],
+    m: &mut [F],
+    head: &HeadKv<F>,
+    qs: &[F],
+    dout: &[F],
+    stats: (F, F),
+    i: usize,
+) {
+    weights_and_ds(w, ds, m, head, qs, dout, stats, (&pair.drop, pair.weight_base(i)));
+    pair.mask_keys(w, Some(ds), 0);
+}
+
 widest_simd!(dq_head_simd => dq_head(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], lse: &[F]) -> (Vec<F>, Vec<F>));
 
 /// dq rows `[L, D]` and δ `[L]` of one (batch, head) pair.
@@ -370,17 +434,8 @@ fn dq_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], 
         let dl = dor.iter().zip(or).fold(F::zero(), |a, (x, y)| a + *x * *y);
         scaled_query(&mut qs, g, q, (b, i, h), scale);
         let seen = g.visible(i);
-        let drop = (&pair.drop, pair.weight_base(i));
-        weights_and_ds(
-            &mut pr[..seen],
-            &mut ds[..seen],
-            &mut m[..seen],
-            &head,
-            &qs,
-            dor,
-            (lse[pair.stat(i)], dl),
-            drop,
-        );
+        let stats = (lse[pair.stat(i)], dl);
+        masked_weights_and_ds(&pair, &mut pr[..seen], &mut ds[..seen], &mut m[..seen], &head, &qs, dor, stats, i);
         add_weighted_rows(acc, &ds[..seen], &head.k[..seen * d]);
         acc.iter_mut().for_each(|v| *v = *v * scale);
         deltas.push(dl);
@@ -388,19 +443,22 @@ fn dq_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], 
     (dqs, deltas)
 }
 
-/// `flash_attention_backward_dq`: dq (into q's layout) and δ `[B, H, L]`.
+/// `flash_attention_backward_dq`: dq (into q's layout), and δ into the second half of `stats`
+/// `[2, B, H, L]` (whose first half, the forward's lse, it reads).
 pub fn flash_backward_dq<F: Float>(
     dq: &mut [F],
-    delta: &mut [F],
+    stats: &mut [F],
     q: &[F],
     kv: &[F],
-    (o, dout, lse): (&[F], &[F], &[F]),
-    key: u32,
+    (o, dout): (&[F], &[F]),
+    (key, mask): (u32, Option<&[F]>),
     p: &FlashParams,
 ) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, key, |pair| dq_head_simd(pair, q, kv, o, dout, lse));
+    let (lse, delta) = stats.split_at_mut(stats.len() / 2);
+    let lse: &[F] = lse;
+    let heads = per_head(&g, p, (key, mask), |pair| dq_head_simd(pair, q, kv, o, dout, lse));
     for (bh, (rows, deltas)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for (i, row) in rows.chunks_exact(d).enumerate() {
@@ -428,17 +486,8 @@ fn dkv_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], dout: &[F], lse: &[F
         let dor = &dout[at..at + d];
         scaled_query(&mut qs, g, q, (b, i, h), scale);
         let (stat, seen) = (pair.stat(i), g.visible(i));
-        let drop = (&pair.drop, pair.weight_base(i));
-        weights_and_ds(
-            &mut pr[..seen],
-            &mut ds[..seen],
-            &mut m[..seen],
-            &head,
-            &qs,
-            dor,
-            (lse[stat], delta[stat]),
-            drop,
-        );
+        let stats = (lse[stat], delta[stat]);
+        masked_weights_and_ds(&pair, &mut pr[..seen], &mut ds[..seen], &mut m[..seen], &head, &qs, dor, stats, i);
         for (j, (pj, dsj)) in pr[..seen].iter().zip(&ds[..seen]).enumerate() {
             axpy(&mut dv[j * d..(j + 1) * d], *pj, dor);
             axpy(&mut dk[j * d..(j + 1) * d], *dsj, &qs);
@@ -447,18 +496,20 @@ fn dkv_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], dout: &[F], lse: &[F
     (dk, dv)
 }
 
-/// `flash_attention_backward_dkv`: dk and dv (into kv's layout).
+/// `flash_attention_backward_dkv`: dk and dv (into kv's layout) from `stats` `[2, B, H, L]`
+/// (lse, δ); a masked key gets zeros.
 pub fn flash_backward_dkv<F: Float>(
     dkv: &mut [F],
     q: &[F],
     kv: &[F],
-    (dout, lse, delta): (&[F], &[F], &[F]),
-    key: u32,
+    (dout, stats): (&[F], &[F]),
+    (key, mask): (u32, Option<&[F]>),
     p: &FlashParams,
 ) {
     let g = Geometry::new(p);
     let d = g.dim;
-    let heads = per_head(&g, p, key, |pair| dkv_head_simd(pair, q, kv, dout, lse, delta));
+    let (lse, delta) = stats.split_at(stats.len() / 2);
+    let heads = per_head(&g, p, (key, mask), |pair| dkv_head_simd(pair, q, kv, dout, lse, delta));
     for (bh, (dk, dv)) in heads.into_iter().enumerate() {
         let (b, h) = (bh / g.heads, bh % g.heads);
         for j in 0..g.s {
@@ -493,38 +544,44 @@ pub(crate) mod table {
         keys.get(p.slot as usize).map_or(0, |k| k.to_bits())
     }
 
-    /// `flash_attention_forward`: (out, lse, q, kv, keys).
+    /// The key mask `[B, S]` when the params say one is bound.
+    fn mask<'a>(mask: &'a [f32], p: &FlashParams) -> Option<&'a [f32]> {
+        (p.key_mask != 0).then_some(mask)
+    }
+
+    /// `flash_attention_forward`: (out, stats, q, kv, keys, mask).
     pub fn flash_attention_forward(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_forward", bytes)?;
-        let [CpuBuf::Write(out), CpuBuf::Write(lse), CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(keys)] = bufs
+        let [CpuBuf::Write(out), CpuBuf::Write(stats), CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(keys), CpuBuf::Read(m)] =
+            bufs
         else {
             return Err(bad_buffers("flash_attention_forward", bufs));
         };
-        super::flash_forward(out, lse, q, kv, key(keys, &p), &p);
+        super::flash_forward(out, stats, q, kv, (key(keys, &p), mask(m, &p)), &p);
         Ok(())
     }
 
-    /// `flash_attention_backward_dq`: (q, kv, out, dout, lse, dq, delta, keys).
+    /// `flash_attention_backward_dq`: (stats, q, kv, out, dout, dq, keys, mask).
     pub fn flash_attention_backward_dq(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_backward_dq", bytes)?;
-        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(o), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Write(dq), CpuBuf::Write(delta), CpuBuf::Read(keys)] =
+        let [CpuBuf::Write(stats), CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(o), CpuBuf::Read(dout), CpuBuf::Write(dq), CpuBuf::Read(keys), CpuBuf::Read(m)] =
             bufs
         else {
             return Err(bad_buffers("flash_attention_backward_dq", bufs));
         };
-        super::flash_backward_dq(dq, delta, q, kv, (o, dout, lse), key(keys, &p), &p);
+        super::flash_backward_dq(dq, stats, q, kv, (o, dout), (key(keys, &p), mask(m, &p)), &p);
         Ok(())
     }
 
-    /// `flash_attention_backward_dkv`: (q, kv, dout, lse, delta, dkv, keys).
+    /// `flash_attention_backward_dkv`: (q, kv, dout, stats, dkv, keys, mask).
     pub fn flash_attention_backward_dkv(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: FlashParams = params("flash_attention_backward_dkv", bytes)?;
-        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(dout), CpuBuf::Read(lse), CpuBuf::Read(delta), CpuBuf::Write(dkv), CpuBuf::Read(keys)] =
+        let [CpuBuf::Read(q), CpuBuf::Read(kv), CpuBuf::Read(dout), CpuBuf::Read(stats), CpuBuf::Write(dkv), CpuBuf::Read(keys), CpuBuf::Read(m)] =
             bufs
         else {
             return Err(bad_buffers("flash_attention_backward_dkv", bufs));
         };
-        super::flash_backward_dkv(dkv, q, kv, (dout, lse, delta), key(keys, &p), &p);
+        super::flash_backward_dkv(dkv, q, kv, (dout, stats), (key(keys, &p), mask(m, &p)), &p);
         Ok(())
     }
 }

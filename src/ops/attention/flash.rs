@@ -18,7 +18,9 @@
 //! query tiles in workgroup memory): each gradient element is written by one invocation, so
 //! there are no atomics and the sums have a fixed order. The CPU twins run the same tiles,
 //! parallel over (batch, head). Gradients are written in the layout of what they differentiate:
-//! dq like q, dk and dv like k and v (into `c_attn`'s `[B, T, 3C]` gradient at once).
+//! dq like q, dk and dv like k and v (into `c_attn`'s `[B, T, 3C]` gradient at once). Options
+//! ([`FlashOptions`]): dropout of the probabilities, and a key mask `[B, S]` that hides padding
+//! keys from every query.
 
 use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;
@@ -66,8 +68,8 @@ pub struct FlashParams {
     pub drop_scale: f32,
     /// Where the dropout key is in the keys buffer.
     pub slot: u32,
-    /// Padding to 64 bytes.
-    pub pad0: u32,
+    /// 1: a key mask `[B, S]` is bound (0 for a padding key: no query attends to it).
+    pub key_mask: u32,
 }
 
 /// Where the queries, keys and values of one attention call live: `q` rows of `q_width`
@@ -147,7 +149,7 @@ impl FlashLayout {
             drop_threshold: 0,
             drop_scale: 1.0,
             slot: 0,
-            pad0: 0,
+            key_mask: 0,
         })
     }
 }
@@ -180,21 +182,60 @@ impl<T> FlashDropout<'_, T> {
     }
 }
 
-/// The params with `dropout` applied, and the buffer to bind as keys (`fallback`, never read,
-/// without dropout).
-fn with_dropout<'a, B: Backend>(
+/// What a call adds to plain attention: dropout of the probabilities, and a key mask
+/// `[B, S]` (Hugging Face's `attention_mask`: 1 attends, 0 is padding no query sees; a query
+/// that sees no key at all gets a zero output). `FlashOptions::default()` is neither.
+#[derive(Clone, Copy, Debug)]
+pub struct FlashOptions<'a, T> {
+    /// Dropout of the attention probabilities.
+    pub dropout: Option<FlashDropout<'a, T>>,
+    /// The key mask.
+    pub key_mask: Option<&'a T>,
+}
+
+impl<T> Default for FlashOptions<'_, T> {
+    fn default() -> Self {
+        Self { dropout: None, key_mask: None }
+    }
+}
+
+impl<'a, T> FlashOptions<'a, T> {
+    /// Only dropout (None: plain attention).
+    pub fn dropout(dropout: Option<FlashDropout<'a, T>>) -> Self {
+        Self { dropout, key_mask: None }
+    }
+}
+
+/// The params with `opts` applied, and the buffers to bind as keys and key mask (`fallback`,
+/// never read, for what is not used).
+fn with_options<'a, B: Backend>(
     be: &B,
     mut p: FlashParams,
-    dropout: Option<FlashDropout<'a, B::Tensor>>,
+    opts: FlashOptions<'a, B::Tensor>,
     fallback: &'a B::Tensor,
-) -> Result<(FlashParams, &'a B::Tensor)> {
-    match dropout {
+) -> Result<(FlashParams, &'a B::Tensor, &'a B::Tensor)> {
+    let keys = match opts.dropout {
         Some(d) if d.p > 0.0 => {
             d.apply(&mut p, crate::tensor::numel(be.shape(d.keys)))?;
-            Ok((p, d.keys))
+            d.keys
         }
-        _ => Ok((p, fallback)),
-    }
+        _ => fallback,
+    };
+    let mask = match opts.key_mask {
+        Some(m) => {
+            let want = [p.batch as usize, p.s as usize];
+            if be.shape(m) != want {
+                return Err(shape_error(
+                    "flash_attention",
+                    format!("the key mask {} must be [B, S] = {}", ShapeDisplay(be.shape(m)), ShapeDisplay(&want)),
+                ));
+            }
+            p.key_mask = 1;
+            m
+        }
+        None => fallback,
+    };
+    Ok((p, keys, mask))
 }
 
 /// The grid of `rows` positions per (batch, head): workgroups of [`ROWS_PER_GROUP`] along x,
@@ -207,53 +248,54 @@ fn grid(p: &FlashParams, rows: u32) -> Result<Grid> {
     Ok(Grid::Fixed(rows.div_ceil(ROWS_PER_GROUP), pairs, 1))
 }
 
-/// The shape of the per-query statistics (the row log-sum-exp, the backward's δ): `[B, H, L]`.
+/// The shape of the per-query statistics: `[2, B, H, L]`, each query's log-sum-exp (written
+/// by the forward), then the backward's δ (written by its dq kernel). One tensor, so the dq
+/// kernel stays within eight storage buffers.
 pub fn stats_shape(batch: usize, heads: usize, queries: usize) -> Vec<usize> {
-    vec![batch, heads, queries]
+    vec![2, batch, heads, queries]
 }
 
 /// `out [B, L, H·D]` = attention of the queries in `q` over the keys and values in `kv`
-/// (placed as `layout` says), with `dropout` of the attention probabilities when given; `lse
-/// [B, H, L]` keeps each query's log-sum-exp for the backward.
+/// (placed as `layout` says), with `opts`' dropout and key mask; `stats` ([`stats_shape`])
+/// keeps each query's log-sum-exp for the backward.
 pub fn flash_forward<B: Backend>(
     be: &B,
     out: &mut B::Tensor,
-    lse: &mut B::Tensor,
+    stats: &mut B::Tensor,
     q: &B::Tensor,
     kv: &B::Tensor,
     layout: &FlashLayout,
-    dropout: Option<FlashDropout<'_, B::Tensor>>,
+    opts: FlashOptions<'_, B::Tensor>,
 ) -> Result<()> {
     let p = layout.params("flash_attention_forward", be.shape(q), be.shape(kv), be.shape(out))?;
-    check_stats("flash_attention_forward", be.shape(lse), &p)?;
-    let (p, keys) = with_dropout(be, p, dropout, q)?;
+    check_stats("flash_attention_forward", be.shape(stats), &p)?;
+    let (p, keys, mask) = with_options(be, p, opts, q)?;
     be.launch(
         &registry::FLASH_ATTENTION_FORWARD,
         bytemuck::bytes_of(&p),
-        &mut [Arg::Write(out), Arg::Write(lse), Arg::Read(q), Arg::Read(kv), Arg::Read(keys)],
+        &mut [Arg::Write(out), Arg::Write(stats), Arg::Read(q), Arg::Read(kv), Arg::Read(keys), Arg::Read(mask)],
         grid(&p, p.l)?,
     )
 }
 
-/// The gradients of [`flash_forward`] (given the same `dropout`, so the same mask is drawn)
-/// from the output gradient `dout` (laid out like `out`):
-/// dq into `dq` (laid out like `q`), dk and dv into `dkv` (laid out like `kv`; the two may be
-/// one tensor when q and kv were, which is why both are shared references: kernels write
-/// through shared storage). Columns outside the heads are not touched. `delta` `[B, H, L]` is
-/// scratch.
-#[allow(clippy::too_many_arguments, reason = "the forward's inputs, output and dropout, and the three gradients")]
+/// The gradients of [`flash_forward`] (given the same `opts`, so the same dropout mask is
+/// drawn) from the output gradient `dout` (laid out like `out`): dq into `dq` (laid out like
+/// `q`), dk and dv into `dkv` (laid out like `kv`; the two may be one tensor when q and kv
+/// were, which is why both are shared references: kernels write through shared storage).
+/// Columns outside the heads are not touched. `stats` is the forward's; the backward writes
+/// its δ half.
+#[allow(clippy::too_many_arguments, reason = "the forward's inputs, output and options, and the three gradients")]
 pub fn flash_backward<B: Backend>(
     be: &B,
     dq: &B::Tensor,
     dkv: &B::Tensor,
-    delta: &mut B::Tensor,
+    stats: &B::Tensor,
     q: &B::Tensor,
     kv: &B::Tensor,
     out: &B::Tensor,
     dout: &B::Tensor,
-    lse: &B::Tensor,
     layout: &FlashLayout,
-    dropout: Option<FlashDropout<'_, B::Tensor>>,
+    opts: FlashOptions<'_, B::Tensor>,
 ) -> Result<()> {
     let op = "flash_attention_backward";
     let p = layout.params(op, be.shape(q), be.shape(kv), be.shape(out))?;
@@ -271,21 +313,20 @@ pub fn flash_backward<B: Backend>(
             format!("dout {} must match out {}", ShapeDisplay(be.shape(dout)), ShapeDisplay(be.shape(out))),
         ));
     }
-    check_stats(op, be.shape(lse), &p)?;
-    check_stats(op, be.shape(delta), &p)?;
-    let (p, keys) = with_dropout(be, p, dropout, q)?;
+    check_stats(op, be.shape(stats), &p)?;
+    let (p, keys, mask) = with_options(be, p, opts, q)?;
     be.launch(
         &registry::FLASH_ATTENTION_BACKWARD_DQ,
         bytemuck::bytes_of(&p),
         &mut [
+            Arg::Write(stats),
             Arg::Read(q),
             Arg::Read(kv),
             Arg::Read(out),
             Arg::Read(dout),
-            Arg::Read(lse),
             Arg::Write(dq),
-            Arg::Write(delta),
             Arg::Read(keys),
+            Arg::Read(mask),
         ],
         grid(&p, p.l)?,
     )?;
@@ -296,22 +337,22 @@ pub fn flash_backward<B: Backend>(
             Arg::Read(q),
             Arg::Read(kv),
             Arg::Read(dout),
-            Arg::Read(lse),
-            Arg::Read(delta),
+            Arg::Read(stats),
             Arg::Write(dkv),
             Arg::Read(keys),
+            Arg::Read(mask),
         ],
         grid(&p, p.s)?,
     )
 }
 
-/// Checks a `[B, H, L]` statistics tensor.
+/// Checks a `[2, B, H, L]` statistics tensor.
 fn check_stats(op: &'static str, shape: &[usize], p: &FlashParams) -> Result<()> {
     let want = stats_shape(p.batch as usize, p.heads as usize, p.l as usize);
     if shape != want {
         return Err(shape_error(
             op,
-            format!("statistics {} must be [B, H, L] = {}", ShapeDisplay(shape), ShapeDisplay(&want)),
+            format!("statistics {} must be [2, B, H, L] = {}", ShapeDisplay(shape), ShapeDisplay(&want)),
         ));
     }
     Ok(())
