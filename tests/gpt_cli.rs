@@ -6,10 +6,19 @@
 mod common;
 
 use common::tmp_dir;
+use downhill::config::RunConfig;
+use downhill::run::lm::{train_lm, LmEvent};
+use downhill::run::RunOptions;
+use downhill::DeviceRequest;
 use std::path::Path;
 use std::process::Command;
 
 const TINY: &str = "gpt(n_layer=1, n_head=2, n_embd=16, block_size=16)";
+
+/// The library-API tests' run: [`TINY`] on the test corpus in `dir`, the other settings default.
+fn tiny_text_run(dir: &Path) -> RunConfig {
+    RunConfig { data: Some(corpus(dir)), model: TINY.into(), ..RunConfig::default() }
+}
 
 fn downhill(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_downhill")).env("DOWNHILL_DEVICE", "cpu").args(args).output().unwrap();
@@ -150,6 +159,7 @@ fn bad_text_settings_and_prompts_are_named() {
     for (model, needle) in [
         ("embedding(65, 16, std=-1) position_embedding(16) layernorm(16) linear(65)", "std=-1"),
         ("embedding(65, 16) position_embedding(16) linear(65, bias=false, tie=1)", "1.weight"),
+        ("embedding(65, 16) position_embedding(16) causal_self_attention(2, dropout=1.5) linear(65)", "dropout"),
     ] {
         let text = corpus(&dir);
         let args = ["train", "--data", text.to_str().unwrap(), "--model", model, "--input-shape", "16", "--out", n];
@@ -162,6 +172,8 @@ fn bad_text_settings_and_prompts_are_named() {
     for (model, needle) in [
         ("gpt(n_layer=1, n_head=3, n_embd=16, block_size=16)", "not divisible by n_head 3"),
         ("gpt(n_layer=1, n_head=2, n_embd=16, block_size=0)", "block_size=0"),
+        ("gpt(n_layer=1, n_head=2, n_embd=16, block_size=16, dropout=1)", "dropout"),
+        ("gpt(n_layer=1, n_head=2, n_embd=16, block_size=16, dropout=-0.1)", "dropout"),
     ] {
         let (ok, _, stderr) = downhill(&["train", "--model", model, "--out", n]);
         assert!(!ok && stderr.contains(needle), "{model}: {stderr}");
@@ -173,20 +185,14 @@ fn bad_text_settings_and_prompts_are_named() {
 /// resumed ends with the weights and the last evaluation of the run that went straight through.
 #[test]
 fn a_text_run_resumes_bit_for_bit() {
-    use downhill::config::RunConfig;
-    use downhill::run::lm::{train_lm, LmEvent};
-    use downhill::run::RunOptions;
-    use downhill::DeviceRequest;
     let dir = tmp_dir("gpt-resume");
     let cfg = RunConfig {
-        data: Some(corpus(&dir)),
-        model: TINY.into(),
         max_iters: 40,
         eval_interval: 20,
         eval_iters: 2,
         batch_size: 4,
         lr: Some(3e-3),
-        ..RunConfig::default()
+        ..tiny_text_run(&dir)
     };
     let cpu = DeviceRequest::Cpu;
     let straight = train_lm(&cfg, &cpu, &dir.join("straight"), &RunOptions::default(), &mut |_| {}).unwrap();
@@ -227,20 +233,8 @@ fn a_text_run_resumes_bit_for_bit() {
 /// means is the mean), so the weights after 6 iterations agree to float rounding.
 #[test]
 fn text_accumulation_steps_as_the_whole_batch_does() {
-    use downhill::config::RunConfig;
-    use downhill::run::lm::train_lm;
-    use downhill::run::RunOptions;
-    use downhill::DeviceRequest;
     let dir = tmp_dir("gpt-accumulation");
-    let cfg = RunConfig {
-        data: Some(corpus(&dir)),
-        model: TINY.into(),
-        max_iters: 6,
-        eval_interval: 6,
-        eval_iters: 1,
-        lr: Some(3e-3),
-        ..RunConfig::default()
-    };
+    let cfg = RunConfig { max_iters: 6, eval_interval: 6, eval_iters: 1, lr: Some(3e-3), ..tiny_text_run(&dir) };
     let run = |batch_size, accumulation, name: &str| {
         let cfg = RunConfig { batch_size, accumulation, ..cfg.clone() };
         let s = train_lm(&cfg, &DeviceRequest::Cpu, &dir.join(name), &RunOptions::default(), &mut |_| {}).unwrap();

@@ -109,6 +109,7 @@ fn fused_attention_backward_matches_finite_differences() {
     // the non-packed ones also with a key mask that hides keys 1 and 4 of the first batch row
     // and every key of the second (whose outputs are then 0).
     use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
+    use downhill::ops::dropout::cpu::threshold;
     let mut rng = Rng::new(15);
     let (b, h, d) = (2, 2, 3);
     let c = h * d;
@@ -124,7 +125,7 @@ fn fused_attention_backward_matches_finite_differences() {
         let mut p = layout.params("gradcheck", &q_shape, &kv_shape, &[b, t_q, c]).unwrap();
         let key = 0x2545_f491;
         if drop > 0.0 {
-            (p.drop_threshold, p.drop_scale) = ((drop as f64 * 4_294_967_296.0) as u32, 1.0 / (1.0 - drop));
+            (p.drop_threshold, p.drop_scale) = (threshold(drop), 1.0 / (1.0 - drop));
         }
         let q = randv(&mut rng, q_shape.iter().product(), -1.5, 1.5);
         let kv = if packed { q.clone() } else { randv(&mut rng, kv_shape.iter().product(), -1.5, 1.5) };
@@ -191,6 +192,7 @@ fn masked_padding_keys_are_as_if_absent() {
 #[test]
 fn fused_attention_dropout_is_unbiased() {
     use downhill::ops::attention::{cpu as attention, flash::FlashLayout};
+    use downhill::ops::dropout::cpu::threshold;
     let mut rng = Rng::new(16);
     let (b, h, t, c) = (1, 2, 6, 8);
     let layout = FlashLayout::packed_qkv(h, c, true);
@@ -203,7 +205,7 @@ fn fused_attention_dropout_is_unbiased() {
     };
     let plain = run(&p, 0);
     let drop = 0.25;
-    (p.drop_threshold, p.drop_scale) = ((drop as f64 * 4_294_967_296.0) as u32, 1.0 / (1.0 - drop));
+    (p.drop_threshold, p.drop_scale) = (threshold(drop), 1.0 / (1.0 - drop));
     let draws = 4000;
     let mut mean = vec![0.0; plain.len()];
     let mut changed = 0;

@@ -288,18 +288,38 @@ impl<'a> Tokens<'a> {
     /// f32, what an embedding takes) and the targets (the same windows one token later). Each
     /// window is one positioned read of block_size + 1 tokens.
     pub fn get_batch(&self, rng: &mut Rng, batch: usize, block_size: usize) -> Result<(Vec<f32>, Vec<u32>)> {
+        let mut b = Batch::default();
+        self.get_batch_into(rng, batch, block_size, &mut b)?;
+        Ok((b.x, b.y))
+    }
+
+    /// [`Tokens::get_batch`] into `batch`'s buffers, which keep their allocations from one
+    /// draw to the next (a training step allocates nothing here).
+    pub fn get_batch_into(&self, rng: &mut Rng, batch: usize, block_size: usize, out: &mut Batch) -> Result<()> {
         let span = (self.len - block_size) as u64;
-        let (mut x, mut y) = (Vec::with_capacity(batch * block_size), Vec::with_capacity(batch * block_size));
-        let (mut buf, mut window) = (Vec::new(), Vec::with_capacity(block_size + 1));
+        let Batch { x, y, bytes, window } = out;
+        x.clear();
+        y.clear();
         for _ in 0..batch {
             let o = (rng.next_u64() % span) as usize;
             window.clear();
-            self.read(o, block_size + 1, &mut buf, &mut window)?;
+            self.read(o, block_size + 1, bytes, window)?;
             x.extend(window[..block_size].iter().map(|&t| t as f32));
             y.extend_from_slice(&window[1..]);
         }
-        Ok((x, y))
+        Ok(())
     }
+}
+
+/// One batch of windows on the host: inputs, targets, and the read buffers behind them.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Inputs `[batch, block_size]`, token ids as f32.
+    pub x: Vec<f32>,
+    /// Targets, the inputs one token later.
+    pub y: Vec<u32>,
+    bytes: Vec<u8>,
+    window: Vec<u32>,
 }
 
 /// Fills `buf` from byte `at` of `file` without moving a cursor (so reads need no lock).

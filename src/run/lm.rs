@@ -14,7 +14,7 @@ use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopS
 use crate::config::RunConfig;
 use crate::data::normalize::{Normalization, Normalizer};
 use crate::data::text::Vocabulary;
-use crate::data::token_file::{self, TextSource, Tokens};
+use crate::data::token_file::{self, Batch, TextSource, Tokens};
 use crate::data::InputSchema;
 use crate::device::{open, Device, DeviceRequest};
 use crate::error::{Error, Result};
@@ -415,8 +415,11 @@ fn train_on<B: Backend>(
 struct Windows<B: Backend> {
     x: B::Tensor,
     y: B::U32Buffer,
-    /// The targets of the last batch drawn, on the host (for the token accuracy).
-    targets: Vec<u32>,
+    /// The last batch drawn, on the host (its targets give the token accuracy); its buffers
+    /// are reused from draw to draw.
+    host: Batch,
+    /// The inputs as a host tensor, rewritten in place before each upload.
+    host_x: Tensor,
     batch: usize,
     block: usize,
     vocab: usize,
@@ -425,16 +428,16 @@ struct Windows<B: Backend> {
 impl<B: Backend> Windows<B> {
     fn new(be: &B, batch: usize, block: usize, vocab: usize) -> Result<Self> {
         let y = be.upload_u32(&vec![0; batch * block])?;
-        Ok(Self { x: be.zeros(&[batch, block])?, y, targets: Vec::new(), batch, block, vocab })
+        let host_x = Tensor::zeros(&[batch, block]);
+        Ok(Self { x: be.zeros(&[batch, block])?, y, host: Batch::default(), host_x, batch, block, vocab })
     }
 
     /// Draws the next batch from `data` with `rng` (nanoGPT's `get_batch`) into the buffers.
     fn draw(&mut self, be: &B, rng: &mut Rng, data: Tokens<'_>) -> Result<()> {
-        let (x, y) = data.get_batch(rng, self.batch, self.block)?;
-        be.write(&mut self.x, &Tensor::from_vec(&[self.batch, self.block], x)?)?;
-        be.write_labels(&mut self.y, &y, self.vocab)?;
-        self.targets = y;
-        Ok(())
+        data.get_batch_into(rng, self.batch, self.block, &mut self.host)?;
+        self.host_x.data_mut().copy_from_slice(&self.host.x);
+        be.write(&mut self.x, &self.host_x)?;
+        be.write_labels(&mut self.y, &self.host.y, self.vocab)
     }
 }
 
@@ -454,7 +457,7 @@ fn estimate_loss<B: Backend>(
         windows.draw(be, rng, data)?;
         let logits = be.read(model.forward(be, &windows.x, false)?)?;
         let v = windows.vocab;
-        for (row, &target) in logits.data().chunks_exact(v).zip(&windows.targets) {
+        for (row, &target) in logits.data().chunks_exact(v).zip(&windows.host.y) {
             let best = row.iter().enumerate().fold(0, |b, (i, x)| if *x > row[b] { i } else { b });
             right += (best == target as usize) as usize;
             counted += 1;

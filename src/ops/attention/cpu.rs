@@ -4,7 +4,7 @@
 
 use super::flash::{FlashParams, ROWS_PER_GROUP};
 use crate::backend::cpu::float::Float;
-use crate::rng::hash32;
+use crate::ops::dropout::cpu::keeps;
 use rayon::prelude::*;
 
 /// `scores[m, i, j] = −∞` for `j > i`, for scores of `l` query and `s` key positions per matrix.
@@ -228,7 +228,7 @@ impl Dropout {
         }
         let scale = F::c(self.scale as f64);
         for (j, v) in w.iter_mut().enumerate() {
-            let keep = hash32(hash32(base.wrapping_add(j as u32)) ^ self.key) >= self.threshold;
+            let keep = keeps(base.wrapping_add(j as u32), self.key, self.threshold);
             *v = if keep { *v * scale } else { F::zero() };
         }
     }
@@ -419,6 +419,33 @@ fn masked_weights_and_ds<F: Float>(
 
 widest_simd!(dq_head_simd => dq_head(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], lse: &[F]) -> (Vec<F>, Vec<F>));
 
+/// The backward's walk over one pair's queries, shared by both twins: for query i, δ_i from
+/// `delta(i, dO_i)`, then its scaled query, its output-gradient row and the value weights w and
+/// ds over the keys it sees, handed to `visit`.
+#[inline(always)]
+#[allow(clippy::type_complexity, reason = "the visitor sees one query's four rows")]
+fn walk_queries<F: Float>(
+    pair: &Pair<'_, F>,
+    head: &HeadKv<F>,
+    (q, dout, lse): (&[F], &[F], &[F]),
+    mut delta: impl FnMut(usize, &[F]) -> F,
+    mut visit: impl FnMut(usize, &[F], &[F], &[F], &[F]),
+) {
+    let Pair { g, scale, b, h, .. } = *pair;
+    let d = g.dim;
+    let (mut qs, mut w, mut ds, mut m) =
+        (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s], vec![F::zero(); g.s]);
+    for i in 0..g.l {
+        let at = g.out_index(b, i, h);
+        let dor = &dout[at..at + d];
+        let stats = (lse[pair.stat(i)], delta(i, dor));
+        scaled_query(&mut qs, g, q, (b, i, h), scale);
+        let seen = g.visible(i);
+        masked_weights_and_ds(pair, &mut w[..seen], &mut ds[..seen], &mut m[..seen], head, &qs, dor, stats, i);
+        visit(i, &qs, dor, &w[..seen], &ds[..seen]);
+    }
+}
+
 /// dq rows `[L, D]` and δ `[L]` of one (batch, head) pair.
 #[inline(always)]
 fn dq_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], lse: &[F]) -> (Vec<F>, Vec<F>) {
@@ -426,20 +453,17 @@ fn dq_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], o: &[F], dout: &[F], 
     let d = g.dim;
     let head = head_kv(g, kv, b, h);
     let (mut dqs, mut deltas) = (vec![F::zero(); g.l * d], Vec::with_capacity(g.l));
-    let (mut qs, mut pr, mut ds, mut m) =
-        (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s], vec![F::zero(); g.s]);
-    for (i, acc) in dqs.chunks_exact_mut(d).enumerate() {
+    let delta = |i: usize, dor: &[F]| {
         let at = g.out_index(b, i, h);
-        let (dor, or) = (&dout[at..at + d], &o[at..at + d]);
-        let dl = dor.iter().zip(or).fold(F::zero(), |a, (x, y)| a + *x * *y);
-        scaled_query(&mut qs, g, q, (b, i, h), scale);
-        let seen = g.visible(i);
-        let stats = (lse[pair.stat(i)], dl);
-        masked_weights_and_ds(&pair, &mut pr[..seen], &mut ds[..seen], &mut m[..seen], &head, &qs, dor, stats, i);
-        add_weighted_rows(acc, &ds[..seen], &head.k[..seen * d]);
-        acc.iter_mut().for_each(|v| *v = *v * scale);
+        let dl = dor.iter().zip(&o[at..at + d]).fold(F::zero(), |a, (x, y)| a + *x * *y);
         deltas.push(dl);
-    }
+        dl
+    };
+    walk_queries(&pair, &head, (q, dout, lse), delta, |i, _, _, _, ds| {
+        let acc = &mut dqs[i * d..(i + 1) * d];
+        add_weighted_rows(acc, ds, &head.k[..ds.len() * d]);
+        acc.iter_mut().for_each(|v| *v = *v * scale);
+    });
     (dqs, deltas)
 }
 
@@ -475,24 +499,22 @@ widest_simd!(dkv_head_simd => dkv_head(pair: Pair<'_, F>, q: &[F], kv: &[F], dou
 /// ascending order as the shader does.
 #[inline(always)]
 fn dkv_head<F: Float>(pair: Pair<'_, F>, q: &[F], kv: &[F], dout: &[F], lse: &[F], delta: &[F]) -> (Vec<F>, Vec<F>) {
-    let Pair { g, scale, b, h, .. } = pair;
+    let Pair { g, b, h, .. } = pair;
     let d = g.dim;
     let head = head_kv(g, kv, b, h);
     let (mut dk, mut dv) = (vec![F::zero(); g.s * d], vec![F::zero(); g.s * d]);
-    let (mut qs, mut pr, mut ds, mut m) =
-        (vec![F::zero(); d], vec![F::zero(); g.s], vec![F::zero(); g.s], vec![F::zero(); g.s]);
-    for i in 0..g.l {
-        let at = g.out_index(b, i, h);
-        let dor = &dout[at..at + d];
-        scaled_query(&mut qs, g, q, (b, i, h), scale);
-        let (stat, seen) = (pair.stat(i), g.visible(i));
-        let stats = (lse[stat], delta[stat]);
-        masked_weights_and_ds(&pair, &mut pr[..seen], &mut ds[..seen], &mut m[..seen], &head, &qs, dor, stats, i);
-        for (j, (pj, dsj)) in pr[..seen].iter().zip(&ds[..seen]).enumerate() {
-            axpy(&mut dv[j * d..(j + 1) * d], *pj, dor);
-            axpy(&mut dk[j * d..(j + 1) * d], *dsj, &qs);
-        }
-    }
+    walk_queries(
+        &pair,
+        &head,
+        (q, dout, lse),
+        |i, _| delta[pair.stat(i)],
+        |_, qs, dor, w, ds| {
+            for (j, (wj, dsj)) in w.iter().zip(ds).enumerate() {
+                axpy(&mut dv[j * d..(j + 1) * d], *wj, dor);
+                axpy(&mut dk[j * d..(j + 1) * d], *dsj, qs);
+            }
+        },
+    );
     (dk, dv)
 }
 

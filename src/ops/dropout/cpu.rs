@@ -9,6 +9,13 @@ pub fn threshold(p: f32) -> u32 {
     ((p as f64) * 4_294_967_296.0).floor().min(u32::MAX as f64) as u32
 }
 
+/// Whether element `index` is kept under `key` and `threshold` (dropout.wgsl's rule, shared by
+/// the fused attention's twins).
+#[inline(always)]
+pub fn keeps(index: u32, key: u32, threshold: u32) -> bool {
+    hash32(hash32(index) ^ key) >= threshold
+}
+
 /// `out = x ⊙ mask`, with mask = 1/(1−p) where hash32(hash32(i) ^ key) ≥ threshold, else 0.
 pub fn dropout_forward(out: &mut [f32], mask: &mut [f32], x: &[f32], key: u32, threshold: u32, scale: f32) {
     // Each element's mask depends on its index only, so fixed tasks give the same bits.
@@ -16,7 +23,7 @@ pub fn dropout_forward(out: &mut [f32], mask: &mut [f32], x: &[f32], key: u32, t
     out.par_chunks_mut(TASK).zip(mask.par_chunks_mut(TASK)).enumerate().for_each(|(t, (out, mask))| {
         for j in 0..out.len() {
             let i = t * TASK + j;
-            let keep = hash32(hash32(i as u32) ^ key) >= threshold;
+            let keep = keeps(i as u32, key, threshold);
             let m = if keep { scale } else { 0.0 };
             mask[j] = m;
             out[j] = x[i] * m;
