@@ -15,6 +15,7 @@ pub mod error;
 pub mod explore;
 pub mod feed;
 pub mod generate;
+pub mod hf;
 pub mod infer;
 pub mod kernels;
 pub mod loss;

@@ -139,6 +139,7 @@ impl<B: Backend> Model<B> {
                     keys: &cache.keys,
                     slot: 0,
                     then: None,
+                    padding: None,
                 };
                 B::pick(layer).run_forward(be, io)?;
                 Ok(y)

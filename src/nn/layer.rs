@@ -5,6 +5,7 @@
 //! ([`super::Node`]), which the step plan (`nn/plan.rs`) flattens.
 
 use super::init::Init;
+use super::padding::Padding;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::gpu::GpuBackend;
 use crate::backend::{Backend, PerPath};
@@ -53,6 +54,9 @@ pub struct Forward<'a, B: Backend> {
     /// layer (only for layers that [`Layer::fuses_activation`]): `y` stays this layer's output
     /// and the tensor gets `act(y)`.
     pub then: Option<(Activation, &'a mut B::Tensor)>,
+    /// The batch's padding (token sequences shorter than T), for layers that
+    /// [`Layer::reads_padding`]; None when the model has no such layer.
+    pub padding: Option<&'a Padding<B>>,
 }
 
 /// What a layer's backward pass reads and writes.
@@ -78,6 +82,8 @@ pub struct Backward<'a, B: Backend> {
     pub train: bool,
     /// Add to the parameter gradients instead of replacing them (gradient accumulation).
     pub accumulate: bool,
+    /// The forward pass's padding ([`Forward::padding`]).
+    pub padding: Option<&'a Padding<B>>,
 }
 
 /// How a layer runs when a language model decodes one new position at a time with a KV cache
@@ -138,6 +144,11 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     /// says the layer is the model's first (its input gradient is not needed).
     fn scratch(&self, _input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
         Ok(Vec::new())
+    }
+    /// True when the layer needs the batch's padding ([`Forward::padding`]): attention over
+    /// padded sequences, pooling over their tokens.
+    fn reads_padding(&self) -> bool {
+        false
     }
     /// True when this forward call draws random numbers (dropout in training).
     fn uses_rng(&self, _train: bool) -> bool {

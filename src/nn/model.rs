@@ -64,6 +64,11 @@ pub struct Model<B: Backend> {
     key_writes: usize,
     /// The host copy of `keys`, reused.
     host_keys: Tensor,
+    /// The padding layers that read one see ([`Model::set_padding`]); replaced by "no padding"
+    /// when an input of another shape comes.
+    padding: Option<crate::nn::Padding<B>>,
+    /// Some leaf reads the padding.
+    reads_padding: bool,
 }
 
 impl<B: Backend> Model<B> {
@@ -109,6 +114,7 @@ impl<B: Backend> Model<B> {
                 false => Ok(Some((views_of(&params, &p.indices)?, views_of(&grads, &p.indices)?))),
             })
             .collect::<Result<_>>()?;
+        let reads_padding = spec.leaves().iter().any(|l| l.layer.reads_padding());
         let mut model = Self {
             params,
             grads,
@@ -128,6 +134,8 @@ impl<B: Backend> Model<B> {
             keys: (0..KEY_RING).map(|_| be.zeros(&[random_layers])).collect::<Result<_>>()?,
             key_writes: 0,
             host_keys: Tensor::zeros(&[random_layers]),
+            padding: None,
+            reads_padding,
         };
         model.load(be, &initial)?;
         Ok(model)
@@ -188,6 +196,31 @@ impl<B: Backend> Model<B> {
                 detail: format!("no {name:?}; the model has {:?}", self.buffer_names),
             })?;
             be.write(&mut self.buffers[i], t)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the padding of the next inputs (`mask` `[B, T]`: 1 token, 0 padding, Hugging
+    /// Face's `attention_mask`) for the layers that read it; None: every position is a token.
+    /// It applies to inputs of its shape; another shape runs unpadded.
+    pub fn set_padding(&mut self, be: &B, mask: Option<&Tensor>) -> Result<()> {
+        self.padding = match mask {
+            Some(m) => Some(crate::nn::Padding::new(be, m)?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// Makes the padding fit input `x` `[B, T, …]` (no padding when the one set is for
+    /// another shape), when a layer reads it.
+    fn fit_padding(&mut self, be: &B, x: &B::Tensor) -> Result<()> {
+        if !self.reads_padding {
+            return Ok(());
+        }
+        let shape = be.shape(x);
+        let dims = (shape[0], shape.get(1).copied().unwrap_or(1));
+        if self.padding.as_ref().is_none_or(|p| p.dims != dims) {
+            self.padding = Some(crate::nn::Padding::none(be, dims.0, dims.1)?);
         }
         Ok(())
     }
@@ -253,6 +286,7 @@ impl<B: Backend> Model<B> {
         let shaped = self.shaped_input(be, x)?;
         let x = shaped.as_ref().unwrap_or(x);
         let pi = self.plan_index(be, be.shape(x))?;
+        self.fit_padding(be, x)?;
         self.current = Some(pi);
         self.last_train = train;
         // This pass's dropout keys, in layer order, continuing the call counter.
@@ -318,6 +352,7 @@ impl<B: Backend> Model<B> {
                         keys: &self.keys[ring],
                         slot: this_slot,
                         then,
+                        padding: self.padding.as_ref(),
                     };
                     B::pick(layer).run_forward(be, io)?;
                 }
@@ -434,6 +469,7 @@ impl<B: Backend> Model<B> {
                         scratch: &mut step.scratch,
                         train,
                         accumulate,
+                        padding: self.padding.as_ref(),
                     };
                     B::pick(&*placed.leaf.layer).run_backward(be, io)?;
                     if !placed.params.is_empty() {

@@ -110,13 +110,24 @@ pub(crate) fn linear_forward<B: Backend>(
     params: &[B::Tensor],
     keys: &B::Tensor,
 ) -> Result<()> {
-    let io = Forward { x, y, params, buffers: &mut [], scratch: &mut [], train: false, keys, slot: 0, then: None };
+    let io = Forward {
+        x,
+        y,
+        params,
+        buffers: &mut [],
+        scratch: &mut [],
+        train: false,
+        keys,
+        slot: 0,
+        then: None,
+        padding: None,
+    };
     layer.forward(be, io)
 }
 
 /// Runs a Linear's backward on its slices of the parameters and gradients.
 #[allow(clippy::too_many_arguments, reason = "a Linear's backward inputs, outside its own layer")]
-fn linear_backward<B: Backend>(
+pub(crate) fn linear_backward<B: Backend>(
     be: &B,
     layer: &Linear,
     dx: Option<&mut B::Tensor>,
@@ -127,7 +138,19 @@ fn linear_backward<B: Backend>(
     accumulate: bool,
 ) -> Result<()> {
     // Linear's backward reads neither y nor its buffers and scratch.
-    let io = Backward { x, y: dy, dy, dx, params, grads, buffers: &[], scratch: &mut [], train: true, accumulate };
+    let io = Backward {
+        x,
+        y: dy,
+        dy,
+        dx,
+        params,
+        grads,
+        buffers: &[],
+        scratch: &mut [],
+        train: true,
+        accumulate,
+        padding: None,
+    };
     layer.backward(be, io)
 }
 

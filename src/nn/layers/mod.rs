@@ -14,7 +14,10 @@ pub mod layernorm;
 pub mod linear;
 pub mod maxpool2d;
 mod pool;
+pub mod pool_tokens;
 pub mod position_embedding;
+pub mod self_attention;
+pub mod type_embedding;
 
 use super::args::Bound;
 use super::layer::Layer;
@@ -54,6 +57,9 @@ pub const REGISTRY: &[LayerKind] = &[
     LayerKind { name: "embedding", args: embedding::ARGS, build: embedding::build },
     LayerKind { name: "position_embedding", args: position_embedding::ARGS, build: position_embedding::build },
     LayerKind { name: "causal_self_attention", args: causal_self_attention::ARGS, build: causal_self_attention::build },
+    LayerKind { name: "self_attention", args: self_attention::ARGS, build: self_attention::build },
+    LayerKind { name: "type_embedding", args: type_embedding::ARGS, build: type_embedding::build },
+    LayerKind { name: "pool_tokens", args: pool_tokens::ARGS, build: pool_tokens::build },
     LayerKind { name: "dropout", args: dropout::ARGS, build: dropout::build },
     LayerKind { name: "relu", args: &[], build: act!(Activation::Relu) },
     LayerKind { name: "leaky_relu", args: activation::LEAKY_ARGS, build: activation::build_leaky },

@@ -1,0 +1,22 @@
+//! Hugging Face model folders in and out: `config.json` + `model.safetensors` +
+//! `tokenizer.json`, as `save_pretrained` writes them and `from_pretrained` reads them.
+//!
+//! - [`folder`] opens a folder: reads the config, picks the architecture, reads the tensors
+//!   (f32, f16 or bf16) under the reference's names, checks every shape against the config;
+//! - [`bert`] and [`gpt2`] turn a config into a model in the spec language and list the
+//!   reference's parameter names in the spec's parameter order (GPT-2's Conv1D weights are
+//!   stored transposed; they are turned on the way in and out);
+//! - [`tokenizer`] wraps Hugging Face's own `tokenizers` crate (truncation, padding, masks);
+//! - [`export`] writes a folder back (and LoRA adapters in PEFT's layout).
+//!
+//! Pickle checkpoints (`pytorch_model.bin`) are never unpickled.
+
+pub mod bert;
+pub mod export;
+pub mod folder;
+pub mod gpt2;
+pub mod safetensors_io;
+pub mod tokenizer;
+
+pub use folder::{Architecture, HfModel};
+pub use tokenizer::{Encoded, TextTokenizer};
