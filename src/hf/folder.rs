@@ -129,6 +129,24 @@ impl HfModel {
         }
     }
 
+    /// The folder's tokenizer.json, checked against the model: every id it can produce must
+    /// have a row in the embedding.
+    pub fn load_tokenizer(&self) -> Result<super::TextTokenizer> {
+        let path = self.tokenizer.clone().unwrap_or_else(|| self.dir.join("tokenizer.json"));
+        let tok = super::TextTokenizer::from_file(&path)?;
+        if tok.vocab_size() > self.vocab() {
+            return Err(file_error(
+                &path,
+                format!(
+                    "the tokenizer produces ids up to {} but the model's vocabulary (config.json vocab_size) has {} rows",
+                    tok.vocab_size() - 1,
+                    self.vocab()
+                ),
+            ));
+        }
+        Ok(tok)
+    }
+
     /// The reference's name of each parameter, in the spec's order.
     pub fn names(&self) -> Vec<String> {
         self.params.iter().map(|(n, _)| n.clone()).collect()

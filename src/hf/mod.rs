@@ -16,7 +16,9 @@ pub mod export;
 pub mod folder;
 pub mod gpt2;
 pub mod safetensors_io;
+pub mod task;
 pub mod tokenizer;
 
 pub use folder::{Architecture, HfModel};
+pub use task::{task_model, Task};
 pub use tokenizer::{Encoded, TextTokenizer};

@@ -46,6 +46,33 @@ impl TextTokenizer {
         Ok(Self { inner, path: path.to_path_buf() })
     }
 
+    /// GPT-2's byte-level BPE from its two vocabulary files (`vocab.json`/`encoder.json`
+    /// and `merges.txt`/`vocab.bpe`, as the original `gpt2` folder and OpenAI ship them):
+    /// byte-level pre-tokenizer (no prefix space) and decoder, `<|endoftext|>` special.
+    pub fn from_bpe_files(vocab: &Path, merges: &Path) -> Result<Self> {
+        use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+        use tokenizers::models::bpe::BPE;
+        use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+        let name = |p: &Path| p.to_str().map(str::to_string).ok_or_else(|| file_error(p, "not a UTF-8 path"));
+        let bpe = BPE::from_file(&name(vocab)?, &name(merges)?)
+            .build()
+            .map_err(|e| file_error(vocab, format!("with {}: not GPT-2 BPE files: {e}", merges.display())))?;
+        let mut inner = Tokenizer::new(bpe);
+        inner.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+        inner.with_decoder(Some(ByteLevelDecoder::default()));
+        inner.add_special_tokens(&[tokenizers::AddedToken::from("<|endoftext|>", true)]);
+        Ok(Self { inner, path: vocab.to_path_buf() })
+    }
+
+    /// Writes it as a tokenizer.json.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = self
+            .inner
+            .to_string(true)
+            .map_err(|e| Error::InvalidArgument { what: "tokenizer".into(), detail: e.to_string() })?;
+        crate::checkpoint::write_atomically(path, text.as_bytes())
+    }
+
     /// The file it was read from.
     pub fn path(&self) -> &Path {
         &self.path
