@@ -122,7 +122,7 @@ fn copy_folder(src: &Path, name: &str) -> PathBuf {
 }
 
 fn open_err(dir: &Path) -> String {
-    HfModel::open(dir).err().expect("the folder is refused").to_string()
+    HfModel::open(dir).expect_err("the folder is refused").to_string()
 }
 
 #[test]

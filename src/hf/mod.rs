@@ -12,6 +12,7 @@
 //! Pickle checkpoints (`pytorch_model.bin`) are never unpickled.
 
 pub mod bert;
+pub mod embed;
 pub mod export;
 pub mod folder;
 pub mod gpt2;

@@ -10,6 +10,9 @@ use crate::nn::{Init, Model, ModelSpec};
 use crate::tensor::Tensor;
 use std::path::Path;
 
+/// Tensors by name.
+pub type Named = Vec<(String, Tensor)>;
+
 /// What the model is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {

@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod devices;
+mod embed;
 mod eval;
 mod explore;
 mod generate;
@@ -34,6 +35,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Generate text with a language-model checkpoint (trained on text), streamed to stdout.
     Generate(generate::GenerateArgs),
+    /// Sentence embeddings of a text file's lines with a Hugging Face encoder folder
+    /// (all-MiniLM-L6-v2): L2-normalised, mean-pooled, one CSV row per line.
+    Embed(embed::EmbedArgs),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
     /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Devices => devices::run(),
+        Command::Embed(args) => embed::run(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Explore(args) => explore::run(*args),
         Command::CompareOptimizers(args) => compare::run(*args),
