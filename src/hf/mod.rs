@@ -14,10 +14,12 @@
 pub mod bert;
 pub mod embed;
 pub mod export;
+pub mod finetune;
 pub mod folder;
 pub mod gpt2;
 pub mod safetensors_io;
 pub mod task;
+pub mod text_csv;
 pub mod tokenizer;
 
 pub use folder::{Architecture, HfModel};

@@ -79,11 +79,7 @@ pub fn task_model<B: Backend>(
 
 /// The model's parameters as the folder names them (downhill's layout), and the head's
 /// (under [`HEAD_NAMES`]) when it has one.
-pub fn named_params<B: Backend>(
-    be: &B,
-    hf: &HfModel,
-    model: &Model<B>,
-) -> Result<(Vec<(String, Tensor)>, Vec<(String, Tensor)>)> {
+pub fn named_params<B: Backend>(be: &B, hf: &HfModel, model: &Model<B>) -> Result<(Named, Named)> {
     let ours: Vec<String> = model.spec().param_shapes().into_iter().map(|(n, _)| n).collect();
     let theirs = hf.names();
     let mut params = Vec::with_capacity(theirs.len());

@@ -20,6 +20,9 @@ pub enum PadTo {
     Longest,
     /// To this many positions.
     Length(usize),
+    /// To its longest sequence rounded up to a multiple of this (fewer distinct batch shapes,
+    /// so fewer step plans: `pad_to_multiple_of`).
+    LongestMultipleOf(usize),
 }
 
 /// A batch of encoded texts.
@@ -112,11 +115,13 @@ impl TextTokenizer {
         let mut tok = self.inner.clone();
         tok.with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() })).map_err(fail)?;
         let (pad_id, pad_token) = self.pad();
-        let strategy = match pad {
-            PadTo::Longest => PaddingStrategy::BatchLongest,
-            PadTo::Length(n) => PaddingStrategy::Fixed(n),
+        let (strategy, multiple) = match pad {
+            PadTo::Longest => (PaddingStrategy::BatchLongest, None),
+            PadTo::Length(n) => (PaddingStrategy::Fixed(n), None),
+            PadTo::LongestMultipleOf(m) => (PaddingStrategy::BatchLongest, Some(m.max(1))),
         };
-        tok.with_padding(Some(PaddingParams { strategy, pad_id, pad_token, ..Default::default() }));
+        let params = PaddingParams { strategy, pad_id, pad_token, pad_to_multiple_of: multiple, ..Default::default() };
+        tok.with_padding(Some(params));
         let encodings = tok.encode_batch(texts.to_vec(), true).map_err(fail)?;
         let t = encodings.first().map_or(0, |e| e.get_ids().len());
         let n = encodings.len();

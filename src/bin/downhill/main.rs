@@ -6,6 +6,7 @@ mod devices;
 mod embed;
 mod eval;
 mod explore;
+mod finetune;
 mod generate;
 mod interrupt;
 mod predict;
@@ -35,6 +36,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Generate text with a language-model checkpoint (trained on text), streamed to stdout.
     Generate(generate::GenerateArgs),
+    /// Fine-tune a pretrained Hugging Face encoder (BERT, all-MiniLM-L6-v2) for text
+    /// classification from a CSV (--text-column, --label-column); --out writes an HF folder.
+    Finetune(Box<finetune::FinetuneArgs>),
     /// Sentence embeddings of a text file's lines with a Hugging Face encoder folder
     /// (all-MiniLM-L6-v2): L2-normalised, mean-pooled, one CSV row per line.
     Embed(embed::EmbedArgs),
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Devices => devices::run(),
         Command::Embed(args) => embed::run(args),
+        Command::Finetune(args) => finetune::run(*args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Explore(args) => explore::run(*args),
         Command::CompareOptimizers(args) => compare::run(*args),
