@@ -169,3 +169,123 @@ fn truncated_texts_are_counted() {
     assert!(stderr(&o).contains("note: 2 training and 0 test texts were longer than 8 tokens"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// LoRA trains the adapters and the head alone (and says how many parameters and how much
+/// optimizer state), writes PEFT's adapter files; `--freeze` globs leave the head alone to
+/// train; bad LoRA and freeze settings are refused.
+#[test]
+fn lora_and_freeze_train_only_what_they_say() {
+    let dir = tmp_dir("finetune-lora");
+    let model = folder(&dir);
+    let m = model.to_str().unwrap();
+    let train = dir.join("train.csv");
+    topics_csv(&train, 32, 3);
+    let t = train.to_str().unwrap();
+    let adapter = dir.join("adapter");
+    let o = downhill(&[
+        "finetune",
+        "--from",
+        m,
+        "--data",
+        t,
+        "--epochs",
+        "1",
+        "--max-length",
+        "12",
+        "--lora-r",
+        "4",
+        "--lora-alpha",
+        "8",
+        "--lora-targets",
+        "query,value",
+        "--adapter-out",
+        adapter.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 2 layers × 2 targets × (A 4×32 + B 32×4) + the head 2×32 + 2.
+    let lora = 2 * 2 * (4 * 32 + 32 * 4) + 2 * 32 + 2;
+    assert!(stderr(&o).contains(&format!("trained {lora} of ")), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("optimizer state {:.1} MB", (8 * lora) as f64 / 1e6)), "{}", stderr(&o));
+    assert!(adapter.join("adapter_model.safetensors").is_file() && adapter.join("adapter_config.json").is_file());
+
+    let o = downhill(&[
+        "finetune",
+        "--from",
+        m,
+        "--data",
+        t,
+        "--epochs",
+        "1",
+        "--max-length",
+        "12",
+        "--freeze",
+        "embeddings.*,encoder.*",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("trained {} of ", 2 * 32 + 2)), "{}", stderr(&o));
+
+    refused(&["finetune", "--from", m, "--data", t, "--freeze", "decoder.*"], &["\"decoder.*\" matches no parameter"]);
+    refused(&["finetune", "--from", m, "--data", t, "--freeze", "*"], &["nothing would train"]);
+    refused(&["finetune", "--from", m, "--data", t, "--lora-r", "0"], &["r must be ≥ 1"]);
+    refused(&["finetune", "--from", m, "--data", t, "--lora-r", "4", "--lora-alpha", "-1"], &["alpha must be > 0"]);
+    refused(
+        &["finetune", "--from", m, "--data", t, "--lora-r", "4", "--lora-targets", "dense"],
+        &["\"dense\" matches no module"],
+    );
+    refused(&["finetune", "--from", m, "--data", t, "--lora-r", "4", "--lora-dropout", "0.1"], &["only 0"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A GPT-2 folder fine-tunes as a language model on a text file: the validation loss falls,
+/// and the written folder opens with the same tensors' names as the one read.
+#[test]
+fn a_gpt2_folder_fine_tunes_on_a_text_file() {
+    let dir = tmp_dir("finetune-gpt2");
+    let gpt2 = dir.join("tiny-gpt2");
+    std::fs::create_dir_all(&gpt2).unwrap();
+    let oracle = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle/hf-tiny-gpt2");
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(oracle.join(f), gpt2.join(f)).unwrap();
+    }
+    // Any tokenizer whose ids fit the 100-row embedding: the tiny WordPiece one (82 ids).
+    let tok = tiny_bert::write(&dir.join("tok"));
+    std::fs::copy(tok.join("tokenizer.json"), gpt2.join("tokenizer.json")).unwrap();
+    let corpus = dir.join("corpus.txt");
+    let line = "the cat and the dog. the sun and the rain. ";
+    std::fs::write(&corpus, line.repeat(200)).unwrap();
+    let (out, json) = (dir.join("out"), dir.join("lm.json"));
+    let o = downhill(&[
+        "finetune",
+        "--from",
+        gpt2.to_str().unwrap(),
+        "--text",
+        corpus.to_str().unwrap(),
+        "--max-iters",
+        "40",
+        "--block-size",
+        "16",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-2",
+        "--eval-interval",
+        "20",
+        "--eval-iters",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let evals = run["evals"].as_array().unwrap();
+    assert_eq!(evals.len(), 3);
+    let (first, last) = (evals[0]["val_loss"].as_f64().unwrap(), evals[2]["val_loss"].as_f64().unwrap());
+    assert!(last < 0.5 * first, "validation loss {first} → {last}");
+    let (before, after) = (downhill::hf::HfModel::open(&gpt2).unwrap(), downhill::hf::HfModel::open(&out).unwrap());
+    assert_eq!(before.names(), after.names());
+    // Without --text a GPT-2 folder is refused with the reason.
+    refused(&["finetune", "--from", gpt2.to_str().unwrap(), "--data", "x.csv"], &["--text"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

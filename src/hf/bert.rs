@@ -33,6 +33,55 @@ pub struct BertConfig {
     pub attention_dropout: f64,
 }
 
+/// LoRA on a BERT's attention projections (PEFT's `LoraConfig` for `target_modules` among
+/// query, key, value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoraSettings {
+    /// r ≥ 1.
+    pub rank: usize,
+    /// alpha > 0.
+    pub alpha: f64,
+    /// The targeted projections, by name (`query`, `key`, `value`).
+    pub targets: Vec<String>,
+}
+
+impl LoraSettings {
+    /// Checks r, alpha and the targets (each must name a projection LoRA can adapt).
+    pub fn new(rank: i64, alpha: f64, dropout: f64, targets: &[String]) -> Result<Self> {
+        if rank <= 0 {
+            return Err(bad(format!("LoRA r must be ≥ 1, got {rank}")));
+        }
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(bad(format!("LoRA alpha must be > 0, got {alpha}")));
+        }
+        if dropout != 0.0 {
+            return Err(bad(format!(
+                "LoRA dropout {dropout}: only 0 is supported (the adapter is added to the weight, so its input cannot be dropped apart)"
+            )));
+        }
+        if targets.is_empty() {
+            return Err(bad("LoRA needs at least one target module".into()));
+        }
+        for t in targets {
+            if !crate::nn::layers::self_attention::LORA_TARGETS.contains(&t.as_str()) {
+                return Err(bad(format!(
+                    "LoRA target {t:?} matches no module: a BERT's LoRA targets are query, key and value"
+                )));
+            }
+        }
+        Ok(Self { rank: rank as usize, alpha, targets: targets.to_vec() })
+    }
+
+    /// The targets as `self_attention`'s `lora_on` letters.
+    pub fn letters(&self) -> String {
+        crate::nn::layers::self_attention::LORA_TARGETS
+            .iter()
+            .filter(|t| self.targets.iter().any(|x| x == *t))
+            .map(|t| &t[..1])
+            .collect()
+    }
+}
+
 /// A whole number ≥ 1 from the config.
 pub(crate) fn size(config: &Value, key: &str) -> Result<usize> {
     match config.get(key).and_then(Value::as_u64) {
@@ -119,6 +168,11 @@ impl BertConfig {
     /// The encoder in the spec language (input: token ids `[T]`, T ≤ max_positions; output
     /// `[T, C]`, the `last_hidden_state`), with the config's dropouts when `dropout`.
     pub fn encoder_spec(&self, dropout: bool) -> String {
+        self.encoder_spec_with(dropout, None)
+    }
+
+    /// [`BertConfig::encoder_spec`] with LoRA adapters in every attention layer.
+    pub fn encoder_spec_with(&self, dropout: bool, lora: Option<&LoraSettings>) -> String {
         let (c, eps) = (self.hidden, self.eps);
         let drop = |p: f64| if dropout && p > 0.0 { format!(" dropout({p:?})") } else { String::new() };
         let attn_drop = if dropout && self.attention_dropout > 0.0 {
@@ -127,6 +181,10 @@ impl BertConfig {
             String::new()
         };
         let hd = drop(self.hidden_dropout);
+        let attn_drop = match lora {
+            Some(l) => format!("{attn_drop}, lora_r={}, lora_alpha={:?}, lora_on={}", l.rank, l.alpha, l.letters()),
+            None => attn_drop,
+        };
         let mut spec = format!(
             "embedding({}, {c}) position_embedding({}) type_embedding({}) layernorm({c}, eps={eps:?}){hd}",
             self.vocab, self.max_positions, self.types

@@ -4,8 +4,10 @@
 //! batches padded to their longest text (rounded up to a multiple of 8), the config's
 //! dropouts in training; test loss and accuracy after every epoch.
 
+use super::bert::LoraSettings;
+use super::folder::base_names;
 use super::folder::HfModel;
-use super::task::{task_model, Task, HEAD_NAMES};
+use super::task::{task_model_with, Task, TaskOptions, HEAD_NAMES};
 use super::text_csv::LabelledTexts;
 use super::tokenizer::{PadTo, TextTokenizer};
 use crate::backend::Backend;
@@ -40,6 +42,10 @@ pub struct FinetuneConfig {
     pub pooling: Pooling,
     /// Apply the config's dropouts in training.
     pub dropout: bool,
+    /// LoRA adapters: only they and the head train.
+    pub lora: Option<LoraSettings>,
+    /// Globs of parameters to freeze (see [`TaskOptions::freeze`]).
+    pub freeze: Vec<String>,
 }
 
 impl Default for FinetuneConfig {
@@ -55,6 +61,8 @@ impl Default for FinetuneConfig {
             seed: 0,
             pooling: Pooling::Mean,
             dropout: true,
+            lora: None,
+            freeze: Vec::new(),
         }
     }
 }
@@ -111,6 +119,10 @@ pub struct FinetuneSummary {
     pub epochs: Vec<EpochSummary>,
     /// Parameters trained.
     pub trainable: usize,
+    /// Parameters in all.
+    pub total: usize,
+    /// Bytes of optimizer state (AdamW: two f32 per trained parameter).
+    pub optimizer_bytes: usize,
     /// Training texts cut at the maximum length.
     pub truncated_train: usize,
     /// Test texts cut at the maximum length.
@@ -152,9 +164,14 @@ pub fn finetune_classifier<B: Backend>(
     cfg.check()?;
     let (pad, width) = padding(hf, cfg.max_len);
     let task = Task::Classify { classes, pooling: cfg.pooling };
-    let mut model = task_model(be, hf, task, width, cfg.dropout, cfg.seed)?;
-    let layout = model.spec().layout()?;
-    let ours: Vec<String> = model.spec().param_shapes().into_iter().map(|(n, _)| n).collect();
+    let opts = TaskOptions { dropout: cfg.dropout, seed: cfg.seed, lora: cfg.lora.clone(), freeze: cfg.freeze.clone() };
+    let mut model = task_model_with(be, hf, task, width, &opts)?;
+    // The optimizer holds state for the trainable parameters alone: one run at the end of
+    // the flat buffers.
+    let (offset, layout) = model.spec().trainable_layout()?;
+    let trainable: usize = layout.views().iter().map(|v| v.len()).sum();
+    let total_params: usize = model.spec().layout()?.views().iter().map(|v| v.len()).sum();
+    let ours = base_names(model.spec());
     let mut theirs = hf.names();
     theirs.extend(HEAD_NAMES.map(String::from));
     let no_decay: Vec<String> = ours
@@ -178,8 +195,14 @@ pub fn finetune_classifier<B: Backend>(
     let groups = optimizer.lrs().len();
     let mut rng = Rng::new(cfg.seed ^ 0x5EED_F1E7);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut summary =
-        FinetuneSummary { epochs: Vec::new(), trainable: layout.total(), truncated_train: 0, truncated_test: 0 };
+    let mut summary = FinetuneSummary {
+        epochs: Vec::new(),
+        trainable,
+        total: total_params,
+        optimizer_bytes: 2 * 4 * trainable,
+        truncated_train: 0,
+        truncated_test: 0,
+    };
     let mut step = 0u64;
     for epoch in 1..=cfg.epochs {
         rng.shuffle(&mut order);
@@ -200,7 +223,9 @@ pub fn finetune_classifier<B: Backend>(
             model.backward(be, &ids, false)?;
             let lr = cfg.lr * linear_warmup_decay(step, warmup, total);
             optimizer.set_lrs(&vec![lr; groups])?;
-            optimizer.step(be, model.params.flat_mut(), model.grads.flat())?;
+            let mut params = be.view(model.params.flat(), offset, &[layout.total()])?;
+            let grads = be.view(model.grads.flat(), offset, &[layout.total()])?;
+            optimizer.step(be, &mut params, &grads)?;
             let loss = be.read(model.loss_tensor()?)?.data()[0] as f64;
             if !loss.is_finite() {
                 return Err(Error::Diverged(format!(

@@ -105,6 +105,17 @@ impl HfModel {
         }
     }
 
+    /// [`HfModel::spec_text`] with LoRA adapters (BERT only).
+    pub fn spec_text_with(&self, dropout: bool, lora: Option<&super::bert::LoraSettings>) -> Result<String> {
+        match (&self.arch, lora) {
+            (_, None) => Ok(self.spec_text(dropout)),
+            (Architecture::Bert(c), Some(l)) => Ok(c.encoder_spec_with(dropout, Some(l))),
+            (Architecture::Gpt2(_), Some(_)) => {
+                Err(bad("LoRA on GPT-2 folders is not supported yet (BERT only)".into()))
+            }
+        }
+    }
+
     /// The longest input (positions).
     pub fn max_positions(&self) -> usize {
         match &self.arch {
@@ -156,7 +167,7 @@ impl HfModel {
     /// [`HfModel::spec_text`]'s layers (a task head after them keeps its own values).
     /// Returns downhill's names of the loaded parameters, in order.
     pub fn load_into<B: Backend>(&self, be: &B, model: &mut Model<B>) -> Result<Vec<String>> {
-        let ours: Vec<String> = model.spec().param_shapes().into_iter().map(|(n, _)| n).collect();
+        let ours = base_names(model.spec());
         if ours.len() < self.params.len() {
             return Err(bad(format!(
                 "the model has {} parameters, fewer than the folder's {}",
@@ -169,6 +180,16 @@ impl HfModel {
         model.load(be, &pairs)?;
         Ok(ours[..self.params.len()].to_vec())
     }
+}
+
+/// A spec's parameter names without LoRA adapters (the folder's parameters, then a head's).
+pub fn base_names(spec: &crate::nn::ModelSpec) -> Vec<String> {
+    spec.param_shapes().into_iter().map(|(n, _)| n).filter(|n| !is_adapter(n)).collect()
+}
+
+/// True for a LoRA adapter's name.
+pub fn is_adapter(name: &str) -> bool {
+    name.contains(".lora_A.") || name.contains(".lora_B.")
 }
 
 /// The architecture config.json names.

@@ -15,6 +15,7 @@ pub mod bert;
 pub mod embed;
 pub mod export;
 pub mod finetune;
+pub mod finetune_lm;
 pub mod folder;
 pub mod gpt2;
 pub mod safetensors_io;

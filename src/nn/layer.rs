@@ -145,6 +145,10 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     fn scratch(&self, _input: &[usize], _first: bool) -> Result<Vec<Vec<usize>>> {
         Ok(Vec::new())
     }
+    /// The LoRA adapters the layer carries (`self_attention`'s), for merging and export.
+    fn lora(&self) -> Option<&crate::nn::layers::self_attention::Lora> {
+        None
+    }
     /// True when the layer needs the batch's padding ([`Forward::padding`]): attention over
     /// padded sequences, pooling over their tokens.
     fn reads_padding(&self) -> bool {

@@ -28,7 +28,7 @@ struct Placed {
 impl Placed {
     /// True when its parameters are exactly its own contiguous views.
     fn untied(&self) -> bool {
-        self.indices.len() == self.params.len()
+        self.indices.iter().copied().eq(self.params.clone())
     }
 }
 

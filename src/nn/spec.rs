@@ -42,11 +42,18 @@ pub struct ModelSpec {
     pub input: Vec<usize>,
     /// Initialisation of Linear and Conv2d weights.
     pub init: Init,
+    /// Full names of frozen parameters (not trained: no optimizer state). The layout puts
+    /// them first, so the trainable ones are one contiguous run at the end of the flat buffer
+    /// ([`ModelSpec::trainable_layout`]).
+    pub frozen: Vec<String>,
 }
 
 impl PartialEq for ModelSpec {
     fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text() && self.input == other.input && self.init == other.init
+        self.text() == other.text()
+            && self.input == other.input
+            && self.init == other.init
+            && self.frozen == other.frozen
     }
 }
 
@@ -187,7 +194,7 @@ impl ModelSpec {
         let mut shape = vec![BUILD_BATCH];
         shape.extend_from_slice(input);
         let nodes = build_nodes(parse(&text)?, &mut shape, &mut 0)?;
-        let spec = Self { nodes, input: input.to_vec(), init };
+        let spec = Self { nodes, input: input.to_vec(), init, frozen: Vec::new() };
         spec.validate()?;
         Ok(spec)
     }
@@ -217,7 +224,7 @@ impl ModelSpec {
                 }
             }
         }
-        let spec = Self { nodes, input: vec![sizes[0]], init };
+        let spec = Self { nodes, input: vec![sizes[0]], init, frozen: Vec::new() };
         spec.validate()?;
         Ok(spec)
     }
@@ -318,7 +325,43 @@ impl ModelSpec {
 
     /// The flat-buffer layout of the parameters.
     pub fn layout(&self) -> Result<ParamLayout> {
-        ParamLayout::tied(&self.param_shapes(), &self.ties())
+        let shapes = self.param_shapes();
+        if self.frozen.is_empty() {
+            return ParamLayout::tied(&shapes, &self.ties());
+        }
+        let (frozen, trainable): (Vec<_>, Vec<_>) = shapes.into_iter().partition(|(n, _)| self.frozen.contains(n));
+        ParamLayout::tied(&[frozen, trainable].concat(), &self.ties())
+    }
+
+    /// Freezes the parameters `names` (full names; each must exist, and something must stay
+    /// trainable).
+    pub fn freeze(&mut self, names: &[String]) -> Result<()> {
+        let all = self.param_shapes();
+        for n in names {
+            if !all.iter().any(|(m, _)| m == n) {
+                return Err(model_err(format!("cannot freeze {n:?}: the model has no such parameter")));
+            }
+        }
+        if all.iter().all(|(n, _)| names.contains(n)) {
+            return Err(model_err("every parameter would be frozen: nothing would train".into()));
+        }
+        self.frozen = names.to_vec();
+        Ok(())
+    }
+
+    /// The trainable parameters: where they start in the flat buffer (elements) and their own
+    /// layout (offsets relative to that start), for an optimizer that holds state for them
+    /// alone.
+    pub fn trainable_layout(&self) -> Result<(usize, ParamLayout)> {
+        let full = self.layout()?;
+        let trainable: Vec<(String, Vec<usize>)> = full
+            .views()
+            .iter()
+            .filter(|v| !self.frozen.contains(&v.name))
+            .map(|v| (v.name.clone(), v.shape.clone()))
+            .collect();
+        let start = full.views().iter().find(|v| !self.frozen.contains(&v.name)).map_or(full.total(), |v| v.offset);
+        Ok((start, ParamLayout::new(&trainable)?))
     }
 
     /// Tied parameters: (the full name of a parameter that shares storage, the full name of

@@ -4,10 +4,12 @@
 
 use clap::Args;
 use downhill::device::{open, Device};
+use downhill::hf::bert::LoraSettings;
 use downhill::hf::finetune::{finetune_classifier, EpochSummary, FinetuneConfig, FinetuneSummary};
-use downhill::hf::task::{export, Task};
+use downhill::hf::finetune_lm::{finetune_lm, LmEval, LmFinetuneConfig};
+use downhill::hf::task::{export, export_adapter, Task};
 use downhill::hf::text_csv::{read_labelled, LabelledTexts};
-use downhill::hf::{HfModel, TextTokenizer};
+use downhill::hf::{Architecture, HfModel, TextTokenizer};
 use downhill::nn::layers::pool_tokens::Pooling;
 use downhill::{Backend, DeviceRequest, Error, Result};
 use std::path::PathBuf;
@@ -18,9 +20,27 @@ pub struct FinetuneArgs {
     /// A Hugging Face BERT-family folder (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
     from: PathBuf,
-    /// Training CSV with a header row.
+    /// Training CSV with a header row (classification with a BERT-family folder).
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
+    /// A UTF-8 text file to fine-tune a GPT-2 folder on (causal language modelling).
+    #[arg(long)]
+    text: Option<PathBuf>,
+    /// Language modelling: tokens per window (default: min(128, n_positions)).
+    #[arg(long)]
+    block_size: Option<usize>,
+    /// Language modelling: optimizer steps.
+    #[arg(long, default_value_t = 200)]
+    max_iters: u64,
+    /// Language modelling: evaluate every this many steps.
+    #[arg(long, default_value_t = 50)]
+    eval_interval: u64,
+    /// Language modelling: windows per evaluation.
+    #[arg(long, default_value_t = 10)]
+    eval_iters: usize,
+    /// Language modelling: warm-up steps before the cosine decay (to lr / 10).
+    #[arg(long, default_value_t = 0)]
+    warmup_iters: u64,
     /// Test CSV (same columns), scored after every epoch.
     #[arg(long)]
     test: Option<PathBuf>,
@@ -33,9 +53,10 @@ pub struct FinetuneArgs {
     /// mean (over the attention mask, sentence-transformers) or first ([CLS]).
     #[arg(long, default_value = "mean")]
     pooling: String,
-    /// Tokens per text at most; longer texts are cut (and counted).
-    #[arg(long, default_value_t = 128)]
-    max_length: usize,
+    /// Tokens per text at most; longer texts are cut (and counted). Default: 128, or the
+    /// model's max_position_embeddings when smaller.
+    #[arg(long)]
+    max_length: Option<usize>,
     /// Texts per step.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
@@ -60,9 +81,30 @@ pub struct FinetuneArgs {
     /// Train without the config's dropouts.
     #[arg(long)]
     no_dropout: bool,
-    /// Write the fine-tuned model here as a Hugging Face folder.
+    /// Freeze the parameters whose names match these globs (comma-separated, Hugging Face
+    /// names, `*` and `?`; the head is `head.weight`, `head.bias`): e.g. 'embeddings.*,encoder.*'
+    /// trains the head alone.
+    #[arg(long, value_delimiter = ',')]
+    freeze: Vec<String>,
+    /// LoRA rank r: train low-rank adapters on --lora-targets (and the head), the rest frozen.
+    #[arg(long, allow_negative_numbers = true)]
+    lora_r: Option<i64>,
+    /// LoRA alpha (the adapters' scale is alpha / r); default 2r.
+    #[arg(long, allow_negative_numbers = true)]
+    lora_alpha: Option<f64>,
+    /// LoRA dropout (only 0 is supported).
+    #[arg(long, default_value_t = 0.0)]
+    lora_dropout: f64,
+    /// The projections LoRA adapts (comma-separated): query, key, value.
+    #[arg(long, value_delimiter = ',', default_value = "query,value")]
+    lora_targets: Vec<String>,
+    /// Write the fine-tuned model here as a Hugging Face folder (LoRA merged into the weights).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the LoRA adapters alone here, as PEFT does (adapter_model.safetensors,
+    /// adapter_config.json).
+    #[arg(long)]
+    adapter_out: Option<PathBuf>,
     /// Write the run's figures here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -75,13 +117,24 @@ pub struct FinetuneArgs {
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let hf = HfModel::open(&args.from)?;
     let tok = hf.load_tokenizer()?;
-    let (train, names) = read_labelled(&args.data, &args.text_column, &args.label_column, None)?;
+    if let Architecture::Gpt2(_) = hf.arch {
+        return language_model(&args, &hf, &tok);
+    }
+    let Some(data) = &args.data else {
+        return Err(Error::InvalidArgument {
+            what: "--data".into(),
+            detail:
+                "a BERT-family folder fine-tunes for classification: give --data train.csv (text and label columns)"
+                    .into(),
+        });
+    };
+    let (train, names) = read_labelled(data, &args.text_column, &args.label_column, None)?;
     let test = match &args.test {
         Some(p) => Some(read_labelled(p, &args.text_column, &args.label_column, Some(&names))?.0),
         None => None,
     };
     let cfg = FinetuneConfig {
-        max_len: args.max_length,
+        max_len: args.max_length.unwrap_or(hf.max_positions().min(128)),
         batch: args.batch_size,
         epochs: args.epochs,
         lr: args.lr,
@@ -91,7 +144,23 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         seed: args.seed,
         pooling: Pooling::parse(&args.pooling)?,
         dropout: !args.no_dropout,
+        lora: match args.lora_r {
+            Some(r) => Some(LoraSettings::new(
+                r,
+                args.lora_alpha.unwrap_or(2.0 * r as f64),
+                args.lora_dropout,
+                &args.lora_targets,
+            )?),
+            None if args.lora_alpha.is_some() => {
+                return Err(Error::InvalidArgument { what: "--lora-alpha".into(), detail: "needs --lora-r".into() })
+            }
+            None => None,
+        },
+        freeze: args.freeze.iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
     };
+    if args.adapter_out.is_some() && cfg.lora.is_none() {
+        return Err(Error::InvalidArgument { what: "--adapter-out".into(), detail: "needs --lora-r".into() });
+    }
     if args.clip < 0.0 || !args.clip.is_finite() {
         return Err(Error::InvalidArgument { what: "--clip".into(), detail: format!("{} must be ≥ 0", args.clip) });
     }
@@ -141,7 +210,17 @@ impl Job<'_> {
         let (model, summary) =
             finetune_classifier(be, self.hf, self.tok, self.cfg, self.train, self.test, k, &mut show)?;
         report_truncation(&summary, self.cfg.max_len);
-        eprintln!("trained {} parameters", summary.trainable);
+        eprintln!(
+            "trained {} of {} parameters ({:.2}%); optimizer state {:.1} MB",
+            summary.trainable,
+            summary.total,
+            100.0 * summary.trainable as f64 / summary.total as f64,
+            summary.optimizer_bytes as f64 / 1e6
+        );
+        if let (Some(dir), Some(lora)) = (&self.args.adapter_out, &self.cfg.lora) {
+            export_adapter(be, self.hf, &model, lora, dir)?;
+            eprintln!("wrote {} (adapter_model.safetensors, adapter_config.json)", dir.display());
+        }
         if let Some(out) = &self.args.out {
             let task = Task::Classify { classes: k, pooling: self.cfg.pooling };
             export(be, self.hf, &model, task, self.names, out)?;
@@ -154,6 +233,68 @@ impl Job<'_> {
         }
         Ok(())
     }
+}
+
+/// Causal-LM fine-tuning of a GPT-2 folder on `--text`.
+fn language_model(args: &FinetuneArgs, hf: &HfModel, tok: &TextTokenizer) -> Result<()> {
+    let Some(path) = &args.text else {
+        return Err(Error::InvalidArgument {
+            what: "--text".into(),
+            detail: "a GPT-2 folder fine-tunes as a language model: give --text FILE".into(),
+        });
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+        path: path.display().to_string(),
+        detail: format!("cannot read as UTF-8 text: {e}"),
+    })?;
+    let block = args.block_size.unwrap_or(hf.max_positions().min(128));
+    let cfg = LmFinetuneConfig {
+        block,
+        batch: args.batch_size,
+        max_iters: args.max_iters,
+        lr: args.lr,
+        min_lr: args.lr / 10.0,
+        warmup_iters: args.warmup_iters,
+        weight_decay: args.weight_decay,
+        clip: (args.clip > 0.0).then_some(args.clip),
+        eval_interval: args.eval_interval,
+        eval_iters: args.eval_iters,
+        seed: args.seed,
+        dropout: !args.no_dropout,
+    };
+    let selection = open(&DeviceRequest::from_flag_or_env(args.device.as_deref())?)?;
+    eprintln!("device: {}", selection.device.describe());
+    let mut show = |e: &LmEval| {
+        eprintln!(
+            "iter {}: train loss {:.4}, val loss {:.4}, {:.0} tokens/s",
+            e.iter, e.train_loss, e.val_loss, e.tokens_per_s
+        );
+    };
+    match selection.device {
+        Device::Cpu(be) => lm_job(&be, args, hf, tok, &text, &cfg, &mut show),
+        Device::Gpu(be) => lm_job(be.as_ref(), args, hf, tok, &text, &cfg, &mut show),
+    }
+}
+
+fn lm_job<B: Backend>(
+    be: &B,
+    args: &FinetuneArgs,
+    hf: &HfModel,
+    tok: &TextTokenizer,
+    text: &str,
+    cfg: &LmFinetuneConfig,
+    show: &mut dyn FnMut(&LmEval),
+) -> Result<()> {
+    let (model, evals) = finetune_lm(be, hf, tok, text, cfg, show)?;
+    if let Some(out) = &args.out {
+        export(be, hf, &model, Task::LanguageModel, &[], out)?;
+        eprintln!("wrote {} (config.json, model.safetensors, tokenizer.json)", out.display());
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "evals": evals })).expect("figures serialise");
+        downhill::checkpoint::write_atomically(path, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn report_truncation(s: &FinetuneSummary, max_len: usize) {

@@ -22,7 +22,9 @@ use crate::ops::attention::flash::{
     flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout, FlashOptions,
 };
 use crate::ops::elementwise::{self, copy_range};
+use crate::ops::matmul;
 use crate::rng::Rng;
+use crate::tensor::MatmulForm;
 
 /// Bidirectional multi-head self-attention with BERT's parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,18 +35,85 @@ pub struct SelfAttention {
     pub heads: usize,
     /// Dropout of the attention probabilities in training (`attention_probs_dropout_prob`).
     pub dropout: f32,
+    /// LoRA adapters on some of the query, key and value projections.
+    pub lora: Option<Lora>,
+}
+
+/// LoRA (PEFT's): a projection `W x + b` becomes `W x + b + (alpha/r)·B(A x)`, A `[r, C]`
+/// (initialised as a Linear weight), B `[C, r]` (zeros). The layer adds `(alpha/r)·B·A` to the
+/// packed weight each pass (the same product in one matmul), and gets A's and B's gradients
+/// from the packed weight's: dB = s·dW·Aᵀ, dA = s·Bᵀ·dW.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lora {
+    /// Rank r ≥ 1.
+    pub rank: usize,
+    /// alpha > 0 (the scale is alpha/r).
+    pub alpha: f64,
+    /// Which of query (0), key (1), value (2) have an adapter.
+    pub targets: [bool; 3],
+}
+
+/// The projections LoRA can target, in packed order.
+pub const LORA_TARGETS: [&str; 3] = ["query", "key", "value"];
+
+impl Lora {
+    /// alpha / r.
+    pub fn scale(&self) -> f32 {
+        (self.alpha / self.rank as f64) as f32
+    }
+
+    /// The targeted projections' indices.
+    fn parts(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..3).filter(|&i| self.targets[i])
+    }
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["n_head", "dropout"];
+pub const ARGS: &[&str] = &["n_head", "dropout", "lora_r", "lora_alpha", "lora_on"];
 
 /// Builds the layer for `input` `[batch, T, C]`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
+    let lora = match args.optional_size("lora_r")? {
+        None => None,
+        Some(rank) => {
+            let on = match args.get("lora_on") {
+                Some(crate::nn::args::Value::Word(w)) => w.clone(),
+                Some(other) => other.to_string(),
+                None => "qv".into(),
+            };
+            let mut targets = [false; 3];
+            for ch in on.chars() {
+                let i = "qkv".find(ch).ok_or_else(|| Error::InvalidArgument {
+                    what: "model: self_attention".into(),
+                    detail: format!("lora_on={on}: letters q (query), k (key), v (value)"),
+                })?;
+                targets[i] = true;
+            }
+            if rank == 0 {
+                return Err(Error::InvalidArgument {
+                    what: "model: self_attention".into(),
+                    detail: "lora_r must be ≥ 1".into(),
+                });
+            }
+            Some(Lora {
+                rank,
+                alpha: args.float("lora_alpha", f64::MIN_POSITIVE..f64::INFINITY, rank as f64)?,
+                targets,
+            })
+        }
+    };
     let layer = SelfAttention {
         dim: *input.last().unwrap_or(&0),
         heads: args.size("n_head", 1, None)?,
         dropout: args.float("dropout", 0.0..1.0, 0.0)? as f32,
+        lora,
     };
+    if layer.lora.is_some() && !layer.dim.is_multiple_of(8) {
+        return Err(Error::InvalidArgument {
+            what: "model: self_attention".into(),
+            detail: format!("LoRA needs a width that is a multiple of 8, got {}", layer.dim),
+        });
+    }
     if !layer.dim.is_multiple_of(layer.heads) {
         return Err(Error::InvalidArgument {
             what: "model: self_attention".into(),
@@ -56,7 +125,14 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
 }
 
 /// Scratch slots (see [`SelfAttention::scratch`]).
-const SCRATCH: usize = 11;
+const SCRATCH: usize = 12;
+
+/// The adapters' local names per target (A, then B), PEFT's without the `.default`.
+pub const LORA_NAMES: [[&str; 2]; 3] = [
+    ["query.lora_A.weight", "query.lora_B.weight"],
+    ["key.lora_A.weight", "key.lora_B.weight"],
+    ["value.lora_A.weight", "value.lora_B.weight"],
+];
 
 impl SelfAttention {
     fn dims(&self, shape: &[usize]) -> Result<(usize, usize)> {
@@ -96,10 +172,23 @@ fn store_part<B: Backend>(
     elementwise::axpy(be, grad, 1.0, &be.view(tmp, 0, &shape)?)
 }
 
+/// `grad` = (or += with `accumulate`) `scale · src`.
+fn store_scaled<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tensor, scale: f32, accumulate: bool) -> Result<()> {
+    if accumulate {
+        return elementwise::axpy(be, grad, scale, src);
+    }
+    elementwise::copy(be, grad, src)?;
+    elementwise::scale(be, grad, scale)
+}
+
 impl Layer for SelfAttention {
     fn spec(&self) -> String {
         let drop = if self.dropout > 0.0 { format!(", dropout={:?}", self.dropout) } else { String::new() };
-        format!("self_attention({}{drop})", self.heads)
+        let lora = self.lora.as_ref().map_or(String::new(), |l| {
+            let on: String = l.parts().map(|i| ['q', 'k', 'v'][i]).collect();
+            format!(", lora_r={}, lora_alpha={:?}, lora_on={on}", l.rank, l.alpha)
+        });
+        format!("self_attention({}{drop}{lora})", self.heads)
     }
 
     fn torch(&self) -> String {
@@ -108,6 +197,10 @@ impl Layer for SelfAttention {
 
     fn reads_padding(&self) -> bool {
         true
+    }
+
+    fn lora(&self) -> Option<&Lora> {
+        self.lora.as_ref()
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -124,11 +217,24 @@ impl Layer for SelfAttention {
         }
         p.push(TensorSpec::new("output.weight", &[c, c]));
         p.push(TensorSpec::new("output.bias", &[c]));
+        if let Some(l) = &self.lora {
+            for i in l.parts() {
+                p.push(TensorSpec::new(LORA_NAMES[i][0], &[l.rank, c]));
+                p.push(TensorSpec::new(LORA_NAMES[i][1], &[c, l.rank]));
+            }
+        }
         p
     }
 
     fn init_params(&self, init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
-        (0..4).flat_map(|_| self.output().init_params(init, rng)).collect()
+        let mut p: Vec<Vec<f32>> = (0..4).flat_map(|_| self.output().init_params(init, rng)).collect();
+        if let Some(l) = &self.lora {
+            for _ in l.parts() {
+                p.push(init.weight(rng, self.dim, l.rank));
+                p.push(vec![0.0; self.dim * l.rank]);
+            }
+        }
+        p
     }
 
     /// The packed weight `[3C, C]` and bias `[3C]`; q, k, v side by side `[B, T, 3C]`; the
@@ -150,6 +256,8 @@ impl Layer for SelfAttention {
             vec![3 * c, c],
             vec![3 * c],
             vec![c, c],
+            // An adapter's gradient before scaling ([C, r] or [r, C]).
+            vec![c * self.lora.as_ref().map_or(1, |l| l.rank)],
         ])
     }
 
@@ -160,11 +268,21 @@ impl Layer for SelfAttention {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let (b, t) = self.dims(be.shape(io.x))?;
         let c = self.dim;
-        let [w, bias, qkv, att, stats, key, ..] = scratch_n::<_, SCRATCH>(io.scratch, "self_attention")?;
+        let [w, bias, ..] = scratch_n::<_, SCRATCH>(io.scratch, "self_attention")?;
         for part in 0..3 {
             copy_range(be, w, part * c * c, &io.params[2 * part], 0, c * c)?;
             copy_range(be, bias, part * c, &io.params[2 * part + 1], 0, c)?;
         }
+        if let Some(l) = &self.lora {
+            // The packed weight's targeted blocks += s·B·A (B·A through the [C, C] staging tensor).
+            for (k, part) in l.parts().enumerate() {
+                let (a, b) = (&io.params[8 + 2 * k], &io.params[9 + 2 * k]);
+                matmul::matmul(be, MatmulForm::Nn, &mut io.scratch[10], b, a, false)?;
+                let mut block = be.view(&io.scratch[0], part * c * c, &[c, c])?;
+                elementwise::axpy(be, &mut block, l.scale(), &io.scratch[10])?;
+            }
+        }
+        let [w, bias, qkv, att, stats, key, ..] = scratch_n::<_, SCRATCH>(io.scratch, "self_attention")?;
         let packed = [be.view(w, 0, &[3 * c, c])?, be.view(bias, 0, &[3 * c])?];
         linear_forward(be, &self.qkv(), qkv, io.x, &packed, io.keys)?;
         let dropout = if self.uses_rng(io.train) {
@@ -182,9 +300,10 @@ impl Layer for SelfAttention {
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let (b, t) = self.dims(be.shape(io.x))?;
         let c = self.dim;
-        let [w, bias, qkv, att, stats, key, d_att, d_qkv, dw, db, tmp] =
+        let [w, bias, qkv, att, stats, key, d_att, d_qkv, dw, db, tmp, lora_tmp] =
             scratch_n::<_, SCRATCH>(io.scratch, "self_attention")?;
-        let (qkv_grads, out_grads) = io.grads.split_at_mut(6);
+        let (qkv_grads, rest) = io.grads.split_at_mut(6);
+        let (out_grads, lora_grads) = rest.split_at_mut(2);
         linear_backward(be, &self.output(), Some(d_att), att, io.dy, &io.params[6..8], out_grads, io.accumulate)?;
         let dropout = self.uses_rng(io.train).then_some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 });
         let opts = FlashOptions { dropout, key_mask: padding_mask(io.padding, b, t)? };
@@ -196,6 +315,20 @@ impl Layer for SelfAttention {
         for part in 0..3 {
             store_part(be, &mut qkv_grads[2 * part], dw, part * c * c, tmp, io.accumulate)?;
             store_part(be, &mut qkv_grads[2 * part + 1], db, part * c, tmp, io.accumulate)?;
+        }
+        if let Some(l) = &self.lora {
+            let r = l.rank;
+            for (k, part) in l.parts().enumerate() {
+                let (a, b) = (&io.params[8 + 2 * k], &io.params[9 + 2 * k]);
+                let d_w = be.view(dw, part * c * c, &[c, c])?;
+                // dA = s·Bᵀ·dW [r, C]; dB = s·dW·Aᵀ [C, r].
+                let mut da = be.view(lora_tmp, 0, &[r, c])?;
+                matmul::matmul(be, MatmulForm::Tn, &mut da, b, &d_w, false)?;
+                store_scaled(be, &mut lora_grads[2 * k], &da, l.scale(), io.accumulate)?;
+                let mut d_b = be.view(lora_tmp, 0, &[c, r])?;
+                matmul::matmul(be, MatmulForm::Nt, &mut d_b, &d_w, a, false)?;
+                store_scaled(be, &mut lora_grads[2 * k + 1], &d_b, l.scale(), io.accumulate)?;
+            }
         }
         Ok(())
     }
