@@ -71,14 +71,25 @@ fn model<B: Backend>(
     (m, ours)
 }
 
-fn run_bert<B: Backend>(be: &B) -> [f64; 3] {
+/// The batch as the model takes it: padded with the mask set, or packed (real tokens only,
+/// `Model::set_packed_batch`).
+fn feed<B: Backend>(be: &B, m: &mut Model<B>, ids: &Tensor, mask: &Tensor, packed: bool) -> B::Tensor {
+    if packed {
+        let ids = m.set_packed_batch(be, ids, mask, 8).unwrap();
+        return be.upload(&ids).unwrap();
+    }
+    m.set_padding(be, Some(mask)).unwrap();
+    be.upload(ids).unwrap()
+}
+
+fn run_bert<B: Backend>(be: &B, packed: bool) -> [f64; 3] {
     let oracle = load("transformer.json");
     let case = &oracle["bert"];
     let config = &case["config"];
     let (b, t, k) = (size(config, "B"), size(config, "T"), size(config, "K"));
     let hf = folder(&oracle, config);
     let head = [host(&case["head"]["weight"]), host(&case["head"]["bias"])];
-    let ids = be.upload(&host(&case["input_ids"])).unwrap();
+    let ids_host = host(&case["input_ids"]);
     let mask = host(&case["attention_mask"]);
     assert_eq!(case["token_type_ids"], "all zero", "single-sentence inputs: every token of type 0");
     let mut worst = [0.0f64; 3];
@@ -89,15 +100,21 @@ fn run_bert<B: Backend>(be: &B) -> [f64; 3] {
         worst[family] = worst[family].max(err);
     };
 
-    for (tail, key) in [("", "last_hidden_state"), ("pool_tokens", "mean_pooled")] {
+    // A packed batch's hidden states are packed rows: it is checked from the pooling on.
+    let tails: &[(&str, &str)] = if packed {
+        &[("pool_tokens", "mean_pooled")]
+    } else {
+        &[("", "last_hidden_state"), ("pool_tokens", "mean_pooled")]
+    };
+    for (tail, key) in tails {
         let (mut m, _) = model(be, &hf, tail, t, &case["params"], &[]);
-        m.set_padding(be, Some(&mask)).unwrap();
+        let ids = feed(be, &mut m, &ids_host, &mask, packed);
         let out = be.read(m.forward(be, &ids, false).unwrap()).unwrap();
-        check(0, key, out.data(), &tensor(&case[key]).1, RTOL);
+        check(0, key, out.data(), &tensor(&case[*key]).1, RTOL);
     }
 
     let (mut m, ours) = model(be, &hf, &format!("pool_tokens linear({k})"), t, &case["params"], &head);
-    m.set_padding(be, Some(&mask)).unwrap();
+    let ids = feed(be, &mut m, &ids_host, &mask, packed);
     let logits = be.read(m.forward(be, &ids, true).unwrap()).unwrap();
     assert_eq!(logits.shape(), [b, k]);
     check(0, "logits", logits.data(), &tensor(&case["logits"]).1, RTOL);
@@ -146,13 +163,26 @@ fn report(path: &str, w: [f64; 3]) {
 
 #[test]
 fn cpu_path_matches_transformers_bert() {
-    report("cpu path", run_bert(&CpuBackend::new()));
+    report("cpu path", run_bert(&CpuBackend::new(), false));
 }
 
 #[test]
 fn gpu_path_matches_transformers_bert() {
     let Some(be) = gpu() else { return };
-    report("gpu path", run_bert(be));
+    report("gpu path", run_bert(be, false));
+}
+
+/// The same batch packed (no padding rows in the position-wise layers; attention gathers the
+/// padded layout and back) gives the same outputs, loss and gradients.
+#[test]
+fn cpu_path_matches_transformers_bert_packed() {
+    report("cpu path, packed", run_bert(&CpuBackend::new(), true));
+}
+
+#[test]
+fn gpu_path_matches_transformers_bert_packed() {
+    let Some(be) = gpu() else { return };
+    report("gpu path, packed", run_bert(be, true));
 }
 
 /// `hf-tiny-bert/` (written by `save_pretrained`) holds exactly the `bert` section's tensors.

@@ -45,8 +45,7 @@ pub fn embed_texts<B: Backend>(
     for chunk in texts.chunks(batch.max(1)) {
         let enc = tok.encode(chunk, max_len, PadTo::Longest)?;
         truncated += enc.truncated;
-        model.set_padding(be, Some(&enc.mask))?;
-        let ids = be.upload(&enc.ids)?;
+        let ids = be.upload(&model.set_packed_batch(be, &enc.ids, &enc.mask, 8)?)?;
         let pooled = be.read(model.forward(be, &ids, false)?)?;
         for row in pooled.data().chunks(c) {
             let norm = row.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt().max(1e-12);

@@ -1,8 +1,9 @@
 //! Fine-tuning a Hugging Face encoder for sequence classification: the folder's model with a
 //! pooling and a new Linear head, AdamW with no decay on biases and LayerNorm weights, linear
 //! warm-up then linear decay to 0 (`get_linear_schedule_with_warmup`), gradient clipping,
-//! batches padded to their longest text (rounded up to a multiple of 8), the config's
-//! dropouts in training; test loss and accuracy after every epoch.
+//! batches packed (the texts' real tokens side by side, so the position-wise layers skip the
+//! padding; `Model::set_packed_batch`), the config's dropouts in training; test loss and
+//! accuracy after every epoch.
 
 use super::bert::LoraSettings;
 use super::folder::base_names;
@@ -215,8 +216,7 @@ pub fn finetune_classifier<B: Backend>(
             if epoch == 1 {
                 summary.truncated_train += enc.truncated;
             }
-            model.set_padding(be, Some(&enc.mask))?;
-            let ids = be.upload(&enc.ids)?;
+            let ids = be.upload(&model.set_packed_batch(be, &enc.ids, &enc.mask, 8)?)?;
             model.forward(be, &ids, true)?;
             let target = be.upload_labels(&labels, classes)?;
             model.loss(be, LossKind::CrossEntropy, &Target::Labels(&target))?;
@@ -275,8 +275,7 @@ pub fn evaluate<B: Backend>(
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let enc = tok.encode(&texts, max_len, pad)?;
         cut += enc.truncated;
-        model.set_padding(be, Some(&enc.mask))?;
-        let ids = be.upload(&enc.ids)?;
+        let ids = be.upload(&model.set_packed_batch(be, &enc.ids, &enc.mask, 8)?)?;
         let logits = be.read(model.forward(be, &ids, false)?)?;
         for (row, &y) in logits.data().chunks(classes).zip(labels) {
             let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;

@@ -211,6 +211,22 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
+    /// Packs the padded batch `ids` `[B, T]` with its `mask` (real tokens first in each row):
+    /// returns the packed ids `[B, T_pack]` (T_pack a multiple of `multiple`) to give
+    /// [`Model::forward`] and [`Model::backward`]; every position-wise layer then runs on the
+    /// real tokens only, attention in the padded layout, pooling over the packed rows.
+    pub fn set_packed_batch(&mut self, be: &B, ids: &Tensor, mask: &Tensor, multiple: usize) -> Result<Tensor> {
+        if ids.shape() != mask.shape() {
+            return Err(Error::Shape {
+                op: "Model::set_packed_batch",
+                detail: format!("ids {:?} and mask {:?} differ", ids.shape(), mask.shape()),
+            });
+        }
+        let packing = crate::nn::padding::Packing::new(mask, multiple)?;
+        self.padding = Some(crate::nn::Padding::packed(be, mask, &packing)?);
+        packing.pack(ids, 0.0)
+    }
+
     /// Makes the padding fit input `x` `[B, T, …]` (no padding when the one set is for
     /// another shape), when a layer reads it.
     fn fit_padding(&mut self, be: &B, x: &B::Tensor) -> Result<()> {

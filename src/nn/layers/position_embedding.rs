@@ -11,6 +11,7 @@ use crate::nn::args::Bound;
 use crate::nn::init::Init;
 use crate::nn::layer::{Backward, Forward, Layer, TensorSpec};
 use crate::ops::elementwise;
+use crate::ops::embedding;
 use crate::ops::reduce;
 use crate::rng::Rng;
 
@@ -87,6 +88,13 @@ impl Layer for PositionEmbedding {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let (b, t) = self.dims(be.shape(io.x))?;
         elementwise::copy(be, io.y, io.x)?;
+        if let Some(p) = io.padding.and_then(|p| p.packed.as_ref()) {
+            // A packed batch: each row's own position, gathered.
+            let mut rows = be.zeros(&[b * t, self.dim])?;
+            embedding::embedding_forward(be, &mut rows, &p.positions, &io.params[0])?;
+            let mut y = be.view(io.y, 0, &[b * t, self.dim])?;
+            return elementwise::axpy(be, &mut y, 1.0, &rows);
+        }
         let mut rows = be.view(io.y, 0, &[b, t * self.dim])?;
         elementwise::bias_add(be, &mut rows, &be.view(&io.params[0], 0, &[t * self.dim])?)
     }
@@ -97,6 +105,10 @@ impl Layer for PositionEmbedding {
             elementwise::copy(be, dx, io.dy)?;
         }
         let grad = &mut io.grads[0];
+        if let Some(p) = io.padding.and_then(|p| p.packed.as_ref()) {
+            let dy = be.view(io.dy, 0, &[b * t, self.dim])?;
+            return embedding::embedding_backward(be, grad, &p.positions, &dy, None, io.accumulate);
+        }
         if !io.accumulate && t < self.block_size {
             // Positions past T get no gradient this pass.
             elementwise::fill(be, grad, 0.0)?;

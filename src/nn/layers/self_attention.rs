@@ -22,6 +22,7 @@ use crate::ops::attention::flash::{
     flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout, FlashOptions,
 };
 use crate::ops::elementwise::{self, copy_range};
+use crate::ops::embedding;
 use crate::ops::matmul;
 use crate::rng::Rng;
 use crate::tensor::MatmulForm;
@@ -249,7 +250,8 @@ impl Layer for SelfAttention {
             vec![3 * c],
             vec![b, t, 3 * c],
             vec![b, t, c],
-            stats_shape(b, self.heads, t),
+            // Sized for a packed batch, whose longest sequence may hold all B·T rows.
+            stats_shape(b, self.heads, b * t),
             vec![1],
             vec![b, t, c],
             vec![b, t, 3 * c],
@@ -291,9 +293,26 @@ impl Layer for SelfAttention {
         } else {
             None
         };
-        let mask = padding_mask(io.padding, b, t)?;
-        let opts = FlashOptions { dropout, key_mask: mask };
-        flash_forward(be, att, stats, qkv, qkv, &FlashLayout::packed_qkv(self.heads, c, false), opts)?;
+        let layout = FlashLayout::packed_qkv(self.heads, c, false);
+        match io.padding.and_then(|p| p.packed.as_ref().map(|k| (p, k))) {
+            Some((pad, packed)) => {
+                // Packed rows to the padded layout, attention there, and back.
+                let tp = packed.t;
+                let stats = be.view(stats, 0, &stats_shape(b, self.heads, tp))?;
+                let qkv_pad = gather_rows(be, &packed.from_packed, qkv, [b, tp, 3 * c])?;
+                let mut att_pad = be.zeros(&[b, tp, c])?;
+                let opts = FlashOptions { dropout, key_mask: Some(&pad.mask) };
+                flash_forward(be, &mut att_pad, &mut { stats }, &qkv_pad, &qkv_pad, &layout, opts)?;
+                let rows = be.view(&att_pad, 0, &[b * tp, c])?;
+                embedding::embedding_forward(be, &mut be.view(att, 0, &[b * t, c])?, &packed.from_padded, &rows)?;
+            }
+            None => {
+                let mask = padding_mask(io.padding, b, t)?;
+                let stats = be.view(stats, 0, &stats_shape(b, self.heads, t))?;
+                let opts = FlashOptions { dropout, key_mask: mask };
+                flash_forward(be, att, &mut { stats }, qkv, qkv, &layout, opts)?;
+            }
+        }
         linear_forward(be, &self.output(), io.y, att, &io.params[6..8], io.keys)
     }
 
@@ -306,9 +325,35 @@ impl Layer for SelfAttention {
         let (out_grads, lora_grads) = rest.split_at_mut(2);
         linear_backward(be, &self.output(), Some(d_att), att, io.dy, &io.params[6..8], out_grads, io.accumulate)?;
         let dropout = self.uses_rng(io.train).then_some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 });
-        let opts = FlashOptions { dropout, key_mask: padding_mask(io.padding, b, t)? };
         let layout = FlashLayout::packed_qkv(self.heads, c, false);
-        flash_backward(be, d_qkv, d_qkv, stats, qkv, qkv, att, d_att, &layout, opts)?;
+        match io.padding.and_then(|p| p.packed.as_ref().map(|k| (p, k))) {
+            Some((pad, packed)) => {
+                let tp = packed.t;
+                let stats = be.view(stats, 0, &stats_shape(b, self.heads, tp))?;
+                // The forward's padded tensors, gathered again; padding rows hold stand-ins
+                // that get no gradient (no packed row reads them back).
+                let qkv_pad = gather_rows(be, &packed.from_packed, qkv, [b, tp, 3 * c])?;
+                let att_pad = gather_rows(be, &packed.from_packed, att, [b, tp, c])?;
+                // Each packed row's gradient to its padded position (fillers add zeros to row 0).
+                let d_att_pad = be.zeros(&[b, tp, c])?;
+                let d_rows = be.view(d_att, 0, &[b * t, c])?;
+                let mut d_att_rows = be.view(&d_att_pad, 0, &[b * tp, c])?;
+                embedding::embedding_backward(be, &mut d_att_rows, &packed.from_padded, &d_rows, None, false)?;
+                let d_qkv_pad = be.zeros(&[b, tp, 3 * c])?;
+                let opts = FlashOptions { dropout, key_mask: Some(&pad.mask) };
+                flash_backward(
+                    be, &d_qkv_pad, &d_qkv_pad, &stats, &qkv_pad, &qkv_pad, &att_pad, &d_att_pad, &layout, opts,
+                )?;
+                let d_pad_rows = be.view(&d_qkv_pad, 0, &[b * tp, 3 * c])?;
+                let mut d_packed = be.view(d_qkv, 0, &[b * t, 3 * c])?;
+                embedding::embedding_backward(be, &mut d_packed, &packed.from_packed, &d_pad_rows, None, false)?;
+            }
+            None => {
+                let stats = be.view(stats, 0, &stats_shape(b, self.heads, t))?;
+                let opts = FlashOptions { dropout, key_mask: padding_mask(io.padding, b, t)? };
+                flash_backward(be, d_qkv, d_qkv, &stats, qkv, qkv, att, d_att, &layout, opts)?;
+            }
+        }
         let packed = [be.view(w, 0, &[3 * c, c])?, be.view(bias, 0, &[3 * c])?];
         let mut packed_grads = [be.view(dw, 0, &[3 * c, c])?, be.view(db, 0, &[3 * c])?];
         linear_backward(be, &self.qkv(), io.dx, io.x, d_qkv, &packed, &mut packed_grads, false)?;
@@ -332,6 +377,15 @@ impl Layer for SelfAttention {
         }
         Ok(())
     }
+}
+
+/// `[b, t, w]` rows gathered from `src` (its rows, flat) by `index` (`[b·t]`, as f32).
+fn gather_rows<B: Backend>(be: &B, index: &B::Tensor, src: &B::Tensor, [b, t, w]: [usize; 3]) -> Result<B::Tensor> {
+    let rows = crate::tensor::numel(be.shape(src)) / w;
+    let table = be.view(src, 0, &[rows, w])?;
+    let out = be.zeros(&[b, t, w])?;
+    embedding::embedding_forward(be, &mut be.view(&out, 0, &[b * t, w])?, index, &table)?;
+    Ok(out)
 }
 
 /// The key mask of the batch's padding, when there is one of its shape.
