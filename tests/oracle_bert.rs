@@ -285,3 +285,51 @@ fn gpu_path_takes_the_bert_adamw_steps() {
     let w = adamw_steps(be);
     eprintln!("gpu path: losses {:.2e}, parameters after the steps {:.2e}", w[0], w[1]);
 }
+
+/// `Model::share_plan_memory`: batches of alternating shapes (packed to different lengths)
+/// give the same bits as a model whose plans each hold their own tensors, on both paths.
+fn shared_plans_agree<B: Backend>(be: &B) {
+    let oracle = load("transformer.json");
+    let case = &oracle["bert"];
+    let (t, k) = (size(&case["config"], "T"), size(&case["config"], "K"));
+    let hf = folder(&oracle, &case["config"]);
+    let head = [host(&case["head"]["weight"]), host(&case["head"]["bias"])];
+    let tail = format!("pool_tokens linear({k})");
+    let (mut plain, ours) = model(be, &hf, &tail, t, &case["params"], &head);
+    let (mut shared, _) = model(be, &hf, &tail, t, &case["params"], &head);
+    shared.share_plan_memory();
+    let (ids, mask) = (host(&case["input_ids"]), host(&case["attention_mask"]));
+    let labels: Vec<u32> = tensor(&case["labels"]).1.iter().map(|&y| y as u32).collect();
+    let labels = be.upload_labels(&labels, k).unwrap();
+    // Three shapes: the batch packed to multiples of 8 and of 1, and padded.
+    for round in 0..6 {
+        let mut outs = Vec::new();
+        for m in [&mut plain, &mut shared] {
+            let x = match round % 3 {
+                0 => be.upload(&m.set_packed_batch(be, &ids, &mask, 8).unwrap()).unwrap(),
+                1 => be.upload(&m.set_packed_batch(be, &ids, &mask, 1).unwrap()).unwrap(),
+                _ => feed(be, m, &ids, &mask, false),
+            };
+            let logits = be.read(m.forward(be, &x, true).unwrap()).unwrap();
+            m.loss(be, LossKind::CrossEntropy, &Target::Labels(&labels)).unwrap();
+            m.backward(be, &x, false).unwrap();
+            let grads: Vec<Tensor> = ours.iter().map(|n| m.grads.read(be, n).unwrap()).collect();
+            outs.push((logits, grads));
+        }
+        assert_eq!(outs[0].0.data(), outs[1].0.data(), "round {round}: logits");
+        for (i, (a, b)) in outs[0].1.iter().zip(&outs[1].1).enumerate() {
+            assert_eq!(a.data(), b.data(), "round {round}: gradient of {}", ours[i]);
+        }
+    }
+}
+
+#[test]
+fn cpu_path_shared_plan_memory_gives_the_same_bits() {
+    shared_plans_agree(&CpuBackend::new());
+}
+
+#[test]
+fn gpu_path_shared_plan_memory_gives_the_same_bits() {
+    let Some(be) = gpu() else { return };
+    shared_plans_agree(be);
+}

@@ -39,6 +39,7 @@ pub fn embed_texts<B: Backend>(
     pooling: Pooling,
 ) -> Result<Embeddings> {
     let mut model = task_model(be, hf, Task::Embed(pooling), max_len, false, 0)?;
+    model.share_plan_memory();
     let c = hf.hidden();
     let mut out = Vec::with_capacity(texts.len() * c);
     let mut truncated = 0;

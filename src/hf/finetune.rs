@@ -167,6 +167,8 @@ pub fn finetune_classifier<B: Backend>(
     let task = Task::Classify { classes, pooling: cfg.pooling };
     let opts = TaskOptions { dropout: cfg.dropout, seed: cfg.seed, lora: cfg.lora.clone(), freeze: cfg.freeze.clone() };
     let mut model = task_model_with(be, hf, task, width, &opts)?;
+    // Packed batches come in many shapes: their step plans share one buffer.
+    model.share_plan_memory();
     // The optimizer holds state for the trainable parameters alone: one run at the end of
     // the flat buffers.
     let (offset, layout) = model.spec().trainable_layout()?;
@@ -239,7 +241,7 @@ pub fn finetune_classifier<B: Backend>(
         let seconds = start.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = match test {
             Some(t) => {
-                let (loss, acc, cut) = evaluate(be, &mut model, tok, t, cfg.max_len, pad, classes)?;
+                let (loss, acc, cut) = evaluate(be, &mut model, tok, t, cfg.max_len, pad, classes, cfg.batch)?;
                 summary.truncated_test = cut;
                 (Some(loss), Some(acc))
             }
@@ -259,7 +261,8 @@ pub fn finetune_classifier<B: Backend>(
     Ok((model, summary))
 }
 
-/// Mean cross-entropy, accuracy and truncated count of `model` on `data`.
+/// Mean cross-entropy, accuracy and truncated count of `model` on `data`, in batches of `batch`.
+#[allow(clippy::too_many_arguments, reason = "the model and tokenizer, the data, and how it is batched")]
 pub fn evaluate<B: Backend>(
     be: &B,
     model: &mut Model<B>,
@@ -268,9 +271,10 @@ pub fn evaluate<B: Backend>(
     max_len: usize,
     pad: PadTo,
     classes: usize,
+    batch: usize,
 ) -> Result<(f64, f64, usize)> {
     let (mut loss, mut correct, mut cut) = (0.0f64, 0usize, 0usize);
-    let batch = 64;
+    let batch = batch.max(1);
     for (texts, labels) in data.texts.chunks(batch).zip(data.labels.chunks(batch)) {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let enc = tok.encode(&texts, max_len, pad)?;

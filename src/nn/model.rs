@@ -69,6 +69,15 @@ pub struct Model<B: Backend> {
     padding: Option<crate::nn::Padding<B>>,
     /// Some leaf reads the padding.
     reads_padding: bool,
+    /// With [`Model::share_plan_memory`]: the one buffer every step plan's tensors are views of.
+    arena: Option<Arena<B>>,
+}
+
+/// The memory step plans share: one buffer per allocation of a plan.
+struct Arena<B: Backend> {
+    buffers: Vec<B::Tensor>,
+    /// Elements in each buffer.
+    capacities: Vec<usize>,
 }
 
 impl<B: Backend> Model<B> {
@@ -136,6 +145,7 @@ impl<B: Backend> Model<B> {
             host_keys: Tensor::zeros(&[random_layers]),
             padding: None,
             reads_padding,
+            arena: None,
         };
         model.load(be, &initial)?;
         Ok(model)
@@ -200,6 +210,17 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
+    /// Makes the step plans share their memory (the k-th tensor of each plan a view of one
+    /// buffer, as large as the largest of them) instead of each holding its own: for inputs of
+    /// many shapes (packed text batches), memory is about one plan's, not the sum of all. A plan's activations then
+    /// last until a forward pass of another shape: call backward before it, as training does.
+    /// Plans traced before are dropped.
+    pub fn share_plan_memory(&mut self) {
+        self.plans.clear();
+        self.current = None;
+        self.arena = Some(Arena { buffers: Vec::new(), capacities: Vec::new() });
+    }
+
     /// Sets the padding of the next inputs (`mask` `[B, T]`: 1 token, 0 padding, Hugging
     /// Face's `attention_mask`) for the layers that read it; None: every position is a token.
     /// It applies to inputs of its shape; another shape runs unpadded.
@@ -262,7 +283,57 @@ impl<B: Backend> Model<B> {
             return Ok(i);
         }
         let leaves: Vec<Leaf> = self.placed.iter().map(|p| p.leaf.clone()).collect();
-        self.plans.push(Plan::trace(be, &self.spec.nodes, &leaves, shape, self.input_grad)?);
+        let Some(arena) = &mut self.arena else {
+            let plan = Plan::trace(&mut |s: &[usize]| be.zeros(s), &self.spec.nodes, &leaves, shape, self.input_grad)?;
+            self.plans.push(plan);
+            return Ok(self.plans.len() - 1);
+        };
+        // Shared memory: the k-th tensor of every plan is a view of the arena's k-th buffer
+        // (plans of one model allocate the same sequence, only the sizes differ), as large as
+        // the largest k-th tensor so far. Within a plan every tensor has a buffer of its own,
+        // as ops require. When one grows, the plans holding the old buffers are dropped (they
+        // are traced again when their shape comes back).
+        let mut sizes = Vec::new();
+        Plan::<B>::trace(
+            &mut |s: &[usize]| {
+                sizes.push(crate::tensor::numel(s));
+                be.zeros(&[1])
+            },
+            &self.spec.nodes,
+            &leaves,
+            shape,
+            self.input_grad,
+        )?;
+        if sizes.len() != arena.buffers.len() || sizes.iter().zip(&arena.capacities).any(|(n, c)| n > c) {
+            self.plans.clear();
+            self.current = None;
+            arena.capacities.resize(sizes.len(), 0);
+            arena.buffers.truncate(sizes.len());
+            for (k, &n) in sizes.iter().enumerate() {
+                if k >= arena.buffers.len() || n > arena.capacities[k] {
+                    let buffer = be.zeros(&[n.max(1)])?;
+                    if k < arena.buffers.len() {
+                        arena.buffers[k] = buffer;
+                    } else {
+                        arena.buffers.push(buffer);
+                    }
+                    arena.capacities[k] = n.max(1);
+                }
+            }
+        }
+        let buffers = &arena.buffers;
+        let mut k = 0usize;
+        let plan = Plan::trace(
+            &mut |s: &[usize]| {
+                k += 1;
+                be.view(&buffers[k - 1], 0, s)
+            },
+            &self.spec.nodes,
+            &leaves,
+            shape,
+            self.input_grad,
+        )?;
+        self.plans.push(plan);
         Ok(self.plans.len() - 1)
     }
 

@@ -68,8 +68,12 @@ pub(crate) struct Plan<B: Backend> {
     pub(crate) loss: B::Tensor,
 }
 
+/// Where a plan's tensors come from: fresh zeroed tensors, or views into a model's shared
+/// arena (see `Model::share_plan_memory`).
+pub(crate) type Alloc<'a, B> = &'a mut dyn FnMut(&[usize]) -> Result<<B as Backend>::Tensor>;
+
 struct Tracer<'a, B: Backend> {
-    be: &'a B,
+    alloc: Alloc<'a, B>,
     leaves: &'a [Leaf],
     next_leaf: usize,
     shapes: Vec<Option<Vec<usize>>>,
@@ -98,7 +102,7 @@ impl<B: Backend> Tracer<'_, B> {
                     let input = self.shape(cur).to_vec();
                     let out = layer.output_shape(&input)?;
                     let scratch =
-                        layer.scratch(&input, dx.is_none())?.iter().map(|s| self.be.zeros(s)).collect::<Result<_>>()?;
+                        layer.scratch(&input, dx.is_none())?.iter().map(|s| (self.alloc)(s)).collect::<Result<_>>()?;
                     let output = self.new_id(Some(out.clone()), Some(out));
                     let dx_here = if layer.has_input_grad() { dx } else { None };
                     self.steps.push(Step {
@@ -168,14 +172,14 @@ impl<B: Backend> Plan<B> {
     /// Traces `nodes` (whose leaves, in order, are `leaves`) for an input of `input_shape`;
     /// with `input_grad` the gradient with respect to the input is computed too (buffer 0).
     pub(crate) fn trace(
-        be: &B,
+        alloc: Alloc<'_, B>,
         nodes: &[Node],
         leaves: &[Leaf],
         input_shape: &[usize],
         input_grad: bool,
     ) -> Result<Self> {
         let mut t = Tracer {
-            be,
+            alloc,
             leaves,
             next_leaf: 0,
             shapes: vec![Some(input_shape.to_vec())],
@@ -187,19 +191,20 @@ impl<B: Backend> Plan<B> {
             return Err(Error::InvalidArgument { what: "model".into(), detail: "the model has no layer".into() });
         }
         fuse_activations(&mut t.steps, leaves);
-        let alloc = |shapes: &[Option<Vec<usize>>], skip_first: bool| -> Result<Vec<Option<B::Tensor>>> {
+        let mut all = |shapes: &[Option<Vec<usize>>], skip_first: bool| -> Result<Vec<Option<B::Tensor>>> {
             shapes
                 .iter()
                 .enumerate()
                 .map(|(i, s)| match s {
-                    Some(s) if !(skip_first && i == 0) => be.zeros(s).map(Some),
+                    Some(s) if !(skip_first && i == 0) => (t.alloc)(s).map(Some),
                     _ => Ok(None),
                 })
                 .collect()
         };
-        let acts = alloc(&t.shapes, true)?;
-        let grads = alloc(&t.grad_shapes, false)?;
-        Ok(Self { input_shape: input_shape.to_vec(), acts, grads, steps: t.steps, output, loss: be.zeros(&[1])? })
+        let acts = all(&t.shapes, true)?;
+        let grads = all(&t.grad_shapes, false)?;
+        let loss = (t.alloc)(&[1])?;
+        Ok(Self { input_shape: input_shape.to_vec(), acts, grads, steps: t.steps, output, loss })
     }
 
     /// Elements this plan holds (activations, gradients, scratch), for memory estimates.
