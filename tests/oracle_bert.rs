@@ -333,3 +333,39 @@ fn gpu_path_shared_plan_memory_gives_the_same_bits() {
     let Some(be) = gpu() else { return };
     shared_plans_agree(be);
 }
+
+/// A frozen encoder under a trained head: the backward stops at the head (nothing before it
+/// trains), and the head's gradients are still transformers'.
+#[test]
+fn a_frozen_encoder_backpropagates_to_the_head_only() {
+    let be = CpuBackend::new();
+    let oracle = load("transformer.json");
+    let case = &oracle["bert"];
+    let (t, k) = (size(&case["config"], "T"), size(&case["config"], "K"));
+    let hf = folder(&oracle, &case["config"]);
+    let head = [host(&case["head"]["weight"]), host(&case["head"]["bias"])];
+    let (m, ours) = model(&be, &hf, &format!("pool_tokens linear({k})"), t, &case["params"], &head);
+    let mut spec = m.spec().clone();
+    let n = hf.names().len();
+    spec.freeze(&ours[..n]).unwrap();
+    let mut frozen = Model::new(&be, spec, 0).unwrap();
+    let mut loaded: Vec<(String, Tensor)> =
+        ours.iter().zip(hf.names()).map(|(o, h)| (o.clone(), host(&case["params"][h.as_str()]))).collect();
+    loaded.extend(ours[n..].iter().cloned().zip(head.iter().cloned()));
+    frozen.load(&be, &loaded).unwrap();
+    let ids = feed(&be, &mut frozen, &host(&case["input_ids"]), &host(&case["attention_mask"]), true);
+    frozen.forward(&be, &ids, true).unwrap();
+    let labels: Vec<u32> = tensor(&case["labels"]).1.iter().map(|&y| y as u32).collect();
+    let labels = be.upload_labels(&labels, k).unwrap();
+    frozen.loss(&be, LossKind::CrossEntropy, &Target::Labels(&labels)).unwrap();
+    frozen.zero_grad(&be).unwrap();
+    frozen.backward(&be, &ids, false).unwrap();
+    for (o, key) in ours[n..].iter().zip(["weight", "bias"]) {
+        let got = frozen.grads.read(&be, o).unwrap();
+        let want = tensor(&case["head_grads"][key]).1;
+        let (err, i) = worst_relative(got.data(), &want, 0.1 * want.iter().fold(0.0f64, |m, w| m.max(w.abs())));
+        assert!(err <= RTOL, "head grad {key}[{i}]: {err:e}");
+    }
+    // The encoder's gradients were not computed: still the zeros zero_grad left.
+    assert!(frozen.grads.read(&be, &ours[0]).unwrap().data().iter().all(|&g| g == 0.0));
+}

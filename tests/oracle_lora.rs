@@ -4,8 +4,9 @@
 //! optimizer state: the trainable layout holds the adapters alone); the adapters saved under
 //! PEFT's names and merged into the weights on export (`merge_and_unload`).
 //!
-//! The section's GPT case (LoRA on nanoGPT's `c_attn`) is not covered: downhill's LoRA is on
-//! BERT's query/key/value projections so far.
+//! The GPT case (LoRA on nanoGPT's `c_attn`, `causal_self_attention(…, lora_r, lora_alpha)`):
+//! logits, loss and adapter gradients, and PEFT's merged weights giving the same logits from a
+//! plain GPT.
 
 mod common;
 
@@ -190,4 +191,111 @@ fn bad_lora_settings_are_refused() {
     assert!(err(4, -1.0, 0.0, &["query"]).contains("alpha must be > 0"));
     assert!(err(4, 8.0, 0.0, &["dense"]).contains("\"dense\" matches no module"));
     assert!(err(4, 8.0, 0.1, &["query"]).contains("only 0"));
+}
+
+/// The GPT case's model in the spec language, with LoRA on every `c_attn` when `lora`.
+fn gpt_spec(config: &Value, lora: Option<(i64, f64)>) -> String {
+    let u = |k: &str| config[k].as_u64().unwrap() as usize;
+    let (v, block, layers, heads, c) = (u("V"), u("block"), u("L"), u("H"), u("C"));
+    let bias = if config["bias"].as_bool().unwrap_or(true) { "" } else { ", bias=false" };
+    let adapter = lora.map_or(String::new(), |(r, a)| format!(", lora_r={r}, lora_alpha={a:?}"));
+    let mut spec = format!("embedding({v}, {c}) position_embedding({block})");
+    for _ in 0..layers {
+        spec += &format!(
+            " residual(layernorm({c}{bias}) causal_self_attention({heads}{bias}{adapter})) \
+             residual(layernorm({c}{bias}) linear({}{bias}) gelu linear({c}{bias}))",
+            4 * c
+        );
+    }
+    spec + &format!(" layernorm({c}{bias}) linear({v}, bias=false, tie=0)")
+}
+
+fn run_gpt<B: Backend>(be: &B) -> f64 {
+    use downhill::loss::{LossKind, Target};
+    use downhill::nn::{Init, Model, ModelSpec};
+    let oracle = load("transformer.json");
+    let case = oracle["lora"].as_array().unwrap().iter().find(|c| c["model"] == "gpt").expect("a GPT LoRA case");
+    let config = &case["config"];
+    assert_eq!(case["lora"]["target_modules"], serde_json::json!(["c_attn"]));
+    assert_eq!(case["lora"]["dropout"].as_f64(), Some(0.0));
+    let lora = (case["lora"]["r"].as_i64().unwrap(), case["lora"]["alpha"].as_f64().unwrap());
+    let (t, v) = (config["T"].as_u64().unwrap() as usize, config["V"].as_u64().unwrap() as usize);
+    let mut spec = ModelSpec::parse(&gpt_spec(config, Some(lora)), &[t], v, Init::TorchDefault).unwrap();
+    let names: Vec<String> = spec.param_shapes().into_iter().map(|(n, _)| n).collect();
+    let (adapters, base): (Vec<String>, Vec<String>) = names.iter().cloned().partition(|n| n.contains(".lora_"));
+    let theirs = downhill::nn::gpt::nanogpt_names(
+        config["L"].as_u64().unwrap() as usize,
+        config["bias"].as_bool().unwrap_or(true),
+    );
+    assert_eq!(base.len(), theirs.len());
+    spec.freeze(&base).unwrap();
+    let (_, trainable) = spec.trainable_layout().unwrap();
+    assert_eq!(
+        trainable.views().iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
+        adapters,
+        "the adapters alone train"
+    );
+    let peft: Vec<&String> = case["adapters"].as_object().unwrap().keys().collect();
+    assert_eq!(peft.len(), adapters.len());
+    let mut loaded: Vec<(String, Tensor)> =
+        base.iter().zip(&theirs).map(|(o, n)| (o.clone(), host(&case["base_params"][n.as_str()]))).collect();
+    // The adapters in layer order, A then B, as the fixture lists them.
+    let mut ordered: Vec<&String> = peft.clone();
+    ordered.sort_by_key(|n| {
+        (
+            n.split(".h.").nth(1).and_then(|r| r.split('.').next()).unwrap().parse::<usize>().unwrap(),
+            n.contains("lora_B"),
+        )
+    });
+    loaded.extend(adapters.iter().zip(&ordered).map(|(o, p)| (o.clone(), host(&case["adapters"][p.as_str()]))));
+    let mut model = Model::new(be, spec, 0).unwrap();
+    model.load(be, &loaded).unwrap();
+
+    let idx = be.upload(&host(&case["idx"])).unwrap();
+    let logits = be.read(model.forward(be, &idx, true).unwrap()).unwrap();
+    let want = tensor(&case["logits"]).1;
+    let largest = want.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+    let (mut worst, i) = worst_relative(logits.data(), &want, 0.1 * largest);
+    assert!(worst <= RTOL, "logits[{i}]: {worst:e}");
+    let targets: Vec<u32> = tensor(&case["targets"])
+        .1
+        .iter()
+        .map(|&y| if y < 0.0 { downhill::ops::loss::IGNORE_LABEL } else { y as u32 })
+        .collect();
+    let labels = be.upload_labels(&targets, v).unwrap();
+    model.loss(be, LossKind::CrossEntropy, &Target::Labels(&labels)).unwrap();
+    model.backward(be, &idx, false).unwrap();
+    let loss = be.read(model.loss_tensor().unwrap()).unwrap().data()[0] as f64;
+    let want_loss = case["loss"].as_f64().unwrap();
+    assert!((loss - want_loss).abs() / want_loss <= 1e-6, "loss {loss} vs {want_loss}");
+    for (o, p) in adapters.iter().zip(&ordered) {
+        let got = model.grads.read(be, o).unwrap();
+        let want = tensor(&case["adapter_grads"][p.as_str()]).1;
+        let largest = want.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        let (err, i) = worst_relative(got.data(), &want, 0.1 * largest);
+        assert!(err <= RTOL, "grad {p}[{i}]: got {} want {} ({err:e})", got.data()[i], want[i]);
+        worst = worst.max(err);
+    }
+    // PEFT's merge_and_unload weights in a plain GPT give the adapted model's logits.
+    let plain_spec = ModelSpec::parse(&gpt_spec(config, None), &[t], v, Init::TorchDefault).unwrap();
+    let plain_names: Vec<String> = plain_spec.param_shapes().into_iter().map(|(n, _)| n).collect();
+    let mut plain = Model::new(be, plain_spec, 0).unwrap();
+    let merged: Vec<(String, Tensor)> =
+        plain_names.iter().zip(&theirs).map(|(o, n)| (o.clone(), host(&case["merged_params"][n.as_str()]))).collect();
+    plain.load(be, &merged).unwrap();
+    let merged_logits = be.read(plain.forward(be, &idx, false).unwrap()).unwrap();
+    let (err, i) = worst_relative(merged_logits.data(), &want, 0.1 * largest);
+    assert!(err <= RTOL, "merged logits[{i}]: {err:e}");
+    worst.max(err)
+}
+
+#[test]
+fn cpu_path_matches_peft_lora_on_gpt() {
+    eprintln!("cpu path: GPT LoRA worst relative error {:.2e}", run_gpt(&CpuBackend::new()));
+}
+
+#[test]
+fn gpu_path_matches_peft_lora_on_gpt() {
+    let Some(be) = gpu() else { return };
+    eprintln!("gpu path: GPT LoRA worst relative error {:.2e}", run_gpt(be));
 }

@@ -69,8 +69,10 @@ pub struct Model<B: Backend> {
     padding: Option<crate::nn::Padding<B>>,
     /// Some leaf reads the padding.
     reads_padding: bool,
-    /// With [`Model::share_plan_memory`]: the one buffer every step plan's tensors are views of.
+    /// With [`Model::share_plan_memory`]: the buffers every step plan's tensors are views of.
     arena: Option<Arena<B>>,
+    /// Per leaf: it has a parameter that is not frozen.
+    trains: Vec<bool>,
 }
 
 /// The memory step plans share: one buffer per allocation of a plan.
@@ -124,6 +126,11 @@ impl<B: Backend> Model<B> {
             })
             .collect::<Result<_>>()?;
         let reads_padding = spec.leaves().iter().any(|l| l.layer.reads_padding());
+        let trains = spec
+            .leaves()
+            .iter()
+            .map(|l| l.layer.params().iter().any(|t| !spec.frozen.contains(&format!("{}.{}", l.path, t.name))))
+            .collect();
         let mut model = Self {
             params,
             grads,
@@ -146,6 +153,7 @@ impl<B: Backend> Model<B> {
             padding: None,
             reads_padding,
             arena: None,
+            trains,
         };
         model.load(be, &initial)?;
         Ok(model)
@@ -514,8 +522,18 @@ impl<B: Backend> Model<B> {
         // With tied parameters: which tensors' gradients this pass has written, so the second
         // use of a shared tensor adds to the first (PyTorch sums both uses' gradients).
         let tied = self.tied_views.iter().any(Option::is_some);
+        // Steps before the first leaf with a trainable parameter need no backward when no
+        // input gradient is asked: everything there is frozen (a frozen encoder under a head).
+        let stop = match self.input_grad {
+            true => 0,
+            false => plan
+                .steps
+                .iter()
+                .position(|st| matches!(st.kind, StepKind::Leaf(li) if self.trains[li]))
+                .unwrap_or(plan.steps.len()),
+        };
         let mut written = vec![false; if tied { grads.len() } else { 0 }];
-        for step in plan.steps.iter_mut().rev() {
+        for step in plan.steps.iter_mut().skip(stop).rev() {
             let grads_of = &mut plan.grads;
             match step.kind {
                 StepKind::Leaf(li) => {

@@ -23,7 +23,9 @@ use crate::ops::attention::flash::{
     flash_backward, flash_forward, stats_shape, FlashDropout, FlashLayout, FlashOptions,
 };
 use crate::ops::elementwise::copy_range;
+use crate::ops::matmul;
 use crate::rng::Rng;
+use crate::tensor::MatmulForm;
 
 /// Causal self-attention over a sequence.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,10 +42,14 @@ pub struct CausalSelfAttention {
     pub proj_std: Option<f64>,
     /// Dropout of the attention probabilities in training (nanoGPT's `attn_dropout`), in [0, 1).
     pub dropout: f32,
+    /// PEFT LoRA on `c_attn` (rank r, alpha): `c_attn(x) + (alpha/r)·B(A x)`, A `[r, C]`, B
+    /// `[3C, r]`. As in `self_attention`, the layer adds `(alpha/r)·B·A` to a copy of the weight
+    /// each pass and takes dA, dB from that weight's gradient.
+    pub lora: Option<(usize, f64)>,
 }
 
 /// Argument names in order.
-pub const ARGS: &[&str] = &["n_head", "bias", "std", "proj_std", "dropout"];
+pub const ARGS: &[&str] = &["n_head", "bias", "std", "proj_std", "dropout", "lora_r", "lora_alpha"];
 
 /// Builds the layer for `input` `[batch, T, C]`.
 pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
@@ -54,6 +60,16 @@ pub fn build(args: Bound, input: &[usize]) -> Result<Box<dyn Layer>> {
         std: args.optional_float("std", 0.0..f64::INFINITY)?,
         proj_std: args.optional_float("proj_std", 0.0..f64::INFINITY)?,
         dropout: args.float("dropout", 0.0..1.0, 0.0)? as f32,
+        lora: match args.optional_size("lora_r")? {
+            Some(0) => {
+                return Err(Error::InvalidArgument {
+                    what: "model: causal_self_attention".into(),
+                    detail: "lora_r must be ≥ 1".into(),
+                })
+            }
+            Some(r) => Some((r, args.float("lora_alpha", f64::MIN_POSITIVE..f64::INFINITY, r as f64)?)),
+            None => None,
+        },
     };
     if !layer.dim.is_multiple_of(layer.heads) {
         return Err(Error::InvalidArgument {
@@ -160,7 +176,8 @@ impl Layer for CausalSelfAttention {
         let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));
         let proj = self.proj_std.map_or(String::new(), |s| format!(", proj_std={s:?}"));
         let drop = if self.dropout > 0.0 { format!(", dropout={:?}", self.dropout) } else { String::new() };
-        format!("causal_self_attention({}{bias}{std}{proj}{drop})", self.heads)
+        let lora = self.lora.map_or(String::new(), |(r, a)| format!(", lora_r={r}, lora_alpha={a:?}"));
+        format!("causal_self_attention({}{bias}{std}{proj}{drop}{lora})", self.heads)
     }
 
     fn torch(&self) -> String {
@@ -171,7 +188,11 @@ impl Layer for CausalSelfAttention {
     }
 
     fn decoding(&self) -> crate::nn::layer::Decoding {
-        crate::nn::layer::Decoding::Attention(self.clone())
+        // The cached decoder runs the plain c_attn: with adapters, the whole context re-runs.
+        match self.lora {
+            Some(_) => crate::nn::layer::Decoding::Unsupported,
+            None => crate::nn::layer::Decoding::Attention(self.clone()),
+        }
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -189,12 +210,20 @@ impl Layer for CausalSelfAttention {
         if self.bias {
             p.push(TensorSpec::new("c_proj.bias", &[c]));
         }
+        if let Some((r, _)) = self.lora {
+            p.push(TensorSpec::new("c_attn.lora_A.weight", &[r, c]));
+            p.push(TensorSpec::new("c_attn.lora_B.weight", &[3 * c, r]));
+        }
         p
     }
 
     fn init_params(&self, init: Init, rng: &mut Rng) -> Vec<Vec<f32>> {
         let mut p = self.c_attn().init_params(init, rng);
         p.extend(self.c_proj().init_params(init, rng));
+        if let Some((r, _)) = self.lora {
+            p.push(init.weight(rng, self.dim, r));
+            p.push(vec![0.0; 3 * self.dim * r]);
+        }
         p
     }
 
@@ -207,7 +236,12 @@ impl Layer for CausalSelfAttention {
         let (b, t) = self.dims(input)?;
         let c = self.dim;
         let stats = stats_shape(b, self.heads, t);
-        Ok(vec![vec![b, t, 3 * c], vec![b, t, c], stats, vec![1], vec![b, t, c], vec![b, t, 3 * c]])
+        let mut s = vec![vec![b, t, 3 * c], vec![b, t, c], stats, vec![1], vec![b, t, c], vec![b, t, 3 * c]];
+        if let Some((r, _)) = self.lora {
+            // The weight with the adapter added, its gradient, an adapter's gradient.
+            s.extend([vec![3 * c, c], vec![3 * c, c], vec![3 * c * r]]);
+        }
+        Ok(s)
     }
 
     fn uses_rng(&self, train: bool) -> bool {
@@ -216,9 +250,20 @@ impl Layer for CausalSelfAttention {
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         self.dims(be.shape(io.x))?;
-        let (attn_params, proj_params) = io.params.split_at(self.per_linear());
-        let [qkv, att, stats, key, ..] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
-        linear_forward(be, &self.c_attn(), qkv, io.x, attn_params, io.keys)?;
+        let n = self.per_linear();
+        let (attn_params, proj_params) = (&io.params[..n], &io.params[n..2 * n]);
+        let (base, extra) = io.scratch.split_at_mut(6);
+        let [qkv, att, stats, key, ..] = scratch_n::<_, 6>(base, "causal_self_attention")?;
+        match self.lora {
+            Some((_, alpha)) => {
+                let [w, delta, _] = scratch_n::<_, 3>(extra, "causal_self_attention")?;
+                let weight = self.adapted_weight(be, w, delta, io.params, alpha)?;
+                let mut p = vec![weight];
+                p.extend(attn_params[1..].iter().map(|b| be.view(b, 0, be.shape(b))).collect::<Result<Vec<_>>>()?);
+                linear_forward(be, &self.c_attn(), qkv, io.x, &p, io.keys)?;
+            }
+            None => linear_forward(be, &self.c_attn(), qkv, io.x, attn_params, io.keys)?,
+        }
         // The backward draws the same mask from the key kept here (it is not given the keys).
         let dropout = if self.uses_rng(io.train) {
             copy_range(be, key, 0, io.keys, io.slot, 1)?;
@@ -233,17 +278,74 @@ impl Layer for CausalSelfAttention {
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         self.dims(be.shape(io.x))?;
         let n = self.per_linear();
-        let (attn_params, proj_params) = io.params.split_at(n);
-        let (attn_grads, proj_grads) = io.grads.split_at_mut(n);
-        let [qkv, att, stats, key, d_att, d_qkv] = scratch_n::<_, 6>(io.scratch, "causal_self_attention")?;
+        let (attn_params, proj_params) = (&io.params[..n], &io.params[n..2 * n]);
+        let (attn_grads, rest) = io.grads.split_at_mut(n);
+        let (proj_grads, lora_grads) = rest.split_at_mut(n);
+        let (base, extra) = io.scratch.split_at_mut(6);
+        let [qkv, att, stats, key, d_att, d_qkv] = scratch_n::<_, 6>(base, "causal_self_attention")?;
         // c_proj: its input was the merged heads.
         linear_backward(be, &self.c_proj(), Some(d_att), att, io.dy, proj_params, proj_grads, io.accumulate)?;
         // `io.train` is the last forward's mode: with dropout, it kept its key.
         let dropout = self.uses_rng(io.train).then_some(FlashDropout { p: self.dropout, keys: &*key, slot: 0 });
         let opts = FlashOptions::dropout(dropout);
         flash_backward(be, d_qkv, d_qkv, stats, qkv, qkv, att, d_att, &self.layout(true), opts)?;
-        linear_backward(be, &self.c_attn(), io.dx, io.x, d_qkv, attn_params, attn_grads, io.accumulate)
+        let Some((r, alpha)) = self.lora else {
+            return linear_backward(be, &self.c_attn(), io.dx, io.x, d_qkv, attn_params, attn_grads, io.accumulate);
+        };
+        // With the adapter: the backward of the adapted weight (kept by the forward), its
+        // gradient into c_attn.weight's, and the adapters' from it.
+        let [w, dw, tmp] = scratch_n::<_, 3>(extra, "causal_self_attention")?;
+        let c = self.dim;
+        let mut p = vec![be.view(w, 0, &[3 * c, c])?];
+        p.extend(attn_params[1..].iter().map(|b| be.view(b, 0, be.shape(b))).collect::<Result<Vec<_>>>()?);
+        let (w_grad, bias_grad) = attn_grads.split_at_mut(1);
+        let mut g = vec![be.view(dw, 0, &[3 * c, c])?];
+        if let Some(bg) = bias_grad.first() {
+            g.push(be.view(bg, 0, be.shape(bg))?);
+        }
+        if io.accumulate {
+            // The bias gradient adds; the weight's goes through dw, which starts at zero.
+            crate::ops::elementwise::fill(be, dw, 0.0)?;
+        }
+        linear_backward(be, &self.c_attn(), io.dx, io.x, d_qkv, &p, &mut g, io.accumulate)?;
+        crate::nn::layer::store_grad(be, &mut w_grad[0], dw, io.accumulate)?;
+        let s = (alpha / r as f64) as f32;
+        let (a, b) = (&io.params[2 * n], &io.params[2 * n + 1]);
+        let mut da = be.view(tmp, 0, &[r, c])?;
+        matmul::matmul(be, MatmulForm::Tn, &mut da, b, dw, false)?;
+        store_scaled(be, &mut lora_grads[0], &da, s, io.accumulate)?;
+        let mut d_b = be.view(tmp, 0, &[3 * c, r])?;
+        matmul::matmul(be, MatmulForm::Nt, &mut d_b, dw, a, false)?;
+        store_scaled(be, &mut lora_grads[1], &d_b, s, io.accumulate)
     }
+}
+
+impl CausalSelfAttention {
+    /// `w` = c_attn.weight + (alpha/r)·B·A (B·A through `delta`), as a `[3C, C]` view.
+    fn adapted_weight<B: Backend>(
+        &self,
+        be: &B,
+        w: &mut B::Tensor,
+        delta: &mut B::Tensor,
+        params: &[B::Tensor],
+        alpha: f64,
+    ) -> Result<B::Tensor> {
+        let (n, c) = (self.per_linear(), self.dim);
+        let r = be.shape(&params[2 * n])[0];
+        crate::ops::elementwise::copy(be, w, &params[0])?;
+        matmul::matmul(be, MatmulForm::Nn, delta, &params[2 * n + 1], &params[2 * n], false)?;
+        crate::ops::elementwise::axpy(be, w, (alpha / r as f64) as f32, delta)?;
+        be.view(w, 0, &[3 * c, c])
+    }
+}
+
+/// `grad` = (or += with `accumulate`) `scale · src`.
+fn store_scaled<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tensor, scale: f32, accumulate: bool) -> Result<()> {
+    if accumulate {
+        return crate::ops::elementwise::axpy(be, grad, scale, src);
+    }
+    crate::ops::elementwise::copy(be, grad, src)?;
+    crate::ops::elementwise::scale(be, grad, scale)
 }
 
 #[cfg(test)]
@@ -256,7 +358,15 @@ mod tests {
     /// k, and three [H, T, T] score-sized tensors) took 208 MB.
     #[test]
     fn scratch_is_linear_in_the_sequence_length() {
-        let layer = CausalSelfAttention { dim: 768, heads: 12, bias: true, std: None, proj_std: None, dropout: 0.0 };
+        let layer = CausalSelfAttention {
+            dim: 768,
+            heads: 12,
+            bias: true,
+            std: None,
+            proj_std: None,
+            dropout: 0.0,
+            lora: None,
+        };
         let floats = |t: usize| -> usize {
             layer.scratch(&[1, t, 768], false).unwrap().iter().map(|s| s.iter().product::<usize>()).sum()
         };
