@@ -242,6 +242,22 @@ pub(crate) fn store_grad<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tens
     }
 }
 
+/// Writes `scale · src` into a parameter gradient, or adds it when accumulating (LoRA's
+/// adapters, whose gradients carry the alpha/r scale).
+pub(crate) fn store_scaled_grad<B: Backend>(
+    be: &B,
+    grad: &mut B::Tensor,
+    src: &B::Tensor,
+    scale: f32,
+    accumulate: bool,
+) -> Result<()> {
+    if accumulate {
+        return elementwise::axpy(be, grad, scale, src);
+    }
+    elementwise::copy(be, grad, src)?;
+    elementwise::scale(be, grad, scale)
+}
+
 /// The layer's `N` scratch tensors (the plan allocates what [`Layer::scratch`] declared).
 pub(crate) fn scratch_n<'a, T, const N: usize>(scratch: &'a mut [T], layer: &'static str) -> Result<&'a mut [T; N]> {
     let len = scratch.len();

@@ -313,10 +313,10 @@ impl Layer for CausalSelfAttention {
         let (a, b) = (&io.params[2 * n], &io.params[2 * n + 1]);
         let mut da = be.view(tmp, 0, &[r, c])?;
         matmul::matmul(be, MatmulForm::Tn, &mut da, b, dw, false)?;
-        store_scaled(be, &mut lora_grads[0], &da, s, io.accumulate)?;
+        crate::nn::layer::store_scaled_grad(be, &mut lora_grads[0], &da, s, io.accumulate)?;
         let mut d_b = be.view(tmp, 0, &[3 * c, r])?;
         matmul::matmul(be, MatmulForm::Nt, &mut d_b, dw, a, false)?;
-        store_scaled(be, &mut lora_grads[1], &d_b, s, io.accumulate)
+        crate::nn::layer::store_scaled_grad(be, &mut lora_grads[1], &d_b, s, io.accumulate)
     }
 }
 
@@ -337,15 +337,6 @@ impl CausalSelfAttention {
         crate::ops::elementwise::axpy(be, w, (alpha / r as f64) as f32, delta)?;
         be.view(w, 0, &[3 * c, c])
     }
-}
-
-/// `grad` = (or += with `accumulate`) `scale · src`.
-fn store_scaled<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tensor, scale: f32, accumulate: bool) -> Result<()> {
-    if accumulate {
-        return crate::ops::elementwise::axpy(be, grad, scale, src);
-    }
-    crate::ops::elementwise::copy(be, grad, src)?;
-    crate::ops::elementwise::scale(be, grad, scale)
 }
 
 #[cfg(test)]

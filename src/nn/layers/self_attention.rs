@@ -173,15 +173,6 @@ fn store_part<B: Backend>(
     elementwise::axpy(be, grad, 1.0, &be.view(tmp, 0, &shape)?)
 }
 
-/// `grad` = (or += with `accumulate`) `scale · src`.
-fn store_scaled<B: Backend>(be: &B, grad: &mut B::Tensor, src: &B::Tensor, scale: f32, accumulate: bool) -> Result<()> {
-    if accumulate {
-        return elementwise::axpy(be, grad, scale, src);
-    }
-    elementwise::copy(be, grad, src)?;
-    elementwise::scale(be, grad, scale)
-}
-
 impl Layer for SelfAttention {
     fn spec(&self) -> String {
         let drop = if self.dropout > 0.0 { format!(", dropout={:?}", self.dropout) } else { String::new() };
@@ -369,10 +360,10 @@ impl Layer for SelfAttention {
                 // dA = s·Bᵀ·dW [r, C]; dB = s·dW·Aᵀ [C, r].
                 let mut da = be.view(lora_tmp, 0, &[r, c])?;
                 matmul::matmul(be, MatmulForm::Tn, &mut da, b, &d_w, false)?;
-                store_scaled(be, &mut lora_grads[2 * k], &da, l.scale(), io.accumulate)?;
+                crate::nn::layer::store_scaled_grad(be, &mut lora_grads[2 * k], &da, l.scale(), io.accumulate)?;
                 let mut d_b = be.view(lora_tmp, 0, &[c, r])?;
                 matmul::matmul(be, MatmulForm::Nt, &mut d_b, &d_w, a, false)?;
-                store_scaled(be, &mut lora_grads[2 * k + 1], &d_b, l.scale(), io.accumulate)?;
+                crate::nn::layer::store_scaled_grad(be, &mut lora_grads[2 * k + 1], &d_b, l.scale(), io.accumulate)?;
             }
         }
         Ok(())
