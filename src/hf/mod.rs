@@ -7,7 +7,11 @@
 //!   reference's parameter names in the spec's parameter order (GPT-2's Conv1D weights are
 //!   stored transposed; they are turned on the way in and out);
 //! - [`tokenizer`] wraps Hugging Face's own `tokenizers` crate (truncation, padding, masks);
-//! - [`export`] writes a folder back (and LoRA adapters in PEFT's layout).
+//! - [`task`] builds a model for a task (embedding, classification head, language model) with
+//!   LoRA and frozen parameters, and writes it back out ([`export`]; LoRA adapters in PEFT's
+//!   layout);
+//! - [`embed`], [`finetune`] (classification from a [`text_csv`] file) and [`finetune_lm`]
+//!   (causal LM on a text file) are the loops behind `downhill embed` and `downhill finetune`.
 //!
 //! Pickle checkpoints (`pytorch_model.bin`) are never unpickled.
 
