@@ -136,6 +136,13 @@ fn bad_finetune_input_is_refused_with_the_reason() {
     refused(&["finetune", "--from", m, "--data", &unseen, "--test", &other], &["line 2", "\"dogs\"", "cats"]);
     refused(&["finetune", "--from", m, "--data", &good, "--max-length", "25"], &["max_position_embeddings"]);
     refused(&["finetune", "--from", m, "--data", &good, "--pooling", "max"], &["mean", "first"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--warmup", "1"], &["--warmup", "[0, 1)"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--lr", "0"], &["--lr", "positive"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--weight-decay", "-0.1"], &["--weight-decay", "≥ 0"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--clip", "-1"], &["--clip", "≥ 0"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--epochs", "0"], &["--epochs"]);
+    refused(&["finetune", "--from", m, "--data", &good, "--text", &good], &["--text", "language-model settings"]);
+    refused(&["finetune", "--from", m], &["--data", "classification"]);
     // all-MiniLM-L6-v2's tokenizer (30522 ids) on the 120-row model.
     std::fs::copy(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle/minilm-tokenizer.json"),
@@ -285,7 +292,16 @@ fn a_gpt2_folder_fine_tunes_on_a_text_file() {
     assert!(last < 0.5 * first, "validation loss {first} → {last}");
     let (before, after) = (downhill::hf::HfModel::open(&gpt2).unwrap(), downhill::hf::HfModel::open(&out).unwrap());
     assert_eq!(before.names(), after.names());
-    // Without --text a GPT-2 folder is refused with the reason.
-    refused(&["finetune", "--from", gpt2.to_str().unwrap(), "--data", "x.csv"], &["--text"]);
+    // Classification settings, no --text, and settings out of range are refused with the reason.
+    let g = gpt2.to_str().unwrap();
+    let c = corpus.to_str().unwrap();
+    refused(&["finetune", "--from", g, "--data", "x.csv"], &["--data", "classification settings"]);
+    refused(&["finetune", "--from", g, "--text", c, "--lora-r", "4", "--freeze", "x*"], &["--lora-r, --freeze"]);
+    refused(&["finetune", "--from", g], &["--text"]);
+    refused(&["finetune", "--from", g, "--text", c, "--lr", "-1"], &["--lr", "positive"]);
+    refused(&["finetune", "--from", g, "--text", c, "--clip", "-1"], &["--clip", "≥ 0"]);
+    refused(&["finetune", "--from", g, "--text", c, "--max-iters", "0"], &["--max-iters"]);
+    refused(&["finetune", "--from", g, "--text", c, "--max-iters", "10", "--warmup-iters", "10"], &["--warmup-iters"]);
+    refused(&["finetune", "--from", g, "--text", c, "--block-size", "17"], &["max_position_embeddings"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

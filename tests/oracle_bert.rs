@@ -369,3 +369,23 @@ fn a_frozen_encoder_backpropagates_to_the_head_only() {
     // The encoder's gradients were not computed: still the zeros zero_grad left.
     assert!(frozen.grads.read(&be, &ours[0]).unwrap().data().iter().all(|&g| g == 0.0));
 }
+
+/// `pool_tokens(first)` is the first token's hidden state (`[CLS]`), padded and packed.
+#[test]
+fn first_token_pooling_is_the_cls_row() {
+    let be = CpuBackend::new();
+    let oracle = load("transformer.json");
+    let case = &oracle["bert"];
+    let (b, t, c) = (size(&case["config"], "B"), size(&case["config"], "T"), size(&case["config"], "C"));
+    let hf = folder(&oracle, &case["config"]);
+    let hidden = tensor(&case["last_hidden_state"]).1;
+    let want: Vec<f64> = (0..b).flat_map(|s| hidden[s * t * c..s * t * c + c].to_vec()).collect();
+    for packed in [false, true] {
+        let (mut m, _) = model(&be, &hf, "pool_tokens(first)", t, &case["params"], &[]);
+        let ids = feed(&be, &mut m, &host(&case["input_ids"]), &host(&case["attention_mask"]), packed);
+        let got = be.read(m.forward(&be, &ids, false).unwrap()).unwrap();
+        assert_eq!(got.shape(), [b, c]);
+        let (err, i) = worst_relative(got.data(), &want, 0.1 * want.iter().fold(0.0f64, |m, w| m.max(w.abs())));
+        assert!(err <= RTOL, "packed {packed}: first-token pooling [{i}] {err:e}");
+    }
+}

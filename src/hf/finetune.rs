@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::loss::{LossKind, Target};
 use crate::nn::layers::pool_tokens::Pooling;
 use crate::nn::Model;
+use crate::ops::elementwise;
 use crate::optim::{AdamConfig, Clip, Optimizer, OptimizerConfig, ParamGroup};
 use crate::rng::Rng;
 use std::time::Instant;
@@ -139,6 +140,20 @@ pub fn linear_warmup_decay(step: u64, warmup: u64, total: u64) -> f64 {
     }
 }
 
+/// Steps between reads of the running loss (a diverged run stops within this many).
+const CHECK_EVERY: u64 = 50;
+
+/// The epoch's summed loss so far, refused when it is not finite.
+fn finite_so_far<B: Backend>(be: &B, sum: &B::Tensor, step: u64, epoch: usize) -> Result<f64> {
+    let total = be.read(sum)?.data()[0] as f64;
+    if !total.is_finite() {
+        return Err(Error::Diverged(format!(
+            "the training loss became {total} by step {step} (epoch {epoch}): lower the learning rate"
+        )));
+    }
+    Ok(total)
+}
+
 /// How batches are padded, and the input length the model is built for.
 fn padding(hf: &HfModel, max_len: usize) -> (PadTo, usize) {
     let rounded = max_len.div_ceil(8) * 8;
@@ -210,7 +225,7 @@ pub fn finetune_classifier<B: Backend>(
     for epoch in 1..=cfg.epochs {
         rng.shuffle(&mut order);
         let start = Instant::now();
-        let mut loss_sum = 0.0;
+        let mut loss_sum = be.zeros(&[1])?;
         for chunk in order.chunks(cfg.batch) {
             let texts: Vec<&str> = chunk.iter().map(|&i| train.texts[i].as_str()).collect();
             let labels: Vec<u32> = chunk.iter().map(|&i| train.labels[i]).collect();
@@ -228,16 +243,15 @@ pub fn finetune_classifier<B: Backend>(
             let mut params = be.view(model.params.flat(), offset, &[layout.total()])?;
             let grads = be.view(model.grads.flat(), offset, &[layout.total()])?;
             optimizer.step(be, &mut params, &grads)?;
-            let loss = be.read(model.loss_tensor()?)?.data()[0] as f64;
-            if !loss.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "the training loss became {loss} at step {} (epoch {epoch})",
-                    step + 1
-                )));
-            }
-            loss_sum += loss;
+            // The losses add up on the device; read every CHECK_EVERY steps (divergence) and
+            // at the epoch's end, not every step.
+            elementwise::axpy(be, &mut loss_sum, 1.0, model.loss_tensor()?)?;
             step += 1;
+            if step % CHECK_EVERY == 0 {
+                finite_so_far(be, &loss_sum, step, epoch)?;
+            }
         }
+        let loss_sum = finite_so_far(be, &loss_sum, step, epoch)?;
         let seconds = start.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = match test {
             Some(t) => {

@@ -45,6 +45,37 @@ pub struct LmFinetuneConfig {
     pub dropout: bool,
 }
 
+impl LmFinetuneConfig {
+    /// Refuses settings that cannot train.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: &str, detail: String| Err(Error::InvalidArgument { what: what.into(), detail });
+        if self.block == 0 || self.batch == 0 || self.max_iters == 0 {
+            return bad("finetune", "--block-size, --batch-size and --max-iters must be at least 1".into());
+        }
+        if self.eval_interval == 0 || self.eval_iters == 0 {
+            return bad("finetune", "--eval-interval and --eval-iters must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("--lr", format!("{} must be a positive number", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("--weight-decay", format!("{} must be ≥ 0", self.weight_decay));
+        }
+        if let Some(c) = self.clip {
+            if !(c.is_finite() && c > 0.0) {
+                return bad("--clip", format!("{c} must be a positive number"));
+            }
+        }
+        if self.warmup_iters >= self.max_iters {
+            return bad(
+                "--warmup-iters",
+                format!("{} must be below --max-iters {}", self.warmup_iters, self.max_iters),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// One evaluation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LmEval {
@@ -114,12 +145,7 @@ pub fn finetune_lm<B: Backend>(
     cfg: &LmFinetuneConfig,
     on_eval: &mut dyn FnMut(&LmEval),
 ) -> Result<(Model<B>, Vec<LmEval>)> {
-    if cfg.batch == 0 || cfg.eval_interval == 0 || cfg.eval_iters == 0 {
-        return Err(Error::InvalidArgument {
-            what: "finetune".into(),
-            detail: "batch size, eval interval and eval iterations must be at least 1".into(),
-        });
-    }
+    cfg.check()?;
     let (ids, split) = tokenize_corpus(tok, text, cfg.block)?;
     let vocab = hf.vocab();
     let mut model = task_model(be, hf, Task::LanguageModel, cfg.block, cfg.dropout, cfg.seed)?;

@@ -64,16 +64,16 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// AdamW's peak learning rate.
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = 5e-5, allow_negative_numbers = true)]
     lr: f64,
     /// AdamW's weight decay (none on biases and LayerNorm weights).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     weight_decay: f64,
     /// Fraction of the steps spent warming up (then linear decay to 0).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     warmup: f64,
     /// Clip the global gradient norm to this; 0 turns clipping off.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     clip: f64,
     /// Seed of the head, the shuffling and dropout.
     #[arg(long, default_value_t = 0)]
@@ -117,8 +117,33 @@ pub struct FinetuneArgs {
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let hf = HfModel::open(&args.from)?;
     let tok = hf.load_tokenizer()?;
+    // Each mode refuses the other's settings rather than ignoring them.
     if let Architecture::Gpt2(_) = hf.arch {
+        let stray = given(&[
+            ("--data", args.data.is_some()),
+            ("--test", args.test.is_some()),
+            ("--lora-r", args.lora_r.is_some()),
+            ("--lora-alpha", args.lora_alpha.is_some()),
+            ("--adapter-out", args.adapter_out.is_some()),
+            ("--freeze", !args.freeze.is_empty()),
+            ("--max-length", args.max_length.is_some()),
+        ]);
+        if !stray.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: stray.join(", "),
+                detail: "a GPT-2 folder fine-tunes as a language model on --text: these are classification settings"
+                    .into(),
+            });
+        }
         return language_model(&args, &hf, &tok);
+    }
+    let stray = given(&[("--text", args.text.is_some()), ("--block-size", args.block_size.is_some())]);
+    if !stray.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: stray.join(", "),
+            detail: "language-model settings, for GPT-2 folders; a BERT-family folder fine-tunes for classification"
+                .into(),
+        });
     }
     let Some(data) = &args.data else {
         return Err(Error::InvalidArgument {
@@ -140,7 +165,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         lr: args.lr,
         weight_decay: args.weight_decay,
         warmup: args.warmup,
-        clip: (args.clip > 0.0).then_some(args.clip),
+        clip: clip_setting(args.clip)?,
         seed: args.seed,
         pooling: Pooling::parse(&args.pooling)?,
         dropout: !args.no_dropout,
@@ -160,9 +185,6 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     };
     if args.adapter_out.is_some() && cfg.lora.is_none() {
         return Err(Error::InvalidArgument { what: "--adapter-out".into(), detail: "needs --lora-r".into() });
-    }
-    if args.clip < 0.0 || !args.clip.is_finite() {
-        return Err(Error::InvalidArgument { what: "--clip".into(), detail: format!("{} must be ≥ 0", args.clip) });
     }
     cfg.check()?;
     let job = Job { args: &args, hf: &hf, tok: &tok, cfg: &cfg, train: &train, test: test.as_ref(), names: &names };
@@ -235,6 +257,19 @@ impl Job<'_> {
     }
 }
 
+/// The flags among `flags` that were given.
+fn given(flags: &[(&'static str, bool)]) -> Vec<&'static str> {
+    flags.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
+}
+
+/// `--clip`: 0 turns clipping off; a negative or non-finite value is refused.
+fn clip_setting(clip: f64) -> Result<Option<f64>> {
+    if clip < 0.0 || !clip.is_finite() {
+        return Err(Error::InvalidArgument { what: "--clip".into(), detail: format!("{clip} must be ≥ 0 (0: off)") });
+    }
+    Ok((clip > 0.0).then_some(clip))
+}
+
 /// Causal-LM fine-tuning of a GPT-2 folder on `--text`.
 fn language_model(args: &FinetuneArgs, hf: &HfModel, tok: &TextTokenizer) -> Result<()> {
     let Some(path) = &args.text else {
@@ -256,12 +291,13 @@ fn language_model(args: &FinetuneArgs, hf: &HfModel, tok: &TextTokenizer) -> Res
         min_lr: args.lr / 10.0,
         warmup_iters: args.warmup_iters,
         weight_decay: args.weight_decay,
-        clip: (args.clip > 0.0).then_some(args.clip),
+        clip: clip_setting(args.clip)?,
         eval_interval: args.eval_interval,
         eval_iters: args.eval_iters,
         seed: args.seed,
         dropout: !args.no_dropout,
     };
+    cfg.check()?;
     let selection = open(&DeviceRequest::from_flag_or_env(args.device.as_deref())?)?;
     eprintln!("device: {}", selection.device.describe());
     let mut show = |e: &LmEval| {
