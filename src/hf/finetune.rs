@@ -247,7 +247,7 @@ pub fn finetune_classifier<B: Backend>(
             // at the epoch's end, not every step.
             elementwise::axpy(be, &mut loss_sum, 1.0, model.loss_tensor()?)?;
             step += 1;
-            if step % CHECK_EVERY == 0 {
+            if step.is_multiple_of(CHECK_EVERY) {
                 finite_so_far(be, &loss_sum, step, epoch)?;
             }
         }
