@@ -231,6 +231,7 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
         embedding_backward(be, &mut dw, &idx, &dy, Some(2), true).unwrap();
         out.push((format!("embedding backward {v}x{d} over {r} rows"), be.read(&dw).unwrap()));
     }
+    conv_results(be, rng, out);
     let mut c = be.zeros(&[4, 7]).unwrap();
     elementwise::fill(be, &mut c, 0.25).unwrap();
     elementwise::scale(be, &mut c, 3.0).unwrap();
@@ -259,6 +260,52 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
         for (what, t) in [("value", &values), ("gradient", &grads), ("trace", &trace)] {
             out.push((format!("surface {kind:?} {what}"), be.read(t).unwrap()));
         }
+    }
+}
+
+/// Both convolution routes launched directly on both paths (a model runs only its own path's
+/// route): the direct kernels and im2col + the batched product + the layout kernels, over a
+/// strided, dilated, padded, grouped window, a pointwise one, and one sample (the CPU twin's
+/// product then threads itself).
+fn conv_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    use downhill::ops::conv::{self, cols_shape, patch_len, product_shape};
+    use downhill::ops::{matmul, Window2d, WindowSpec};
+    use downhill::tensor::MatmulForm;
+    let cases = [
+        ([3, 4, 9, 7], 6, WindowSpec { kernel: [3, 2], stride: [2, 1], padding: [1, 1], dilation: [1, 2] }, 2),
+        ([2, 3, 5, 5], 4, WindowSpec { kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }, 1),
+        ([1, 2, 6, 6], 3, WindowSpec { kernel: [3, 3], stride: [1, 1], padding: [2, 2], dilation: [1, 1] }, 1),
+    ];
+    for (case, (input, o, spec, groups)) in cases.into_iter().enumerate() {
+        let g = Window2d::new("conv2d", &input, &spec, o, groups).unwrap();
+        let up = |rng: &mut Rng, shape: &[usize]| {
+            let n = shape.iter().product();
+            be.upload(&Tensor::from_vec(shape, rng.vec_f32(n, -1.0, 1.0)).unwrap()).unwrap()
+        };
+        let x = up(rng, &input);
+        let w = up(rng, &[o, input[1] / groups, spec.kernel[0], spec.kernel[1]]);
+        let bias = up(rng, &[o]);
+        let dy = up(rng, &g.output_shape());
+        let mut y = be.zeros(&g.output_shape()).unwrap();
+        conv::conv2d_forward(be, &mut y, &x, &w, Some(&bias), &g).unwrap();
+        out.push((format!("conv2d_forward {case}"), be.read(&y).unwrap()));
+        let mut dx = be.zeros(&input).unwrap();
+        conv::conv2d_grad_input(be, &mut dx, &dy, &w, &g).unwrap();
+        out.push((format!("conv2d_grad_input {case}"), be.read(&dx).unwrap()));
+        let mut dw = up(rng, be.shape(&w));
+        conv::conv2d_grad_weight(be, &mut dw, &x, &dy, &g, true).unwrap();
+        out.push((format!("conv2d_grad_weight {case} (accumulated)"), be.read(&dw).unwrap()));
+        // The im2col route.
+        let grouped = [groups, o / groups, patch_len(&g)];
+        let (mut cols, mut product) = (be.zeros(&cols_shape(&g)).unwrap(), be.zeros(&product_shape(&g)).unwrap());
+        conv::im2col(be, &mut cols, &x, &g).unwrap();
+        matmul::matmul(be, MatmulForm::Nt, &mut product, &cols, &be.view(&w, 0, &grouped).unwrap(), false).unwrap();
+        conv::conv_output(be, &mut y, &product, Some(&bias), &g).unwrap();
+        out.push((format!("im2col route forward {case}"), be.read(&y).unwrap()));
+        conv::conv_grad_output(be, &mut product, &dy, &g).unwrap();
+        matmul::matmul(be, MatmulForm::Nn, &mut cols, &product, &be.view(&w, 0, &grouped).unwrap(), false).unwrap();
+        conv::col2im(be, &mut dx, &cols, &g).unwrap();
+        out.push((format!("im2col route input gradient {case}"), be.read(&dx).unwrap()));
     }
 }
 

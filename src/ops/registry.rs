@@ -132,6 +132,9 @@ kernels! {
     CONV_OUTPUT: CONV_WGSL "conv_output" OUT_IN_IN => conv::cpu::table::conv_output;
     CONV_GRAD_OUTPUT: CONV_WGSL "conv_grad_output" OUT_IN => conv::cpu::table::conv_grad_output;
     CHANNEL_SUM: CONV_WGSL "channel_sum" OUT_IN => conv::cpu::table::channel_sum;
+    CONV2D_FORWARD: CONV_WGSL "conv2d_forward" OUT_IN_IN_IN => conv::direct::table::conv2d_forward;
+    CONV2D_GRAD_INPUT: CONV_WGSL "conv2d_grad_input" OUT_IN_IN => conv::direct::table::conv2d_grad_input;
+    CONV2D_GRAD_WEIGHT: CONV_WGSL "conv2d_grad_weight" OUT_IN_IN => conv::direct::table::conv2d_grad_weight;
     MAX_POOL_FORWARD: POOL_WGSL "max_pool_forward" POOL_MAX_FWD => pool::cpu::table::max_pool_forward;
     MAX_POOL_BACKWARD: POOL_WGSL "max_pool_backward" OUT_IN_IN => pool::cpu::table::max_pool_backward;
     AVG_POOL_FORWARD: POOL_WGSL "avg_pool_forward" OUT_IN => pool::cpu::table::avg_pool_forward;

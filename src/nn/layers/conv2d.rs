@@ -1,6 +1,7 @@
 //! `conv2d(out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=true)` on
-//! NCHW input, as torch.nn.Conv2d (in_channels inferred). im2col + the batched matmul; the
-//! pipeline is drawn in `ops/conv/mod.rs`.
+//! NCHW input, as torch.nn.Conv2d (in_channels inferred). The CPU path runs the direct kernels
+//! (per-sample unfold + GEMM), the GPU path im2col + the batched tiled matmul; both routes are
+//! drawn in `ops/conv/mod.rs`.
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -154,6 +155,9 @@ impl Layer for Conv2d {
 
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
+        if be.host_memory() {
+            return conv::conv2d_forward(be, io.y, io.x, &io.params[0], io.params.get(1), &g);
+        }
         let [cols, product] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
         conv::im2col(be, cols, io.x, &g)?;
         let w = be.view(&io.params[0], 0, &[self.groups, self.out_channels / self.groups, patch_len(&g)])?;
@@ -163,6 +167,16 @@ impl Layer for Conv2d {
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {
         let g = self.geometry(be.shape(io.x))?;
+        if be.host_memory() {
+            conv::conv2d_grad_weight(be, &mut io.grads[0], io.x, io.dy, &g, io.accumulate)?;
+            if self.bias {
+                conv::channel_sum(be, &mut io.grads[1], io.dy, io.accumulate)?;
+            }
+            return match io.dx {
+                Some(dx) => conv::conv2d_grad_input(be, dx, io.dy, &io.params[0], &g),
+                None => Ok(()),
+            };
+        }
         let [cols, gy] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
         let grouped = [self.groups, self.out_channels / self.groups, patch_len(&g)];
         conv::conv_grad_output(be, gy, io.dy, &g)?;

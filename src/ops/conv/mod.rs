@@ -11,8 +11,16 @@
 //!           dx      = col2im(dcols)              (gather form: each input element sums its windows)
 //!           db     += channel_sum(go)
 //! ```
+//!
+//! That is the GPU path's route (its tiled matmul does the work). The CPU path runs the direct
+//! kernels instead ([`conv2d_forward`], [`conv2d_grad_input`], [`conv2d_grad_weight`]): their
+//! twins unfold one sample at a time into a cache-sized buffer and write NCHW from the GEMM
+//! (`direct.rs`), so there is no batch-sized im2col matrix and no layout pass. Their WGSL
+//! entries are plain per-element loops: the independent reference the parity tests hold the
+//! fast twins to.
 
 pub mod cpu;
+pub mod direct;
 
 use super::{expect_shape, Window2d};
 use crate::backend::kernel::{Arg, Grid};
@@ -115,4 +123,72 @@ pub fn channel_sum<B: Backend>(be: &B, out: &mut B::Tensor, x: &B::Tensor, accum
     let g = Window2d { n: n as u32, c: c as u32, h: s as u32, w: 1, flags: accumulate as u32, ..Default::default() };
     let args = &mut [Arg::Write(out), Arg::Read(x)];
     be.launch(&registry::CHANNEL_SUM, bytemuck::bytes_of(&g), args, Grid::Blocks { items: c, per_group: 1 })
+}
+
+/// Checks the direct kernels' weight: `[O, C/G, kh, kw]`.
+fn check_weight(op: &'static str, w: &[usize], g: &Window2d) -> Result<()> {
+    let cg = (g.c / g.groups.max(1)) as usize;
+    expect_shape(op, "weight", w, &[g.o as usize, cg, g.kh as usize, g.kw as usize])
+}
+
+/// `y` [N, O, OH, OW] = `x` [N, C, H, W] convolved with `weight` [O, C/G, kh, kw] (+ `bias` [O])
+/// in one kernel.
+pub fn conv2d_forward<B: Backend>(
+    be: &B,
+    y: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    bias: Option<&B::Tensor>,
+    g: &Window2d,
+) -> Result<()> {
+    let op = "conv2d_forward";
+    expect_shape(op, "x", be.shape(x), &g.input_shape())?;
+    expect_shape(op, "y", be.shape(y), &g.output_shape())?;
+    check_weight(op, be.shape(weight), g)?;
+    if let Some(b) = bias {
+        expect_shape(op, "bias", be.shape(b), &[g.o as usize])?;
+    }
+    let g = g.with_flag(bias.is_some());
+    // Without a bias the weight is bound twice (read-only); the kernel does not read it.
+    let bias = bias.unwrap_or(weight);
+    let n = numel(be.shape(y));
+    let args = &mut [Arg::Write(y), Arg::Read(x), Arg::Read(weight), Arg::Read(bias)];
+    be.launch(&registry::CONV2D_FORWARD, bytemuck::bytes_of(&g), args, Grid::Items(n))
+}
+
+/// `dx` [N, C, H, W] = the convolution's input gradient for `dy` [N, O, OH, OW] (overwritten).
+pub fn conv2d_grad_input<B: Backend>(
+    be: &B,
+    dx: &mut B::Tensor,
+    dy: &B::Tensor,
+    weight: &B::Tensor,
+    g: &Window2d,
+) -> Result<()> {
+    let op = "conv2d_grad_input";
+    expect_shape(op, "dx", be.shape(dx), &g.input_shape())?;
+    expect_shape(op, "dy", be.shape(dy), &g.output_shape())?;
+    check_weight(op, be.shape(weight), g)?;
+    let n = numel(be.shape(dx));
+    let args = &mut [Arg::Write(dx), Arg::Read(dy), Arg::Read(weight)];
+    be.launch(&registry::CONV2D_GRAD_INPUT, bytemuck::bytes_of(g), args, Grid::Items(n))
+}
+
+/// `dw` [O, C/G, kh, kw] = the convolution's weight gradient for input `x` and `dy` (added to
+/// `dw` with `accumulate`).
+pub fn conv2d_grad_weight<B: Backend>(
+    be: &B,
+    dw: &mut B::Tensor,
+    x: &B::Tensor,
+    dy: &B::Tensor,
+    g: &Window2d,
+    accumulate: bool,
+) -> Result<()> {
+    let op = "conv2d_grad_weight";
+    check_weight(op, be.shape(dw), g)?;
+    expect_shape(op, "x", be.shape(x), &g.input_shape())?;
+    expect_shape(op, "dy", be.shape(dy), &g.output_shape())?;
+    let n = numel(be.shape(dw));
+    let g = g.with_flag(accumulate);
+    let args = &mut [Arg::Write(dw), Arg::Read(x), Arg::Read(dy)];
+    be.launch(&registry::CONV2D_GRAD_WEIGHT, bytemuck::bytes_of(&g), args, Grid::Items(n))
 }
