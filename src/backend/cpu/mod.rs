@@ -2,6 +2,7 @@
 //! fallback when no GPU exists. Ops run at once; `sync` has nothing to wait for.
 
 pub mod float;
+pub mod lanes;
 mod launch;
 mod storage;
 

@@ -137,20 +137,14 @@ pub fn conv_grad_output<F: Float>(gy: &mut [F], go: &[F], g: &Window2d) {
     });
 }
 
-/// `out[c] (+)= Σ_{n, s} x[n, c, s]`: the bias gradient of a convolution. Samples in order, each
-/// sample's plane summed first (as the shader).
+/// `out[c] (+)= Σ_{n, s} x[n, c, s]`: the bias gradient of a convolution. Channels are parallel
+/// tasks; each sample's plane is summed in lanes (`backend::cpu::lanes`), the samples in order
+/// in f64.
 pub fn channel_sum<F: Float>(out: &mut [F], x: &[F], n: usize, c: usize, s: usize, accumulate: bool) {
-    for ch in 0..c {
-        let mut acc = if accumulate { out[ch] } else { F::zero() };
-        for sample in 0..n {
-            let mut part = F::zero();
-            for v in &x[(sample * c + ch) * s..][..s] {
-                part += *v;
-            }
-            acc += part;
-        }
-        out[ch] = acc;
-    }
+    out[..c].par_iter_mut().enumerate().for_each(|(ch, o)| {
+        let total: f64 = (0..n).map(|sample| crate::backend::cpu::lanes::sum(&x[(sample * c + ch) * s..][..s])).sum();
+        *o = if accumulate { F::c(o.to_f64() + total) } else { F::c(total) };
+    });
 }
 
 /// The twins as the op table calls them (the window as params, buffers in binding order).

@@ -1,23 +1,21 @@
-//! CPU twins of `shaders/norm.wgsl`. Sums run in f64, the per-element formulas in F.
+//! CPU twins of `shaders/norm.wgsl`. Batch norm sums each plane in 16 f32 lanes and the planes
+//! in f64 (`backend::cpu::lanes`); layer norm sums in f64; the per-element formulas run in f32.
 
 use super::NormParams;
 use crate::backend::cpu::float::Float;
+use crate::backend::cpu::lanes;
 use rayon::prelude::*;
 
-/// The flat index ranges of channel `ch`'s elements in x [N, C, S], one per sample.
-fn channel(p: &NormParams, ch: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+/// Channel `ch`'s planes of x [N, C, S], one per sample.
+fn planes<'a, F>(x: &'a [F], p: &NormParams, ch: usize) -> impl Iterator<Item = &'a [F]> + 'a {
     let (c, s) = (p.c as usize, p.s as usize);
-    (0..p.n as usize).map(move |sample| (sample * c + ch) * s..(sample * c + ch + 1) * s)
-}
-
-/// Σ f(i) over channel `ch`'s elements, in f64, sample by sample.
-fn channel_sum<F: Float>(p: &NormParams, ch: usize, f: impl Fn(usize) -> F) -> f64 {
-    channel(p, ch).map(|r| r.map(|i| f(i).to_f64()).sum::<f64>()).sum()
+    (0..p.n as usize).map(move |sample| &x[(sample * c + ch) * s..][..s])
 }
 
 /// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
-/// The channels' statistics are parallel tasks (each summed in order), then the (sample,
-/// channel) planes of `y`.
+/// The channels' statistics are parallel tasks (mean, then the squared deviations from it,
+/// each plane summed in lanes and the planes in f64, in order), then the (sample, channel)
+/// planes of `y` as one multiply-add each.
 #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
 pub fn batch_norm_forward<F: Float>(
     y: &mut [F],
@@ -36,9 +34,9 @@ pub fn batch_norm_forward<F: Float>(
         let stats: Vec<(f64, f64)> = (0..c)
             .into_par_iter()
             .map(|ch| {
-                let mean = channel_sum(p, ch, |i| x[i]) / count as f64;
-                let var = channel(p, ch).map(|r| r.map(|i| (x[i].to_f64() - mean).powi(2)).sum::<f64>()).sum::<f64>()
-                    / count as f64;
+                let mean = planes(x, p, ch).map(lanes::sum).sum::<f64>() / count as f64;
+                let var =
+                    planes(x, p, ch).map(|plane| lanes::sum_sq_dev(plane, F::c(mean))).sum::<f64>() / count as f64;
                 (mean, var)
             })
             .collect();
@@ -71,7 +69,10 @@ pub fn batch_norm_forward<F: Float>(
 }
 
 /// Batch-norm backward: `dx` and `sums` = (Σ dy·x̂ at 0.., Σ dy at `stride`..) per channel.
-/// The channels' sums are parallel tasks (each in order), then the planes of `dx`.
+/// The channels' sums are parallel tasks (one pass over dy and x each, planes in lanes, in
+/// order), then the planes of `dx`: in training `dx = A·dy − B − C·(x − mean)` with
+/// A = w/σ, B = A·Σdy/N, C = A/σ·Σdy·(x − mean)/N (the batch's statistics depend on x);
+/// in eval `dx = dy·w/σ`.
 pub fn batch_norm_backward<F: Float>(
     dx: &mut [F],
     sums: &mut [F],
@@ -82,35 +83,44 @@ pub fn batch_norm_backward<F: Float>(
     p: &NormParams,
 ) {
     let (c, s) = (p.c as usize, p.s as usize);
-    let count = (p.n * p.s) as usize;
-    let totals: Vec<(F, F)> = (0..c)
+    let count = (p.n * p.s) as f64;
+    let totals: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let (mean, invstd) = (saved[ch], saved[c + ch]);
-            let sum_dy = channel_sum(p, ch, |i| dy[i]);
-            let sum_dy_xhat = channel_sum(p, ch, |i| dy[i] * (x[i] - mean) * invstd);
-            (F::c(sum_dy), F::c(sum_dy_xhat))
+            let mean = saved[ch];
+            let sum_dy = planes(dy, p, ch).map(lanes::sum).sum::<f64>();
+            let sum_dy_dev = planes(dy, p, ch).zip(planes(x, p, ch)).map(|(d, x)| lanes::dot_dev(d, x, mean)).sum();
+            (sum_dy, sum_dy_dev)
         })
         .collect();
-    for (ch, &(sum_dy, sum_dy_xhat)) in totals.iter().enumerate() {
-        sums[ch] = sum_dy_xhat;
-        sums[p.stride as usize + ch] = sum_dy;
-    }
+    // The per-channel coefficients of dx.
+    let coefficients: Vec<[F; 3]> = totals
+        .iter()
+        .enumerate()
+        .map(|(ch, &(sum_dy, sum_dy_dev))| {
+            let invstd = saved[c + ch].to_f64();
+            sums[ch] = F::c(sum_dy_dev * invstd);
+            sums[p.stride as usize + ch] = F::c(sum_dy);
+            let a = weight[ch].to_f64() * invstd;
+            [F::c(a), F::c(a * sum_dy / count), F::c(a * invstd * invstd * sum_dy_dev / count)]
+        })
+        .collect();
     if s == 0 {
         return;
     }
     dx.par_chunks_mut(s).enumerate().for_each(|(plane, dx)| {
         let ch = plane % c;
-        let (mean, invstd) = (saved[ch], saved[c + ch]);
-        let (sum_dy_f, sum_dy_xhat_f) = totals[ch];
+        let [a, b, k] = coefficients[ch];
+        let mean = saved[ch];
         let (x, dy) = (&x[plane * s..][..s], &dy[plane * s..][..s]);
+        if p.train == 0 {
+            for (dx, dy) in dx.iter_mut().zip(dy) {
+                *dx = a * *dy;
+            }
+            return;
+        }
         for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-            *dx = if p.train != 0 {
-                let xhat = (*x - mean) * invstd;
-                weight[ch] * invstd / F::c(count as f64) * (F::c(count as f64) * *dy - sum_dy_f - xhat * sum_dy_xhat_f)
-            } else {
-                *dy * weight[ch] * invstd
-            };
+            *dx = a * *dy - b - k * (*x - mean);
         }
     });
 }
