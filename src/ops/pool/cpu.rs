@@ -1,13 +1,13 @@
 //! CPU twins of `shaders/pool.wgsl`, loop for loop.
 
 use crate::backend::cpu::float::Float;
-use crate::ops::conv::cpu::source;
 use crate::ops::Window2d;
 use rayon::prelude::*;
 
 /// The kernel offsets `a` whose position `i·stride − pad + a·dil` falls inside `0..len`, as
 /// (a, position) pairs, for output position `i`.
-pub(crate) fn taps(i: usize, k: u32, stride: u32, pad: u32, dil: u32, len: u32, out: &mut Vec<(usize, usize)>) {
+#[cfg(test)]
+fn taps(i: usize, k: u32, stride: u32, pad: u32, dil: u32, len: u32, out: &mut Vec<(usize, usize)>) {
     out.clear();
     for a in 0..k as usize {
         let pos = (i * stride as usize + a * dil as usize) as isize - pad as isize;
@@ -18,16 +18,89 @@ pub(crate) fn taps(i: usize, k: u32, stride: u32, pad: u32, dil: u32, len: u32, 
 }
 
 /// Max pooling: `out` gets each window's first maximum (row by row; a NaN wins) and
-/// `indices` its `h·W + w`.
+/// `indices` its `h·W + w`. Planes are parallel tasks. `maxpool2d(2)` reads its four taps per
+/// output ([`max_pool_2x2`], measured faster for that window); any other window sweeps each
+/// output row once per kernel tap over the output columns that tap reaches (a contiguous
+/// range), instead of walking per-output tap lists.
 pub fn max_pool_forward<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
-    if plain_2x2(g) && g.out_plane() > 0 {
-        max_pool_2x2(out, indices, x, g)
-    } else {
-        max_pool_any(out, indices, x, g)
+    let (w, oh, ow, p) = (g.w as usize, g.oh as usize, g.ow as usize, g.out_plane());
+    if p == 0 {
+        return;
+    }
+    if plain_2x2(g) {
+        return max_pool_2x2(out, indices, x, g);
+    }
+    let columns: Vec<TapColumns> = (0..g.kw as usize).map(|b| TapColumns::of(b, g)).collect();
+    out.par_chunks_mut(p).zip(indices.par_chunks_mut(p)).enumerate().for_each(|(plane, (out, indices))| {
+        let x = &x[plane * g.in_plane()..][..g.in_plane()];
+        for i in 0..oh {
+            let (best, at) = (&mut out[i * ow..][..ow], &mut indices[i * ow..][..ow]);
+            best.fill(F::c(f64::NEG_INFINITY));
+            at.fill(F::c(-1.0));
+            let mut first = true;
+            for a in 0..g.kh as usize {
+                let hi = (i * g.sh as usize + a * g.dh as usize) as isize - g.ph as isize;
+                if hi < 0 || hi >= g.h as isize {
+                    continue;
+                }
+                let row = hi as usize * w;
+                for tap in &columns {
+                    if tap.lo >= tap.hi {
+                        continue;
+                    }
+                    let start = row + tap.column(tap.lo);
+                    let values = x[start..].iter().step_by(tap.stride);
+                    let slots = best[tap.lo..tap.hi].iter_mut().zip(&mut at[tap.lo..tap.hi]);
+                    // The first tap that reaches every column takes them all; after it (or
+                    // while some column has none) a larger value or a NaN replaces.
+                    let whole = first && tap.lo == 0 && tap.hi == ow;
+                    for (k, ((b, at), v)) in slots.zip(values).enumerate() {
+                        let v = *v;
+                        #[allow(clippy::eq_op, reason = "v != v is the NaN test for any Float")]
+                        let take = whole || *at < F::zero() || v > *b || v != v;
+                        if take {
+                            *b = v;
+                            *at = F::c((start + k * tap.stride) as f64);
+                        }
+                    }
+                    first = false;
+                }
+            }
+            for a in at.iter_mut().filter(|a| **a < F::zero()) {
+                // A window wholly in the padding (PyTorch refuses such windows): no index.
+                *a = F::c(usize::MAX as f64);
+            }
+        }
+    });
+}
+
+/// The output columns one kernel column `b` reaches inside the input: `lo..hi`, and the input
+/// column `j·stride + offset` of output column `j`.
+pub(crate) struct TapColumns {
+    lo: usize,
+    hi: usize,
+    stride: usize,
+    offset: isize,
+}
+
+impl TapColumns {
+    fn of(b: usize, g: &Window2d) -> Self {
+        let (sw, w, ow) = (g.sw as isize, g.w as isize, g.ow as isize);
+        let offset = (b * g.dw as usize) as isize - g.pw as isize;
+        let lo = if offset >= 0 { 0 } else { (-offset + sw - 1) / sw }.min(ow);
+        let hi = if offset >= w { 0 } else { (w - offset + sw - 1) / sw }.min(ow).max(lo);
+        TapColumns { lo: lo as usize, hi: hi as usize, stride: sw as usize, offset }
+    }
+
+    #[inline(always)]
+    fn column(&self, j: usize) -> usize {
+        ((j * self.stride) as isize + self.offset) as usize
     }
 }
 
-/// [`max_pool_forward`] for any window, through per-row and per-column tap lists.
+/// [`max_pool_forward`] element by element, through per-row and per-column tap lists: the
+/// plain loop the row sweep is tested against.
+#[cfg(test)]
 fn max_pool_any<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2d) {
     let (w, p) = (g.w as usize, g.out_plane());
     let mut tap = Vec::new();
@@ -136,46 +209,75 @@ pub(crate) fn divisor(g: &Window2d, i: usize, j: usize) -> usize {
     span(i, g.sh, g.ph, g.kh, g.h) * span(j, g.sw, g.pw, g.kw, g.w)
 }
 
-/// Average pooling (no dilation): each window's in-bounds sum over `divisor`.
+/// Every output position's divisor, row-major over one output plane.
+fn divisors<F: Float>(g: &Window2d) -> Vec<F> {
+    (0..g.out_plane()).map(|t| F::c(divisor(g, t / g.ow as usize, t % g.ow as usize) as f64)).collect()
+}
+
+/// Average pooling (no dilation): each window's in-bounds sum over `divisor`. Planes are
+/// parallel tasks, swept row by row as [`max_pool_forward`] (taps in the order a, b).
 pub fn avg_pool_forward<F: Float>(out: &mut [F], x: &[F], g: &Window2d) {
-    let (h, w, p) = (g.h as isize, g.w as isize, g.out_plane());
-    for (t, o) in out.iter_mut().enumerate() {
-        let plane = t / p;
-        let (i, j) = ((t % p) / g.ow as usize, (t % p) % g.ow as usize);
+    let (w, ow, p) = (g.w as usize, g.ow as usize, g.out_plane());
+    if p == 0 {
+        return;
+    }
+    let columns: Vec<TapColumns> = (0..g.kw as usize).map(|b| TapColumns::of(b, g)).collect();
+    let divs = divisors::<F>(g);
+    out.par_chunks_mut(p).enumerate().for_each(|(plane, out)| {
         let x = &x[plane * g.in_plane()..][..g.in_plane()];
-        let mut acc = F::zero();
-        for a in 0..g.kh as isize {
-            let hi = (i * g.sh as usize) as isize - g.ph as isize + a;
-            if hi < 0 || hi >= h {
-                continue;
+        for i in 0..g.oh as usize {
+            let acc = &mut out[i * ow..][..ow];
+            acc.fill(F::zero());
+            for a in 0..g.kh as usize {
+                let hi = (i * g.sh as usize + a) as isize - g.ph as isize;
+                if hi < 0 || hi >= g.h as isize {
+                    continue;
+                }
+                let row = hi as usize * w;
+                for tap in &columns {
+                    for j in tap.lo..tap.hi {
+                        acc[j] += x[row + tap.column(j)];
+                    }
+                }
             }
-            for b in 0..g.kw as isize {
-                let wi = (j * g.sw as usize) as isize - g.pw as isize + b;
-                if wi >= 0 && wi < w {
-                    acc += x[(hi * w + wi) as usize];
+            for (v, d) in acc.iter_mut().zip(&divs[i * ow..]) {
+                *v = *v / *d;
+            }
+        }
+    });
+}
+
+/// Average pooling backward: each input element gets `dy / divisor` of every window covering
+/// it. Planes are parallel tasks; each output row scatters into the input rows its taps read.
+pub fn avg_pool_backward<F: Float>(dx: &mut [F], dy: &[F], g: &Window2d) {
+    let (w, ow, p) = (g.w as usize, g.ow as usize, g.out_plane());
+    if g.in_plane() == 0 {
+        return;
+    }
+    let columns: Vec<TapColumns> = (0..g.kw as usize).map(|b| TapColumns::of(b, g)).collect();
+    let divs = divisors::<F>(g);
+    dx.par_chunks_mut(g.in_plane()).enumerate().for_each(|(plane, dx)| {
+        dx.fill(F::zero());
+        if p == 0 {
+            return;
+        }
+        let dy = &dy[plane * p..][..p];
+        for i in 0..g.oh as usize {
+            let (dy, divs) = (&dy[i * ow..][..ow], &divs[i * ow..][..ow]);
+            for a in 0..g.kh as usize {
+                let hi = (i * g.sh as usize + a) as isize - g.ph as isize;
+                if hi < 0 || hi >= g.h as isize {
+                    continue;
+                }
+                let row = hi as usize * w;
+                for tap in &columns {
+                    for j in tap.lo..tap.hi {
+                        dx[row + tap.column(j)] += dy[j] / divs[j];
+                    }
                 }
             }
         }
-        *o = acc / F::c(divisor(g, i, j) as f64);
-    }
-}
-
-/// Average pooling backward: each input element sums `dy / divisor` of the windows covering it.
-pub fn avg_pool_backward<F: Float>(dx: &mut [F], dy: &[F], g: &Window2d) {
-    let w = g.w as usize;
-    for (t, d) in dx.iter_mut().enumerate() {
-        let plane = t / g.in_plane();
-        let (y, x) = ((t % g.in_plane()) / w, t % w);
-        let mut acc = F::zero();
-        for a in 0..g.kh as usize {
-            let Some(i) = source(y, a, g.ph, 1, g.sh, g.oh) else { continue };
-            for b in 0..g.kw as usize {
-                let Some(j) = source(x, b, g.pw, 1, g.sw, g.ow) else { continue };
-                acc += dy[plane * g.out_plane() + i * g.ow as usize + j] / F::c(divisor(g, i, j) as f64);
-            }
-        }
-        *d = acc;
-    }
+    });
 }
 
 /// The twins as the op table calls them (the window as params, buffers in binding order).
@@ -226,25 +328,33 @@ mod tests {
     use super::*;
     use crate::ops::WindowSpec;
 
-    /// The 2×2 fast path gives the tap-list loop's values and indices bit for bit, ties and
-    /// NaNs included, on odd and even sizes.
+    /// The row sweep gives the tap-list loop's values and indices bit for bit, ties and NaNs
+    /// included, for 2×2/2 and windows with stride, padding and dilation, odd and even sizes.
     #[test]
-    fn the_2x2_path_matches_the_general_loop() {
-        for (h, w) in [(4, 4), (5, 7), (2, 2), (9, 6)] {
-            let spec = WindowSpec { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] };
-            let g = Window2d::new("max_pool_forward", &[2, 3, h, w], &spec, 3, 1).unwrap();
-            assert!(plain_2x2(&g));
-            let n = 2 * 3 * h * w;
-            // Few distinct values (ties in most windows) and a NaN every 11th element.
-            let x: Vec<f32> = (0..n).map(|i| if i % 11 == 5 { f32::NAN } else { ((i * 7) % 5) as f32 - 2.0 }).collect();
-            let p = 2 * 3 * g.out_plane();
-            let (mut fast, mut fast_idx, mut any, mut any_idx) =
-                (vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]);
-            max_pool_2x2(&mut fast, &mut fast_idx, &x, &g);
-            max_pool_any(&mut any, &mut any_idx, &x, &g);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fast), bits(&any), "values, {h}×{w}");
-            assert_eq!(fast_idx, any_idx, "indices, {h}×{w}");
+    fn the_row_sweep_matches_the_plain_loop() {
+        let windows = [
+            ([2, 2], [2, 2], [0, 0], [1, 1]),
+            ([3, 3], [2, 2], [1, 1], [1, 1]),
+            ([3, 2], [1, 2], [1, 0], [2, 1]),
+            ([2, 3], [3, 1], [1, 1], [1, 2]),
+        ];
+        for (kernel, stride, padding, dilation) in windows {
+            for (h, w) in [(4, 4), (5, 7), (2, 3), (9, 6)] {
+                let spec = WindowSpec { kernel, stride, padding, dilation };
+                let Ok(g) = Window2d::new("max_pool_forward", &[2, 3, h, w], &spec, 3, 1) else { continue };
+                let n = 2 * 3 * h * w;
+                // Few distinct values (ties in most windows) and a NaN every 11th element.
+                let x: Vec<f32> =
+                    (0..n).map(|i| if i % 11 == 5 { f32::NAN } else { ((i * 7) % 5) as f32 - 2.0 }).collect();
+                let p = 2 * 3 * g.out_plane();
+                let (mut fast, mut fast_idx, mut any, mut any_idx) =
+                    (vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+                max_pool_forward(&mut fast, &mut fast_idx, &x, &g);
+                max_pool_any(&mut any, &mut any_idx, &x, &g);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&any), "values, {spec:?} on {h}×{w}");
+                assert_eq!(fast_idx, any_idx, "indices, {spec:?} on {h}×{w}");
+            }
         }
     }
 }
