@@ -7,17 +7,20 @@ compared in one run on one machine:
 
 Each workload warms up once, then runs --reps timed repetitions of at least --seconds each;
 the median rate is printed as one JSON line (`--table` prints a table instead). Workloads
-mirror src/bench.rs: matmul_N (a·bᵀ, GFLOP/s); the MLP and `cnn` training steps with AdamW on
-random data (eight batches per timed epoch, samples/s); one AdamW update over ~10 M parameters
+mirror src/bench.rs: matmul_N (a·bᵀ, GFLOP/s); the MLP, `cnn` and `lenet5` training steps with
+AdamW on random data (eight batches per timed epoch, samples/s); `cnn`/`lenet5` inference (eval
+mode, no autograd, eight batches of 256); one AdamW update over ~10 M parameters
 (fused where PyTorch offers it; params/s and GB/s at 28 bytes/param); one epoch of the
 built-in MNIST subset (--mnist-mini, the MLP 784-256-128-10 with dropout 0.2, Adam, batch 64).
-Needs torch and numpy.
+`--serve` answers requests on stdin instead: `downhill bench --against-torch PYTHON` runs it
+that way to interleave both engines' rounds and print one table. Needs torch and numpy.
 """
 
 import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -73,6 +76,53 @@ def train_steps(model, x, y, batch, device):
     return epoch
 
 
+def lenet5(classes):
+    """downhill's `lenet5` preset (src/nn/spec.rs, PRESETS)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, classes),
+    )
+
+
+PRESETS = {"cnn": cnn, "lenet5": lenet5}
+
+
+def eval_steps(model, x, y, batch, device):
+    """Inference: the model in eval mode without autograd, loss per batch (as downhill's)."""
+    model = model.to(device).eval()
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                loss_fn(model(x[i : i + batch]), y[i : i + batch])
+        return float(len(x))
+
+    return epoch
+
+
+def serve(args):
+    """`downhill bench --against-torch`: one line per request on stdin, `NAME REPS SECONDS`, one
+    JSON line per answer (`{"error": ...}` for an unknown name), so downhill can interleave
+    its rounds with these without paying torch's import for each."""
+    table = {name: (key, fn) for name, key, fn in workloads(args)}
+    device = device_name(args)
+    print(json.dumps({"ready": sorted(table), "device": device, "cuda": torch.cuda.is_available()}), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if len(parts) != 3 or parts[0] not in table:
+            print(json.dumps({"error": f"unknown request {line.strip()!r}"}), flush=True)
+            continue
+        key, fn = table[parts[0]]
+        rate, reps = measure(fn, args.device, int(parts[1]), float(parts[2]))
+        print(json.dumps({"workload": parts[0], "device": device, key: rate, "reps": reps}), flush=True)
+
+
+def device_name(args):
+    return f"pytorch {torch.__version__} {args.device}" + (f" ({args.threads} threads)" if args.device == "cpu" else "")
+
+
 def workloads(args):
     dev = args.device
     g = torch.Generator().manual_seed(7)
@@ -85,9 +135,14 @@ def workloads(args):
         y = torch.randint(0, sizes[-1], (8 * batch,), generator=g).to(dev)
         name = "mlp_" + "-".join(map(str, sizes)) + f"_b{batch}_adamw"
         out.append((name, "samples_per_s", train_steps(mlp(sizes), x, y, batch, dev)))
-    x = torch.rand(8 * 64, 1, 28, 28, generator=g).to(dev)
-    y = torch.randint(0, 10, (8 * 64,), generator=g).to(dev)
-    out.append(("cnn_b64_adamw", "samples_per_s", train_steps(cnn(10), x, y, 64, dev)))
+    for preset, batch in (("cnn", 64), ("cnn", 256), ("lenet5", 64), ("lenet5", 256)):
+        x = torch.rand(8 * batch, 1, 28, 28, generator=g).to(dev)
+        y = torch.randint(0, 10, (8 * batch,), generator=g).to(dev)
+        out.append((f"{preset}_b{batch}_adamw", "samples_per_s", train_steps(PRESETS[preset](10), x, y, batch, dev)))
+    for preset in ("cnn", "lenet5"):
+        x = torch.rand(8 * 256, 1, 28, 28, generator=g).to(dev)
+        y = torch.randint(0, 10, (8 * 256,), generator=g).to(dev)
+        out.append((f"{preset}_eval_b256", "samples_per_s", eval_steps(PRESETS[preset](10), x, y, 256, dev)))
     p = torch.zeros(10_001_000, device=dev, requires_grad=True)
     p.grad = torch.rand(10_001_000, generator=g).to(dev)
     try:
@@ -125,9 +180,12 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--mnist-mini", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist-mini"))
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--serve", action="store_true", help="answer `NAME REPS SECONDS` lines on stdin (downhill bench --against-torch)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    device = f"pytorch {torch.__version__} {args.device}" + (f" ({args.threads} threads)" if args.device == "cpu" else "")
+    if args.serve:
+        return serve(args)
+    device = device_name(args)
     for name, key, fn in workloads(args):
         if args.only not in name:
             continue

@@ -49,8 +49,12 @@ pub enum Workload {
     Matmul(usize),
     /// Training steps of an MLP (layer sizes) at a batch size with AdamW.
     Mlp(Vec<usize>, usize),
-    /// Training steps of the `cnn` preset on 28×28 images at a batch size with AdamW.
-    Cnn(usize),
+    /// Training steps of a convolutional preset (`cnn`, `lenet5`) on 28×28 images at a batch
+    /// size with AdamW.
+    Conv(&'static str, usize),
+    /// Inference with a convolutional preset: the forward pass in eval mode (and the loss) over
+    /// eight batches of this size.
+    ConvEval(&'static str, usize),
     /// One fused AdamW update over this many parameters.
     AdamW(usize),
     /// One epoch of the built-in MNIST subset with the default MLP through a feed mode.
@@ -70,7 +74,12 @@ impl Workload {
             Workload::Mlp(vec![784, 512, 512, 10], 128),
             Workload::Mlp(vec![784, 1024, 1024, 10], 256),
             Workload::Mlp(vec![784, 128, 10], 64),
-            Workload::Cnn(64),
+            Workload::Conv("cnn", 64),
+            Workload::Conv("cnn", 256),
+            Workload::Conv("lenet5", 64),
+            Workload::Conv("lenet5", 256),
+            Workload::ConvEval("cnn", 256),
+            Workload::ConvEval("lenet5", 256),
             Workload::AdamW(10_000_000),
             Workload::Epoch(FeedMode::Resident),
             Workload::Epoch(FeedMode::Streaming),
@@ -86,7 +95,8 @@ impl Workload {
                 let s: Vec<String> = sizes.iter().map(|v| v.to_string()).collect();
                 format!("mlp_{}_b{b}_adamw", s.join("-"))
             }
-            Workload::Cnn(b) => format!("cnn_b{b}_adamw"),
+            Workload::Conv(preset, b) => format!("{preset}_b{b}_adamw"),
+            Workload::ConvEval(preset, b) => format!("{preset}_eval_b{b}"),
             Workload::AdamW(n) => format!("adamw_update_{}m", n / 1_000_000),
             Workload::Epoch(FeedMode::Streaming) => "epoch_builtin_streaming".into(),
             Workload::Epoch(_) => "epoch_builtin_resident".into(),
@@ -110,6 +120,7 @@ impl Workload {
         matches!(self, Workload::Matmul(n) if *n >= 1024)
             || matches!(self, Workload::Mlp(s, _) if s.iter().any(|&v| v >= 1024))
             || matches!(self, Workload::AdamW(_))
+            || matches!(self, Workload::Conv(_, b) | Workload::ConvEval(_, b) if *b >= 256)
     }
 }
 
@@ -247,6 +258,28 @@ fn train_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) ->
     Ok((rates, Some(cost)))
 }
 
+/// Inference of `spec` over STEP_BATCHES batches of `batch` random rows: the forward pass in
+/// eval mode and the loss, as `Trainer::evaluate` runs it, without reading the outputs back.
+fn eval_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> Result<Rates> {
+    let mut rng = Rng::new(11);
+    let data = random_rows(&mut rng, STEP_BATCHES * batch, spec.inputs(), spec.outputs())?;
+    let model = Model::new(be, spec.clone(), 0)?;
+    let config = TrainConfig { batch_size: BatchSize::Rows(batch), feed: FeedMode::Resident, ..Default::default() };
+    let mut trainer = Trainer::new(be, model, adamw(be, &spec)?, LossKind::CrossEntropy, config)?;
+    let order: Vec<usize> = (0..data.len()).collect();
+    let batches: Vec<&[usize]> = order.chunks(batch).collect();
+    measure(
+        t,
+        || {
+            for rows in &batches {
+                trainer.forward_rows(be, &data, rows)?;
+            }
+            Ok(data.len() as f64)
+        },
+        || be.sync(),
+    )
+}
+
 /// Runs one workload on `be`.
 pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> {
     let mut step_cost = None;
@@ -272,11 +305,15 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
             step_cost = cost;
             rates
         }
-        Workload::Cnn(batch) => {
-            let spec = ModelSpec::parse("cnn", &[1, 28, 28], 10, Init::TorchDefault)?;
+        Workload::Conv(preset, batch) => {
+            let spec = ModelSpec::parse(preset, &[1, 28, 28], 10, Init::TorchDefault)?;
             let (rates, cost) = train_steps(be, spec, *batch, t)?;
             step_cost = cost;
             rates
+        }
+        Workload::ConvEval(preset, batch) => {
+            let spec = ModelSpec::parse(preset, &[1, 28, 28], 10, Init::TorchDefault)?;
+            eval_steps(be, spec, *batch, t)?
         }
         Workload::AdamW(n) => {
             // A layout of about n parameters: one Linear(n/1000 → 1000) (its 1,000 biases on top).

@@ -89,6 +89,16 @@ pub fn builtin(classes: Option<&StatedClasses>) -> Result<TrainTest> {
     assemble(paths, decoded, "built-in MNIST subset (mnist-mini)".into(), classes)
 }
 
+/// Writes the built-in subset's four files into `dir` as `<name>.gz` (for another program to
+/// read the same data: `downhill bench --against-torch`).
+pub fn write_builtin(dir: &Path) -> Result<()> {
+    for (stem, bytes) in FILES.iter().zip(BUILTIN) {
+        let path = dir.join(format!("{stem}.gz"));
+        std::fs::write(&path, bytes).map_err(|e| file_error(&path, format!("cannot write: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Reads the four standard files from `dir`, each as `<name>.gz` or `<name>`. `classes`: as
 /// for [`builtin`].
 pub fn load_dir(dir: &Path, classes: Option<&StatedClasses>) -> Result<TrainTest> {

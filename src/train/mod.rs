@@ -581,6 +581,14 @@ impl<B: Backend> Trainer<B> {
         Ok(Evaluation { loss: loss / n as f64, accuracy, confusion, values })
     }
 
+    /// The forward pass in eval mode and the loss on `rows` of `data`, left on the device
+    /// (what [`Trainer::evaluate`] runs per chunk, without reading anything back): inference
+    /// for benchmarks.
+    pub fn forward_rows(&mut self, be: &B, data: &Dataset, rows: &[usize]) -> Result<()> {
+        let (bi, _) = self.feed.load(be, data, Load::Rows(rows))?;
+        self.forward_loss(be, bi, false)
+    }
+
     /// Rows per evaluation or prediction chunk: 4096, or fewer when a step plan's largest
     /// tensor (a convolution's columns, say) would exceed the memory budget or the device's
     /// storage-binding limit (see [`eval_chunk_rows`]).

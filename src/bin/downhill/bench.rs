@@ -1,6 +1,7 @@
 //! `downhill bench`: the standard workloads on the CPU path, a GPU adapter, or both side by
 //! side (with the GPU/CPU ratio). `--json` prints one line per workload and device, with the
-//! names `benches/pytorch_reference.py` uses.
+//! names `benches/pytorch_reference.py` uses; `--against-torch` runs that script too
+//! (`bench_torch.rs`).
 
 use clap::Args;
 use downhill::bench::{run, Measurement, Timing, Unit, Workload};
@@ -31,6 +32,12 @@ pub struct BenchArgs {
     /// TIMESTAMP_QUERY) and print where each workload's device time goes.
     #[arg(long)]
     profile: bool,
+    /// Also run PyTorch's side of every workload (`benches/pytorch_reference.py`, built in) with
+    /// this Python (default python3), interleaved with downhill's rounds at the same thread
+    /// count (CPU, downhill's GPU and PyTorch CUDA where they exist); one table of medians and
+    /// ratios. Without torch it says how to install it and runs downhill's side alone.
+    #[arg(long, value_name = "PYTHON", num_args = 0..=1, default_missing_value = "python3")]
+    against_torch: Option<String>,
 }
 
 /// One device's results, by workload name (None: skipped, with why).
@@ -149,6 +156,17 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
                 Workload::standard().iter().map(|w| w.name()).collect::<Vec<_>>().join(", ")
             ),
         });
+    }
+    if let Some(python) = &args.against_torch {
+        if args.device != "all" || args.profile {
+            return Err(downhill::Error::InvalidArgument {
+                what: "--against-torch".into(),
+                detail: "measures every device itself; leave out --device and --profile".into(),
+            });
+        }
+        if crate::bench_torch::run_against(python, &workloads, args.reps, args.seconds, args.json)? {
+            return Ok(());
+        }
     }
     let mut columns: Vec<(String, Results)> = Vec::new();
     let mut profiled = None;

@@ -1,6 +1,7 @@
 //! The `downhill` command: a thin layer over the library.
 
 mod bench;
+mod bench_torch;
 mod compare;
 mod devices;
 mod embed;
