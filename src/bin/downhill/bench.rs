@@ -158,13 +158,16 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         });
     }
     if let Some(python) = &args.against_torch {
-        if args.device != "all" || args.profile {
+        if !matches!(args.device.as_str(), "all" | "cpu") || args.profile {
             return Err(downhill::Error::InvalidArgument {
                 what: "--against-torch".into(),
-                detail: "measures every device itself; leave out --device and --profile".into(),
+                detail: "measures the CPU path and the best GPU itself (--device cpu leaves the GPU out); \
+                         --profile and other devices do not apply"
+                    .into(),
             });
         }
-        if crate::bench_torch::run_against(python, &workloads, args.reps, args.seconds, args.json)? {
+        let with_gpu = args.device == "all";
+        if crate::bench_torch::run_against(python, &workloads, args.reps, args.seconds, args.json, with_gpu)? {
             return Ok(());
         }
     }

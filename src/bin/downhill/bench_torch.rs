@@ -53,7 +53,7 @@ impl TorchServer {
                 let _ = child.kill();
                 let out = child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
                 let err = out.unwrap_or_default();
-                let last = err.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("no output").to_string();
+                let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no output").to_string();
                 return Err(format!("`{python}` could not run the PyTorch side: {last}"));
             }
         };
@@ -152,9 +152,16 @@ fn unit_name(u: Unit) -> &'static str {
     }
 }
 
-/// Runs `--against-torch`: Ok(false) when the PyTorch side could not start (the caller then
+/// Runs `--against-torch` (downhill's GPU column when `with_gpu` and an adapter is there): Ok(false) when the PyTorch side could not start (the caller then
 /// runs downhill's side alone).
-pub fn run_against(python: &str, workloads: &[Workload], rounds: usize, seconds: f64, json: bool) -> Result<bool> {
+pub fn run_against(
+    python: &str,
+    workloads: &[Workload],
+    rounds: usize,
+    seconds: f64,
+    json: bool,
+    with_gpu: bool,
+) -> Result<bool> {
     let dir = ScriptDir::create()?;
     let threads = rayon::current_num_threads();
     let mut torch_cpu = match TorchServer::start(python, &dir.0, "cpu", threads) {
@@ -173,6 +180,7 @@ pub fn run_against(python: &str, workloads: &[Workload], rounds: usize, seconds:
     };
     let cpu = CpuBackend::new();
     let gpu: Option<(Box<GpuBackend>, bool)> = match open(&"gpu".parse()?) {
+        _ if !with_gpu => None,
         Ok(o) => match o.device {
             Device::Gpu(g) => {
                 let software = g.adapter().is_software;
