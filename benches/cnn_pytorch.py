@@ -91,12 +91,16 @@ def torch_run(data, epochs, batch, seed):
 def downhill_run(binary, folder, epochs, batch, seed):
     out = tempfile.mkdtemp(prefix="downhill-cnn-bench-")
     cmd = [binary, "train", "--model", "cnn", "--data", folder, "--epochs", str(epochs), "--batch-size", str(batch),
-           "--seed", str(seed), "--device", "cpu", "--out", os.path.join(out, "run"), "--quiet"]
+           "--seed", str(seed), "--device", "cpu", "--validation", "0", "--out", os.path.join(out, "run"), "--quiet"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "run", "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     seconds = sum(r["seconds"] for r in rows)
-    return epochs * rows[0]["samples_per_s"] * rows[0]["seconds"] / seconds, rows[-1]["test_accuracy"], seconds
+    # The test set's accuracy, from the confusion matrix the run writes after scoring it.
+    with open(os.path.join(out, "run", "confusion.csv")) as f:
+        counts = [[int(v) for v in line.split(",")[1:]] for line in list(f)[1:] if line.strip()]
+    acc = sum(counts[i][i] for i in range(len(counts))) / sum(map(sum, counts))
+    return epochs * rows[0]["samples_per_s"] * rows[0]["seconds"] / seconds, acc, seconds
 
 
 def main():

@@ -5,7 +5,7 @@
 //! importing torch; a second server measures CUDA when torch sees a GPU.
 
 use downhill::bench::{run, Timing, Unit, Workload};
-use downhill::device::{open, Device};
+use downhill::device::{open, Device, DeviceRequest};
 use downhill::{Backend, CpuBackend, GpuBackend, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -179,16 +179,15 @@ pub fn run_against(
         None
     };
     let cpu = CpuBackend::new();
-    let gpu: Option<(Box<GpuBackend>, bool)> = match open(&"gpu".parse()?) {
-        _ if !with_gpu => None,
-        Ok(o) => match o.device {
+    let gpu: Option<(Box<GpuBackend>, bool)> = match with_gpu.then(|| open(&DeviceRequest::Gpu)) {
+        Some(Ok(o)) => match o.device {
             Device::Gpu(g) => {
                 let software = g.adapter().is_software;
                 Some((g, software))
             }
             Device::Cpu(_) => None,
         },
-        Err(_) => None,
+        _ => None,
     };
     let mut columns =
         vec![Column { name: format!("downhill {}", cpu.describe()), rates: vec![Vec::new(); workloads.len()] }];
