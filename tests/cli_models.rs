@@ -277,6 +277,45 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
 }
 
 #[test]
+fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() {
+    // A stand-in for `python3 pytorch_reference.py --serve` (the protocol, not the numbers):
+    // it says which workloads it has, then answers each request with a fixed rate.
+    let dir = std::env::temp_dir().join(format!("downhill-against-torch-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("fake-python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '{\"ready\": [\"lenet5_eval_b256\"], \"device\": \"fake torch cpu\", \"cuda\": false}'\n\
+         while read name reps seconds; do echo \"{\\\"workload\\\": \\\"$name\\\", \\\"samples_per_s\\\": 1000.0}\"; done\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let args = ["bench", "--device", "cpu", "--only", "lenet5_eval", "--reps", "2", "--seconds", "0"];
+    let fake_s = fake.to_str().unwrap();
+    let out = ok(&[&args[..], &["--json", "--against-torch", fake_s]].concat());
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["workload"], "lenet5_eval_b256", "{out}");
+    assert_eq!(v["torch_cpu"], 1000.0, "{out}");
+    assert!(v["downhill_cpu"].as_f64().is_some_and(|r| r > 0.0), "{out}");
+    assert_eq!(v["cpu_ratio"].as_f64(), v["downhill_cpu"].as_f64().map(|r| r / 1000.0), "{out}");
+    assert_eq!(v["rounds"], 2, "{out}");
+    let table = ok(&[&args[..], &["--against-torch", fake_s]].concat());
+    assert!(table.contains("fake torch cpu") && table.contains("lenet5_eval_b256") && table.contains("×"), "{table}");
+    // No torch: the hint, then downhill's side alone.
+    let (success, stdout, stderr) =
+        downhill(&[&args[..], &["--json", "--against-torch", "/nonexistent/python3"]].concat());
+    assert!(success, "{stderr}");
+    assert!(stderr.contains("pip install torch") && stderr.contains("downhill's side alone"), "{stderr}");
+    assert!(stdout.contains("\"workload\":\"lenet5_eval_b256\""), "{stdout}");
+    fails(&["bench", "--device", "gpu", "--against-torch", fake_s], &["--against-torch"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn evaluation_chunks_fit_the_device_binding_limit_and_the_memory_budget() {
     use downhill::nn::{Init, ModelSpec};
     use downhill::train::{eval_chunk_rows, EVAL_TENSOR_BUDGET_BYTES};
