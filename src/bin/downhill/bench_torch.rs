@@ -33,6 +33,10 @@ struct TorchServer {
 impl TorchServer {
     /// Starts the script with `python` on `device` (cpu or cuda); Err says why it could not.
     fn start(python: &str, dir: &Path, device: &str, threads: usize) -> std::result::Result<Self, String> {
+        // Its stderr goes to a file (a pipe nobody reads could fill and stall it), read back if
+        // it fails to start.
+        let log = dir.join(format!("stderr-{device}.txt"));
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(python)
             .arg(dir.join("pytorch_reference.py"))
             .args(["--serve", "--device", device, "--threads", &threads.to_string()])
@@ -40,7 +44,7 @@ impl TorchServer {
             .arg(dir.join("mnist-mini"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot run `{python}`: {e}"))?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
@@ -51,8 +55,8 @@ impl TorchServer {
             Ok(v) => v,
             Err(_) => {
                 let _ = child.kill();
-                let out = child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
-                let err = out.unwrap_or_default();
+                let _ = child.wait();
+                let err = std::fs::read_to_string(&log).unwrap_or_default();
                 let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no output").to_string();
                 return Err(format!("`{python}` could not run the PyTorch side: {last}"));
             }
