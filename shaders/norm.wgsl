@@ -9,7 +9,11 @@ struct NormParams {
     momentum: f32,
     eps: f32,
     stride: u32,   // row stride of `sums`
-    pad: u32,
+    act_kind: u32, // batch_norm_forward_act: the activation after it (Activation::shader_kind)
+    act_param: f32, // its parameter (LeakyReLU's slope)
+    pad1: u32,
+    pad2: u32,
+    pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: NormParams;
@@ -22,16 +26,16 @@ struct NormParams {
 @group(0) @binding(7) var<storage, read> bias: array<f32>;
 @group(0) @binding(8) var<storage, read> saved: array<f32>;
 @group(0) @binding(9) var<storage, read> dy: array<f32>;
+@group(0) @binding(10) var<storage, read_write> act_out: array<f32>;  // batch_norm_forward_act
 
 // Flat index of the idx-th element (sample-major) of channel ch in x [N, C, S].
 fn bn_index(idx: u32, ch: u32) -> u32 {
     return ((idx / p.s) * p.c + ch) * p.s + idx % p.s;
 }
 
-@compute @workgroup_size(256)
-fn batch_norm_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ch = wid.x;
-    let tid = lid.x;
+// Channel ch's (mean, 1/σ): the batch's in training (the running stats move), else the running
+// stats; thread 0 stores them in `out2` (saved). Called by the whole workgroup.
+fn bn_statistics(ch: u32, tid: u32) -> vec2<f32> {
     let count = p.n * p.s;
     var mean = 0.0;
     var invstd = 0.0;
@@ -57,13 +61,34 @@ fn batch_norm_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wor
         mean = run_mean[ch];
         invstd = 1.0 / sqrt(run_var[ch] + p.eps);
     }
-    for (var i = tid; i < count; i += REDUCE_THREADS) {
-        let k = bn_index(i, ch);
-        out[k] = (x[k] - mean) * invstd * weight[ch] + bias[ch];
-    }
     if (tid == 0u) {
         out2[ch] = mean;
         out2[p.c + ch] = invstd;
+    }
+    return vec2<f32>(mean, invstd);
+}
+
+@compute @workgroup_size(256)
+fn batch_norm_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ch = wid.x;
+    let stats = bn_statistics(ch, lid.x);
+    for (var i = lid.x; i < p.n * p.s; i += REDUCE_THREADS) {
+        let k = bn_index(i, ch);
+        out[k] = (x[k] - stats.x) * stats.y * weight[ch] + bias[ch];
+    }
+}
+
+// batch_norm_forward with the next layer's activation in its epilogue: out = y (kept: the
+// activation's backward reads it), act_out = act(y).
+@compute @workgroup_size(256)
+fn batch_norm_forward_act(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ch = wid.x;
+    let stats = bn_statistics(ch, lid.x);
+    for (var i = lid.x; i < p.n * p.s; i += REDUCE_THREADS) {
+        let k = bn_index(i, ch);
+        let v = (x[k] - stats.x) * stats.y * weight[ch] + bias[ch];
+        out[k] = v;
+        act_out[k] = activate(p.act_kind, v, p.act_param);
     }
 }
 

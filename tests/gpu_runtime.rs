@@ -212,3 +212,38 @@ fn profiling_times_every_dispatch_by_entry_point() {
     assert!(profile.iter().all(|k| k.ns.is_finite() && k.ns >= 0.0));
     assert!(profile.windows(2).all(|w| w[0].ns >= w[1].ns), "longest first");
 }
+
+/// Dispatches in one epoch of 4 steps of `spec` over [1, 6, 6] images (batch 4, Adam).
+fn cnn_epoch_dispatches(g: &downhill::GpuBackend, spec: &str) -> u64 {
+    use downhill::data::{Dataset, Targets};
+    use downhill::feed::FeedMode;
+    use downhill::loss::LossKind;
+    use downhill::nn::{Init, Model, ModelSpec};
+    use downhill::optim::{AdamConfig, Optimizer, OptimizerConfig};
+    use downhill::train::{BatchSize, TrainConfig, Trainer};
+    let mut rng = Rng::new(9);
+    let spec = ModelSpec::parse(spec, &[1, 6, 6], 3, Init::TorchDefault).unwrap();
+    let model = Model::new(g, spec.clone(), 0).unwrap();
+    let opt = Optimizer::new(g, OptimizerConfig::Adam(AdamConfig::default()), &spec.layout().unwrap(), &[]).unwrap();
+    let config =
+        TrainConfig { batch_size: BatchSize::Rows(4), shuffle: false, feed: FeedMode::Resident, ..Default::default() };
+    let mut trainer = Trainer::new(g, model, opt, LossKind::CrossEntropy, config).unwrap();
+    let labels = (0..16).map(|_| rng.below(3)).collect();
+    let x = Tensor::from_vec(&[16, 36], rng.vec_f32(16 * 36, -1.0, 1.0)).unwrap();
+    let data = Dataset::new(x, Targets::Labels { labels, classes: 3 }).unwrap();
+    let order: Vec<usize> = (0..16).collect();
+    trainer.run_epoch(g, &data, &order).unwrap(); // warm-up
+    let before = g.dispatches();
+    trainer.run_epoch(g, &data, &order).unwrap();
+    g.dispatches() - before
+}
+
+#[test]
+fn batch_norm_runs_the_relu_after_it_in_its_own_dispatch() {
+    let Some(g) = own_gpu() else { return };
+    // The same CNN with and without the ReLU after its batch norm: with the activation fused
+    // into batch_norm_forward_act the ReLU costs one dispatch a step (its backward), not two.
+    let with = cnn_epoch_dispatches(&g, "conv2d(4, 3, padding=1) batchnorm2d relu maxpool2d(2) flatten linear(3)");
+    let without = cnn_epoch_dispatches(&g, "conv2d(4, 3, padding=1) batchnorm2d maxpool2d(2) flatten linear(3)");
+    assert_eq!(with - without, 4, "extra dispatches of 4 steps with the ReLU ({with} vs {without})");
+}

@@ -129,7 +129,7 @@ fn batch_norm_backward_matches_finite_differences() {
         momentum: 0.1,
         eps: 1e-5,
         stride: sums_stride(c) as u32,
-        pad: 0,
+        ..Default::default()
     };
     let x = randv(&mut rng, n * c * s, -2.0, 2.0);
     let w = randv(&mut rng, c, 0.5, 1.5);
@@ -162,7 +162,7 @@ fn layer_norm_backward_matches_finite_differences() {
         momentum: 0.0,
         eps: 1e-5,
         stride: sums_stride(m) as u32,
-        pad: 0,
+        ..Default::default()
     };
     let x = randv(&mut rng, rows * m, -2.0, 2.0);
     let w = randv(&mut rng, m, 0.5, 1.5);

@@ -21,10 +21,11 @@ use downhill::optim::{Clip, Optimizer, Settings, OPTIMIZERS};
 use downhill::train::{BatchSize, TrainConfig, Trainer};
 use downhill::{Backend, CpuBackend, Tensor};
 
-/// Every layer kind, every activation, a residual block and both batch norms.
+/// Every layer kind, every activation, a residual block and both batch norms (with the next
+/// activation fused into them, and once without one).
 const EVERY_LAYER: &str =
     "conv2d(4, 3, padding=1) batchnorm2d relu residual(conv2d(4, 3, padding=1, groups=4, bias=false) \
-     batchnorm2d gelu) maxpool2d(2) avgpool2d(2, stride=1, count_include_pad=false) avgpool2d(3, stride=1, padding=1) \
+     batchnorm2d gelu) batchnorm2d maxpool2d(2) avgpool2d(2, stride=1, count_include_pad=false) avgpool2d(3, stride=1, padding=1) \
      adaptiveavgpool2d(1) flatten layernorm linear(8) batchnorm1d leaky_relu dropout(0.3) linear(8) tanh sigmoid silu \
      gelu_tanh linear(5)";
 

@@ -46,7 +46,7 @@ shaders! {
     GATHER_WGSL: "gather.wgsl" 256 [];
     CONV_WGSL: "conv.wgsl" 256 [];
     POOL_WGSL: "pool.wgsl" 256 [];
-    NORM_WGSL: "norm.wgsl" 256 [];
+    NORM_WGSL: "norm.wgsl" 256 ["activation.wgsl"];
     EMBEDDING_WGSL: "embedding.wgsl" 256 [];
     ATTENTION_WGSL: "attention.wgsl" 256 [];
     SURFACE_WGSL: "surface.wgsl" 256 [];
@@ -72,6 +72,7 @@ const GATHER_LABELS_BINDINGS: &[(u32, Access)] = &[(0, U), (3, R), (4, W), (5, R
 const LOSS_LABELS: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, R), (5, R)];
 const POOL_MAX_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, R), (4, W)];
 const BN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R), (6, R), (7, R)];
+const BN_FWD_ACT: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (3, W), (4, W), (5, R), (6, R), (7, R), (10, W)];
 const BN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (8, R), (9, R)];
 const LN_FWD: &[(u32, Access)] = &[(0, U), (1, W), (2, W), (5, R), (6, R), (7, R)];
 const LN_BWD: &[(u32, Access)] = &[(0, U), (1, W), (5, R), (6, R), (8, R), (9, R)];
@@ -140,6 +141,7 @@ kernels! {
     AVG_POOL_FORWARD: POOL_WGSL "avg_pool_forward" OUT_IN => pool::cpu::table::avg_pool_forward;
     AVG_POOL_BACKWARD: POOL_WGSL "avg_pool_backward" OUT_IN => pool::cpu::table::avg_pool_backward;
     BATCH_NORM_FORWARD: NORM_WGSL "batch_norm_forward" BN_FWD => norm::cpu::table::batch_norm_forward;
+    BATCH_NORM_FORWARD_ACT: NORM_WGSL "batch_norm_forward_act" BN_FWD_ACT => norm::cpu::table::batch_norm_forward_act;
     BATCH_NORM_BACKWARD: NORM_WGSL "batch_norm_backward" BN_BWD => norm::cpu::table::batch_norm_backward;
     LAYER_NORM_FORWARD: NORM_WGSL "layer_norm_forward" LN_FWD => norm::cpu::table::layer_norm_forward;
     LAYER_NORM_BACKWARD: NORM_WGSL "layer_norm_backward" LN_BWD => norm::cpu::table::layer_norm_backward;

@@ -30,7 +30,7 @@ pub fn sigmoid<F: Float>(x: F) -> F {
 /// (LeakyReLU's slope). `K` is a compile-time constant, so each kind's loop holds only its
 /// own formula and vectorises.
 #[inline(always)]
-fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
+pub(crate) fn activate_kind<F: Float, const K: u32>(x: F, p: F) -> F {
     match K {
         0 => x.max(F::zero()),
         1 => {

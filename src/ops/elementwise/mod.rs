@@ -1,7 +1,7 @@
 //! Activations forward/backward, bias add, scale, axpy, add_sign, fill, copy, div_by_norm: one
 //! invocation per element. Kernels: `shaders/elementwise.wgsl`; CPU twins: `cpu.rs`.
 
-mod activation;
+pub(crate) mod activation;
 pub mod cpu;
 
 pub use activation::{Activation, UNKNOWN_KIND};

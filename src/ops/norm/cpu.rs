@@ -4,6 +4,8 @@
 use super::NormParams;
 use crate::backend::cpu::float::Float;
 use crate::backend::cpu::lanes;
+use crate::ops::elementwise::activation::{visit_kind, KindVisitor};
+use crate::ops::elementwise::cpu::activate_kind;
 use rayon::prelude::*;
 
 /// Channel `ch`'s planes of x [N, C, S], one per sample.
@@ -12,22 +14,11 @@ fn planes<'a, F>(x: &'a [F], p: &NormParams, ch: usize) -> impl Iterator<Item = 
     (0..p.n as usize).map(move |sample| &x[(sample * c + ch) * s..][..s])
 }
 
-/// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
-/// The channels' statistics are parallel tasks (mean, then the squared deviations from it,
-/// each plane summed in lanes and the planes in f64, in order), then the (sample, channel)
-/// planes of `y` as one multiply-add each.
-#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-pub fn batch_norm_forward<F: Float>(
-    y: &mut [F],
-    saved: &mut [F],
-    running_mean: &mut [F],
-    running_var: &mut [F],
-    x: &[F],
-    weight: &[F],
-    bias: &[F],
-    p: &NormParams,
-) {
-    let (c, s) = (p.c as usize, p.s as usize);
+/// Batch norm's `saved` [2, C] = (mean, 1/σ): the batch's in training (the running stats move;
+/// channels are parallel tasks, each plane summed in lanes and the planes in f64, in order),
+/// else the running stats.
+fn statistics<F: Float>(saved: &mut [F], running_mean: &mut [F], running_var: &mut [F], x: &[F], p: &NormParams) {
+    let c = p.c as usize;
     let count = (p.n * p.s) as usize;
     let eps = f64::from(p.eps);
     if p.train != 0 {
@@ -54,18 +45,94 @@ pub fn batch_norm_forward<F: Float>(
             saved[c + ch] = F::one() / (running_var[ch] + F::c(eps)).sqrt();
         }
     }
+}
+
+/// Batch-norm forward: `y`, `saved` [2, C] = (mean, 1/σ) and, in training, the running stats.
+/// The channels' statistics are parallel tasks (mean, then the squared deviations from it,
+/// each plane summed in lanes and the planes in f64, in order), then the (sample, channel)
+/// planes of `y` as one multiply-add each.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_forward<F: Float>(
+    y: &mut [F],
+    saved: &mut [F],
+    running_mean: &mut [F],
+    running_var: &mut [F],
+    x: &[F],
+    weight: &[F],
+    bias: &[F],
+    p: &NormParams,
+) {
+    statistics(saved, running_mean, running_var, x, p);
+    let s = p.s as usize;
     if s == 0 {
         return;
     }
     let saved = &*saved;
-    y.par_chunks_mut(s).enumerate().for_each(|(plane, y)| {
-        let ch = plane % c;
-        let (mean, scale, shift) = (saved[ch], saved[c + ch] * weight[ch], bias[ch]);
-        let x = &x[plane * s..][..s];
-        for (y, x) in y.iter_mut().zip(x) {
-            *y = (*x - mean) * scale + shift;
+    y.par_chunks_mut(s).enumerate().for_each(|(plane, y)| normalize_plane(y, x, saved, weight, bias, plane, p));
+}
+
+/// Plane `plane` of y = (x − mean)·(w/σ) + b, from `saved` = (mean, 1/σ).
+#[inline(always)]
+fn normalize_plane<F: Float>(
+    y: &mut [F],
+    x: &[F],
+    saved: &[F],
+    weight: &[F],
+    bias: &[F],
+    plane: usize,
+    p: &NormParams,
+) {
+    let (c, s) = (p.c as usize, p.s as usize);
+    let ch = plane % c;
+    let (mean, scale, shift) = (saved[ch], saved[c + ch] * weight[ch], bias[ch]);
+    let x = &x[plane * s..][..s];
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = (*x - mean) * scale + shift;
+    }
+}
+
+/// [`batch_norm_forward`] with the next layer's activation (`p.act_kind`, `p.act_param`) in
+/// the same pass over each plane: `y` as there and `act_out = act(y)`.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_forward_act<F: Float>(
+    y: &mut [F],
+    act_out: &mut [F],
+    saved: &mut [F],
+    running_mean: &mut [F],
+    running_var: &mut [F],
+    x: &[F],
+    weight: &[F],
+    bias: &[F],
+    p: &NormParams,
+) {
+    statistics(saved, running_mean, running_var, x, p);
+    struct Planes<'a, F> {
+        y: &'a mut [F],
+        z: &'a mut [F],
+        x: &'a [F],
+        saved: &'a [F],
+        weight: &'a [F],
+        bias: &'a [F],
+        p: &'a NormParams,
+    }
+    impl<F: Float> KindVisitor for Planes<'_, F> {
+        type Out = ();
+        fn visit<const K: u32>(self) {
+            let Planes { y, z, x, saved, weight, bias, p } = self;
+            let (s, param) = (p.s as usize, F::c(f64::from(p.act_param)));
+            if s == 0 {
+                return;
+            }
+            y.par_chunks_mut(s).zip(z.par_chunks_mut(s)).enumerate().for_each(|(plane, (y, z))| {
+                normalize_plane(y, x, saved, weight, bias, plane, p);
+                for (z, y) in z.iter_mut().zip(y.iter()) {
+                    *z = activate_kind::<F, K>(*y, param);
+                }
+            });
         }
-    });
+    }
+    let saved = &*saved;
+    visit_kind(p.act_kind, Planes { y, z: act_out, x, saved, weight, bias, p });
 }
 
 /// Batch-norm backward: `dx` and `sums` = (Σ dy·x̂ at 0.., Σ dy at `stride`..) per channel.
@@ -186,6 +253,18 @@ pub(crate) mod table {
             return Err(bad_buffers("batch_norm_forward", bufs));
         };
         super::batch_norm_forward(y, s, rm, rv, x, w, b, &p);
+        Ok(())
+    }
+
+    /// `batch_norm_forward_act`: (y, saved, running_mean, running_var, x, weight, bias, act_out).
+    pub fn batch_norm_forward_act(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let p: NormParams = params("batch_norm_forward_act", bytes)?;
+        let [CpuBuf::Write(y), CpuBuf::Write(s), CpuBuf::Write(rm), CpuBuf::Write(rv), CpuBuf::Read(x), CpuBuf::Read(w), CpuBuf::Read(b), CpuBuf::Write(z)] =
+            bufs
+        else {
+            return Err(bad_buffers("batch_norm_forward_act", bufs));
+        };
+        super::batch_norm_forward_act(y, z, s, rm, rv, x, w, b, &p);
         Ok(())
     }
 

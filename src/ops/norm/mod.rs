@@ -16,6 +16,7 @@ use super::expect_shape;
 use crate::backend::kernel::{Arg, Grid};
 use crate::backend::Backend;
 use crate::error::{shape_error, Result, ShapeDisplay};
+use crate::ops::elementwise::Activation;
 use crate::ops::registry;
 
 /// The uniform of norm.wgsl.
@@ -36,8 +37,12 @@ pub struct NormParams {
     pub eps: f32,
     /// Row stride of `sums` (the second row starts here; a multiple of 64 so views are aligned).
     pub stride: u32,
-    /// Padding to 32 bytes.
-    pub pad: u32,
+    /// `batch_norm_forward_act`: the activation after it ([`Activation::shader_kind`]).
+    pub act_kind: u32,
+    /// `batch_norm_forward_act`: the activation's parameter (LeakyReLU's slope).
+    pub act_param: f32,
+    /// Padding to 48 bytes.
+    pub pad: [u32; 3],
 }
 
 /// Elements of a `sums` row for `c` channels: rounded up to [`crate::params::ALIGN`], so the
@@ -119,7 +124,7 @@ pub fn batch_norm_params(
         momentum: mode.momentum,
         eps: mode.eps,
         stride: sums_stride(c) as u32,
-        pad: 0,
+        ..Default::default()
     })
 }
 
@@ -143,7 +148,7 @@ pub fn layer_norm_params(
         momentum: 0.0,
         eps,
         stride: sums_stride(m) as u32,
-        pad: 0,
+        ..Default::default()
     })
 }
 
@@ -167,7 +172,7 @@ pub fn layer_norm_grad_params(sums: &[usize], saved: &[usize], x: &[usize], dy: 
         momentum: 0.0,
         eps: 0.0,
         stride: sums_stride(m) as u32,
-        pad: 0,
+        ..Default::default()
     })
 }
 
@@ -204,6 +209,47 @@ pub fn batch_norm_forward<B: Backend>(
         Arg::Read(bias),
     ];
     be.launch(&registry::BATCH_NORM_FORWARD, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
+}
+
+/// [`batch_norm_forward`] and the activation after it in one kernel: `y` (kept: the
+/// activation's backward reads it) and `act_out = act(y)`, shaped like x.
+#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
+pub fn batch_norm_forward_act<B: Backend>(
+    be: &B,
+    y: &mut B::Tensor,
+    act_out: &mut B::Tensor,
+    saved: &mut B::Tensor,
+    running_mean: &mut B::Tensor,
+    running_var: &mut B::Tensor,
+    x: &B::Tensor,
+    weight: &B::Tensor,
+    bias: &B::Tensor,
+    mode: &BatchNormMode,
+    act: Activation,
+) -> Result<()> {
+    let op = "batch_norm_forward_act";
+    let mut p = batch_norm_params(op, be.shape(y), be.shape(saved), be.shape(x), mode)?;
+    expect_shape(op, "act_out", be.shape(act_out), be.shape(x))?;
+    let channels = [
+        ("running_mean", be.shape(running_mean)),
+        ("running_var", be.shape(running_var)),
+        ("weight", be.shape(weight)),
+        ("bias", be.shape(bias)),
+    ];
+    check_channels(op, p.c as usize, &channels)?;
+    p.act_kind = act.shader_kind();
+    p.act_param = act.parameter();
+    let args = &mut [
+        Arg::Write(y),
+        Arg::Write(saved),
+        Arg::Write(running_mean),
+        Arg::Write(running_var),
+        Arg::Read(x),
+        Arg::Read(weight),
+        Arg::Read(bias),
+        Arg::Write(act_out),
+    ];
+    be.launch(&registry::BATCH_NORM_FORWARD_ACT, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
 }
 
 /// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
