@@ -311,6 +311,23 @@ fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() 
     assert!(success, "{stderr}");
     assert!(stderr.contains("pip install torch") && stderr.contains("downhill's side alone"), "{stderr}");
     assert!(stdout.contains("\"workload\":\"lenet5_eval_b256\""), "{stdout}");
+    // A server that stops after its first request: its cells stay empty, said once, and the
+    // run ends normally (no write to its closed pipe).
+    let dying = dir.join("dying-python");
+    std::fs::write(
+        &dying,
+        "#!/bin/sh\necho '{\"ready\": [\"lenet5_eval_b256\"], \"device\": \"dying\", \"cuda\": false}'\nread line\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dying, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (success, stdout, stderr) = downhill(&[&args[..], &["--against-torch", dying.to_str().unwrap()]].concat());
+    assert!(success, "{stderr}");
+    assert_eq!(stderr.matches("the script stopped").count(), 1, "{stderr}");
+    assert!(stdout.contains("lenet5_eval_b256") && stdout.contains("—"), "{stdout}");
     fails(&["bench", "--device", "gpu", "--against-torch", fake_s], &["--against-torch"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,6 +28,9 @@ struct TorchServer {
     names: Vec<String>,
     /// Whether torch sees a CUDA device.
     cuda: bool,
+    /// Set once the script has stopped answering: no request is written to it again (the CLI
+    /// restores SIGPIPE's default, so writing to a dead pipe would end downhill).
+    stopped: bool,
 }
 
 impl TorchServer {
@@ -69,20 +72,35 @@ impl TorchServer {
             device: ready["device"].as_str().unwrap_or(device).to_string(),
             names: names.unwrap_or_default(),
             cuda: ready["cuda"].as_bool().unwrap_or(false),
+            stopped: false,
         })
     }
 
     /// One timed repetition of `name` of at least `seconds` (after its warm-up); None when the
-    /// script has no such workload or did not answer.
+    /// script has no such workload, or did not answer (said on stderr once).
     fn measure(&mut self, name: &str, key: &str, seconds: f64) -> Option<f64> {
-        if !self.names.iter().any(|n| n == name) {
+        if self.stopped || !self.names.iter().any(|n| n == name) {
             return None;
         }
-        writeln!(self.stdin, "{name} 1 {seconds}").ok()?;
-        self.stdin.flush().ok()?;
+        let answer = self.ask(name, seconds);
+        self.stopped = answer.is_empty();
+        let rate = serde_json::from_str::<serde_json::Value>(&answer).ok().and_then(|v| v[key].as_f64());
+        if rate.is_none() {
+            // Say why the cell will be empty: the script's answer, or that it has stopped.
+            let why = if answer.trim().is_empty() { "no answer (the script stopped)" } else { answer.trim() };
+            eprintln!("--against-torch: {} on {}: {why}", name, self.device);
+        }
+        rate
+    }
+
+    /// Sends one request and returns the answer line (empty when the script has stopped).
+    fn ask(&mut self, name: &str, seconds: f64) -> String {
         let mut line = String::new();
-        self.stdout.read_line(&mut line).ok()?;
-        serde_json::from_str::<serde_json::Value>(&line).ok()?[key].as_f64()
+        let running = matches!(self.child.try_wait(), Ok(None));
+        if running && writeln!(self.stdin, "{name} 1 {seconds}").and_then(|_| self.stdin.flush()).is_ok() {
+            let _ = self.stdout.read_line(&mut line);
+        }
+        line
     }
 }
 
