@@ -29,15 +29,17 @@ thread_local! {
 /// The weight gradient's per-chunk partial sums, kept between calls.
 static PARTIALS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
 
-/// Runs `f` on this thread's column buffer of at least `len` elements.
+/// Runs `f` on this thread's column buffer of at least `len` elements. The buffer is taken out
+/// while `f` runs (and put back after), so a rayon worker that picks up another convolution's
+/// task while waiting inside a threaded GEMM gets a buffer of its own, not a second borrow.
 fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() < len {
-            c.resize(len, 0.0);
-        }
-        f(&mut c[..len])
-    })
+    let mut cols = COLS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    if cols.len() < len {
+        cols.resize(len, 0.0);
+    }
+    let result = f(&mut cols[..len]);
+    COLS.with(|c| *c.borrow_mut() = cols);
+    result
 }
 
 /// The sizes every twin uses.
