@@ -121,22 +121,6 @@ impl Layer for BatchNorm {
     fn forward<B: Backend>(&self, be: &B, io: Forward<'_, B>) -> Result<()> {
         let [running_mean, running_var] = io.buffers else { return Err(missing()) };
         let saved = io.scratch.first_mut().ok_or_else(missing)?;
-        if let Some((act, z)) = io.then {
-            // The plan fused the next activation: one pass writes y and act(y).
-            return norm::batch_norm_forward_act(
-                be,
-                io.y,
-                z,
-                saved,
-                running_mean,
-                running_var,
-                io.x,
-                &io.params[0],
-                &io.params[1],
-                &self.mode(io.train),
-                act,
-            );
-        }
         norm::batch_norm_forward(
             be,
             io.y,
@@ -147,6 +131,7 @@ impl Layer for BatchNorm {
             &io.params[0],
             &io.params[1],
             &self.mode(io.train),
+            io.then, // the plan fused the next activation: one pass writes y and act(y)
         )
     }
 

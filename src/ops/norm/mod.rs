@@ -177,7 +177,9 @@ pub fn layer_norm_grad_params(sums: &[usize], saved: &[usize], x: &[usize], dy: 
 }
 
 /// Batch norm over x [N, C, …]: `y`, `saved` [2, C] = (mean, 1/σ); in training mode the
-/// running stats `[C]` move. One workgroup per channel.
+/// running stats `[C]` move. One workgroup per channel. With `then` = (activation, act_out)
+/// the same pass also writes `act_out = act(y)` (`batch_norm_forward_act`); y is kept, the
+/// activation's backward reads it.
 #[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
 pub fn batch_norm_forward<B: Backend>(
     be: &B,
@@ -189,47 +191,10 @@ pub fn batch_norm_forward<B: Backend>(
     weight: &B::Tensor,
     bias: &B::Tensor,
     mode: &BatchNormMode,
+    then: Option<(Activation, &mut B::Tensor)>,
 ) -> Result<()> {
-    let op = "batch_norm_forward";
-    let p = batch_norm_params(op, be.shape(y), be.shape(saved), be.shape(x), mode)?;
-    let channels = [
-        ("running_mean", be.shape(running_mean)),
-        ("running_var", be.shape(running_var)),
-        ("weight", be.shape(weight)),
-        ("bias", be.shape(bias)),
-    ];
-    check_channels(op, p.c as usize, &channels)?;
-    let args = &mut [
-        Arg::Write(y),
-        Arg::Write(saved),
-        Arg::Write(running_mean),
-        Arg::Write(running_var),
-        Arg::Read(x),
-        Arg::Read(weight),
-        Arg::Read(bias),
-    ];
-    be.launch(&registry::BATCH_NORM_FORWARD, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
-}
-
-/// [`batch_norm_forward`] and the activation after it in one kernel: `y` (kept: the
-/// activation's backward reads it) and `act_out = act(y)`, shaped like x.
-#[allow(clippy::too_many_arguments, reason = "the kernel's bindings, one argument each")]
-pub fn batch_norm_forward_act<B: Backend>(
-    be: &B,
-    y: &mut B::Tensor,
-    act_out: &mut B::Tensor,
-    saved: &mut B::Tensor,
-    running_mean: &mut B::Tensor,
-    running_var: &mut B::Tensor,
-    x: &B::Tensor,
-    weight: &B::Tensor,
-    bias: &B::Tensor,
-    mode: &BatchNormMode,
-    act: Activation,
-) -> Result<()> {
-    let op = "batch_norm_forward_act";
+    let op = if then.is_some() { "batch_norm_forward_act" } else { "batch_norm_forward" };
     let mut p = batch_norm_params(op, be.shape(y), be.shape(saved), be.shape(x), mode)?;
-    expect_shape(op, "act_out", be.shape(act_out), be.shape(x))?;
     let channels = [
         ("running_mean", be.shape(running_mean)),
         ("running_var", be.shape(running_var)),
@@ -237,6 +202,20 @@ pub fn batch_norm_forward_act<B: Backend>(
         ("bias", be.shape(bias)),
     ];
     check_channels(op, p.c as usize, &channels)?;
+    let grid = Grid::Fixed(p.c, 1, 1);
+    let Some((act, act_out)) = then else {
+        let args = &mut [
+            Arg::Write(y),
+            Arg::Write(saved),
+            Arg::Write(running_mean),
+            Arg::Write(running_var),
+            Arg::Read(x),
+            Arg::Read(weight),
+            Arg::Read(bias),
+        ];
+        return be.launch(&registry::BATCH_NORM_FORWARD, bytemuck::bytes_of(&p), args, grid);
+    };
+    expect_shape(op, "act_out", be.shape(act_out), be.shape(x))?;
     p.act_kind = act.shader_kind();
     p.act_param = act.parameter();
     let args = &mut [
@@ -249,7 +228,7 @@ pub fn batch_norm_forward_act<B: Backend>(
         Arg::Read(bias),
         Arg::Write(act_out),
     ];
-    be.launch(&registry::BATCH_NORM_FORWARD_ACT, bytemuck::bytes_of(&p), args, Grid::Fixed(p.c, 1, 1))
+    be.launch(&registry::BATCH_NORM_FORWARD_ACT, bytemuck::bytes_of(&p), args, grid)
 }
 
 /// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
