@@ -11,7 +11,12 @@ mirror src/bench.rs: matmul_N (a·bᵀ, GFLOP/s); the MLP, `cnn` and `lenet5` tr
 AdamW on random data (eight batches per timed epoch, samples/s); `cnn`/`lenet5` inference (eval
 mode, no autograd, eight batches of 256); one AdamW update over ~10 M parameters
 (fused where PyTorch offers it; params/s and GB/s at 28 bytes/param); one epoch of the
-built-in MNIST subset (--mnist-mini, the MLP 784-256-128-10 with dropout 0.2, Adam, batch 64).
+built-in MNIST subset (--mnist-mini, the MLP 784-256-128-10 with dropout 0.2, Adam, batch 64);
+nanoGPT's character-level CPU recipe (gpt_pytorch.py's GPT: 4 layers, 4 heads, width 128,
+64-token windows over 65 characters, batch 12; tokens/s); fine-tuning a classifier on an
+encoder of all-MiniLM-L6-v2's shape (transformers' BertModel with random weights, mean pooling,
+a 4-class head, batch 32 of 64 tokens; needs `transformers`, left out without it). Both
+sequence workloads use AdamW without decay on biases and norms, and clip the gradients at 1.
 `--serve` answers requests on stdin instead: `downhill bench --against-torch PYTHON` runs it
 that way to interleave both engines' rounds and print one table. Needs torch and numpy.
 """
@@ -28,6 +33,7 @@ import torch
 import torch.nn as nn
 
 from cnn_pytorch import cnn, read_idx  # the same preset and IDX reader as the CNN comparison
+from gpt_pytorch import GPT  # nanoGPT's model, as the GPT comparison trains it
 
 
 def sync(device):
@@ -76,6 +82,51 @@ def train_steps(model, x, y, batch, device):
     return epoch
 
 
+def sequence_steps(model, batches, device, no_decay, work):
+    """Training steps over fixed batches of (inputs, targets): AdamW with the `no_decay`
+    parameters in a group without weight decay, clip_grad_norm_ at 1, as downhill's sequence
+    workloads; `model(x, y)` returns the loss."""
+    model = model.to(device).train()
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+    params = list(model.named_parameters())
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for n, p in params if not no_decay(n, p)]},
+            {"params": [p for n, p in params if no_decay(n, p)], "weight_decay": 0.0},
+        ]
+    )
+
+    def epoch():
+        for x, y in batches:
+            opt.zero_grad(set_to_none=True)
+            model(x, y).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        return float(work * len(batches))
+
+    return epoch
+
+
+class MiniLmClassifier(nn.Module):
+    """An encoder of all-MiniLM-L6-v2's shape with mean pooling and a linear head: what
+    `downhill finetune` trains (finetune_pytorch.py's model, with random weights)."""
+
+    def __init__(self, classes):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                            intermediate_size=1536, max_position_embeddings=512)
+        self.encoder = BertModel(config, add_pooling_layer=False)
+        self.head = nn.Linear(384, classes)
+
+    def forward(self, ids, labels):
+        mask = torch.ones_like(ids)
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        pooled = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        return nn.functional.cross_entropy(self.head(pooled), labels)
+
+
 def lenet5(classes):
     """downhill's `lenet5` preset (src/nn/spec.rs, PRESETS)."""
     return nn.Sequential(
@@ -106,9 +157,11 @@ def serve(args):
     """`downhill bench --against-torch`: one line per request on stdin, `NAME REPS SECONDS`, one
     JSON line per answer (`{"error": ...}` for an unknown name), so downhill can interleave
     its rounds with these without paying torch's import for each."""
-    table = {name: (key, fn) for name, key, fn in workloads(args)}
+    unavailable = {}
+    table = {name: (key, fn) for name, key, fn in workloads(args, unavailable)}
     device = device_name(args)
-    print(json.dumps({"ready": sorted(table), "device": device, "cuda": torch.cuda.is_available()}), flush=True)
+    ready = {"ready": sorted(table), "unavailable": unavailable, "device": device, "cuda": torch.cuda.is_available()}
+    print(json.dumps(ready), flush=True)
     for line in sys.stdin:
         parts = line.split()
         if len(parts) != 3 or parts[0] not in table:
@@ -123,7 +176,9 @@ def device_name(args):
     return f"pytorch {torch.__version__} {args.device}" + (f" ({args.threads} threads)" if args.device == "cpu" else "")
 
 
-def workloads(args):
+def workloads(args, unavailable):
+    """(name, rate key, one-iteration function) of every workload this interpreter can run;
+    those it cannot are named in `unavailable` with the reason."""
     dev = args.device
     g = torch.Generator().manual_seed(7)
     out = []
@@ -143,6 +198,19 @@ def workloads(args):
         x = torch.rand(8 * 256, 1, 28, 28, generator=g).to(dev)
         y = torch.randint(0, 10, (8 * 256,), generator=g).to(dev)
         out.append((f"{preset}_eval_b256", "samples_per_s", eval_steps(PRESETS[preset](10), x, y, 256, dev)))
+    vocab, block, batch = 65, 64, 12
+    windows = [(torch.randint(0, vocab, (batch, block), generator=g), torch.randint(0, vocab, (batch, block), generator=g)) for _ in range(8)]
+    torch.manual_seed(0)
+    gpt = sequence_steps(GPT(vocab, block, 4, 4, 128), windows, dev, lambda n, p: p.dim() < 2, batch * block)
+    out.append((f"gpt_char_b{batch}_t{block}_adamw", "tokens_per_s", gpt))
+    name = "minilm_finetune_b32_t64_adamw"
+    try:
+        model = MiniLmClassifier(4)
+        texts = [(torch.randint(0, 30522, (32, 64), generator=g), torch.randint(0, 4, (32,), generator=g)) for _ in range(2)]
+        no_decay = lambda n, p: n.endswith("bias") or "LayerNorm" in n
+        out.append((name, "samples_per_s", sequence_steps(model, texts, dev, no_decay, 32)))
+    except ImportError as e:
+        unavailable[name] = f"needs transformers ({e}): pip install transformers"
     p = torch.zeros(10_001_000, device=dev, requires_grad=True)
     p.grad = torch.rand(10_001_000, generator=g).to(dev)
     try:
@@ -186,7 +254,8 @@ def main():
     if args.serve:
         return serve(args)
     device = device_name(args)
-    for name, key, fn in workloads(args):
+    unavailable = {}
+    for name, key, fn in workloads(args, unavailable):
         if args.only not in name:
             continue
         rate, reps = measure(fn, args.device, args.reps, args.seconds)
@@ -194,6 +263,9 @@ def main():
         if key == "params_per_s":
             row["gb_per_s"] = rate * 28 / 1e9
         print(f"{name:34} {rate:14.4g} {key}" if args.table else json.dumps(row), flush=True)
+    for name, why in unavailable.items():
+        if args.only in name:
+            print(f"{name}: not run: {why}", file=sys.stderr)
 
 
 if __name__ == "__main__":

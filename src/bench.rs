@@ -6,12 +6,13 @@
 
 use crate::backend::Backend;
 use crate::data::{Dataset, Targets};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::feed::FeedMode;
-use crate::loss::LossKind;
+use crate::hf::bert::BertConfig;
+use crate::loss::{LossKind, Target};
 use crate::nn::{Init, Model, ModelSpec};
 use crate::ops::matmul;
-use crate::optim::{registry, Optimizer, Settings};
+use crate::optim::{registry, AdamConfig, Clip, Optimizer, OptimizerConfig, ParamGroup, Settings};
 use crate::rng::Rng;
 use crate::tensor::{MatmulForm, Tensor};
 use crate::train::{BatchSize, TrainConfig, Trainer};
@@ -24,6 +25,8 @@ pub enum Unit {
     Flops,
     /// Training rows.
     Samples,
+    /// Training tokens (the GPT workload: batch × block per step).
+    Tokens,
     /// Parameters updated (the optimizer workload; 28 bytes of traffic each for AdamW).
     Params,
     /// Explorer start points advanced one step (surface kernel + fused update).
@@ -36,6 +39,7 @@ impl Unit {
         match self {
             Unit::Flops => "gflop_per_s",
             Unit::Samples => "samples_per_s",
+            Unit::Tokens => "tokens_per_s",
             Unit::Params => "params_per_s",
             Unit::StartSteps => "start_steps_per_s",
         }
@@ -55,6 +59,15 @@ pub enum Workload {
     /// Inference with a convolutional preset: the forward pass in eval mode (and the loss) over
     /// eight batches of this size.
     ConvEval(&'static str, usize),
+    /// Training steps of nanoGPT's character-level CPU recipe, `gpt(n_layer=4, n_head=4,
+    /// n_embd=128, block_size=64)` over a 65-token vocabulary, at a batch size (windows of 64
+    /// tokens) with AdamW and gradient clipping at 1.
+    Gpt(usize),
+    /// Fine-tuning steps of a sentence classifier on an encoder of all-MiniLM-L6-v2's shape
+    /// (BERT, 6 layers, width 384, 12 heads, dropout 0.1), mean pooling and a 4-class head, at
+    /// a batch size of full sequences of this many tokens, AdamW, clipping at 1. The weights
+    /// are random: the step's work does not depend on them, and the bench needs no download.
+    Finetune(usize, usize),
     /// One fused AdamW update over this many parameters.
     AdamW(usize),
     /// One epoch of the built-in MNIST subset with the default MLP through a feed mode.
@@ -80,6 +93,8 @@ impl Workload {
             Workload::Conv("lenet5", 256),
             Workload::ConvEval("cnn", 256),
             Workload::ConvEval("lenet5", 256),
+            Workload::Gpt(12),
+            Workload::Finetune(32, 64),
             Workload::AdamW(10_000_000),
             Workload::Epoch(FeedMode::Resident),
             Workload::Epoch(FeedMode::Streaming),
@@ -97,6 +112,8 @@ impl Workload {
             }
             Workload::Conv(preset, b) => format!("{preset}_b{b}_adamw"),
             Workload::ConvEval(preset, b) => format!("{preset}_eval_b{b}"),
+            Workload::Gpt(b) => format!("gpt_char_b{b}_t{GPT_BLOCK}_adamw"),
+            Workload::Finetune(b, t) => format!("minilm_finetune_b{b}_t{t}_adamw"),
             Workload::AdamW(n) => format!("adamw_update_{}m", n / 1_000_000),
             Workload::Epoch(FeedMode::Streaming) => "epoch_builtin_streaming".into(),
             Workload::Epoch(_) => "epoch_builtin_resident".into(),
@@ -109,6 +126,7 @@ impl Workload {
         match self {
             Workload::Matmul(_) => Unit::Flops,
             Workload::AdamW(_) => Unit::Params,
+            Workload::Gpt(_) => Unit::Tokens,
             Workload::BasinMap(..) => Unit::StartSteps,
             _ => Unit::Samples,
         }
@@ -119,7 +137,7 @@ impl Workload {
     pub fn heavy(&self) -> bool {
         matches!(self, Workload::Matmul(n) if *n >= 1024)
             || matches!(self, Workload::Mlp(s, _) if s.iter().any(|&v| v >= 1024))
-            || matches!(self, Workload::AdamW(_))
+            || matches!(self, Workload::AdamW(_) | Workload::Gpt(_) | Workload::Finetune(..))
             || matches!(self, Workload::Conv(_, b) | Workload::ConvEval(_, b) if *b >= 256)
     }
 }
@@ -280,6 +298,70 @@ fn eval_steps<B: Backend>(be: &B, spec: ModelSpec, batch: usize, t: &Timing) -> 
     )
 }
 
+/// The GPT workload's model (nanoGPT's CPU recipe for tiny-shakespeare) and its window.
+const GPT_MODEL: &str = "gpt(n_layer=4, n_head=4, n_embd=128, block_size=64)";
+const GPT_BLOCK: usize = 64;
+/// tiny-shakespeare's character vocabulary.
+const GPT_VOCAB: usize = 65;
+
+/// all-MiniLM-L6-v2's config.json, the fields the encoder reads.
+const MINILM_CONFIG: &str = r#"{"architectures": ["BertModel"], "model_type": "bert", "vocab_size": 30522,
+    "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
+    "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}"#;
+/// The fine-tuning workload's classes.
+const FINETUNE_CLASSES: usize = 4;
+
+/// The batches a sequence workload trains on.
+struct SequenceBatches {
+    /// Steps one iteration takes (one batch each).
+    steps: usize,
+    /// Sequences per batch.
+    batch: usize,
+    /// Token ids are drawn below this.
+    vocab: usize,
+    /// Labels per sequence (one per token for a language model, one for a classifier).
+    targets: usize,
+    /// Labels are drawn below this.
+    classes: usize,
+    /// What one step counts in the workload's unit (tokens or sequences).
+    work_per_step: f64,
+}
+
+/// Training steps of a sequence model: `spec` on `d.steps` batches of random token sequences;
+/// AdamW (weight decay on tensors of two or more dims only, as nanoGPT and Hugging Face group
+/// them) with gradient clipping at 1. One iteration is the `d.steps` steps.
+fn sequence_steps<B: Backend>(be: &B, spec: ModelSpec, d: &SequenceBatches, t: &Timing) -> Result<Rates> {
+    let len = spec.inputs();
+    let mut rng = Rng::new(13);
+    let mut batches = Vec::with_capacity(d.steps);
+    for _ in 0..d.steps {
+        let ids: Vec<f32> = (0..d.batch * len).map(|_| rng.below(d.vocab as u64) as f32).collect();
+        let labels: Vec<u32> = (0..d.batch * d.targets).map(|_| rng.below(d.classes as u64) as u32).collect();
+        let x = be.upload(&Tensor::from_vec(&[d.batch, len], ids)?)?;
+        batches.push((x, be.upload_labels(&labels, d.classes)?));
+    }
+    let layout = spec.layout()?;
+    let no_decay: Vec<String> = layout.views().iter().filter(|v| v.shape.len() < 2).map(|v| v.name.clone()).collect();
+    let group = ParamGroup { params: no_decay, lr: None, weight_decay: Some(0.0) };
+    let mut opt = Optimizer::new(be, OptimizerConfig::Adam(AdamConfig::adamw()), &layout, &[group])?;
+    opt.set_clip(Clip::L2Norm(1.0))?;
+    let mut model = Model::new(be, spec, 0)?;
+    measure(
+        t,
+        || {
+            for (x, y) in &batches {
+                model.forward(be, x, true)?;
+                model.loss(be, LossKind::CrossEntropy, &Target::Labels(y))?;
+                model.backward(be, x, false)?;
+                opt.step(be, model.params.flat_mut(), model.grads.flat())?;
+            }
+            Ok(d.work_per_step * d.steps as f64)
+        },
+        || be.sync(),
+    )
+}
+
 /// Runs one workload on `be`.
 pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> {
     let mut step_cost = None;
@@ -314,6 +396,37 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
         Workload::ConvEval(preset, batch) => {
             let spec = ModelSpec::parse(preset, &[1, 28, 28], 10, Init::TorchDefault)?;
             eval_steps(be, spec, *batch, t)?
+        }
+        Workload::Gpt(batch) => {
+            let spec = ModelSpec::parse(GPT_MODEL, &[GPT_BLOCK], GPT_VOCAB, Init::TorchDefault)?;
+            let work_per_step = (batch * GPT_BLOCK) as f64;
+            let d = SequenceBatches {
+                steps: STEP_BATCHES,
+                batch: *batch,
+                vocab: GPT_VOCAB,
+                targets: GPT_BLOCK,
+                classes: GPT_VOCAB,
+                work_per_step,
+            };
+            sequence_steps(be, spec, &d, t)?
+        }
+        Workload::Finetune(batch, len) => {
+            let config: serde_json::Value = serde_json::from_str(MINILM_CONFIG).map_err(|e| {
+                Error::InvalidArgument { what: "bench".into(), detail: format!("the MiniLM config: {e}") }
+            })?;
+            let bert = BertConfig::from_json(&config)?;
+            let text = format!("{} pool_tokens(mean) linear({FINETUNE_CLASSES})", bert.encoder_spec(true));
+            let spec = ModelSpec::parse(&text, &[*len], FINETUNE_CLASSES, Init::TorchDefault)?;
+            // Two steps an iteration: one takes about a second on this machine's CPU.
+            let d = SequenceBatches {
+                steps: 2,
+                batch: *batch,
+                vocab: bert.vocab,
+                targets: 1,
+                classes: FINETUNE_CLASSES,
+                work_per_step: *batch as f64,
+            };
+            sequence_steps(be, spec, &d, t)?
         }
         Workload::AdamW(n) => {
             // A layout of about n parameters: one Linear(n/1000 → 1000) (its 1,000 biases on top).
@@ -367,4 +480,27 @@ pub fn run<B: Backend>(be: &B, w: &Workload, t: &Timing) -> Result<Measurement> 
     let (reps, work_per_iteration, iterations) = rates;
     let rate = median(&reps);
     Ok(Measurement { workload: w.name(), unit: w.unit(), rate, reps, work_per_iteration, iterations, step_cost })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_finetune_workload_builds_minilms_encoder_with_a_head() {
+        // Its steps take seconds in a debug build, so the test builds the model only; the
+        // GPT workload runs in tests/cli_models.rs.
+        let config: serde_json::Value = serde_json::from_str(MINILM_CONFIG).unwrap();
+        let bert = BertConfig::from_json(&config).unwrap();
+        let text = format!("{} pool_tokens(mean) linear({FINETUNE_CLASSES})", bert.encoder_spec(true));
+        let spec = ModelSpec::parse(&text, &[64], FINETUNE_CLASSES, Init::TorchDefault).unwrap();
+        // By hand: the embeddings (30522 + 512 + 2 rows of 384, a LayerNorm), six layers (four
+        // 384×384 projections, 384→1536→384, two LayerNorms) and the head; all-MiniLM-L6-v2's
+        // file holds 22,713,216 with the pooler (384·384 + 384) this model leaves out.
+        let embeddings = (30522 + 512 + 2) * 384 + 2 * 384;
+        let layer = 4 * (384 * 384 + 384) + (384 * 1536 + 1536) + (1536 * 384 + 384) + 2 * 2 * 384;
+        assert_eq!(embeddings + 6 * layer + 384 * 384 + 384, 22_713_216);
+        assert_eq!(spec.layout().unwrap().parameter_count(), embeddings + 6 * layer + 384 * 4 + 4);
+        assert_eq!(spec.outputs(), FINETUNE_CLASSES);
+    }
 }

@@ -270,6 +270,10 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["workload"], "adamw_update_10m");
     assert!(v["gb_per_s"].as_f64().is_some(), "the optimizer workload reports bandwidth: {out}");
+    let out = ok(&["bench", "--device", "cpu", "--only", "gpt_char", "--reps", "1", "--seconds", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["workload"], "gpt_char_b12_t64_adamw");
+    assert!(v["tokens_per_s"].as_f64().is_some_and(|r| r > 0.0), "the GPT workload counts tokens: {out}");
     fails(&["bench", "--device", "cpu", "--only", "nonesuch"], &["no workload matches", "matmul_512"]);
     fails(&["bench", "--device", "cpu", "--reps", "0"], &["--reps", "at least 1"]);
     fails(&["bench", "--device", "cpu", "--seconds=-1"], &["--seconds", "≥ 0"]);
@@ -327,6 +331,25 @@ fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() 
     let (success, stdout, stderr) = downhill(&[&args[..], &["--against-torch", dying.to_str().unwrap()]].concat());
     assert!(success, "{stderr}");
     assert_eq!(stderr.matches("the script stopped").count(), 1, "{stderr}");
+    assert!(stdout.contains("lenet5_eval_b256") && stdout.contains("—"), "{stdout}");
+    // A workload the interpreter cannot run (transformers missing): its reason said once over
+    // both rounds, its cells empty.
+    let partial = dir.join("partial-python");
+    std::fs::write(
+        &partial,
+        "#!/bin/sh
+echo '{\"ready\": [], \"unavailable\": {\"lenet5_eval_b256\": \"needs transformers\"}, \
+         \"device\": \"partial\", \"cuda\": false}'\nwhile read line; do :; done\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (success, stdout, stderr) = downhill(&[&args[..], &["--against-torch", partial.to_str().unwrap()]].concat());
+    assert!(success, "{stderr}");
+    assert_eq!(stderr.matches("lenet5_eval_b256 on partial: not run: needs transformers").count(), 1, "{stderr}");
     assert!(stdout.contains("lenet5_eval_b256") && stdout.contains("—"), "{stdout}");
     fails(&["bench", "--device", "gpu", "--against-torch", fake_s], &["--against-torch"]);
     let _ = std::fs::remove_dir_all(&dir);

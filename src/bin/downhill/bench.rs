@@ -66,6 +66,7 @@ fn rate_text(m: &Measurement) -> String {
     match m.unit {
         Unit::Flops => format!("{:.1} GFLOP/s", m.rate),
         Unit::Samples => format!("{:.0} samples/s", m.rate),
+        Unit::Tokens => format!("{:.0} tokens/s", m.rate),
         Unit::Params => format!("{:.3e} params/s ({:.1} GB/s)", m.rate, m.gb_per_s().unwrap_or(0.0)),
         Unit::StartSteps => format!("{:.3e} start-steps/s", m.rate),
     }

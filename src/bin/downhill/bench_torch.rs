@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// The PyTorch side's script and the module it imports, written next to each other at run time.
-const SCRIPTS: [(&str, &str); 2] = [
+const SCRIPTS: [(&str, &str); 3] = [
     ("pytorch_reference.py", include_str!("../../../benches/pytorch_reference.py")),
     ("cnn_pytorch.py", include_str!("../../../benches/cnn_pytorch.py")),
+    ("gpt_pytorch.py", include_str!("../../../benches/gpt_pytorch.py")),
 ];
 
 /// One running `pytorch_reference.py --serve`.
@@ -26,6 +27,9 @@ struct TorchServer {
     device: String,
     /// The workloads it knows.
     names: Vec<String>,
+    /// Workloads it cannot run in this interpreter and why (e.g. `transformers` missing); each
+    /// is said on stderr the first time it is asked for, then forgotten.
+    unavailable: Vec<(String, String)>,
     /// Whether torch sees a CUDA device.
     cuda: bool,
     /// Set once the script has stopped answering: no request is written to it again (the CLI
@@ -65,12 +69,16 @@ impl TorchServer {
             }
         };
         let names = ready["ready"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
+        let unavailable = ready["unavailable"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
         Ok(TorchServer {
             child,
             stdin,
             stdout,
             device: ready["device"].as_str().unwrap_or(device).to_string(),
             names: names.unwrap_or_default(),
+            unavailable: unavailable.unwrap_or_default(),
             cuda: ready["cuda"].as_bool().unwrap_or(false),
             stopped: false,
         })
@@ -79,6 +87,10 @@ impl TorchServer {
     /// One timed repetition of `name` of at least `seconds` (after its warm-up); None when the
     /// script has no such workload, or did not answer (said on stderr once).
     fn measure(&mut self, name: &str, key: &str, seconds: f64) -> Option<f64> {
+        if let Some(i) = self.unavailable.iter().position(|(n, _)| n == name) {
+            let (_, why) = self.unavailable.swap_remove(i);
+            eprintln!("--against-torch: {name} on {}: not run: {why}", self.device);
+        }
         if self.stopped || !self.names.iter().any(|n| n == name) {
             return None;
         }
@@ -169,6 +181,7 @@ fn unit_name(u: Unit) -> &'static str {
     match u {
         Unit::Flops => "GFLOP/s",
         Unit::Samples => "samples/s",
+        Unit::Tokens => "tokens/s",
         Unit::Params => "params/s",
         Unit::StartSteps => "start-steps/s",
     }
