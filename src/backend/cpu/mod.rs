@@ -36,11 +36,13 @@ impl Backend for CpuBackend {
     }
 
     fn upload(&self, host: &Tensor) -> Result<CpuTensor> {
-        Ok(CpuTensor::new(host.shape(), host.data().to_vec()))
+        let mut data = storage::zeroed(host.data().len());
+        data.copy_from_slice(host.data());
+        Ok(CpuTensor::new(host.shape(), data))
     }
 
     fn zeros(&self, shape: &[usize]) -> Result<CpuTensor> {
-        Ok(CpuTensor::new(shape, vec![0.0; numel(shape)]))
+        Ok(CpuTensor::new(shape, storage::zeroed(numel(shape))))
     }
 
     fn upload_u32(&self, data: &[u32]) -> Result<Vec<u32>> {

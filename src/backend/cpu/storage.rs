@@ -41,3 +41,40 @@ impl CpuTensor {
         self.storage.read_recursive()[self.range()].to_vec()
     }
 }
+
+/// Buffers at least this long (4 MiB of f32) are offered transparent huge pages.
+const HUGE_PAGES_FROM: usize = 1 << 20;
+
+/// `len` zeros for a tensor's storage. A large buffer is zeroed by the kernel (calloc maps
+/// fresh pages) and, before any page is touched, advised `MADV_HUGEPAGE`: where transparent
+/// huge pages are in `madvise` mode (Debian's default) its first write then maps 2 MiB pages,
+/// 512× fewer page faults and TLB entries for a streaming kernel such as the optimizer step.
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    let v = vec![0.0f32; len];
+    #[cfg(target_os = "linux")]
+    if len >= HUGE_PAGES_FROM {
+        const PAGE: usize = 4096;
+        let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
+        let end = (v.as_ptr() as usize + len * 4) & !(PAGE - 1);
+        if end > start {
+            // SAFETY: the range lies inside v's allocation, page-aligned; the advice changes
+            // how the kernel backs the pages, never their contents. A refusal is harmless.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zeroed_buffers_are_zeros_of_their_length_with_or_without_huge_page_advice() {
+        for len in [0, 1, 4095, super::HUGE_PAGES_FROM - 1, super::HUGE_PAGES_FROM + 3] {
+            let v = super::zeroed(len);
+            assert_eq!(v.len(), len);
+            assert!(v.iter().all(|&x| x == 0.0));
+        }
+    }
+}
