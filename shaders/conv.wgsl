@@ -71,26 +71,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     out[t] = acc;
 }
 
-// out = [N, O, OH, OW] from in0 = product [G, N·P, O/G], plus in1 = bias [O] when flags bit 0.
-@compute @workgroup_size(WG)
-fn conv_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = flat_index(gid, nwg);
-    let p = g.oh * g.ow;
-    if (t >= g.n * g.o * p) {
-        return;
-    }
-    let q = t % p;
-    let ch = (t / p) % g.o;
-    let s = t / (p * g.o);
-    let og = g.o / g.groups;
-    var v = in0[((ch / og) * g.n * p + s * p + q) * og + ch % og];
-    if ((g.flags & 1u) != 0u) {
-        v += in1[ch];
-    }
-    out[t] = v;
-}
-
-// out = gy [G, N·P, O/G] from in0 = go [N, O, OH, OW]: conv_output's layout change, inverted.
+// out = gy [G, N·P, O/G] from in0 = go [N, O, OH, OW]: the product's layout, from NCHW.
 @compute @workgroup_size(WG)
 fn conv_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let t = flat_index(gid, nwg);

@@ -11,6 +11,7 @@
 //   matmul_nt: out = a·bᵀ   a (M,K), b (N,K)   forward X·Wᵀ
 //   matmul_nt_bias: out = a·bᵀ + bias[col]    the Linear forward X·Wᵀ + b in one pass
 //   matmul_nt_bias_act: the same, and act_out = act(out)   a Linear and its activation
+//   matmul_nt_conv: a convolution's forward, the product written straight into NCHW + bias
 //   matmul_nn: out = a·b    a (M,K), b (K,N)   input gradient dY·W
 //   matmul_tn: out = aᵀ·b   a (K,M), b (K,N)   weight gradient dYᵀ·X
 
@@ -25,9 +26,9 @@ struct Params {
     stride_b: u32,
     act_kind: u32, // matmul_nt_bias_act: Activation::shader_kind
     act_param: f32, // matmul_nt_bias_act: the activation's parameter (LeakyReLU's slope)
-    pad1: u32,
-    pad2: u32,
-    pad3: u32,
+    conv_plane: u32, // matmul_nt_conv: output positions per channel, OH·OW
+    conv_channels: u32, // matmul_nt_conv: output channels O (all groups)
+    conv_bias: u32, // matmul_nt_conv: 1 when bias[channel] is added
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -182,6 +183,31 @@ fn matmul_nt_bias_act(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wor
                 let v = acc[i * PER_THREAD + j] + bias[col];
                 out[idx] = v;
                 act_out[idx] = activate(p.act_kind, v, p.act_param);
+            }
+        }
+    }
+}
+
+// A convolution's forward after im2col, in one pass: group z's product w·colsᵀ (M = O/G
+// channels, N = N·OH·OW patch rows, K = C/G·kh·kw) written straight to its NCHW place in
+// out [N, O, OH, OW], plus bias[channel] when conv_bias is 1 (no product buffer and no
+// conv_output pass). Columns are output positions, so neighbouring threads write neighbouring
+// addresses of one channel's plane.
+@compute @workgroup_size(16, 16)
+fn matmul_nt_conv(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let acc = matmul_tiled(lid, wid, false, true);
+    let plane = p.conv_plane;
+    for (var i = 0u; i < PER_THREAD; i++) {
+        let row = wid.y * TILE_M + lid.y * PER_THREAD + i;
+        for (var j = 0u; j < PER_THREAD; j++) {
+            let col = wid.x * TILE_N + lid.x * PER_THREAD + j;
+            if (row < p.m && col < p.n) {
+                let ch = wid.z * p.m + row;
+                var v = acc[i * PER_THREAD + j];
+                if (p.conv_bias != 0u) {
+                    v += bias[ch];
+                }
+                out[((col / plane) * p.conv_channels + ch) * plane + col % plane] = v;
             }
         }
     }

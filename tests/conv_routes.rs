@@ -120,8 +120,7 @@ fn im2col_route(be: &CpuBackend, case: &Case) -> (Vec<f32>, Vec<f32>, Vec<f32>) 
     let (mut cols, mut product) = (be.zeros(&cols_shape(g)).unwrap(), be.zeros(&product_shape(g)).unwrap());
     let mut y = be.zeros(&g.output_shape()).unwrap();
     conv::im2col(be, &mut cols, &x, g).unwrap();
-    matmul::matmul(be, MatmulForm::Nt, &mut product, &cols, &w, false).unwrap();
-    conv::conv_output(be, &mut y, &product, Some(&bias), g).unwrap();
+    conv::conv_gemm_forward(be, &mut y, &cols, &w, Some(&bias), g).unwrap();
     let mut dw = be.zeros(&grouped).unwrap();
     conv::conv_grad_output(be, &mut product, &dy, g).unwrap();
     matmul::matmul(be, MatmulForm::Tn, &mut dw, &product, &cols, false).unwrap();

@@ -247,3 +247,15 @@ fn batch_norm_runs_the_relu_after_it_in_its_own_dispatch() {
     let without = cnn_epoch_dispatches(&g, "conv2d(4, 3, padding=1) batchnorm2d maxpool2d(2) flatten linear(3)");
     assert_eq!(with - without, 4, "extra dispatches of 4 steps with the ReLU ({with} vs {without})");
 }
+
+#[test]
+fn a_convolution_costs_two_dispatches_forward_and_five_backward() {
+    let Some(g) = own_gpu() else { return };
+    // A second convolution (with a bias, its input gradient needed) adds per step: im2col and
+    // matmul_nt_conv (the product written as NCHW + bias in its epilogue; a separate
+    // conv_output pass made it three); conv_grad_output, matmul_tn, channel_sum, matmul_nn and
+    // col2im backward.
+    let two = cnn_epoch_dispatches(&g, "conv2d(4, 3, padding=1) conv2d(4, 3, padding=1) flatten linear(3)");
+    let one = cnn_epoch_dispatches(&g, "conv2d(4, 3, padding=1) flatten linear(3)");
+    assert_eq!(two - one, 4 * 7, "extra dispatches of 4 steps with the second convolution ({two} vs {one})");
+}

@@ -32,8 +32,13 @@ fn conv_forward(x: &[f64], w: &[f64], b: &[f64], g: &Window2d) -> Vec<f64> {
             false,
         );
     }
+    // The product [G, N·P, O/G] laid out as NCHW, plus the bias.
+    let (p, o) = (g.out_plane(), g.o as usize);
     let mut out = vec![0.0; g.output_shape().iter().product()];
-    conv_cpu::conv_output(&mut out, &product, Some(b), g);
+    for (i, v) in out.iter_mut().enumerate() {
+        let (s, ch, q) = (i / (o * p), (i / p) % o, i % p);
+        *v = product[((ch / og) * np + s * p + q) * og + ch % og] + b[ch];
+    }
     out
 }
 

@@ -300,9 +300,11 @@ fn conv_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor
         let grouped = [groups, o / groups, patch_len(&g)];
         let (mut cols, mut product) = (be.zeros(&cols_shape(&g)).unwrap(), be.zeros(&product_shape(&g)).unwrap());
         conv::im2col(be, &mut cols, &x, &g).unwrap();
-        matmul::matmul(be, MatmulForm::Nt, &mut product, &cols, &be.view(&w, 0, &grouped).unwrap(), false).unwrap();
-        conv::conv_output(be, &mut y, &product, Some(&bias), &g).unwrap();
+        let wg = be.view(&w, 0, &grouped).unwrap();
+        conv::conv_gemm_forward(be, &mut y, &cols, &wg, Some(&bias), &g).unwrap();
         out.push((format!("im2col route forward {case}"), be.read(&y).unwrap()));
+        conv::conv_gemm_forward(be, &mut y, &cols, &wg, None, &g).unwrap();
+        out.push((format!("im2col route forward without bias {case}"), be.read(&y).unwrap()));
         conv::conv_grad_output(be, &mut product, &dy, &g).unwrap();
         matmul::matmul(be, MatmulForm::Nn, &mut cols, &product, &be.view(&w, 0, &grouped).unwrap(), false).unwrap();
         conv::col2im(be, &mut dx, &cols, &g).unwrap();

@@ -100,6 +100,7 @@ kernels! {
     MATMUL_NT: MATMUL_WGSL "matmul_nt" OUT_IN_IN => matmul::cpu::table::matmul_nt;
     MATMUL_NT_BIAS: MATMUL_WGSL "matmul_nt_bias" OUT_IN_IN_IN => matmul::cpu::table::matmul_nt_bias;
     MATMUL_NT_BIAS_ACT: MATMUL_WGSL "matmul_nt_bias_act" OUT_IN_IN_IN_OUT => matmul::cpu::table::matmul_nt_bias_act;
+    MATMUL_NT_CONV: MATMUL_WGSL "matmul_nt_conv" OUT_IN_IN_IN => conv::cpu::table::matmul_nt_conv;
     MATMUL_NN: MATMUL_WGSL "matmul_nn" OUT_IN_IN => matmul::cpu::table::matmul_nn;
     MATMUL_TN: MATMUL_WGSL "matmul_tn" OUT_IN_IN => matmul::cpu::table::matmul_tn;
     ACTIVATION_FORWARD: ELEMENTWISE_WGSL "activation_forward" OUT_IN => elementwise::cpu::table::activation_forward;
@@ -130,7 +131,6 @@ kernels! {
     FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN => reduce::cpu::table::first_nonfinite;
     IM2COL: CONV_WGSL "im2col" OUT_IN => conv::cpu::table::im2col;
     COL2IM: CONV_WGSL "col2im" OUT_IN => conv::cpu::table::col2im;
-    CONV_OUTPUT: CONV_WGSL "conv_output" OUT_IN_IN => conv::cpu::table::conv_output;
     CONV_GRAD_OUTPUT: CONV_WGSL "conv_grad_output" OUT_IN => conv::cpu::table::conv_grad_output;
     CHANNEL_SUM: CONV_WGSL "channel_sum" OUT_IN => conv::cpu::table::channel_sum;
     CONV2D_FORWARD: CONV_WGSL "conv2d_forward" OUT_IN_IN_IN => conv::direct::table::conv2d_forward;

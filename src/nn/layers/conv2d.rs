@@ -158,11 +158,10 @@ impl Layer for Conv2d {
         if be.host_memory() {
             return conv::conv2d_forward(be, io.y, io.x, &io.params[0], io.params.get(1), &g);
         }
-        let [cols, product] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
+        let [cols, _] = scratch_n::<_, 2>(io.scratch, "conv2d")?;
         conv::im2col(be, cols, io.x, &g)?;
         let w = be.view(&io.params[0], 0, &[self.groups, self.out_channels / self.groups, patch_len(&g)])?;
-        matmul::matmul(be, MatmulForm::Nt, product, cols, &w, false)?;
-        conv::conv_output(be, io.y, product, io.params.get(1), &g)
+        conv::conv_gemm_forward(be, io.y, cols, &w, io.params.get(1), &g)
     }
 
     fn backward<B: Backend>(&self, be: &B, io: Backward<'_, B>) -> Result<()> {

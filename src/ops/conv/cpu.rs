@@ -99,26 +99,7 @@ pub(crate) fn source(pos: usize, a: usize, pad: u32, dil: u32, stride: u32, out:
     (i < out as usize).then_some(i)
 }
 
-/// `out[n, o, p] = product[o / (O/G), n·P + p, o mod (O/G)] (+ bias[o])`.
-pub fn conv_output<F: Float>(out: &mut [F], product: &[F], bias: Option<&[F]>, g: &Window2d) {
-    let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
-    let og = o / g.groups as usize;
-    let np = n * p;
-    if p == 0 {
-        return;
-    }
-    // Each (sample, channel) plane of the output is a parallel task.
-    out.par_chunks_mut(p).enumerate().for_each(|(plane, out)| {
-        let (s, ch) = (plane / o, plane % o);
-        let (grp, ol) = (ch / og, ch % og);
-        let b = bias.map_or(F::zero(), |b| b[ch]);
-        for (q, v) in out.iter_mut().enumerate() {
-            *v = product[(grp * np + s * p + q) * og + ol] + b;
-        }
-    });
-}
-
-/// The inverse layout of [`conv_output`]: `gy[g, n·P + p, ol] = go[n, g·O/G + ol, p]`.
+/// The product's layout from NCHW: `gy[g, n·P + p, ol] = go[n, g·O/G + ol, p]`.
 pub fn conv_grad_output<F: Float>(gy: &mut [F], go: &[F], g: &Window2d) {
     let (n, o, p) = (g.n as usize, g.o as usize, g.out_plane());
     let og = o / g.groups as usize;
@@ -169,14 +150,39 @@ pub(crate) mod table {
         Ok(())
     }
 
-    /// `conv_output`: (out, product, bias); the bias only when flag bit 0 is set.
-    pub fn conv_output(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
-        let g: Window2d = params("conv_output", bytes)?;
-        let [CpuBuf::Write(out), CpuBuf::Read(product), CpuBuf::Read(bias)] = bufs else {
-            return Err(bad_buffers("conv_output", bufs));
+    /// `matmul_nt_conv` (`ops::conv::conv_gemm_forward`): (out, w, cols, bias); the bias only
+    /// when `conv[2]` is 1. Each group's product `w·colsᵀ` [O/G, N·P] into a buffer, then
+    /// laid out as NCHW.
+    pub fn matmul_nt_conv(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
+        let op = "matmul_nt_conv";
+        let p: crate::ops::matmul::MatmulParams = params(op, bytes)?;
+        let [CpuBuf::Write(out), CpuBuf::Read(w), CpuBuf::Read(cols), CpuBuf::Read(bias)] = bufs else {
+            return Err(bad_buffers(op, bufs));
         };
-        let bias: Option<&[f32]> = if g.flags & 1 != 0 { Some(bias) } else { None };
-        super::conv_output(out, product, bias, &g);
+        let (og, rows, k) = (p.m as usize, p.n as usize, p.k as usize);
+        let [plane, channels, with_bias] = p.conv.map(|v| v as usize);
+        let groups = if og == 0 { 0 } else { channels / og };
+        let fits = plane > 0
+            && rows.is_multiple_of(plane)
+            && out.len() == rows * channels
+            && w.len() >= groups * og * k
+            && cols.len() >= groups * rows * k
+            && (with_bias == 0 || bias.len() >= channels);
+        if !fits {
+            return Err(crate::error::shape_error(op, format!("buffers do not fit {p:?}")));
+        }
+        let mut product = vec![0.0f32; og * rows];
+        for grp in 0..groups {
+            let (wg, cg) = (&w[grp * og * k..][..og * k], &cols[grp * rows * k..][..rows * k]);
+            crate::ops::matmul::cpu::matmul_nt(&mut product, wg, cg, og, rows, k, false);
+            for ol in 0..og {
+                let ch = grp * og + ol;
+                let b = if with_bias == 1 { bias[ch] } else { 0.0 };
+                for (r, v) in product[ol * rows..][..rows].iter().enumerate() {
+                    out[((r / plane) * channels + ch) * plane + r % plane] = v + b;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! forward   cols[g] = im2col(x)                 [G, N·P, K]   K = C/G·kh·kw, P = OH·OW
-//!           y[g]    = cols[g] · W[g]ᵀ            [G, N·P, O/G] (matmul_nt, batched)
-//!           out     = conv_output(y) + bias      [N, O, OH, OW]
+//!           out     = W[g] · cols[g]ᵀ + bias     [N, O, OH, OW] (matmul_nt_conv: the batched
+//!                                                product written as NCHW in its epilogue)
 //! backward  gy      = conv_grad_output(go)       [G, N·P, O/G]
 //!           dW[g]  += gy[g]ᵀ · cols[g]           (matmul_tn: a GEMM over N·P, never one thread per weight)
 //!           dcols[g] = gy[g] · W[g]              (matmul_nn)
@@ -92,21 +92,33 @@ pub fn col2im<B: Backend>(be: &B, dx: &mut B::Tensor, cols: &B::Tensor, g: &Wind
     be.launch(&registry::COL2IM, bytemuck::bytes_of(g), &mut [Arg::Write(dx), Arg::Read(cols)], Grid::Items(n))
 }
 
-/// `out` [N, O, OH, OW] = the grouped product [G, N·OH·OW, O/G] laid out as NCHW, plus `bias` `[O]`.
-pub fn conv_output<B: Backend>(
+/// A convolution's forward after [`im2col`], in one op: `out` [N, O, OH, OW] = for each group,
+/// `w` [G, O/G, C/G·kh·kw] times the group's columns of `cols` [G, N·OH·OW, C/G·kh·kw]
+/// transposed, laid out as NCHW, plus `bias` [O]. The GPU writes each product element straight
+/// to its NCHW place in the product's epilogue (`matmul_nt_conv`: no product buffer, no
+/// layout pass); the CPU twin runs the product per group, then the layout change.
+pub fn conv_gemm_forward<B: Backend>(
     be: &B,
     out: &mut B::Tensor,
-    product: &B::Tensor,
+    cols: &B::Tensor,
+    w: &B::Tensor,
     bias: Option<&B::Tensor>,
     g: &Window2d,
 ) -> Result<()> {
-    check_product("conv_output", be.shape(out), be.shape(product), bias.map(|b| be.shape(b)), g)?;
-    let g = g.with_flag(bias.is_some());
-    // Without a bias the product is bound twice (read-only); the kernel does not read it.
-    let bias = bias.unwrap_or(product);
-    let n = numel(be.shape(out));
-    let args = &mut [Arg::Write(out), Arg::Read(product), Arg::Read(bias)];
-    be.launch(&registry::CONV_OUTPUT, bytemuck::bytes_of(&g), args, Grid::Items(n))
+    let op = "conv_gemm_forward";
+    let (groups, og, k) = (g.groups as usize, (g.o / g.groups.max(1)) as usize, patch_len(g));
+    expect_shape(op, "output", be.shape(out), &g.output_shape())?;
+    expect_shape(op, "cols", be.shape(cols), &cols_shape(g))?;
+    expect_shape(op, "weight", be.shape(w), &[groups, og, k])?;
+    if let Some(b) = bias {
+        expect_shape(op, "bias", be.shape(b), &[g.o as usize])?;
+    }
+    let rows = g.n as usize * g.out_plane();
+    let conv = [g.out_plane() as u32, g.o, bias.is_some() as u32];
+    // Without a bias the weight is bound again (read-only) where the bias goes; not read.
+    let bias = bias.unwrap_or(w);
+    let args = &mut [Arg::Write(out), Arg::Read(w), Arg::Read(cols), Arg::Read(bias)];
+    crate::ops::matmul::tiled(be, &registry::MATMUL_NT_CONV, (groups, og, rows, k), false, None, conv, args)
 }
 
 /// `gy` [G, N·OH·OW, O/G] = the output gradient [N, O, OH, OW] in the product's layout.

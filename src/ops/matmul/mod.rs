@@ -34,8 +34,9 @@ pub struct MatmulParams {
     pub act_kind: u32,
     /// `matmul_nt_bias_act`: the activation's parameter.
     pub act_param: f32,
-    /// Padding to 48 bytes.
-    pub pad: [u32; 3],
+    /// `matmul_nt_conv` (`ops::conv::conv_gemm_forward`): the output plane OH·OW, the output
+    /// channels O, and 1 when a bias is added; zeros for the other kernels.
+    pub conv: [u32; 3],
 }
 
 /// Output tile of one workgroup (TILE_M = TILE_N in the shader).
@@ -57,7 +58,7 @@ pub fn matmul<B: Backend>(
         MatmulForm::Nn => &registry::MATMUL_NN,
         MatmulForm::Tn => &registry::MATMUL_TN,
     };
-    tiled(be, kernel, dims, accumulate, None, &mut [Arg::Write(out), Arg::Read(a), Arg::Read(b)])
+    tiled(be, kernel, dims, accumulate, None, [0; 3], &mut [Arg::Write(out), Arg::Read(a), Arg::Read(b)])
 }
 
 /// The Linear forward in one op: `out = a·bᵀ + bias`, bias (N) added to every row. out is
@@ -72,7 +73,7 @@ pub fn matmul_bias<B: Backend>(
 ) -> Result<()> {
     let (m, n, k) = bias_dims(be.shape(out), be.shape(a), be.shape(b), be.shape(bias))?;
     let args = &mut [Arg::Write(out), Arg::Read(a), Arg::Read(b), Arg::Read(bias)];
-    tiled(be, &registry::MATMUL_NT_BIAS, (1, m, n, k), false, None, args)
+    tiled(be, &registry::MATMUL_NT_BIAS, (1, m, n, k), false, None, [0; 3], args)
 }
 
 /// A Linear layer and the activation after it in one op: `out = a·bᵀ + bias` (kept: the
@@ -91,17 +92,18 @@ pub fn matmul_bias_act<B: Backend>(
     let shapes = (be.shape(out), be.shape(act_out), be.shape(a), be.shape(b), be.shape(bias));
     let (m, n, k) = bias_act_dims(shapes.0, shapes.1, shapes.2, shapes.3, shapes.4)?;
     let args = &mut [Arg::Write(out), Arg::Read(a), Arg::Read(b), Arg::Read(bias), Arg::Write(act_out)];
-    tiled(be, &registry::MATMUL_NT_BIAS_ACT, (1, m, n, k), false, Some(act), args)
+    tiled(be, &registry::MATMUL_NT_BIAS_ACT, (1, m, n, k), false, Some(act), [0; 3], args)
 }
 
 /// One launch of a tiled product kernel over (batch, m, n, k): a workgroup per 64×64 output
-/// tile, z over the batch.
-fn tiled<B: Backend>(
+/// tile, z over the batch; `conv` is [`MatmulParams::conv`].
+pub(crate) fn tiled<B: Backend>(
     be: &B,
     kernel: &'static Kernel,
     (batch, m, n, k): (usize, usize, usize, usize),
     accumulate: bool,
     act: Option<Activation>,
+    conv: [u32; 3],
     args: &mut [Arg<'_, B::Tensor, B::U32Buffer>],
 ) -> Result<()> {
     let p = MatmulParams {
@@ -114,7 +116,7 @@ fn tiled<B: Backend>(
         stride_b: (n * k) as u32,
         act_kind: act.map_or(0, |a| a.shader_kind()),
         act_param: act.map_or(0.0, |a| a.parameter()),
-        pad: [0; 3],
+        conv,
     };
     let grid = Grid::Fixed(n.div_ceil(TILE).max(1) as u32, m.div_ceil(TILE).max(1) as u32, batch as u32);
     be.launch(kernel, bytemuck::bytes_of(&p), args, grid)
