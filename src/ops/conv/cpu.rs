@@ -161,7 +161,7 @@ pub(crate) mod table {
         };
         let (og, rows, k) = (p.m as usize, p.n as usize, p.k as usize);
         let [plane, channels, with_bias] = p.conv.map(|v| v as usize);
-        let groups = if og == 0 { 0 } else { channels / og };
+        let groups = channels.checked_div(og).unwrap_or(0);
         let fits = plane > 0
             && rows.is_multiple_of(plane)
             && out.len() == rows * channels
