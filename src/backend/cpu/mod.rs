@@ -36,9 +36,7 @@ impl Backend for CpuBackend {
     }
 
     fn upload(&self, host: &Tensor) -> Result<CpuTensor> {
-        let mut data = storage::zeroed(host.data().len());
-        data.copy_from_slice(host.data());
-        Ok(CpuTensor::new(host.shape(), data))
+        Ok(CpuTensor::new(host.shape(), storage::copied(host.data())))
     }
 
     fn zeros(&self, shape: &[usize]) -> Result<CpuTensor> {

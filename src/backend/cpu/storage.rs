@@ -42,6 +42,17 @@ impl CpuTensor {
     }
 }
 
+/// A copy of `data` for a tensor's storage: [`zeroed`] then filled when it is large (so its
+/// pages are advised before the copy touches them), a plain copy otherwise (no zeroing pass).
+pub(crate) fn copied(data: &[f32]) -> Vec<f32> {
+    if data.len() < HUGE_PAGES_FROM {
+        return data.to_vec();
+    }
+    let mut v = zeroed(data.len());
+    v.copy_from_slice(data);
+    v
+}
+
 /// Buffers at least this long (4 MiB of f32) are offered transparent huge pages.
 const HUGE_PAGES_FROM: usize = 1 << 20;
 
