@@ -280,6 +280,15 @@ fn bench_runs_named_workloads_and_prints_one_json_line_each() {
     fails(&["bench", "--device", "cpu", "--seconds", "NaN"], &["--seconds", "finite"]);
 }
 
+/// Makes the stand-in script at `path` executable.
+fn executable(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
 #[test]
 fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() {
     // A stand-in for `python3 pytorch_reference.py --serve` (the protocol, not the numbers):
@@ -293,11 +302,7 @@ fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() 
          while read name reps seconds; do echo \"{\\\"workload\\\": \\\"$name\\\", \\\"samples_per_s\\\": 1000.0}\"; done\n",
     )
     .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    executable(&fake);
     let args = ["bench", "--device", "cpu", "--only", "lenet5_eval", "--reps", "2", "--seconds", "0"];
     let fake_s = fake.to_str().unwrap();
     let out = ok(&[&args[..], &["--json", "--against-torch", fake_s]].concat());
@@ -323,11 +328,7 @@ fn bench_against_torch_interleaves_a_served_side_and_runs_alone_without_torch() 
         "#!/bin/sh\necho '{\"ready\": [\"lenet5_eval_b256\"], \"device\": \"dying\", \"cuda\": false}'\nread line\nexit 1\n",
     )
     .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dying, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    executable(&dying);
     let (success, stdout, stderr) = downhill(&[&args[..], &["--against-torch", dying.to_str().unwrap()]].concat());
     assert!(success, "{stderr}");
     assert_eq!(stderr.matches("the script stopped").count(), 1, "{stderr}");
@@ -342,11 +343,7 @@ echo '{\"ready\": [], \"unavailable\": {\"lenet5_eval_b256\": \"needs transforme
          \"device\": \"partial\", \"cuda\": false}'\nwhile read line; do :; done\n",
     )
     .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    executable(&partial);
     let (success, stdout, stderr) = downhill(&[&args[..], &["--against-torch", partial.to_str().unwrap()]].concat());
     assert!(success, "{stderr}");
     assert_eq!(stderr.matches("lenet5_eval_b256 on partial: not run: needs transformers").count(), 1, "{stderr}");

@@ -16,6 +16,7 @@
 //! (their number depends on the shapes only) and then the chunks in order, so the bits never
 //! depend on the thread count.
 
+use crate::ops::matmul::cpu::{gemm_into, plain, transposed, Strided};
 use crate::ops::Window2d;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -162,29 +163,12 @@ fn fold(dx: &mut [f32], cols: &[f32], d: &Dims, g: &Window2d) {
     }
 }
 
-/// A matrix operand: its first element and its row and column strides (in elements).
-#[derive(Clone, Copy)]
-struct Operand {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-impl Operand {
-    fn rows(x: &[f32], cols: usize) -> Self {
-        Operand { ptr: x.as_ptr(), rs: cols as isize, cs: 1 }
-    }
-    fn transposed(x: &[f32], cols: usize) -> Self {
-        Operand { ptr: x.as_ptr(), rs: 1, cs: cols as isize }
-    }
-}
-
 /// `out [m, n] (+)= lhs [m, k] · rhs [k, n]` (out row-major); threads inside the product only
 /// when `threaded` (the caller runs samples one after the other).
 fn gemm(
     out: &mut [f32],
-    lhs: Operand,
-    rhs: Operand,
+    lhs: Strided<f32>,
+    rhs: Strided<f32>,
     (m, n, k): (usize, usize, usize),
     accumulate: bool,
     threaded: bool,
@@ -194,32 +178,9 @@ fn gemm(
         return;
     }
     let parallelism = if threaded { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: out holds m·n elements (asserted) with strides (n, 1); the callers build lhs and
-    // rhs from slices of at least the extents (m, k) and (k, n) under the strides given; gemm
-    // reads only inside them and writes only out.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.cs,
-            lhs.rs,
-            rhs.ptr,
-            rhs.cs,
-            rhs.rs,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
+    // SAFETY: out holds m·n elements (asserted), row stride n; the callers build lhs and rhs
+    // from slices of at least the extents (m, k) and (k, n) under the strides given.
+    unsafe { gemm_into(out.as_mut_ptr(), n, lhs, rhs, m, n, k, accumulate, parallelism) }
 }
 
 /// Whether samples are the parallel tasks (enough of them for every thread); otherwise each
@@ -262,7 +223,7 @@ pub fn conv2d_forward(y: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>,
                     &*cols
                 };
                 let wg = &w[grp * d.og * d.k..][..d.og * d.k];
-                gemm(out, Operand::rows(wg, d.k), Operand::rows(rhs, d.p), (d.og, d.p, d.k), bias.is_some(), threaded);
+                gemm(out, plain(wg, d.k), plain(rhs, d.p), (d.og, d.p, d.k), bias.is_some(), threaded);
             }
         })
     });
@@ -277,12 +238,12 @@ pub fn conv2d_grad_input(dx: &mut [f32], dy: &[f32], w: &[f32], g: &Window2d) {
         with_cols(cols_len, |cols| {
             for grp in 0..d.groups {
                 let wg = &w[grp * d.og * d.k..][..d.og * d.k];
-                let dyg = Operand::rows(&dys[grp * d.og * d.p..][..d.og * d.p], d.p);
+                let dyg = plain(&dys[grp * d.og * d.p..][..d.og * d.p], d.p);
                 let dxg = &mut dxs[grp * d.cg * d.plane_in..][..d.cg * d.plane_in];
                 if d.pointwise {
-                    gemm(dxg, Operand::transposed(wg, d.k), dyg, (d.k, d.p, d.og), false, threaded);
+                    gemm(dxg, transposed(wg, d.k), dyg, (d.k, d.p, d.og), false, threaded);
                 } else {
-                    gemm(cols, Operand::transposed(wg, d.k), dyg, (d.k, d.p, d.og), false, threaded);
+                    gemm(cols, transposed(wg, d.k), dyg, (d.k, d.p, d.og), false, threaded);
                     dxg.fill(0.0);
                     fold(dxg, cols, &d, g);
                 }
@@ -332,7 +293,7 @@ pub fn conv2d_grad_weight(dw: &mut [f32], x: &[f32], dy: &[f32], g: &Window2d, a
                     };
                     let dyg = &dy[(s * d.o + grp * d.og) * d.p..][..d.og * d.p];
                     let out = &mut part[grp * d.og * d.k..][..d.og * d.k];
-                    let (lhs, rhs) = (Operand::rows(dyg, d.p), Operand::transposed(rhs, d.p));
+                    let (lhs, rhs) = (plain(dyg, d.p), transposed(rhs, d.p));
                     gemm(out, lhs, rhs, (d.og, d.k, d.p), i > 0, threaded);
                 }
             }

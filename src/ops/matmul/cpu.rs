@@ -7,19 +7,19 @@ use rayon::prelude::*;
 
 /// A row-major matrix view for `gemm`: its pointer and (row, column) strides in elements.
 #[derive(Clone, Copy)]
-struct Strided<F> {
-    ptr: *const F,
-    rs: isize,
-    cs: isize,
+pub(crate) struct Strided<F> {
+    pub(crate) ptr: *const F,
+    pub(crate) rs: isize,
+    pub(crate) cs: isize,
 }
 
 /// A (rows, cols) row-major buffer read as is.
-fn plain<F>(x: &[F], cols: usize) -> Strided<F> {
+pub(crate) fn plain<F>(x: &[F], cols: usize) -> Strided<F> {
     Strided { ptr: x.as_ptr(), rs: cols as isize, cs: 1 }
 }
 
 /// A (rows, cols) row-major buffer read as its transpose (cols, rows).
-fn transposed<F>(x: &[F], cols: usize) -> Strided<F> {
+pub(crate) fn transposed<F>(x: &[F], cols: usize) -> Strided<F> {
     Strided { ptr: x.as_ptr(), rs: 1, cs: cols as isize }
 }
 
@@ -71,7 +71,7 @@ fn product<F: Float>(out: &mut [F], lhs: Strided<F>, rhs: Strided<F>, m: usize, 
 /// dst must be valid for writes of m rows of n elements at row stride `dst_rs`, and lhs, rhs
 /// for reads of (m,k) and (k,n) under their strides; F is f32 or f64, which gemm supports.
 #[allow(clippy::too_many_arguments, reason = "gemm's own arguments")]
-unsafe fn gemm_into<F: Float>(
+pub(crate) unsafe fn gemm_into<F: Float>(
     dst: *mut F,
     dst_rs: usize,
     lhs: Strided<F>,
