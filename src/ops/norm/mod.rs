@@ -202,22 +202,16 @@ pub fn batch_norm_forward<B: Backend>(
         ("bias", be.shape(bias)),
     ];
     check_channels(op, p.c as usize, &channels)?;
-    let grid = Grid::Fixed(p.c, 1, 1);
-    let Some((act, act_out)) = then else {
-        let args = &mut [
-            Arg::Write(y),
-            Arg::Write(saved),
-            Arg::Write(running_mean),
-            Arg::Write(running_var),
-            Arg::Read(x),
-            Arg::Read(weight),
-            Arg::Read(bias),
-        ];
-        return be.launch(&registry::BATCH_NORM_FORWARD, bytemuck::bytes_of(&p), args, grid);
+    // The fused kernel binds act_out eighth; the plain one binds seven (x fills the unused slot).
+    let (kernel, bound, act_out) = match then {
+        None => (&registry::BATCH_NORM_FORWARD, 7, x),
+        Some((act, act_out)) => {
+            expect_shape(op, "act_out", be.shape(act_out), be.shape(x))?;
+            p.act_kind = act.shader_kind();
+            p.act_param = act.parameter();
+            (&registry::BATCH_NORM_FORWARD_ACT, 8, &*act_out)
+        }
     };
-    expect_shape(op, "act_out", be.shape(act_out), be.shape(x))?;
-    p.act_kind = act.shader_kind();
-    p.act_param = act.parameter();
     let args = &mut [
         Arg::Write(y),
         Arg::Write(saved),
@@ -228,7 +222,7 @@ pub fn batch_norm_forward<B: Backend>(
         Arg::Read(bias),
         Arg::Write(act_out),
     ];
-    be.launch(&registry::BATCH_NORM_FORWARD_ACT, bytemuck::bytes_of(&p), args, grid)
+    be.launch(kernel, bytemuck::bytes_of(&p), &mut args[..bound], Grid::Fixed(p.c, 1, 1))
 }
 
 /// Batch norm backward: `dx` and `sums` [2, stride] = (Σ dy·x̂, Σ dy) per channel.
