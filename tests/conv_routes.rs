@@ -1,8 +1,9 @@
 //! The CPU path's direct convolution (per-sample unfold + GEMM, `ops/conv/direct.rs`) and the
 //! im2col route the GPU path takes, both on the CPU path, against plain f64 loops over 60
 //! random geometries (strides, padding, dilation, groups, pointwise, windows larger than the
-//! input with padding, batches below and above the thread count); and the direct twins give
-//! the same bits on 1 and on 3 threads.
+//! input with padding, batches below and above the thread count) and 40 first-layer ones (the
+//! forward without unfolding, `shallow.rs`); and the direct twins give the same bits on 1 and
+//! on 3 threads.
 
 mod common;
 use common::{worst_relative, Rng};
@@ -33,6 +34,38 @@ fn random_case(rng: &mut Rng) -> Case {
             padding: [rng.below(3) as usize, rng.below(3) as usize],
             dilation: [pick(rng, 2), pick(rng, 2)],
         };
+        let Ok(g) = Window2d::new("conv2d", &shape, &spec, o, groups) else { continue };
+        let k = c / groups * spec.kernel[0] * spec.kernel[1];
+        return Case {
+            x: rng.vec_f32(shape.iter().product(), -1.0, 1.0),
+            w: rng.vec_f32(o * k, -1.0, 1.0),
+            bias: rng.vec_f32(o, -1.0, 1.0),
+            dy: rng.vec_f32(g.output_shape().iter().product(), -1.0, 1.0),
+            g,
+        };
+    }
+}
+
+/// A first-layer case (stride 1, no dilation, at most 4 input channels per group), the shape
+/// the CPU forward computes without unfolding: widths past one 16-lane group, output channels
+/// past one block of 8, with and without padding.
+fn random_shallow_case(rng: &mut Rng) -> Case {
+    loop {
+        let groups = [1, 1, 1, 2][rng.below(4) as usize];
+        let c = groups * (1 + rng.below(4) as usize);
+        let o = groups * (1 + rng.below(20) as usize);
+        // Short in N and H: the weight gradient's sums stay as long as the other cases'.
+        let shape = [1 + rng.below(2) as usize, c, 1 + rng.below(6) as usize, 1 + rng.below(40) as usize];
+        let pick = |rng: &mut Rng, n: u32| 1 + rng.below(n) as usize;
+        let spec = WindowSpec {
+            kernel: [pick(rng, 5), pick(rng, 5)],
+            stride: [1, 1],
+            padding: [rng.below(3) as usize, rng.below(3) as usize],
+            dilation: [1, 1],
+        };
+        if spec.kernel == [1, 1] && spec.padding == [0, 0] {
+            continue;
+        }
         let Ok(g) = Window2d::new("conv2d", &shape, &spec, o, groups) else { continue };
         let k = c / groups * spec.kernel[0] * spec.kernel[1];
         return Case {
@@ -134,8 +167,8 @@ fn im2col_route(be: &CpuBackend, case: &Case) -> (Vec<f32>, Vec<f32>, Vec<f32>) 
 fn both_convolution_routes_match_plain_loops() {
     let be = CpuBackend::new();
     let mut rng = Rng::new(23);
-    for i in 0..60 {
-        let case = random_case(&mut rng);
+    for i in 0..100 {
+        let case = if i < 60 { random_case(&mut rng) } else { random_shallow_case(&mut rng) };
         let want = reference(&case);
         for (route, got) in [("direct", direct(&be, &case)), ("im2col", im2col_route(&be, &case))] {
             for (what, got, want) in [("y", &got.0, &want.0), ("dx", &got.1, &want.1), ("dw", &got.2, &want.2)] {
@@ -149,7 +182,8 @@ fn both_convolution_routes_match_plain_loops() {
 #[test]
 fn the_direct_kernels_give_the_same_bits_on_any_thread_count() {
     let mut rng = Rng::new(5);
-    let cases: Vec<Case> = (0..20).map(|_| random_case(&mut rng)).collect();
+    let cases: Vec<Case> =
+        (0..30).map(|i| if i < 20 { random_case(&mut rng) } else { random_shallow_case(&mut rng) }).collect();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| cases.iter().map(|c| direct(&CpuBackend::new(), c)).collect::<Vec<_>>())

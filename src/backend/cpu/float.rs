@@ -64,6 +64,20 @@ pub trait Float:
     }
 }
 
+/// `s` as `&[f32]` when `F` is `f32`: the f32-only vector paths take it, the others get None.
+pub fn as_f32<F: Float>(s: &[F]) -> Option<&[f32]> {
+    // SAFETY: F is f32 (same TypeId), so the slice's elements are f32.
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) })
+}
+
+/// `s` as `&mut [f32]` when `F` is `f32` (see [`as_f32`]).
+pub fn as_f32_mut<F: Float>(s: &mut [F]) -> Option<&mut [f32]> {
+    // SAFETY: F is f32 (same TypeId), so the slice's elements are f32.
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) })
+}
+
 macro_rules! impl_float {
     ($t:ty, $erf:path, $exp_lanes:path, $cdf:path) => {
         impl Float for $t {

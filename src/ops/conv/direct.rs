@@ -12,10 +12,14 @@
 //! ```
 //!
 //! A pointwise kernel (1×1, stride 1, no padding) reads the input plane as its columns without
-//! a copy. Samples are the parallel tasks; the weight gradient sums fixed chunks of samples
+//! a copy. A forward convolution with stride 1, no dilation and at most 32 input channels per
+//! group (the first layers of `lenet5` and `cnn`, and `cnn`'s second) skips the unfold too: it
+//! accumulates each output row in registers straight from a padded copy of the input
+//! (`shallow.rs`). Samples are the parallel tasks; the weight gradient sums fixed chunks of samples
 //! (their number depends on the shapes only) and then the chunks in order, so the bits never
 //! depend on the thread count.
 
+use super::shallow;
 use crate::ops::matmul::cpu::{gemm_into, plain, transposed, Strided};
 use crate::ops::Window2d;
 use rayon::prelude::*;
@@ -45,23 +49,24 @@ fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 
 /// The sizes every twin uses.
 #[derive(Clone, Copy)]
-struct Dims {
-    n: usize,
-    c: usize,
-    o: usize,
+pub(super) struct Dims {
+    pub n: usize,
+    pub c: usize,
+    pub o: usize,
     /// Channels per group in and out.
-    cg: usize,
-    og: usize,
-    groups: usize,
+    pub cg: usize,
+    pub og: usize,
+    pub groups: usize,
     /// Input plane H·W, output plane OH·OW, patch length C/G·kh·kw.
-    plane_in: usize,
-    p: usize,
-    k: usize,
+    pub plane_in: usize,
+    pub p: usize,
+    pub k: usize,
     /// 1×1, stride 1, no padding: the input planes are the columns.
-    pointwise: bool,
+    pub pointwise: bool,
 }
 
-fn dims(g: &Window2d) -> Dims {
+/// The sizes of convolution `g`.
+pub(super) fn dims(g: &Window2d) -> Dims {
     let groups = g.groups.max(1) as usize;
     let (c, o) = (g.c as usize, g.o as usize);
     let cg = c / groups;
@@ -204,6 +209,15 @@ fn for_samples(out: &mut [f32], per: usize, d: &Dims, f: impl Fn(usize, &mut [f3
 /// `y` [N, O, OH, OW] = the convolution of `x` [N, C, H, W] with `w` [O, C/G, kh, kw] (+ `bias` [O]).
 pub fn conv2d_forward(y: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Window2d) {
     let d = dims(g);
+    if shallow::applies(&d, g) {
+        let packed = shallow::pack_weights(w, &d);
+        let len = shallow::padded_len(&d, g);
+        for_samples(y, d.o * d.p, &d, |s, ys, _| {
+            let xs = &x[s * d.c * d.plane_in..][..d.c * d.plane_in];
+            with_cols(len, |scratch| shallow::forward_sample(ys, xs, &packed, bias, &d, g, scratch));
+        });
+        return;
+    }
     for_samples(y, d.o * d.p, &d, |s, ys, threaded| {
         let xs = &x[s * d.c * d.plane_in..][..d.c * d.plane_in];
         let cols_len = if d.pointwise { 0 } else { d.k * d.p };

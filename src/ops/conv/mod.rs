@@ -21,6 +21,7 @@
 
 pub mod cpu;
 pub mod direct;
+mod shallow;
 
 use super::{expect_shape, Window2d};
 use crate::backend::kernel::{Arg, Grid};

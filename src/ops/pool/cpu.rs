@@ -1,6 +1,7 @@
 //! CPU twins of `shaders/pool.wgsl`, loop for loop.
 
-use crate::backend::cpu::float::Float;
+use super::max2x2;
+use crate::backend::cpu::float::{as_f32, as_f32_mut, Float};
 use crate::ops::Window2d;
 use rayon::prelude::*;
 
@@ -158,7 +159,12 @@ fn max_pool_2x2<F: Float>(out: &mut [F], indices: &mut [F], x: &[F], g: &Window2
         for i in 0..oh {
             let (r0, r1) = (2 * i * w, (2 * i + 1) * w);
             let (out, indices) = (&mut out[i * ow..][..ow], &mut indices[i * ow..][..ow]);
-            for j in 0..ow {
+            // Sixteen outputs at a time with AVX-512 (f32), the rest below.
+            let done = match (as_f32_mut(out), as_f32_mut(indices), as_f32(x)) {
+                (Some(o), Some(idx), Some(x)) => max2x2::row(o, idx, x, r0, w),
+                _ => 0,
+            };
+            for j in done..ow {
                 let taps = [r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1];
                 let (mut best, mut best_idx) = (x[taps[0]], taps[0]);
                 for &t in &taps[1..] {
@@ -339,7 +345,8 @@ mod tests {
             ([2, 3], [3, 1], [1, 1], [1, 2]),
         ];
         for (kernel, stride, padding, dilation) in windows {
-            for (h, w) in [(4, 4), (5, 7), (2, 3), (9, 6)] {
+            // 70 and 33 columns: 2×2/2 rows of 35 and 16 outputs, in 16-lane vectors and a rest.
+            for (h, w) in [(4, 4), (5, 7), (2, 3), (9, 6), (6, 70), (3, 33)] {
                 let spec = WindowSpec { kernel, stride, padding, dilation };
                 let Ok(g) = Window2d::new("max_pool_forward", &[2, 3, h, w], &spec, 3, 1) else { continue };
                 let n = 2 * 3 * h * w;

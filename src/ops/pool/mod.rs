@@ -9,6 +9,7 @@
 //! the window.
 
 pub mod cpu;
+mod max2x2;
 
 use super::{expect_shape, Window2d};
 use crate::backend::kernel::{Arg, Grid, Kernel};
