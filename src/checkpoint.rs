@@ -181,6 +181,31 @@ fn counter_bytes(t: &Tensor) -> Vec<u8> {
     (t.data().first().copied().unwrap_or(0.0) as i64).to_le_bytes().to_vec()
 }
 
+/// `bytes` (a safetensors file without metadata) with `metadata` inserted as `__metadata__`,
+/// keys in the order given. The safetensors crate takes the metadata as a `HashMap` and writes
+/// it in the map's random order, so the same checkpoint saved twice gave different bytes
+/// (found by the `checkpoint` fuzz target's save ∘ load property).
+fn with_metadata(bytes: Vec<u8>, metadata: &[(&str, &str)]) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte header length")) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).expect("safetensors writes a UTF-8 header").trim_end();
+    let fields: Vec<String> = metadata
+        .iter()
+        .map(|(k, v)| format!("{}:{}", serde_json::Value::from(*k), serde_json::Value::from(*v)))
+        .collect();
+    let rest = &header[1..];
+    let comma = if rest.starts_with('}') { "" } else { "," };
+    let mut text = format!("{{\"__metadata__\":{{{}}}{comma}{rest}", fields.join(","));
+    // Padded with spaces to a multiple of 8, as the crate pads, so the data stays aligned.
+    while text.len() % 8 != 0 {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
 impl Checkpoint {
     /// The optimizer state as the optimizer restores it.
     pub fn optimizer_state(&self) -> OptimizerState {
@@ -222,9 +247,9 @@ impl Checkpoint {
         }
         let meta_json = serde_json::to_string(&self.meta)
             .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })?;
-        let info = HashMap::from([("format".to_string(), "pt".to_string()), ("downhill".to_string(), meta_json)]);
-        safetensors::tensor::serialize(views, Some(info))
-            .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })
+        let bytes = safetensors::tensor::serialize(views, None)
+            .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })?;
+        Ok(with_metadata(bytes, &[("format", "pt"), ("downhill", &meta_json)]))
     }
 
     /// Parses safetensors bytes; `path` names errors.

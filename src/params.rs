@@ -61,7 +61,18 @@ impl ParamLayout {
                 });
             }
             views.push(ParamView { name: name.to_string(), shape: shape.clone(), offset });
-            offset += numel(shape).div_ceil(ALIGN) * ALIGN;
+            offset = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .and_then(|n| n.checked_next_multiple_of(ALIGN))
+                .and_then(|n| offset.checked_add(n))
+                .ok_or_else(|| Error::InvalidArgument {
+                    what: "ParamLayout".into(),
+                    detail: format!(
+                        "the model is too large: {name} {shape:?} takes the parameter count past {}",
+                        usize::MAX
+                    ),
+                })?;
         }
         Ok(Self { views, total: offset, aliases: Vec::new() })
     }

@@ -82,8 +82,9 @@ pub fn parse_idx(path: &Path, b: &[u8]) -> Result<Idx> {
     }
     let dims: Vec<usize> =
         (0..ndims).map(|i| u32::from_be_bytes(b[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize).collect();
-    let count: usize = dims.iter().product();
-    let need = header + count * size;
+    let too_large = || file_error(path, format!("IDX dimensions {dims:?} are too large (their product overflows)"));
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(too_large)?;
+    let need = count.checked_mul(size).and_then(|b| b.checked_add(header)).ok_or_else(too_large)?;
     if b.len() != need {
         return Err(file_error(
             path,

@@ -44,8 +44,21 @@ impl TextTokenizer {
         if !path.is_file() {
             return Err(file_error(path, "missing: the model folder has no tokenizer.json"));
         }
-        let inner = Tokenizer::from_file(path)
-            .map_err(|e| file_error(path, format!("not a tokenizer.json the tokenizers crate can read: {e}")))?;
+        // The tokenizers crate panics on some malformed files (a decoder cut short: found by
+        // fuzz/, tests/fuzz_regressions.rs) instead of returning its error: catch that too.
+        let read = std::panic::catch_unwind(|| Tokenizer::from_file(path));
+        let inner = match read {
+            Ok(result) => result
+                .map_err(|e| file_error(path, format!("not a tokenizer.json the tokenizers crate can read: {e}")))?,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                return Err(file_error(path, format!("not a tokenizer.json the tokenizers crate can read: {why}")));
+            }
+        };
         Ok(Self { inner, path: path.to_path_buf() })
     }
 

@@ -256,6 +256,9 @@ impl ModelSpec {
         if self.leaves().is_empty() {
             return Err(model_err("the model has no layer".into()));
         }
+        // The parameter count fits a usize (a spec such as `gpt(n_embd=1151465054)` overflows
+        // it: found by fuzz/model_spec).
+        self.layout().map_err(|e| model_err(e.to_string()))?;
         Ok(())
     }
 
