@@ -245,6 +245,14 @@ impl Checkpoint {
         for (name, t) in &self.optimizer {
             views.push((format!("optimizer.{name}"), view(t)?));
         }
+        // The safetensors crate panics on two tensors of one name (found by fuzz/checkpoint).
+        let mut seen = std::collections::HashSet::new();
+        if let Some((dup, _)) = views.iter().find(|(n, _)| !seen.insert(n.as_str())) {
+            return Err(Error::InvalidArgument {
+                what: "checkpoint".into(),
+                detail: format!("two tensors would be saved as {dup:?}"),
+            });
+        }
         let meta_json = serde_json::to_string(&self.meta)
             .map_err(|e| Error::InvalidArgument { what: "checkpoint".into(), detail: e.to_string() })?;
         let bytes = safetensors::tensor::serialize(views, None)
@@ -300,6 +308,15 @@ impl Checkpoint {
         // name back. Format 2's file names were the model's, and its optimizer state used
         // `fc1.weight`-style names, renamed here.
         let current = format == FORMAT;
+        // Each parameter once, under one file name and one model name: a file listing a name
+        // twice loaded, then could not be saved again (found by fuzz/checkpoint).
+        for (i, (file, model)) in meta.names.iter().enumerate() {
+            if let Some((f, m)) = meta.names[..i].iter().find(|(f, m)| f == file || m == model) {
+                return Err(bad(format!(
+                    "checkpoint metadata names a parameter twice: ({f:?}, {m:?}) and ({file:?}, {model:?})"
+                )));
+            }
+        }
         let mut params = Vec::new();
         for (file_name, model_name) in &meta.names {
             let name = if current { model_name } else { file_name };

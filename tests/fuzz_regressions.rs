@@ -57,3 +57,52 @@ fn a_loaded_checkpoint_saves_the_same_bytes_twice() {
         panic!("headers differ at {at}:\n{}\n{}", &a[lo..(at + 80).min(a.len())], &b[lo..(at + 80).min(b.len())]);
     }
 }
+
+/// An IDX file of zero images of 2⁴⁰-pixel planes: the file's size bounds nothing, and the
+/// image view's pixel count overflowed.
+#[test]
+fn idx_images_whose_plane_size_overflows_are_refused() {
+    let path = Path::new("x.idx");
+    let idx = parse_idx(path, &fixture("idx-no-images-huge-planes")).unwrap();
+    let err = downhill::data::idx::images(path, idx).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+}
+
+/// `gpt(…, n_embd=1865828341830560426, …)`: the embedding's output [N, 28, n_embd] overflowed
+/// when the next layer multiplied it out.
+#[test]
+fn a_spec_whose_activations_overflow_is_refused() {
+    let text = String::from_utf8(fixture("spec-gpt-huge-activation")[1..].to_vec()).unwrap();
+    let err = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+}
+
+/// A checkpoint whose metadata maps two model parameters to one file tensor (`3.weight`):
+/// it loaded, and saving it again panicked inside the safetensors crate.
+#[test]
+fn a_checkpoint_naming_a_tensor_twice_is_refused() {
+    let path = Path::new("dup.safetensors");
+    let err = Checkpoint::from_bytes(path, &fixture("checkpoint-duplicate-name.safetensors")).unwrap_err().to_string();
+    assert!(err.contains("names a parameter twice"), "{err}");
+}
+
+/// A tokenizer.json whose post-processor template names a special token it does not define:
+/// it loaded, then the tokenizers crate panicked on the first text. Now refused at load.
+#[test]
+fn a_tokenizer_json_that_panics_on_its_first_text_is_refused_at_load() {
+    let dir = std::env::temp_dir().join(format!("downhill-fuzzreg-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokenizer.json");
+    std::fs::write(&path, fixture("tokenizer-panics-in-encode.json")).unwrap();
+    let err = downhill::hf::TextTokenizer::from_file(&path).err().expect("refused").to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("tokenizers crate failed"), "{err}");
+}
+
+/// `gpt(n_layer=333333333, block_size=28)`: expanding it ran past the fuzzer's 1 s limit.
+#[test]
+fn a_gpt_of_too_many_blocks_is_refused_at_once() {
+    let text = String::from_utf8(fixture("spec-gpt-333333333-layers")[1..].to_vec()).unwrap();
+    let clock = std::time::Instant::now();
+    let err = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap_err().to_string();
+    assert!(err.contains("n_layer 333333333 is more than 1024"), "{err} after {:?}", clock.elapsed());
+}

@@ -105,7 +105,10 @@ pub fn images(path: &Path, idx: Idx) -> Result<Tensor> {
         return Err(file_error(path, format!("images need at least 2 dimensions (count, …), got {:?}", idx.dims)));
     }
     let count = idx.dims[0];
-    let pixels: usize = idx.dims[1..].iter().product();
+    // With no images the product of the others is not bounded by the file's size.
+    let pixels = idx.dims[1..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
+        file_error(path, format!("IDX dimensions {:?} are too large (their product overflows)", idx.dims))
+    })?;
     let values = match idx.kind {
         IdxType::U8 => idx.values.into_iter().map(|v| v / 255.0).collect(),
         IdxType::F32 => idx.values,

@@ -46,20 +46,30 @@ impl TextTokenizer {
         }
         // The tokenizers crate panics on some malformed files (a decoder cut short: found by
         // fuzz/, tests/fuzz_regressions.rs) instead of returning its error: catch that too.
-        let read = std::panic::catch_unwind(|| Tokenizer::from_file(path));
-        let inner = match read {
+        let inner = match std::panic::catch_unwind(|| Tokenizer::from_file(path)) {
             Ok(result) => result
                 .map_err(|e| file_error(path, format!("not a tokenizer.json the tokenizers crate can read: {e}")))?,
             Err(panic) => {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let why = panic_text(panic);
                 return Err(file_error(path, format!("not a tokenizer.json the tokenizers crate can read: {why}")));
             }
         };
-        Ok(Self { inner, path: path.to_path_buf() })
+        let tok = Self { inner, path: path.to_path_buf() };
+        // Some broken files load and then panic on the first text (a post-processor template
+        // naming a special token it does not define): probe one, so they are refused here.
+        tok.encode_plain("a b", true)?;
+        Ok(tok)
+    }
+
+    /// Runs `f`, a call into the tokenizers crate, turning a panic of that crate (it panics on
+    /// some malformed files instead of returning its error) into an error naming the file.
+    fn guarded<T>(&self, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+            Err(file_error(
+                &self.path,
+                format!("the tokenizers crate failed on this tokenizer.json while {what}: {}", panic_text(panic)),
+            ))
+        })
     }
 
     /// GPT-2's byte-level BPE from its two vocabulary files (`vocab.json`/`encoder.json`
@@ -121,6 +131,10 @@ impl TextTokenizer {
     /// Encodes `texts` (special tokens added as the file says), each cut at `max_len` tokens
     /// and padded as `pad` says.
     pub fn encode(&self, texts: &[&str], max_len: usize, pad: PadTo) -> Result<Encoded> {
+        self.guarded("encoding", || self.encode_unguarded(texts, max_len, pad))
+    }
+
+    fn encode_unguarded(&self, texts: &[&str], max_len: usize, pad: PadTo) -> Result<Encoded> {
         let fail = |e: tokenizers::Error| Error::InvalidArgument { what: "tokenizer".into(), detail: e.to_string() };
         if max_len == 0 {
             return Err(Error::InvalidArgument { what: "max_length".into(), detail: "must be at least 1".into() });
@@ -152,6 +166,10 @@ impl TextTokenizer {
 
     /// The ids of one text, untruncated and unpadded (a language model's corpus).
     pub fn encode_plain(&self, text: &str, special_tokens: bool) -> Result<Vec<u32>> {
+        self.guarded("encoding", || self.encode_plain_unguarded(text, special_tokens))
+    }
+
+    fn encode_plain_unguarded(&self, text: &str, special_tokens: bool) -> Result<Vec<u32>> {
         let mut tok = self.inner.clone();
         tok.with_truncation(None)
             .map_err(|e| Error::InvalidArgument { what: "tokenizer".into(), detail: e.to_string() })?;
@@ -164,8 +182,19 @@ impl TextTokenizer {
 
     /// The text of `ids`.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner
-            .decode(ids, true)
-            .map_err(|e| Error::InvalidArgument { what: "tokenizer".into(), detail: e.to_string() })
+        self.guarded("decoding", || {
+            self.inner
+                .decode(ids, true)
+                .map_err(|e| Error::InvalidArgument { what: "tokenizer".into(), detail: e.to_string() })
+        })
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }

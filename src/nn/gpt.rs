@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 
 /// Argument names in order, with nanoGPT's CPU recipe (README: "baby GPT") as defaults.
 pub const ARGS: &[&str] = &["n_layer", "n_head", "n_embd", "block_size", "bias", "dropout"];
+/// The most transformer blocks `gpt(…)` builds.
+pub const MAX_LAYERS: usize = 1024;
 
 /// nanoGPT's initialisation std.
 const STD: f64 = 0.02;
@@ -29,6 +31,11 @@ pub fn expand(text: &str, vocab: usize) -> Result<Option<String>> {
     let args: Args = item.args.clone();
     let b = args.bind("gpt", ARGS)?;
     let layers = b.size("n_layer", 1, Some(4))?;
+    if layers > MAX_LAYERS {
+        // Expanded into a spec of 13 layers per block, n_layer=333333333 ran out the fuzzer's
+        // time (fuzz/model_spec); the largest GPTs have about a hundred blocks.
+        return Err(bad(format!("n_layer {layers} is more than {MAX_LAYERS} blocks")));
+    }
     let heads = b.size("n_head", 1, Some(4))?;
     let c = b.size("n_embd", 1, Some(128))?;
     let block = b.size("block_size", 1, Some(64))?;

@@ -128,7 +128,13 @@ fn build_nodes(items: Vec<Item>, shape: &mut Vec<usize>, count: &mut usize) -> R
         };
         let bound = item.args.clone().bind(kind.name, kind.args).map_err(at)?;
         let layer = (kind.build)(bound, shape).map_err(at)?;
-        *shape = layer.output_shape(shape).map_err(at)?;
+        let out = layer.output_shape(shape).map_err(at)?;
+        // Every later layer multiplies this shape out: its element count must fit a usize
+        // (`gpt(n_embd=1865828341830560426)` overflowed inside layer_norm: fuzz/model_spec).
+        if out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
+            return Err(at(model_err(format!("the output {} is too large (its size overflows)", show(&out)))));
+        }
+        *shape = out;
         nodes.push(Node::Layer(Arc::from(layer)));
     }
     Ok(nodes)
