@@ -106,3 +106,11 @@ fn a_gpt_of_too_many_blocks_is_refused_at_once() {
     let err = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap_err().to_string();
     assert!(err.contains("n_layer 333333333 is more than 1024"), "{err} after {:?}", clock.elapsed());
 }
+
+/// A GPT-2 config.json with `"n_embd": 13886589259623781715`: `4 · n_embd` overflowed.
+#[test]
+fn a_config_json_with_an_absurd_size_is_refused() {
+    let config: serde_json::Value = serde_json::from_slice(&fixture("hf-config-huge-n-embd.json")).unwrap();
+    let err = downhill::hf::gpt2::Gpt2Config::from_json(&config).unwrap_err().to_string();
+    assert!(err.contains("n_embd") && err.contains("from 1 to 2147483648"), "{err}");
+}

@@ -82,11 +82,19 @@ impl LoraSettings {
     }
 }
 
-/// A whole number ≥ 1 from the config.
+/// The largest size a config.json may give (2³¹): well past any real model's, and small
+/// enough that the sizes derived from it (`4 · n_embd`, products of two) cannot overflow.
+/// `"n_embd": 13886589259623781715` overflowed `4 · n_embd` (found by fuzz/hf_config).
+pub(crate) const MAX_SIZE: u64 = 1 << 31;
+
+/// A whole number in [1, [`MAX_SIZE`]] from the config.
 pub(crate) fn size(config: &Value, key: &str) -> Result<usize> {
     match config.get(key).and_then(Value::as_u64) {
-        Some(v) if v >= 1 => Ok(v as usize),
-        _ => Err(bad(format!("config.json: `{key}` must be a whole number ≥ 1, got {}", show(config.get(key))))),
+        Some(v) if (1..=MAX_SIZE).contains(&v) => Ok(v as usize),
+        _ => Err(bad(format!(
+            "config.json: `{key}` must be a whole number from 1 to {MAX_SIZE}, got {}",
+            show(config.get(key))
+        ))),
     }
 }
 

@@ -452,7 +452,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
             eprintln!("continue with: downhill train --resume {}", checkpoint.display());
             std::process::exit(130);
         }
-        other => other?,
+        Err(e) => {
+            // A run that fails after an epoch was saved (a full disk, an output folder made
+            // read-only) still has that checkpoint: say so, and how to go on from it.
+            let last = out.join("checkpoint.safetensors");
+            if downhill::checkpoint::Checkpoint::load(&last).is_ok() {
+                eprintln!("error: {e}");
+                eprintln!("the last checkpoint is intact: {}", last.display());
+                eprintln!("continue with: downhill train --resume {}", last.display());
+                std::process::exit(1);
+            }
+            return Err(e);
+        }
+        Ok(summary) => summary,
     };
     if args.json {
         let json = serde_json::json!({
