@@ -72,8 +72,12 @@ fn idx_images_whose_plane_size_overflows_are_refused() {
 /// when the next layer multiplied it out.
 #[test]
 fn a_spec_whose_activations_overflow_is_refused() {
+    // gpt(…) now caps n_embd before any layer is built; the output-size check still guards
+    // every other spec, as a bare linear layer shows.
     let text = String::from_utf8(fixture("spec-gpt-huge-activation")[1..].to_vec()).unwrap();
     let err = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap_err().to_string();
+    assert!(err.contains("is more than 2147483648"), "{err}");
+    let err = ModelSpec::parse("linear(9223372036854775807)", &[16], 10, Init::TorchDefault).unwrap_err().to_string();
     assert!(err.contains("too large"), "{err}");
 }
 
@@ -113,4 +117,20 @@ fn a_config_json_with_an_absurd_size_is_refused() {
     let config: serde_json::Value = serde_json::from_slice(&fixture("hf-config-huge-n-embd.json")).unwrap();
     let err = downhill::hf::gpt2::Gpt2Config::from_json(&config).unwrap_err().to_string();
     assert!(err.contains("n_embd") && err.contains("from 1 to 2147483648"), "{err}");
+}
+
+/// `gpt(…, n_embd=8349017521695402666, …)`: the MLP's `4 · n_embd` overflowed.
+#[test]
+fn a_gpt_wider_than_the_cap_is_refused() {
+    let text = String::from_utf8(fixture("spec-gpt-huge-embd-4x")[1..].to_vec()).unwrap();
+    let err = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap_err().to_string();
+    assert!(err.contains("is more than 2147483648"), "{err}");
+}
+
+/// A GPT-2 config.json of 5,621 layers: turning it into a spec took over a second.
+#[test]
+fn a_config_json_with_too_many_layers_is_refused() {
+    let config: serde_json::Value = serde_json::from_slice(&fixture("hf-config-5621-layers.json")).unwrap();
+    let err = downhill::hf::gpt2::Gpt2Config::from_json(&config).unwrap_err().to_string();
+    assert!(err.contains("n_layer") && err.contains("at most 1024"), "{err}");
 }

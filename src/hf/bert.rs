@@ -87,6 +87,20 @@ impl LoraSettings {
 /// `"n_embd": 13886589259623781715` overflowed `4 · n_embd` (found by fuzz/hf_config).
 pub(crate) const MAX_SIZE: u64 = 1 << 31;
 
+/// The most layers a config.json may give: as `gpt(…)`'s cap. A GPT-2 config of 5,621
+/// layers took over a second to turn into a spec (fuzz/hf_config); real models have about
+/// a hundred.
+pub(crate) const MAX_LAYERS: usize = crate::nn::gpt::MAX_LAYERS;
+
+/// A layer count in [1, [`MAX_LAYERS`]] from the config.
+pub(crate) fn layers(config: &Value, key: &str) -> Result<usize> {
+    let n = size(config, key)?;
+    if n > MAX_LAYERS {
+        return Err(bad(format!("config.json: `{key}` is {n}; at most {MAX_LAYERS} layers are supported")));
+    }
+    Ok(n)
+}
+
 /// A whole number in [1, [`MAX_SIZE`]] from the config.
 pub(crate) fn size(config: &Value, key: &str) -> Result<usize> {
     match config.get(key).and_then(Value::as_u64) {
@@ -145,7 +159,7 @@ impl BertConfig {
         let cfg = Self {
             vocab: size(config, "vocab_size")?,
             hidden: size(config, "hidden_size")?,
-            layers: size(config, "num_hidden_layers")?,
+            layers: layers(config, "num_hidden_layers")?,
             heads: size(config, "num_attention_heads")?,
             intermediate: size(config, "intermediate_size")?,
             max_positions: size(config, "max_position_embeddings")?,

@@ -49,7 +49,7 @@ impl Gpt2Config {
         let cfg = Self {
             vocab: size(config, "vocab_size")?,
             hidden,
-            layers: size(config, "n_layer")?,
+            layers: super::bert::layers(config, "n_layer")?,
             heads: size(config, "n_head")?,
             inner,
             positions: size(config, "n_positions")?,

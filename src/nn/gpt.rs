@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 pub const ARGS: &[&str] = &["n_layer", "n_head", "n_embd", "block_size", "bias", "dropout"];
 /// The most transformer blocks `gpt(…)` builds.
 pub const MAX_LAYERS: usize = 1024;
+/// The widest embedding `gpt(…)` builds (2³¹: 4·n_embd and the layer shapes stay far from
+/// overflowing).
+pub const MAX_EMBD: usize = 1 << 31;
 
 /// nanoGPT's initialisation std.
 const STD: f64 = 0.02;
@@ -38,6 +41,10 @@ pub fn expand(text: &str, vocab: usize) -> Result<Option<String>> {
     }
     let heads = b.size("n_head", 1, Some(4))?;
     let c = b.size("n_embd", 1, Some(128))?;
+    if c > MAX_EMBD {
+        // n_embd=8349017521695402666 overflowed the MLP's 4·n_embd (fuzz/model_spec).
+        return Err(bad(format!("n_embd {c} is more than {MAX_EMBD}")));
+    }
     let block = b.size("block_size", 1, Some(64))?;
     let bias = b.flag("bias", true)?;
     let dropout = b.float("dropout", 0.0..1.0, 0.0)?;
