@@ -12,6 +12,7 @@
 //! `DOWNHILL_REQUIRE_PYTHON=0` skips them on purpose, as `tests/python_helper.rs` does.
 
 mod common;
+use common::python::python;
 use common::{tmp_dir, Rng};
 use downhill::data::csv::read_matrix;
 use downhill::data::idx::{maybe_gunzip, parse_idx};
@@ -21,32 +22,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The interpreter with NumPy, or None when skipping is asked for (else a failure).
-fn python() -> Option<String> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
-    let py = std::env::var("DOWNHILL_PYTHON").unwrap_or_else(|_| {
-        if venv.is_file() {
-            venv.display().to_string()
-        } else {
-            "python3".into()
-        }
-    });
-    let has_numpy = Command::new(&py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if has_numpy {
-        return Some(py);
-    }
-    if std::env::var("DOWNHILL_REQUIRE_PYTHON").as_deref() == Ok("0") {
-        eprintln!("SKIPPED (DOWNHILL_REQUIRE_PYTHON=0): {py} cannot import numpy");
-        return None;
-    }
-    panic!(
-        "{py} cannot import numpy: `python3 -m venv target/pyvenv && target/pyvenv/bin/pip install numpy`, \
-         or DOWNHILL_PYTHON, or DOWNHILL_REQUIRE_PYTHON=0 to skip on purpose"
-    );
-}
-
-/// Runs `script` with the manifest file as its argument; returns its JSON answer.
-fn run_python(py: &str, script: &str, manifest: &Path) -> Value {
+/// Writes `cases` as `dir/manifest.json`, runs `script` with it as its argument and returns
+/// the script's JSON answer.
+fn run_python(py: &str, script: &str, dir: &Path, cases: &[Value]) -> Value {
+    let manifest = dir.join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_string(cases).unwrap()).unwrap();
     let out = Command::new(py).args(["-c", script, manifest.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -156,13 +136,11 @@ fn the_csv_reader_agrees_with_pythons_csv_module() {
     let dir = tmp_dir("differential-csv");
     let mut rng = Rng::new(2024);
     let cases: Vec<CsvCase> = (0..300).map(|i| csv_case(&mut rng, &dir, i)).collect();
-    let manifest = dir.join("manifest.json");
     let list: Vec<Value> = cases
         .iter()
         .map(|c| serde_json::json!({"path": c.path, "delimiter": c.delimiter.to_string(), "header": c.header}))
         .collect();
-    std::fs::write(&manifest, serde_json::to_string(&list).unwrap()).unwrap();
-    let want = run_python(&py, CSV_READER, &manifest);
+    let want = run_python(&py, CSV_READER, &dir, &list);
     for (c, want) in cases.iter().zip(want.as_array().unwrap()) {
         let text = std::fs::read_to_string(&c.path).unwrap();
         let got = read_matrix(&c.path, None).unwrap_or_else(|e| panic!("{}: {e}\n{text:?}", c.path.display()));
@@ -231,10 +209,8 @@ fn the_idx_reader_agrees_with_numpy() {
         std::fs::write(&path, &bytes).unwrap();
         paths.push(path);
     }
-    let manifest = dir.join("manifest.json");
     let list: Vec<Value> = paths.iter().map(|p| serde_json::json!({"path": p})).collect();
-    std::fs::write(&manifest, serde_json::to_string(&list).unwrap()).unwrap();
-    let want = run_python(&py, IDX_READER, &manifest);
+    let want = run_python(&py, IDX_READER, &dir, &list);
     for (path, want) in paths.iter().zip(want.as_array().unwrap()) {
         let bytes = maybe_gunzip(path, std::fs::read(path).unwrap()).unwrap();
         let got = parse_idx(path, &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -11,6 +11,15 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name)).unwrap()
 }
 
+/// The error of loading fixture `name` as a model folder's tokenizer.json (it must be refused).
+fn load_tokenizer(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("downhill-fuzzreg-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokenizer.json");
+    std::fs::write(&path, fixture(name)).unwrap();
+    downhill::hf::TextTokenizer::from_file(&path).err().expect("refused").to_string()
+}
+
 /// An IDX header whose dimensions multiply past usize (f32: 0x7e000000 × 0xfe290000 × 4 bytes)
 /// panicked on the overflow (debug) or wrapped to a small size (release).
 #[test]
@@ -32,11 +41,7 @@ fn a_spec_whose_parameter_count_overflows_is_refused() {
 /// A tokenizer.json cut inside its decoder: the tokenizers crate panicked while reading it.
 #[test]
 fn a_tokenizer_json_that_panics_the_tokenizers_crate_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("downhill-fuzzreg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tokenizer.json");
-    std::fs::write(&path, fixture("tokenizer-truncated-decoder.json")).unwrap();
-    let err = downhill::hf::TextTokenizer::from_file(&path).err().expect("refused").to_string();
+    let err = load_tokenizer("tokenizer-truncated-decoder.json");
     assert!(err.contains("tokenizer.json"), "{err}");
 }
 
@@ -94,11 +99,7 @@ fn a_checkpoint_naming_a_tensor_twice_is_refused() {
 /// it loaded, then the tokenizers crate panicked on the first text. Now refused at load.
 #[test]
 fn a_tokenizer_json_that_panics_on_its_first_text_is_refused_at_load() {
-    let dir = std::env::temp_dir().join(format!("downhill-fuzzreg-enc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tokenizer.json");
-    std::fs::write(&path, fixture("tokenizer-panics-in-encode.json")).unwrap();
-    let err = downhill::hf::TextTokenizer::from_file(&path).err().expect("refused").to_string();
+    let err = load_tokenizer("tokenizer-panics-in-encode.json");
     assert!(err.contains("tokenizer.json") && err.contains("tokenizers crate failed"), "{err}");
 }
 

@@ -5,50 +5,10 @@
 //! test FAILS, saying how to install it: a skip printed into captured output would read as a
 //! pass. `DOWNHILL_REQUIRE_PYTHON=0` skips it on purpose.
 
+mod common;
+use common::python::{plan, python, Plan};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// What to do about the helper's test, given whether the interpreter imports NumPy and the
-/// value of `DOWNHILL_REQUIRE_PYTHON`.
-#[derive(Debug, PartialEq)]
-enum Plan {
-    Run,
-    Skip,
-    Fail(String),
-}
-
-fn plan(py: &str, has_numpy: bool, require: Option<&str>) -> Plan {
-    match (has_numpy, require) {
-        (true, _) => Plan::Run,
-        (false, Some("0")) => Plan::Skip,
-        (false, _) => Plan::Fail(format!(
-            "{py} cannot import numpy, so python/downhill_torch.py cannot be checked; install it with \
-             `python3 -m venv target/pyvenv && target/pyvenv/bin/pip install numpy` (found without further \
-             settings), point DOWNHILL_PYTHON at an interpreter that has it, or skip this test on purpose with \
-             DOWNHILL_REQUIRE_PYTHON=0"
-        )),
-    }
-}
-
-fn python() -> Option<String> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
-    let py = std::env::var("DOWNHILL_PYTHON").unwrap_or_else(|_| {
-        if venv.is_file() {
-            venv.display().to_string()
-        } else {
-            "python3".into()
-        }
-    });
-    let has_numpy = Command::new(&py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    match plan(&py, has_numpy, std::env::var("DOWNHILL_REQUIRE_PYTHON").ok().as_deref()) {
-        Plan::Run => Some(py),
-        Plan::Skip => {
-            eprintln!("SKIPPED (DOWNHILL_REQUIRE_PYTHON=0): {py} cannot import numpy");
-            None
-        }
-        Plan::Fail(why) => panic!("{why}"),
-    }
-}
 
 #[test]
 fn a_missing_numpy_fails_unless_skipping_is_asked_for() {

@@ -5,6 +5,7 @@
 pub mod gradcheck;
 pub mod http;
 pub mod oracle;
+pub mod python;
 
 use downhill::device::open_gpu_from_env;
 use downhill::GpuBackend;

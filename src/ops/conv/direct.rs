@@ -34,6 +34,9 @@ thread_local! {
 /// The weight gradient's per-chunk partial sums, kept between calls.
 static PARTIALS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
 
+/// The shallow forward's regrouped weights (`shallow::pack_weights`), kept between calls.
+static PACKED: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+
 /// Runs `f` on this thread's column buffer of at least `len` elements. The buffer is taken out
 /// while `f` runs (and put back after), so a rayon worker that picks up another convolution's
 /// task while waiting inside a threaded GEMM gets a buffer of its own, not a second borrow.
@@ -210,12 +213,14 @@ fn for_samples(out: &mut [f32], per: usize, d: &Dims, f: impl Fn(usize, &mut [f3
 pub fn conv2d_forward(y: &mut [f32], x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Window2d) {
     let d = dims(g);
     if shallow::applies(&d, g) {
-        let packed = shallow::pack_weights(w, &d);
+        let mut packed = std::mem::take(&mut *PACKED.lock().unwrap_or_else(|e| e.into_inner()));
+        shallow::pack_weights(&mut packed, w, &d);
         let len = shallow::padded_len(&d, g);
         for_samples(y, d.o * d.p, &d, |s, ys, _| {
             let xs = &x[s * d.c * d.plane_in..][..d.c * d.plane_in];
             with_cols(len, |scratch| shallow::forward_sample(ys, xs, &packed, bias, &d, g, scratch));
         });
+        *PACKED.lock().unwrap_or_else(|e| e.into_inner()) = packed;
         return;
     }
     for_samples(y, d.o * d.p, &d, |s, ys, threaded| {

@@ -32,11 +32,13 @@ pub(super) fn applies(d: &Dims, g: &Window2d) -> bool {
     (g.sh, g.sw, g.dh, g.dw) == (1, 1, 1, 1) && d.cg <= 32 && !d.pointwise && d.p > 0
 }
 
-/// The weights of one group regrouped tap-major per block of [`BLOCK`] output channels
-/// (`[block][tap][BLOCK]`, zeros past the last channel), so one tap's weights are adjacent.
-pub(super) fn pack_weights(w: &[f32], d: &Dims) -> Vec<f32> {
+/// The weights of every group regrouped tap-major per block of [`BLOCK`] output channels
+/// (`[group][block][tap][BLOCK]`, zeros past the last channel), so one tap's weights are
+/// adjacent; written into `packed` (resized; its allocation kept from call to call).
+pub(super) fn pack_weights(packed: &mut Vec<f32>, w: &[f32], d: &Dims) {
     let blocks = d.og.div_ceil(BLOCK);
-    let mut packed = vec![0.0; d.groups * blocks * d.k * BLOCK];
+    packed.clear();
+    packed.resize(d.groups * blocks * d.k * BLOCK, 0.0);
     for grp in 0..d.groups {
         for o in 0..d.og {
             let (block, q) = (o / BLOCK, o % BLOCK);
@@ -46,7 +48,6 @@ pub(super) fn pack_weights(w: &[f32], d: &Dims) -> Vec<f32> {
             }
         }
     }
-    packed
 }
 
 /// Length of the padded copy of one sample's group of input planes.
@@ -264,7 +265,8 @@ mod tests {
         let x: Vec<f32> = (0..6 * 9 * 37).map(|_| next()).collect();
         let w: Vec<f32> = (0..22 * d.k).map(|_| next()).collect();
         let bias: Vec<f32> = (0..22).map(|_| next()).collect();
-        let packed = pack_weights(&w, &d);
+        let mut packed = Vec::new();
+        pack_weights(&mut packed, &w, &d);
         let run = |portable: bool| {
             let (mut y, mut scratch) = (vec![0.0f32; d.o * d.p], vec![0.0f32; padded_len(&d, &g)]);
             forward_sample_on(&mut y, &x, &packed, Some(&bias), &d, &g, &mut scratch, portable);
