@@ -109,6 +109,17 @@ fn bad_explore_flags_fail_clearly_and_write_nothing() {
     let (ok, _, stderr) =
         downhill(&["explore", "--device", "cpu", "--export", dir.join("missing/x.html").to_str().unwrap()]);
     assert!(!ok && stderr.contains("missing/x.html"), "{stderr}");
+    // The server's limits are checked before it listens.
+    for (flag, value, needle) in [
+        ("--heavy-queue", "0", "at least 1"),
+        ("--max-connections", "0", "at least 1"),
+        ("--request-timeout", "0", "between 0.001 and 3600"),
+        ("--request-timeout", "nan", "between 0.001 and 3600"),
+    ] {
+        let (ok, stdout, stderr) = downhill(&["explore", "--device", "cpu", "--port", "0", flag, value]);
+        assert!(!ok && !stdout.contains("http://"), "{flag} {value} must fail before listening: {stdout}");
+        assert!(stderr.contains(flag) && stderr.contains(needle), "{flag} {value}: {stderr}");
+    }
     // A port that is taken is named.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

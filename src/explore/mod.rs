@@ -5,12 +5,15 @@
 //! - [`surfaces`]: the catalogue (names, regions, known minima).
 //! - [`run`]: trajectories and basin maps on any [`crate::Backend`].
 //! - [`api`]: the JSON requests and answers, with every limit; [`presets`]: the racers.
-//! - [`server`]: axum on 127.0.0.1; [`page`]: the page (`web/`), compiled in.
+//! - [`server`]: axum on 127.0.0.1, computing in [`lanes`] (light at once, basin maps in a
+//!   bounded queue), its connections bounded by [`listen`]; [`page`]: the page (`web/`), compiled in.
 //! - [`export`]: a self-contained page or a PNG still ([`still`], [`colour`]) without a server.
 
 pub mod api;
 pub mod colour;
 pub mod export;
+pub mod lanes;
+pub mod listen;
 pub mod page;
 pub mod presets;
 pub mod run;

@@ -1,7 +1,10 @@
 //! The explorer's local web server (axum on tokio): the page at `/`, the JSON API under
-//! `/api/`. Computing runs on a blocking thread, one request at a time on the device; a bad
+//! `/api/`. Heat maps and races compute in the light lane, basin maps in the bounded heavy
+//! lane ([`super::lanes`]); connections, timeouts and signals are [`super::listen`]'s. A bad
 //! request gets a 4xx with `{"error": "..."}` naming what is wrong, and the server goes on.
 
+use super::lanes::{LaneError, Lanes, RETRY_AFTER_SECS};
+use super::listen::{self, ServerLimits, Stopped};
 use super::{api, page};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -11,61 +14,69 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// What the handlers share: the backend and a lock that runs one computation at a time (so a
-/// basin map's throughput is its own).
+/// What the handlers share: the backend and the lanes that schedule computing on it.
 struct Shared<B> {
     be: B,
-    lock: parking_lot::Mutex<()>,
+    lanes: Lanes,
 }
 
-/// An error answer: a status and a message, sent as `{"error": message}`.
+/// An error answer: a status and a message, sent as `{"error": message}` (and `Retry-After`
+/// when it says when to come back).
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        let mut answer = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        if let Some(secs) = self.retry_after {
+            answer.headers_mut().insert("retry-after", secs.into());
+        }
+        answer
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        let status = match e {
-            Error::InvalidArgument { .. } | Error::Shape { .. } | Error::TooLarge { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(status, e.to_string())
+/// The status an engine error is answered with: 422 for what the request got wrong, 500 for
+/// the rest.
+pub(crate) fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::InvalidArgument { .. } | Error::Shape { .. } | Error::TooLarge { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<LaneError> for ApiError {
+    fn from(e: LaneError) -> Self {
+        match e {
+            LaneError::Busy { admitted } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: format!(
+                    "the explorer is busy: {admitted} basin maps are computing or waiting, the most it takes; \
+                     try again in {RETRY_AFTER_SECS} s"
+                ),
+                retry_after: Some(RETRY_AFTER_SECS),
+            },
+            LaneError::Failed(status, message) => ApiError { status, message, retry_after: None },
+        }
     }
 }
 
 /// The request body, or a 4xx saying why it is not valid JSON of the right shape (400 for
 /// syntax, 415 for a missing JSON content type, 422 for a wrong or unknown field).
 fn body<T>(payload: std::result::Result<Json<T>, JsonRejection>) -> std::result::Result<T, ApiError> {
-    payload.map(|Json(t)| t).map_err(|rejection| ApiError(rejection.status(), rejection.body_text()))
-}
-
-/// Runs `work` on a blocking thread under the computing lock and answers with its JSON.
-async fn compute<B, T, F>(shared: Arc<Shared<B>>, work: F) -> std::result::Result<Json<T>, ApiError>
-where
-    B: Backend + Send + Sync + 'static,
-    T: Serialize + Send + 'static,
-    F: FnOnce(&B) -> Result<T> + Send + 'static,
-{
-    let joined = tokio::task::spawn_blocking(move || {
-        let _one_at_a_time = shared.lock.lock();
-        work(&shared.be)
+    payload.map(|Json(t)| t).map_err(|rejection| ApiError {
+        status: rejection.status(),
+        message: rejection.body_text(),
+        retry_after: None,
     })
-    .await;
-    match joined {
-        Ok(answer) => Ok(Json(answer?)),
-        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the computation failed: {e}"))),
-    }
 }
 
 async fn race<B: Backend + Send + Sync + 'static>(
@@ -73,7 +84,8 @@ async fn race<B: Backend + Send + Sync + 'static>(
     payload: std::result::Result<Json<api::RaceRequest>, JsonRejection>,
 ) -> std::result::Result<Json<api::RaceAnswer>, ApiError> {
     let r = body(payload)?;
-    compute(s, move |be| api::race(be, &r)).await
+    let shared = s.clone();
+    Ok(Json(s.lanes.light(move || api::race(&shared.be, &r)).await?))
 }
 
 async fn basin<B: Backend + Send + Sync + 'static>(
@@ -81,7 +93,8 @@ async fn basin<B: Backend + Send + Sync + 'static>(
     payload: std::result::Result<Json<api::BasinRequest>, JsonRejection>,
 ) -> std::result::Result<Json<api::BasinAnswer>, ApiError> {
     let r = body(payload)?;
-    compute(s, move |be| api::basin(be, &r)).await
+    let shared = s.clone();
+    Ok(Json(s.lanes.heavy(move || api::basin(&shared.be, &r)).await?))
 }
 
 async fn surface<B: Backend + Send + Sync + 'static>(
@@ -89,7 +102,8 @@ async fn surface<B: Backend + Send + Sync + 'static>(
     payload: std::result::Result<Json<api::SurfaceGridRequest>, JsonRejection>,
 ) -> std::result::Result<Json<api::SurfaceGridAnswer>, ApiError> {
     let r = body(payload)?;
-    compute(s, move |be| api::surface_values(be, &r)).await
+    let shared = s.clone();
+    Ok(Json(s.lanes.light(move || api::surface_values(&shared.be, &r)).await?))
 }
 
 async fn info<B: Backend + Send + Sync + 'static>(State(s): State<Arc<Shared<B>>>) -> Json<api::Info> {
@@ -97,15 +111,17 @@ async fn info<B: Backend + Send + Sync + 'static>(State(s): State<Arc<Shared<B>>
 }
 
 async fn not_found() -> ApiError {
-    ApiError(
-        StatusCode::NOT_FOUND,
-        "no such page; the explorer serves / and GET /api/info, POST /api/surface, /api/race, /api/basin".into(),
-    )
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no such page; the explorer serves / and GET /api/info, POST /api/surface, /api/race, /api/basin"
+            .into(),
+        retry_after: None,
+    }
 }
 
-/// The routes, over `be`.
-fn router<B: Backend + Send + Sync + 'static>(be: B) -> Router {
-    let shared = Arc::new(Shared { be, lock: parking_lot::Mutex::new(()) });
+/// The routes, over `be` computing in `lanes`.
+fn router<B: Backend + Send + Sync + 'static>(be: B, lanes: Lanes) -> Router {
+    let shared = Arc::new(Shared { be, lanes });
     Router::new()
         .route("/", get(|| async { Html(page::live()) }))
         .route("/api/info", get(info::<B>))
@@ -116,13 +132,23 @@ fn router<B: Backend + Send + Sync + 'static>(be: B) -> Router {
         .with_state(shared)
 }
 
-/// Serves the explorer on 127.0.0.1:`port` (0 picks a free port) computing on `be`, calls
-/// `ready` with the address once it listens, and returns when the process gets Ctrl-C.
-pub fn serve<B: Backend + Send + Sync + 'static>(be: B, port: u16, ready: impl FnOnce(SocketAddr)) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
-        Error::InvalidArgument { what: "explore".into(), detail: format!("cannot start the server: {e}") }
-    })?;
-    runtime.block_on(async move {
+/// Serves the explorer on 127.0.0.1:`port` (0 picks a free port) computing on `be` within
+/// `limits`, calls `ready` with the address once it listens, and returns which signal
+/// stopped it (Ctrl-C or SIGTERM), after the answers in flight are sent.
+pub fn serve<B: Backend + Send + Sync + 'static>(
+    be: B,
+    port: u16,
+    limits: &ServerLimits,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<Stopped> {
+    let failed = |detail: String| Error::InvalidArgument { what: "explore".into(), detail };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| failed(format!("cannot start the server: {e}")))?;
+    let lanes = Lanes::new(limits.heavy_queue).map_err(failed)?;
+    let stopped = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
             Error::InvalidArgument { what: "--port".into(), detail: format!("cannot listen on 127.0.0.1:{port}: {e}") }
         })?;
@@ -130,11 +156,9 @@ pub fn serve<B: Backend + Send + Sync + 'static>(be: B, port: u16, ready: impl F
             .local_addr()
             .map_err(|e| Error::InvalidArgument { what: "--port".into(), detail: format!("no local address: {e}") })?;
         ready(addr);
-        axum::serve(listener, router(be))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Error::InvalidArgument { what: "explore".into(), detail: format!("the server stopped: {e}") })
-    })
+        Ok::<_, Error>(listen::serve_until_signal(listener, router(be, lanes), limits).await)
+    })?;
+    // A basin map still computing is abandoned: its answer has no one left to go to.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(stopped)
 }

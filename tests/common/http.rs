@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A response: status code, headers (lowercased names), body text.
 pub struct Response {
@@ -99,26 +99,35 @@ pub fn get(addr: &str, path: &str) -> Response {
 
 /// `downhill explore --port 0` as a child process, killed when dropped.
 pub struct Explorer {
-    child: Child,
+    pub child: Child,
     /// "127.0.0.1:port".
     pub addr: String,
+    /// The rest of its standard output, kept open so that it can still print.
+    pub stdout: BufReader<ChildStdout>,
 }
 
 impl Explorer {
     /// Starts the server computing on `device` and waits for the URL line it prints.
     pub fn start(device: &str) -> Self {
+        Self::start_with(device, &[])
+    }
+
+    /// The same, with more `downhill explore` flags.
+    pub fn start_with(device: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_downhill"))
             .args(["explore", "--port", "0", "--device", device])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start downhill explore");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        stdout.read_line(&mut line).unwrap();
         let url =
             line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}"));
         let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-        Self { child, addr }
+        Self { child, addr, stdout }
     }
 }
 

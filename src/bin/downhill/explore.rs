@@ -2,8 +2,10 @@
 //! self-contained page (`--export`) or a still image (`--png`) without a server.
 
 use clap::Args;
+use downhill::explore::listen::{ServerLimits, Stopped};
 use downhill::explore::{export, server, Surface};
 use downhill::{Backend, Device, DeviceRequest, Result};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// `downhill explore` flags.
@@ -38,6 +40,16 @@ pub struct ExploreArgs {
     /// Optimizers of --export / --png, as the page names its presets (comma-separated).
     #[arg(long, default_value = "sgd,momentum,nesterov,rmsprop,adam,lion")]
     optimizers: String,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = ServerLimits::default().max_connections)]
+    max_connections: usize,
+    /// Basin maps admitted at once (one computes, the rest wait); one more is answered 503
+    /// with Retry-After.
+    #[arg(long, default_value_t = ServerLimits::default().heavy_queue)]
+    heavy_queue: usize,
+    /// Seconds a client has to send a request's headers, and then its body.
+    #[arg(long, default_value_t = ServerLimits::default().request_timeout.as_secs_f64())]
+    request_timeout: f64,
 }
 
 fn parse_start(s: &str) -> Result<[f64; 2]> {
@@ -92,12 +104,41 @@ fn run_on<B: Backend + Send + Sync + 'static>(be: B, args: &ExploreArgs, fallbac
     say_fallback();
     let device = be.describe();
     let open = args.open;
-    server::serve(be, args.port, |addr| {
+    let limits = limits(args)?;
+    let stopped = server::serve(be, args.port, &limits, |addr| {
         let url = format!("http://{addr}/");
         println!("downhill explore: {url} (computing on {device}; Ctrl-C stops)");
         if open {
             open_browser(&url);
         }
+    })?;
+    let why = match stopped {
+        Stopped::Interrupt => "Ctrl-C",
+        Stopped::Terminate => "SIGTERM",
+    };
+    // Whoever started the server may have closed its end of stdout by now: not an error.
+    let _ = writeln!(std::io::stdout(), "downhill explore: stopped ({why})");
+    Ok(())
+}
+
+/// The server's limits from the flags, each checked.
+fn limits(args: &ExploreArgs) -> Result<ServerLimits> {
+    let bad = |what: &str, detail: String| downhill::Error::InvalidArgument { what: what.into(), detail };
+    if args.max_connections == 0 {
+        return Err(bad("--max-connections", "must be at least 1".into()));
+    }
+    if args.heavy_queue == 0 {
+        return Err(bad("--heavy-queue", "must be at least 1 (the basin map computing)".into()));
+    }
+    let t = args.request_timeout;
+    if !(t.is_finite() && (0.001..=3600.0).contains(&t)) {
+        return Err(bad("--request-timeout", format!("{t} s must be between 0.001 and 3600")));
+    }
+    Ok(ServerLimits {
+        max_connections: args.max_connections,
+        heavy_queue: args.heavy_queue,
+        request_timeout: std::time::Duration::from_secs_f64(t),
+        ..ServerLimits::default()
     })
 }
 
