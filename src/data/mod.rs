@@ -30,6 +30,10 @@ pub enum InputSchema {
         vocabulary: text::Vocabulary,
         /// The window length the model was trained on (its context).
         block_size: usize,
+        /// Tokens of the text it was trained on, so a resumed run notices a text that changed
+        /// (0: a checkpoint written before this was recorded).
+        #[serde(default)]
+        tokens: u64,
     },
     /// A CSV file: the column count, which column was the label and the header's names.
     Csv {

@@ -114,7 +114,8 @@ impl<'a, B: Backend> Run<'a, B> {
             let end = (self.pos.epoch_step + span_len).min(self.steps_per_epoch);
             self.run_span(epoch, &order, end)?;
             if cfg.checkpoint_every > 0 && self.pos.epoch_step < self.steps_per_epoch {
-                self.saver.save(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                let bytes = self.saver.encode(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                self.write_into_folder(|run| run.saver.write(&bytes))?;
                 self.last_good = Some(self.saver.path.clone());
                 self.observer.on_checkpoint(&self.saver.path);
             }
@@ -151,7 +152,8 @@ impl<'a, B: Backend> Run<'a, B> {
                 let done = micro_batches(at) - micro_batches(self.pos.epoch_step);
                 self.pos.partial = (self.pos.partial.0 + loss, self.pos.partial.1 + done);
                 self.pos.epoch_step = at;
-                self.saver.save(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                let bytes = self.saver.encode(be, &mut self.trainer, epoch - 1, &self.pos, self.pos.epoch_rng)?;
+                self.write_into_folder(|run| run.saver.write(&bytes))?;
                 return Err(Error::Paused { step, checkpoint: self.saver.path.clone() });
             }
             (Err(Error::Diverged(msg)), _) => {
@@ -203,20 +205,50 @@ impl<'a, B: Backend> Run<'a, B> {
         Ok((improved, state.bad_epochs > 0 && state.bad_epochs >= patience))
     }
 
+    /// Runs `write` (files into the output folder); when the folder was removed before or
+    /// during it, makes the folder again, says so, and writes once more. The writes are whole
+    /// files from the run's state, so repeating one loses nothing.
+    fn write_into_folder(&mut self, write: impl Fn(&Self) -> Result<()>) -> Result<()> {
+        self.keep_output_folder()?;
+        match write(self) {
+            Err(_) if self.saver.writes && !self.out.is_dir() => {
+                self.keep_output_folder()?;
+                write(self)
+            }
+            done => done,
+        }
+    }
+
+    /// Makes the output folder again when it was removed during the run (replica 0 only),
+    /// and says so.
+    fn keep_output_folder(&mut self) -> Result<()> {
+        if !self.saver.writes {
+            return Ok(());
+        }
+        if let Some(note) = super::output::recreate_if_removed(self.out, &self.cfg.to_toml())? {
+            self.observer.on_note(&note);
+        }
+        Ok(())
+    }
+
     /// The epoch's checkpoint (and `best.safetensors` when it improved), metrics and plot.
     pub(super) fn save_epoch(&mut self, epoch: usize, improved: bool) -> Result<()> {
         let rng = self.trainer.rng_state();
-        let written = self.saver.save(self.be, &mut self.trainer, epoch, &self.pos, rng)?;
+        let bytes = self.saver.encode(self.be, &mut self.trainer, epoch, &self.pos, rng)?;
+        self.write_into_folder(|run| {
+            run.saver.write(&bytes)?;
+            if !run.saver.writes {
+                return Ok(()); // replica 0 writes the run's files
+            }
+            if improved {
+                write_atomically(&run.best_path(), &bytes)?;
+            }
+            write_metrics(run.out, &run.pos.history)?;
+            plot_curves(&run.out.join("curves.png"), &run.pos.history, run.data.classes.is_some())
+        })?;
         self.last_good = Some(self.saver.path.clone());
         self.observer.on_checkpoint(&self.saver.path);
-        if !self.saver.writes {
-            return Ok(()); // replica 0 writes the run's files
-        }
-        if improved {
-            write_atomically(&self.best_path(), &written)?;
-        }
-        write_metrics(self.out, &self.pos.history)?;
-        plot_curves(&self.out.join("curves.png"), &self.pos.history, self.data.classes.is_some())
+        Ok(())
     }
 
     /// The end of the run: the best epoch's weights restored when early stopping asks for

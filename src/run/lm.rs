@@ -13,7 +13,6 @@ use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, Checkpoint, CheckpointMeta, EarlyStopState, FORMAT};
 use crate::config::RunConfig;
 use crate::data::normalize::{Normalization, Normalizer};
-use crate::data::text::Vocabulary;
 use crate::data::token_file::{self, Batch, TextSource, Tokens};
 use crate::data::InputSchema;
 use crate::device::{open, Device, DeviceRequest};
@@ -286,7 +285,7 @@ fn train_on<B: Backend>(
     let accumulation = cfg.accumulation.max(1);
     // The tokens are mapped from disk, not held in memory.
     check_fits(&format!("the model `{}`", spec.text()), spec.memory_bytes(batch, 7.0), 0.0)?;
-    let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &scan.vocabulary)).transpose()?;
+    let resumed = opts.resume.as_deref().map(|p| load_for_resume(p, cfg, &scan, &source)).transpose()?;
     // Every check that can refuse the run comes before the folder is claimed (ties included).
     let layout = spec.layout()?;
     let _lock = claim(out, opts.overwrite, opts.resume.as_deref())?;
@@ -361,7 +360,7 @@ fn train_on<B: Backend>(
             let improved = val_loss < best;
             best = best.min(val_loss);
             let at = Position { iter: it, rng: rng.state(), best };
-            let bytes = save(be, &model, &opt, cfg, &spec, &scan.vocabulary, block, &at, &path)?;
+            let bytes = save(be, &model, &opt, cfg, &spec, &scan, block, &at, &path)?;
             report(&LmEvent::Checkpoint(path.clone()));
             if improved {
                 write_atomically(&best_path, &bytes)?;
@@ -477,7 +476,7 @@ fn save<B: Backend>(
     opt: &Optimizer<B>,
     cfg: &RunConfig,
     spec: &ModelSpec,
-    vocabulary: &Vocabulary,
+    scan: &token_file::Scan,
     block: usize,
     at: &Position,
     path: &Path,
@@ -496,9 +495,9 @@ fn save<B: Backend>(
         inputs: block,
         input_shape: vec![block],
         torch_code: String::new(),
-        schema: InputSchema::Text { vocabulary: vocabulary.clone(), block_size: block },
-        outputs: vocabulary.len(),
-        classes: Some(vocabulary.len()),
+        schema: InputSchema::Text { vocabulary: scan.vocabulary.clone(), block_size: block, tokens: scan.tokens },
+        outputs: scan.vocabulary.len(),
+        classes: Some(scan.vocabulary.len()),
         epoch: 0,
         epoch_step: 0,
         steps: at.iter,
@@ -543,14 +542,24 @@ struct Position {
 }
 
 /// Loads the checkpoint to resume and refuses what cannot continue this run: not a language
-/// model, another vocabulary (other text), another model, or every iteration done.
-fn load_for_resume(path: &Path, cfg: &RunConfig, vocabulary: &Vocabulary) -> Result<Checkpoint> {
+/// model, another vocabulary or length of text (the text changed), another model, or every
+/// iteration done.
+fn load_for_resume(path: &Path, cfg: &RunConfig, scan: &token_file::Scan, source: &str) -> Result<Checkpoint> {
     let bad = |detail: String| crate::error::file_error(path, detail);
     let c = Checkpoint::load(path)?;
     c.check_finite(path)?;
     match &c.meta.schema {
-        InputSchema::Text { vocabulary: v, .. } if v == vocabulary => {}
-        InputSchema::Text { .. } => return Err(bad("was trained on text with another vocabulary".into())),
+        InputSchema::Text { vocabulary: v, .. } if *v != scan.vocabulary => {
+            return Err(bad("was trained on text with another vocabulary".into()))
+        }
+        InputSchema::Text { tokens, .. } if *tokens != 0 && *tokens != scan.tokens => {
+            return Err(bad(format!(
+                "was trained on a text of {tokens} tokens, and {source} now has {}: the text changed since; resume \
+                 with the text it was trained on, or start a new run",
+                scan.tokens
+            )))
+        }
+        InputSchema::Text { .. } => {}
         _ => return Err(bad("is not a language model: resume it without text data".into())),
     }
     if c.meta.config.model != cfg.model {

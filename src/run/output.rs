@@ -78,6 +78,27 @@ pub fn claim(out: &Path, overwrite: bool, resume: Option<&Path>) -> Result<Outpu
     Ok(lock)
 }
 
+/// Puts back an output folder that was removed while its run was going (as Lightning's
+/// checkpointing does): the folder, its lock file and `config.toml`, so the checkpoint about
+/// to be written lands and loses nothing of the run. Returns what to tell the user, or None
+/// when the folder is there.
+pub fn recreate_if_removed(out: &Path, config_toml: &str) -> Result<Option<String>> {
+    if out.is_dir() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(out).map_err(|e| {
+        file_error(out, format!("the output folder was removed during the run and cannot be made again: {e}"))
+    })?;
+    std::fs::write(out.join(LOCK_FILE), format!("{}\n", std::process::id()))
+        .map_err(|e| file_error(out.join(LOCK_FILE), format!("cannot create the lock file: {e}")))?;
+    crate::checkpoint::write_atomically(&out.join("config.toml"), config_toml.as_bytes())?;
+    Ok(Some(format!(
+        "the output folder {} was removed during the run; made it again (the checkpoint, metrics and plot are \
+         rewritten from the run's state; best.safetensors returns when an epoch improves)",
+        out.display()
+    )))
+}
+
 /// True when `file` lies directly inside `dir`.
 fn same_folder(file: &Path, dir: &Path) -> bool {
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

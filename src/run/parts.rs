@@ -270,10 +270,11 @@ pub struct Saver<'a> {
 }
 
 impl Saver<'_> {
-    /// Writes the checkpoint of `pos` after `epoch` completed epochs (the shuffle state now is
-    /// `rng`) and returns the bytes written (so `best.safetensors` is the same file without a
-    /// second serialisation). Non-finite weights are never written: that is a divergence.
-    pub fn save<B: Backend>(
+    /// The checkpoint of `pos` after `epoch` completed epochs (the shuffle state now is `rng`)
+    /// as the bytes of its file, not yet written (so a write that fails can be repeated, and
+    /// `best.safetensors` is the same bytes); empty on replicas that do not write. Non-finite
+    /// weights are refused: that is a divergence.
+    pub fn encode<B: Backend>(
         &self,
         be: &B,
         trainer: &mut Trainer<B>,
@@ -329,9 +330,16 @@ impl Saver<'_> {
                 likely_cause(self.cfg, self.data)
             )));
         }
-        let bytes = ckpt.to_bytes()?;
-        write_atomically(&self.path, &bytes)?;
-        Ok(bytes)
+        ckpt.to_bytes()
+    }
+
+    /// Writes encoded checkpoint bytes to `checkpoint.safetensors` (nothing on replicas that
+    /// do not write).
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        if !self.writes {
+            return Ok(());
+        }
+        write_atomically(&self.path, bytes)
     }
 }
 

@@ -45,7 +45,7 @@ pub struct GenerateArgs {
 /// Runs `downhill generate`.
 pub fn run(args: GenerateArgs) -> Result<()> {
     let ckpt = load_checkpoint(&args.checkpoint)?;
-    let InputSchema::Text { vocabulary, block_size } = &ckpt.meta.schema else {
+    let InputSchema::Text { vocabulary, block_size, .. } = &ckpt.meta.schema else {
         return Err(Error::File {
             path: args.checkpoint.display().to_string(),
             detail: "is not a language model (it was trained on images or a table); generate needs a checkpoint of \

@@ -453,15 +453,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             std::process::exit(130);
         }
         Err(e) => {
-            // A run that fails after an epoch was saved (a full disk, an output folder made
-            // read-only) still has that checkpoint: say so, and how to go on from it.
-            let last = out.join("checkpoint.safetensors");
-            if downhill::checkpoint::Checkpoint::load(&last).is_ok() {
-                eprintln!("error: {e}");
-                eprintln!("the last checkpoint is intact: {}", last.display());
-                eprintln!("continue with: downhill train --resume {}", last.display());
-                std::process::exit(1);
-            }
+            exit_if_a_checkpoint_survived(&e, &out);
             return Err(e);
         }
         Ok(summary) => summary,
@@ -588,4 +580,17 @@ fn show(p: &Path) -> String {
 /// in (clap would say only "invalid digit found in string").
 fn whole<T: std::str::FromStr>(s: &str) -> std::result::Result<T, String> {
     s.trim().parse::<T>().map_err(|_| format!("{s} is not a whole number ≥ 0"))
+}
+
+/// A run that fails after a checkpoint was saved (a full disk, an output folder made
+/// read-only, a token file cut short) still has that checkpoint: says so, and how to go on
+/// from it, and exits with status 1. Returns when `out` holds no loadable checkpoint.
+pub(crate) fn exit_if_a_checkpoint_survived(e: &downhill::Error, out: &std::path::Path) {
+    let last = out.join("checkpoint.safetensors");
+    if downhill::checkpoint::Checkpoint::load(&last).is_ok() {
+        eprintln!("error: {e}");
+        eprintln!("the last checkpoint is intact: {}", last.display());
+        eprintln!("continue with: downhill train --resume {}", last.display());
+        std::process::exit(1);
+    }
 }

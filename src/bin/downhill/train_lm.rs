@@ -82,7 +82,7 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
-    let s = s?;
+    let s = s.inspect_err(|e| super::train::exit_if_a_checkpoint_survived(e, &out))?;
     if args.json {
         let json = serde_json::json!({
             "device": s.device, "iters": s.iters, "best_val_loss": s.best_val_loss,
