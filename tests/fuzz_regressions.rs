@@ -112,6 +112,20 @@ fn a_gpt_of_too_many_blocks_is_refused_at_once() {
     assert!(err.contains("n_layer 333333333 is more than 1024"), "{err} after {:?}", clock.elapsed());
 }
 
+/// `gpt(n_layer=953)` (within the cap): building it twice took over the fuzzer's 1 s, because
+/// the parameter layout checked each of its 11,400 names against every earlier one. Now a
+/// set does; the spec builds, lays out one view per parameter and prints as itself.
+#[test]
+fn a_gpt_of_953_blocks_builds_and_round_trips() {
+    let text = String::from_utf8(fixture("spec-gpt-953-layers")[1..].to_vec()).unwrap();
+    assert_eq!(text, "gpt(n_layer=953)");
+    let spec = ModelSpec::parse(&text, &[16], 10, Init::TorchDefault).unwrap();
+    let layout = spec.layout().unwrap();
+    assert_eq!(layout.views().len() + layout.aliases().len(), spec.param_shapes().len());
+    assert!(layout.views().len() > 953 * 12, "{} views", layout.views().len());
+    assert_eq!(ModelSpec::parse(&spec.text(), &[16], 10, Init::TorchDefault).unwrap(), spec);
+}
+
 /// A GPT-2 config.json with `"n_embd": 13886589259623781715`: `4 · n_embd` overflowed.
 #[test]
 fn a_config_json_with_an_absurd_size_is_refused() {
