@@ -114,6 +114,12 @@ pub trait Layer: Debug + Send + Sync + OnBackends {
     fn torch(&self) -> String;
     /// The output shape for an input shape (batch first). Errors say what the layer expected.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
+    /// Forward FLOPs for a batch of this input shape, counted as PyTorch's
+    /// `torch.utils.flop_counter` counts them: 2 per multiply-add of the matrix products,
+    /// convolutions and attention, nothing for elementwise work, norms, pooling or lookups.
+    fn flops(&self, _input: &[usize]) -> u64 {
+        0
+    }
     /// Trained parameters, in PyTorch's `parameters()` order.
     fn params(&self) -> Vec<TensorSpec> {
         Vec::new()

@@ -213,6 +213,14 @@ pub fn train_lm(
     result
 }
 
+/// The model a language-model config describes, for the vocabulary of its text (one
+/// streaming pass over the text; nothing is written).
+pub fn model_spec(cfg: &RunConfig) -> Result<ModelSpec> {
+    let (text, _) = text_source(cfg);
+    let scan = token_file::scan(&text, cfg.tokenizer == "bytes")?;
+    ModelSpec::parse(&cfg.model, &[block_size(cfg)?], scan.vocabulary.len(), Init::TorchDefault)
+}
+
 /// The text `cfg` names (or the built-in one) and what to call it.
 fn text_source(cfg: &RunConfig) -> (TextSource<'_>, String) {
     match &cfg.data {

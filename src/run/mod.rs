@@ -13,6 +13,16 @@ mod setup;
 pub use output::{claim, process_alive, OutputLock, LOCK_FILE, RUN_FILES};
 pub use setup::{load_data, model_spec, optimizer_config, schedule};
 
+/// The model `train` builds for `cfg`: its data (or text) is read for the input shape and the
+/// number of outputs, as a run reads it.
+pub fn model_for(cfg: &RunConfig) -> Result<crate::nn::ModelSpec> {
+    if lm::is_language_model(cfg) {
+        return lm::model_spec(cfg);
+    }
+    let data = Prepared::load(cfg, None)?;
+    model_spec(cfg, data.train.features(), &data.schema, data.outputs)
+}
+
 use crate::backend::Backend;
 use crate::checkpoint::{write_atomically, EpochRecord};
 use crate::config::RunConfig;

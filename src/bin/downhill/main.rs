@@ -10,6 +10,7 @@ mod explore;
 mod finetune;
 mod generate;
 mod interrupt;
+mod model_summary;
 mod predict;
 mod summary;
 mod train;
@@ -43,6 +44,9 @@ enum Command {
     /// Sentence embeddings of a text file's lines with a Hugging Face encoder folder
     /// (all-MiniLM-L6-v2): L2-normalised, mean-pooled, one CSV row per line.
     Embed(embed::EmbedArgs),
+    /// A model's layers before a run: output shapes, parameters, FLOPs, activation memory,
+    /// and what each optimizer's state adds (--model, --data or --input-shape, or --checkpoint).
+    Summary(model_summary::SummaryArgs),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
     /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
@@ -71,27 +75,38 @@ fn prepare_process() {
 fn main() -> ExitCode {
     prepare_process();
     let cli = Cli::parse();
-    // The command runs on one of rayon's worker threads, so the CPU path's parallel loops and
-    // GEMM split their work with the other workers directly instead of handing each one from
-    // the main thread to the pool and sleeping until it is done (a cross-thread wake-up per op;
-    // 2 threads on 2 cores rather than 3).
-    let result = rayon::scope(|_| match cli.command {
-        Command::Train(args) => train::run(*args),
-        Command::Eval(args) => eval::run(args),
-        Command::Predict(args) => predict::run(args),
-        Command::Generate(args) => generate::run(args),
-        Command::Devices => devices::run(),
-        Command::Embed(args) => embed::run(args),
-        Command::Finetune(args) => finetune::run(*args),
-        Command::Bench(args) => bench::run_bench(args),
+    // Commands (all but `explore`) run on one of rayon's worker threads, so the CPU path's
+    // parallel loops and GEMM split their work with the other workers directly instead of
+    // handing each one from the main thread to the pool and sleeping until it is done (a
+    // cross-thread wake-up per op; 2 threads on 2 cores rather than 3).
+    let result = match cli.command {
+        // The explorer's server holds its thread for its whole life: were that one of rayon's
+        // workers, the heat maps and races it computes would have one worker fewer.
         Command::Explore(args) => explore::run(*args),
-        Command::CompareOptimizers(args) => compare::run(*args),
-    });
+        command => rayon::scope(|_| run_in_pool(command)),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs every command but `explore`.
+fn run_in_pool(command: Command) -> downhill::Result<()> {
+    match command {
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Devices => devices::run(),
+        Command::Summary(args) => model_summary::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Finetune(args) => finetune::run(*args),
+        Command::Bench(args) => bench::run_bench(args),
+        Command::Explore(args) => explore::run(*args),
+        Command::CompareOptimizers(args) => compare::run(*args),
     }
 }

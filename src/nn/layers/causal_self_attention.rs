@@ -171,6 +171,16 @@ pub(crate) fn linear_backward<B: Backend>(
 }
 
 impl Layer for CausalSelfAttention {
+    /// `c_attn` (C→3C), `c_proj` (C→C), QKᵀ and the weighted sum of V (full T×T, as PyTorch
+    /// counts `scaled_dot_product_attention`, the causal mask notwithstanding), and LoRA's
+    /// C→r→3C on `c_attn`.
+    fn flops(&self, input: &[usize]) -> u64 {
+        let Ok((b, t)) = self.dims(input) else { return 0 };
+        let (bt, c) = ((b * t) as u64, self.dim as u64);
+        let lora = self.lora.map_or(0, |(r, _)| 2 * bt * (c * r as u64 + r as u64 * 3 * c));
+        2 * bt * c * 3 * c + 2 * bt * c * c + 2 * 2 * bt * t as u64 * c + lora
+    }
+
     fn spec(&self) -> String {
         let bias = if self.bias { "" } else { ", bias=false" };
         let std = self.std.map_or(String::new(), |s| format!(", std={s:?}"));

@@ -94,6 +94,13 @@ fn pair_arg(name: &str, p: [usize; 2], default: [usize; 2]) -> Option<String> {
 }
 
 impl Layer for Conv2d {
+    fn flops(&self, input: &[usize]) -> u64 {
+        let Ok(out) = self.output_shape(input) else { return 0 };
+        let [kh, kw] = self.window.kernel;
+        let taps = (self.in_channels / self.groups) * kh * kw;
+        2 * (out.iter().product::<usize>() * taps) as u64
+    }
+
     fn spec(&self) -> String {
         let w = &self.window;
         let kernel = if w.kernel[0] == w.kernel[1] { w.kernel[0].to_string() } else { pair(w.kernel) };

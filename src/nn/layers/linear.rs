@@ -74,6 +74,11 @@ impl Linear {
 }
 
 impl Layer for Linear {
+    fn flops(&self, input: &[usize]) -> u64 {
+        let rows: usize = input[..input.len().saturating_sub(1)].iter().product();
+        2 * (rows * self.inputs * self.outputs) as u64
+    }
+
     fn fuses_activation(&self) -> bool {
         true
     }

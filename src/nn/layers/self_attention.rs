@@ -174,6 +174,15 @@ fn store_part<B: Backend>(
 }
 
 impl Layer for SelfAttention {
+    /// The four C×C projections, QKᵀ and the weighted sum of V (full T×T, as PyTorch counts
+    /// `scaled_dot_product_attention`), and each LoRA pair (C→r→C).
+    fn flops(&self, input: &[usize]) -> u64 {
+        let Ok((b, t)) = self.dims(input) else { return 0 };
+        let (bt, c) = ((b * t) as u64, self.dim as u64);
+        let lora = self.lora.as_ref().map_or(0, |l| l.parts().count() as u64 * 2 * bt * 2 * c * l.rank as u64);
+        4 * 2 * bt * c * c + 2 * 2 * bt * t as u64 * c + lora
+    }
+
     fn spec(&self) -> String {
         let drop = if self.dropout > 0.0 { format!(", dropout={:?}", self.dropout) } else { String::new() };
         let lora = self.lora.as_ref().map_or(String::new(), |l| {
