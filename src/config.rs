@@ -122,6 +122,9 @@ pub struct RunConfig {
     /// the backward pass runs (as DDP's bucket_cap_mb); 0 (the default) all-reduces the whole
     /// flat gradient once after it.
     pub bucket_mb: f64,
+    /// Write TensorBoard event files here (scalars per reported step and per epoch or
+    /// evaluation, the configuration as text); None: none.
+    pub tensorboard: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -175,6 +178,7 @@ impl Default for RunConfig {
             warmup_iters: 100,
             tokenizer: "chars".into(),
             bucket_mb: 0.0,
+            tensorboard: None,
         }
     }
 }
@@ -229,6 +233,7 @@ pub const KEYS: &[&str] = &[
     "warmup_iters",
     "tokenizer",
     "bucket_mb",
+    "tensorboard",
 ];
 
 /// Names other tools use for downhill's keys (Keras, Lightning, Hugging Face, PyTorch scripts).

@@ -31,6 +31,7 @@ pub mod run;
 pub mod schedule;
 
 pub mod tensor;
+pub mod tensorboard;
 pub mod train;
 
 pub use backend::cpu::{CpuBackend, CpuTensor};

@@ -142,6 +142,8 @@ pub enum LmEvent {
     },
     /// A checkpoint was written (after every evaluation).
     Checkpoint(PathBuf),
+    /// Something the user should know (TensorBoard logging that stopped, say).
+    Note(String),
 }
 
 /// One evaluation of a language-model run (`estimate_loss` on both splits).
@@ -297,6 +299,18 @@ fn train_on<B: Backend>(
     // Every check that can refuse the run comes before the folder is claimed (ties included).
     let layout = spec.layout()?;
     let _lock = claim(out, opts.overwrite, opts.resume.as_deref())?;
+    // TensorBoard: the folder is checked writable before any training; each evaluation's
+    // figures go in at its iteration.
+    let mut board = cfg.tensorboard.as_deref().map(|dir| super::board::LmBoard::new(dir, cfg)).transpose()?;
+    let outer = report;
+    let mut logged = |e: &LmEvent| {
+        if let Some(stopped) = board.as_mut().and_then(|b| b.log(e).err()) {
+            board = None;
+            outer(&LmEvent::Note(format!("TensorBoard logging stopped: {stopped}")));
+        }
+        outer(e)
+    };
+    let report: &mut dyn FnMut(&LmEvent) = &mut logged;
     write_atomically(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let tokens = token_file::write(&text, &scan.vocabulary, &out.join(TOKEN_FILE))?;
     let (train, val) = tokens.tokens().split_at(train_len);

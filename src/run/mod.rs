@@ -3,6 +3,7 @@
 //! Written once over `Backend`; observers (the CLI's progress bar, a library user's callbacks)
 //! watch it without owning it.
 
+mod board;
 mod epoch;
 pub mod lm;
 mod output;
@@ -289,6 +290,12 @@ fn train_on<B: Backend>(
     let resume = opts.resume.as_deref();
     let ckpt = resume.map(|p| parts::load_for_resume(p, &cfg)).transpose()?;
     let _lock = if root { Some(claim(out, opts.overwrite, resume)?) } else { None };
+    // Replica 0 logs to TensorBoard; the folder is checked writable before any training.
+    let mut board = None;
+    let observer: &mut dyn Observer = match (&cfg.tensorboard, root) {
+        (Some(dir), true) => board.insert(board::Board::new(dir, &cfg, observer)?),
+        _ => observer,
+    };
 
     let data = Prepared::load(&cfg, ckpt.as_ref())?;
     let plan = ShardPlan::new(data.train.len(), comm.size())?;

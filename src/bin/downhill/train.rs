@@ -148,6 +148,9 @@ pub struct TrainArgs {
     /// auto, resident, streaming.
     #[arg(long)]
     feed: Option<String>,
+    /// Write TensorBoard event files into this folder (`tensorboard --logdir DIR` shows them).
+    #[arg(long)]
+    tensorboard: Option<PathBuf>,
     /// Checkpoint every N steps as well as at epoch ends.
     #[arg(long, value_parser = whole::<u64>)]
     checkpoint_every: Option<u64>,
@@ -241,7 +244,7 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, max_iters, eval_interval, eval_iters, warmup_iters, tokenizer);
     set_some!(cfg, args, min_lr);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
-    set_some!(cfg, args, patience, classes, rho, hessian_interval);
+    set_some!(cfg, args, patience, classes, rho, hessian_interval, tensorboard);
     if args.nesterov {
         cfg.nesterov = true;
     }

@@ -75,6 +75,7 @@ pub fn run(args: &TrainArgs, cfg: &RunConfig, out: PathBuf) -> Result<()> {
             }
             (window_tokens, window_started) = (0, Instant::now());
         }
+        LmEvent::Note(note) => eprintln!("note:   {note}"),
         _ => {}
     };
     let opts = RunOptions { resume: args.resume.clone(), overwrite: args.overwrite, reset_optimizer: false };
