@@ -307,6 +307,74 @@ pub fn plot_comparison(path: &Path, title: &str, runs: &[(String, Vec<(f64, f64)
     std::fs::rename(&tmp, path).map_err(|e| file_error(path, format!("cannot write: {e}")))
 }
 
+/// Draws the learning-rate finder's sweep into a PNG at `path`: the smoothed loss over the
+/// rate (log axis), each step's loss faint behind it, the suggestion as a red dot with its rate.
+pub fn plot_lr_find(path: &Path, found: &crate::run::lr_find::LrFind) -> Result<()> {
+    register_font();
+    let fail = |e: String| file_error(path, format!("cannot draw the plot: {e}"));
+    let tmp = path.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (900, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        let lrs = &found.lrs;
+        let (x0, x1) = match (lrs.first(), lrs.last()) {
+            (Some(a), Some(b)) if b > a => (*a, *b),
+            (Some(a), _) => (*a / 10.0, *a * 10.0),
+            _ => (1e-8, 1.0),
+        };
+        // Up to 2.5× the first smoothed loss: the diverged tail would flatten the descent.
+        let cap = found.smoothed.first().copied().unwrap_or(1.0).abs() * 2.5;
+        let shown = found.smoothed.iter().chain(&found.losses).copied().filter(|v| v.is_finite()).map(|v| v.min(cap));
+        let (lo, hi) = shown.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = if lo.is_finite() { (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo) + 1e-9) } else { (0.0, 1.0) };
+        let mut chart = ChartBuilder::on(&root)
+            .caption("learning-rate range test", ("sans-serif", 22))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((x0..x1).log_scale().with_key_points(log_ticks(x0, x1)), lo..hi)
+            .map_err(|e| fail(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("learning rate (log scale)")
+            .y_desc("loss")
+            .x_label_formatter(&|v| tick_label(*v))
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        let clip = |v: f64| v.clamp(lo, hi);
+        let raw: Vec<(f64, f64)> = lrs.iter().zip(&found.losses).map(|(x, y)| (*x, clip(*y))).collect();
+        let smooth: Vec<(f64, f64)> = lrs.iter().zip(&found.smoothed).map(|(x, y)| (*x, clip(*y))).collect();
+        chart
+            .draw_series(LineSeries::new(raw, RGBColor(31, 119, 180).mix(0.3).stroke_width(1)))
+            .map_err(|e| fail(e.to_string()))?
+            .label("loss per step")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(31, 119, 180).mix(0.3)));
+        chart
+            .draw_series(LineSeries::new(smooth, RGBColor(31, 119, 180).stroke_width(2)))
+            .map_err(|e| fail(e.to_string()))?
+            .label("smoothed (EMA 0.98)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RGBColor(31, 119, 180).stroke_width(3)));
+        if let Some(lr) = found.suggestion {
+            let k = lrs.iter().position(|x| *x == lr).unwrap_or(0);
+            let at = (lr, clip(found.smoothed[k]));
+            chart
+                .draw_series([Circle::new(at, 7, RED.filled())])
+                .map_err(|e| fail(e.to_string()))?
+                .label(format!("suggestion: {lr:.2e}"))
+                .legend(|(x, y)| Circle::new((x + 9, y), 5, RED.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| file_error(path, format!("cannot write: {e}")))
+}
+
 /// Throughput over a sliding window of completed steps: rows per second between the oldest
 /// and the newest step in the window. None until two steps are in it, so the first step of an
 /// epoch never shows a rate measured over microseconds.

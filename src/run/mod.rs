@@ -6,6 +6,7 @@
 mod board;
 mod epoch;
 pub mod lm;
+pub mod lr_find;
 mod output;
 mod parts;
 mod prepared;

@@ -246,6 +246,25 @@ impl<B: Backend> Trainer<B> {
         Ok(())
     }
 
+    /// Replaces the learning-rate schedule and the rates it starts from (one per parameter
+    /// group); the learning-rate finder sets a constant rate before each of its steps.
+    pub fn set_schedule(&mut self, schedule: Schedule, base_lrs: &[f64]) -> Result<()> {
+        if base_lrs.len() != self.base_lrs.len() || base_lrs.iter().any(|lr| !lr.is_finite() || *lr < 0.0) {
+            return Err(Error::InvalidArgument {
+                what: "learning rates".into(),
+                detail: format!("{base_lrs:?}: need {} finite rates ≥ 0, one per group", self.base_lrs.len()),
+            });
+        }
+        self.config.schedule = schedule;
+        self.base_lrs = base_lrs.to_vec();
+        Ok(())
+    }
+
+    /// The schedule and the rates it starts from.
+    pub fn schedule(&self) -> (Schedule, Vec<f64>) {
+        (self.config.schedule.clone(), self.base_lrs.clone())
+    }
+
     /// The shuffle generator's state (for checkpoints).
     pub fn rng_state(&self) -> u64 {
         self.rng.state()

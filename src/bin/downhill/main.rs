@@ -10,6 +10,7 @@ mod explore;
 mod finetune;
 mod generate;
 mod interrupt;
+mod lr_find;
 mod model_summary;
 mod predict;
 mod summary;
@@ -47,6 +48,9 @@ enum Command {
     /// A model's layers before a run: output shapes, parameters, FLOPs, activation memory,
     /// and what each optimizer's state adds (--model, --data or --input-shape, or --checkpoint).
     Summary(model_summary::SummaryArgs),
+    /// The learning-rate range test: a sweep of rates over at most one epoch, the loss per
+    /// rate plotted and the rate where it falls fastest suggested (written as `lr = …` TOML).
+    LrFind(Box<lr_find::LrFindArgs>),
     /// List the GPU adapters wgpu finds and the CPU path, and say which one `auto` picks.
     Devices,
     /// Time the standard workloads (matmul, MLP and CNN steps, the AdamW update, epochs).
@@ -103,6 +107,7 @@ fn run_in_pool(command: Command) -> downhill::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Devices => devices::run(),
         Command::Summary(args) => model_summary::run(args),
+        Command::LrFind(args) => lr_find::run(*args),
         Command::Embed(args) => embed::run(args),
         Command::Finetune(args) => finetune::run(*args),
         Command::Bench(args) => bench::run_bench(args),
