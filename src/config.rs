@@ -125,6 +125,12 @@ pub struct RunConfig {
     /// Write TensorBoard event files here (scalars per reported step and per epoch or
     /// evaluation, the configuration as text); None: none.
     pub tensorboard: Option<PathBuf>,
+    /// Image folders: resize every image to [height, width] (None: all must share one size).
+    pub image_size: Option<Vec<usize>>,
+    /// Image folders: 1 (grey) or 3 (RGB); None: grey when every image is grey, else RGB.
+    pub channels: Option<usize>,
+    /// Image folders: `error` (the default) or `skip` for files that do not decode.
+    pub on_bad_image: String,
 }
 
 impl Default for RunConfig {
@@ -179,6 +185,9 @@ impl Default for RunConfig {
             tokenizer: "chars".into(),
             bucket_mb: 0.0,
             tensorboard: None,
+            image_size: None,
+            channels: None,
+            on_bad_image: "error".into(),
         }
     }
 }
@@ -234,6 +243,9 @@ pub const KEYS: &[&str] = &[
     "tokenizer",
     "bucket_mb",
     "tensorboard",
+    "image_size",
+    "channels",
+    "on_bad_image",
 ];
 
 /// Names other tools use for downhill's keys (Keras, Lightning, Hugging Face, PyTorch scripts).

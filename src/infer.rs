@@ -147,6 +147,9 @@ pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
     if let InputSchema::Text { .. } = schema {
         return Err(file_error(path, "the model is a language model: give it a prompt with `downhill generate`"));
     }
+    if let InputSchema::Image { channels, height, width } = schema {
+        return Ok(crate::data::image_folder::read_for_prediction(path, [*channels, *height, *width])?.0);
+    }
     let x = if is_csv_path(path) {
         let CsvMatrix { names, values, .. } = read_matrix(path, None)?;
         csv_features(path, names, values, schema)?
@@ -156,7 +159,7 @@ pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
     let inputs = match schema {
         InputSchema::Idx { pixels } => *pixels,
         InputSchema::Csv { columns, .. } => columns - 1,
-        InputSchema::Text { .. } => unreachable!("refused above"),
+        InputSchema::Text { .. } | InputSchema::Image { .. } => unreachable!("answered above"),
     };
     if x.shape()[1] != inputs {
         return Err(file_error(path, format!("rows have {} values but the model takes {inputs} inputs", x.shape()[1])));

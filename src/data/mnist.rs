@@ -15,6 +15,8 @@ pub struct TrainTest {
     pub train: Dataset,
     /// Held-out rows.
     pub test: Dataset,
+    /// The data's own validation rows (an image folder's `val/`); None: split from `train`.
+    pub val: Option<Dataset>,
     /// Where the data came from, for logs.
     pub source: String,
     /// How the rows were read.
@@ -74,7 +76,7 @@ fn assemble(
         ));
     }
     let schema = InputSchema::Idx { pixels: train.features() };
-    Ok(TrainTest { train, test, source, schema, label_names: None })
+    Ok(TrainTest { train, test, val: None, source, schema, label_names: None })
 }
 
 /// The built-in MNIST subset (5,000 train / 1,000 test, real images). `classes`: a class count

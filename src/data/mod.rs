@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod idx;
+pub mod image_folder;
 pub mod label_map;
 pub mod labels;
 pub mod mnist;
@@ -43,6 +44,16 @@ pub enum InputSchema {
         label_index: usize,
         /// Header names, when the file had a header line.
         header: Option<Vec<String>>,
+    },
+    /// An image folder (`train/<class>/*.png`): every image decoded to this many channels
+    /// and resized to this height and width; values in [0, 1], channel-major.
+    Image {
+        /// 1 (grey) or 3 (RGB).
+        channels: usize,
+        /// Rows of pixels.
+        height: usize,
+        /// Pixels per row.
+        width: usize,
     },
 }
 

@@ -22,6 +22,9 @@ pub enum Normalization {
     Scalar,
     /// `(x − min_j) / (max_j − min_j)` per feature (range 0 → 1).
     MinMax,
+    /// `(x − mean_c) / std_c` with one mean and std per channel of [C, H, W] images (as
+    /// torchvision's `Normalize(mean, std)` with per-channel statistics).
+    PerChannel,
 }
 
 impl FromStr for Normalization {
@@ -33,9 +36,10 @@ impl FromStr for Normalization {
             "standardize" => Ok(Normalization::Standardize),
             "scalar" => Ok(Normalization::Scalar),
             "min-max" | "minmax" => Ok(Normalization::MinMax),
+            "per-channel" => Ok(Normalization::PerChannel),
             other => Err(Error::InvalidArgument {
                 what: "normalization".into(),
-                detail: format!("unknown {other:?}; expected auto, none, standardize, scalar or min-max"),
+                detail: format!("unknown {other:?}; expected auto, none, standardize, scalar, min-max or per-channel"),
             }),
         }
     }
@@ -50,6 +54,7 @@ impl Normalization {
     pub fn resolve(self, schema: &super::InputSchema, images: bool) -> Normalization {
         match (self, schema) {
             (Normalization::Auto, super::InputSchema::Csv { .. }) if !images => Normalization::Standardize,
+            (Normalization::Auto, super::InputSchema::Image { .. }) => Normalization::PerChannel,
             (Normalization::Auto, _) => Normalization::Scalar,
             (kind, _) => kind,
         }
@@ -92,8 +97,9 @@ impl Normalizer {
         let x = x.data();
         let col = |j: usize| (0..n).map(move |r| x[r * f + j] as f64);
         let (shift, factor): (Vec<f64>, Vec<f64>) = match kind {
-            // Resolved before fitting; left unresolved, it changes nothing.
-            Normalization::Auto | Normalization::None => (vec![0.0; f], vec![1.0; f]),
+            // Resolved before fitting (per-channel by `fit_per_channel`); left unresolved, it
+            // changes nothing.
+            Normalization::Auto | Normalization::None | Normalization::PerChannel => (vec![0.0; f], vec![1.0; f]),
             Normalization::Standardize => (0..f)
                 .map(|j| {
                     let mean = col(j).sum::<f64>() / n.max(1) as f64;
@@ -121,6 +127,31 @@ impl Normalizer {
             shift: shift.iter().map(|&v| v as f32).collect(),
             factor: factor.iter().map(|&v| v as f32).collect(),
         }
+    }
+
+    /// Fits per-channel statistics on rows of `channels`-channel images (channel-major: each
+    /// channel's pixels contiguous), stored per feature.
+    pub fn fit_per_channel(x: &crate::tensor::Tensor, channels: usize) -> Result<Self> {
+        let (n, f) = (x.shape()[0], x.shape().get(1).copied().unwrap_or(0));
+        if channels == 0 || !f.is_multiple_of(channels) {
+            return Err(Error::InvalidArgument {
+                what: "normalization".into(),
+                detail: format!("per-channel: {f} values a row do not split into {channels} channels"),
+            });
+        }
+        let plane = f / channels;
+        let (mut shift, mut factor) = (Vec::with_capacity(f), Vec::with_capacity(f));
+        for c in 0..channels {
+            let values = || {
+                (0..n).flat_map(move |r| x.data()[r * f + c * plane..r * f + (c + 1) * plane].iter().map(|&v| v as f64))
+            };
+            let count = (n * plane).max(1) as f64;
+            let mean = values().sum::<f64>() / count;
+            let std = (values().map(|v| (v - mean).powi(2)).sum::<f64>() / count).sqrt();
+            shift.extend(std::iter::repeat_n(mean as f32, plane));
+            factor.extend(std::iter::repeat_n(if std > 0.0 { (1.0 / std) as f32 } else { 1.0 }, plane));
+        }
+        Ok(Self { kind: Normalization::PerChannel, shift, factor })
     }
 
     /// Applies the fitted transform to every row of `data` in place.

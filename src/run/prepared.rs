@@ -64,9 +64,12 @@ impl Prepared {
             }),
             (None, None) => None,
         };
-        let TrainTest { train: all_train, mut test, source, schema, label_names } = load_data(cfg, stated.as_ref())?;
+        let TrainTest { train: all_train, mut test, val: given_val, source, schema, label_names } =
+            load_data(cfg, stated.as_ref())?;
         let total = all_train.len();
-        let (mut train, mut val) = if cfg.validation > 0.0 {
+        let (mut train, mut val) = if given_val.is_some() {
+            (all_train, given_val) // the data's own validation split (an image folder's val/)
+        } else if cfg.validation > 0.0 {
             let (t, v) = all_train.split(cfg.validation, cfg.seed ^ 0x5A11)?;
             (t, Some(v))
         } else {
@@ -99,7 +102,24 @@ impl Prepared {
             Some(c) => c.meta.normalizer.clone(),
             None => {
                 let images = cfg.input_shape.as_ref().is_some_and(|s| s.len() == 3);
-                Normalizer::fit(cfg.normalization.resolve(&schema, images), &train)
+                match cfg.normalization.resolve(&schema, images) {
+                    Normalization::PerChannel => {
+                        let channels = match (&schema, cfg.input_shape.as_deref()) {
+                            (InputSchema::Image { channels, .. }, _) => *channels,
+                            (_, Some([c, _, _])) => *c,
+                            _ => {
+                                return Err(Error::InvalidArgument {
+                                    what: "normalization".into(),
+                                    detail: "per-channel needs images: an image folder, or rows given a C,H,W \
+                                             input_shape"
+                                        .into(),
+                                })
+                            }
+                        };
+                        Normalizer::fit_per_channel(&train.x, channels)?
+                    }
+                    kind => Normalizer::fit(kind, &train),
+                }
             }
         };
         normalizer.apply(&mut train)?;

@@ -5,7 +5,7 @@ use crate::config::RunConfig;
 use crate::data::csv::{is_csv_path, read_csv_with_schema, CsvOptions, LabelColumn, Task};
 use crate::data::labels::StatedClasses;
 use crate::data::mnist::{builtin, load_dir, TrainTest};
-use crate::data::InputSchema;
+use crate::data::{image_folder, InputSchema};
 use crate::error::{file_error, Error, Result};
 use crate::nn::{Init, ModelSpec};
 use crate::optim::{registry, OptimizerConfig};
@@ -57,6 +57,9 @@ fn sample_shape(cfg: &RunConfig, features: usize, schema: &InputSchema) -> Resul
         }
         return Ok(shape.clone());
     }
+    if let (InputSchema::Image { channels, height, width }, false) = (schema, cfg.model.trim() == "mlp") {
+        return Ok(vec![*channels, *height, *width]);
+    }
     if let (InputSchema::Idx { pixels }, false) = (schema, cfg.model.trim() == "mlp") {
         let side = (*pixels as f64).sqrt().round() as usize;
         if side * side == *pixels {
@@ -86,6 +89,10 @@ pub fn load_data(cfg: &RunConfig, classes: Option<&StatedClasses>) -> Result<Tra
             idx_label(Path::new("<built-in mnist-mini>"))?;
             builtin(classes)
         }
+        Some(p) if p.is_dir() && image_folder::is_image_folder(p) => {
+            idx_label(p)?;
+            load_image_folder(cfg, p, classes)
+        }
         Some(p) if p.is_dir() => {
             idx_label(p)?;
             load_dir(p, classes)
@@ -105,9 +112,60 @@ pub fn load_data(cfg: &RunConfig, classes: Option<&StatedClasses>) -> Result<Tra
             let opts = CsvOptions { task, label, header: None, classes: classes.cloned(), label_map: cfg.label_map };
             let (all, schema, label_names) = read_csv_with_schema(p, &opts)?;
             let (train, test) = all.split(0.2, cfg.seed ^ 0x5EED)?;
-            Ok(TrainTest { train, test, source: p.display().to_string(), schema, label_names })
+            Ok(TrainTest { train, test, val: None, source: p.display().to_string(), schema, label_names })
         }
     }
+}
+
+/// An image folder as `cfg` asks (size, channels, undecodable files); its class names become
+/// the label names. A stated class count must match the folder's classes.
+fn load_image_folder(cfg: &RunConfig, dir: &Path, classes: Option<&StatedClasses>) -> Result<TrainTest> {
+    let size = match cfg.image_size.as_deref() {
+        None => None,
+        Some([h, w]) if *h > 0 && *w > 0 => Some([*h, *w]),
+        Some(other) => {
+            return Err(Error::InvalidArgument {
+                what: "image_size".into(),
+                detail: format!("{other:?}; expected two sizes above 0: height, width"),
+            })
+        }
+    };
+    let opts = image_folder::ImageOptions { size, channels: cfg.channels, on_bad: cfg.on_bad_image.parse()? };
+    let f = image_folder::read(dir, &opts)?;
+    if let Some(stated) = classes {
+        let same_names = stated.names.as_ref().is_none_or(|n| *n == f.classes);
+        if stated.count != f.classes.len() || !same_names {
+            return Err(file_error(
+                dir,
+                format!(
+                    "has the classes {} ({}), but {} classes {} are {}",
+                    f.classes.len(),
+                    f.classes.join(", "),
+                    stated.count,
+                    stated.source,
+                    stated.names.as_ref().map_or("unnamed".into(), |n| n.join(", "))
+                ),
+            ));
+        }
+    }
+    let [c, h, w] = f.shape;
+    let mut source = format!("{} ({} classes, {c}×{h}×{w} images", dir.display(), f.classes.len());
+    if let Some((first, why)) = f.skipped.first() {
+        source.push_str(&format!(
+            "; {} files skipped as undecodable, the first {}: {why}",
+            f.skipped.len(),
+            first.display()
+        ));
+    }
+    source.push(')');
+    Ok(TrainTest {
+        train: f.train,
+        test: f.test,
+        val: f.val,
+        source,
+        schema: InputSchema::Image { channels: c, height: h, width: w },
+        label_names: Some(f.classes),
+    })
 }
 
 pub(crate) fn parse_init(name: &str, act: Activation) -> Result<Init> {

@@ -148,6 +148,15 @@ pub struct TrainArgs {
     /// auto, resident, streaming.
     #[arg(long)]
     feed: Option<String>,
+    /// Image folders: resize every image to H,W.
+    #[arg(long, value_delimiter = ',')]
+    image_size: Option<Vec<usize>>,
+    /// Image folders: 1 (grey) or 3 (RGB) channels (default: from the files).
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Image folders: error (default) or skip on a file that does not decode.
+    #[arg(long)]
+    on_bad_image: Option<String>,
     /// Write TensorBoard event files into this folder (`tensorboard --logdir DIR` shows them).
     #[arg(long)]
     tensorboard: Option<PathBuf>,
@@ -244,7 +253,8 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set!(cfg, args, max_iters, eval_interval, eval_iters, warmup_iters, tokenizer);
     set_some!(cfg, args, min_lr);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
-    set_some!(cfg, args, patience, classes, rho, hessian_interval, tensorboard);
+    set_some!(cfg, args, patience, classes, rho, hessian_interval, tensorboard, image_size, channels);
+    set!(cfg, args, on_bad_image);
     if args.nesterov {
         cfg.nesterov = true;
     }
