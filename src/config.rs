@@ -131,6 +131,9 @@ pub struct RunConfig {
     pub channels: Option<usize>,
     /// Image folders: `error` (the default) or `skip` for files that do not decode.
     pub on_bad_image: String,
+    /// Augmentation of training batches of images, e.g. `crop(4) hflip translate(2)`
+    /// (empty: none); on the device, the same on both paths.
+    pub augment: String,
 }
 
 impl Default for RunConfig {
@@ -188,6 +191,7 @@ impl Default for RunConfig {
             image_size: None,
             channels: None,
             on_bad_image: "error".into(),
+            augment: String::new(),
         }
     }
 }
@@ -246,6 +250,7 @@ pub const KEYS: &[&str] = &[
     "image_size",
     "channels",
     "on_bad_image",
+    "augment",
 ];
 
 /// Names other tools use for downhill's keys (Keras, Lightning, Hugging Face, PyTorch scripts).
@@ -387,6 +392,7 @@ impl RunConfig {
     /// and that each optimizer hyperparameter given applies to the chosen optimizer. Errors name
     /// the setting, the value and the allowed range.
     pub fn validate(&self) -> Result<()> {
+        crate::train::augment::parse(&self.augment)?;
         if self.epochs == 0 {
             return Err(out_of_range("epochs", 0, "at least 1"));
         }

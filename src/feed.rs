@@ -281,6 +281,11 @@ impl<B: Backend> Feed<B> {
         }
     }
 
+    /// The input buffer of batch `bi`, to transform in place (augmentation).
+    pub(crate) fn input_mut(&mut self, bi: usize) -> Result<&mut B::Tensor> {
+        self.buffers.get_mut(bi).map(|b| &mut b.x).ok_or_else(|| no_buffer("input"))
+    }
+
     /// The inputs and targets of loaded buffers `bi`.
     pub(crate) fn batch(&self, bi: usize) -> Result<(&B::Tensor, Target<'_, B>)> {
         let buf = &self.buffers[bi];

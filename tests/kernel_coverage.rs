@@ -12,6 +12,7 @@ use downhill::data::{Dataset, Targets};
 use downhill::kernels::all_kernels;
 use downhill::loss::{LossKind, Target};
 use downhill::nn::{Init, Model, ModelSpec};
+use downhill::ops::augment::{self, Augment};
 use downhill::ops::elementwise;
 use downhill::ops::reduce;
 use downhill::ops::sample;
@@ -118,6 +119,8 @@ fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Ten
         l1: 1e-3,
         l2: 1e-3,
         feed: downhill::feed::FeedMode::Resident,
+        // Each row's 6 values as a 1×2×3 image: the training batches are augmented.
+        augment: Some((Augment { crop: 1, translate: 1, hflip: true }, [1, 2, 3])),
         ..Default::default()
     };
     let mut trainer = Trainer::new(be, model, opt, LossKind::CrossEntropy, config).unwrap();
@@ -134,6 +137,12 @@ fn trainer_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Ten
 }
 
 fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tensor)>) {
+    // Augmentation of a batch of 5 RGB 7×6 images, every transform on.
+    let x = be.upload(&Tensor::from_vec(&[5, 3 * 7 * 6], rng.vec_f32(5 * 126, -1.0, 1.0)).unwrap()).unwrap();
+    let mut augmented = be.zeros(&[5, 126]).unwrap();
+    let aug = Augment { crop: 2, translate: 1, hflip: true };
+    augment::augment(be, &mut augmented, &x, [3, 7, 6], &aug, downhill::rng::dropout_key(5, 2)).unwrap();
+    out.push(("augmented batch".into(), be.read(&augmented).unwrap()));
     let x = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -2.0, 2.0)).unwrap()).unwrap();
     let dy = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -1.0, 1.0)).unwrap()).unwrap();
     let (mut y, mut dx) = (be.zeros(&[4, 7]).unwrap(), be.zeros(&[4, 7]).unwrap());

@@ -7,6 +7,7 @@
 //! keeps the shape checks every family shares.
 
 pub mod attention;
+pub mod augment;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;

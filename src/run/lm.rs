@@ -60,6 +60,10 @@ pub fn check_settings(cfg: &RunConfig, text: bool) -> Result<()> {
             ("normalization", cfg.normalization != d.normalization),
             ("target_normalization", cfg.target_normalization != d.target_normalization),
             ("checkpoint_every", cfg.checkpoint_every != d.checkpoint_every),
+            ("augment", cfg.augment != d.augment),
+            ("image_size", cfg.image_size.is_some()),
+            ("channels", cfg.channels.is_some()),
+            ("on_bad_image", cfg.on_bad_image != d.on_bad_image),
         ]
         .iter()
         .filter(|(_, differs)| *differs)

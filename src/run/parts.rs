@@ -74,6 +74,20 @@ pub fn build_trainer<B: Backend>(
         ..Default::default()
     };
     let spec = model_spec(cfg, data.train.features(), &data.schema, data.outputs)?;
+    let aug = crate::train::augment::parse(&cfg.augment)?;
+    if !aug.is_identity() {
+        let [c, h, w] = spec.input[..] else {
+            return Err(Error::InvalidArgument {
+                what: "augment".into(),
+                detail: format!(
+                    "{:?} transforms images, but the model takes rows of shape {:?}: use an image model (cnn, \
+                     lenet5, a conv spec) on image data, or give input_shape = [C, H, W]",
+                    cfg.augment, spec.input
+                ),
+            });
+        };
+        tc.augment = Some((aug, [c, h, w]));
+    }
     // Parameters, gradients, up to three optimizer states, two host copies; the data once more
     // on the device (the resident feed).
     for set in [Some(&data.train), data.val.as_ref(), Some(&data.test)].into_iter().flatten() {

@@ -4,6 +4,7 @@
 //! are read back once per epoch. Data parallelism (the gradient all-reduce, in buckets or
 //! whole) is in `train/sync.rs`.
 
+pub mod augment;
 mod sync;
 
 use crate::ops::elementwise;
@@ -11,6 +12,9 @@ use crate::ops::reduce;
 use crate::ops::sample;
 pub use sync::AllReduceStats;
 use sync::GradSync;
+
+/// Mixed into the seed for augmentation keys, so they differ from dropout's.
+const AUGMENT_SALT: u64 = 0xA46_3E47;
 
 use crate::backend::Backend;
 use crate::data::{gather_rows, Dataset, Targets};
@@ -63,6 +67,8 @@ pub struct TrainConfig {
     /// Data parallelism: all-reduce the gradient in buckets of about this many bytes while the
     /// backward pass runs (DDP's bucketing); 0 all-reduces the whole flat buffer once after it.
     pub bucket_bytes: usize,
+    /// Augmentation of training batches of these [C, H, W] images (None: none).
+    pub augment: Option<(augment::Augment, [usize; 3])>,
 }
 
 impl TrainConfig {
@@ -95,6 +101,7 @@ impl Default for TrainConfig {
             feed: FeedMode::Auto,
             report_every: 50,
             bucket_bytes: 0,
+            augment: None,
         }
     }
 }
@@ -174,6 +181,8 @@ pub struct Trainer<B: Backend> {
     guard_base: u64,
     /// The feed batch of the last micro-step (Sophia-G's Hessian estimate reuses it).
     last_batch: usize,
+    /// Where a training batch is augmented before it is copied back over the feed's buffer.
+    augmented: Option<B::Tensor>,
     /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
     sampled: Vec<(usize, B::U32Buffer)>,
     /// Data parallelism: the replicas' group and the host copy of the flat gradient.
@@ -226,6 +235,7 @@ impl<B: Backend> Trainer<B> {
             grad_sumsq: be.zeros(&[1])?,
             guard_base: 0,
             last_batch: 0,
+            augmented: None,
             sampled: Vec::new(),
             sync: None,
         })
@@ -341,6 +351,7 @@ impl<B: Backend> Trainer<B> {
             self.optimizer.train_mode(be, self.model.params.flat_mut())?;
         }
         self.last_batch = bi;
+        self.augment_batch(be, bi, j)?;
         self.forward_loss(be, bi, true)?;
         if last && self.bucketed() {
             self.backward_bucketed(be, bi, j > 0)?;
@@ -348,6 +359,23 @@ impl<B: Backend> Trainer<B> {
             self.model.backward(be, self.feed.batch(bi)?.0, j > 0)?;
         }
         elementwise::axpy(be, &mut self.loss_sum, 1.0, self.model.loss_tensor()?)
+    }
+
+    /// Augments training micro-batch `j` of this step in the feed's buffer `bi` (when the
+    /// config asks): the key comes from the seed, the step and `j`, so a run and its resume,
+    /// and both paths, draw the same transforms.
+    fn augment_batch(&mut self, be: &B, bi: usize, j: usize) -> Result<()> {
+        let Some((aug, image)) = self.config.augment.filter(|(a, _)| !a.is_identity()) else { return Ok(()) };
+        let counter = self.steps.wrapping_mul(self.config.accumulation.max(1) as u64).wrapping_add(j as u64);
+        let key = crate::rng::dropout_key(self.config.seed ^ AUGMENT_SALT, counter);
+        let x = self.feed.input_mut(bi)?;
+        let shape = be.shape(x).to_vec();
+        let out = match &mut self.augmented {
+            Some(t) if be.shape(t) == shape.as_slice() => t,
+            slot => slot.insert(be.zeros(&shape)?),
+        };
+        crate::ops::augment::augment(be, out, x, image, &aug, key)?;
+        elementwise::copy(be, x, out)
     }
 
     /// After `micro` micro-batches: average, penalties, divergence guard, schedule, the update.

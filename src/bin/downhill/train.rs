@@ -148,6 +148,9 @@ pub struct TrainArgs {
     /// auto, resident, streaming.
     #[arg(long)]
     feed: Option<String>,
+    /// Augment training images on the device: e.g. "crop(4) hflip translate(2)".
+    #[arg(long)]
+    augment: Option<String>,
     /// Image folders: resize every image to H,W.
     #[arg(long, value_delimiter = ',')]
     image_size: Option<Vec<usize>>,
@@ -254,7 +257,7 @@ fn config(args: &TrainArgs) -> Result<RunConfig> {
     set_some!(cfg, args, min_lr);
     set_some!(cfg, args, lr, momentum, weight_decay, beta1, beta2, eps, data, label, clip_norm, clip_value);
     set_some!(cfg, args, patience, classes, rho, hessian_interval, tensorboard, image_size, channels);
-    set!(cfg, args, on_bad_image);
+    set!(cfg, args, on_bad_image, augment);
     if args.nesterov {
         cfg.nesterov = true;
     }
