@@ -2,6 +2,8 @@
 //! that `train --config` takes, trains the MLP to a sane test accuracy; the sweep's plot and
 //! numbers are written; impossible sweeps are refused with the reason.
 
+mod common;
+
 use std::process::Command;
 
 fn downhill(args: &[&str]) -> (bool, String, String) {
@@ -71,4 +73,29 @@ fn impossible_sweeps_are_refused() {
         let (ok, out, err) = downhill(&args);
         assert!(!ok && err.contains(needle), "{flags:?}: {out}{err}");
     }
+}
+
+/// The sweep on the GPU path: the same rates, and losses within float tolerance of the CPU's
+/// (the same weights and batches; sums differ in order).
+#[test]
+fn the_gpu_path_sweeps_the_same_rates_to_the_same_losses() {
+    if common::gpu().is_none() {
+        return; // DOWNHILL_REQUIRE_GPU=1 makes a missing adapter fail inside gpu()
+    }
+    let dir = std::env::temp_dir().join(format!("downhill-lrfind-gpu-{}", std::process::id()));
+    let rows = |device: &str| -> Vec<Vec<f64>> {
+        let out = dir.join(device);
+        let args = ["lr-find", "--data", DIGITS, "--batch-size", "32", "--num-steps", "20", "--device", device];
+        let (ok, out_text, err) = downhill(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert!(ok || err.contains("no suggestion"), "{device}: {out_text}{err}");
+        let csv = std::fs::read_to_string(out.join("lr_find.csv")).unwrap();
+        csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+    };
+    let (cpu, gpu) = (rows("cpu"), rows("gpu"));
+    assert_eq!(cpu.len(), gpu.len());
+    for (c, g) in cpu.iter().zip(&gpu) {
+        assert_eq!(c[0], g[0], "the same rate");
+        assert!((c[1] - g[1]).abs() <= 1e-3 * c[1].abs().max(1.0), "loss {} vs {} at lr {}", c[1], g[1], c[0]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
