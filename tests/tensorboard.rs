@@ -130,6 +130,31 @@ fn an_epoch_run_and_its_resume_log_what_tensorboard_reads() {
 }
 
 #[test]
+fn two_replicas_write_one_event_file() {
+    let (out, board) = (fresh("replicas"), fresh("replicas-board"));
+    let (ok, log) = downhill(&[
+        "train",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu,cpu",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--tensorboard",
+        board.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    let files = event_files(&board);
+    assert_eq!(files.len(), 1, "replica 0 alone writes: {files:?}");
+    assert!(scalars(&files[0]).iter().filter(|(t, _, _)| t == "epoch/val_loss").count() == 1);
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&board);
+}
+
+#[test]
 fn a_language_model_logs_each_evaluation() {
     let (dir, board) = (fresh("lm"), fresh("lm-board"));
     std::fs::create_dir_all(&dir).unwrap();
