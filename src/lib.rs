@@ -30,6 +30,7 @@ pub mod rng;
 pub mod run;
 pub mod schedule;
 
+pub mod summary;
 pub mod tensor;
 pub mod tensorboard;
 pub mod train;

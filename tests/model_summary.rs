@@ -3,8 +3,8 @@
 //! `torch.utils.flop_counter` counts) and activation bytes of the mlp, cnn, lenet5 and gpt
 //! presets, the tied head counted once, optimizer state per optimizer, and the CLI's JSON.
 
-use downhill::nn::summary::{summarize, Trainable};
 use downhill::nn::{Init, ModelSpec};
+use downhill::summary::{summarize, Trainable};
 
 fn preset(name: &str, input: &[usize], classes: usize) -> ModelSpec {
     let text = downhill::nn::preset(name, classes).unwrap_or_else(|| name.to_string());

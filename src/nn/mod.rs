@@ -15,7 +15,6 @@ pub mod padding;
 pub mod parse;
 mod plan;
 mod spec;
-pub mod summary;
 
 pub use init::Init;
 pub use layer::{Layer, OnBackends, RunOn};

@@ -5,7 +5,7 @@
 use clap::Args;
 use downhill::checkpoint::Checkpoint;
 use downhill::config::RunConfig;
-use downhill::nn::summary::{summarize, Summary, Trainable};
+use downhill::summary::{summarize, Summary, Trainable};
 use downhill::Result;
 use std::path::PathBuf;
 

@@ -3,8 +3,8 @@
 //! activation memory for a batch; the totals, the flat parameter buffer, and what each
 //! optimizer's state adds to it.
 
-use super::spec::ModelSpec;
 use crate::error::Result;
+use crate::nn::ModelSpec;
 use crate::optim::registry::{self, OPTIMIZERS};
 use crate::optim::Settings;
 
