@@ -5,6 +5,8 @@
 //! RGB; `--image-size` resizes; and every bad folder is refused naming what is wrong (one
 //! class, an empty class, mixed sizes, an undecodable file unless `--on-bad-image skip`).
 
+mod common;
+
 use downhill::checkpoint::Checkpoint;
 use downhill::data::InputSchema;
 use std::path::{Path, PathBuf};
@@ -166,6 +168,17 @@ fn colour_images_are_rgb_and_image_size_resizes() {
     assert_eq!(shift.len(), 3 * 24);
     assert!(shift[..24].iter().all(|v| *v == shift[0]) && shift[48..].iter().all(|v| *v == shift[48]));
     assert_ne!(shift[0], shift[48]);
+    // The GPU path reads the same folder into the same model and loss.
+    if common::gpu().is_some() {
+        let on_gpu = dir.join("gpu");
+        let (ok, _, stderr) = downhill(
+            &[&base[..], &["--image-size", "6,4", "--device", "gpu", "--out", on_gpu.to_str().unwrap()]].concat(),
+        );
+        assert!(ok, "{stderr}");
+        let loss = |d: &Path| Checkpoint::load(&d.join("checkpoint.safetensors")).unwrap().meta.history[0].train_loss;
+        let (cpu, gpu) = (loss(&out), loss(&on_gpu));
+        assert!((cpu - gpu).abs() <= 1e-4 * cpu.abs().max(1.0), "train loss {cpu} on the CPU, {gpu} on the GPU");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
