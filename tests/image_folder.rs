@@ -225,6 +225,8 @@ fn bad_image_folders_are_refused_naming_what_is_wrong() {
     assert!(said.contains("1 files skipped as undecodable") && said.contains("broken.png"), "{said}");
     let (ok, _, err) = train(&corrupt, &["--on-bad-image", "ignore"]);
     assert!(!ok && err.contains("expected skip or error"), "{err}");
+    let (ok, _, err) = train(&corrupt, &["--image-size", "0,4"]);
+    assert!(!ok && err.contains("expected two sizes above 0"), "{err}");
     let (ok, _, err) = train(&corrupt, &["--channels", "2"]);
     assert!(!ok && err.contains("expected 1 (grey) or 3 (RGB)"), "{err}");
 

@@ -88,6 +88,8 @@ fn the_cli_prints_the_table_and_the_same_numbers_as_json() {
     let (ok, out, err) = run(&["summary", "--model", "lenet5"]);
     assert!(ok, "{err}");
     assert!(out.contains("total: 61,706 parameters") && out.contains("conv2d(6, 5, padding=2)"), "{out}");
+    let (ok, _, err) = run(&["summary", "--model", "flatten linear(5)", "--input-shape", "3,4", "--outputs", "0"]);
+    assert!(!ok && err.contains("--outputs") && err.contains("at least 1"), "{err}");
     let (ok, _, err) = run(&["summary", "--model", "cnn", "--batch-size", "0"]);
     assert!(!ok && err.contains("--batch-size"), "{err}");
     // The model a checkpoint holds, with its own settings.

@@ -42,6 +42,9 @@ pub struct SummaryArgs {
 /// Runs `downhill summary`.
 pub fn run(args: SummaryArgs) -> Result<()> {
     let bad = |what: &str, detail: &str| downhill::Error::InvalidArgument { what: what.into(), detail: detail.into() };
+    if args.outputs == 0 {
+        return Err(bad("--outputs", "must be at least 1"));
+    }
     let (cfg, spec) = match &args.checkpoint {
         Some(path) => {
             if args.model.is_some() || args.hidden.is_some() || args.data.is_some() || args.input_shape.is_some() {
