@@ -4,6 +4,7 @@
 //! epilogue. Kernel: `shaders/matmul.wgsl` (64×64 register-tiled).
 
 pub mod cpu;
+pub mod transpose;
 
 use crate::backend::kernel::{Arg, Grid, Kernel};
 use crate::backend::Backend;
