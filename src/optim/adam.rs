@@ -1,5 +1,6 @@
 //! `torch.optim.Adam`, `AdamW` (decoupled decay) and AMSGrad (`shaders/optim/adam.wgsl`).
 
+use super::fused::{elements, ElementUpdate};
 use super::hyper::{adam_moments, decay, flag, GroupHyper, Head, StepScalars};
 use super::registry::{betas, flag_of, num, Settings};
 use super::rule::{rule_settings, GroupContext, UpdateRule};
@@ -88,10 +89,18 @@ impl AdamConfig {
 /// The CPU twin of `adam_step`. State: exp_avg, exp_avg_sq, max_exp_avg_sq.
 #[inline(always)]
 pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
+    let t = b.terms::<AdamTerms>();
+    let g = decay(&b.head, t.decoupled, p, g);
+    moments_and_step(b, p, g, s, t.amsgrad != 0.0);
+}
+
+/// The update after the decay: the moments, then the step with `√v̂ + ε` in the denominator
+/// (v̂ the running maximum of v with AMSGrad).
+#[inline(always)]
+fn moments_and_step(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3], amsgrad: bool) {
     let (h, t) = (&b.head, b.terms::<AdamTerms>());
-    let g = decay(h, t.decoupled, p, g);
     adam_moments(h, s, g);
-    let v = if t.amsgrad != 0.0 {
+    let v = if amsgrad {
         s[2] = s[2].max(s[1]);
         s[2]
     } else {
@@ -99,6 +108,43 @@ pub(crate) fn update(b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
     };
     let denom = v.sqrt() / t.sqrt_bc2 + h.eps;
     *p += -t.step_size * (s[0] / denom);
+}
+
+/// What the fused driver runs for `adam_step`: [`update`], except that a group without
+/// AMSGrad whose decay is decoupled (AdamW) or absent (Adam's default) gets an element loop
+/// without the other cases' branches (LLVM keeps such invariant branches inside the vector
+/// loop as selects; AdamW over 10 M parameters on one thread ran 4–8 % faster without them).
+/// Each loop does the same operations as [`update`] for its case, so the bits are the same.
+pub(crate) struct AdamUpdate;
+
+impl ElementUpdate for AdamUpdate {
+    #[inline(always)]
+    fn update(&self, h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
+        update(h, p, g, s)
+    }
+
+    #[inline(always)]
+    fn run<C: Fn(f32) -> f32, const S: usize>(
+        &self,
+        h: &GroupHyper,
+        p: &mut [f32],
+        g: &[f32],
+        slots: [&mut [f32]; 3],
+        clip: C,
+    ) {
+        let t = h.terms::<AdamTerms>();
+        if t.amsgrad == 0.0 && t.decoupled != 0.0 {
+            let decoupled = |b: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]| {
+                *p *= b.head.decay_factor;
+                moments_and_step(b, p, g, s, false)
+            };
+            elements::<S>(decoupled, h, p, g, slots, clip)
+        } else if t.amsgrad == 0.0 && h.head.weight_decay == 0.0 {
+            elements::<S>(|b, p, g, s| moments_and_step(b, p, g, s, false), h, p, g, slots, clip)
+        } else {
+            elements::<S>(update, h, p, g, slots, clip)
+        }
+    }
 }
 
 fn with_settings(d: AdamConfig, s: &Settings) -> OptimizerConfig {
@@ -149,5 +195,39 @@ impl UpdateRule for AdamConfig {
     }
     fn block(&self, s: &StepScalars, _group: GroupContext<'_>) -> GroupHyper {
         self.block(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fused_drivers_lighter_loops_give_the_general_updates_bits() {
+        let mut rng = crate::rng::Rng::new(7);
+        let mut numbers = |n: usize, lo: f64, hi: f64| (0..n).map(|_| rng.uniform(lo, hi) as f32).collect::<Vec<f32>>();
+        let (p0, g, m0, v0) =
+            (numbers(100, -1.0, 1.0), numbers(100, -1.0, 1.0), numbers(100, -0.1, 0.1), numbers(100, 0.0, 0.01));
+        let cases = [
+            ("Adam", AdamConfig::default(), 0.0),
+            ("Adam + L2", AdamConfig::default(), 0.1),
+            ("AdamW", AdamConfig::adamw(), 0.01),
+            ("AMSGrad", AdamConfig { amsgrad: true, ..AdamConfig::adamw() }, 0.01),
+        ];
+        for (name, config, weight_decay) in cases {
+            let s = StepScalars { lr: 1e-3, weight_decay, momentum: 0.9, t: 3.0, mu_product: 1.0 };
+            let h = config.block(&s);
+            let run = |light: bool| {
+                let (mut p, mut m, mut v, mut vmax) = (p0.clone(), m0.clone(), v0.clone(), v0.clone());
+                let slots = [&mut m[..], &mut v[..], &mut vmax[..]];
+                if light {
+                    AdamUpdate.run::<_, 3>(&h, &mut p, &g, slots, |g| g);
+                } else {
+                    elements::<3>(update, &h, &mut p, &g, slots, |g| g);
+                }
+                [p, m, v, vmax].concat().iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
+            };
+            assert_eq!(run(true), run(false), "{name}");
+        }
     }
 }

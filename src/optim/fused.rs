@@ -140,11 +140,41 @@ fn blocks<'a>(op: &'static str, table: &'a [f32]) -> Result<&'a [GroupHyper]> {
     })
 }
 
+/// A rule's per-element update as the fused driver runs it: any
+/// `fn(&GroupHyper, &mut param, clipped grad, &mut state)` is one; a rule whose general update
+/// carries branches on its own settings (Adam's AMSGrad and decay) also overrides [`ElementUpdate::run`]
+/// to pick, once per run of elements, a loop without them.
+pub(crate) trait ElementUpdate: Sync {
+    /// The update of one element.
+    fn update(&self, h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]);
+
+    /// The element loop over one run of one group (`h` fixed): by default [`elements`] over
+    /// [`ElementUpdate::update`].
+    #[inline(always)]
+    fn run<C: Fn(f32) -> f32, const S: usize>(
+        &self,
+        h: &GroupHyper,
+        p: &mut [f32],
+        g: &[f32],
+        slots: [&mut [f32]; 3],
+        clip: C,
+    ) {
+        elements::<S>(|h, p, g, s| self.update(h, p, g, s), h, p, g, slots, clip)
+    }
+}
+
+impl<F: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync> ElementUpdate for F {
+    #[inline(always)]
+    fn update(&self, h: &GroupHyper, p: &mut f32, g: f32, s: &mut [f32; 3]) {
+        self(h, p, g, s)
+    }
+}
+
 /// The CPU twin of every fused update kernel, with the rule's per-element `update`
 /// (`optim::kernels` instantiates it once per rule).
 pub(crate) fn fused_twin<U>(entry: &'static str, bytes: &[u8], bufs: &mut [CpuBuf<'_>], update: U) -> Result<()>
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
+    U: ElementUpdate,
 {
     let _: FusedParams = decode(entry, bytes)?;
     let [CpuBuf::Write(p), CpuBuf::Read(g), CpuBuf::Write(st), CpuBuf::Read(t), CpuBuf::ReadU32(chunk_groups), CpuBuf::Read(nrm)] =
@@ -209,7 +239,7 @@ pub(crate) struct FusedStep<'a> {
 /// slot is cut into the same tasks; an optimizer's missing slots are empty slices.
 pub(crate) fn drive<U>(update: U, step: FusedStep<'_>)
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]) + Sync,
+    U: ElementUpdate,
 {
     let FusedStep { params, grads, state, table, chunk_groups, norm, chunk_scalars } = step;
     let n = params.len();
@@ -264,6 +294,12 @@ impl ChunkClip {
         }
     }
 
+    /// True when [`ChunkClip::apply`] returns every gradient unchanged (no clipping, or a norm
+    /// within its limit): `g·1` is g, and no number lies outside ±∞.
+    fn is_identity(self) -> bool {
+        self.scale == 1.0 && self.div == 1.0 && self.lo == f32::NEG_INFINITY && self.hi == f32::INFINITY
+    }
+
     #[inline(always)]
     fn apply(self, g: f32) -> f32 {
         // The branch is the same for every element of a run, so the loop is unswitched.
@@ -301,7 +337,7 @@ struct Task<'a> {
 #[inline(always)]
 fn run_task<U, const S: usize>(update: &U, task: Task<'_>)
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+    U: ElementUpdate,
 {
     #[cfg(target_arch = "x86_64")]
     {
@@ -322,7 +358,7 @@ where
 #[target_feature(enable = "avx512f")]
 unsafe fn chunks_avx512<U, const S: usize>(update: &U, task: Task<'_>)
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+    U: ElementUpdate,
 {
     chunks::<U, S>(update, task)
 }
@@ -332,7 +368,7 @@ where
 #[target_feature(enable = "avx2")]
 unsafe fn chunks_avx2<U, const S: usize>(update: &U, task: Task<'_>)
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+    U: ElementUpdate,
 {
     chunks::<U, S>(update, task)
 }
@@ -341,7 +377,7 @@ where
 #[inline(always)]
 fn chunks<U, const S: usize>(update: &U, task: Task<'_>)
 where
-    U: Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+    U: ElementUpdate,
 {
     let Task { t, p, g, s, table, chunk_groups, norm, chunk_scalars } = task;
     let per_chunk = !chunk_scalars.is_empty();
@@ -373,29 +409,55 @@ where
         };
         let (r0, r1, r2) = (cut(s0, 0), cut(s1, 1), cut(s2, 2));
         let (a, b, c) = (&mut s0[r0], &mut s1[r1], &mut s2[r2]);
-        for j in 0..n {
-            let mut st = [0.0f32; 3];
-            if S > 0 {
-                st[0] = a[j];
-            }
-            if S > 1 {
-                st[1] = b[j];
-            }
-            if S > 2 {
-                st[2] = c[j];
-            }
-            update(&h, &mut p[j], clip.apply(g[j]), &mut st);
-            if S > 0 {
-                a[j] = st[0];
-            }
-            if S > 1 {
-                b[j] = st[1];
-            }
-            if S > 2 {
-                c[j] = st[2];
-            }
+        // The clip unswitched by hand (LLVM keeps invariant branches inside the vector loop):
+        // without clipping the loop is lighter by a multiply and two compares an element.
+        if clip.is_identity() {
+            update.run::<_, S>(&h, p, g, [a, b, c], |g| g);
+        } else {
+            update.run::<_, S>(&h, p, g, [a, b, c], |g| clip.apply(g));
         }
         start = end;
+    }
+}
+
+/// The element loop of one run: `update` with the clipped gradient, the `S` state slots
+/// gathered into a small array and written back.
+#[inline(always)]
+pub(crate) fn elements<const S: usize>(
+    update: impl Fn(&GroupHyper, &mut f32, f32, &mut [f32; 3]),
+    h: &GroupHyper,
+    p: &mut [f32],
+    g: &[f32],
+    [a, b, c]: [&mut [f32]; 3],
+    clip: impl Fn(f32) -> f32,
+) {
+    let n = p.len();
+    // Every slice cut to the run's length, so the loop has no bounds checks and vectorises.
+    let g = &g[..n];
+    let a = if S > 0 { &mut a[..n] } else { a };
+    let b = if S > 1 { &mut b[..n] } else { b };
+    let c = if S > 2 { &mut c[..n] } else { c };
+    for j in 0..n {
+        let mut st = [0.0f32; 3];
+        if S > 0 {
+            st[0] = a[j];
+        }
+        if S > 1 {
+            st[1] = b[j];
+        }
+        if S > 2 {
+            st[2] = c[j];
+        }
+        update(h, &mut p[j], clip(g[j]), &mut st);
+        if S > 0 {
+            a[j] = st[0];
+        }
+        if S > 1 {
+            b[j] = st[1];
+        }
+        if S > 2 {
+            c[j] = st[2];
+        }
     }
 }
 

@@ -32,7 +32,7 @@ rules! {
     SGD_STEP: SGD_WGSL "optim/sgd.wgsl" "sgd_step" => sgd::update;
     ADAGRAD_STEP: ADAGRAD_WGSL "optim/adagrad.wgsl" "adagrad_step" => adagrad::update;
     RMSPROP_STEP: RMSPROP_WGSL "optim/rmsprop.wgsl" "rmsprop_step" => rmsprop::update;
-    ADAM_STEP: ADAM_WGSL "optim/adam.wgsl" "adam_step" => adam::update;
+    ADAM_STEP: ADAM_WGSL "optim/adam.wgsl" "adam_step" => adam::AdamUpdate;
     ADAMAX_STEP: ADAMAX_WGSL "optim/adamax.wgsl" "adamax_step" => adamax::update;
     NADAM_STEP: NADAM_WGSL "optim/nadam.wgsl" "nadam_step" => nadam::update;
     RADAM_STEP: RADAM_WGSL "optim/radam.wgsl" "radam_step" => radam::update;
