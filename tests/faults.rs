@@ -114,8 +114,19 @@ fn an_output_folder_turned_read_only_mid_run_keeps_the_last_checkpoint() {
         assert!(clock.elapsed() < Duration::from_secs(120), "no checkpoint after 120 s");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let remount = Command::new("mount").args(["-o", "remount,ro"]).arg(&disk.0).status().unwrap();
-    assert!(remount.success(), "remount read-only");
+    // The kernel refuses the remount ("mount point is busy") while the run has a file open for
+    // writing, e.g. mid-way through a checkpoint or a metrics row: try again until it takes.
+    let clock = Instant::now();
+    loop {
+        let remount =
+            Command::new("mount").args(["-o", "remount,ro"]).arg(&disk.0).stderr(Stdio::piped()).output().unwrap();
+        if remount.status.success() {
+            break;
+        }
+        let why = String::from_utf8_lossy(&remount.stderr).into_owned();
+        assert!(why.contains("busy") && clock.elapsed() < Duration::from_secs(60), "remount read-only: {why}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let o = child.wait_with_output().unwrap();
     let ckpt = assert_recoverable(&o, &out, "Read-only file system");
     assert!(ckpt.meta.epoch >= 1);

@@ -302,7 +302,7 @@ impl ChunkClip {
 
     #[inline(always)]
     fn apply(self, g: f32) -> f32 {
-        // The branch is the same for every element of a run, so the loop is unswitched.
+        // The branch is the same for every element of a run (predicted every time).
         let g = if self.div != 1.0 { g / self.div } else { g * self.scale };
         if g < self.lo {
             self.lo
