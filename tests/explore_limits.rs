@@ -85,6 +85,64 @@ fn a_full_basin_queue_answers_503_with_retry_after_while_light_requests_are_answ
     assert!(!answered(&mut computing), "the maximal basin map answered before the light requests were checked");
 }
 
+#[test]
+fn a_basin_map_whose_client_went_away_stops_and_frees_its_slot() {
+    let mut server = Explorer::start_with("cpu", &["--heavy-queue", "1"]);
+    let small = r#"{"surface": {"name": "bowl"}, "optimizer": {"name": "sgd", "lr": 0.1}, "grid": 4, "steps": 10}"#;
+    // The maximal map computing (minutes on a debug build): a small one is refused.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
+    loop {
+        assert!(Instant::now() < deadline, "no basin map was refused within 120 s with a queue of one");
+        if answered(&mut computing) {
+            computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
+        }
+        if post(&server.addr, "/api/basin", small).status == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Its client goes away: the map stops at its next step (the server says so) and the slot
+    // comes back long before the map could have finished.
+    drop(computing);
+    let said = wait_for_line(&mut server, "its client went away", Duration::from_secs(60));
+    assert!(said.contains("a basin map stopped at step") && said.contains("of 1907"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = post(&server.addr, "/api/basin", small);
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert!(Instant::now() < deadline, "the abandoned basin map still held the queue after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The server's output up to the first line that contains `text` (the test fails if none
+/// comes within `limit`).
+fn wait_for_line(server: &mut Explorer, text: &str, limit: Duration) -> String {
+    use std::io::BufRead;
+    use std::os::fd::AsRawFd;
+    let fd = server.stdout.get_ref().as_raw_fd();
+    // SAFETY: fcntl on the pipe this test owns; only its flags change.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
+    let deadline = Instant::now() + limit;
+    let mut seen = String::new();
+    loop {
+        match server.stdout.read_line(&mut seen) {
+            Ok(0) => panic!("the server closed its output before saying {text:?}: {seen}"),
+            Ok(_) if seen.contains(text) => return seen,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "the server did not say {text:?} within {limit:?}: {seen}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("reading the server's output: {e}"),
+        }
+    }
+}
+
 /// Whether the server has sent anything (an answer, or a close) on `stream`, without waiting.
 fn answered(stream: &mut TcpStream) -> bool {
     stream.set_nonblocking(true).unwrap();

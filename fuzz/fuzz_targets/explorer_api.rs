@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
                 r.grid = r.grid.min(8);
                 r.steps = r.steps.min(50);
             }
-            let _ = api::basin(&be, &r);
+            let _ = api::basin(&be, &r, &std::sync::atomic::AtomicBool::new(false));
         }
         _ => {
             let Ok(mut r) = serde_json::from_slice::<SurfaceGridRequest>(body) else { return };

@@ -1,13 +1,14 @@
 //! The explorer's JSON API, independent of HTTP: request types (unknown fields refused), their
 //! checks, and the answers the server sends and `--export` embeds. Every limit is here.
 
-use super::run::{basin_map, surface_grid, trajectories, RunSpec, Trajectory};
+use super::run::{basin_map_unless_cancelled, surface_grid, trajectories, RunSpec, Trajectory};
 use super::surfaces::{catalogue, Marker, Surface, SurfaceInfo};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::optim::{registry, OptimizerConfig, Settings, OPTIMIZERS};
 use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Most steps of one race.
@@ -269,8 +270,9 @@ pub struct BasinAnswer {
     pub throughput: f64,
 }
 
-/// Runs a basin map.
-pub fn basin<B: Backend>(be: &B, r: &BasinRequest) -> Result<BasinAnswer> {
+/// Runs a basin map; it stops with [`crate::Error::Interrupted`] once `cancel` is set (the
+/// server sets it when the client has gone).
+pub fn basin<B: Backend>(be: &B, r: &BasinRequest, cancel: &AtomicBool) -> Result<BasinAnswer> {
     let surface = r.surface.surface()?;
     check_steps("basin", r.steps, MAX_BASIN_STEPS)?;
     if r.grid == 0 || r.grid > MAX_BASIN_GRID {
@@ -287,7 +289,7 @@ pub fn basin<B: Backend>(be: &B, r: &BasinRequest) -> Result<BasinAnswer> {
     }
     let optimizer = r.optimizer.config().map_err(|e| invalid("optimizer", e.to_string()))?;
     let spec = RunSpec { surface, optimizer, schedule: r.schedule.schedule(r.steps)?, steps: r.steps };
-    let map = basin_map(be, &spec, r.grid)?;
+    let map = basin_map_unless_cancelled(be, &spec, r.grid, cancel)?;
     let m = map.minima.len();
     let mut counts = vec![0usize; m + 2];
     for &c in &map.classes {

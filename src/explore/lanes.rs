@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use axum::http::StatusCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -70,18 +71,32 @@ impl Lanes {
     }
 
     /// Runs a heavy `work` in its turn on the heavy pool, or refuses at once when the queue
-    /// is full.
+    /// is full. `work` is given a flag that is set when the request is dropped (its client
+    /// went away, waiting or computing): it should stop at its next check, since nobody reads
+    /// its answer. Its queue slot and its turn are free from that moment.
     pub async fn heavy<T, F>(&self, work: F) -> std::result::Result<T, LaneError>
     where
         T: Send + 'static,
-        F: FnOnce() -> Result<T> + Send + 'static,
+        F: FnOnce(&AtomicBool) -> Result<T> + Send + 'static,
     {
         let Ok(_admitted) = self.heavy_admitted.clone().try_acquire_owned() else {
             return Err(LaneError::Busy { admitted: self.heavy_capacity });
         };
         let _turn = self.heavy_turn.clone().acquire_owned().await.map_err(closed)?;
         let pool = self.heavy_pool.clone();
-        joined(tokio::task::spawn_blocking(move || pool.install(work)).await)
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = cancel.0.clone();
+        joined(tokio::task::spawn_blocking(move || pool.install(|| work(&flag))).await)
+    }
+}
+
+/// Sets its flag when dropped: with the request's future, when the server drops a request
+/// whose connection has closed.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

@@ -21,5 +21,5 @@ pub mod server;
 pub mod still;
 pub mod surfaces;
 
-pub use run::{basin_map, surface_grid, trajectories, BasinMap, RunSpec, Trajectory};
+pub use run::{basin_map, basin_map_unless_cancelled, surface_grid, trajectories, BasinMap, RunSpec, Trajectory};
 pub use surfaces::{catalogue, Surface, SurfaceInfo};

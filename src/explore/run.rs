@@ -13,6 +13,7 @@ use crate::optim::{Optimizer, OptimizerConfig, ParamGroup};
 use crate::params::{ParamLayout, ALIGN};
 use crate::schedule::Schedule;
 use crate::tensor::Tensor;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// A point counts as diverged once it is more than this many region widths from the region's
@@ -134,9 +135,14 @@ impl<B: Backend> Batch<B> {
 
     /// All the steps: the schedule's rates, the surface's gradient, the fused update; then the
     /// surface once more at the final points.
-    fn run(&mut self, be: &B, spec: &RunSpec, traced: bool) -> Result<()> {
+    /// Runs every step, or stops with [`Error::Interrupted`] at the first step that finds
+    /// `cancel` set.
+    fn run(&mut self, be: &B, spec: &RunSpec, traced: bool, cancel: &AtomicBool) -> Result<()> {
         let mut lrs = self.base_lrs.clone();
         for k in 0..spec.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted(k as u64));
+            }
             self.optimizer.apply_schedule(&spec.schedule, &self.base_lrs, &mut lrs, k as u64)?;
             self.evaluate(be, traced.then_some(k))?;
             self.optimizer.step(be, &mut self.points, &self.grads)?;
@@ -190,7 +196,7 @@ pub fn trajectories<B: Backend>(be: &B, spec: &RunSpec, starts: &[[f64; 2]], lrs
         });
     }
     let mut batch = Batch::new(be, spec, starts, lrs, true)?;
-    batch.run(be, spec, true)?;
+    batch.run(be, spec, true, &AtomicBool::new(false))?;
     let trace = be.read(&batch.trace)?;
     let n = starts.len();
     Ok((0..n)
@@ -230,11 +236,22 @@ pub fn grid_starts(surface: &Surface, n: usize) -> Vec<[f64; 2]> {
 /// (one surface dispatch and one optimizer update per step on the GPU), and classifies where
 /// each ended.
 pub fn basin_map<B: Backend>(be: &B, spec: &RunSpec, n: usize) -> Result<BasinMap> {
+    basin_map_unless_cancelled(be, spec, n, &AtomicBool::new(false))
+}
+
+/// [`basin_map`], stopped with [`Error::Interrupted`] between two steps once `cancel` is set
+/// (the explorer sets it when the client that asked has gone).
+pub fn basin_map_unless_cancelled<B: Backend>(
+    be: &B,
+    spec: &RunSpec,
+    n: usize,
+    cancel: &AtomicBool,
+) -> Result<BasinMap> {
     let starts = grid_starts(&spec.surface, n);
     let clock = Instant::now();
     let lr = spec.optimizer.lr();
     let mut batch = Batch::new(be, spec, &starts, &[lr], false)?;
-    batch.run(be, spec, false)?;
+    batch.run(be, spec, false, cancel)?;
     let points = be.read(&batch.points)?;
     let values = be.read(&batch.values)?;
     let seconds = clock.elapsed().as_secs_f64();

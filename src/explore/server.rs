@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// What the handlers share: the backend and the lanes that schedule computing on it.
@@ -94,7 +95,14 @@ async fn basin<B: Backend + Send + Sync + 'static>(
 ) -> std::result::Result<Json<api::BasinAnswer>, ApiError> {
     let r = body(payload)?;
     let shared = s.clone();
-    Ok(Json(s.lanes.heavy(move || api::basin(&shared.be, &r)).await?))
+    let work = move |cancel: &AtomicBool| {
+        let answer = api::basin(&shared.be, &r, cancel);
+        if let Err(Error::Interrupted(step)) = &answer {
+            println!("a basin map stopped at step {step} of {}: its client went away", r.steps);
+        }
+        answer
+    };
+    Ok(Json(s.lanes.heavy(work).await?))
 }
 
 async fn surface<B: Backend + Send + Sync + 'static>(
