@@ -219,13 +219,22 @@ pub struct Predictions {
     pub probabilities: Option<Tensor>,
     /// Each class's original label, when the labels were mapped (text, 1..K).
     pub class_names: Option<Vec<String>>,
+    /// The image file of each row, when the input was an image or a folder of them (the
+    /// folder's image files in sorted order).
+    pub files: Option<Vec<std::path::PathBuf>>,
 }
 
 /// Outputs for every row of `input`, normalised as in training, plus softmax probabilities for
 /// classification models.
 pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> Result<Predictions> {
     let ckpt = load_checkpoint(path)?;
-    let mut x = read_inputs(input, &ckpt.meta.schema)?;
+    let (mut x, files) = match ckpt.meta.schema {
+        InputSchema::Image { channels, height, width } => {
+            let (x, files) = crate::data::image_folder::read_for_prediction(input, [channels, height, width])?;
+            (x, Some(files))
+        }
+        _ => (read_inputs(input, &ckpt.meta.schema)?, None),
+    };
     ckpt.meta.normalizer.apply_rows(&mut x)?;
     let selection = open(device)?;
     let mut outputs = match &selection.device {
@@ -247,5 +256,5 @@ pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> 
     } else {
         None
     };
-    Ok(Predictions { outputs, probabilities, class_names: ckpt.meta.label_names.clone() })
+    Ok(Predictions { outputs, probabilities, class_names: ckpt.meta.label_names.clone(), files })
 }

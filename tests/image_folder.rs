@@ -129,7 +129,13 @@ fn a_grey_image_folder_trains_and_predict_answers_with_class_names() {
     let csv = std::fs::read_to_string(&preds).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 12);
-    let vertical = rows.iter().filter(|r| r.split(',').nth(1) == Some("vertical")).count();
+    assert!(csv.starts_with("row,file,prediction,p_diagonal,p_horizontal,p_vertical\n"), "{csv}");
+    // Each row names its file (below --input, in sorted order), then the class.
+    let files: Vec<&str> = rows.iter().map(|r| r.split(',').nth(1).unwrap()).collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert!(files == sorted && files.iter().all(|f| f.ends_with(".png") && !f.contains('/')), "{csv}");
+    let vertical = rows.iter().filter(|r| r.split(',').nth(2) == Some("vertical")).count();
     assert!(vertical >= 11, "{csv}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,4 @@
-//! `downhill predict`: IDX images or CSV rows in, a CSV of predictions out: the class (its
+//! `downhill predict`: IDX images, CSV rows or image files in, a CSV of predictions out: the class (its
 //! original label when the labels were mapped) and each class's probability, or the targets
 //! in their own units.
 
@@ -17,7 +17,8 @@ pub struct PredictArgs {
     /// The checkpoint to predict with.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// An IDX image file (gz or raw) or a CSV of features.
+    /// An IDX image file (gz or raw), a CSV of features, or (for a model trained on an image
+    /// folder) one image or a folder of them.
     #[arg(long)]
     input: PathBuf,
     /// Where to write the CSV (default: standard output). An existing file is replaced only
@@ -33,8 +34,8 @@ pub struct PredictArgs {
 }
 
 /// Refuses to replace `path` unless it is absent or a predictions CSV this command wrote
-/// (first line `row,prediction,…` or `row,y0,…`): a checkpoint or a user's file is never lost
-/// to a mistyped `--output`.
+/// (first line `row,prediction,…`, `row,y0,…` or, for images, `row,file,…`): a checkpoint or
+/// a user's file is never lost to a mistyped `--output`.
 fn check_output(path: &Path, input: &Path, checkpoint: &Path) -> Result<()> {
     let refuse = |why: &str| {
         Err(downhill::Error::File {
@@ -51,7 +52,7 @@ fn check_output(path: &Path, input: &Path, checkpoint: &Path) -> Result<()> {
     }
     let mut head = [0u8; 16];
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-    if head[..n].starts_with(b"row,prediction") || head[..n].starts_with(b"row,y0") {
+    if [&b"row,prediction"[..], b"row,y0", b"row,file,"].iter().any(|h| head[..n].starts_with(h)) {
         Ok(())
     } else {
         refuse("exists and is not a predictions file written by downhill")
@@ -67,33 +68,42 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let p = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
     let cols = p.outputs.shape()[1];
     let name = |c: usize| p.class_names.as_ref().and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string());
+    // Images: each row's file after its number (the path below --input when it is a folder).
+    let row = |r: usize| match &p.files {
+        Some(files) => {
+            let file = files[r].strip_prefix(&args.input).unwrap_or(&files[r]);
+            format!("{r},{}", csv_field(&file.display().to_string()))
+        }
+        None => r.to_string(),
+    };
+    let file_head = if p.files.is_some() { ",file" } else { "" };
     let mut csv = String::new();
     match &p.probabilities {
         Some(probs) => {
-            csv.push_str("row,prediction");
+            csv.push_str(&format!("row{file_head},prediction"));
             for c in 0..cols {
                 // p0, p1, … for classes that are their indices; p_setosa for mapped labels.
                 let head = if p.class_names.is_some() { format!("p_{}", name(c)) } else { format!("p{c}") };
                 csv.push_str(&format!(",{}", csv_field(&head)));
             }
             csv.push('\n');
-            for (r, row) in probs.data().chunks(cols).enumerate() {
-                csv.push_str(&format!("{r},{}", csv_field(&name(argmax(row)))));
-                for v in row {
+            for (r, values) in probs.data().chunks(cols).enumerate() {
+                csv.push_str(&format!("{},{}", row(r), csv_field(&name(argmax(values)))));
+                for v in values {
                     csv.push_str(&format!(",{v:.6}"));
                 }
                 csv.push('\n');
             }
         }
         None => {
-            csv.push_str("row");
+            csv.push_str(&format!("row{file_head}"));
             for c in 0..cols {
                 csv.push_str(&format!(",y{c}"));
             }
             csv.push('\n');
-            for (r, row) in p.outputs.data().chunks(cols).enumerate() {
-                csv.push_str(&r.to_string());
-                for v in row {
+            for (r, values) in p.outputs.data().chunks(cols).enumerate() {
+                csv.push_str(&row(r));
+                for v in values {
                     csv.push_str(&format!(",{v}"));
                 }
                 csv.push('\n');
