@@ -4,7 +4,8 @@
 // (when `flip` is 1), a random crop of the image padded by `crop` zeros (a shift of
 // c − crop pixels per axis, c uniform in [0, 2·crop]) and a further translation by t ∈
 // [−translate, translate] per axis. out[y][x] = in[y + dy][x' + dx] with x' = W−1−x when
-// flipped, else x; zero where that falls outside the image.
+// flipped, else x; where that falls outside the image, fill[c][y][x]: a black pixel in the
+// model's input units (torchvision pads with black, then normalises).
 
 struct Params {
     n: u32,         // rows · C · H · W
@@ -20,6 +21,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> in0: array<f32>;
+@group(0) @binding(3) var<storage, read> fill: array<f32>; // [C, H, W]
 
 // A draw in [−r, r] from the hash h.
 fn centred(h: u32, r: u32) -> i32 {
@@ -46,7 +48,7 @@ fn augment(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let fx = select(x, p.width - 1u - x, flipped);
     let sy = i32(y) + dy;
     let sx = i32(fx) + dx;
-    var v = 0.0;
+    var v = fill[rest];
     if (sy >= 0 && sy < i32(p.height) && sx >= 0 && sx < i32(p.width)) {
         v = in0[row * per_row + c * plane + u32(sy) * p.width + u32(sx)];
     }

@@ -17,10 +17,49 @@ fn numbered(rows: usize) -> Tensor {
 }
 
 fn run<B: Backend>(be: &B, x: &Tensor, aug: &Augment, key: u32, image: [usize; 3]) -> Vec<f32> {
+    run_filled(be, x, aug, key, image, &vec![0.0; image.iter().product()])
+}
+
+/// As `run`, padding with `fill` (one value per position of the image).
+fn run_filled<B: Backend>(be: &B, x: &Tensor, aug: &Augment, key: u32, image: [usize; 3], fill: &[f32]) -> Vec<f32> {
     let xd = be.upload(x).unwrap();
+    let fill = be.upload(&Tensor::from_vec(&[fill.len()], fill.to_vec()).unwrap()).unwrap();
     let mut out = be.zeros(x.shape()).unwrap();
-    augment(be, &mut out, &xd, image, aug, key).unwrap();
+    augment(be, &mut out, &xd, &fill, image, aug, key).unwrap();
     be.read(&out).unwrap().data().to_vec()
+}
+
+/// A fill whose values say where they are: −(c·100 + y·10 + x + 1).
+fn numbered_fill(image: [usize; 3]) -> Vec<f32> {
+    let [c, h, w] = image;
+    (0..c * h * w).map(|i| -((i / (h * w) * 100 + (i % (h * w)) / w * 10 + i % w + 1) as f32)).collect()
+}
+
+#[test]
+fn padding_takes_the_fill_of_the_position_it_lands_on() {
+    let (rows, image) = (64, [1, 4, 5]);
+    let x = numbered(rows);
+    let aug = Augment { crop: 2, translate: 1, hflip: true };
+    let key = downhill::rng::dropout_key(7, 3);
+    let zero = run(&CpuBackend::new(), &x, &aug, key, image);
+    let fill = numbered_fill(image);
+    let filled = run_filled(&CpuBackend::new(), &x, &aug, key, image, &fill);
+    let mut padded = 0;
+    for (i, (&z, &f)) in zero.iter().zip(&filled).enumerate() {
+        if z == 0.0 {
+            assert_eq!(f, fill[i % 20], "element {i}: outside the image it is the fill at its own position");
+            padded += 1;
+        } else {
+            assert_eq!(f, z, "element {i}: inside the image nothing changes");
+        }
+    }
+    assert!(padded > 100, "crop 2 + translate 1 pads many pixels: {padded}");
+    // A malformed fill is refused, naming it.
+    let be = CpuBackend::new();
+    let (xd, short) = (be.upload(&x).unwrap(), be.zeros(&[19]).unwrap());
+    let mut out = be.zeros(x.shape()).unwrap();
+    let e = augment(&be, &mut out, &xd, &short, image, &aug, key).unwrap_err().to_string();
+    assert!(e.contains("fill has 19 values"), "{e}");
 }
 
 #[test]
@@ -70,6 +109,12 @@ fn the_gpu_path_augments_the_same_bits() {
     ] {
         let key = downhill::rng::dropout_key(11, 4);
         assert_eq!(run(&gpu, &x, &aug, key, image), run(&CpuBackend::new(), &x, &aug, key, image), "{aug:?} {image:?}");
+        let fill = numbered_fill(image);
+        assert_eq!(
+            run_filled(&gpu, &x, &aug, key, image, &fill),
+            run_filled(&CpuBackend::new(), &x, &aug, key, image, &fill),
+            "{aug:?} {image:?} with a fill"
+        );
     }
 }
 

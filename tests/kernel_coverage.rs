@@ -141,7 +141,8 @@ fn direct_results<B: Backend>(be: &B, rng: &mut Rng, out: &mut Vec<(String, Tens
     let x = be.upload(&Tensor::from_vec(&[5, 3 * 7 * 6], rng.vec_f32(5 * 126, -1.0, 1.0)).unwrap()).unwrap();
     let mut augmented = be.zeros(&[5, 126]).unwrap();
     let aug = Augment { crop: 2, translate: 1, hflip: true };
-    augment::augment(be, &mut augmented, &x, [3, 7, 6], &aug, downhill::rng::dropout_key(5, 2)).unwrap();
+    let fill = be.upload(&Tensor::from_vec(&[126], rng.vec_f32(126, -3.0, -2.0)).unwrap()).unwrap();
+    augment::augment(be, &mut augmented, &x, &fill, [3, 7, 6], &aug, downhill::rng::dropout_key(5, 2)).unwrap();
     out.push(("augmented batch".into(), be.read(&augmented).unwrap()));
     let x = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -2.0, 2.0)).unwrap()).unwrap();
     let dy = be.upload(&Tensor::from_vec(&[4, 7], rng.vec_f32(28, -1.0, 1.0)).unwrap()).unwrap();

@@ -176,6 +176,17 @@ impl Normalizer {
         self.map_rows(x, "applied to", |v, shift, factor| (v - shift) * factor)
     }
 
+    /// A row of `features` zeros under the fitted transform: a black image in the model's
+    /// input units (what augmentation pads with); zeros when nothing was fitted.
+    pub fn of_zeros(&self, features: usize) -> Result<Vec<f32>> {
+        if self.shift.is_empty() {
+            return Ok(vec![0.0; features]);
+        }
+        let mut row = crate::tensor::Tensor::from_vec(&[1, features], vec![0.0; features])?;
+        self.apply_rows(&mut row)?;
+        Ok(row.data().to_vec())
+    }
+
     /// `f(value, shift_j, factor_j)` on every element of a (rows, features) tensor, whose
     /// width must be the fitted one (`doing` says how it was used, for the error).
     fn map_rows(&self, x: &mut crate::tensor::Tensor, doing: &str, f: impl Fn(f32, f32, f32) -> f32) -> Result<()> {
@@ -192,5 +203,23 @@ impl Normalizer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn zeros_map_to_black_in_the_fitted_units() {
+        // Two RGB-like channels of 2 pixels: channel 0 holds 1 and 3 (mean 2, std 1), channel 1
+        // holds 4 and 4 (std 0 → factor 1).
+        let x = Tensor::from_vec(&[2, 4], vec![1.0, 1.0, 4.0, 4.0, 3.0, 3.0, 4.0, 4.0]).unwrap();
+        let n = Normalizer::fit_per_channel(&x, 2).unwrap();
+        assert_eq!(n.of_zeros(4).unwrap(), vec![-2.0, -2.0, -4.0, -4.0]);
+        let none = Normalizer { kind: Normalization::None, shift: Vec::new(), factor: Vec::new() };
+        assert_eq!(none.of_zeros(3).unwrap(), vec![0.0; 3]);
+        assert!(n.of_zeros(3).is_err(), "a width the normaliser was not fitted on is refused");
     }
 }

@@ -127,7 +127,7 @@ kernels! {
     MAX_ABS: REDUCE_WGSL "max_abs" OUT_IN => reduce::cpu::table::max_abs;
     DROPOUT_FORWARD: DROPOUT_WGSL "dropout_forward" DROPOUT_FWD => dropout::cpu::table::dropout_forward;
     DROPOUT_BACKWARD: DROPOUT_WGSL "dropout_backward" OUT_IN_IN => dropout::cpu::table::dropout_backward;
-    AUGMENT: AUGMENT_WGSL "augment" OUT_IN => augment::cpu::table::augment;
+    AUGMENT: AUGMENT_WGSL "augment" OUT_IN_IN => augment::cpu::table::augment;
     GATHER_ROWS: GATHER_WGSL "gather_rows" OUT_IN_IN => gather::cpu::table::gather_rows;
     GATHER_LABELS: GATHER_WGSL "gather_labels" GATHER_LABELS_BINDINGS => gather::cpu::table::gather_labels;
     FIRST_NONFINITE: REDUCE_WGSL "first_nonfinite" OUT_IN_IN => reduce::cpu::table::first_nonfinite;

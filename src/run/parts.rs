@@ -87,6 +87,7 @@ pub fn build_trainer<B: Backend>(
             });
         };
         tc.augment = Some((aug, [c, h, w]));
+        tc.augment_fill = Some(data.normalizer.of_zeros(c * h * w)?);
     }
     // Parameters, gradients, up to three optimizer states, two host copies; the data once more
     // on the device (the resident feed).

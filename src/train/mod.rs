@@ -69,6 +69,9 @@ pub struct TrainConfig {
     pub bucket_bytes: usize,
     /// Augmentation of training batches of these [C, H, W] images (None: none).
     pub augment: Option<(augment::Augment, [usize; 3])>,
+    /// A black pixel at each position of those images in the model's input units (the
+    /// normalisation of 0), what padding fills in; None: 0 (data that is not normalised).
+    pub augment_fill: Option<Vec<f32>>,
 }
 
 impl TrainConfig {
@@ -102,6 +105,7 @@ impl Default for TrainConfig {
             report_every: 50,
             bucket_bytes: 0,
             augment: None,
+            augment_fill: None,
         }
     }
 }
@@ -181,8 +185,9 @@ pub struct Trainer<B: Backend> {
     guard_base: u64,
     /// The feed batch of the last micro-step (Sophia-G's Hessian estimate reuses it).
     last_batch: usize,
-    /// Where a training batch is augmented before it is copied back over the feed's buffer.
-    augmented: Option<B::Tensor>,
+    /// Where a training batch is augmented before it is copied back over the feed's buffer,
+    /// and the padding's fill (uploaded with it).
+    augmented: Option<(B::Tensor, B::Tensor)>,
     /// Sophia-G: labels sampled from the model, one buffer per batch row count seen.
     sampled: Vec<(usize, B::U32Buffer)>,
     /// Data parallelism: the replicas' group and the host copy of the flat gradient.
@@ -370,11 +375,19 @@ impl<B: Backend> Trainer<B> {
         let key = crate::rng::dropout_key(self.config.seed ^ AUGMENT_SALT, counter);
         let x = self.feed.input_mut(bi)?;
         let shape = be.shape(x).to_vec();
-        let out = match &mut self.augmented {
-            Some(t) if be.shape(t) == shape.as_slice() => t,
-            slot => slot.insert(be.zeros(&shape)?),
+        let (out, fill) = match &mut self.augmented {
+            Some((t, fill)) if be.shape(t) == shape.as_slice() => (t, &*fill),
+            slot => {
+                let per_image = image.iter().product();
+                let fill = match &self.config.augment_fill {
+                    Some(f) => be.upload(&Tensor::from_vec(&[f.len()], f.clone())?)?,
+                    None => be.zeros(&[per_image])?,
+                };
+                let (t, fill) = slot.insert((be.zeros(&shape)?, fill));
+                (t, &*fill)
+            }
         };
-        crate::ops::augment::augment(be, out, x, image, &aug, key)?;
+        crate::ops::augment::augment(be, out, x, fill, image, &aug, key)?;
         elementwise::copy(be, x, out)
     }
 

@@ -18,12 +18,13 @@ pub fn draw(row: u32, p: &AugmentParams) -> (bool, i32, i32) {
     (flipped, dy, dx)
 }
 
-/// `out = augmented(x)`, row by row (rows in parallel; each element depends on its row only).
-pub fn augment(out: &mut [f32], x: &[f32], p: &AugmentParams) {
+/// `out = augmented(x)`, row by row (rows in parallel; each element depends on its row only);
+/// `fill` ([C, H, W]) is what a position that falls outside the image takes.
+pub fn augment(out: &mut [f32], x: &[f32], fill: &[f32], p: &AugmentParams) {
     let (h, w) = (p.height as usize, p.width as usize);
     let plane = h * w;
     let per_row = p.channels as usize * plane;
-    if per_row == 0 {
+    if per_row == 0 || fill.len() < per_row {
         return;
     }
     out.par_chunks_mut(per_row).enumerate().for_each(|(row, dst)| {
@@ -35,8 +36,8 @@ pub fn augment(out: &mut [f32], x: &[f32], p: &AugmentParams) {
                     let fx = if flipped { w - 1 - xx } else { xx };
                     let (sy, sx) = (y as i32 + dy, fx as i32 + dx);
                     let inside = (0..h as i32).contains(&sy) && (0..w as i32).contains(&sx);
-                    dst[c * plane + y * w + xx] =
-                        if inside { src[c * plane + sy as usize * w + sx as usize] } else { 0.0 };
+                    let at = c * plane + y * w + xx;
+                    dst[at] = if inside { src[c * plane + sy as usize * w + sx as usize] } else { fill[at] };
                 }
             }
         }
@@ -49,13 +50,13 @@ pub(crate) mod table {
     use crate::error::Result;
     use crate::ops::augment::AugmentParams;
 
-    /// `augment`: (out, x).
+    /// `augment`: (out, x, fill).
     pub fn augment(bytes: &[u8], bufs: &mut [CpuBuf<'_>]) -> Result<()> {
         let p: AugmentParams = params("augment", bytes)?;
-        let [CpuBuf::Write(out), CpuBuf::Read(x)] = bufs else {
+        let [CpuBuf::Write(out), CpuBuf::Read(x), CpuBuf::Read(fill)] = bufs else {
             return Err(bad_buffers("augment", bufs));
         };
-        super::augment(out, x, &p);
+        super::augment(out, x, fill, &p);
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use crate::ops::registry;
 /// What to apply: each field off at 0 / false.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Augment {
-    /// Random crop of the image padded by this many zero pixels per side (torchvision's
+    /// Random crop of the image padded by this many black pixels per side (torchvision's
     /// `RandomCrop(size, padding=crop)`): a shift in [−crop, crop] per axis.
     pub crop: u32,
     /// A further shift in [−translate, translate] pixels per axis.
@@ -52,11 +52,13 @@ pub struct AugmentParams {
 
 /// `out = augmented(x)` for a batch of `[C, H, W]` images as rows of `x` (rows, C·H·W), under
 /// `key` ([`crate::rng::dropout_key`] of the seed and the step): each row's transform is drawn
-/// from a hash of its index and the key.
+/// from a hash of its index and the key. `fill` (C·H·W values) is what a position takes when
+/// its source falls outside the image: a black pixel in the model's input units.
 pub fn augment<B: Backend>(
     be: &B,
     out: &mut B::Tensor,
     x: &B::Tensor,
+    fill: &B::Tensor,
     image: [usize; 3],
     aug: &Augment,
     key: u32,
@@ -66,6 +68,12 @@ pub fn augment<B: Backend>(
     let per_row = channels * height * width;
     if per_row == 0 || !n.is_multiple_of(per_row) {
         return Err(shape_error("augment", format!("{n} values are not rows of {image:?} images")));
+    }
+    if crate::tensor::numel(be.shape(fill)) != per_row {
+        return Err(shape_error(
+            "augment",
+            format!("fill has {} values, not one per value of a {image:?} image", crate::tensor::numel(be.shape(fill))),
+        ));
     }
     let params = AugmentParams {
         n: n as u32,
@@ -77,6 +85,6 @@ pub fn augment<B: Backend>(
         translate: aug.translate,
         flip: u32::from(aug.hflip),
     };
-    let args = &mut [Arg::Write(out), Arg::Read(x)];
+    let args = &mut [Arg::Write(out), Arg::Read(x), Arg::Read(fill)];
     be.launch(&registry::AUGMENT, bytemuck::bytes_of(&params), args, Grid::Items(n))
 }
