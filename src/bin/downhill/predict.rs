@@ -1,6 +1,6 @@
-//! `downhill predict`: IDX images, CSV rows or image files in, a CSV of predictions out: the class (its
-//! original label when the labels were mapped) and each class's probability, or the targets
-//! in their own units.
+//! `downhill predict`: IDX images, CSV rows or image files in, a CSV of predictions out: the
+//! class (its original label when the labels were mapped) and each class's probability, or the
+//! targets in their own units; for image files, each row's file too.
 
 use clap::Args;
 use downhill::checkpoint::write_atomically;
