@@ -206,17 +206,30 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     /// Runs `write` (files into the output folder); when the folder was removed before or
-    /// during it, makes the folder again, says so, and writes once more. The writes are whole
-    /// files from the run's state, so repeating one loses nothing.
+    /// during it, makes the folder again, says so, and writes once more (up to three times: a
+    /// removal may still be going on). The writes are whole files from the run's state, so
+    /// repeating one loses nothing.
     fn write_into_folder(&mut self, write: impl Fn(&Self) -> Result<()>) -> Result<()> {
         self.keep_output_folder()?;
-        match write(self) {
-            Err(_) if self.saver.writes && !self.out.is_dir() => {
-                self.keep_output_folder()?;
-                write(self)
+        let mut result = write(self);
+        for _ in 0..3 {
+            if result.is_ok() || !self.saver.writes || !self.folder_went_away() {
+                break;
             }
-            done => done,
+            self.keep_output_folder()?;
+            result = write(self);
         }
+        result
+    }
+
+    /// True when the output folder is gone, now or a moment later: a removal such as `rm -rf`
+    /// deletes the files before the folder, so a write can fail while the folder still stands.
+    fn folder_went_away(&self) -> bool {
+        if !self.out.is_dir() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        !self.out.is_dir()
     }
 
     /// Makes the output folder again when it was removed during the run (replica 0 only),
