@@ -113,8 +113,10 @@ pub(crate) unsafe fn gemm_into<F: Float>(
 /// ran 5 % slower, 256×1024×784 6 %.
 const TRANSPOSE_FROM_ROWS: usize = 384;
 
-/// Scratch buffers above this many elements are freed after the product, not kept per thread.
-const KEEP_SCRATCH: usize = 4 << 20;
+/// The largest right operand (elements) `matmul_nt` transposes: its per-thread scratch buffer
+/// is kept between products, so a training step allocates nothing; a larger b (an LM head,
+/// say) keeps the strided path rather than a 16 MiB+ buffer per thread.
+const MAX_TRANSPOSED: usize = 4 << 20;
 
 thread_local! {
     /// This thread's buffer for a transposed right operand (taken out while in use, so a
@@ -139,7 +141,7 @@ fn as_f32_mut<F: Float>(x: &mut [F]) -> Option<&mut [f32]> {
 /// `out = a · bᵀ` (or `out += …` when `accumulate`). out is (M,N), a is (M,K), b is (N,K). The forward pass `X·Wᵀ`.
 pub fn matmul_nt<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, k: usize, accumulate: bool) {
     assert!(a.len() >= m * k && b.len() >= n * k, "matmul_nt operand sizes");
-    if m >= TRANSPOSE_FROM_ROWS && n >= 64 && k >= 64 {
+    if m >= TRANSPOSE_FROM_ROWS && n >= 64 && k >= 64 && n * k <= MAX_TRANSPOSED {
         if let (Some(a), Some(b)) = (as_f32(a), as_f32(b)) {
             let out = as_f32_mut(out).expect("out has a's element type");
             let mut bt = SCRATCH.take();
@@ -148,9 +150,7 @@ pub fn matmul_nt<F: Float>(out: &mut [F], a: &[F], b: &[F], m: usize, n: usize, 
             }
             super::transpose::transpose(&mut bt[..n * k], b, n, k);
             product(out, plain(a, k), plain(&bt, n), m, n, k, accumulate);
-            if bt.len() <= KEEP_SCRATCH {
-                SCRATCH.set(bt);
-            }
+            SCRATCH.set(bt);
             return;
         }
     }
