@@ -142,13 +142,16 @@ pub fn evaluate_checkpoint(path: &Path, data: Option<&Path>, device: &DeviceRequ
 /// Reads rows to predict on as the model's training data was read (`schema`): IDX images
 /// (gz or raw; u8 pixels ÷ 255), or CSV rows laid out like the training file, either with its
 /// label column (dropped, wherever it was) or without it. A header must name the training
-/// file's columns. Anything else is refused, saying what was expected.
-pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
+/// file's columns; or, for a model trained on an image folder, one image or a folder of them
+/// (sorted), whose files come back too, one per row. Anything else is refused, saying what
+/// was expected.
+pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<(Tensor, Option<Vec<std::path::PathBuf>>)> {
     if let InputSchema::Text { .. } = schema {
         return Err(file_error(path, "the model is a language model: give it a prompt with `downhill generate`"));
     }
     if let InputSchema::Image { channels, height, width } = schema {
-        return Ok(crate::data::image_folder::read_for_prediction(path, [*channels, *height, *width])?.0);
+        let (x, files) = crate::data::image_folder::read_for_prediction(path, [*channels, *height, *width])?;
+        return Ok((x, Some(files)));
     }
     let x = if is_csv_path(path) {
         let CsvMatrix { names, values, .. } = read_matrix(path, None)?;
@@ -164,7 +167,7 @@ pub fn read_inputs(path: &Path, schema: &InputSchema) -> Result<Tensor> {
     if x.shape()[1] != inputs {
         return Err(file_error(path, format!("rows have {} values but the model takes {inputs} inputs", x.shape()[1])));
     }
-    Ok(x)
+    Ok((x, None))
 }
 
 /// The feature columns of a CSV read for prediction, by the training file's layout.
@@ -228,13 +231,7 @@ pub struct Predictions {
 /// classification models.
 pub fn predict_checkpoint(path: &Path, input: &Path, device: &DeviceRequest) -> Result<Predictions> {
     let ckpt = load_checkpoint(path)?;
-    let (mut x, files) = match ckpt.meta.schema {
-        InputSchema::Image { channels, height, width } => {
-            let (x, files) = crate::data::image_folder::read_for_prediction(input, [channels, height, width])?;
-            (x, Some(files))
-        }
-        _ => (read_inputs(input, &ckpt.meta.schema)?, None),
-    };
+    let (mut x, files) = read_inputs(input, &ckpt.meta.schema)?;
     ckpt.meta.normalizer.apply_rows(&mut x)?;
     let selection = open(device)?;
     let mut outputs = match &selection.device {

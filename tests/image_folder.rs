@@ -137,6 +137,19 @@ fn a_grey_image_folder_trains_and_predict_answers_with_class_names() {
     assert!(files == sorted && files.iter().all(|f| f.ends_with(".png") && !f.contains('/')), "{csv}");
     let vertical = rows.iter().filter(|r| r.split(',').nth(2) == Some("vertical")).count();
     assert!(vertical >= 11, "{csv}");
+    // One image: its row names it as given.
+    let one = dir.join("test/vertical/000.png");
+    let (ok, stdout, stderr) = downhill(&[
+        "predict",
+        "--checkpoint",
+        out.join("checkpoint.safetensors").to_str().unwrap(),
+        "--input",
+        one.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let line = stdout.lines().nth(1).unwrap_or_default();
+    assert!(line.starts_with(&format!("0,{},", one.display())), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

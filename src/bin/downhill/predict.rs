@@ -68,10 +68,12 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let p = predict_checkpoint(&args.checkpoint, &args.input, &device)?;
     let cols = p.outputs.shape()[1];
     let name = |c: usize| p.class_names.as_ref().and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string());
-    // Images: each row's file after its number (the path below --input when it is a folder).
+    // Images: each row's file after its number (the path below --input when it is a folder,
+    // --input itself when it is one image).
     let row = |r: usize| match &p.files {
         Some(files) => {
-            let file = files[r].strip_prefix(&args.input).unwrap_or(&files[r]);
+            let file =
+                if args.input.is_dir() { files[r].strip_prefix(&args.input).unwrap_or(&files[r]) } else { &files[r] };
             format!("{r},{}", csv_field(&file.display().to_string()))
         }
         None => r.to_string(),
