@@ -16,6 +16,31 @@ use std::time::{Duration, Instant};
 const MAXIMAL_BASIN: &str = r#"{"surface": {"name": "two-basin"}, "optimizer": {"name": "sgd", "lr": 0.01},
     "grid": 1024, "steps": 1907}"#;
 
+/// A basin map answered at once.
+const SMALL_BASIN: &str =
+    r#"{"surface": {"name": "bowl"}, "optimizer": {"name": "sgd", "lr": 0.1}, "grid": 4, "steps": 10}"#;
+
+/// On a server with `--heavy-queue 1`: the maximal map sent and computing, and a small map's
+/// 503. The queue is full once the server has read the maximal map; until then a small map
+/// may still be admitted (and is answered at once). On a loaded machine the server may even
+/// read a small map first and refuse the maximal one: then it is sent again.
+fn fill_the_queue_of_one(server: &Explorer) -> (TcpStream, common::http::Response) {
+    let mut computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "no basin map was refused within 120 s with a queue of one");
+        if answered(&mut computing) {
+            computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
+        }
+        let answer = post(&server.addr, "/api/basin", SMALL_BASIN);
+        if answer.status == 503 {
+            return (computing, answer);
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Sends `body` to `path` on a fresh connection and returns the connection without reading
 /// the answer (the request stays in flight as long as the stream lives).
 fn send_without_waiting(addr: &str, path: &str, body: &str) -> TcpStream {
@@ -48,24 +73,7 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
 #[test]
 fn a_full_basin_queue_answers_503_with_retry_after_while_light_requests_are_answered() {
     let server = Explorer::start_with("cpu", &["--heavy-queue", "1"]);
-    let mut computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
-    // The queue of one is full once the server has read the maximal map; until then a small
-    // map may still be admitted (and is answered at once). On a loaded machine the server may
-    // even read a small map first and refuse the maximal one: then it is sent again.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let refused = loop {
-        assert!(Instant::now() < deadline, "no basin map was refused within 120 s with a queue of one");
-        if answered(&mut computing) {
-            computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
-        }
-        let small = r#"{"surface": {"name": "bowl"}, "optimizer": {"name": "sgd", "lr": 0.1}, "grid": 4, "steps": 10}"#;
-        let answer = post(&server.addr, "/api/basin", small);
-        if answer.status == 503 {
-            break answer;
-        }
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut computing, refused) = fill_the_queue_of_one(&server);
     assert_eq!(refused.header("retry-after"), Some("5"), "{:?}", refused.headers);
     let message = refused.json()["error"].as_str().unwrap().to_string();
     assert!(message.contains("busy") && message.contains("try again in 5 s"), "{message}");
@@ -88,20 +96,8 @@ fn a_full_basin_queue_answers_503_with_retry_after_while_light_requests_are_answ
 #[test]
 fn a_basin_map_whose_client_went_away_stops_and_frees_its_slot() {
     let mut server = Explorer::start_with("cpu", &["--heavy-queue", "1"]);
-    let small = r#"{"surface": {"name": "bowl"}, "optimizer": {"name": "sgd", "lr": 0.1}, "grid": 4, "steps": 10}"#;
     // The maximal map computing (minutes on a debug build): a small one is refused.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
-    loop {
-        assert!(Instant::now() < deadline, "no basin map was refused within 120 s with a queue of one");
-        if answered(&mut computing) {
-            computing = send_without_waiting(&server.addr, "/api/basin", MAXIMAL_BASIN);
-        }
-        if post(&server.addr, "/api/basin", small).status == 503 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (computing, _) = fill_the_queue_of_one(&server);
     // Its client goes away: the map stops at its next step (the server says so) and the slot
     // comes back long before the map could have finished.
     drop(computing);
@@ -109,7 +105,7 @@ fn a_basin_map_whose_client_went_away_stops_and_frees_its_slot() {
     assert!(said.contains("a basin map stopped at step") && said.contains("of 1907"), "{said}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let answer = post(&server.addr, "/api/basin", small);
+        let answer = post(&server.addr, "/api/basin", SMALL_BASIN);
         if answer.status == 200 {
             break;
         }
